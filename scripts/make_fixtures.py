@@ -1,0 +1,432 @@
+#!/usr/bin/env python3
+"""Write PyTorch golden fixtures for every catalogue loss into test/fixtures/<loss>.json.
+
+Needs Debian's python3-torch and python3-torchvision (apt-get install -y python3-torch
+python3-torchvision); run with `npm run fixtures`. Inputs are drawn as float32 from seeded generators;
+expected values are computed by PyTorch in float64 from exactly those float32 values, so they are the
+loss of the data the graph sees. Output is deterministic: rerunning gives the same files.
+
+Each case: {"id", "loss", "options", "inputs": {name: {"dtype", "dims", "data"}}, "expected":
+{"dims", "data"}, "reference": the PyTorch expression}. NaN is written as the string "NaN".
+"""
+import json
+import math
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torchvision.ops import sigmoid_focal_loss as tv_sigmoid_focal_loss
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from article_losses import BCEFocalLoss, FixedFocalLoss, FocalLoss  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures")
+CASES = {}
+
+
+def gen(seed):
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def logits(seed, shape, scale=3.0):
+    return (torch.randn(*shape, generator=gen(seed)) * scale).float()
+
+
+def indices(seed, shape, classes):
+    return torch.randint(0, classes, shape, generator=gen(seed + 1000))
+
+
+def uniform(seed, shape):
+    return torch.rand(*shape, generator=gen(seed + 2000)).float()
+
+
+def probs_like(seed, shape):
+    return torch.softmax(torch.randn(*shape, generator=gen(seed + 3000)) * 2, dim=1).float()
+
+
+def binary(seed, shape):
+    return (torch.rand(*shape, generator=gen(seed + 4000)) > 0.5).float()
+
+
+def num(v):
+    v = float(v)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "Infinity" if v > 0 else "-Infinity"
+    return v
+
+
+def tensor(t):
+    dtype = {torch.float32: "float32", torch.float64: "float64", torch.int64: "int64"}[t.dtype]
+    flat = t.reshape(-1).tolist()
+    return {"dtype": dtype, "dims": list(t.shape), "data": [num(v) if dtype != "int64" else int(v) for v in flat]}
+
+
+def add(loss, cid, options, inputs, expected, reference, **extra):
+    exp = expected.detach().to(torch.float64)
+    case = {
+        "id": cid,
+        "loss": loss,
+        "options": options,
+        "inputs": {k: tensor(v) for k, v in inputs.items()},
+        "expected": {"dims": list(exp.shape), "data": [num(v) for v in exp.reshape(-1).tolist()]},
+        "reference": reference,
+    }
+    case.update(extra)
+    CASES.setdefault(loss, []).append(case)
+
+
+def d(t):
+    return t.to(torch.float64)
+
+
+def w_tensor(w):
+    return None if w is None else torch.tensor(w, dtype=torch.float32).to(torch.float64)
+
+
+# ---------------------------------------------------------------- cross_entropy
+
+def cross_entropy_cases():
+    seed = 100
+    for shape in [(6, 5), (3, 4, 5), (2, 3, 4, 5)]:
+        rank = len(shape)
+        C = shape[1]
+        item = (shape[0],) + shape[2:]
+        for reduction in ["mean", "sum", "none"]:
+            for weight in [None, [0.5, 1.0, 2.0, 0.25, 1.5][:C] + [1.0] * max(0, C - 5)]:
+                for smoothing in [0.0, 0.15]:
+                    for ignore in [None, "some"]:
+                        seed += 1
+                        x = logits(seed, shape)
+                        t = indices(seed, item, C)
+                        ii = -100
+                        if ignore == "some":
+                            ii = 2 if seed % 2 else -100
+                            mask = torch.rand(*item, generator=gen(seed + 5000)) < 0.35
+                            t = torch.where(mask, torch.full_like(t, ii), t)
+                        opts = {"rank": rank, "reduction": reduction}
+                        if weight is not None:
+                            opts["weight"] = weight
+                        if smoothing:
+                            opts["labelSmoothing"] = smoothing
+                        if ii != -100:
+                            opts["ignoreIndex"] = ii
+                        want = F.cross_entropy(d(x), t, weight=w_tensor(weight), ignore_index=ii,
+                                               reduction=reduction, label_smoothing=smoothing)
+                        add("cross_entropy", f"index r{rank} {reduction} w={weight is not None} eps={smoothing} ignore={ii if ignore else 'none'}",
+                            opts, {"input": x, "target": t}, want,
+                            f"F.cross_entropy(x, t, weight, ignore_index={ii}, reduction='{reduction}', label_smoothing={smoothing})")
+        # probability targets
+        for reduction in ["mean", "sum", "none"]:
+            for weight in [None, [0.5, 1.0, 2.0, 0.25, 1.5][:C]]:
+                for smoothing in [0.0, 0.2]:
+                    seed += 1
+                    x = logits(seed, shape)
+                    q = probs_like(seed, shape)
+                    opts = {"rank": rank, "targetType": "probs", "reduction": reduction}
+                    if weight is not None:
+                        opts["weight"] = weight
+                    if smoothing:
+                        opts["labelSmoothing"] = smoothing
+                    want = F.cross_entropy(d(x), d(q), weight=w_tensor(weight), reduction=reduction, label_smoothing=smoothing)
+                    add("cross_entropy", f"probs r{rank} {reduction} w={weight is not None} eps={smoothing}", opts,
+                        {"input": x, "target": q}, want,
+                        f"F.cross_entropy(x, probs, weight, reduction='{reduction}', label_smoothing={smoothing})")
+    # every item ignored: mean is NaN (0/0) as in PyTorch, sum 0
+    for reduction in ["mean", "sum", "none"]:
+        x = logits(900, (4, 3))
+        t = torch.full((4,), -100, dtype=torch.int64)
+        want = F.cross_entropy(d(x), t, reduction=reduction)
+        add("cross_entropy", f"all ignored {reduction}", {"reduction": reduction}, {"input": x, "target": t}, want,
+            f"F.cross_entropy(x, all -100, reduction='{reduction}')")
+    # extreme logits
+    x = torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 3.0], [0.0, 0.0, 1e4], [-1e4, -1e4, -1e4]], dtype=torch.float32)
+    t = torch.tensor([1, 1, 0, 2])
+    for reduction in ["mean", "none"]:
+        add("cross_entropy", f"extreme logits {reduction}", {"reduction": reduction}, {"input": x, "target": t},
+            F.cross_entropy(d(x), t, reduction=reduction), "F.cross_entropy(x with |x| = 1e4, t)")
+        add("cross_entropy", f"extreme logits smoothing {reduction}", {"reduction": reduction, "labelSmoothing": 0.1},
+            {"input": x, "target": t}, F.cross_entropy(d(x), t, reduction=reduction, label_smoothing=0.1),
+            "F.cross_entropy(x with |x| = 1e4, t, label_smoothing=0.1)")
+    # many classes
+    x = logits(901, (16, 1000))
+    t = indices(901, (16,), 1000)
+    add("cross_entropy", "C=1000 mean", {}, {"input": x, "target": t}, F.cross_entropy(d(x), t), "F.cross_entropy(x, t)")
+
+
+# ---------------------------------------------------------------- nll_loss
+
+def nll_loss_cases():
+    seed = 1100
+    for shape in [(6, 5), (3, 4, 5)]:
+        rank = len(shape)
+        C = shape[1]
+        item = (shape[0],) + shape[2:]
+        for reduction in ["mean", "sum", "none"]:
+            for weight in [None, [0.5, 1.0, 2.0, 0.25, 1.5][:C]]:
+                for ii in [-100, 1]:
+                    seed += 1
+                    lp = torch.log_softmax(logits(seed, shape), dim=1).float()
+                    t = indices(seed, item, C)
+                    if ii != -100 or seed % 2:
+                        mask = torch.rand(*item, generator=gen(seed + 5000)) < 0.3
+                        t = torch.where(mask, torch.full_like(t, ii), t)
+                    opts = {"rank": rank, "reduction": reduction}
+                    if weight is not None:
+                        opts["weight"] = weight
+                    if ii != -100:
+                        opts["ignoreIndex"] = ii
+                    want = F.nll_loss(d(lp), t, weight=w_tensor(weight), ignore_index=ii, reduction=reduction)
+                    add("nll_loss", f"r{rank} {reduction} w={weight is not None} ignore={ii}", opts,
+                        {"input": lp, "target": t}, want, f"F.nll_loss(logp, t, weight, ignore_index={ii}, reduction='{reduction}')")
+    t = torch.full((3,), 7, dtype=torch.int64)
+    lp = torch.log_softmax(logits(1190, (3, 4)), dim=1).float()
+    add("nll_loss", "all ignored mean", {"ignoreIndex": 7}, {"input": lp, "target": t},
+        F.nll_loss(d(lp), t, ignore_index=7), "F.nll_loss(logp, all ignored)")
+
+
+# ---------------------------------------------------------------- binary_cross_entropy
+
+def bce_cases():
+    seed = 2100
+    for shape in [(8,), (6, 4), (2, 3, 4, 2)]:
+        rank = len(shape)
+        last = shape[-1]
+        for reduction in ["mean", "sum", "none"]:
+            for weight in [None, [0.7], [0.5 + 0.25 * i for i in range(last)]]:
+                for soft in [False, True]:
+                    seed += 1
+                    p = torch.sigmoid(logits(seed, shape)).float()
+                    y = uniform(seed, shape) if soft else binary(seed, shape)
+                    opts = {"rank": rank, "reduction": reduction}
+                    wt = None
+                    if weight is not None:
+                        opts["weight"] = weight
+                        wt = torch.tensor(weight, dtype=torch.float32).to(torch.float64)
+                    want = F.binary_cross_entropy(d(p), d(y), weight=wt, reduction=reduction)
+                    add("binary_cross_entropy", f"r{rank} {reduction} w={None if weight is None else len(weight)} soft={soft}", opts,
+                        {"input": p, "target": y}, want, f"F.binary_cross_entropy(p, y, weight, reduction='{reduction}')")
+    # saturated probabilities: each log is clamped at -100
+    p = torch.tensor([[0.0, 1.0, 0.0, 1.0], [1e-30, 1.0 - 1e-7, 0.5, 1e-45]], dtype=torch.float32)
+    y = torch.tensor([[1.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.3, 0.0]], dtype=torch.float32)
+    for reduction in ["mean", "none"]:
+        add("binary_cross_entropy", f"clamped logs {reduction}", {"reduction": reduction}, {"input": p, "target": y},
+            F.binary_cross_entropy(d(p), d(y), reduction=reduction), "F.binary_cross_entropy(p in {0, 1}, y)")
+
+
+def bce_logits_cases():
+    seed = 3100
+    for shape in [(8,), (6, 4), (2, 3, 4, 2)]:
+        rank = len(shape)
+        last = shape[-1]
+        for reduction in ["mean", "sum", "none"]:
+            for weight in [None, [0.5 + 0.25 * i for i in range(last)]]:
+                for pos in [None, [2.0], [0.5 + 0.5 * i for i in range(last)]]:
+                    seed += 1
+                    x = logits(seed, shape)
+                    y = uniform(seed, shape) if seed % 3 == 0 else binary(seed, shape)
+                    opts = {"rank": rank, "reduction": reduction}
+                    if weight is not None:
+                        opts["weight"] = weight
+                    if pos is not None:
+                        opts["posWeight"] = pos
+                    want = F.binary_cross_entropy_with_logits(d(x), d(y), weight=w_tensor(weight), pos_weight=w_tensor(pos), reduction=reduction)
+                    add("binary_cross_entropy_with_logits", f"r{rank} {reduction} w={weight is not None} pw={None if pos is None else len(pos)}",
+                        opts, {"input": x, "target": y}, want,
+                        f"F.binary_cross_entropy_with_logits(x, y, weight, pos_weight, reduction='{reduction}')")
+    x = torch.tensor([[1e4, -1e4, 1e4, -1e4], [30.0, -30.0, 88.0, -200.0]], dtype=torch.float32)
+    y = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 1.0, 1.0]], dtype=torch.float32)
+    for reduction in ["mean", "none"]:
+        add("binary_cross_entropy_with_logits", f"extreme logits {reduction}", {"reduction": reduction}, {"input": x, "target": y},
+            F.binary_cross_entropy_with_logits(d(x), d(y), reduction=reduction), "F.binary_cross_entropy_with_logits(|x| up to 1e4)")
+        add("binary_cross_entropy_with_logits", f"extreme logits posWeight {reduction}", {"reduction": reduction, "posWeight": [3.0]},
+            {"input": x, "target": y},
+            F.binary_cross_entropy_with_logits(d(x), d(y), pos_weight=torch.tensor([3.0], dtype=torch.float64), reduction=reduction),
+            "F.binary_cross_entropy_with_logits(|x| up to 1e4, pos_weight=3)")
+
+
+# ---------------------------------------------------------------- softmax_focal_loss
+
+def focal_reference(x, t, gamma, alpha, balance_index, ignore_index, eps, clamp, reduction):
+    """The softmax focal loss as DESIGN.md defines it, written with PyTorch ops in float64."""
+    C = x.shape[1]
+    if alpha is None:
+        a = torch.ones(C, dtype=torch.float64)
+    elif isinstance(alpha, list):
+        a = torch.tensor(alpha, dtype=torch.float32).to(torch.float64)
+    else:
+        a = torch.full((C,), 1 - alpha, dtype=torch.float32)
+        a[balance_index] = alpha
+        a = a.to(torch.float64)
+    valid = t != ignore_index
+    ts = torch.where(valid, t, torch.zeros_like(t))
+    logp = torch.log_softmax(x, dim=1)
+    logpt = logp.gather(1, ts.unsqueeze(1)).squeeze(1)
+    shape_c = [1, C] + [1] * (x.dim() - 2)
+    if clamp:
+        pt = (1 - 2 * clamp) * logpt.exp() + clamp
+        lpt = pt.log()
+    else:
+        pt = logpt.exp()
+        lpt = logpt
+    hard = -a[ts] * (1 - pt) ** gamma * lpt
+    if eps:
+        q = F.one_hot(ts, C).movedim(-1, 1).to(torch.float64) * (1 - eps) + eps / C
+        full = -(a.view(shape_c) * q * (1 - logp.exp()) ** gamma * logp).sum(1)
+        loss = full
+    else:
+        loss = hard
+    loss = torch.where(valid, loss, torch.zeros_like(loss))
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / valid.sum()
+
+
+def softmax_focal_cases():
+    seed = 4100
+    for shape in [(6, 4), (3, 4, 5), (2, 4, 3, 2)]:
+        rank = len(shape)
+        C = shape[1]
+        item = (shape[0],) + shape[2:]
+        variants = []
+        for gamma in [0, 0.5, 1, 2, 3, 5]:
+            variants.append(dict(gamma=gamma))
+        for alpha in [0.25, [0.1, 0.2, 0.3, 0.4], [1.0, 2.0, 0.5, 3.0]]:
+            variants.append(dict(alpha=alpha))
+        variants += [
+            dict(alpha=0.6, balanceIndex=2),
+            dict(labelSmoothing=0.1),
+            dict(labelSmoothing=0.2, alpha=0.3, balanceIndex=1, gamma=1.5),
+            dict(labelSmoothing=0.1, alpha=[1.0, 2.0, 0.5, 3.0]),
+            dict(oneHotClamp=0.05),
+            dict(oneHotClamp=0.1, alpha=0.75, gamma=3),
+            dict(ignoreIndex=-100, ignore=True),
+            dict(ignoreIndex=1, ignore=True, alpha=[0.1, 0.2, 0.3, 0.4]),
+            dict(ignoreIndex=-1, ignore=True, labelSmoothing=0.1, gamma=0.5),
+        ]
+        for v in variants:
+            for reduction in ["mean", "sum", "none"]:
+                seed += 1
+                v = dict(v)
+                ignore = v.pop("ignore", False)
+                x = logits(seed, shape)
+                t = indices(seed, item, C)
+                ii = v.get("ignoreIndex", -100)
+                if ignore:
+                    mask = torch.rand(*item, generator=gen(seed + 5000)) < 0.35
+                    t = torch.where(mask, torch.full_like(t, ii), t)
+                opts = dict(v, rank=rank, reduction=reduction)
+                want = focal_reference(d(x), t, v.get("gamma", 2), v.get("alpha"), v.get("balanceIndex", 0), ii,
+                                       v.get("labelSmoothing", 0), v.get("oneHotClamp", 0), reduction)
+                add("softmax_focal_loss", f"r{rank} {reduction} {json.dumps(v, sort_keys=True)}", opts, {"input": x, "target": t}, want,
+                    "focal_reference (PyTorch ops, float64) in scripts/make_fixtures.py")
+    # all ignored
+    x = logits(4900, (3, 4))
+    t = torch.full((3,), -100, dtype=torch.int64)
+    add("softmax_focal_loss", "all ignored mean", {}, {"input": x, "target": t},
+        focal_reference(d(x), t, 2, None, 0, -100, 0, 0, "mean"), "focal_reference, every item ignored")
+    # gamma 0 without alpha is cross_entropy
+    x = logits(4901, (5, 6))
+    t = indices(4901, (5,), 6)
+    add("softmax_focal_loss", "gamma 0 = F.cross_entropy", {"gamma": 0}, {"input": x, "target": t},
+        F.cross_entropy(d(x), t), "F.cross_entropy(x, t)")
+    add("softmax_focal_loss", "gamma 0 smoothing = F.cross_entropy smoothing", {"gamma": 0, "labelSmoothing": 0.1},
+        {"input": x, "target": t}, F.cross_entropy(d(x), t, label_smoothing=0.1), "F.cross_entropy(x, t, label_smoothing=0.1)")
+    # extreme logits: finite and exact
+    x = torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 3.0], [0.0, 0.0, 1e4], [-1e4, -1e4, -1e4]], dtype=torch.float32)
+    t = torch.tensor([1, 1, 0, 2])
+    for opts in [{"reduction": "none"}, {"reduction": "mean", "alpha": 0.25}, {"reduction": "none", "gamma": 0.5}]:
+        want = focal_reference(d(x), t, opts.get("gamma", 2), opts.get("alpha"), 0, -100, 0, 0, opts["reduction"])
+        add("softmax_focal_loss", f"extreme logits {json.dumps(opts, sort_keys=True)}", opts, {"input": x, "target": t}, want,
+            "focal_reference with |x| = 1e4")
+    # the article's FocalLoss (alpha indexing fixed), reproduced by options
+    article_cases = [
+        (dict(num_class=4, alpha=0.6, gamma=2, balance_index=0), {"alpha": 0.6}),
+        (dict(num_class=4, alpha=0.25, gamma=2, balance_index=3), {"alpha": 0.25, "balanceIndex": 3}),
+        (dict(num_class=4, alpha=None, gamma=1), {"gamma": 1}),
+        (dict(num_class=4, alpha=[1.0, 2.0, 3.0, 4.0], gamma=2), {"alpha": [0.1, 0.2, 0.3, 0.4]}),
+        (dict(num_class=4, alpha=0.6, gamma=2, smooth=0.1), {"alpha": 0.6, "oneHotClamp": 0.1}),
+        (dict(num_class=4, alpha=0.6, gamma=2, size_average=False), {"alpha": 0.6, "reduction": "sum"}),
+    ]
+    for i, (kw, opts) in enumerate(article_cases):
+        for shape in [(8, 4), (2, 4, 3, 3)]:
+            x = logits(4950 + i, shape, scale=1.5)
+            t = indices(4950 + i, (shape[0],) + shape[2:], 4)
+            fixed = FixedFocalLoss(**kw)(d(x), t)
+            defective = FocalLoss(**kw)(d(x), t)
+            opts_r = dict(opts, rank=len(shape))
+            add("softmax_focal_loss", f"article FocalLoss {json.dumps(kw, sort_keys=True)} r{len(shape)}", opts_r,
+                {"input": x, "target": t}, fixed,
+                f"the article's FocalLoss({kw}) with alpha indexing fixed (scripts/article_losses.py)",
+                article_defective_value=num(defective.item()))
+
+
+# ---------------------------------------------------------------- sigmoid_focal_loss
+
+def sigmoid_focal_cases():
+    seed = 5100
+    for shape in [(10,), (6, 4), (2, 3, 4, 2)]:
+        rank = len(shape)
+        for alpha in [0.25, None, -1, 0.6]:
+            for gamma in [0, 0.5, 2, 5]:
+                for reduction in ["mean", "sum", "none"]:
+                    seed += 1
+                    x = logits(seed, shape)
+                    y = uniform(seed, shape) if seed % 4 == 0 else binary(seed, shape)
+                    opts = {"rank": rank, "alpha": alpha, "gamma": gamma, "reduction": reduction}
+                    want = tv_sigmoid_focal_loss(d(x), d(y), alpha=-1 if alpha is None else alpha, gamma=gamma, reduction=reduction)
+                    add("sigmoid_focal_loss", f"r{rank} alpha={alpha} gamma={gamma} {reduction}", opts, {"input": x, "target": y}, want,
+                        f"torchvision.ops.sigmoid_focal_loss(x, y, alpha={alpha}, gamma={gamma}, reduction='{reduction}')")
+    # extreme logits, where the article's BCEFocalLoss gives inf or nan
+    x = torch.tensor([[-200.0, 200.0, 1e4, -1e4], [-1e4, 1e4, 30.0, -30.0]], dtype=torch.float32)
+    y = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 1.0, 0.0]], dtype=torch.float32)
+    for reduction in ["none", "mean"]:
+        article = BCEFocalLoss(alpha=0.25, reduction="elementwise_mean" if reduction == "mean" else "none")(d(x), d(y))
+        add("sigmoid_focal_loss", f"extreme logits {reduction}", {"reduction": reduction}, {"input": x, "target": y},
+            tv_sigmoid_focal_loss(d(x), d(y), reduction=reduction), "torchvision.ops.sigmoid_focal_loss(|x| up to 1e4)",
+            article_value=[num(v) for v in article.reshape(-1).tolist()])
+    # the article's BCEFocalLoss, reproduced for hard labels
+    for i, (kw, opts) in enumerate([
+        (dict(gamma=2, alpha=0.6), {"alpha": 0.6}),
+        (dict(gamma=1, alpha=0.25, reduction="sum"), {"alpha": 0.25, "gamma": 1, "reduction": "sum"}),
+        (dict(gamma=2, alpha=0.5, reduction="none"), {"alpha": 0.5, "reduction": "none"}),
+    ]):
+        x = logits(5900 + i, (8, 3), scale=2)
+        y = binary(5900 + i, (8, 3))
+        add("sigmoid_focal_loss", f"article BCEFocalLoss {json.dumps(kw, sort_keys=True)}", dict(opts, rank=2),
+            {"input": x, "target": y}, BCEFocalLoss(**kw)(d(x), d(y)),
+            f"the article's BCEFocalLoss({kw}) (scripts/article_losses.py)")
+
+
+def main():
+    torch.set_num_threads(1)
+    cross_entropy_cases()
+    nll_loss_cases()
+    bce_cases()
+    bce_logits_cases()
+    softmax_focal_cases()
+    sigmoid_focal_cases()
+    os.makedirs(OUT, exist_ok=True)
+    for loss, cases in CASES.items():
+        doc = {
+            "generator": "scripts/make_fixtures.py",
+            "torch": torch.__version__.split("+")[0],
+            "torchvision": torchvision.__version__.split("+")[0],
+            "note": "expected = PyTorch in float64 on the float32 inputs; do not edit, regenerate with npm run fixtures",
+            "cases": cases,
+        }
+        with open(os.path.join(OUT, f"{loss}.json"), "w") as f:
+            json.dump(doc, f, indent=None, separators=(",", ":"), allow_nan=False)
+            f.write("\n")
+        print(f"{loss}: {len(cases)} cases")
+
+
+if __name__ == "__main__":
+    main()

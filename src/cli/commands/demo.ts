@@ -1,0 +1,54 @@
+import { readFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createEvaluator } from "../../runtime/node.js";
+import type { TensorInput } from "../../runtime/tensor.js";
+import { UsageError } from "../errors.js";
+import { fmtNum, table } from "../format.js";
+import type { CliIo } from "../io.js";
+import type { ManifestEntry } from "./export.js";
+
+const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+interface Sample {
+  loss: string;
+  options: Record<string, unknown>;
+  inputs: Record<string, { dtype: string; dims: number[]; data: (number | string)[] }>;
+  expected: { dims: number[]; data: (number | string)[] };
+}
+
+/**
+ * `onnx-losses demo`: evaluate every graph of graphs/manifest.json on the built-in sample batch and
+ * print the value, PyTorch's golden value and their difference. Exit 1 if any differs by more than
+ * 1e-5 relative.
+ */
+export async function demoCommand(io: CliIo, flags: { graphs?: string; samples?: string }): Promise<number> {
+  const graphsDir = resolve(io.cwd, flags.graphs ?? join(PACKAGE_ROOT, "graphs"));
+  const samplesFile = resolve(io.cwd, flags.samples ?? join(PACKAGE_ROOT, "test", "fixtures", "samples.json"));
+  const manifest = JSON.parse(await readFile(join(graphsDir, "manifest.json"), "utf8")) as { graphs: ManifestEntry[] };
+  const samples = (JSON.parse(await readFile(samplesFile, "utf8")) as { cases: Sample[] }).cases;
+  const rows = [["graph", "onnxruntime", "PyTorch", "|diff|", "ok"]];
+  let failures = 0;
+  for (const g of manifest.graphs) {
+    const sample = samples.find((s) => s.loss === g.name);
+    if (!sample) throw new UsageError(`demo: no sample batch for ${g.name} in ${samplesFile}`);
+    const ev = await createEvaluator(join(graphsDir, g.file));
+    const feeds: Record<string, TensorInput> = {};
+    for (const [name, t] of Object.entries(sample.inputs)) {
+      feeds[name] = { dims: t.dims, data: t.data.map(Number), dtype: t.dtype as TensorInput["dtype"] };
+    }
+    const got = Number((await ev.run(feeds)).loss.data[0]);
+    await ev.release();
+    const want = Number(sample.expected.data[0]);
+    const diff = Math.abs(got - want);
+    const ok = diff <= 1e-5 * Math.max(1, Math.abs(want));
+    if (!ok) failures++;
+    rows.push([`${g.file}`, fmtNum(got), fmtNum(want), diff.toExponential(2), ok ? "yes" : "NO"]);
+  }
+  const first = samples[0];
+  const n = first?.inputs.input?.dims.join(" x ") ?? "?";
+  io.out(`Each graph in ${flags.graphs ?? "graphs"}/ on the sample batch (input ${n}), against PyTorch's value:\n`);
+  io.out(table(rows));
+  io.out(failures ? `\n${failures} graph(s) differ from PyTorch by more than 1e-5 relative` : "\nevery graph equals PyTorch within 1e-5 relative");
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,77 @@
+import { createHash } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { readModel } from "../../builder/reader.js";
+import { buildLoss, canonicalJson, CATALOGUE } from "../../losses/index.js";
+import { UsageError } from "../errors.js";
+import type { CliIo } from "../io.js";
+import { parseIntFlag, parseOptionsJson } from "../parse.js";
+
+export interface ExportFlags {
+  all?: boolean;
+  options?: string;
+  opset?: string;
+  rank?: string;
+  output?: string;
+}
+
+/** One manifest entry of `export --all`. */
+export interface ManifestEntry {
+  name: string;
+  file: string;
+  options: Record<string, unknown>;
+  opset: number;
+  irVersion: number;
+  inputs: { name: string; dtype: string; shape: (number | string)[] }[];
+  outputs: { name: string; dtype: string; shape: (number | string)[] }[];
+  sha256: string;
+}
+
+/** `onnx-losses export <loss> [--options JSON] [--opset N] [--rank R] -o FILE` or `export --all -o DIR`. */
+export async function exportCommand(io: CliIo, loss: string | undefined, flags: ExportFlags): Promise<void> {
+  if (!flags.output) throw new UsageError("export: expected -o FILE.onnx (or -o DIR with --all)");
+  const opset = parseIntFlag("--opset", flags.opset);
+  const rank = parseIntFlag("--rank", flags.rank);
+  const out = resolve(io.cwd, flags.output);
+  if (flags.all) {
+    if (loss) throw new UsageError(`export --all: expected no loss name, received ${JSON.stringify(loss)}`);
+    if (flags.options) throw new UsageError("export --all: --options applies to one loss; export --all writes the defaults");
+    await mkdir(out, { recursive: true });
+    const manifest: ManifestEntry[] = [];
+    for (const def of CATALOGUE) {
+      const g = buildLoss(def.name, rank === undefined ? {} : { rank }, { opset });
+      const file = `${def.name}.onnx`;
+      await writeFile(join(out, file), g.model);
+      manifest.push(entry(file, g.name, g.options, g.model));
+      io.out(`wrote ${join(flags.output, file)} (${g.model.length} bytes)`);
+    }
+    await writeFile(join(out, "manifest.json"), `${JSON.stringify({ generator: "onnx-losses export --all", graphs: manifest }, null, 2)}\n`);
+    io.out(`wrote ${join(flags.output, "manifest.json")} (${manifest.length} graphs)`);
+    return;
+  }
+  if (!loss) throw new UsageError("export: expected a loss name (see onnx-losses list) or --all");
+  const options = parseOptionsJson(flags.options) ?? {};
+  if (rank !== undefined) {
+    if (options.rank !== undefined && options.rank !== rank) {
+      throw new UsageError(`export: --rank ${rank} and options.rank ${JSON.stringify(options.rank)} disagree`);
+    }
+    options.rank = rank;
+  }
+  const g = buildLoss(loss, options, { opset });
+  await writeFile(out, g.model);
+  io.out(`wrote ${flags.output} (${g.name}, opset ${g.opset}, ${g.model.length} bytes) options ${canonicalJson(g.options)}`);
+}
+
+function entry(file: string, name: string, options: Record<string, unknown>, model: Uint8Array): ManifestEntry {
+  const info = readModel(model);
+  return {
+    name,
+    file,
+    options,
+    opset: info.opset,
+    irVersion: info.irVersion,
+    inputs: info.inputs.map(({ name: n, dtype, shape }) => ({ name: n, dtype, shape })),
+    outputs: info.outputs.map(({ name: n, dtype, shape }) => ({ name: n, dtype, shape })),
+    sha256: createHash("sha256").update(model).digest("hex"),
+  };
+}

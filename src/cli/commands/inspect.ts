@@ -1,0 +1,72 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { readModel, type ModelInfo, type TensorInfo } from "../../builder/reader.js";
+import type { CliIo } from "../io.js";
+
+/** `onnx-losses inspect FILE.onnx [--dot] [--json]`: opset, inputs and outputs with shapes, nodes. */
+export async function inspectCommand(io: CliIo, file: string, flags: { dot?: boolean; json?: boolean }): Promise<void> {
+  const info = readModel(new Uint8Array(await readFile(resolve(io.cwd, file))));
+  if (flags.dot) io.out(toDot(info));
+  else if (flags.json) io.out(JSON.stringify(info, null, 2));
+  else io.out(describe(file, info));
+}
+
+const sig = (t: TensorInfo) => `${t.name}: ${t.dtype} [${t.shape.join(", ")}]`;
+
+function describe(file: string, m: ModelInfo): string {
+  const lines = [
+    `${file}`,
+    `  ir_version ${m.irVersion}, opset ${m.opsetImports.map((o) => `${o.domain || "ai.onnx"} ${o.version}`).join(", ")}, producer ${m.producerName} ${m.producerVersion}`,
+  ];
+  if (m.metadata["onnx_losses.loss"]) lines.push(`  loss ${m.metadata["onnx_losses.loss"]} ${m.metadata["onnx_losses.options"] ?? ""}`);
+  lines.push("  inputs:", ...m.inputs.map((t) => `    ${sig(t)}`));
+  lines.push("  outputs:", ...m.outputs.map((t) => `    ${sig(t)}`));
+  lines.push(`  initializers (${m.initializers.length}):`);
+  for (const t of m.initializers) {
+    const vals = t.values.length <= 8 ? ` = [${t.values.join(", ")}]` : ` (${t.values.length} values)`;
+    lines.push(`    ${t.name}: ${t.dtype} [${t.shape.join(", ")}]${vals}`);
+  }
+  lines.push(`  nodes (${m.nodes.length}):`);
+  for (const n of m.nodes) {
+    const attrs = Object.entries(n.attributes).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ");
+    lines.push(`    ${n.outputs.join(", ")} = ${n.opType}(${n.inputs.join(", ")})${attrs ? ` ${attrs}` : ""}`);
+  }
+  return lines.join("\n");
+}
+
+/** Graphviz DOT: inputs and outputs as ellipses, ops as boxes, constants folded into edge labels. */
+export function toDot(m: ModelInfo): string {
+  const q = (s: string) => JSON.stringify(s);
+  const consts = new Map(m.initializers.map((t) => [t.name, t]));
+  const producer = new Map<string, string>();
+  m.nodes.forEach((n, i) => n.outputs.forEach((o) => producer.set(o, `n${i}`)));
+  const lines = [`digraph ${q(m.graphName || "graph")} {`, "  rankdir=TB;", '  node [fontname="Helvetica", fontsize=10];'];
+  for (const t of m.inputs) {
+    lines.push(`  ${q(`in:${t.name}`)} [shape=ellipse, label=${q(`${t.name}\n${t.dtype} [${t.shape.join(", ")}]`)}];`);
+    producer.set(t.name, `in:${t.name}`);
+  }
+  m.nodes.forEach((n, i) => {
+    const attrs = Object.entries(n.attributes).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+    const constArgs = n.inputs
+      .filter((x) => consts.has(x))
+      .map((x) => {
+        const c = consts.get(x)!;
+        return c.values.length <= 4 ? `${x}=[${c.values.join(",")}]` : x;
+      });
+    const label = [n.opType, ...attrs, ...constArgs].join("\n");
+    lines.push(`  n${i} [shape=box, style=rounded, label=${q(label)}];`);
+  });
+  m.nodes.forEach((n, i) => {
+    for (const x of n.inputs) {
+      const from = producer.get(x);
+      if (from) lines.push(`  ${q(from)} -> n${i};`);
+    }
+  });
+  for (const t of m.outputs) {
+    lines.push(`  ${q(`out:${t.name}`)} [shape=ellipse, style=bold, label=${q(`${t.name}\n${t.dtype} [${t.shape.join(", ")}]`)}];`);
+    const from = producer.get(t.name);
+    if (from) lines.push(`  ${q(from)} -> ${q(`out:${t.name}`)};`);
+  }
+  lines.push("}");
+  return lines.join("\n");
+}

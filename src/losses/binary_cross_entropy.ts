@@ -1,0 +1,60 @@
+import { Graph, type Value } from "../builder/graph.js";
+import { add, log, max, mul, neg, sub } from "../builder/ops/index.js";
+import { elementwiseDims, reduceItems, reducedDims } from "./common.js";
+import { numberList, rankOption, reductionOption, type Reduction } from "./options.js";
+import type { LossDefinition } from "./types.js";
+
+interface Options {
+  rank: number;
+  weight: number[] | null;
+  reduction: Reduction;
+}
+
+/** A weight list of length 1 is a scalar; longer lists run along the last dim (fixing its size). */
+export function lastDimConstant(g: Graph, values: readonly number[] | null): { value?: Value; last?: number } {
+  if (!values) return {};
+  if (values.length === 1) return { value: g.constant(values[0], "float32") };
+  return { value: g.constant(values, "float32"), last: values.length };
+}
+
+/**
+ * Binary cross-entropy of probabilities, F.binary_cross_entropy parity:
+ * l = -w (y max(log p, -100) + (1 - y) max(log(1 - p), -100)). Each log is clamped at -100 as
+ * PyTorch does, so one element's loss is at most 100 (times its weight).
+ */
+export const binaryCrossEntropy: LossDefinition = {
+  name: "binary_cross_entropy",
+  summary: "Binary cross-entropy of probabilities in [0, 1].",
+  pytorch: "torch.nn.functional.binary_cross_entropy",
+  formula: "l = -w * (y * max(log p, -100) + (1 - y) * max(log(1 - p), -100))",
+  options: [
+    rankOption(1, "Rank of input (and target): 1 for [N], 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
+    numberList("weight", "Weights broadcast along the last dim: 1 number (a scalar) or one per last-dim entry; null for none.", 0),
+    reductionOption,
+  ],
+  build(raw, { opset }) {
+    const o = raw as unknown as Options;
+    const g = new Graph("binary_cross_entropy", { opset });
+    const w = lastDimConstant(g, o.weight);
+    const dims = elementwiseDims(o.rank, w.last);
+    const p = g.input("input", "float32", dims);
+    const y = g.input("target", "float32", dims);
+    const logP = max(log(p), -100);
+    const log1mP = max(log(sub(1, p)), -100);
+    let loss = neg(add(mul(y, logP), mul(sub(1, y), log1mP)));
+    if (w.value) loss = mul(loss, w.value);
+    const out = reduceItems(loss, o.reduction);
+    const outShape = reducedDims(o.reduction, dims);
+    g.output(out, "loss", outShape);
+    return {
+      graph: g,
+      inputs: [
+        { name: "input", dtype: "float32", shape: dims, doc: "probabilities in [0, 1]" },
+        { name: "target", dtype: "float32", shape: dims, doc: "targets in [0, 1], shaped like input" },
+      ],
+      outputs: [{ name: "loss", dtype: "float32", shape: outShape, doc: "the loss" }],
+      checks: [{ kind: "range", tensor: "input", min: 0, max: 1 }],
+      doc: "binary_cross_entropy: F.binary_cross_entropy parity; input = probabilities",
+    };
+  },
+};

@@ -1,0 +1,98 @@
+import { Graph, type Value } from "../builder/graph.js";
+import { add, cast, div, mul, neg, reduceMean, reduceSum, gather, where } from "../builder/ops/index.js";
+import { ClassLogProbs, classCount, classInputDims, hardTargets, itemDims, perClass, reduceItems, reducedDims } from "./common.js";
+import { integerIn, numberIn, numberList, OptionError, oneOf, rankOption, reductionOption, type Reduction } from "./options.js";
+import type { InputCheck, LossDefinition, TensorSpec } from "./types.js";
+
+interface Options {
+  rank: number;
+  targetType: "index" | "probs";
+  weight: number[] | null;
+  ignoreIndex: number;
+  reduction: Reduction;
+  labelSmoothing: number;
+}
+
+/**
+ * Cross-entropy of logits, F.cross_entropy parity.
+ *
+ * Class indices: l_i = -w[t_i] log p_i[t_i], 0 where t_i = ignoreIndex; with label smoothing eps,
+ * l_i = (1 - eps) l_i + (eps / C) s_i with s_i = -sum_c w_c log p_ic. The mean divides by the sum of
+ * w[t_i] over non-ignored items (NaN when every item is ignored, as PyTorch).
+ *
+ * Probabilities (targetType "probs"): l_i = -sum_c w_c q_ic log p_ic with q = (1 - eps) q + eps / C;
+ * the mean is over items.
+ *
+ * log p comes from LogSoftmax + GatherElements (never Log(Softmax)), gathered before any per-item math.
+ */
+export const crossEntropy: LossDefinition = {
+  name: "cross_entropy",
+  summary: "Cross-entropy of logits against class indices or class probabilities.",
+  pytorch: "torch.nn.functional.cross_entropy",
+  formula: "l_i = -w[t_i] * log_softmax(x_i)[t_i]  (smoothing: (1-eps) l_i - (eps/C) sum_c w_c log p_ic)",
+  options: [
+    rankOption(2, "Rank of input: 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
+    oneOf("targetType", "index: int64 class indices [N, d..]; probs: class probabilities shaped like input.", "index", ["index", "probs"] as const),
+    numberList("weight", "Per-class weights (C numbers); null for none.", 0),
+    integerIn("ignoreIndex", "Target value that contributes nothing (class indices only).", -100),
+    reductionOption,
+    numberIn("labelSmoothing", "Label smoothing eps: targets become (1 - eps) target + eps / C.", 0, 0, 1),
+  ],
+  build(raw, { opset }) {
+    const o = raw as unknown as Options;
+    const C = o.weight?.length;
+    const g = new Graph("cross_entropy", { opset });
+    const x = g.input("input", "float32", classInputDims(o.rank, C));
+    const inputs: TensorSpec[] = [{ name: "input", dtype: "float32", shape: classInputDims(o.rank, C), doc: "logits" }];
+    const logp = new ClassLogProbs(x, o.rank);
+    const eps = o.labelSmoothing;
+    const w = o.weight ? perClass(g, o.weight, o.rank) : undefined;
+    let loss: Value;
+    let denominator: Value | undefined;
+    const checks: InputCheck[] = [];
+    if (o.targetType === "probs") {
+      const t = g.input("target", "float32", classInputDims(o.rank, C));
+      inputs.push({ name: "target", dtype: "float32", shape: classInputDims(o.rank, C), doc: "class probabilities, shaped like input" });
+      let q = t;
+      if (eps > 0) q = add(mul(t, 1 - eps), C ? eps / C : div(g.constant(eps, "float32"), classCount(x)));
+      let prod = mul(logp.full(), q);
+      if (w) prod = mul(prod, w);
+      loss = neg(reduceSum(prod, { axes: [1] }));
+    } else {
+      const t = g.input("target", "int64", itemDims(o.rank));
+      inputs.push({ name: "target", dtype: "int64", shape: itemDims(o.rank), doc: "class indices in [0, C) or ignoreIndex" });
+      checks.push({ kind: "classIndex", tensor: "target", classesOf: "input", axis: 1, ignoreIndex: o.ignoreIndex });
+      const { valid, safe } = hardTargets(t, o.ignoreIndex);
+      let nll = neg(logp.atTarget(safe));
+      let wt: Value | undefined;
+      if (o.weight) {
+        wt = gather(g.constant(o.weight, "float32"), safe, 0);
+        nll = mul(nll, wt);
+      }
+      if (eps > 0) {
+        // s_i = -sum_c w_c log p_ic; without weights (eps / C) s_i = eps * mean_c(-log p_ic).
+        const smooth = w
+          ? mul(reduceSum(mul(logp.full(), w), { axes: [1] }), -eps / (C as number))
+          : mul(reduceMean(logp.full(), { axes: [1] }), -eps);
+        nll = add(mul(nll, 1 - eps), smooth);
+      }
+      loss = where(valid, nll, 0);
+      denominator = wt ? where(valid, wt, 0) : valid;
+    }
+    const out = reduceItems(loss, o.reduction, denominator);
+    const outShape = reducedDims(o.reduction, itemDims(o.rank));
+    g.output(out, "loss", outShape);
+    return {
+      graph: g,
+      inputs,
+      outputs: [{ name: "loss", dtype: "float32", shape: outShape, doc: "the loss" }],
+      checks,
+      doc: "cross_entropy: F.cross_entropy parity; input = logits",
+    };
+  },
+  check(o) {
+    if (o.targetType === "probs" && o.ignoreIndex !== -100) {
+      throw new OptionError(`cross_entropy: option ignoreIndex: expected the default -100 with targetType "probs" (PyTorch ignores it for probabilities), received ${o.ignoreIndex}`);
+    }
+  },
+};

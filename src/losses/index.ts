@@ -1,0 +1,72 @@
+/** Build catalogue losses as ONNX graphs. */
+import { DEFAULT_OPSET, irVersionForOpset, MAX_OPSET, MIN_OPSET } from "../onnx/versions.js";
+import { getLoss } from "./catalogue.js";
+import { OptionError, resolveOptions } from "./options.js";
+import type { LossGraph } from "./types.js";
+
+export { CATALOGUE, LOSS_NAMES, getLoss } from "./catalogue.js";
+export { OptionError, type OptionSpec, type Reduction } from "./options.js";
+export type { InputCheck, LossDefinition, LossGraph, TensorSpec } from "./types.js";
+
+/** Metadata keys written into every loss model. */
+export const META = Object.freeze({
+  loss: "onnx_losses.loss",
+  options: "onnx_losses.options",
+  checks: "onnx_losses.checks",
+  inputs: "onnx_losses.inputs",
+});
+
+/** Options of {@link buildLoss} that are about the model, not the loss. */
+export interface BuildOptions {
+  /** ai.onnx opset, 13 to 23 (default 17). */
+  opset?: number;
+}
+
+/**
+ * Validate options (defaults filled in) for a catalogue loss without building it.
+ * @example resolveLossOptions("softmax_focal_loss", { gamma: 1 }).alpha // null
+ */
+export function resolveLossOptions(name: string, options: unknown = {}): Record<string, unknown> {
+  const def = getLoss(name);
+  const resolved = resolveOptions(def.name, def.options, options);
+  def.check?.(resolved);
+  return resolved;
+}
+
+/**
+ * Build a catalogue loss as an ONNX model. The graph has inputs `input` and `target` and output
+ * `loss`, with symbolic dims (`N`, `C`, `d1`..), so one model serves every batch size.
+ *
+ * @example
+ * const ce = buildLoss("cross_entropy", { labelSmoothing: 0.1 });
+ * fs.writeFileSync("ce.onnx", ce.model);
+ */
+export function buildLoss(name: string, options: unknown = {}, build: BuildOptions = {}): LossGraph {
+  const def = getLoss(name);
+  const opset = build.opset ?? DEFAULT_OPSET;
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new OptionError(`opset: expected an integer from ${MIN_OPSET} to ${MAX_OPSET}, received ${JSON.stringify(opset)}`);
+  }
+  irVersionForOpset(opset);
+  const resolved = resolveLossOptions(def.name, options);
+  const parts = def.build(resolved, { opset });
+  const model = parts.graph.toModel({
+    docString: `${parts.doc}. Built by onnx-losses with options ${canonicalJson(resolved)}.`,
+    metadata: {
+      [META.loss]: def.name,
+      [META.options]: canonicalJson(resolved),
+      [META.checks]: canonicalJson(parts.checks),
+      [META.inputs]: canonicalJson(parts.inputs.map((i) => ({ name: i.name, doc: i.doc }))),
+    },
+  });
+  return { name: def.name, options: resolved, opset, inputs: parts.inputs, outputs: parts.outputs, checks: parts.checks, model };
+}
+
+/** JSON with object keys sorted: the same value always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
+      : v,
+  );
+}

@@ -1,0 +1,57 @@
+import { Graph, type Value } from "../builder/graph.js";
+import { cast, gather, gatherElements, mul, neg, squeeze, unsqueeze, where } from "../builder/ops/index.js";
+import { classInputDims, hardTargets, itemDims, reduceItems, reducedDims } from "./common.js";
+import { integerIn, numberList, rankOption, reductionOption, type Reduction } from "./options.js";
+import type { LossDefinition } from "./types.js";
+
+interface Options {
+  rank: number;
+  weight: number[] | null;
+  ignoreIndex: number;
+  reduction: Reduction;
+}
+
+/**
+ * Negative log-likelihood of log-probabilities, F.nll_loss parity: l_i = -w[t_i] input_i[t_i], 0 where
+ * t_i = ignoreIndex; the mean divides by the sum of w[t_i] over non-ignored items.
+ */
+export const nllLoss: LossDefinition = {
+  name: "nll_loss",
+  summary: "Negative log-likelihood of log-probabilities against class indices.",
+  pytorch: "torch.nn.functional.nll_loss",
+  formula: "l_i = -w[t_i] * x_i[t_i]",
+  options: [
+    rankOption(2, "Rank of input: 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
+    numberList("weight", "Per-class weights (C numbers); null for none.", 0),
+    integerIn("ignoreIndex", "Target value that contributes nothing.", -100),
+    reductionOption,
+  ],
+  build(raw, { opset }) {
+    const o = raw as unknown as Options;
+    const C = o.weight?.length;
+    const g = new Graph("nll_loss", { opset });
+    const x = g.input("input", "float32", classInputDims(o.rank, C));
+    const t = g.input("target", "int64", itemDims(o.rank));
+    const { valid, safe } = hardTargets(t, o.ignoreIndex);
+    let nll = neg(squeeze(gatherElements(x, unsqueeze(safe, [1]), 1), [1]));
+    let wt: Value | undefined;
+    if (o.weight) {
+      wt = gather(g.constant(o.weight, "float32"), safe, 0);
+      nll = mul(nll, wt);
+    }
+    const loss = where(valid, nll, 0);
+    const out = reduceItems(loss, o.reduction, wt ? where(valid, wt, 0) : valid);
+    const outShape = reducedDims(o.reduction, itemDims(o.rank));
+    g.output(out, "loss", outShape);
+    return {
+      graph: g,
+      inputs: [
+        { name: "input", dtype: "float32", shape: classInputDims(o.rank, C), doc: "log-probabilities" },
+        { name: "target", dtype: "int64", shape: itemDims(o.rank), doc: "class indices in [0, C) or ignoreIndex" },
+      ],
+      outputs: [{ name: "loss", dtype: "float32", shape: outShape, doc: "the loss" }],
+      checks: [{ kind: "classIndex", tensor: "target", classesOf: "input", axis: 1, ignoreIndex: o.ignoreIndex }],
+      doc: "nll_loss: F.nll_loss parity; input = log-probabilities",
+    };
+  },
+};

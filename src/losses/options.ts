@@ -1,0 +1,146 @@
+/**
+ * A small option schema: each option knows its default, its allowed values (as text for help and
+ * errors) and how to check a value. Errors read `<loss>: option <name>: expected <allowed>, received <value>`.
+ */
+
+/** An error in loss options or loss names; the CLI reports it as one line and exits 2. */
+export class OptionError extends Error {
+  override name = "OptionError";
+}
+
+/** One option of a loss. */
+export interface OptionSpec<T = unknown> {
+  readonly name: string;
+  /** What the option means, one sentence. */
+  readonly doc: string;
+  /** The allowed values, as the help and the errors say them. */
+  readonly allowed: string;
+  readonly default: T;
+  /** Check a value (never undefined), returning it normalized, or an error text (`expected ...`). */
+  readonly parse: (value: unknown) => { ok: true; value: T } | { ok: false };
+}
+
+export function received(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v === undefined) return "undefined";
+  try {
+    const s = JSON.stringify(v);
+    return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  } catch {
+    return String(v);
+  }
+}
+
+const ok = <T>(value: T) => ({ ok: true as const, value });
+const bad = { ok: false as const };
+const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/** A finite number in [min, max]. */
+export function numberIn(name: string, doc: string, def: number, min: number, max = Infinity): OptionSpec<number> {
+  const allowed = max === Infinity ? `a number >= ${min}` : `a number in [${min}, ${max}]`;
+  return { name, doc, allowed, default: def, parse: (v) => (isNum(v) && v >= min && v <= max ? ok(v) : bad) };
+}
+
+/** An integer in [min, max]. */
+export function integerIn(name: string, doc: string, def: number, min = -Infinity, max = Infinity): OptionSpec<number> {
+  const allowed =
+    min === -Infinity ? "an integer" : max === Infinity ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
+  return { name, doc, allowed, default: def, parse: (v) => (isNum(v) && Number.isInteger(v) && v >= min && v <= max ? ok(v) : bad) };
+}
+
+/** One of a fixed set of strings. */
+export function oneOf<T extends string>(name: string, doc: string, def: T, values: readonly T[]): OptionSpec<T> {
+  const allowed = values.map((v) => JSON.stringify(v)).join(" | ");
+  return { name, doc, allowed, default: def, parse: (v) => (values.includes(v as T) ? ok(v as T) : bad) };
+}
+
+/** null, or a non-empty list of finite numbers >= min (at most max). */
+export function numberList(name: string, doc: string, min = -Infinity, max = Infinity): OptionSpec<number[] | null> {
+  const range = min === -Infinity ? "finite numbers" : max === Infinity ? `numbers >= ${min}` : `numbers in [${min}, ${max}]`;
+  return {
+    name,
+    doc,
+    allowed: `null or a non-empty list of ${range}`,
+    default: null,
+    parse: (v) => {
+      if (v === null) return ok(null);
+      if (Array.isArray(v) && v.length > 0 && v.every((x) => isNum(x) && x >= min && x <= max)) return ok([...v] as number[]);
+      return bad;
+    },
+  };
+}
+
+/** The reduction every loss takes. */
+export const reductionOption = oneOf(
+  "reduction",
+  "How per-item losses combine: their mean, their sum, or none (one loss per item).",
+  "mean",
+  ["mean", "sum", "none"] as const,
+);
+export type Reduction = "mean" | "sum" | "none";
+
+/** The rank of `input` the graph is built for. */
+export function rankOption(min: number, doc: string): OptionSpec<number> {
+  return integerIn("rank", doc, 2, min, 8);
+}
+
+/**
+ * Resolve raw options against specs: reject unknown names (with a near-miss hint) and bad values,
+ * fill defaults. Keys of the result follow the spec order.
+ */
+export function resolveOptions(loss: string, specs: readonly OptionSpec[], raw: unknown): Record<string, unknown> {
+  if (raw === undefined || raw === null) raw = {};
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new OptionError(`${loss}: options: expected an object, received ${received(raw)}`);
+  }
+  const given = raw as Record<string, unknown>;
+  const names = specs.map((s) => s.name);
+  for (const key of Object.keys(given)) {
+    if (!names.includes(key)) {
+      const hint = nearest(key, names);
+      throw new OptionError(
+        `${loss}: unknown option ${JSON.stringify(key)}${hint ? ` (did you mean ${hint}?)` : ""}; options are ${names.join(", ")}`,
+      );
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const spec of specs) {
+    if (given[spec.name] === undefined) {
+      out[spec.name] = spec.default;
+      continue;
+    }
+    const r = spec.parse(given[spec.name]);
+    if (!r.ok) throw new OptionError(`${loss}: option ${spec.name}: expected ${spec.allowed}, received ${received(given[spec.name])}`);
+    out[spec.name] = r.value;
+  }
+  return out;
+}
+
+/** The closest name by edit distance (case-insensitive, also matching on substrings), if near enough. */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(w, c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length];
+}

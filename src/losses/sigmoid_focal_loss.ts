@@ -1,0 +1,75 @@
+import { Graph } from "../builder/graph.js";
+import { add, mul, neg, powConst, relu, sigmoid, sub } from "../builder/ops/index.js";
+import { bceWithLogits } from "./binary_cross_entropy_with_logits.js";
+import { elementwiseDims, reduceItems, reducedDims } from "./common.js";
+import { numberIn, type OptionSpec, rankOption, reductionOption, type Reduction } from "./options.js";
+import type { LossDefinition } from "./types.js";
+
+interface Options {
+  rank: number;
+  alpha: number | null;
+  gamma: number;
+  reduction: Reduction;
+}
+
+const alphaOption: OptionSpec<number | null> = {
+  name: "alpha",
+  doc: "Weight of positives (negatives get 1 - alpha); null or a negative number disables it.",
+  allowed: "null or a number <= 1 (negative disables)",
+  default: 0.25,
+  parse: (v) => (v === null || (typeof v === "number" && Number.isFinite(v) && v <= 1) ? { ok: true, value: v as number | null } : { ok: false }),
+};
+
+/**
+ * Sigmoid focal loss, torchvision.ops.sigmoid_focal_loss parity (this project defaults to reduction
+ * "mean"; torchvision to "none"):
+ * ce = BCE-with-logits(x, y), l = ce (1 - p_t)^gamma, times alpha y + (1 - alpha)(1 - y) when alpha >= 0,
+ * with p = sigmoid(x) and p_t = p y + (1 - p)(1 - y).
+ *
+ * 1 - p_t is computed as y sigmoid(-x) + (1 - y) sigmoid(x), which equals it exactly without the
+ * cancellation of 1 - p_t near p_t = 1; ce is the stable form. The article's BCEFocalLoss takes
+ * log(sigmoid(x)) and returns inf at logit -200 with target 1; this graph returns 200 alpha.
+ */
+export const sigmoidFocalLoss: LossDefinition = {
+  name: "sigmoid_focal_loss",
+  summary: "Focal loss on independent sigmoid outputs (the article's BCE focal loss).",
+  pytorch: "torchvision.ops.sigmoid_focal_loss",
+  formula: "l = alpha_t * (1 - p_t)^gamma * bce_with_logits(x, y)",
+  options: [
+    rankOption(1, "Rank of input (and target): 1 for [N], 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
+    alphaOption,
+    numberIn("gamma", "Focusing exponent: (1 - p_t)^gamma scales each element's loss.", 2, 0),
+    reductionOption,
+  ],
+  build(raw, { opset }) {
+    const o = raw as unknown as Options;
+    const g = new Graph("sigmoid_focal_loss", { opset });
+    const dims = elementwiseDims(o.rank);
+    const x = g.input("input", "float32", dims);
+    const y = g.input("target", "float32", dims);
+    let loss = bceWithLogits(x, y);
+    if (o.gamma !== 0) {
+      const oneMinusPt = add(mul(y, sigmoid(neg(x))), mul(sub(1, y), sigmoid(x)));
+      // a soft y outside [0, 1] could make the base negative; Pow of a negative base is NaN.
+      const base = Number.isInteger(o.gamma) ? oneMinusPt : relu(oneMinusPt);
+      loss = mul(loss, powConst(base, o.gamma)!);
+    }
+    if (o.alpha !== null && o.alpha >= 0) {
+      // alpha y + (1 - alpha)(1 - y) = (1 - alpha) + (2 alpha - 1) y
+      loss = mul(loss, add(mul(y, 2 * o.alpha - 1), 1 - o.alpha));
+    }
+    const out = reduceItems(loss, o.reduction);
+    const outShape = reducedDims(o.reduction, dims);
+    g.output(out, "loss", outShape);
+    return {
+      graph: g,
+      inputs: [
+        { name: "input", dtype: "float32", shape: dims, doc: "logits" },
+        { name: "target", dtype: "float32", shape: dims, doc: "targets in [0, 1], shaped like input" },
+      ],
+      outputs: [{ name: "loss", dtype: "float32", shape: outShape, doc: "the loss" }],
+      checks: [],
+      doc: "sigmoid_focal_loss: torchvision.ops.sigmoid_focal_loss parity; input = logits",
+    };
+  },
+};

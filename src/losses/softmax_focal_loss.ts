@@ -1,0 +1,150 @@
+import { Graph, type Value } from "../builder/graph.js";
+import {
+  add,
+  cast,
+  div,
+  equal,
+  exp,
+  gather,
+  log,
+  mul,
+  neg,
+  powConst,
+  reduceSum,
+  relu,
+  sub,
+  where,
+} from "../builder/ops/index.js";
+import { ClassLogProbs, classCount, classInputDims, hardTargets, itemDims, perClass, reduceItems, reducedDims } from "./common.js";
+import { integerIn, numberIn, OptionError, type OptionSpec, rankOption, received, reductionOption, type Reduction } from "./options.js";
+import type { InputCheck, LossDefinition } from "./types.js";
+
+interface Options {
+  rank: number;
+  gamma: number;
+  alpha: number | number[] | null;
+  balanceIndex: number;
+  ignoreIndex: number;
+  labelSmoothing: number;
+  oneHotClamp: number;
+  reduction: Reduction;
+}
+
+const alphaOption: OptionSpec<number | number[] | null> = {
+  name: "alpha",
+  doc: "Class balance: null (none); a number a (class balanceIndex gets a, every other class 1 - a); or C numbers, used as given.",
+  allowed: "null, a number in [0, 1], or a non-empty list of numbers >= 0",
+  default: null,
+  parse: (v) => {
+    if (v === null) return { ok: true, value: null };
+    if (typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 1) return { ok: true, value: v };
+    if (Array.isArray(v) && v.length > 0 && v.every((a) => typeof a === "number" && Number.isFinite(a) && a >= 0)) {
+      return { ok: true, value: [...v] as number[] };
+    }
+    return { ok: false };
+  },
+};
+
+/** (1 - p)^gamma for p = e^logp (null when gamma is 0: no factor). */
+function focalFactor(oneMinusP: Value, gamma: number): Value | null {
+  return powConst(Number.isInteger(gamma) ? oneMinusP : relu(oneMinusP), gamma);
+}
+
+/**
+ * Softmax focal loss (the article's FocalLoss, fixed): l_i = -alpha[t_i] (1 - p_t)^gamma log p_t.
+ *
+ * Hard targets take log p_t with LogSoftmax + GatherElements and apply the focal factor and alpha on
+ * the gathered [N, d..] values: no one-hot and no [N, C] tensor after the log-softmax.
+ * `oneHotClamp` s (the article's `smooth`) clamps the one-hot into [s, 1 - s] first, which makes
+ * p' = (1 - 2s) p_t + s. Label smoothing eps uses soft targets q = (1 - eps) onehot + eps / C:
+ * l_i = -sum_c alpha_c q_c (1 - p_c)^gamma log p_c = (1 - eps) l_i(hard) + (eps / C) sum_c (...), so the
+ * one-hot never materializes there either. The mean is over non-ignored items.
+ */
+export const softmaxFocalLoss: LossDefinition = {
+  name: "softmax_focal_loss",
+  summary: "Focal loss on softmax class probabilities (the article's CE focal loss).",
+  pytorch: "the article's FocalLoss (alpha defect fixed); gamma 0 and no alpha = F.cross_entropy",
+  formula: "l_i = -alpha[t_i] * (1 - p_t)^gamma * log p_t,  p_t = softmax(x_i)[t_i]",
+  options: [
+    rankOption(2, "Rank of input: 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
+    numberIn("gamma", "Focusing exponent: (1 - p_t)^gamma scales each item's loss.", 2, 0),
+    alphaOption,
+    integerIn("balanceIndex", "The class that gets alpha when alpha is a number.", 0, 0),
+    integerIn("ignoreIndex", "Target value that contributes nothing.", -100),
+    numberIn("labelSmoothing", "Soft-target focal loss with q = (1 - eps) onehot + eps / C.", 0, 0, 1),
+    numberIn("oneHotClamp", "The article's smooth: the one-hot is clamped into [s, 1 - s] before p_t is taken.", 0, 0, 0.5),
+    reductionOption,
+  ],
+  check(o) {
+    if ((o.labelSmoothing as number) > 0 && (o.oneHotClamp as number) > 0) {
+      throw new OptionError(
+        `softmax_focal_loss: options labelSmoothing and oneHotClamp: expected at most one of them > 0, received labelSmoothing ${o.labelSmoothing} and oneHotClamp ${o.oneHotClamp}`,
+      );
+    }
+    if (Array.isArray(o.alpha) && o.balanceIndex !== 0) {
+      throw new OptionError(`softmax_focal_loss: option balanceIndex: expected the default 0 when alpha is a list (it applies to a number alpha), received ${received(o.balanceIndex)}`);
+    }
+  },
+  build(raw, { opset }) {
+    const o = raw as unknown as Options;
+    const alphaList = Array.isArray(o.alpha) ? o.alpha : null;
+    const alphaNum = typeof o.alpha === "number" ? o.alpha : null;
+    const C = alphaList?.length;
+    const g = new Graph("softmax_focal_loss", { opset });
+    const x = g.input("input", "float32", classInputDims(o.rank, C));
+    const t = g.input("target", "int64", itemDims(o.rank));
+    const { valid, safe } = hardTargets(t, o.ignoreIndex);
+    const logp = new ClassLogProbs(x, o.rank);
+
+    // Hard part on gathered [N, d..] values.
+    let logPt = logp.atTarget(safe);
+    let oneMinusPt: Value;
+    const s = o.oneHotClamp;
+    if (s > 0) {
+      // p' = (1 - 2s) p_t + s, 1 - p' = (1 - 2s)(1 - p_t) + s
+      const pPrime = add(mul(exp(logPt), 1 - 2 * s), s);
+      logPt = log(pPrime);
+      oneMinusPt = sub(1, pPrime);
+    } else {
+      oneMinusPt = sub(1, exp(logPt));
+    }
+    const factor = focalFactor(oneMinusPt, o.gamma);
+    let loss = neg(factor ? mul(factor, logPt) : logPt);
+    if (alphaList) loss = mul(loss, gather(g.constant(alphaList, "float32"), safe, 0));
+    if (alphaNum !== null) loss = mul(loss, where(equal(safe, o.balanceIndex), alphaNum, 1 - alphaNum));
+
+    const eps = o.labelSmoothing;
+    if (eps > 0) {
+      // (eps / C) sum_c alpha_c (1 - p_c)^gamma (-log p_c) over every class, on [N, C, d..].
+      const full = logp.full();
+      const f = focalFactor(sub(1, exp(full)), o.gamma);
+      const term = f ? mul(f, full) : full;
+      let sum: Value;
+      if (alphaList) sum = reduceSum(mul(term, perClass(g, alphaList, o.rank)), { axes: [1] });
+      else if (alphaNum !== null) {
+        // sum_c alpha_c term_c = (1 - a) sum_c term_c + (2a - 1) term_balanceIndex
+        sum = add(mul(reduceSum(term, { axes: [1] }), 1 - alphaNum), mul(gather(term, o.balanceIndex, 1), 2 * alphaNum - 1));
+      } else sum = reduceSum(term, { axes: [1] });
+      const scale = C ? g.constant(-eps / C, "float32") : div(g.constant(-eps, "float32"), classCount(x));
+      loss = add(mul(loss, 1 - eps), mul(sum, scale));
+    }
+    loss = where(valid, loss, 0);
+    const out = reduceItems(loss, o.reduction, valid);
+    const outShape = reducedDims(o.reduction, itemDims(o.rank));
+    g.output(out, "loss", outShape);
+    const checks: InputCheck[] = [{ kind: "classIndex", tensor: "target", classesOf: "input", axis: 1, ignoreIndex: o.ignoreIndex }];
+    if (alphaNum !== null) {
+      checks.push({ kind: "minDim", tensor: "input", axis: 1, min: o.balanceIndex + 1, why: `balanceIndex ${o.balanceIndex} must be a class` });
+    }
+    return {
+      graph: g,
+      inputs: [
+        { name: "input", dtype: "float32", shape: classInputDims(o.rank, C), doc: "logits" },
+        { name: "target", dtype: "int64", shape: itemDims(o.rank), doc: "class indices in [0, C) or ignoreIndex" },
+      ],
+      outputs: [{ name: "loss", dtype: "float32", shape: outShape, doc: "the loss" }],
+      checks,
+      doc: "softmax_focal_loss: the article's FocalLoss with its alpha defect fixed; input = logits",
+    };
+  },
+};

@@ -1,0 +1,32 @@
+import { onnx } from "./generated/onnx.js";
+
+export { onnx };
+
+/** A ModelProto as plain properties (what the builder produces and the reader consumes). */
+export type ModelProps = onnx.ModelProto.$Properties;
+
+/**
+ * Encode a ModelProto to its protobuf bytes. Fields are written in field-number order and only when
+ * set, so equal properties give equal bytes.
+ */
+export function encodeModel(model: ModelProps): Uint8Array {
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/**
+ * Decode ONNX model bytes. Throws an Error that says the bytes are not an ONNX model when protobuf
+ * decoding fails.
+ */
+export function decodeModel(bytes: Uint8Array): onnx.ModelProto {
+  try {
+    return onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw new Error(`onnx model: expected ONNX ModelProto bytes, could not decode: ${(e as Error).message}`);
+  }
+}
+
+/** An int64 field from a decoded message (protobufjs gives a Long when the value is not a number). */
+export function toNumber(v: number | { toNumber(): number } | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === "number" ? v : v.toNumber();
+}

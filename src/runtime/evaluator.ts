@@ -1,0 +1,135 @@
+/**
+ * The Evaluator: one interface, implemented over any onnxruntime JS package (onnxruntime-node in
+ * node.ts, onnxruntime-web in the browser entry), which share onnxruntime-common's API. Everything but
+ * the module and the provider probe is written once, here.
+ */
+import { readModel, type TensorInfo } from "../builder/reader.js";
+import { META } from "../losses/index.js";
+import type { InputCheck } from "../losses/types.js";
+import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
+import type { TensorData, TensorDType, TensorInput } from "./tensor.js";
+import { InputError, validateFeeds } from "./validate.js";
+
+/** The part of an onnxruntime JS module (onnxruntime-node, onnxruntime-web) the evaluator uses. */
+export interface OrtModule {
+  InferenceSession: { create(model: Uint8Array, options?: object): Promise<OrtSession> };
+  Tensor: new (type: string, data: unknown, dims: readonly number[]) => OrtTensor;
+}
+export interface OrtSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+export interface OrtTensor {
+  readonly type: string;
+  readonly dims: readonly number[];
+  readonly data: unknown;
+}
+
+/** Options of an evaluator. */
+export interface EvaluatorOptions {
+  /** Execution provider (default `cpu` in Node, `wasm` in the browser). */
+  ep?: ExecutionProvider;
+  /** Providers to try, in order, when `ep` is unavailable or fails to start. Empty by default: no silent fallback. */
+  fallback?: readonly ExecutionProvider[];
+  /** Intra-op threads (default: onnxruntime's, all cores). */
+  threads?: number;
+  /** Let intra-op threads spin after a run (default false: they would steal the cores from what runs next). */
+  spinning?: boolean;
+  /** Skip input validation (for benchmarks of trusted inputs). */
+  skipValidation?: boolean;
+}
+
+/** Evaluates one ONNX model on plain tensors. */
+export interface Evaluator {
+  /** The provider the session runs on. */
+  readonly provider: ExecutionProvider;
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  /** Catalogue loss name and options when the model was built by onnx-losses. */
+  readonly loss?: { name: string; options: Record<string, unknown> };
+  /** Validate the feeds, run, and return every output. */
+  run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>>;
+  release(): Promise<void>;
+}
+
+/** Create an evaluator over an onnxruntime module. `statuses` says which providers the module has here. */
+export async function createOrtEvaluator(
+  ort: OrtModule,
+  model: Uint8Array,
+  statuses: readonly ProviderStatus[],
+  options: EvaluatorOptions & { ep: ExecutionProvider },
+): Promise<Evaluator> {
+  const info = readModel(model);
+  const checks = parseChecks(info.metadata[META.checks]);
+  const loss = info.metadata[META.loss]
+    ? { name: info.metadata[META.loss], options: JSON.parse(info.metadata[META.options] ?? "{}") as Record<string, unknown> }
+    : undefined;
+  const plan = planProviders(options.ep, options.fallback ?? [], statuses);
+  const failures: string[] = [];
+  for (const ep of plan) {
+    let session: OrtSession;
+    try {
+      session = await ort.InferenceSession.create(model, sessionOptionsFor(ep, options.threads, options.spinning));
+    } catch (e) {
+      failures.push(`${ep}: ${firstLine(e)}`);
+      continue;
+    }
+    return new OrtEvaluator(ort, session, ep, info.inputs, info.outputs, checks, loss, options.skipValidation ?? false);
+  }
+  throw new ProviderError(`execution provider ${options.ep}: session creation failed (${failures.join("; ")})`);
+}
+
+class OrtEvaluator implements Evaluator {
+  constructor(
+    private readonly ort: OrtModule,
+    private readonly session: OrtSession,
+    readonly provider: ExecutionProvider,
+    readonly inputs: readonly TensorInfo[],
+    readonly outputs: readonly TensorInfo[],
+    private readonly checks: readonly InputCheck[],
+    readonly loss: { name: string; options: Record<string, unknown> } | undefined,
+    private readonly skipValidation: boolean,
+  ) {}
+
+  async run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>> {
+    const valid = this.skipValidation ? passThrough(feeds) : validateFeeds(this.inputs, this.checks, feeds);
+    const ortFeeds: Record<string, OrtTensor> = {};
+    for (const [name, t] of Object.entries(valid)) ortFeeds[name] = new this.ort.Tensor(t.dtype, t.data, t.dims);
+    const result = await this.session.run(ortFeeds);
+    const out: Record<string, TensorData> = {};
+    for (const name of this.session.outputNames) {
+      const t = result[name];
+      out[name] = { dtype: t.type as TensorDType, dims: [...t.dims], data: t.data as TensorData["data"] };
+    }
+    return out;
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+function passThrough(feeds: Readonly<Record<string, TensorInput>>): Record<string, TensorData> {
+  const out: Record<string, TensorData> = {};
+  for (const [k, v] of Object.entries(feeds)) {
+    if (!ArrayBuffer.isView(v.data)) throw new InputError(`${k}: expected a typed array when validation is skipped`);
+    out[k] = { dtype: v.dtype ?? "float32", dims: [...v.dims], data: v.data as TensorData["data"] };
+  }
+  return out;
+}
+
+function parseChecks(text: string | undefined): InputCheck[] {
+  if (!text) return [];
+  try {
+    const v = JSON.parse(text) as unknown;
+    return Array.isArray(v) ? (v as InputCheck[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+function firstLine(e: unknown): string {
+  return String(e instanceof Error ? e.message : e).split("\n")[0];
+}

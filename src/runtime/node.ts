@@ -1,0 +1,60 @@
+/** The Node evaluator: onnxruntime-node, with a probe of which providers this install has. */
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import ort from "onnxruntime-node";
+import type { LossGraph } from "../losses/types.js";
+import { createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
+import { type ExecutionProvider, type ProviderStatus } from "./providers.js";
+
+/** Providers onnxruntime-node can be asked for. */
+export const NODE_PROVIDERS: readonly ExecutionProvider[] = ["cpu", "cuda", "dml", "webgpu"];
+
+/** Shared libraries a non-bundled provider needs next to the binding (downloaded at install time). */
+const PROVIDER_LIBS: Partial<Record<ExecutionProvider, string[]>> = {
+  cuda: ["libonnxruntime_providers_cuda.so", "onnxruntime_providers_cuda.dll"],
+};
+
+/**
+ * Which providers this onnxruntime-node install has. `cuda` needs its libraries, which the install
+ * script downloads only with ONNXRUNTIME_NODE_INSTALL=cuda12 (this project skips that download by
+ * default); `dml` ships with the Windows build only.
+ */
+export function nodeProviderStatuses(
+  supported: readonly { name: string; bundled: boolean }[] = ort.listSupportedBackends(),
+  libExists: (file: string) => boolean = (f) => existsSync(join(bindingDir(), f)),
+): ProviderStatus[] {
+  return NODE_PROVIDERS.map((name) => {
+    const s = supported.find((b) => b.name === name);
+    if (!s) {
+      const reason = name === "dml" ? "DirectML ships with onnxruntime-node on Windows only" : `not in this onnxruntime-node build (${process.platform}/${process.arch})`;
+      return { name, available: false, reason };
+    }
+    if (s.bundled) return { name, available: true };
+    const libs = PROVIDER_LIBS[name] ?? [];
+    if (libs.some(libExists)) return { name, available: true };
+    return {
+      name,
+      available: false,
+      reason: `its libraries are not installed; reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (needs the CUDA 12 runtime and cuDNN 9)`,
+    };
+  });
+}
+
+function bindingDir(): string {
+  const require = createRequire(import.meta.url);
+  const pkg = dirname(require.resolve("onnxruntime-node/package.json"));
+  return join(pkg, "bin", "napi-v6", process.platform, process.arch);
+}
+
+/**
+ * Create an evaluator in Node from a built loss, model bytes, or a `.onnx` path.
+ * @example
+ * const ev = await createEvaluator(buildLoss("cross_entropy"));
+ * const { loss } = await ev.run({ input: { data: logits, dims: [N, C] }, target: { data: labels, dims: [N] } });
+ */
+export async function createEvaluator(source: LossGraph | Uint8Array | string, options: EvaluatorOptions = {}): Promise<Evaluator> {
+  const model = typeof source === "string" ? new Uint8Array(await readFile(source)) : source instanceof Uint8Array ? source : source.model;
+  return createOrtEvaluator(ort as unknown as OrtModule, model, nodeProviderStatuses(), { ...options, ep: options.ep ?? "cpu" });
+}

@@ -1,0 +1,147 @@
+/**
+ * Input validation before onnxruntime runs: names, dtypes (int32 targets widened to int64, float64
+ * narrowed to float32), ranks, dims (symbolic dims bound consistently across inputs), and the
+ * model's value checks (class indices in [0, C) or ignoreIndex, probabilities in [0, 1]). onnxruntime
+ * would otherwise fail with an opaque message or, for a negative class index, silently wrap around.
+ */
+import type { TensorInfo } from "../builder/reader.js";
+import type { InputCheck } from "../losses/types.js";
+import { dtypeOfArray, fmtDims, sizeOf, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
+
+/** Bad input to an evaluator: the message names the tensor, what was expected and what was received. */
+export class InputError extends Error {
+  override name = "InputError";
+}
+
+/**
+ * Check feeds against the model's declared inputs and checks; return them converted to the declared
+ * dtypes. Throws InputError.
+ */
+export function validateFeeds(
+  declared: readonly TensorInfo[],
+  checks: readonly InputCheck[],
+  feeds: Readonly<Record<string, TensorInput>>,
+): Record<string, TensorData> {
+  const names = declared.map((d) => d.name);
+  for (const name of Object.keys(feeds)) {
+    if (!names.includes(name)) {
+      throw new InputError(`${name}: unknown input; the model's inputs are ${names.join(", ")}`);
+    }
+  }
+  const out: Record<string, TensorData> = {};
+  const bound = new Map<string, { size: number; from: string; axis: number }>();
+  for (const d of declared) {
+    const feed = feeds[d.name];
+    if (!feed) throw new InputError(`${d.name}: missing input; expected ${d.dtype} ${fmtDims(d.shape)}`);
+    const t = convert(d, feed);
+    if (t.dims.length !== d.shape.length) {
+      throw new InputError(
+        `${d.name}: expected rank ${d.shape.length} ${fmtDims(d.shape)}, received rank ${t.dims.length} ${fmtDims(t.dims)}`,
+      );
+    }
+    t.dims.forEach((size, axis) => {
+      const want = d.shape[axis];
+      if (!Number.isInteger(size) || size < 0) {
+        throw new InputError(`${d.name}: expected non-negative integer dims, received ${fmtDims(t.dims)}`);
+      }
+      if (typeof want === "number") {
+        if (size !== want) {
+          throw new InputError(`${d.name}: expected dim ${axis} = ${want} (shape ${fmtDims(d.shape)}), received ${fmtDims(t.dims)}`);
+        }
+      } else if (want !== "?") {
+        const b = bound.get(want);
+        if (b && b.size !== size) {
+          throw new InputError(
+            `${d.name}: expected dim ${axis} (${want}) = ${b.size} as in ${b.from} dim ${b.axis}, received ${fmtDims(t.dims)}`,
+          );
+        }
+        if (!b) bound.set(want, { size, from: d.name, axis });
+      }
+    });
+    if (t.data.length !== sizeOf(t.dims)) {
+      throw new InputError(`${d.name}: expected ${sizeOf(t.dims)} values for dims ${fmtDims(t.dims)}, received ${t.data.length}`);
+    }
+    out[d.name] = t;
+  }
+  for (const c of checks) runCheck(c, out);
+  return out;
+}
+
+function convert(d: TensorInfo, feed: TensorInput): TensorData {
+  const want = d.dtype as TensorDType;
+  const dims = [...feed.dims];
+  const raw = feed.data;
+  const given = dtypeOfArray(raw) ?? feed.dtype ?? (typeof (raw as unknown[])[0] === "bigint" ? "int64" : undefined);
+  if (!ArrayBuffer.isView(raw) && !Array.isArray(raw)) {
+    throw new InputError(`${d.name}: expected a typed array or an array of numbers, received ${typeof raw}`);
+  }
+  if (Array.isArray(raw) && given === undefined) {
+    // a plain number array: take the declared dtype
+    return { dtype: want, dims, data: fromNumbers(d.name, want, raw as number[]) };
+  }
+  if (given === want) return { dtype: want, dims, data: Array.isArray(raw) ? fromNumbers(d.name, want, raw as number[]) : (raw as TensorData["data"]) };
+  if (want === "int64" && given === "int32") {
+    return { dtype: want, dims, data: fromNumbers(d.name, want, Array.from(raw as ArrayLike<number>)) };
+  }
+  if (want === "float32" && given === "float64") {
+    return { dtype: want, dims, data: Float32Array.from(raw as ArrayLike<number>) };
+  }
+  const hint = want === "int64" ? " (int32 accepted)" : want === "float32" ? " (float64 accepted)" : "";
+  throw new InputError(`${d.name}: expected dtype ${want}${hint}, received ${given ?? "unknown"}`);
+}
+
+function fromNumbers(name: string, dtype: TensorDType, values: readonly (number | bigint)[]): TensorData["data"] {
+  switch (dtype) {
+    case "float32":
+      return Float32Array.from(values as number[], Number);
+    case "float64":
+      return Float64Array.from(values as number[], Number);
+    case "int32":
+      return Int32Array.from(values as number[], Number);
+    case "int64":
+      return BigInt64Array.from(values, (v, i) => {
+        if (typeof v === "bigint") return v;
+        if (!Number.isInteger(v)) throw new InputError(`${name}: expected integers (int64), received ${v} at index ${i}`);
+        return BigInt(v);
+      });
+    case "bool":
+      return Uint8Array.from(values as number[], (v) => (v ? 1 : 0));
+    default:
+      throw new InputError(`${name}: dtype ${dtype} cannot be given as a plain array; pass a typed array`);
+  }
+}
+
+function runCheck(c: InputCheck, feeds: Record<string, TensorData>): void {
+  const t = feeds[c.tensor];
+  if (!t) return;
+  if (c.kind === "classIndex") {
+    const of = feeds[c.classesOf];
+    if (!of) return;
+    const C = of.dims[c.axis];
+    const ignore = c.ignoreIndex === null ? null : BigInt(c.ignoreIndex);
+    const big = BigInt(C);
+    const data = t.data as BigInt64Array;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if ((v < 0n || v >= big) && v !== ignore) {
+        const ign = ignore === null ? "" : ` or ignoreIndex ${ignore}`;
+        throw new InputError(
+          `${c.tensor}: expected class indices in [0, ${C})${ign} (C = ${c.classesOf} dim ${c.axis}), received ${v} at flat index ${i}`,
+        );
+      }
+    }
+  } else if (c.kind === "range") {
+    const data = t.data as Float32Array;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (!(v >= c.min && v <= c.max)) {
+        throw new InputError(`${c.tensor}: expected values in [${c.min}, ${c.max}], received ${v} at flat index ${i}`);
+      }
+    }
+  } else if (c.kind === "minDim") {
+    const size = t.dims[c.axis];
+    if (size < c.min) {
+      throw new InputError(`${c.tensor}: expected dim ${c.axis} >= ${c.min} (${c.why}), received ${fmtDims(t.dims)}`);
+    }
+  }
+}

@@ -1,0 +1,64 @@
+/** Shared test helpers: fixtures and tolerances. */
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { TensorInput } from "../src/runtime/tensor.js";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const FIXTURES = join(ROOT, "test", "fixtures");
+
+/** Parity tolerance with PyTorch: |got - want| <= RTOL * max(1, |want|). */
+export const RTOL = 1e-5;
+
+export interface FixtureTensor {
+  dtype: "float32" | "float64" | "int64";
+  dims: number[];
+  data: (number | string)[];
+}
+export interface FixtureCase {
+  id: string;
+  loss: string;
+  options: Record<string, unknown>;
+  inputs: Record<string, FixtureTensor>;
+  expected: { dims: number[]; data: (number | string)[] };
+  reference: string;
+  article_defective_value?: number | string;
+  article_value?: (number | string)[];
+}
+
+/** "NaN", "Infinity" strings back to numbers. */
+export const num = (v: number | string): number => Number(v);
+
+export function loadFixtures(file: string): FixtureCase[] {
+  return (JSON.parse(readFileSync(join(FIXTURES, file), "utf8")) as { cases: FixtureCase[] }).cases;
+}
+
+/** Every loss fixture file (not samples.json). */
+export function fixtureFiles(): string[] {
+  return readdirSync(FIXTURES)
+    .filter((f) => f.endsWith(".json") && f !== "samples.json")
+    .sort();
+}
+
+export function feedsOf(c: FixtureCase): Record<string, TensorInput> {
+  const feeds: Record<string, TensorInput> = {};
+  for (const [k, t] of Object.entries(c.inputs)) {
+    feeds[k] =
+      t.dtype === "int64"
+        ? { dims: t.dims, data: BigInt64Array.from(t.data, (v) => BigInt(v)) }
+        : { dims: t.dims, data: Float32Array.from(t.data, num) };
+  }
+  return feeds;
+}
+
+/** Index of the first element outside tolerance, or -1. NaN matches NaN. */
+export function firstMismatch(got: ArrayLike<number>, want: readonly number[], rtol = RTOL): number {
+  if (got.length !== want.length) return 0;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i];
+    const w = want[i];
+    if (Number.isNaN(w) && Number.isNaN(g)) continue;
+    if (!(Math.abs(g - w) <= rtol * Math.max(1, Math.abs(w)))) return i;
+  }
+  return -1;
+}
