@@ -405,6 +405,48 @@ def sigmoid_focal_cases():
             f"the article's BCEFocalLoss({kw}) (scripts/article_losses.py)")
 
 
+def samples():
+    """One batch per loss for `npm start` (onnx-losses demo): default options, input [8, 5]."""
+    x = logits(7000, (8, 5))
+    t = indices(7000, (8,), 5)
+    y = binary(7000, (8, 5))
+    p = torch.sigmoid(x).float()
+    lp = torch.log_softmax(x, dim=1).float()
+    out = [
+        ("cross_entropy", {"input": x, "target": t}, F.cross_entropy(d(x), t), "F.cross_entropy(x, t)"),
+        ("nll_loss", {"input": lp, "target": t}, F.nll_loss(d(lp), t), "F.nll_loss(log_softmax(x), t)"),
+        ("binary_cross_entropy", {"input": p, "target": y}, F.binary_cross_entropy(d(p), d(y)), "F.binary_cross_entropy(sigmoid(x), y)"),
+        ("binary_cross_entropy_with_logits", {"input": x, "target": y}, F.binary_cross_entropy_with_logits(d(x), d(y)),
+         "F.binary_cross_entropy_with_logits(x, y)"),
+        ("softmax_focal_loss", {"input": x, "target": t}, focal_reference(d(x), t, 2, None, 0, -100, 0, 0, "mean"),
+         "focal_reference(x, t, gamma=2)"),
+        ("sigmoid_focal_loss", {"input": x, "target": y}, tv_sigmoid_focal_loss(d(x), d(y), reduction="mean"),
+         "torchvision.ops.sigmoid_focal_loss(x, y, reduction='mean')"),
+    ]
+    for loss, inputs, want, ref in out:
+        add("samples", f"sample {loss}", {}, inputs, want, ref)
+        CASES["samples"][-1]["loss"] = loss
+
+
+def npy_files():
+    """Small .npy files written by NumPy itself, for the .npy reader's tests."""
+    import numpy as np
+    folder = os.path.join(OUT, "npy")
+    os.makedirs(folder, exist_ok=True)
+    x = logits(7000, (8, 5)).numpy()
+    t = indices(7000, (8,), 5).numpy()
+    np.save(os.path.join(folder, "logits_f32.npy"), x)
+    np.save(os.path.join(folder, "logits_f64.npy"), x.astype(np.float64))
+    np.save(os.path.join(folder, "target_i64.npy"), t)
+    np.save(os.path.join(folder, "target_i32.npy"), t.astype(np.int32))
+    np.save(os.path.join(folder, "scalar_f32.npy"), np.float32(1.5))
+    np.save(os.path.join(folder, "fortran_f32.npy"), np.asfortranarray(x))
+    np.save(os.path.join(folder, "big_endian_f32.npy"), x.astype(">f4"))
+    np.save(os.path.join(folder, "uint8.npy"), np.arange(4, dtype=np.uint8))
+    with open(os.path.join(folder, "v2_f32.npy"), "wb") as f:
+        np.lib.format.write_array(f, x, version=(2, 0))
+
+
 def main():
     torch.set_num_threads(1)
     cross_entropy_cases()
@@ -413,6 +455,8 @@ def main():
     bce_logits_cases()
     softmax_focal_cases()
     sigmoid_focal_cases()
+    samples()
+    npy_files()
     os.makedirs(OUT, exist_ok=True)
     for loss, cases in CASES.items():
         doc = {

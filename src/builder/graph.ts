@@ -179,6 +179,7 @@ export class Graph {
   toModelProto(options: ModelOptions = {}): ModelProps {
     if (this.outputs.length === 0) throw new Error(`graph ${this.name}: expected at least one output, received none`);
     const metadata = Object.entries(options.metadata ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const { nodes, initializers } = this.live();
     return {
       irVersion: irVersionForOpset(this.opset),
       producerName: PRODUCER_NAME,
@@ -188,7 +189,7 @@ export class Graph {
       metadataProps: metadata.map(([key, value]) => ({ key, value })),
       graph: {
         name: this.name,
-        node: this.nodes.map((n) => ({
+        node: nodes.map((n) => ({
           opType: n.opType,
           name: n.name,
           input: n.inputs.map((i) => (i ? i.name : "")),
@@ -197,7 +198,7 @@ export class Graph {
             .sort()
             .map((key) => encodeAttr(key, n.attrs[key])),
         })),
-        initializer: this.initializers.map((c) => encodeTensor(c.value.name, c.value.dtype, c.dims, c.data)),
+        initializer: initializers.map((c) => encodeTensor(c.value.name, c.value.dtype, c.dims, c.data)),
         input: this.inputs.map((i) => valueInfo(i.value.name, i.value.dtype, i.shape)),
         output: this.outputs.map((o) => valueInfo(o.value.name, o.value.dtype, o.shape)),
       },
@@ -207,6 +208,22 @@ export class Graph {
   /** Serialize to ONNX ModelProto bytes (deterministic: same graph, same bytes). */
   toModel(options: ModelOptions = {}): Uint8Array {
     return encodeModel(this.toModelProto(options));
+  }
+
+  /**
+   * The nodes and initializers the outputs depend on, in construction order: a value built but never
+   * used (a branch an option turned off) is not serialized.
+   */
+  private live(): { nodes: NodeRecord[]; initializers: Graph["initializers"] } {
+    const needed = new Set<Value>(this.outputs.map((o) => o.value));
+    const nodes: NodeRecord[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i];
+      if (!n.outputs.some((o) => needed.has(o))) continue;
+      nodes.push(n);
+      for (const x of n.inputs) if (x) needed.add(x);
+    }
+    return { nodes: nodes.reverse(), initializers: this.initializers.filter((c) => needed.has(c.value)) };
   }
 
   private own(v: Value): void {

@@ -86,8 +86,8 @@ export function decodeNpy(bytes: Uint8Array, what = "npy"): TensorData {
   if (bytes.length - h.dataOffset < need) {
     throw new NpyError(`${what}: expected ${need} data bytes for ${h.dtype} ${JSON.stringify(h.dims)}, received ${bytes.length - h.dataOffset}`);
   }
-  // copy into an aligned buffer
-  const buf = bytes.slice(h.dataOffset, h.dataOffset + need).buffer;
+  // copy into an aligned buffer of its own (Buffer#slice would return a view of a shared pool)
+  const buf = Uint8Array.prototype.slice.call(bytes, h.dataOffset, h.dataOffset + need).buffer;
   return { dtype: h.dtype, dims: h.dims, data: typedView(h.dtype, buf) };
 }
 

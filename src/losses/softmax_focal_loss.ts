@@ -45,9 +45,12 @@ const alphaOption: OptionSpec<number | number[] | null> = {
   },
 };
 
-/** (1 - p)^gamma for p = e^logp (null when gamma is 0: no factor). */
-function focalFactor(oneMinusP: Value, gamma: number): Value | null {
-  return powConst(Number.isInteger(gamma) ? oneMinusP : relu(oneMinusP), gamma);
+/** (1 - p)^gamma, or null when gamma is 0 (no factor, and 1 - p is never built). */
+function focalFactor(oneMinusP: () => Value, gamma: number): Value | null {
+  if (gamma === 0) return null;
+  const base = oneMinusP();
+  // 1 - p can round to a tiny negative number; Pow of a negative base with a fractional exponent is NaN
+  return powConst(Number.isInteger(gamma) ? base : relu(base), gamma);
 }
 
 /**
@@ -98,17 +101,15 @@ export const softmaxFocalLoss: LossDefinition = {
 
     // Hard part on gathered [N, d..] values.
     let logPt = logp.atTarget(safe);
-    let oneMinusPt: Value;
+    let pt = () => exp(logPt);
     const s = o.oneHotClamp;
     if (s > 0) {
-      // p' = (1 - 2s) p_t + s, 1 - p' = (1 - 2s)(1 - p_t) + s
+      // the article's smooth: p' = (1 - 2s) p_t + s
       const pPrime = add(mul(exp(logPt), 1 - 2 * s), s);
       logPt = log(pPrime);
-      oneMinusPt = sub(1, pPrime);
-    } else {
-      oneMinusPt = sub(1, exp(logPt));
+      pt = () => pPrime;
     }
-    const factor = focalFactor(oneMinusPt, o.gamma);
+    const factor = focalFactor(() => sub(1, pt()), o.gamma);
     let loss = neg(factor ? mul(factor, logPt) : logPt);
     if (alphaList) loss = mul(loss, gather(g.constant(alphaList, "float32"), safe, 0));
     if (alphaNum !== null) loss = mul(loss, where(equal(safe, o.balanceIndex), alphaNum, 1 - alphaNum));
@@ -117,7 +118,7 @@ export const softmaxFocalLoss: LossDefinition = {
     if (eps > 0) {
       // (eps / C) sum_c alpha_c (1 - p_c)^gamma (-log p_c) over every class, on [N, C, d..].
       const full = logp.full();
-      const f = focalFactor(sub(1, exp(full)), o.gamma);
+      const f = focalFactor(() => sub(1, exp(full)), o.gamma);
       const term = f ? mul(f, full) : full;
       let sum: Value;
       if (alphaList) sum = reduceSum(mul(term, perClass(g, alphaList, o.rank)), { axes: [1] });

@@ -1,0 +1,163 @@
+/** The evaluator: input validation before onnxruntime, dtype conversions, provider selection. */
+import { describe, expect, test } from "@jest/globals";
+import { buildLoss } from "../src/losses/index.js";
+import { createEvaluator, nodeProviderStatuses } from "../src/runtime/node.js";
+import { parseProvider, planProviders, ProviderError, sessionOptionsFor, type ProviderStatus } from "../src/runtime/providers.js";
+import { InputError } from "../src/runtime/validate.js";
+
+const logits = (n: number, c: number) => ({ data: Float32Array.from({ length: n * c }, (_, i) => Math.sin(i)), dims: [n, c] });
+const labels = (values: number[]) => ({ data: BigInt64Array.from(values.map(BigInt)), dims: [values.length] });
+
+async function runCe(options: object, feeds: Record<string, { data: unknown; dims: number[] }>) {
+  const ev = await createEvaluator(buildLoss("cross_entropy", options));
+  try {
+    return await ev.run(feeds as never);
+  } finally {
+    await ev.release();
+  }
+}
+
+describe("input validation", () => {
+  test.each([
+    ["a negative class index (ONNX would wrap it around)", {}, { input: logits(3, 4), target: labels([0, -1, 2]) },
+      "target: expected class indices in [0, 4) or ignoreIndex -100 (C = input dim 1), received -1 at flat index 1"],
+    ["a class index >= C", {}, { input: logits(3, 4), target: labels([0, 4, 2]) },
+      "target: expected class indices in [0, 4) or ignoreIndex -100 (C = input dim 1), received 4 at flat index 1"],
+    ["a batch size that differs between input and target", {}, { input: logits(3, 4), target: labels([0, 1]) },
+      "target: expected dim 0 (N) = 3 as in input dim 0, received [2]"],
+    ["a wrong rank", {}, { input: { data: new Float32Array(24), dims: [2, 3, 4] }, target: labels([0, 1]) },
+      "input: expected rank 2 [N, C], received rank 3 [2, 3, 4]"],
+    ["a C that differs from the weight length", { weight: [1, 2, 3] }, { input: logits(2, 4), target: labels([0, 1]) },
+      "input: expected dim 1 = 3 (shape [N, 3]), received [2, 4]"],
+    ["float targets for class indices", {}, { input: logits(2, 4), target: { data: new Float32Array([0, 1]), dims: [2] } },
+      "target: expected dtype int64 (int32 accepted), received float32"],
+    ["a data length that does not match dims", {}, { input: { data: new Float32Array(7), dims: [2, 4] }, target: labels([0, 1]) },
+      "input: expected 8 values for dims [2, 4], received 7"],
+    ["an unknown input name", {}, { input: logits(2, 4), target: labels([0, 1]), weights: logits(1, 1) },
+      "weights: unknown input; the model's inputs are input, target"],
+    ["a missing input", {}, { input: logits(2, 4) }, "target: missing input; expected int64 [N]"],
+  ])("rejects %s", async (_what, options, feeds, message) => {
+    const run = runCe(options, feeds as never);
+    await expect(run).rejects.toThrow(InputError);
+    await expect(runCe(options, feeds as never)).rejects.toThrow(message);
+  });
+
+  test("ignoreIndex is accepted even outside [0, C)", async () => {
+    const { loss } = await runCe({ ignoreIndex: 9 }, { input: logits(3, 4), target: labels([0, 9, 2]) });
+    expect(Number.isFinite(loss.data[0] as number)).toBe(true);
+  });
+
+  test("int32 targets are widened and float64 inputs narrowed, giving the same loss", async () => {
+    const base = await runCe({}, { input: logits(3, 4), target: labels([0, 3, 2]) });
+    const widened = await runCe({}, {
+      input: { data: Float64Array.from(logits(3, 4).data), dims: [3, 4] },
+      target: { data: new Int32Array([0, 3, 2]), dims: [3] },
+    });
+    expect(widened.loss.data[0]).toBe(base.loss.data[0]);
+  });
+
+  test("plain number arrays take the declared dtypes", async () => {
+    const base = await runCe({}, { input: logits(2, 2), target: labels([1, 0]) });
+    const plain = await runCe({}, { input: { data: Array.from(logits(2, 2).data), dims: [2, 2] }, target: { data: [1, 0], dims: [2] } });
+    expect(plain.loss.data[0]).toBe(base.loss.data[0]);
+    await expect(runCe({}, { input: logits(2, 2), target: { data: [1.5, 0], dims: [2] } })).rejects.toThrow(
+      "target: expected integers (int64), received 1.5 at index 0",
+    );
+  });
+
+  test("binary_cross_entropy rejects probabilities outside [0, 1] (and NaN)", async () => {
+    const ev = await createEvaluator(buildLoss("binary_cross_entropy"));
+    const y = { data: new Float32Array(4), dims: [2, 2] };
+    await expect(ev.run({ input: { data: new Float32Array([0.5, 1.5, 0, 1]), dims: [2, 2] }, target: y })).rejects.toThrow(
+      "input: expected values in [0, 1], received 1.5 at flat index 1",
+    );
+    await expect(ev.run({ input: { data: new Float32Array([0.5, NaN, 0, 1]), dims: [2, 2] }, target: y })).rejects.toThrow(
+      "input: expected values in [0, 1], received NaN at flat index 1",
+    );
+    await ev.release();
+  });
+
+  test("softmax_focal_loss with a number alpha needs balanceIndex to be a class", async () => {
+    const ev = await createEvaluator(buildLoss("softmax_focal_loss", { alpha: 0.25, balanceIndex: 5 }));
+    await expect(ev.run({ input: logits(2, 4), target: labels([0, 1]) })).rejects.toThrow(
+      "input: expected dim 1 >= 6 (balanceIndex 5 must be a class), received [2, 4]",
+    );
+    await ev.release();
+  });
+
+  test("checks travel with a saved model: a .onnx path validates the same way", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const file = join(mkdtempSync(join(tmpdir(), "onnx-losses-")), "ce.onnx");
+    writeFileSync(file, buildLoss("cross_entropy").model);
+    const ev = await createEvaluator(file);
+    expect(ev.loss?.name).toBe("cross_entropy");
+    await expect(ev.run({ input: logits(2, 3), target: labels([0, -2]) })).rejects.toThrow("received -2 at flat index 1");
+    await ev.release();
+  });
+});
+
+describe("execution providers", () => {
+  const statuses: ProviderStatus[] = [
+    { name: "cpu", available: true },
+    { name: "cuda", available: false, reason: "its libraries are not installed" },
+    { name: "dml", available: false, reason: "Windows only" },
+    { name: "webgpu", available: true },
+  ];
+
+  test("the requested provider comes first; fallbacks only when asked", () => {
+    expect(planProviders("cpu", [], statuses)).toEqual(["cpu"]);
+    expect(planProviders("webgpu", ["cpu"], statuses)).toEqual(["webgpu", "cpu"]);
+    expect(planProviders("cuda", ["cpu"], statuses)).toEqual(["cpu"]);
+    expect(planProviders("cuda", ["dml", "cpu", "cuda"], statuses)).toEqual(["cpu"]);
+  });
+
+  test("an unavailable provider without fallback is a clear error", () => {
+    expect(() => planProviders("cuda", [], statuses)).toThrow(ProviderError);
+    expect(() => planProviders("cuda", [], statuses)).toThrow(
+      "execution provider cuda: not available (cuda: its libraries are not installed); available here: cpu, webgpu; pass a fallback list (e.g. --fallback cpu) to run elsewhere",
+    );
+    expect(() => planProviders("dml", ["cuda"], statuses)).toThrow("(dml: Windows only; cuda: its libraries are not installed)");
+  });
+
+  test("provider names are parsed, with DirectML as an alias of dml", () => {
+    expect(parseProvider("CUDA", ["cpu", "cuda"])).toBe("cuda");
+    expect(parseProvider("directml", ["cpu", "dml"])).toBe("dml");
+    expect(() => parseProvider("tpu", ["cpu", "cuda"])).toThrow('execution provider: expected one of cpu, cuda, received "tpu"');
+  });
+
+  test("session options: spinning off by default, DirectML without memory pattern and sequential", () => {
+    expect(sessionOptionsFor("cpu", 2)).toEqual({
+      executionProviders: ["cpu"], graphOptimizationLevel: "all", intraOpNumThreads: 2,
+      extra: { session: { intra_op: { allow_spinning: "0" } } },
+    });
+    expect(sessionOptionsFor("dml")).toMatchObject({ executionProviders: ["dml"], enableMemPattern: false, executionMode: "sequential" });
+  });
+
+  test("Node probe: bundled providers are available, cuda only with its libraries, dml only on Windows", () => {
+    const supported = [{ name: "cpu", bundled: true }, { name: "webgpu", bundled: true }, { name: "cuda", bundled: false }];
+    const without = nodeProviderStatuses(supported, () => false);
+    expect(without.map((s) => [s.name, s.available])).toEqual([["cpu", true], ["cuda", false], ["dml", false], ["webgpu", true]]);
+    expect(without[1].reason).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/);
+    const withLibs = nodeProviderStatuses(supported, (f) => f === "libonnxruntime_providers_cuda.so");
+    expect(withLibs[1].available).toBe(true);
+    expect(nodeProviderStatuses([...supported, { name: "dml", bundled: true }], () => false)[2].available).toBe(true);
+  });
+
+  test("asking this machine for cuda without a fallback fails clearly; with fallback cpu it runs on cpu", async () => {
+    const cudaHere = nodeProviderStatuses().find((s) => s.name === "cuda")!;
+    const model = buildLoss("cross_entropy");
+    if (cudaHere.available) {
+      // a machine with the CUDA libraries installed: the session either starts on cuda or says why not
+      const ev = await createEvaluator(model, { ep: "cuda", fallback: ["cpu"] });
+      expect(["cuda", "cpu"]).toContain(ev.provider);
+      await ev.release();
+      return;
+    }
+    await expect(createEvaluator(model, { ep: "cuda" })).rejects.toThrow(/^execution provider cuda: not available \(cuda: /);
+    const ev = await createEvaluator(model, { ep: "cuda", fallback: ["cpu"] });
+    expect(ev.provider).toBe("cpu");
+    await ev.release();
+  });
+});
