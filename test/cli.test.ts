@@ -41,6 +41,9 @@ describe("list", () => {
     expect(r.out).toMatch(/gamma\s+2\s+a number >= 0/);
     const json = JSON.parse((await cli("list", "--json")).out) as { name: string; options: { name: string; default: unknown }[] }[];
     expect(json.find((l) => l.name === "sigmoid_focal_loss")!.options.find((o) => o.name === "alpha")!.default).toBe(0.25);
+    const one = await cli("list", "softmax_focal_loss");
+    expect(one.out).toContain("    oneHotClamp (default 0): The article's smooth: the one-hot is clamped into [s, 1 - s] before p_t is taken.\n      allowed: a number in [0, 0.5]");
+    expect((await cli("list", "focal")).code).toBe(2);
   });
 });
 

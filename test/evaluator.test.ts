@@ -4,6 +4,7 @@ import { buildLoss } from "../src/losses/index.js";
 import { createEvaluator, nodeProviderStatuses } from "../src/runtime/node.js";
 import { parseProvider, planProviders, ProviderError, sessionOptionsFor, type ProviderStatus } from "../src/runtime/providers.js";
 import { InputError } from "../src/runtime/validate.js";
+import { firstLine } from "../src/runtime/evaluator.js";
 
 const logits = (n: number, c: number) => ({ data: Float32Array.from({ length: n * c }, (_, i) => Math.sin(i)), dims: [n, c] });
 const labels = (values: number[]) => ({ data: BigInt64Array.from(values.map(BigInt)), dims: [values.length] });
@@ -119,6 +120,13 @@ describe("execution providers", () => {
       "execution provider cuda: not available (cuda: its libraries are not installed); available here: cpu, webgpu; pass a fallback list (e.g. --fallback cpu) to run elsewhere",
     );
     expect(() => planProviders("dml", ["cuda"], statuses)).toThrow("(dml: Windows only; cuda: its libraries are not installed)");
+  });
+
+  test("onnxruntime's session errors are cut to their message", () => {
+    const ort =
+      "/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 onnxruntime::webgpu::WebGpuContext::Initialize(const onnxruntime::webgpu::WebGpuContextConfig&)::<lambda()> adapter_result.status == wgpu::RequestAdapterStatus::Success was false. Failed to get a WebGPU adapter: No supported adapters\nmore";
+    expect(firstLine(new Error(ort))).toBe("Failed to get a WebGPU adapter: No supported adapters");
+    expect(firstLine(new Error("plain message\nsecond"))).toBe("plain message");
   });
 
   test("provider names are parsed, with DirectML as an alias of dml", () => {

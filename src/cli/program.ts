@@ -30,9 +30,10 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
 
   program
     .command("list")
-    .description("every loss with its options and defaults")
+    .description("every loss with its options and defaults (one loss: each option explained)")
+    .argument("[loss]", "show one loss in detail")
     .option("--json", "machine-readable")
-    .action((o) => listCommand(io, o));
+    .action((loss, o) => listCommand(io, loss, o));
 
   program
     .command("export")

@@ -130,6 +130,8 @@ function parseChecks(text: string | undefined): InputCheck[] {
   }
 }
 
-function firstLine(e: unknown): string {
-  return String(e instanceof Error ? e.message : e).split("\n")[0];
+/** The first line of an onnxruntime error, without its source location and failed-assertion prefix. */
+export function firstLine(e: unknown): string {
+  const line = String(e instanceof Error ? e.message : e).split("\n")[0];
+  return line.replace(/^\S*onnxruntime\S*:\d+ .*? was false\.\s*/, "").replace(/^\S*onnxruntime\S*:\d+ \S+\s*/, "");
 }

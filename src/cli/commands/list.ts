@@ -1,13 +1,14 @@
-import { CATALOGUE } from "../../losses/index.js";
+import { CATALOGUE, getLoss } from "../../losses/index.js";
 import { table } from "../format.js";
 import type { CliIo } from "../io.js";
 
-/** `onnx-losses list [--json]`: every loss with its options and defaults. */
-export function listCommand(io: CliIo, opts: { json?: boolean }): void {
+/** `onnx-losses list [loss] [--json]`: every loss (or one, with each option explained) and its defaults. */
+export function listCommand(io: CliIo, loss: string | undefined, opts: { json?: boolean }): void {
+  const defs = loss ? [getLoss(loss)] : CATALOGUE;
   if (opts.json) {
     io.out(
       JSON.stringify(
-        CATALOGUE.map((d) => ({
+        defs.map((d) => ({
           name: d.name,
           summary: d.summary,
           pytorch: d.pytorch,
@@ -20,9 +21,16 @@ export function listCommand(io: CliIo, opts: { json?: boolean }): void {
     );
     return;
   }
-  const blocks = CATALOGUE.map((d) => {
+  if (loss) {
+    const d = defs[0];
+    const lines = [`${d.name}: ${d.summary}`, `  PyTorch: ${d.pytorch}`, `  ${d.formula}`, "  options:"];
+    for (const o of d.options) lines.push(`    ${o.name} (default ${JSON.stringify(o.default)}): ${o.doc}`, `      allowed: ${o.allowed}`);
+    io.out(lines.join("\n"));
+    return;
+  }
+  const blocks = defs.map((d) => {
     const rows = [["  option", "default", "allowed"], ...d.options.map((o) => [`  ${o.name}`, JSON.stringify(o.default), o.allowed])];
     return `${d.name}: ${d.summary}\n  PyTorch: ${d.pytorch}\n  ${d.formula}\n${table(rows)}`;
   });
-  io.out(`${blocks.join("\n\n")}\n\nOptions go in --options as JSON, e.g. --options '{"gamma": 1, "reduction": "sum"}'.`);
+  io.out(`${blocks.join("\n\n")}\n\nOptions go in --options as JSON, e.g. --options '{"gamma": 1, "reduction": "sum"}'; onnx-losses list <loss> explains each.`);
 }
