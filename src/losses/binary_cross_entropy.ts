@@ -1,8 +1,8 @@
 import { Graph, type Value } from "../builder/graph.js";
 import { add, log, max, mul, neg, sub } from "../builder/ops/index.js";
-import { elementwiseDims, reduceItems, reducedDims } from "./common.js";
+import { declareInput, elementwiseDims, finishLoss } from "./common.js";
 import { numberList, rankOption, reductionOption, type Reduction } from "./options.js";
-import type { LossDefinition } from "./types.js";
+import type { LossDefinition, TensorSpec } from "./types.js";
 
 interface Options {
   rank: number;
@@ -37,24 +37,18 @@ export const binaryCrossEntropy: LossDefinition = {
     const g = new Graph("binary_cross_entropy", { opset });
     const w = lastDimConstant(g, o.weight);
     const dims = elementwiseDims(o.rank, w.last);
-    const p = g.input("input", "float32", dims);
-    const y = g.input("target", "float32", dims);
+    const inputs: TensorSpec[] = [];
+    const p = declareInput(g, inputs, "input", "float32", dims, "probabilities in [0, 1]");
+    const y = declareInput(g, inputs, "target", "float32", dims, "targets in [0, 1], shaped like input");
     const logP = max(log(p), -100);
     const log1mP = max(log(sub(1, p)), -100);
     let loss = neg(add(mul(y, logP), mul(sub(1, y), log1mP)));
     if (w.value) loss = mul(loss, w.value);
-    const out = reduceItems(loss, o.reduction);
-    const outShape = reducedDims(o.reduction, dims);
-    g.output(out, "loss", outShape);
-    return {
-      graph: g,
-      inputs: [
-        { name: "input", dtype: "float32", shape: dims, doc: "probabilities in [0, 1]" },
-        { name: "target", dtype: "float32", shape: dims, doc: "targets in [0, 1], shaped like input" },
-      ],
-      outputs: [{ name: "loss", dtype: "float32", shape: outShape, doc: "the loss" }],
+    return finishLoss(g, inputs, loss, {
+      reduction: o.reduction,
+      items: dims,
       checks: [{ kind: "range", tensor: "input", min: 0, max: 1 }],
       doc: "binary_cross_entropy: F.binary_cross_entropy parity; input = probabilities",
-    };
+    });
   },
 };

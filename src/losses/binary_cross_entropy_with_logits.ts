@@ -1,9 +1,9 @@
 import { Graph, type Value } from "../builder/graph.js";
 import { abs, add, mul, neg, relu, softplus, sub } from "../builder/ops/index.js";
 import { lastDimConstant } from "./binary_cross_entropy.js";
-import { elementwiseDims, reduceItems, reducedDims } from "./common.js";
+import { declareInput, elementwiseDims, finishLoss } from "./common.js";
 import { numberList, OptionError, rankOption, reductionOption, type Reduction } from "./options.js";
-import type { LossDefinition } from "./types.js";
+import type { LossDefinition, TensorSpec } from "./types.js";
 
 interface Options {
   rank: number;
@@ -62,22 +62,11 @@ export const binaryCrossEntropyWithLogits: LossDefinition = {
     const w = lastDimConstant(g, o.weight);
     const pw = lastDimConstant(g, o.posWeight);
     const dims = elementwiseDims(o.rank, w.last ?? pw.last);
-    const x = g.input("input", "float32", dims);
-    const y = g.input("target", "float32", dims);
+    const inputs: TensorSpec[] = [];
+    const x = declareInput(g, inputs, "input", "float32", dims, "logits");
+    const y = declareInput(g, inputs, "target", "float32", dims, "targets in [0, 1], shaped like input");
     let loss = bceWithLogits(x, y, pw.value);
     if (w.value) loss = mul(loss, w.value);
-    const out = reduceItems(loss, o.reduction);
-    const outShape = reducedDims(o.reduction, dims);
-    g.output(out, "loss", outShape);
-    return {
-      graph: g,
-      inputs: [
-        { name: "input", dtype: "float32", shape: dims, doc: "logits" },
-        { name: "target", dtype: "float32", shape: dims, doc: "targets in [0, 1], shaped like input" },
-      ],
-      outputs: [{ name: "loss", dtype: "float32", shape: outShape, doc: "the loss" }],
-      checks: [],
-      doc: "binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity; input = logits",
-    };
+    return finishLoss(g, inputs, loss, { reduction: o.reduction, items: dims, doc: "binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity; input = logits" });
   },
 };

@@ -1,5 +1,6 @@
 /** Pieces shared by the losses: shapes, hard-target gathering, class log-probabilities, reductions. */
 import type { Dim, Graph, Value } from "../builder/graph.js";
+import type { DType } from "../onnx/dtypes.js";
 import {
   cast,
   div,
@@ -18,6 +19,7 @@ import {
   where,
 } from "../builder/ops/index.js";
 import type { Reduction } from "./options.js";
+import type { BuiltParts, InputCheck, TensorSpec } from "./types.js";
 
 /** `input` dims for a rank: [N, C, d1, .., d(rank-2)], with C fixed when the options fix it. */
 export function classInputDims(rank: number, classes?: number): Dim[] {
@@ -118,7 +120,29 @@ export function reduceItems(loss: Value, reduction: Reduction, denominator?: Val
   return cast(div(reduceSum(l64), reduceSum(cast(denominator, "float64"))), "float32");
 }
 
-/** The output dims for a reduction: a scalar, or the per-item dims. */
-export function reducedDims(reduction: Reduction, items: Dim[]): Dim[] {
-  return reduction === "none" ? items : [];
+/** Declare a graph input and record its spec (name, dtype, shape, meaning) in `specs`. */
+export function declareInput(g: Graph, specs: TensorSpec[], name: string, dtype: DType, shape: Dim[], doc: string): Value {
+  specs.push({ name, dtype, shape, doc });
+  return g.input(name, dtype, shape);
+}
+
+/**
+ * Reduce the per-item losses (see {@link reduceItems}), declare the output `loss` and return the parts
+ * buildLoss wraps. `items` are the per-item dims, the output's shape for reduction "none".
+ */
+export function finishLoss(
+  g: Graph,
+  inputs: TensorSpec[],
+  perItem: Value,
+  o: { reduction: Reduction; denominator?: Value; items: Dim[]; checks?: InputCheck[]; doc: string },
+): BuiltParts {
+  const shape = o.reduction === "none" ? o.items : [];
+  g.output(reduceItems(perItem, o.reduction, o.denominator), "loss", shape);
+  return {
+    graph: g,
+    inputs,
+    outputs: [{ name: "loss", dtype: "float32", shape, doc: "the loss" }],
+    checks: o.checks ?? [],
+    doc: o.doc,
+  };
 }

@@ -1,6 +1,6 @@
 import { Graph, type Value } from "../builder/graph.js";
-import { add, cast, div, mul, neg, reduceMean, reduceSum, gather, where } from "../builder/ops/index.js";
-import { ClassLogProbs, classCount, classInputDims, hardTargets, itemDims, perClass, reduceItems, reducedDims } from "./common.js";
+import { add, div, gather, mul, neg, reduceMean, reduceSum, where } from "../builder/ops/index.js";
+import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, perClass } from "./common.js";
 import { integerIn, numberIn, numberList, OptionError, oneOf, rankOption, reductionOption, type Reduction } from "./options.js";
 import type { InputCheck, LossDefinition, TensorSpec } from "./types.js";
 
@@ -42,8 +42,8 @@ export const crossEntropy: LossDefinition = {
     const o = raw as unknown as Options;
     const C = o.weight?.length;
     const g = new Graph("cross_entropy", { opset });
-    const x = g.input("input", "float32", classInputDims(o.rank, C));
-    const inputs: TensorSpec[] = [{ name: "input", dtype: "float32", shape: classInputDims(o.rank, C), doc: "logits" }];
+    const inputs: TensorSpec[] = [];
+    const x = declareInput(g, inputs, "input", "float32", classInputDims(o.rank, C), "logits");
     const logp = new ClassLogProbs(x, o.rank);
     const eps = o.labelSmoothing;
     const w = o.weight ? perClass(g, o.weight, o.rank) : undefined;
@@ -51,16 +51,14 @@ export const crossEntropy: LossDefinition = {
     let denominator: Value | undefined;
     const checks: InputCheck[] = [];
     if (o.targetType === "probs") {
-      const t = g.input("target", "float32", classInputDims(o.rank, C));
-      inputs.push({ name: "target", dtype: "float32", shape: classInputDims(o.rank, C), doc: "class probabilities, shaped like input" });
+      const t = declareInput(g, inputs, "target", "float32", classInputDims(o.rank, C), "class probabilities, shaped like input");
       let q = t;
       if (eps > 0) q = add(mul(t, 1 - eps), C ? eps / C : div(g.constant(eps, "float32"), classCount(x)));
       let prod = mul(logp.full(), q);
       if (w) prod = mul(prod, w);
       loss = neg(reduceSum(prod, { axes: [1] }));
     } else {
-      const t = g.input("target", "int64", itemDims(o.rank));
-      inputs.push({ name: "target", dtype: "int64", shape: itemDims(o.rank), doc: "class indices in [0, C) or ignoreIndex" });
+      const t = declareInput(g, inputs, "target", "int64", itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
       checks.push({ kind: "classIndex", tensor: "target", classesOf: "input", axis: 1, ignoreIndex: o.ignoreIndex });
       const { valid, safe } = hardTargets(t, o.ignoreIndex);
       let nll = neg(logp.atTarget(safe));
@@ -79,16 +77,7 @@ export const crossEntropy: LossDefinition = {
       loss = where(valid, nll, 0);
       denominator = wt ? where(valid, wt, 0) : valid;
     }
-    const out = reduceItems(loss, o.reduction, denominator);
-    const outShape = reducedDims(o.reduction, itemDims(o.rank));
-    g.output(out, "loss", outShape);
-    return {
-      graph: g,
-      inputs,
-      outputs: [{ name: "loss", dtype: "float32", shape: outShape, doc: "the loss" }],
-      checks,
-      doc: "cross_entropy: F.cross_entropy parity; input = logits",
-    };
+    return finishLoss(g, inputs, loss, { reduction: o.reduction, denominator, items: itemDims(o.rank), checks, doc: "cross_entropy: F.cross_entropy parity; input = logits" });
   },
   check(o) {
     if (o.targetType === "probs" && o.ignoreIndex !== -100) {

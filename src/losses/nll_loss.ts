@@ -1,8 +1,8 @@
 import { Graph, type Value } from "../builder/graph.js";
-import { cast, gather, gatherElements, mul, neg, squeeze, unsqueeze, where } from "../builder/ops/index.js";
-import { classInputDims, hardTargets, itemDims, reduceItems, reducedDims } from "./common.js";
+import { gather, gatherElements, mul, neg, squeeze, unsqueeze, where } from "../builder/ops/index.js";
+import { classInputDims, declareInput, finishLoss, hardTargets, itemDims } from "./common.js";
 import { integerIn, numberList, rankOption, reductionOption, type Reduction } from "./options.js";
-import type { LossDefinition } from "./types.js";
+import type { LossDefinition, TensorSpec } from "./types.js";
 
 interface Options {
   rank: number;
@@ -30,8 +30,9 @@ export const nllLoss: LossDefinition = {
     const o = raw as unknown as Options;
     const C = o.weight?.length;
     const g = new Graph("nll_loss", { opset });
-    const x = g.input("input", "float32", classInputDims(o.rank, C));
-    const t = g.input("target", "int64", itemDims(o.rank));
+    const inputs: TensorSpec[] = [];
+    const x = declareInput(g, inputs, "input", "float32", classInputDims(o.rank, C), "log-probabilities");
+    const t = declareInput(g, inputs, "target", "int64", itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
     const { valid, safe } = hardTargets(t, o.ignoreIndex);
     let nll = neg(squeeze(gatherElements(x, unsqueeze(safe, [1]), 1), [1]));
     let wt: Value | undefined;
@@ -40,18 +41,12 @@ export const nllLoss: LossDefinition = {
       nll = mul(nll, wt);
     }
     const loss = where(valid, nll, 0);
-    const out = reduceItems(loss, o.reduction, wt ? where(valid, wt, 0) : valid);
-    const outShape = reducedDims(o.reduction, itemDims(o.rank));
-    g.output(out, "loss", outShape);
-    return {
-      graph: g,
-      inputs: [
-        { name: "input", dtype: "float32", shape: classInputDims(o.rank, C), doc: "log-probabilities" },
-        { name: "target", dtype: "int64", shape: itemDims(o.rank), doc: "class indices in [0, C) or ignoreIndex" },
-      ],
-      outputs: [{ name: "loss", dtype: "float32", shape: outShape, doc: "the loss" }],
+    return finishLoss(g, inputs, loss, {
+      reduction: o.reduction,
+      denominator: wt ? where(valid, wt, 0) : valid,
+      items: itemDims(o.rank),
       checks: [{ kind: "classIndex", tensor: "target", classesOf: "input", axis: 1, ignoreIndex: o.ignoreIndex }],
       doc: "nll_loss: F.nll_loss parity; input = log-probabilities",
-    };
+    });
   },
 };

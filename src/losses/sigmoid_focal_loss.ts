@@ -1,9 +1,9 @@
 import { Graph } from "../builder/graph.js";
 import { add, mul, neg, powConst, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { bceWithLogits } from "./binary_cross_entropy_with_logits.js";
-import { elementwiseDims, reduceItems, reducedDims } from "./common.js";
+import { declareInput, elementwiseDims, finishLoss } from "./common.js";
 import { numberIn, type OptionSpec, rankOption, reductionOption, type Reduction } from "./options.js";
-import type { LossDefinition } from "./types.js";
+import type { LossDefinition, TensorSpec } from "./types.js";
 
 interface Options {
   rank: number;
@@ -45,8 +45,9 @@ export const sigmoidFocalLoss: LossDefinition = {
     const o = raw as unknown as Options;
     const g = new Graph("sigmoid_focal_loss", { opset });
     const dims = elementwiseDims(o.rank);
-    const x = g.input("input", "float32", dims);
-    const y = g.input("target", "float32", dims);
+    const inputs: TensorSpec[] = [];
+    const x = declareInput(g, inputs, "input", "float32", dims, "logits");
+    const y = declareInput(g, inputs, "target", "float32", dims, "targets in [0, 1], shaped like input");
     let loss = bceWithLogits(x, y);
     if (o.gamma !== 0) {
       const oneMinusPt = add(mul(y, sigmoid(neg(x))), mul(sub(1, y), sigmoid(x)));
@@ -58,18 +59,6 @@ export const sigmoidFocalLoss: LossDefinition = {
       // alpha y + (1 - alpha)(1 - y) = (1 - alpha) + (2 alpha - 1) y
       loss = mul(loss, add(mul(y, 2 * o.alpha - 1), 1 - o.alpha));
     }
-    const out = reduceItems(loss, o.reduction);
-    const outShape = reducedDims(o.reduction, dims);
-    g.output(out, "loss", outShape);
-    return {
-      graph: g,
-      inputs: [
-        { name: "input", dtype: "float32", shape: dims, doc: "logits" },
-        { name: "target", dtype: "float32", shape: dims, doc: "targets in [0, 1], shaped like input" },
-      ],
-      outputs: [{ name: "loss", dtype: "float32", shape: outShape, doc: "the loss" }],
-      checks: [],
-      doc: "sigmoid_focal_loss: torchvision.ops.sigmoid_focal_loss parity; input = logits",
-    };
+    return finishLoss(g, inputs, loss, { reduction: o.reduction, items: dims, doc: "sigmoid_focal_loss: torchvision.ops.sigmoid_focal_loss parity; input = logits" });
   },
 };

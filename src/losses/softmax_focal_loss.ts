@@ -1,7 +1,6 @@
 import { Graph, type Value } from "../builder/graph.js";
 import {
   add,
-  cast,
   div,
   equal,
   exp,
@@ -15,9 +14,9 @@ import {
   sub,
   where,
 } from "../builder/ops/index.js";
-import { ClassLogProbs, classCount, classInputDims, hardTargets, itemDims, perClass, reduceItems, reducedDims } from "./common.js";
+import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, perClass } from "./common.js";
 import { integerIn, numberIn, OptionError, type OptionSpec, rankOption, received, reductionOption, type Reduction } from "./options.js";
-import type { InputCheck, LossDefinition } from "./types.js";
+import type { InputCheck, LossDefinition, TensorSpec } from "./types.js";
 
 interface Options {
   rank: number;
@@ -94,8 +93,9 @@ export const softmaxFocalLoss: LossDefinition = {
     const alphaNum = typeof o.alpha === "number" ? o.alpha : null;
     const C = alphaList?.length;
     const g = new Graph("softmax_focal_loss", { opset });
-    const x = g.input("input", "float32", classInputDims(o.rank, C));
-    const t = g.input("target", "int64", itemDims(o.rank));
+    const inputs: TensorSpec[] = [];
+    const x = declareInput(g, inputs, "input", "float32", classInputDims(o.rank, C), "logits");
+    const t = declareInput(g, inputs, "target", "int64", itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
     const { valid, safe } = hardTargets(t, o.ignoreIndex);
     const logp = new ClassLogProbs(x, o.rank);
 
@@ -130,22 +130,10 @@ export const softmaxFocalLoss: LossDefinition = {
       loss = add(mul(loss, 1 - eps), mul(sum, scale));
     }
     loss = where(valid, loss, 0);
-    const out = reduceItems(loss, o.reduction, valid);
-    const outShape = reducedDims(o.reduction, itemDims(o.rank));
-    g.output(out, "loss", outShape);
     const checks: InputCheck[] = [{ kind: "classIndex", tensor: "target", classesOf: "input", axis: 1, ignoreIndex: o.ignoreIndex }];
     if (alphaNum !== null) {
       checks.push({ kind: "minDim", tensor: "input", axis: 1, min: o.balanceIndex + 1, why: `balanceIndex ${o.balanceIndex} must be a class` });
     }
-    return {
-      graph: g,
-      inputs: [
-        { name: "input", dtype: "float32", shape: classInputDims(o.rank, C), doc: "logits" },
-        { name: "target", dtype: "int64", shape: itemDims(o.rank), doc: "class indices in [0, C) or ignoreIndex" },
-      ],
-      outputs: [{ name: "loss", dtype: "float32", shape: outShape, doc: "the loss" }],
-      checks,
-      doc: "softmax_focal_loss: the article's FocalLoss with its alpha defect fixed; input = logits",
-    };
+    return finishLoss(g, inputs, loss, { reduction: o.reduction, denominator: valid, items: itemDims(o.rank), checks, doc: "softmax_focal_loss: the article's FocalLoss with its alpha defect fixed; input = logits" });
   },
 };
