@@ -22,6 +22,22 @@ export function float(value: number): FloatAttr {
   return { float: value };
 }
 
+/**
+ * Which op forms a graph uses. `"none"`: ONNX's own ops (LogSoftmax, Softplus, int64 indices, float64
+ * accumulation). `"webgpu"`: only ops onnxruntime-web's WebGPU backend runs on the GPU: LogSoftmax and
+ * Softplus decomposed into Exp/Log/Reduce*, int32 class indices (it truncates int64), float32
+ * reductions. Both forms give the same numbers.
+ */
+export type Lowering = "none" | "webgpu";
+
+/** Options of a {@link Graph}. */
+export interface GraphOptions {
+  /** ai.onnx opset, 13 to 23 (default 17). */
+  opset?: number;
+  /** Op forms to emit (default "none"). */
+  lowering?: Lowering;
+}
+
 /** Builder options of one node, kept apart from ONNX attributes so the two never collide. */
 export interface NodeOptions {
   /** The name of the node's (first) output value; default `<OpType>_<k>_out`. */
@@ -82,6 +98,8 @@ type ConstantData = number | readonly number[] | readonly bigint[];
 export class Graph {
   readonly name: string;
   readonly opset: number;
+  /** Which op forms to emit (see {@link Lowering}). */
+  readonly lowering: Lowering;
   private readonly inputs: IOSpec[] = [];
   private readonly outputs: IOSpec[] = [];
   private readonly nodes: NodeRecord[] = [];
@@ -90,10 +108,21 @@ export class Graph {
   private readonly names = new Set<string>();
   private counter = 0;
 
-  constructor(name: string, options: { opset?: number } = {}) {
+  constructor(name: string, options: GraphOptions = {}) {
     this.name = name;
     this.opset = options.opset ?? DEFAULT_OPSET;
+    this.lowering = options.lowering ?? "none";
     irVersionForOpset(this.opset); // validates the opset
+  }
+
+  /** The integer type of class indices: int64, or int32 under the WebGPU lowering. */
+  get indexType(): DType {
+    return this.lowering === "webgpu" ? "int32" : "int64";
+  }
+
+  /** The type final reductions accumulate in: float64, or float32 under the WebGPU lowering (no f64 on GPUs). */
+  get accumulateType(): DType {
+    return this.lowering === "webgpu" ? "float32" : "float64";
   }
 
   /** Declare a graph input. */

@@ -32,9 +32,9 @@ export const binaryCrossEntropy: LossDefinition = {
     numberList("weight", "Weights broadcast along the last dim: 1 number (a scalar) or one per last-dim entry; null for none.", 0),
     reductionOption,
   ],
-  build(raw, { opset }) {
+  build(raw, ctx) {
     const o = raw as unknown as Options;
-    const g = new Graph("binary_cross_entropy", { opset });
+    const g = new Graph("binary_cross_entropy", ctx);
     const w = lastDimConstant(g, o.weight);
     const dims = elementwiseDims(o.rank, w.last);
     const inputs: TensorSpec[] = [];

@@ -56,9 +56,9 @@ export const binaryCrossEntropyWithLogits: LossDefinition = {
       );
     }
   },
-  build(raw, { opset }) {
+  build(raw, ctx) {
     const o = raw as unknown as Options;
-    const g = new Graph("binary_cross_entropy_with_logits", { opset });
+    const g = new Graph("binary_cross_entropy_with_logits", ctx);
     const w = lastDimConstant(g, o.weight);
     const pw = lastDimConstant(g, o.posWeight);
     const dims = elementwiseDims(o.rank, w.last ?? pw.last);

@@ -80,19 +80,24 @@ export class ClassLogProbs {
   /** log p at the target class: [N, d..]. `safeTarget` must hold valid indices. */
   atTarget(safeTarget: Value): Value {
     const idx = unsqueeze(safeTarget, [1]);
-    if (this.rank === 2) return squeeze(gatherElements(this.logSoftmax(), idx, 1), [1]);
+    if (this.useLogSoftmax) return squeeze(gatherElements(this.logSoftmax(), idx, 1), [1]);
     const { shifted, lse } = this.lseParts();
     return squeeze(sub(gatherElements(shifted, idx, 1), lse), [1]);
   }
 
   /** log p for every class: [N, C, d..]. */
   full(): Value {
-    if (this.rank === 2) return this.logSoftmax();
+    if (this.useLogSoftmax) return this.logSoftmax();
     if (!this.fullValue) {
       const { shifted, lse } = this.lseParts();
       this.fullValue = sub(shifted, lse);
     }
     return this.fullValue;
+  }
+
+  /** LogSoftmax for [N, C] (its fastest form there), except under the WebGPU lowering. */
+  private get useLogSoftmax(): boolean {
+    return this.rank === 2 && this.x.graph.lowering !== "webgpu";
   }
 
   private logSoftmax(): Value {
@@ -107,17 +112,18 @@ export class ClassLogProbs {
 }
 
 /**
- * Combine per-item losses. Sums are accumulated in float64 (onnxruntime's float32 ReduceSum/ReduceMean
+ * Combine per-item losses. Sums are accumulated in float64 (float32 under the WebGPU lowering) (onnxruntime's float32 ReduceSum/ReduceMean
  * lose ~2e-5 relative over 1e6 values); the result is float32. For "mean", `denominator` holds the
  * per-item weights to divide by (PyTorch's weighted mean; a bool mask counts items); without it the mean
  * is over all items.
  */
 export function reduceItems(loss: Value, reduction: Reduction, denominator?: Value): Value {
   if (reduction === "none") return loss;
-  const l64 = cast(loss, "float64");
-  if (reduction === "sum") return cast(reduceSum(l64), "float32");
-  if (!denominator) return cast(reduceMean(l64), "float32");
-  return cast(div(reduceSum(l64), reduceSum(cast(denominator, "float64"))), "float32");
+  const acc = loss.graph.accumulateType;
+  const l = cast(loss, acc);
+  if (reduction === "sum") return cast(reduceSum(l), "float32");
+  if (!denominator) return cast(reduceMean(l), "float32");
+  return cast(div(reduceSum(l), reduceSum(cast(denominator, acc))), "float32");
 }
 
 /** Declare a graph input and record its spec (name, dtype, shape, meaning) in `specs`. */

@@ -38,10 +38,10 @@ export const crossEntropy: LossDefinition = {
     reductionOption,
     numberIn("labelSmoothing", "Label smoothing eps: targets become (1 - eps) target + eps / C.", 0, 0, 1),
   ],
-  build(raw, { opset }) {
+  build(raw, ctx) {
     const o = raw as unknown as Options;
     const C = o.weight?.length;
-    const g = new Graph("cross_entropy", { opset });
+    const g = new Graph("cross_entropy", ctx);
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float32", classInputDims(o.rank, C), "logits");
     const logp = new ClassLogProbs(x, o.rank);
@@ -58,7 +58,7 @@ export const crossEntropy: LossDefinition = {
       if (w) prod = mul(prod, w);
       loss = neg(reduceSum(prod, { axes: [1] }));
     } else {
-      const t = declareInput(g, inputs, "target", "int64", itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
+      const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
       checks.push({ kind: "classIndex", tensor: "target", classesOf: "input", axis: 1, ignoreIndex: o.ignoreIndex });
       const { valid, safe } = hardTargets(t, o.ignoreIndex);
       let nll = neg(logp.atTarget(safe));

@@ -1,4 +1,5 @@
 /** Build catalogue losses as ONNX graphs. */
+import type { Lowering } from "../builder/graph.js";
 import { DEFAULT_OPSET, irVersionForOpset, MAX_OPSET, MIN_OPSET } from "../onnx/versions.js";
 import { getLoss } from "./catalogue.js";
 import { OptionError, resolveOptions } from "./options.js";
@@ -14,12 +15,18 @@ export const META = Object.freeze({
   options: "onnx_losses.options",
   checks: "onnx_losses.checks",
   inputs: "onnx_losses.inputs",
+  lowering: "onnx_losses.lowering",
 });
 
 /** Options of {@link buildLoss} that are about the model, not the loss. */
 export interface BuildOptions {
   /** ai.onnx opset, 13 to 23 (default 17). */
   opset?: number;
+  /**
+   * `"webgpu"`: emit only ops onnxruntime-web's WebGPU backend runs on the GPU (decomposed LogSoftmax and
+   * Softplus, int32 class indices, float32 reductions); same numbers. Default `"none"`.
+   */
+  lowering?: Lowering;
 }
 
 /**
@@ -48,8 +55,12 @@ export function buildLoss(name: string, options: unknown = {}, build: BuildOptio
     throw new OptionError(`opset: expected an integer from ${MIN_OPSET} to ${MAX_OPSET}, received ${JSON.stringify(opset)}`);
   }
   irVersionForOpset(opset);
+  const lowering = build.lowering ?? "none";
+  if (lowering !== "none" && lowering !== "webgpu") {
+    throw new OptionError(`lowering: expected "none" | "webgpu", received ${JSON.stringify(lowering)}`);
+  }
   const resolved = resolveLossOptions(def.name, options);
-  const parts = def.build(resolved, { opset });
+  const parts = def.build(resolved, { opset, lowering });
   const model = parts.graph.toModel({
     docString: `${parts.doc}. Built by onnx-losses with options ${canonicalJson(resolved)}.`,
     metadata: {
@@ -57,9 +68,10 @@ export function buildLoss(name: string, options: unknown = {}, build: BuildOptio
       [META.options]: canonicalJson(resolved),
       [META.checks]: canonicalJson(parts.checks),
       [META.inputs]: canonicalJson(parts.inputs.map((i) => ({ name: i.name, doc: i.doc }))),
+      [META.lowering]: lowering,
     },
   });
-  return { name: def.name, options: resolved, opset, inputs: parts.inputs, outputs: parts.outputs, checks: parts.checks, model };
+  return { name: def.name, options: resolved, opset, lowering, inputs: parts.inputs, outputs: parts.outputs, checks: parts.checks, model };
 }
 
 /** JSON with object keys sorted: the same value always gives the same text. */

@@ -26,13 +26,13 @@ export const nllLoss: LossDefinition = {
     integerIn("ignoreIndex", "Target value that contributes nothing.", -100),
     reductionOption,
   ],
-  build(raw, { opset }) {
+  build(raw, ctx) {
     const o = raw as unknown as Options;
     const C = o.weight?.length;
-    const g = new Graph("nll_loss", { opset });
+    const g = new Graph("nll_loss", ctx);
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float32", classInputDims(o.rank, C), "log-probabilities");
-    const t = declareInput(g, inputs, "target", "int64", itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
+    const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
     const { valid, safe } = hardTargets(t, o.ignoreIndex);
     let nll = neg(squeeze(gatherElements(x, unsqueeze(safe, [1]), 1), [1]));
     let wt: Value | undefined;

@@ -41,9 +41,9 @@ export const sigmoidFocalLoss: LossDefinition = {
     numberIn("gamma", "Focusing exponent: (1 - p_t)^gamma scales each element's loss.", 2, 0),
     reductionOption,
   ],
-  build(raw, { opset }) {
+  build(raw, ctx) {
     const o = raw as unknown as Options;
-    const g = new Graph("sigmoid_focal_loss", { opset });
+    const g = new Graph("sigmoid_focal_loss", ctx);
     const dims = elementwiseDims(o.rank);
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float32", dims, "logits");

@@ -87,15 +87,15 @@ export const softmaxFocalLoss: LossDefinition = {
       throw new OptionError(`softmax_focal_loss: option balanceIndex: expected the default 0 when alpha is a list (it applies to a number alpha), received ${received(o.balanceIndex)}`);
     }
   },
-  build(raw, { opset }) {
+  build(raw, ctx) {
     const o = raw as unknown as Options;
     const alphaList = Array.isArray(o.alpha) ? o.alpha : null;
     const alphaNum = typeof o.alpha === "number" ? o.alpha : null;
     const C = alphaList?.length;
-    const g = new Graph("softmax_focal_loss", { opset });
+    const g = new Graph("softmax_focal_loss", ctx);
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float32", classInputDims(o.rank, C), "logits");
-    const t = declareInput(g, inputs, "target", "int64", itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
+    const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
     const { valid, safe } = hardTargets(t, o.ignoreIndex);
     const logp = new ClassLogProbs(x, o.rank);
 

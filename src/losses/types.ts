@@ -29,6 +29,7 @@ export interface LossGraph {
   /** The resolved options (defaults filled in). */
   options: Record<string, unknown>;
   opset: number;
+  lowering: import("../builder/graph.js").Lowering;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   checks: InputCheck[];
@@ -52,9 +53,10 @@ export interface LossDefinition {
   build: (o: Record<string, unknown>, ctx: BuildContext) => BuiltParts;
 }
 
-/** Passed to a loss's build. */
+/** Passed to a loss's build: the Graph options. */
 export interface BuildContext {
   opset: number;
+  lowering: import("../builder/graph.js").Lowering;
 }
 
 /** What a loss's build returns; buildLoss wraps it into a LossGraph. */

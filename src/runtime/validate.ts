@@ -81,12 +81,21 @@ function convert(d: TensorInfo, feed: TensorInput): TensorData {
   }
   if (given === want) return { dtype: want, dims, data: Array.isArray(raw) ? fromNumbers(d.name, want, raw as number[]) : (raw as TensorData["data"]) };
   if (want === "int64" && given === "int32") {
-    return { dtype: want, dims, data: fromNumbers(d.name, want, Array.from(raw as ArrayLike<number>)) };
+    return { dtype: want, dims, data: BigInt64Array.from(raw as Int32Array, (v) => BigInt(v)) };
+  }
+  if (want === "int32" && given === "int64") {
+    // graphs lowered for WebGPU take int32 class indices
+    const out = new Int32Array((raw as BigInt64Array).length);
+    (raw as BigInt64Array).forEach((v, i) => {
+      if (v < -2147483648n || v > 2147483647n) throw new InputError(`${d.name}: expected int32 values (this graph takes int32), received ${v} at flat index ${i}`);
+      out[i] = Number(v);
+    });
+    return { dtype: want, dims, data: out };
   }
   if (want === "float32" && given === "float64") {
     return { dtype: want, dims, data: Float32Array.from(raw as ArrayLike<number>) };
   }
-  const hint = want === "int64" ? " (int32 accepted)" : want === "float32" ? " (float64 accepted)" : "";
+  const hint = want === "int64" ? " (int32 accepted)" : want === "int32" ? " (int64 accepted)" : want === "float32" ? " (float64 accepted)" : "";
   throw new InputError(`${d.name}: expected dtype ${want}${hint}, received ${given ?? "unknown"}`);
 }
 
@@ -97,7 +106,11 @@ function fromNumbers(name: string, dtype: TensorDType, values: readonly (number 
     case "float64":
       return Float64Array.from(values as number[], Number);
     case "int32":
-      return Int32Array.from(values as number[], Number);
+      return Int32Array.from(values as number[], (v, i) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < -2147483648 || n > 2147483647) throw new InputError(`${name}: expected integers (int32), received ${v} at index ${i}`);
+        return n;
+      });
     case "int64":
       return BigInt64Array.from(values, (v, i) => {
         if (typeof v === "bigint") return v;
@@ -118,12 +131,11 @@ function runCheck(c: InputCheck, feeds: Record<string, TensorData>): void {
     const of = feeds[c.classesOf];
     if (!of) return;
     const C = of.dims[c.axis];
-    const ignore = c.ignoreIndex === null ? null : BigInt(c.ignoreIndex);
-    const big = BigInt(C);
-    const data = t.data as BigInt64Array;
+    const ignore = c.ignoreIndex;
+    const data = t.data as BigInt64Array | Int32Array;
     for (let i = 0; i < data.length; i++) {
-      const v = data[i];
-      if ((v < 0n || v >= big) && v !== ignore) {
+      const v = Number(data[i]); // exact for every index a tensor can address
+      if ((v < 0 || v >= C) && v !== ignore) {
         const ign = ignore === null ? "" : ` or ignoreIndex ${ignore}`;
         throw new InputError(
           `${c.tensor}: expected class indices in [0, ${C})${ign} (C = ${c.classesOf} dim ${c.axis}), received ${v} at flat index ${i}`,

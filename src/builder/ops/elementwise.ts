@@ -44,8 +44,14 @@ export const abs = (x: Value): Value => unary("Abs", x);
 export const relu = (x: Value): Value => unary("Relu", x);
 /** 1 / (1 + e^-x) ([Sigmoid](https://onnx.ai/onnx/operators/onnx__Sigmoid.html)) */
 export const sigmoid = (x: Value): Value => unary("Sigmoid", x);
-/** log(1 + e^x) ([Softplus](https://onnx.ai/onnx/operators/onnx__Softplus.html)) */
-export const softplus = (x: Value): Value => unary("Softplus", x);
+/**
+ * log(1 + e^x) ([Softplus](https://onnx.ai/onnx/operators/onnx__Softplus.html)); under the WebGPU
+ * lowering `max(x, 0) + log(1 + e^-|x|)`, which never overflows.
+ */
+export function softplus(x: Value): Value {
+  if (x.graph.lowering === "webgpu") return add(relu(x), log(add(exp(neg(abs(x))), 1)));
+  return unary("Softplus", x);
+}
 /** logical not ([Not](https://onnx.ai/onnx/operators/onnx__Not.html)) */
 export const not = (x: Value): Value => unary("Not", x);
 

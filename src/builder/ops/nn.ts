@@ -3,8 +3,15 @@ import type { Value } from "../graph.js";
 import { exp, log, sub } from "./elementwise.js";
 import { reduceMax, reduceSum } from "./reduce.js";
 
-/** log(softmax(x)) along an axis ([LogSoftmax](https://onnx.ai/onnx/operators/onnx__LogSoftmax.html)). */
+/**
+ * log(softmax(x)) along an axis ([LogSoftmax](https://onnx.ai/onnx/operators/onnx__LogSoftmax.html));
+ * under the WebGPU lowering `x - max - log(sum(exp(x - max)))`.
+ */
 export function logSoftmax(x: Value, axis: number): Value {
+  if (x.graph.lowering === "webgpu") {
+    const { shifted, lse } = logSumExpParts(x, axis);
+    return sub(shifted, lse);
+  }
   return x.graph.node("LogSoftmax", [x], { axis });
 }
 

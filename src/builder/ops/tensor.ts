@@ -24,7 +24,7 @@ export function shape(x: Value): Value {
 
 /** Take entries along an axis ([Gather](https://onnx.ai/onnx/operators/onnx__Gather.html)). */
 export function gather(data: Value, indices: Value | number, axis = 0): Value {
-  const idx = typeof indices === "number" ? data.graph.constant(indices, "int64") : indices;
+  const idx = typeof indices === "number" ? data.graph.constant(indices, data.graph.indexType) : indices;
   return data.graph.node("Gather", [data, idx], { axis });
 }
 

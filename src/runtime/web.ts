@@ -1,0 +1,65 @@
+/**
+ * The browser evaluator: onnxruntime-web (wasm, WebGPU). No Node-only import may be reachable from
+ * here (test/web_entry.test.ts walks the module graph). In Node, onnxruntime-web resolves to its wasm
+ * build, which is how the tests run it.
+ */
+import * as ort from "onnxruntime-web";
+import type { LossGraph } from "../losses/types.js";
+import { createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
+import type { ExecutionProvider, ProviderStatus } from "./providers.js";
+
+/** Providers onnxruntime-web can be asked for. */
+export const WEB_PROVIDERS: readonly ExecutionProvider[] = ["wasm", "webgpu"];
+
+/** The part of `navigator` the WebGPU probe reads. */
+export interface GpuNavigator {
+  gpu?: { requestAdapter(): Promise<unknown> };
+}
+
+/**
+ * Which providers this page has: wasm always; webgpu when the browser exposes `navigator.gpu` and hands
+ * out an adapter.
+ */
+export async function webProviderStatuses(nav: GpuNavigator | undefined = globalThis.navigator as GpuNavigator | undefined): Promise<ProviderStatus[]> {
+  let webgpu: ProviderStatus;
+  if (!nav?.gpu) {
+    webgpu = { name: "webgpu", available: false, reason: "this browser has no WebGPU (navigator.gpu is undefined; it needs a secure context and a browser with WebGPU)" };
+  } else {
+    let adapter: unknown = null;
+    try {
+      adapter = await nav.gpu.requestAdapter();
+    } catch {
+      adapter = null;
+    }
+    webgpu = adapter
+      ? { name: "webgpu", available: true }
+      : { name: "webgpu", available: false, reason: "navigator.gpu.requestAdapter() gave no adapter (no usable GPU, or WebGPU is disabled)" };
+  }
+  return [{ name: "wasm", available: true }, webgpu];
+}
+
+/**
+ * Where the onnxruntime-web .wasm files are served from and how many threads to use. Bundlers do not
+ * copy the .wasm files by themselves: serve them (see README, "In the browser") and point `wasmPaths`
+ * at them. More than one thread needs cross-origin isolation (COOP/COEP headers).
+ */
+export function configureWasm(options: { wasmPaths?: string; numThreads?: number }): void {
+  if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
+  if (options.numThreads !== undefined) ort.env.wasm.numThreads = options.numThreads;
+}
+
+/**
+ * Create an evaluator with onnxruntime-web from a built loss, model bytes or a URL of a `.onnx` file.
+ * @example
+ * const ev = await createEvaluator(buildLoss("cross_entropy"), { ep: "wasm" });
+ */
+export async function createEvaluator(source: LossGraph | Uint8Array | string, options: EvaluatorOptions = {}): Promise<Evaluator> {
+  let model: Uint8Array;
+  if (typeof source === "string") {
+    const res = await fetch(source);
+    if (!res.ok) throw new Error(`${source}: could not fetch the model (HTTP ${res.status})`);
+    model = new Uint8Array(await res.arrayBuffer());
+  } else model = source instanceof Uint8Array ? source : source.model;
+  const statuses = await webProviderStatuses();
+  return createOrtEvaluator(ort as unknown as OrtModule, model, statuses, { ...options, ep: options.ep ?? "wasm" });
+}

@@ -1,0 +1,83 @@
+/**
+ * The browser entry: no Node-only module reachable from dist/web.js; the web evaluator (onnxruntime-web,
+ * wasm, here running in Node) matches PyTorch on every fixture; the WebGPU lowering gives the same
+ * numbers on wasm, where both forms run, and contains only ops the WebGPU backend runs.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { describe, expect, test } from "@jest/globals";
+import { readModel } from "../src/builder/reader.js";
+import { buildLoss, CATALOGUE } from "../src/losses/index.js";
+import { createEvaluator, webProviderStatuses } from "../src/runtime/web.js";
+import { feedsOf, firstMismatch, fixtureFiles, loadFixtures, num, ROOT } from "./helpers.js";
+
+/** Every module dist/web.js imports, transitively (relative imports followed, bare ones recorded). */
+function moduleGraph(entry: string): { files: string[]; bare: string[] } {
+  const files = new Set<string>();
+  const bare = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    const src = readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, ""); // code, not comments
+    for (const m of src.matchAll(/(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|import\s*["']([^"']+)["']/g)) {
+      const spec = m[1] ?? m[2] ?? m[3];
+      if (spec.startsWith(".")) visit(resolve(dirname(file), spec));
+      else bare.add(spec);
+    }
+  };
+  visit(entry);
+  return { files: [...files], bare: [...bare].sort() };
+}
+
+describe("onnx-losses/web", () => {
+  test("imports no Node-only module anywhere in its module graph", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    expect(pkg.exports["./web"]).toEqual({ types: "./dist/web.d.ts", import: "./dist/web.js" });
+    const { files, bare } = moduleGraph(join(ROOT, "dist", "web.js")); // npm test builds first
+    expect(files.length).toBeGreaterThan(10);
+    expect(bare).toEqual(["onnxruntime-web", "protobufjs/minimal.js"]);
+  });
+
+  test("providers: wasm always, webgpu only with an adapter", async () => {
+    expect(await webProviderStatuses(undefined)).toEqual([
+      { name: "wasm", available: true },
+      { name: "webgpu", available: false, reason: expect.stringContaining("navigator.gpu is undefined") },
+    ]);
+    const none = await webProviderStatuses({ gpu: { requestAdapter: async () => null } });
+    expect(none[1]).toMatchObject({ available: false, reason: expect.stringContaining("gave no adapter") });
+    const some = await webProviderStatuses({ gpu: { requestAdapter: async () => ({}) } });
+    expect(some[1]).toEqual({ name: "webgpu", available: true });
+    await expect(createEvaluator(buildLoss("cross_entropy"), { ep: "webgpu" })).rejects.toThrow(/^execution provider webgpu: not available \(webgpu: /);
+  });
+});
+
+describe("WebGPU lowering", () => {
+  test.each(CATALOGUE.map((d) => d.name))("%s uses only ops the WebGPU backend runs on the GPU", (name) => {
+    const variants = [{}, { rank: 4 }, name === "cross_entropy" ? { labelSmoothing: 0.1, targetType: "probs" } : {}];
+    for (const options of variants) {
+      const m = readModel(buildLoss(name, options, { lowering: "webgpu" }).model);
+      const ops = m.nodes.map((n) => n.opType);
+      for (const bad of ["LogSoftmax", "Softplus", "OneHot"]) expect(ops).not.toContain(bad);
+      expect(m.nodes.filter((n) => n.opType === "Cast" && n.attributes.to === 11)).toEqual([]); // no float64
+      expect(m.inputs.map((i) => i.dtype)).not.toContain("int64");
+      expect(m.metadata["onnx_losses.lowering"]).toBe("webgpu");
+    }
+  });
+});
+
+describe.each(fixtureFiles())("%s through onnxruntime-web (wasm)", (file) => {
+  const cases = loadFixtures(file);
+  test.each(["none", "webgpu"] as const)("every case matches PyTorch, lowering %s", async (lowering) => {
+    const failures: string[] = [];
+    for (const c of cases) {
+      const ev = await createEvaluator(buildLoss(c.loss, c.options, { lowering }));
+      expect(ev.provider).toBe("wasm");
+      const { loss } = await ev.run(feedsOf(c)); // int64 targets are narrowed to int32 for the lowered graphs
+      await ev.release();
+      const want = c.expected.data.map(num);
+      const i = firstMismatch(loss.data as Float32Array, want);
+      if (i >= 0) failures.push(`${c.id}: at ${i} got ${loss.data[i]} want ${want[i]}`);
+    }
+    expect(failures).toEqual([]);
+  });
+});
