@@ -55,6 +55,11 @@ describe("export", () => {
     expect(info.opset).toBe(18);
     expect(info.inputs.map((i) => i.shape)).toEqual([["N", "C", "d1", "d2"], ["N", "d1", "d2"]]);
     expect(JSON.parse(info.metadata["onnx_losses.options"])).toMatchObject({ gamma: 1, alpha: 0.25, rank: 4 });
+    const lowered = await cli("export", "cross_entropy", "--lowering", "webgpu", "-o", "ce_webgpu.onnx");
+    expect(lowered.out).toContain("webgpu lowering");
+    const m = readModel(readFileSync(join(dir, "ce_webgpu.onnx")));
+    expect(m.inputs[1].dtype).toBe("int32");
+    expect(m.nodes.map((n) => n.opType)).not.toContain("LogSoftmax");
   });
 
   test("--all writes the catalogue and a manifest identical to graphs/", async () => {

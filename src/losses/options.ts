@@ -16,6 +16,8 @@ export interface OptionSpec<T = unknown> {
   /** The allowed values, as the help and the errors say them. */
   readonly allowed: string;
   readonly default: T;
+  /** The allowed values when they are a short list of strings (forms show a select). */
+  readonly choices?: readonly string[];
   /** Check a value (never undefined), returning it normalized, or an error text (`expected ...`). */
   readonly parse: (value: unknown) => { ok: true; value: T } | { ok: false };
 }
@@ -51,7 +53,7 @@ export function integerIn(name: string, doc: string, def: number, min = -Infinit
 /** One of a fixed set of strings. */
 export function oneOf<T extends string>(name: string, doc: string, def: T, values: readonly T[]): OptionSpec<T> {
   const allowed = values.map((v) => JSON.stringify(v)).join(" | ");
-  return { name, doc, allowed, default: def, parse: (v) => (values.includes(v as T) ? ok(v as T) : bad) };
+  return { name, doc, allowed, default: def, choices: values, parse: (v) => (values.includes(v as T) ? ok(v as T) : bad) };
 }
 
 /** null, or a non-empty list of finite numbers >= min (at most max). */

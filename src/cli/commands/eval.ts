@@ -14,6 +14,7 @@ export interface EvalFlags {
   input?: string[];
   options?: string;
   opset?: string;
+  lowering?: "none" | "webgpu";
   ep?: string;
   fallback?: string;
   threads?: string;
@@ -45,13 +46,14 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   if (target.endsWith(".onnx")) {
     if (flags.options !== undefined) throw new UsageError("eval: --options applies to a loss name; a .onnx file carries its own");
     if (flags.opset !== undefined) throw new UsageError("eval: --opset applies to a loss name; a .onnx file has its own");
+    if (flags.lowering !== undefined) throw new UsageError("eval: --lowering applies to a loss name; a .onnx file has its own");
     model = new Uint8Array(await readFile(resolve(io.cwd, target)));
   } else {
     const options = parseOptionsJson(flags.options) ?? {};
     const input = feeds.input;
     if (!input) throw new UsageError(`eval ${target}: expected --input input=FILE.npy (the loss's input)`);
     if (options.rank === undefined) options.rank = input.dims.length;
-    model = buildLoss(target, options, { opset: parseIntFlag("--opset", flags.opset) }).model;
+    model = buildLoss(target, options, { opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering }).model;
   }
 
   const evaluator = await createEvaluator(model, { ep, fallback, threads });

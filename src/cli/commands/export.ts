@@ -12,6 +12,7 @@ export interface ExportFlags {
   options?: string;
   opset?: string;
   rank?: string;
+  lowering?: "none" | "webgpu";
   output?: string;
 }
 
@@ -39,7 +40,7 @@ export async function exportCommand(io: CliIo, loss: string | undefined, flags: 
     await mkdir(out, { recursive: true });
     const manifest: ManifestEntry[] = [];
     for (const def of CATALOGUE) {
-      const g = buildLoss(def.name, rank === undefined ? {} : { rank }, { opset });
+      const g = buildLoss(def.name, rank === undefined ? {} : { rank }, { opset, lowering: flags.lowering });
       const file = `${def.name}.onnx`;
       await writeFile(join(out, file), g.model);
       manifest.push(entry(file, g.name, g.options, g.model));
@@ -57,9 +58,10 @@ export async function exportCommand(io: CliIo, loss: string | undefined, flags: 
     }
     options.rank = rank;
   }
-  const g = buildLoss(loss, options, { opset });
+  const g = buildLoss(loss, options, { opset, lowering: flags.lowering });
   await writeFile(out, g.model);
-  io.out(`wrote ${flags.output} (${g.name}, opset ${g.opset}, ${g.model.length} bytes) options ${canonicalJson(g.options)}`);
+  const lowered = g.lowering === "none" ? "" : `, ${g.lowering} lowering`;
+  io.out(`wrote ${flags.output} (${g.name}, opset ${g.opset}${lowered}, ${g.model.length} bytes) options ${canonicalJson(g.options)}`);
 }
 
 function entry(file: string, name: string, options: Record<string, unknown>, model: Uint8Array): ManifestEntry {

@@ -1,0 +1,207 @@
+/**
+ * End-to-end: the built demo page (web/dist, `npm run web:build`) in Debian's Chromium, driven by
+ * playwright-core. Every catalogue loss is evaluated on a PyTorch fixture through the page's own form
+ * and compared with the golden value at 1e-5.
+ *
+ * Skipped, saying so, where /usr/bin/chromium (or CHROMIUM_PATH) is missing; .ci/run installs Debian's
+ * chromium and sets ONNX_LOSSES_REQUIRE_BROWSER=1 so that CI fails instead of skipping.
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { buildLoss, CATALOGUE } from "../../src/losses/index.js";
+import { fixtureFiles, FIXTURES, loadFixtures, num, ROOT, type FixtureCase } from "../helpers.js";
+import { serveStatic } from "./server.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const DIST = join(ROOT, "web", "dist");
+const available = existsSync(CHROMIUM) && existsSync(join(DIST, "index.html"));
+const required = process.env.ONNX_LOSSES_REQUIRE_BROWSER === "1";
+const suite = available || required ? describe : describe.skip;
+if (!available && !required) {
+  console.warn(`browser tests skipped: need ${CHROMIUM} (apt-get install -y chromium) and web/dist (npm run web:build)`);
+}
+
+let browser: Browser;
+let page: Page;
+let server: { url: string; close: () => Promise<void> };
+const requests: string[] = [];
+const consoleErrors: string[] = [];
+
+/** One fixture per loss: rank 2, reduction mean, options beyond the defaults where there are some. */
+function caseFor(loss: string): FixtureCase {
+  const cases = loadFixtures(`${loss}.json`).filter(
+    (c) => c.inputs.input.dims.length === 2 && (c.options.reduction ?? "mean") === "mean" && Number.isFinite(num(c.expected.data[0])),
+  );
+  return cases.find((c) => Object.keys(c.options).filter((k) => k !== "rank" && k !== "reduction").length >= 2) ?? cases[0];
+}
+
+async function runs(): Promise<number> {
+  return Number((await page.getAttribute("#result", "data-runs")) ?? 0);
+}
+
+async function evaluate(): Promise<{ value: string; state: string; error: string }> {
+  const before = await runs();
+  await page.click("#evaluate");
+  await page.waitForFunction((n) => Number(document.getElementById("result")!.dataset.runs ?? 0) > n, before, { timeout: 60000 });
+  return {
+    value: (await page.textContent("#loss-value")) ?? "",
+    state: (await page.getAttribute("#result", "data-state")) ?? "",
+    error: (await page.isVisible("#error")) ? ((await page.textContent("#error")) ?? "") : "",
+  };
+}
+
+/** Select a loss and fill its option fields from a fixture's options (defaults elsewhere). */
+async function setLoss(loss: string, options: Record<string, unknown>): Promise<void> {
+  await page.selectOption("#loss", loss);
+  for (const [name, value] of Object.entries(options)) {
+    if (name === "rank") continue;
+    const sel = `#opt-${name}`;
+    if ((await page.getAttribute(sel, "data-option")) === null) throw new Error(`no field for option ${name}`);
+    if (await page.$eval(sel, (el) => el.tagName === "SELECT")) await page.selectOption(sel, String(value));
+    else await page.fill(sel, JSON.stringify(value));
+  }
+}
+
+async function pasteInputs(c: FixtureCase): Promise<void> {
+  await page.check("#source-json");
+  const json: Record<string, { dims: number[]; data: number[] }> = {};
+  for (const [k, t] of Object.entries(c.inputs)) json[k] = { dims: t.dims, data: t.data.map(num) };
+  await page.fill("#json-input", JSON.stringify(json));
+}
+
+suite("the demo page in Chromium", () => {
+  beforeAll(async () => {
+    server = await serveStatic(DIST);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-gpu"],
+    });
+    const context = await browser.newContext({ acceptDownloads: true });
+    page = await context.newPage();
+    page.on("request", (r) => requests.push(r.url()));
+    page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+    page.on("pageerror", (e) => consoleErrors.push(String(e)));
+    await page.goto(server.url);
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 60000 });
+  }, 120000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  test("loads offline: every request goes to the page's own server, and it is cross-origin isolated", async () => {
+    expect(requests.length).toBeGreaterThan(3);
+    expect(requests.filter((u) => !u.startsWith(server.url) && !u.startsWith("data:") && !u.startsWith("blob:"))).toEqual([]);
+    expect(requests.some((u) => u.endsWith("ort/ort-wasm-simd-threaded.jsep.wasm"))).toBe(true);
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  test("the focal-loss plot has a curve per gamma, computed by the graphs", async () => {
+    expect(await page.locator("#focal-plot svg path").count()).toBe(5);
+    expect(await page.textContent("#focal-plot")).toContain("gamma 5");
+  });
+
+  test.each(CATALOGUE.map((d) => d.name))("%s on a PyTorch fixture equals the golden value (wasm, both lowerings)", async (loss) => {
+    const c = caseFor(loss);
+    await setLoss(loss, c.options);
+    await pasteInputs(c);
+    const want = num(c.expected.data[0]);
+    for (const lowered of [false, true]) {
+      await page.setChecked("#lowering", lowered);
+      const r = await evaluate();
+      expect({ id: c.id, error: r.error, state: r.state }).toEqual({ id: c.id, error: "", state: "done" });
+      const got = Number(r.value);
+      expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want)));
+    }
+    await page.setChecked("#lowering", false);
+    expect(await page.locator("#histogram svg rect").count()).toBeGreaterThan(0);
+    expect(await page.textContent("#graph-summary")).toMatch(/\d+ nodes, opset 17/);
+  });
+
+  test("changing an option changes the value; invalid values get the CLI's message", async () => {
+    const c = caseFor("softmax_focal_loss");
+    await setLoss("softmax_focal_loss", {});
+    await pasteInputs(c);
+    await page.fill("#opt-gamma", "2");
+    const g2 = Number((await evaluate()).value);
+    await page.fill("#opt-gamma", "0");
+    const g0 = Number((await evaluate()).value);
+    expect(Number.isFinite(g2) && Number.isFinite(g0)).toBe(true);
+    expect(g0).not.toBe(g2);
+    expect(g0).toBeGreaterThan(g2); // the focal factor only shrinks the loss
+    await page.fill("#opt-gamma", "-1");
+    const bad = await evaluate();
+    expect(bad.state).toBe("error");
+    expect(bad.error).toBe("softmax_focal_loss: option gamma: expected a number >= 0, received -1");
+    await page.fill("#opt-gamma", "2");
+    await page.fill("#opt-alpha", "1.5");
+    expect((await evaluate()).error).toBe("softmax_focal_loss: option alpha: expected null, a number in [0, 1], or a non-empty list of numbers >= 0, received 1.5");
+    await page.fill("#opt-alpha", "null");
+  });
+
+  test("the graph picture follows the options and the lowering", async () => {
+    await setLoss("cross_entropy", {});
+    await page.setChecked("#lowering", false);
+    expect(await page.textContent("#graph-view")).toContain("LogSoftmax");
+    await page.setChecked("#lowering", true);
+    expect(await page.textContent("#graph-view")).not.toContain("LogSoftmax");
+    expect(await page.textContent("#graph-summary")).toContain("target int32 [N]");
+    await page.setChecked("#lowering", false);
+    await page.fill("#opt-labelSmoothing", "2");
+    await page.press("#opt-labelSmoothing", "Tab");
+    expect(await page.textContent("#error")).toBe("cross_entropy: option labelSmoothing: expected a number in [0, 1], received 2");
+    await page.fill("#opt-labelSmoothing", "0");
+    await page.press("#opt-labelSmoothing", "Tab");
+    expect(await page.isVisible("#error")).toBe(false);
+  });
+
+  test("webgpu without an adapter is a clear error", async () => {
+    await page.selectOption("#ep", "webgpu");
+    expect(await page.isChecked("#lowering")).toBe(true);
+    const r = await evaluate();
+    expect(r.state).toBe("error");
+    expect(r.error).toMatch(/^execution provider webgpu: not available \(webgpu: /);
+    await page.selectOption("#ep", "wasm");
+    await page.setChecked("#lowering", false);
+  });
+
+  test("a generated batch and uploaded .npy files evaluate", async () => {
+    await setLoss("cross_entropy", {});
+    await page.check("#source-generate");
+    await page.fill("#gen-n", "512");
+    await page.fill("#gen-c", "20");
+    const gen = await evaluate();
+    expect(gen.state).toBe("done");
+    expect(Number(gen.value)).toBeGreaterThan(0);
+    expect(await page.textContent("#time")).toMatch(/ms/);
+
+    const sample = loadFixtures("samples.json").find((s) => s.loss === "cross_entropy")!;
+    await page.check("#source-npy");
+    await page.setInputFiles("#npy-input", join(FIXTURES, "npy", "logits_f32.npy"));
+    await page.setInputFiles("#npy-target", join(FIXTURES, "npy", "target_i64.npy"));
+    const up = await evaluate();
+    expect(Math.abs(Number(up.value) - num(sample.expected.data[0]))).toBeLessThanOrEqual(1e-5 * Math.max(1, num(sample.expected.data[0])));
+  });
+
+  test("downloads the .onnx of the current loss: the same bytes Node builds", async () => {
+    await setLoss("softmax_focal_loss", { alpha: 0.25, gamma: 1 });
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+    expect(download.suggestedFilename()).toBe("softmax_focal_loss.onnx");
+    const bytes = readFileSync((await download.path())!);
+    expect(bytes.equals(Buffer.from(buildLoss("softmax_focal_loss", { alpha: 0.25, gamma: 1, rank: 2 }).model))).toBe(true);
+  });
+
+  test("screenshot", async () => {
+    mkdirSync(join(ROOT, "test", "artifacts"), { recursive: true });
+    await page.screenshot({ path: join(ROOT, "test", "artifacts", "page.png"), fullPage: true });
+    expect(existsSync(join(ROOT, "test", "artifacts", "page.png"))).toBe(true);
+    expect(consoleErrors).toEqual([]);
+  });
+});
+
+void fixtureFiles;

@@ -1,0 +1,107 @@
+/** Small SVG charts for the page: a histogram, line plots, and a picture of a graph's nodes. */
+import type { ModelInfo } from "../src/web.js";
+
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const fmt = (v: number) => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : Number(v.toPrecision(3)).toString());
+
+/** A histogram of values, `bins` bars. */
+export function histogram(values: ArrayLike<number>, bins = 30): string {
+  const finite = Array.from(values).filter(Number.isFinite);
+  if (finite.length === 0) return `<p class="muted">no finite values</p>`;
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  const width = hi > lo ? (hi - lo) / bins : 1;
+  const counts = new Array(bins).fill(0);
+  for (const v of finite) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]++;
+  const W = 480, H = 200, P = 30;
+  const top = Math.max(...counts);
+  const bw = (W - 2 * P) / bins;
+  const bars = counts
+    .map((cnt, i) => {
+      const h = ((H - 2 * P) * cnt) / top;
+      return `<rect x="${(P + i * bw).toFixed(1)}" y="${(H - P - h).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="#3b5bdb"><title>${cnt} in [${fmt(lo + i * width)}, ${fmt(lo + (i + 1) * width)})</title></rect>`;
+    })
+    .join("");
+  return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="histogram of per-item losses">${bars}
+<line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="#333"/>
+<text x="${P}" y="${H - 10}" font-size="11">${fmt(lo)}</text><text x="${W - P}" y="${H - 10}" font-size="11" text-anchor="end">${fmt(hi)}</text>
+<text x="${P}" y="${P - 8}" font-size="11">${finite.length} items, max count ${top}</text></svg>`;
+}
+
+const COLORS = ["#1b1b1b", "#3b5bdb", "#2b8a3e", "#e67700", "#c2255c", "#7048e8"];
+
+/** Lines y(x) for several series on shared axes. */
+export function linePlot(series: { label: string; x: number[]; y: number[] }[], opts: { xLabel: string; yLabel: string; yMax: number }): string {
+  const W = 480, H = 300, P = 40;
+  const sx = (x: number) => P + x * (W - 2 * P);
+  const sy = (y: number) => H - P - (Math.min(y, opts.yMax) / opts.yMax) * (H - 2 * P);
+  const lines = series
+    .map((s, i) => {
+      const d = s.x.map((x, j) => `${j ? "L" : "M"}${sx(x).toFixed(1)},${sy(s.y[j]).toFixed(1)}`).join("");
+      return `<path d="${d}" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="2"/>
+<text x="${W - P - 70}" y="${P + 14 * i}" font-size="12" fill="${COLORS[i % COLORS.length]}">${esc(s.label)}</text>`;
+    })
+    .join("");
+  const ticks = [0, 0.2, 0.4, 0.6, 0.8, 1].map((t) => `<text x="${sx(t)}" y="${H - P + 14}" font-size="10" text-anchor="middle">${t}</text>`).join("");
+  const yticks = [0, opts.yMax / 2, opts.yMax].map((t) => `<text x="${P - 6}" y="${sy(t) + 3}" font-size="10" text-anchor="end">${t}</text>`).join("");
+  return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(opts.yLabel)} against ${esc(opts.xLabel)}">
+<line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="#333"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="#333"/>
+${ticks}${yticks}<text x="${W / 2}" y="${H - 6}" font-size="12" text-anchor="middle">${esc(opts.xLabel)}</text>
+<text x="12" y="${H / 2}" font-size="12" transform="rotate(-90 12 ${H / 2})" text-anchor="middle">${esc(opts.yLabel)}</text>${lines}</svg>`;
+}
+
+/** The nodes of a graph, one column per depth, edges between them; inputs and outputs as rounded boxes. */
+export function graphPicture(m: ModelInfo): string {
+  const depth = new Map<string, number>();
+  for (const i of m.inputs) depth.set(i.name, 0);
+  const consts = new Set(m.initializers.map((t) => t.name));
+  const nodeDepth = m.nodes.map((n) => {
+    const d = 1 + Math.max(0, ...n.inputs.filter((x) => depth.has(x)).map((x) => depth.get(x)!));
+    for (const o of n.outputs) depth.set(o, d);
+    return d;
+  });
+  const columns = new Map<number, string[]>();
+  const place = new Map<string, { x: number; y: number }>();
+  const add = (key: string, d: number) => {
+    const col = columns.get(d) ?? [];
+    col.push(key);
+    columns.set(d, col);
+  };
+  m.inputs.forEach((i) => add(`in:${i.name}`, 0));
+  m.nodes.forEach((_, k) => add(`n${k}`, nodeDepth[k]));
+  const last = Math.max(0, ...nodeDepth) + 1;
+  m.outputs.forEach((o) => add(`out:${o.name}`, last));
+  const BW = 120, BH = 34, GX = 40, GY = 14;
+  let maxRows = 0;
+  for (const [d, keys] of columns) {
+    keys.forEach((key, row) => place.set(key, { x: 10 + d * (BW + GX), y: 10 + row * (BH + GY) }));
+    maxRows = Math.max(maxRows, keys.length);
+  }
+  const producer = new Map<string, string>();
+  m.inputs.forEach((i) => producer.set(i.name, `in:${i.name}`));
+  m.nodes.forEach((n, k) => n.outputs.forEach((o) => producer.set(o, `n${k}`)));
+  const edges: string[] = [];
+  const edge = (from: string, to: string) => {
+    const a = place.get(from), b = place.get(to);
+    if (a && b) edges.push(`<path d="M${a.x + BW},${a.y + BH / 2} C${a.x + BW + GX / 2},${a.y + BH / 2} ${b.x - GX / 2},${b.y + BH / 2} ${b.x},${b.y + BH / 2}" fill="none" stroke="#99a" />`);
+  };
+  m.nodes.forEach((n, k) => n.inputs.forEach((x) => producer.has(x) && edge(producer.get(x)!, `n${k}`)));
+  m.outputs.forEach((o) => producer.has(o.name) && edge(producer.get(o.name)!, `out:${o.name}`));
+  const box = (key: string, title: string, sub: string, fill: string) => {
+    const p = place.get(key)!;
+    return `<g><rect x="${p.x}" y="${p.y}" width="${BW}" height="${BH}" rx="6" fill="${fill}" stroke="#556"/>
+<text x="${p.x + BW / 2}" y="${p.y + 14}" font-size="11" text-anchor="middle" font-weight="600">${esc(title)}</text>
+<text x="${p.x + BW / 2}" y="${p.y + 27}" font-size="9" text-anchor="middle" fill="#444">${esc(sub)}</text></g>`;
+  };
+  const boxes = [
+    ...m.inputs.map((i) => box(`in:${i.name}`, i.name, `${i.dtype} [${i.shape.join(",")}]`, "#e7f0ff")),
+    ...m.nodes.map((n, k) => {
+      const attrs = Object.entries(n.attributes).map(([a, v]) => `${a}=${Array.isArray(v) ? `[${v.join(",")}]` : v}`);
+      const constIn = n.inputs.filter((x) => consts.has(x)).length;
+      return box(`n${k}`, n.opType, (attrs.join(" ") || (constIn ? `${constIn} const` : "")).slice(0, 22), "#fff");
+    }),
+    ...m.outputs.map((o) => box(`out:${o.name}`, o.name, `${o.dtype} [${o.shape.join(",")}]`, "#e6f7ea")),
+  ];
+  const W = 20 + (last + 1) * (BW + GX), H = 20 + maxRows * (BH + GY);
+  return `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="graph with ${m.nodes.length} nodes">${edges.join("")}${boxes.join("")}</svg>`;
+}

@@ -1,0 +1,257 @@
+/**
+ * The demo page: pick a loss, set its options (a form built from the catalogue's option specs), feed it
+ * a generated batch, pasted JSON or .npy files, and evaluate it with onnxruntime-web. Everything it does
+ * goes through onnx-losses/web; nothing here re-implements a loss.
+ */
+import {
+  buildLoss,
+  CATALOGUE,
+  configureWasm,
+  createEvaluator,
+  decodeNpy,
+  DEFAULT_OPSET,
+  getLoss,
+  readModel,
+  SUPPORTED_OPSETS,
+  type ExecutionProvider,
+  type LossGraph,
+  type TensorInput,
+} from "../src/web.js";
+import { graphPicture, histogram, linePlot } from "./charts.js";
+import { generateBatch } from "./generate.js";
+
+configureWasm({ wasmPaths: new URL("ort/", document.baseURI).href });
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const lossSelect = $<HTMLSelectElement>("loss");
+const opsetSelect = $<HTMLSelectElement>("opset");
+const epSelect = $<HTMLSelectElement>("ep");
+const lowering = $<HTMLInputElement>("lowering");
+const errorBox = $("error");
+const result = $("result");
+let runs = 0;
+
+for (const d of CATALOGUE) lossSelect.add(new Option(d.name, d.name));
+for (const o of SUPPORTED_OPSETS) opsetSelect.add(new Option(String(o), String(o), o === DEFAULT_OPSET, o === DEFAULT_OPSET));
+
+/** The options form: one field per option (rank comes from the input), defaults shown. */
+function renderOptions(): void {
+  const def = getLoss(lossSelect.value);
+  $("loss-summary").textContent = `${def.summary} PyTorch: ${def.pytorch}.`;
+  $("loss-formula").textContent = def.formula;
+  const box = $("options");
+  box.replaceChildren();
+  for (const o of def.options) {
+    if (o.name === "rank") continue;
+    const row = document.createElement("div");
+    row.className = "option";
+    const label = document.createElement("label");
+    label.htmlFor = `opt-${o.name}`;
+    label.textContent = o.name;
+    let field: HTMLInputElement | HTMLSelectElement;
+    if (o.choices) {
+      field = document.createElement("select");
+      for (const c of o.choices) field.add(new Option(c, c, c === o.default, c === o.default));
+    } else {
+      field = document.createElement("input");
+      field.type = "text";
+      field.value = JSON.stringify(o.default);
+      field.placeholder = JSON.stringify(o.default);
+    }
+    field.id = `opt-${o.name}`;
+    field.dataset.option = o.name;
+    field.title = o.doc;
+    const help = document.createElement("small");
+    help.textContent = `${o.doc} Allowed: ${o.allowed}.`;
+    row.append(label, field, help);
+    box.append(row);
+  }
+}
+
+/** The options as the form says: JSON values, or the text itself (so that validation names it). */
+function readOptions(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const el of document.querySelectorAll<HTMLInputElement | HTMLSelectElement>("[data-option]")) {
+    const text = el.value.trim();
+    if (text === "") continue;
+    if (el instanceof HTMLSelectElement) out[el.dataset.option!] = text;
+    else {
+      try {
+        out[el.dataset.option!] = JSON.parse(text);
+      } catch {
+        out[el.dataset.option!] = text;
+      }
+    }
+  }
+  return out;
+}
+
+function source(): string {
+  return document.querySelector<HTMLInputElement>('input[name="source"]:checked')!.value;
+}
+
+async function readFeeds(options: Record<string, unknown>): Promise<Record<string, TensorInput>> {
+  const kind = source();
+  if (kind === "generate") {
+    const num = (id: string) => Number($<HTMLInputElement>(id).value);
+    const n = num("gen-n"), c = num("gen-c"), imbalance = num("gen-imbalance"), seed = num("gen-seed");
+    if (!Number.isInteger(n) || n < 1) throw new Error(`N: expected an integer >= 1, received ${$<HTMLInputElement>("gen-n").value}`);
+    if (!Number.isInteger(c) || c < 2) throw new Error(`C: expected an integer >= 2, received ${$<HTMLInputElement>("gen-c").value}`);
+    if (!(imbalance >= 0 && imbalance <= 1)) throw new Error(`class imbalance: expected a number in [0, 1], received ${$<HTMLInputElement>("gen-imbalance").value}`);
+    return generateBatch({ loss: lossSelect.value, options, n, c, imbalance, seed });
+  }
+  if (kind === "json") {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse($<HTMLTextAreaElement>("json-input").value);
+    } catch (e) {
+      throw new Error(`pasted JSON: expected {"input": {"dims": [...], "data": [...]}, "target": {...}}, could not parse: ${(e as Error).message}`);
+    }
+    if (!parsed || typeof parsed !== "object") throw new Error("pasted JSON: expected an object of tensors");
+    const feeds: Record<string, TensorInput> = {};
+    for (const [name, t] of Object.entries(parsed as Record<string, { dims?: unknown; data?: unknown }>)) {
+      if (!Array.isArray(t?.dims) || !Array.isArray(t?.data)) throw new Error(`pasted JSON: ${name}: expected {"dims": [...], "data": [...]}`);
+      feeds[name] = { dims: t.dims as number[], data: (t.data as unknown[]).map(Number) };
+    }
+    return feeds;
+  }
+  const feeds: Record<string, TensorInput> = {};
+  for (const name of ["input", "target"]) {
+    const file = $<HTMLInputElement>(`npy-${name}`).files?.[0];
+    if (!file) throw new Error(`${name}: expected a .npy file`);
+    feeds[name] = decodeNpy(new Uint8Array(await file.arrayBuffer()), file.name);
+  }
+  return feeds;
+}
+
+/** Build the graph for the form's loss and options, at the rank of `input`. */
+function currentGraph(options: Record<string, unknown>, rank: number, reduction?: string): LossGraph {
+  return buildLoss(lossSelect.value, { ...options, rank, ...(reduction ? { reduction } : {}) }, {
+    opset: Number(opsetSelect.value),
+    lowering: lowering.checked ? "webgpu" : "none",
+  });
+}
+
+function showError(e: unknown): void {
+  errorBox.hidden = false;
+  errorBox.textContent = String((e as Error)?.message ?? e).split("\n")[0];
+  $("loss-value").textContent = "–";
+}
+
+async function evaluate(): Promise<void> {
+  errorBox.hidden = true;
+  result.dataset.state = "running";
+  try {
+    const options = readOptions();
+    const feeds = await readFeeds(options);
+    const rank = feeds.input?.dims.length ?? 2;
+    const graph = currentGraph(options, rank);
+    const ep = epSelect.value as ExecutionProvider;
+    const ev = await createEvaluator(graph, { ep });
+    const t0 = performance.now();
+    const out = await ev.run(feeds);
+    const ms = performance.now() - t0;
+    await ev.release();
+    const loss = out.loss;
+    $("loss-value").textContent = loss.dims.length === 0 ? String(Number(loss.data[0])) : `[${Array.from(loss.data as Float32Array).slice(0, 8).join(", ")}${loss.data.length > 8 ? ", ..." : ""}] (${loss.dims.join(" x ")})`;
+    $("time").textContent = `${ms.toFixed(2)} ms (session.run)`;
+    $("ran-on").textContent = `on ${ev.provider}, opset ${graph.opset}${graph.lowering === "webgpu" ? ", WebGPU lowering" : ""}`;
+    // per-item losses
+    let items = loss;
+    if (loss.dims.length === 0) {
+      const perItem = await createEvaluator(currentGraph(options, rank, "none"), { ep });
+      items = (await perItem.run(feeds)).loss;
+      await perItem.release();
+    }
+    $("histogram").innerHTML = histogram(items.data as Float32Array);
+    showGraph(graph);
+    result.dataset.state = "done";
+  } catch (e) {
+    showError(e);
+    result.dataset.state = "error";
+  } finally {
+    result.dataset.runs = String(++runs);
+  }
+}
+
+function showGraph(graph: LossGraph): void {
+  const m = readModel(graph.model);
+  $("graph-summary").textContent = `${m.nodes.length} nodes, opset ${m.opset}, IR ${m.irVersion}, ${graph.model.length} bytes; inputs ${m.inputs.map((i) => `${i.name} ${i.dtype} [${i.shape.join(", ")}]`).join(", ")}`;
+  $("graph-view").innerHTML = graphPicture(m);
+}
+
+function download(): void {
+  errorBox.hidden = true;
+  try {
+    const options = readOptions();
+    const rank = typeof options.rank === "number" ? options.rank : 2;
+    const graph = currentGraph(options, rank);
+    const url = URL.createObjectURL(new Blob([graph.model as BlobPart], { type: "application/octet-stream" }));
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = `${graph.name}.onnx`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  } catch (e) {
+    showError(e);
+  }
+}
+
+/** Focal loss against p_t for several gammas, by running softmax_focal_loss on two-class logits. */
+async function focalPlot(): Promise<void> {
+  const P = 99;
+  const pt = Array.from({ length: P }, (_, i) => (i + 1) / (P + 1));
+  // logits [log p, log(1 - p)] with target 0 give p_t = p exactly
+  const logits = new Float32Array(P * 2);
+  pt.forEach((p, i) => {
+    logits[2 * i] = Math.log(p);
+    logits[2 * i + 1] = Math.log(1 - p);
+  });
+  const feeds = { input: { data: logits, dims: [P, 2] }, target: { data: new BigInt64Array(P), dims: [P] } };
+  const series = [];
+  for (const gamma of [0, 0.5, 1, 2, 5]) {
+    const ev = await createEvaluator(buildLoss("softmax_focal_loss", { gamma, reduction: "none" }));
+    const { loss } = await ev.run(feeds);
+    await ev.release();
+    series.push({ label: `gamma ${gamma}`, x: pt, y: Array.from(loss.data as Float32Array) });
+  }
+  $("focal-plot").innerHTML = linePlot(series, { xLabel: "probability of the ground-truth class p_t", yLabel: "loss", yMax: 5 });
+}
+
+/** Redraw the graph for the form as it stands; a bad option shows its message instead. */
+function refreshGraph(): void {
+  try {
+    const options = readOptions();
+    showGraph(currentGraph(options, typeof options.rank === "number" ? options.rank : 2));
+    errorBox.hidden = true;
+  } catch (e) {
+    showError(e);
+  }
+}
+
+lossSelect.addEventListener("change", () => {
+  renderOptions();
+  refreshGraph();
+});
+$("options").addEventListener("change", refreshGraph);
+opsetSelect.addEventListener("change", refreshGraph);
+lowering.addEventListener("change", refreshGraph);
+epSelect.addEventListener("change", () => {
+  if (epSelect.value === "webgpu") lowering.checked = true;
+  refreshGraph();
+});
+for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="source"]')) {
+  radio.addEventListener("change", () => {
+    for (const kind of ["generate", "json", "npy"]) $(`panel-${kind}`).hidden = kind !== source();
+  });
+}
+$("evaluate").addEventListener("click", () => void evaluate());
+$("download").addEventListener("click", download);
+
+renderOptions();
+showGraph(currentGraph({}, 2));
+focalPlot()
+  .catch(showError)
+  .finally(() => {
+    document.body.dataset.ready = "1";
+  });
