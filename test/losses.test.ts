@@ -95,11 +95,21 @@ describe("graph structure", () => {
     expect(g0).not.toContain("Pow");
   });
 
-  test("BCE with logits uses Softplus(-|x|) + Relu(-x), never Log(Sigmoid)", () => {
-    const o = ops(info("binary_cross_entropy_with_logits"));
-    expect(o).toEqual(expect.arrayContaining(["Abs", "Softplus", "Relu"]));
-    expect(o).not.toContain("Log");
-    expect(o).not.toContain("Sigmoid");
+  test.each([{}, { posWeight: [2, 3] }])("BCE with logits %j takes log only of sigmoid(|x|), never of sigmoid(x)", (options) => {
+    const m = info("binary_cross_entropy_with_logits", options);
+    const producer = new Map(m.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+    const logs = m.nodes.filter((n) => n.opType === "Log");
+    expect(logs).toHaveLength(1);
+    const sig = producer.get(logs[0].inputs[0])!;
+    expect(sig.opType).toBe("Sigmoid");
+    expect(producer.get(sig.inputs[0])!.opType).toBe("Abs");
+    expect(m.nodes.map((n) => n.opType)).not.toContain("Softplus");
+  });
+
+  test("mean and sum of elementwise losses are blocked: float32 over the last axis, then float64", () => {
+    const m = info("binary_cross_entropy_with_logits", { rank: 3, reduction: "sum" });
+    const tail = m.nodes.slice(-4).map((n) => `${n.opType}${n.attributes.to ? `:${n.attributes.to}` : ""}`);
+    expect(tail).toEqual(["ReduceSum", "Cast:11", "ReduceSum", "Cast:1"]);
   });
 
   test("mean and sum accumulate in float64", () => {

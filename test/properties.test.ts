@@ -123,7 +123,66 @@ describe("random cases against the float64 reference", () => {
   });
 });
 
+/** float64 log-softmax cross-entropy of one row, with optional label smoothing. */
+function ceRow(x: Float32Array, off: number, C: number, t: number, eps: number): number {
+  let m = -Infinity;
+  for (let c = 0; c < C; c++) m = Math.max(m, x[off + c]);
+  let s = 0;
+  let sumLogp = 0;
+  for (let c = 0; c < C; c++) s += Math.exp(x[off + c] - m);
+  const lse = m + Math.log(s);
+  for (let c = 0; c < C; c++) sumLogp += x[off + c] - lse;
+  return (1 - eps) * -(x[off + t] - lse) - (eps / C) * sumLogp;
+}
+
 describe("large reductions stay within 1e-6 of float64", () => {
+  test("N = 1e7 items: cross_entropy mean and sum against a float64 sum of the per-item losses", async () => {
+    const N = 1e7;
+    const C = 2;
+    const r = rng(5);
+    const x = Float32Array.from({ length: N * C }, () => (r() * 2 - 1) * 3);
+    const t = new BigInt64Array(N);
+    for (let i = 0; i < N; i++) t[i] = BigInt(Math.floor(r() * C));
+    const feeds = { input: { data: x, dims: [N, C] }, target: { data: t, dims: [N] } };
+    const items = await evalLoss("cross_entropy", { reduction: "none" }, feeds);
+    let sum = 0;
+    for (const v of items) sum += v;
+    const [mean] = await evalLoss("cross_entropy", {}, feeds);
+    const [total] = await evalLoss("cross_entropy", { reduction: "sum" }, feeds);
+    expect(Math.abs(mean - sum / N) / (sum / N)).toBeLessThan(1e-6);
+    expect(Math.abs(total - sum) / sum).toBeLessThan(1e-6);
+  });
+
+  test("1e7 elements: binary_cross_entropy_with_logits mean over [2500, 4000] against float64", async () => {
+    const dims = [2500, 4000];
+    const n = dims[0] * dims[1];
+    const r = rng(6);
+    const x = Float32Array.from({ length: n }, () => (r() * 2 - 1) * 5);
+    const y = Float32Array.from({ length: n }, () => (r() < 0.3 ? 1 : 0));
+    const feeds = { input: { data: x, dims }, target: { data: y, dims } };
+    const items = await evalLoss("binary_cross_entropy_with_logits", { reduction: "none" }, feeds);
+    let sum = 0;
+    for (const v of items) sum += v;
+    const [mean] = await evalLoss("binary_cross_entropy_with_logits", {}, feeds);
+    expect(Math.abs(mean - sum / n) / (sum / n)).toBeLessThan(1e-6);
+  });
+
+  test("C = 2e5 classes: cross_entropy with label smoothing against a float64 reference", async () => {
+    const N = 8;
+    const C = 200000;
+    const r = rng(7);
+    const x = Float32Array.from({ length: N * C }, () => (r() * 2 - 1) * 6);
+    const t = Array.from({ length: N }, () => Math.floor(r() * C));
+    const feeds = { input: { data: x, dims: [N, C] }, target: { data: BigInt64Array.from(t.map(BigInt)), dims: [N] } };
+    for (const eps of [0, 0.1]) {
+      let want = 0;
+      for (let i = 0; i < N; i++) want += ceRow(x, i * C, C, t[i], eps);
+      want /= N;
+      const [got] = await evalLoss("cross_entropy", { labelSmoothing: eps }, feeds);
+      expect({ eps, rel: Math.abs(got - want) / want < 1e-6 }).toEqual({ eps, rel: true });
+    }
+  });
+
   test("cross_entropy mean and sum over N = 2^21 items", async () => {
     const N = 1 << 21;
     const C = 3;

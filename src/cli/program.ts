@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { LOSS_NAMES } from "../losses/index.js";
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from "../onnx/versions.js";
 import { PRODUCER_VERSION } from "../version.js";
+import { benchCommand } from "./commands/bench.js";
 import { demoCommand } from "./commands/demo.js";
 import { evalCommand } from "./commands/eval.js";
 import { exportCommand } from "./commands/export.js";
@@ -69,6 +70,19 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .option("--dot", "print Graphviz DOT instead")
     .option("--json", "print the decoded model as JSON")
     .action((file, o) => inspectCommand(io, file, o));
+
+  program
+    .command("bench")
+    .description("time the graphs against one-node, naive, exported and PyTorch alternatives (medians of interleaved runs)")
+    .option("--quick", "tiny shapes: check the machinery, measure nothing")
+    .option("--only <workloads>", "comma-separated: classification, segmentation, detection, large-c, large-n, large-n-sigmoid")
+    .option("--threads <n>", "intra-op threads for onnxruntime and PyTorch (default: all cores)")
+    .option("--budget <ms>", "time per (workload, loss) group, which sets the rounds (default 4000)")
+    .option("--no-torch", "skip the PyTorch columns")
+    .option("--no-web", "skip onnxruntime-web (wasm)")
+    .option("--markdown", "print the table as Markdown")
+    .option("--out <file>", "results JSON (default bench/results.json)")
+    .action((o) => benchCommand(io, o));
 
   program
     .command("demo")

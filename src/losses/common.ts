@@ -112,18 +112,32 @@ export class ClassLogProbs {
 }
 
 /**
- * Combine per-item losses. Sums are accumulated in float64 (float32 under the WebGPU lowering) (onnxruntime's float32 ReduceSum/ReduceMean
- * lose ~2e-5 relative over 1e6 values); the result is float32. For "mean", `denominator` holds the
- * per-item weights to divide by (PyTorch's weighted mean; a bool mask counts items); without it the mean
- * is over all items.
+ * Combine per-item losses (`itemRank` = their rank). "mean" and "sum" are accurate at any size:
+ * onnxruntime's float32 ReduceSum over one axis stays within ~7e-7 relative up to 2e5 values (measured)
+ * but loses ~2e-5 over 1e6, so the sum is blocked: the last axis is summed in float32 (rows of a few
+ * hundred or thousand values), and the row sums are accumulated in float64 (the accumulate type). A
+ * 1-D loss is cast to float64 whole. Under the WebGPU lowering or with `accumulate: "float32"` every
+ * step is float32. For "mean", `denominator` holds the per-item weights to divide by (PyTorch's
+ * weighted mean; a bool mask counts items); without it the mean is over all items.
  */
-export function reduceItems(loss: Value, reduction: Reduction, denominator?: Value): Value {
+export function reduceItems(loss: Value, reduction: Reduction, itemRank: number, denominator?: Value): Value {
   if (reduction === "none") return loss;
-  const acc = loss.graph.accumulateType;
-  const l = cast(loss, acc);
-  if (reduction === "sum") return cast(reduceSum(l), "float32");
-  if (!denominator) return cast(reduceMean(l), "float32");
-  return cast(div(reduceSum(l), reduceSum(cast(denominator, acc))), "float32");
+  const total = (v: Value) => accurateSum(cast(v, "float32"), itemRank);
+  if (reduction === "sum") return cast(total(loss), "float32");
+  if (!denominator) {
+    // the mean over all items: row means in float32, then their mean (rows have equal length)
+    const acc = loss.graph.accumulateType;
+    const rows = itemRank >= 2 ? reduceMean(loss, { axes: [itemRank - 1] }) : loss;
+    return cast(reduceMean(cast(rows, acc)), "float32");
+  }
+  return cast(div(total(loss), total(denominator)), "float32");
+}
+
+/** Sum of every element: float32 over the last axis (rank >= 2), then the rest in the accumulate type. */
+function accurateSum(v: Value, rank: number): Value {
+  const acc = v.graph.accumulateType;
+  const rows = rank >= 2 ? reduceSum(v, { axes: [rank - 1] }) : v;
+  return reduceSum(cast(rows, acc));
 }
 
 /** Declare a graph input and record its spec (name, dtype, shape, meaning) in `specs`. */
@@ -143,7 +157,7 @@ export function finishLoss(
   o: { reduction: Reduction; denominator?: Value; items: Dim[]; checks?: InputCheck[]; doc: string },
 ): BuiltParts {
   const shape = o.reduction === "none" ? o.items : [];
-  g.output(reduceItems(perItem, o.reduction, o.denominator), "loss", shape);
+  g.output(reduceItems(perItem, o.reduction, o.items.length, o.denominator), "loss", shape);
   return {
     graph: g,
     inputs,

@@ -57,6 +57,7 @@ export interface LossDefinition {
 export interface BuildContext {
   opset: number;
   lowering: import("../builder/graph.js").Lowering;
+  accumulate: "float64" | "float32";
 }
 
 /** What a loss's build returns; buildLoss wraps it into a LossGraph. */

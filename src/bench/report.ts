@@ -1,0 +1,64 @@
+/** The benchmark's tables: medians and ratios to this project's graph, as text or Markdown. */
+import type { BenchResult } from "./run.js";
+
+const ORDER = ["ours", "ours-f32", "one-node", "naive", "torch", "torch-article", "torch-onnx", "ort-web", "floor"];
+
+function fmtMs(ms: number | null): string {
+  if (ms === null) return "-";
+  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
+}
+
+/** Rows: workload, loss, variant, median ms, ratio to ours. */
+export function benchRows(r: BenchResult): string[][] {
+  const rows: string[][] = [];
+  for (const g of r.groups) {
+    const ours = g.variants.find((v) => v.key === "ours")?.ms ?? null;
+    const sorted = [...g.variants].sort((a, b) => ORDER.indexOf(a.key) - ORDER.indexOf(b.key));
+    sorted.forEach((v, i) => {
+      const ratio = v.ms !== null && ours ? `${(v.ms / ours).toFixed(2)}x` : "";
+      const note = v.note && v.ms === null ? (v.note.length > 90 ? `${v.note.slice(0, 87)}...` : v.note) : undefined;
+      rows.push([i === 0 ? g.title : "", i === 0 ? g.loss : "", v.label, note ?? fmtMs(v.ms), ratio]);
+    });
+  }
+  return rows;
+}
+
+export function machineLine(r: BenchResult): string {
+  const m = r.machine;
+  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}; Node ${m.node}, onnxruntime-node ${m.onnxruntime} with ${r.threads} intra-op threads and spinning off${m.torch ? `; PyTorch ${m.torch} with ${r.threads} threads` : "; no PyTorch"}; ${r.date}`;
+}
+
+export function markdownTable(r: BenchResult): string {
+  const head = "| workload | loss | graph or peer | median ms | vs this project |\n|---|---|---|---|---|";
+  return `${head}\n${benchRows(r).map((row) => `| ${row.join(" | ")} |`).join("\n")}`;
+}
+
+/**
+ * The issue's targets, checked against the medians: each line says met or missed, with the numbers.
+ */
+export function targetChecks(r: BenchResult): string[] {
+  const ms = (w: string, loss: string, key: string) => r.groups.find((g) => g.workload === w && g.loss === loss)?.variants.find((v) => v.key === key)?.ms ?? null;
+  const lines: string[] = [];
+  const check = (what: string, a: number | null, b: number | null, max: number) => {
+    if (a === null || b === null) return lines.push(`- ${what}: not measured`);
+    const ratio = a / b;
+    lines.push(`- ${what}: ${ratio.toFixed(2)}x (target <= ${max}x) ${ratio <= max ? "met" : "MISSED"}`);
+  };
+  for (const loss of ["cross_entropy", "softmax_focal_loss"]) {
+    check(`classification ${loss} vs PyTorch eager`, ms("classification", loss, "ours"), ms("classification", loss, "torch"), 0.2);
+    check(`classification ${loss} vs torch.onnx.export graph`, ms("classification", loss, "ours"), ms("classification", loss, "torch-onnx"), 0.25);
+    check(`classification ${loss} vs one read (floor)`, ms("classification", loss, "ours"), ms("classification", loss, "floor"), 1.5);
+    check(`segmentation ${loss} vs PyTorch eager`, ms("segmentation", loss, "ours"), ms("segmentation", loss, "torch"), 0.4);
+    check(`segmentation ${loss} vs torch.onnx.export graph`, ms("segmentation", loss, "ours"), ms("segmentation", loss, "torch-onnx"), 0.4);
+  }
+  for (const w of ["classification", "segmentation", "large-c", "large-n"]) {
+    check(`${w}: softmax_focal_loss vs cross_entropy`, ms(w, "softmax_focal_loss", "ours"), ms(w, "cross_entropy", "ours"), 1.1);
+  }
+  check("detection sigmoid_focal_loss vs torchvision", ms("detection", "sigmoid_focal_loss", "ours"), ms("detection", "sigmoid_focal_loss", "torch"), 0.3);
+  for (const g of r.groups) {
+    const a = g.variants.find((v) => v.key === "ours")?.ms ?? null;
+    const b = g.variants.find((v) => v.key === "ours-f32")?.ms ?? null;
+    if (a !== null && b !== null) lines.push(`- ${g.workload} ${g.loss}: float64 final reduction costs ${((a / b - 1) * 100).toFixed(1)}% (target <= 5%)`);
+  }
+  return lines;
+}

@@ -1,0 +1,256 @@
+/**
+ * `onnx-losses bench`: this project's graphs against the alternatives, timed as medians of interleaved
+ * runs in one process (onnxruntime-node sessions with the same thread settings, spinning off), plus
+ * PyTorch eager and torch.onnx.export graphs through scripts/bench_torch.py where python3-torch is
+ * installed. Timings are session.run (or the PyTorch call) alone: no input validation, no copies.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import ort from "onnxruntime-node";
+import { encodeNpy } from "../io/npy.js";
+import { buildLoss } from "../losses/index.js";
+import { sessionOptionsFor } from "../runtime/providers.js";
+import type { TensorData } from "../runtime/tensor.js";
+import { floorGraph, naiveSigmoidLoss, naiveSoftmaxLoss, oneNodeLoss } from "./variants.js";
+import { QUICK_WORKLOADS, WORKLOADS, workloadData, type Workload } from "./workloads.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Options of a benchmark run. */
+export interface BenchOptions {
+  /** Tiny shapes: checks the machinery, measures nothing. */
+  quick?: boolean;
+  /** Workload names to run (default all). */
+  only?: string[];
+  /** Intra-op threads for onnxruntime and PyTorch (default: all cores). */
+  threads?: number;
+  /** Time budget per (workload, loss) group in ms, which sets the number of rounds (default 4000). */
+  budgetMs?: number;
+  /** Run the PyTorch columns (default: when python3 can import torch). */
+  torch?: boolean;
+  /** Run onnxruntime-web (wasm) in Node (default true). */
+  web?: boolean;
+  /** Progress lines. */
+  log?: (line: string) => void;
+  /** Scratch folder for .npy inputs and exported graphs (default bench/tmp). */
+  tmpDir?: string;
+}
+
+/** One timed variant of a (workload, loss) group. */
+export interface VariantResult {
+  key: string;
+  label: string;
+  ms: number | null;
+  runs: number;
+  /** Why there is no time (skipped, failed to export, failed to run). */
+  note?: string;
+}
+
+export interface BenchResult {
+  machine: { cpu: string; cores: number; memoryGiB: number; platform: string; node: string; onnxruntime: string; torch: string | null };
+  threads: number;
+  spinning: false;
+  date: string;
+  quick: boolean;
+  groups: { workload: string; title: string; loss: string; variants: VariantResult[] }[];
+}
+
+const FOCAL = { alpha: 0.25, gamma: 2 };
+
+function lossOptions(loss: string, rank: number): Record<string, unknown> {
+  return loss === "softmax_focal_loss" || loss === "sigmoid_focal_loss" ? { ...FOCAL, rank } : { rank };
+}
+
+/** Which data a loss takes as its `input`. */
+function inputFor(loss: string, d: ReturnType<typeof workloadData>): TensorData {
+  if (loss === "nll_loss") return d.logProbs;
+  if (loss === "binary_cross_entropy") return d.probs;
+  return d.logits;
+}
+
+/** The python3 that can import torch (and torchvision), if any. */
+export function findTorchPython(): string | undefined {
+  for (const p of [process.env.PYTHON, "python3", "/usr/bin/python3"]) {
+    if (p && spawnSync(p, ["-c", "import torch, torchvision"], { encoding: "utf8" }).status === 0) return p;
+  }
+  return undefined;
+}
+
+interface Runner {
+  key: string;
+  label: string;
+  run: () => Promise<unknown>;
+  release: () => Promise<void>;
+}
+
+async function nodeRunner(key: string, label: string, model: Uint8Array, feeds: Record<string, TensorData>, threads: number): Promise<Runner> {
+  const session = await ort.InferenceSession.create(model, sessionOptionsFor("cpu", threads) as ort.InferenceSession.SessionOptions);
+  const tensors: Record<string, ort.Tensor> = {};
+  for (const name of session.inputNames) {
+    const t = feeds[name];
+    tensors[name] = new ort.Tensor(t.dtype as "float32", t.data as Float32Array, t.dims);
+  }
+  return { key, label, run: () => session.run(tensors), release: () => session.release() };
+}
+
+let ortWeb: typeof import("onnxruntime-web") | undefined;
+async function webRunner(label: string, model: Uint8Array, feeds: Record<string, TensorData>): Promise<Runner> {
+  ortWeb ??= await import("onnxruntime-web");
+  const web = ortWeb;
+  web.env.wasm.numThreads = 1; // onnxruntime-web runs single-threaded in Node
+  const session = await web.InferenceSession.create(model);
+  const tensors: Record<string, import("onnxruntime-web").Tensor> = {};
+  for (const name of session.inputNames) {
+    const t = feeds[name];
+    tensors[name] = new web.Tensor(t.dtype as "float32", t.data as Float32Array, t.dims);
+  }
+  return { key: "ort-web", label, run: () => session.run(tensors), release: () => session.release() };
+}
+
+/** Medians of interleaved runs: each round runs every runner once, the order rotating by round. */
+async function interleaved(runners: Runner[], budgetMs: number): Promise<Map<string, { ms: number; runs: number }>> {
+  const warm: number[] = [];
+  for (const r of runners) {
+    await r.run();
+    const t0 = performance.now();
+    await r.run();
+    warm.push(performance.now() - t0);
+  }
+  const perRound = warm.reduce((a, b) => a + b, 0);
+  const rounds = Math.max(5, Math.min(25, Math.floor(budgetMs / Math.max(perRound, 1e-3))));
+  const times = runners.map(() => [] as number[]);
+  for (let round = 0; round < rounds; round++) {
+    for (let j = 0; j < runners.length; j++) {
+      const i = (j + round) % runners.length;
+      const t0 = performance.now();
+      await runners[i].run();
+      times[i].push(performance.now() - t0);
+    }
+  }
+  const out = new Map<string, { ms: number; runs: number }>();
+  runners.forEach((r, i) => out.set(r.key, { ms: median(times[i]), runs: times[i].length }));
+  return out;
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Run the benchmark. */
+export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
+  const log = opts.log ?? (() => {});
+  const threads = opts.threads ?? cpus().length;
+  const budgetMs = opts.budgetMs ?? 4000;
+  const python = opts.torch === false ? undefined : findTorchPython();
+  if (opts.torch === undefined && !python) log("PyTorch columns skipped: no python3 here can import torch and torchvision (apt-get install -y python3-torch python3-torchvision)");
+  if (opts.torch === true && !python) throw new Error("bench: --torch needs a python3 that can import torch and torchvision");
+  const tmp = opts.tmpDir ?? join(ROOT, "bench", "tmp");
+  const all = opts.quick ? QUICK_WORKLOADS : WORKLOADS;
+  const workloads = opts.only?.length ? all.filter((w) => opts.only!.includes(w.name)) : all;
+  let torchVersion: string | null = null;
+  const groups: BenchResult["groups"] = [];
+
+  for (const w of workloads) {
+    log(`${w.title}: generating data`);
+    const d = workloadData(w);
+    const rank = w.dims.length;
+    const torchRes = python ? runTorch(python, w, d, tmp, threads, opts.quick ? 3 : 9, log) : undefined;
+    if (torchRes) torchVersion = torchRes.torch;
+    for (const loss of w.losses) {
+      const feeds = { input: inputFor(loss, d), target: d.target };
+      const runners: Runner[] = [];
+      const notes: VariantResult[] = [];
+      const ours = buildLoss(loss, lossOptions(loss, rank)).model;
+      runners.push(await nodeRunner("ours", "this project's graph (onnxruntime-node CPU)", ours, feeds, threads));
+      runners.push(
+        await nodeRunner("ours-f32", "the same graph, float32 final reduction", buildLoss(loss, lossOptions(loss, rank), { accumulate: "float32" }).model, feeds, threads),
+      );
+      if (loss === "cross_entropy" || loss === "nll_loss") {
+        const op = loss === "cross_entropy" ? "SoftmaxCrossEntropyLoss" : "NegativeLogLikelihoodLoss";
+        runners.push(await nodeRunner("one-node", `one ${op} node`, oneNodeLoss(loss, rank), feeds, threads));
+      }
+      if (loss === "cross_entropy" || loss === "softmax_focal_loss") {
+        runners.push(await nodeRunner("naive", "naive Softmax -> Log -> one-hot graph", naiveSoftmaxLoss(rank, loss === "softmax_focal_loss"), feeds, threads));
+      }
+      if (loss === "binary_cross_entropy_with_logits" || loss === "sigmoid_focal_loss") {
+        runners.push(await nodeRunner("naive", "naive Log(Sigmoid) graph", naiveSigmoidLoss(rank), feeds, threads));
+      }
+      for (const [key, e] of Object.entries(torchRes?.workloads[w.name]?.[loss]?.exported ?? {})) {
+        if (e.error || !e.path) {
+          notes.push({ key, label: e.label, ms: null, runs: 0, note: `export failed: ${e.error}` });
+          continue;
+        }
+        try {
+          const model = new Uint8Array(readFileSync(e.path));
+          const exportedFeeds = { x: inputFor(loss, d), t: d.target };
+          runners.push(await nodeRunner(key, `${e.label}, under onnxruntime-node`, model, exportedFeeds, threads));
+        } catch (err) {
+          notes.push({ key, label: e.label, ms: null, runs: 0, note: `onnxruntime could not run it: ${String((err as Error).message).split("\n")[0]}` });
+        }
+      }
+      runners.push(await nodeRunner("floor", "one read of the input (one ReduceMax node)", floorGraph(rank), feeds, threads));
+      if (opts.web !== false) {
+        try {
+          runners.push(await webRunner("this project's graph on onnxruntime-web (wasm, 1 thread, in Node)", ours, feeds));
+        } catch (err) {
+          notes.push({ key: "ort-web", label: "onnxruntime-web (wasm)", ms: null, runs: 0, note: String((err as Error).message).split("\n")[0] });
+        }
+      }
+      log(`${w.title}: ${loss}: timing ${runners.length} variants`);
+      const timed = await interleaved(runners, budgetMs);
+      for (const r of runners) await r.release();
+      const variants: VariantResult[] = runners.map((r) => ({ key: r.key, label: r.label, ...timed.get(r.key)! }));
+      for (const [key, e] of Object.entries(torchRes?.workloads[w.name]?.[loss]?.eager ?? {})) {
+        variants.push({ key, label: e.label, ms: e.ms, runs: e.runs, note: "PyTorch process, its own interleaved rounds" });
+      }
+      groups.push({ workload: w.name, title: w.title, loss, variants: [...variants, ...notes] });
+    }
+  }
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  return {
+    machine: {
+      cpu,
+      cores: cpus().length,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      platform: `${process.platform}/${process.arch}`,
+      node: process.version,
+      onnxruntime: ort.env.versions.node ?? "?",
+      torch: torchVersion,
+    },
+    threads,
+    spinning: false,
+    date: new Date().toISOString().slice(0, 10),
+    quick: !!opts.quick,
+    groups,
+  };
+}
+
+interface TorchResult {
+  torch: string;
+  workloads: Record<string, Record<string, { eager: Record<string, { label: string; ms: number; runs: number }>; exported: Record<string, { label: string; path?: string; error?: string }> }>>;
+}
+
+function runTorch(python: string, w: Workload, d: ReturnType<typeof workloadData>, tmp: string, threads: number, rounds: number, log: (s: string) => void): TorchResult | undefined {
+  const folder = join(tmp, w.name);
+  rmSync(folder, { recursive: true, force: true });
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, "logits.npy"), encodeNpy(d.logits));
+  writeFileSync(join(folder, "probs.npy"), encodeNpy(d.probs));
+  writeFileSync(join(folder, "logprobs.npy"), encodeNpy(d.logProbs));
+  writeFileSync(join(folder, "target.npy"), encodeNpy(d.target));
+  const spec = join(folder, "spec.json");
+  const out = join(folder, "torch.json");
+  writeFileSync(spec, JSON.stringify({ threads, workloads: [{ name: w.name, folder, losses: w.losses, rounds }] }));
+  log(`${w.title}: PyTorch eager and torch.onnx.export`);
+  const r = spawnSync(python, [join(ROOT, "scripts", "bench_torch.py"), spec, out], { encoding: "utf8", maxBuffer: 1 << 26 });
+  if (r.status !== 0) {
+    log(`PyTorch columns for ${w.name} skipped: bench_torch.py failed: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-1)[0]}`);
+    return undefined;
+  }
+  return JSON.parse(readFileSync(out, "utf8")) as TorchResult;
+}
