@@ -114,6 +114,24 @@ describe("eval", () => {
     expect(Math.abs(JSON.parse(r.out).outputs.loss.data[0] - num(c.expected.data[0]))).toBeLessThan(1e-5 * Math.max(1, Math.abs(num(c.expected.data[0]))));
   });
 
+  test("--stream / --chunk-mb evaluate in chunks with the same value; none needs --out", async () => {
+    const c = samples.find((s) => s.loss === "softmax_focal_loss")!;
+    const inputs = writeInputs(c, "st").flatMap((i) => ["--input", i]);
+    const whole = JSON.parse((await cli("eval", "softmax_focal_loss", ...inputs, "--json")).out).outputs.loss.data[0];
+    const streamed = await cli("eval", "softmax_focal_loss", ...inputs, "--stream", "--json");
+    expect(streamed.code).toBe(0);
+    expect(Math.abs(JSON.parse(streamed.out).outputs.loss.data[0] - whole)).toBeLessThan(1e-6);
+    const text = await cli("eval", "softmax_focal_loss", ...inputs, "--chunk-mb", "1");
+    expect(text.err).toMatch(/^streamed 8 rows in 1 chunks; float64 combination /);
+    const none = await cli("eval", "cross_entropy", ...inputs, "--stream", "--options", '{"reduction": "none"}');
+    expect(none.code).toBe(2);
+    expect(none.err).toBe('onnx-losses: reduction "none" over a streamed input: expected an output file for the per-item losses (--out DIR)\n');
+    const out = await cli("eval", "cross_entropy", ...inputs, "--stream", "--options", '{"reduction": "none"}', "--out", "streamed");
+    expect(out.code).toBe(0);
+    expect(out.out).toBe(`loss float32 [8]: streamed to ${join("streamed", "loss.npy")} (1 chunks)\n`);
+    expect(decodeNpy(readFileSync(join(dir, "streamed", "loss.npy"))).dims).toEqual([8]);
+  });
+
   test("NaN (every target ignored) prints as null in --json", async () => {
     const c = loadFixtures("cross_entropy.json").find((x) => x.id === "all ignored mean")!;
     const r = await cli("eval", "cross_entropy", ...writeInputs(c, "nan").flatMap((i) => ["--input", i]), "--json");

@@ -61,6 +61,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .option("--threads <n>", "intra-op threads (default: all cores)")
     .option("--json", 'print {"outputs": {"loss": {"dims": [...], "data": [...]}}} (NaN and inf as null)')
     .option("--out <dir>", "write each output as DIR/NAME.npy")
+    .option("--stream", `read the inputs in row chunks (automatic above ${256} MiB)`)
+    .option("--chunk-mb <n>", "MiB of input rows per chunk when streaming (default 64)")
     .action((target, o) => evalCommand(io, target, o));
 
   program

@@ -45,6 +45,7 @@ export const binaryCrossEntropy: LossDefinition = {
     let loss = neg(add(mul(y, logP), mul(sub(1, y), log1mP)));
     if (w.value) loss = mul(loss, w.value);
     return finishLoss(g, inputs, loss, {
+      outputs: ctx.outputs,
       reduction: o.reduction,
       items: dims,
       checks: [{ kind: "range", tensor: "input", min: 0, max: 1 }],

@@ -69,6 +69,6 @@ export const binaryCrossEntropyWithLogits: LossDefinition = {
     const y = declareInput(g, inputs, "target", "float32", dims, "targets in [0, 1], shaped like input");
     let loss = bceWithLogits(x, y, pw.value);
     if (w.value) loss = mul(loss, w.value);
-    return finishLoss(g, inputs, loss, { reduction: o.reduction, items: dims, doc: "binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity; input = logits" });
+    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, items: dims, doc: "binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity; input = logits" });
   },
 };

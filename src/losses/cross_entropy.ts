@@ -77,7 +77,7 @@ export const crossEntropy: LossDefinition = {
       loss = where(valid, nll, 0);
       denominator = wt ? where(valid, wt, 0) : valid;
     }
-    return finishLoss(g, inputs, loss, { reduction: o.reduction, denominator, items: itemDims(o.rank), checks, doc: "cross_entropy: F.cross_entropy parity; input = logits" });
+    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, denominator, items: itemDims(o.rank), checks, doc: "cross_entropy: F.cross_entropy parity; input = logits" });
   },
   check(o) {
     if (o.targetType === "probs" && o.ignoreIndex !== -100) {

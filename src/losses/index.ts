@@ -32,6 +32,14 @@ export interface BuildOptions {
    * at 1e7 items) or "float32". Ignored under the WebGPU lowering, which always uses float32.
    */
   accumulate?: "float64" | "float32";
+  /**
+   * `"loss"` (default): the output `loss`. `"parts"`: for evaluating in chunks, the outputs
+   * `loss_sum` (the sum of the weighted per-item losses) and `weight_sum` (what "mean" divides by: the
+   * sum of class weights over non-ignored items, or the item count), both float64 scalars, so that
+   * mean = sum of loss_sum / sum of weight_sum over every chunk, exactly as one pass would weigh them.
+   * Needs reduction "mean" or "sum".
+   */
+  outputs?: "loss" | "parts";
 }
 
 /**
@@ -68,8 +76,13 @@ export function buildLoss(name: string, options: unknown = {}, build: BuildOptio
   if (accumulate !== "float64" && accumulate !== "float32") {
     throw new OptionError(`accumulate: expected "float64" | "float32", received ${JSON.stringify(accumulate)}`);
   }
+  const outputs = build.outputs ?? "loss";
+  if (outputs !== "loss" && outputs !== "parts") throw new OptionError(`outputs: expected "loss" | "parts", received ${JSON.stringify(outputs)}`);
   const resolved = resolveLossOptions(def.name, options);
-  const parts = def.build(resolved, { opset, lowering, accumulate });
+  if (outputs === "parts" && resolved.reduction === "none") {
+    throw new OptionError(`outputs: "parts" needs reduction "mean" or "sum", received reduction "none"`);
+  }
+  const parts = def.build(resolved, { opset, lowering, accumulate, outputs });
   const model = parts.graph.toModel({
     docString: `${parts.doc}. Built by onnx-losses with options ${canonicalJson(resolved)}.`,
     metadata: {

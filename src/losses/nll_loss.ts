@@ -42,6 +42,7 @@ export const nllLoss: LossDefinition = {
     }
     const loss = where(valid, nll, 0);
     return finishLoss(g, inputs, loss, {
+      outputs: ctx.outputs,
       reduction: o.reduction,
       denominator: wt ? where(valid, wt, 0) : valid,
       items: itemDims(o.rank),

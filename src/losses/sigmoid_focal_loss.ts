@@ -59,6 +59,6 @@ export const sigmoidFocalLoss: LossDefinition = {
       // alpha y + (1 - alpha)(1 - y) = (1 - alpha) + (2 alpha - 1) y
       loss = mul(loss, add(mul(y, 2 * o.alpha - 1), 1 - o.alpha));
     }
-    return finishLoss(g, inputs, loss, { reduction: o.reduction, items: dims, doc: "sigmoid_focal_loss: torchvision.ops.sigmoid_focal_loss parity; input = logits" });
+    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, items: dims, doc: "sigmoid_focal_loss: torchvision.ops.sigmoid_focal_loss parity; input = logits" });
   },
 };

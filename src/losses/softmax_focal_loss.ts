@@ -134,6 +134,6 @@ export const softmaxFocalLoss: LossDefinition = {
     if (alphaNum !== null) {
       checks.push({ kind: "minDim", tensor: "input", axis: 1, min: o.balanceIndex + 1, why: `balanceIndex ${o.balanceIndex} must be a class` });
     }
-    return finishLoss(g, inputs, loss, { reduction: o.reduction, denominator: valid, items: itemDims(o.rank), checks, doc: "softmax_focal_loss: the article's FocalLoss with its alpha defect fixed; input = logits" });
+    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, denominator: valid, items: itemDims(o.rank), checks, doc: "softmax_focal_loss: the article's FocalLoss with its alpha defect fixed; input = logits" });
   },
 };

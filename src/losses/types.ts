@@ -58,6 +58,8 @@ export interface BuildContext {
   opset: number;
   lowering: import("../builder/graph.js").Lowering;
   accumulate: "float64" | "float32";
+  /** "loss" (the default), or "parts": `loss_sum` and `weight_sum` for combining over chunks. */
+  outputs: "loss" | "parts";
 }
 
 /** What a loss's build returns; buildLoss wraps it into a LossGraph. */

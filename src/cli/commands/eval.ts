@@ -1,7 +1,9 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import cliProgress from "cli-progress";
 import { join, resolve } from "node:path";
 import { decodeNpy, encodeNpy } from "../../io/npy.js";
 import { buildLoss } from "../../losses/index.js";
+import { evaluateNpyFiles } from "../../stream/evaluate_files.js";
 import { createEvaluator, NODE_PROVIDERS } from "../../runtime/node.js";
 import { parseProvider } from "../../runtime/providers.js";
 import type { TensorData } from "../../runtime/tensor.js";
@@ -20,7 +22,12 @@ export interface EvalFlags {
   threads?: string;
   json?: boolean;
   out?: string;
+  stream?: boolean;
+  chunkMb?: string;
 }
+
+/** Inputs larger than this (all files together) are evaluated in chunks. */
+export const STREAM_ABOVE_BYTES = 256 * 2 ** 20;
 
 /**
  * `onnx-losses eval <loss | FILE.onnx> --input NAME=FILE.npy ...`: read .npy inputs, build the loss for
@@ -34,13 +41,22 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     .map((s) => parseProvider(s, NODE_PROVIDERS));
   const threads = parseIntFlag("--threads", flags.threads);
   if (threads !== undefined && threads < 1) throw new UsageError(`--threads: expected an integer >= 1, received ${threads}`);
-  const feeds: Record<string, TensorData> = {};
+  const files: Record<string, string> = {};
   for (const spec of flags.input ?? []) {
     const { name, file } = parseNamedFile("--input", spec);
-    if (feeds[name]) throw new UsageError(`--input: ${name} given twice`);
-    feeds[name] = decodeNpy(new Uint8Array(await readFile(resolve(io.cwd, file))), file);
+    if (files[name]) throw new UsageError(`--input: ${name} given twice`);
+    files[name] = resolve(io.cwd, file);
   }
-  if (Object.keys(feeds).length === 0) throw new UsageError("eval: expected at least one --input NAME=FILE.npy");
+  if (Object.keys(files).length === 0) throw new UsageError("eval: expected at least one --input NAME=FILE.npy");
+  const chunkMb = parseIntFlag("--chunk-mb", flags.chunkMb);
+  if (chunkMb !== undefined && chunkMb < 1) throw new UsageError(`--chunk-mb: expected an integer >= 1, received ${chunkMb}`);
+  let total = 0;
+  for (const f of Object.values(files)) total += (await stat(f)).size;
+  if (flags.stream || chunkMb !== undefined || total > STREAM_ABOVE_BYTES) {
+    return streamEval(io, target, files, flags, { ep, fallback, threads, chunkBytes: chunkMb === undefined ? undefined : chunkMb * 2 ** 20 });
+  }
+  const feeds: Record<string, TensorData> = {};
+  for (const [name, file] of Object.entries(files)) feeds[name] = decodeNpy(new Uint8Array(await readFile(file)), file);
 
   let model: Uint8Array;
   if (target.endsWith(".onnx")) {
@@ -75,5 +91,54 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     }
   } finally {
     await evaluator.release();
+  }
+}
+
+/** The chunked path: inputs read in row chunks, combined exactly; a progress bar on a terminal. */
+async function streamEval(
+  io: CliIo,
+  target: string,
+  files: Record<string, string>,
+  flags: EvalFlags,
+  opts: { ep: ReturnType<typeof parseProvider>; fallback: ReturnType<typeof parseProvider>[]; threads?: number; chunkBytes?: number },
+): Promise<void> {
+  let source: Parameters<typeof evaluateNpyFiles>[0];
+  if (target.endsWith(".onnx")) {
+    if (flags.options !== undefined) throw new UsageError("eval: --options applies to a loss name; a .onnx file carries its own");
+    source = new Uint8Array(await readFile(resolve(io.cwd, target)));
+  } else {
+    source = { loss: target, options: parseOptionsJson(flags.options) ?? {}, opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering };
+  }
+  const outDir = flags.out ? resolve(io.cwd, flags.out) : undefined;
+  if (outDir) await mkdir(outDir, { recursive: true });
+  const bar = io.progress ? new cliProgress.SingleBar({ format: "{bar} {percentage}% | {value}/{total} rows | {duration_formatted}", stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+  let started = false;
+  let result;
+  try {
+    result = await evaluateNpyFiles(source, files, {
+      ...opts,
+      noneOutput: outDir ? join(outDir, "loss.npy") : undefined,
+      onProgress: (done, all) => {
+        if (!bar) return;
+        if (!started) bar.start(all, 0);
+        started = true;
+        bar.update(done);
+      },
+    });
+  } finally {
+    if (started) bar?.stop();
+  }
+  if (result.written) {
+    const note = `loss float32 [${result.written.dims.join(", ")}]: streamed to ${join(flags.out as string, "loss.npy")} (${result.chunks} chunks)`;
+    if (flags.json) io.out(JSON.stringify({ outputs: { loss: { dims: result.written.dims, file: join(flags.out as string, "loss.npy") } } }));
+    else io.out(note);
+    return;
+  }
+  const loss = result.outputs.loss;
+  if (outDir) await writeFile(join(outDir, "loss.npy"), encodeNpy(loss));
+  if (flags.json) io.out(JSON.stringify({ outputs: { loss: { dims: [], data: jsonNumbers(loss) } } }));
+  else {
+    io.out(describeTensor("loss", loss));
+    io.err(`streamed ${result.rows} rows in ${result.chunks} chunks; float64 combination ${result.value}`);
   }
 }

@@ -1,0 +1,47 @@
+/** Write an .npy file whose data arrives in chunks: the header first (the total dims are known), then the data. */
+import { open, rm, type FileHandle } from "node:fs/promises";
+import { encodeNpy } from "../io/npy.js";
+import { sizeOf, type TensorData, type TensorDType } from "../runtime/tensor.js";
+
+export class NpyWriter {
+  private written = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly file: string,
+    private readonly handle: FileHandle,
+    private position: number,
+    readonly dims: number[],
+  ) {}
+
+  static async create(file: string, dtype: TensorDType, dims: number[]): Promise<NpyWriter> {
+    const handle = await open(file, "w");
+    // the header of an empty array of these dims: same header bytes, no data
+    const empty = { dtype, dims, data: new Uint8Array(0) } as unknown as TensorData;
+    const header = encodeNpy(empty);
+    await handle.write(header, 0, header.length, 0);
+    return new NpyWriter(file, handle, header.length, dims);
+  }
+
+  async append(data: TensorData["data"]): Promise<void> {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    await this.handle.write(bytes, 0, bytes.length, this.position);
+    this.position += bytes.length;
+    this.written += data.length;
+  }
+
+  async close(): Promise<void> {
+    const want = sizeOf(this.dims);
+    this.closed = true;
+    await this.handle.close();
+    if (this.written !== want) throw new Error(`${this.file}: wrote ${this.written} values, expected ${want}`);
+  }
+
+  /** Close and delete a file that was not completed (after an error). */
+  async abort(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+    await rm(this.file, { force: true });
+  }
+}
