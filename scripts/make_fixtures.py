@@ -428,6 +428,43 @@ def samples():
         CASES["samples"][-1]["loss"] = loss
 
 
+def float16_cases():
+    """Cases for float16 graphs: inputs rounded to float16, expected = PyTorch float64 on those values."""
+    h = lambda t: t.half().float()  # noqa: E731
+    seed = 8000
+    for shape in [(6, 5), (2, 5, 3, 4)]:
+        C = shape[1]
+        item = (shape[0],) + shape[2:]
+        rank = len(shape)
+        for reduction in ["mean", "sum", "none"]:
+            seed += 1
+            x = h(logits(seed, shape))
+            t = indices(seed, item, C)
+            lp = h(torch.log_softmax(d(x), dim=1).float())
+            p = h(torch.sigmoid(logits(seed + 1, shape)))
+            y = binary(seed, shape)
+            q = h(probs_like(seed, shape))
+            o = {"rank": rank, "reduction": reduction}
+            add("float16", f"cross_entropy r{rank} {reduction}", dict(o), {"input": x, "target": t},
+                F.cross_entropy(d(x), t, reduction=reduction), "F.cross_entropy on float16 values")
+            add("float16", f"cross_entropy probs smoothing r{rank} {reduction}", dict(o, targetType="probs", labelSmoothing=0.1),
+                {"input": x, "target": q}, F.cross_entropy(d(x), d(q), reduction=reduction, label_smoothing=0.1), "F.cross_entropy(probs) on float16 values")
+            add("float16", f"nll_loss r{rank} {reduction}", dict(o, weight=[1.0, 2.0, 0.5, 1.0, 3.0]), {"input": lp, "target": t},
+                F.nll_loss(d(lp), t, weight=torch.tensor([1.0, 2.0, 0.5, 1.0, 3.0], dtype=torch.float64), reduction=reduction), "F.nll_loss on float16 values")
+            add("float16", f"binary_cross_entropy r{rank} {reduction}", dict(o), {"input": p, "target": y},
+                F.binary_cross_entropy(d(p), d(y), reduction=reduction), "F.binary_cross_entropy on float16 values")
+            add("float16", f"binary_cross_entropy_with_logits r{rank} {reduction}", dict(o, posWeight=[2.0]), {"input": x, "target": y},
+                F.binary_cross_entropy_with_logits(d(x), d(y), pos_weight=torch.tensor([2.0], dtype=torch.float64), reduction=reduction),
+                "F.binary_cross_entropy_with_logits on float16 values")
+            add("float16", f"softmax_focal_loss r{rank} {reduction}", dict(o, alpha=0.25, labelSmoothing=0.1), {"input": x, "target": t},
+                focal_reference(d(x), t, 2, 0.25, 0, -100, 0.1, 0, reduction), "focal_reference on float16 values")
+            add("float16", f"sigmoid_focal_loss r{rank} {reduction}", dict(o), {"input": x, "target": y},
+                tv_sigmoid_focal_loss(d(x), d(y), reduction=reduction), "torchvision sigmoid_focal_loss on float16 values")
+    for c in CASES["float16"]:
+        c["loss"] = c["id"].split(" ")[0]
+        c["dtype"] = "float16"
+
+
 def npy_files():
     """Small .npy files written by NumPy itself, for the .npy reader's tests."""
     import numpy as np
@@ -456,6 +493,7 @@ def main():
     softmax_focal_cases()
     sigmoid_focal_cases()
     samples()
+    float16_cases()
     npy_files()
     os.makedirs(OUT, exist_ok=True)
     for loss, cases in CASES.items():

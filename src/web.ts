@@ -17,4 +17,5 @@ export type { Evaluator, EvaluatorOptions } from "./runtime/evaluator.js";
 export { planProviders, ProviderError, parseProvider, type ExecutionProvider, type ProviderStatus } from "./runtime/providers.js";
 export { InputError, validateFeeds } from "./runtime/validate.js";
 export type { TensorData, TensorDType, TensorInput } from "./runtime/tensor.js";
+export { fromFloat16Bits, toFloat16Bits, tensorNumbers } from "./runtime/tensor.js";
 export { decodeNpy, encodeNpy, parseNpyHeader, NpyError } from "./io/npy.js";

@@ -157,3 +157,14 @@ describe("reader", () => {
     expect(() => readModel(new Uint8Array([0xff, 0xff, 0xff, 0xff]))).toThrow(/^onnx model: expected ONNX ModelProto bytes, could not decode/);
   });
 });
+
+describe("type checks at build time", () => {
+  test("elementwise operands of different dtypes are refused with both names", () => {
+    const g = new Graph("types");
+    const a = g.input("a", "float32", [1]);
+    const b = g.input("b", "float64", [1]);
+    expect(() => mul(a, b)).toThrow("Mul: expected operands of one dtype, received float32 (a) and float64 (b)");
+    expect(() => where(equal(a, 0), a, b)).toThrow("Where: expected operands of one dtype, received float32 (a) and float64 (b)");
+    expect(where(equal(b, 0), 1, 2, "float64").dtype).toBe("float64");
+  });
+});

@@ -5,6 +5,7 @@
 import { describe, expect, test } from "@jest/globals";
 import { buildLoss } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
+import { fromFloat16Bits, toFloat16Bits } from "../src/runtime/tensor.js";
 import { feedsOf, firstMismatch, fixtureFiles, loadFixtures, num } from "./helpers.js";
 
 const OPSETS = [17, 13, 18, 23];
@@ -25,5 +26,60 @@ describe.each(fixtureFiles())("%s", (file) => {
       }
     }
     expect(failures).toEqual([]);
+  });
+});
+
+describe("dtypes", () => {
+  // float64 graphs do the math in float64: the fixtures' float32 inputs widen exactly, so they must
+  // match PyTorch's float64 values far closer than float32 can.
+  const RTOL_F64 = 1e-7; // not 1e-12: the fixtures hold class weights and alphas as PyTorch float32 tensors
+  // float16 graphs round the output to float16 (11 significant bits: 4.9e-4 relative) after float32 math.
+  const RTOL_F16 = 1e-3;
+
+  test.each(fixtureFiles())("float64 graphs: %s within 1e-7", async (file) => {
+    const failures: string[] = [];
+    for (const c of loadFixtures(file)) {
+      const ev = await createEvaluator(buildLoss(c.loss, c.options, { dtype: "float64" }));
+      const feeds = feedsOf(c);
+      for (const t of Object.values(feeds)) if (t.data instanceof Float32Array) t.data = Float64Array.from(t.data);
+      const { loss } = await ev.run(feeds);
+      await ev.release();
+      expect(loss.dtype).toBe("float64");
+      const want = c.expected.data.map(num);
+      const i = firstMismatch(loss.data as Float64Array, want, RTOL_F64);
+      if (i >= 0) failures.push(`${c.id}: at ${i} got ${loss.data[i]} want ${want[i]}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  test("float16 graphs: inputs and output float16, within 1e-3 of PyTorch on the float16 values", async () => {
+    const cases = loadFixtures("float16.json");
+    expect(cases.length).toBeGreaterThanOrEqual(42);
+    const failures: string[] = [];
+    for (const c of cases) {
+      const g = buildLoss(c.loss, c.options, { dtype: "float16" });
+      expect(g.inputs[0].dtype).toBe("float16");
+      const ev = await createEvaluator(g);
+      const feeds = feedsOf(c);
+      for (const t of Object.values(feeds)) if (t.data instanceof Float32Array) t.data = Uint16Array.from(t.data, toFloat16Bits);
+      const { loss } = await ev.run(feeds);
+      await ev.release();
+      expect(loss.dtype).toBe("float16");
+      const want = c.expected.data.map(num);
+      const i = firstMismatch(Array.from(loss.data as Uint16Array, fromFloat16Bits), want, RTOL_F16);
+      if (i >= 0) failures.push(`${c.id}: at ${i} got ${fromFloat16Bits((loss.data as Uint16Array)[i])} want ${want[i]}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  test("float32 data fed to float16 and float64 graphs is converted", async () => {
+    const c = loadFixtures("samples.json")[0];
+    for (const dtype of ["float16", "float64"] as const) {
+      const ev = await createEvaluator(buildLoss(c.loss, c.options, { dtype }));
+      const { loss } = await ev.run(feedsOf(c));
+      await ev.release();
+      const got = dtype === "float16" ? fromFloat16Bits((loss.data as Uint16Array)[0]) : (loss.data[0] as number);
+      expect(Math.abs(got - num(c.expected.data[0])) / num(c.expected.data[0])).toBeLessThan(dtype === "float16" ? 1e-3 : 1e-6);
+    }
   });
 });

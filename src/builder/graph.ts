@@ -41,6 +41,11 @@ export interface GraphOptions {
    * ~2e-5 relative over 1e6 values) or float32. The WebGPU lowering always uses float32.
    */
   accumulate?: "float64" | "float32";
+  /**
+   * The float type of the graph's float inputs and outputs: "float32" (default); "float16" (math in
+   * float32 inside: inputs are cast up, outputs down); "float64" (math in float64 too).
+   */
+  dtype?: "float32" | "float16" | "float64";
 }
 
 /** Builder options of one node, kept apart from ONNX attributes so the two never collide. */
@@ -107,6 +112,10 @@ export class Graph {
   readonly lowering: Lowering;
   /** The type final reductions accumulate in (float32 under the WebGPU lowering: GPUs have no float64). */
   readonly accumulateType: DType;
+  /** The float type of float inputs and outputs (float16, float32 or float64). */
+  readonly ioFloatType: DType;
+  /** The float type the math runs in: float64 for float64 graphs, float32 otherwise. */
+  readonly floatType: DType;
   private readonly inputs: IOSpec[] = [];
   private readonly outputs: IOSpec[] = [];
   private readonly nodes: NodeRecord[] = [];
@@ -119,7 +128,9 @@ export class Graph {
     this.name = name;
     this.opset = options.opset ?? DEFAULT_OPSET;
     this.lowering = options.lowering ?? "none";
-    this.accumulateType = this.lowering === "webgpu" ? "float32" : (options.accumulate ?? "float64");
+    this.ioFloatType = options.dtype ?? "float32";
+    this.floatType = this.ioFloatType === "float64" ? "float64" : "float32";
+    this.accumulateType = this.lowering === "webgpu" ? "float32" : this.floatType === "float64" ? "float64" : (options.accumulate ?? "float64");
     irVersionForOpset(this.opset); // validates the opset
   }
 

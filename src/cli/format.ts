@@ -1,5 +1,5 @@
 /** Text output helpers of the CLI. */
-import type { TensorData } from "../runtime/tensor.js";
+import { tensorNumbers, type TensorData } from "../runtime/tensor.js";
 
 /** A number with full float32 precision for people: 9 significant digits. */
 export function fmtNum(v: number): string {
@@ -10,15 +10,12 @@ export function fmtNum(v: number): string {
 
 /** JSON-safe numbers: NaN and infinities become null (JSON has no literal for them). */
 export function jsonNumbers(t: TensorData): (number | null)[] {
-  return Array.from(t.data as ArrayLike<number | bigint>, (v) => {
-    const n = Number(v);
-    return Number.isFinite(n) ? n : null;
-  });
+  return tensorNumbers(t).map((n) => (Number.isFinite(n) ? n : null));
 }
 
 /** `loss float32 []: 0.123` or the first values of a larger tensor. */
 export function describeTensor(name: string, t: TensorData, limit = 20): string {
-  const values = Array.from(t.data as ArrayLike<number | bigint>, (v) => fmtNum(Number(v)));
+  const values = tensorNumbers(t).map(fmtNum);
   const head = values.slice(0, limit).join(", ");
   const dims = `[${t.dims.join(", ")}]`;
   if (t.dims.length === 0) return `${name} ${t.dtype} ${dims}: ${head}`;

@@ -45,6 +45,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .option("--opset <n>", `ai.onnx opset, ${MIN_OPSET} to ${MAX_OPSET}`, String(DEFAULT_OPSET))
     .option("--rank <r>", "rank of input: 2 for [N, C], R > 2 for [N, C, d1..]")
     .addOption(new Option("--lowering <form>", "webgpu: only ops onnxruntime-web's WebGPU backend runs on the GPU").choices(["none", "webgpu"]).default("none"))
+    .addOption(new Option("--dtype <type>", "float type of the inputs and the loss (float16: math in float32 inside)").choices(["float32", "float16", "float64"]).default("float32"))
     .option("-o, --output <path>", "the .onnx file (a directory with --all)")
     .action((loss, o) => exportCommand(io, loss, o));
 
@@ -56,6 +57,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .option("--options <json>", "loss options as JSON (loss names only)")
     .option("--opset <n>", `ai.onnx opset, ${MIN_OPSET} to ${MAX_OPSET} (loss names only; default ${DEFAULT_OPSET})`)
     .addOption(new Option("--lowering <form>", "webgpu: only ops the WebGPU backend runs on the GPU (loss names only)").choices(["none", "webgpu"]))
+    .addOption(new Option("--dtype <type>", "float type of the graph (loss names only; inputs are converted to it)").choices(["float32", "float16", "float64"]))
     .addOption(new Option("--ep <provider>", "execution provider").choices(["cpu", "cuda", "dml", "webgpu"]).default("cpu"))
     .option("--fallback <list>", "comma-separated providers to try when --ep is unavailable (none by default)")
     .option("--threads <n>", "intra-op threads (default: all cores)")

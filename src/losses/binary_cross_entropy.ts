@@ -13,8 +13,8 @@ interface Options {
 /** A weight list of length 1 is a scalar; longer lists run along the last dim (fixing its size). */
 export function lastDimConstant(g: Graph, values: readonly number[] | null): { value?: Value; last?: number } {
   if (!values) return {};
-  if (values.length === 1) return { value: g.constant(values[0], "float32") };
-  return { value: g.constant(values, "float32"), last: values.length };
+  if (values.length === 1) return { value: g.constant(values[0], g.floatType) };
+  return { value: g.constant(values, g.floatType), last: values.length };
 }
 
 /**
@@ -38,8 +38,8 @@ export const binaryCrossEntropy: LossDefinition = {
     const w = lastDimConstant(g, o.weight);
     const dims = elementwiseDims(o.rank, w.last);
     const inputs: TensorSpec[] = [];
-    const p = declareInput(g, inputs, "input", "float32", dims, "probabilities in [0, 1]");
-    const y = declareInput(g, inputs, "target", "float32", dims, "targets in [0, 1], shaped like input");
+    const p = declareInput(g, inputs, "input", "float", dims, "probabilities in [0, 1]");
+    const y = declareInput(g, inputs, "target", "float", dims, "targets in [0, 1], shaped like input");
     const logP = max(log(p), -100);
     const log1mP = max(log(sub(1, p)), -100);
     let loss = neg(add(mul(y, logP), mul(sub(1, y), log1mP)));

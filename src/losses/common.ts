@@ -45,12 +45,12 @@ export function elementwiseDims(rank: number, last?: number): Dim[] {
 
 /** A per-class constant shaped [C, 1, .., 1] so that it broadcasts over [N, C, d..]. */
 export function perClass(g: Graph, values: readonly number[], rank: number): Value {
-  return g.constant(values, "float32", [values.length, ...Array(rank - 2).fill(1)]);
+  return g.constant(values, g.floatType, [values.length, ...Array(rank - 2).fill(1)]);
 }
 
-/** The number of classes (dim 1 of x) as a float32 scalar. */
+/** The number of classes (dim 1 of x) as a scalar of the graph's float type. */
 export function classCount(x: Value): Value {
-  return cast(gather(shape(x), 1), "float32");
+  return cast(gather(shape(x), 1), x.graph.floatType);
 }
 
 /**
@@ -124,29 +124,35 @@ export class ClassLogProbs {
  * weighted mean; a bool mask counts items); without it the mean is over all items.
  */
 export function reduceItems(loss: Value, reduction: Reduction, itemRank: number, denominator?: Value): Value {
-  if (reduction === "none") return loss;
+  const out = loss.graph.ioFloatType;
+  if (reduction === "none") return cast(loss, out);
   const total = (v: Value) => accurateSum(v, itemRank);
-  if (reduction === "sum") return cast(total(loss), "float32");
+  if (reduction === "sum") return cast(total(loss), out);
   if (!denominator) {
-    // the mean over all items: row means in float32, then their mean (rows have equal length)
+    // the mean over all items: row means in the float type, then their mean (rows have equal length)
     const acc = loss.graph.accumulateType;
     const rows = itemRank >= 2 ? reduceMean(loss, { axes: [itemRank - 1] }) : loss;
-    return cast(reduceMean(cast(rows, acc)), "float32");
+    return cast(reduceMean(cast(rows, acc)), out);
   }
-  return cast(div(total(loss), total(denominator)), "float32");
+  return cast(div(total(loss), total(denominator)), out);
 }
 
 /** Sum of every element: float32 over the last axis (rank >= 2), then the rest in the accumulate type. */
 function accurateSum(v: Value, rank: number): Value {
   const acc = v.graph.accumulateType;
-  const rows = rank >= 2 ? reduceSum(cast(v, "float32"), { axes: [rank - 1] }) : v;
+  const rows = rank >= 2 ? reduceSum(cast(v, v.graph.floatType), { axes: [rank - 1] }) : v;
   return reduceSum(cast(rows, acc));
 }
 
-/** Declare a graph input and record its spec (name, dtype, shape, meaning) in `specs`. */
-export function declareInput(g: Graph, specs: TensorSpec[], name: string, dtype: DType, shape: Dim[], doc: string): Value {
-  specs.push({ name, dtype, shape, doc });
-  return g.input(name, dtype, shape);
+/**
+ * Declare a graph input and record its spec (name, dtype, shape, meaning) in `specs`. A float input
+ * (`"float"`) takes the graph's input float type and is cast to the type the math runs in.
+ */
+export function declareInput(g: Graph, specs: TensorSpec[], name: string, dtype: DType | "float", shape: Dim[], doc: string): Value {
+  const declared = dtype === "float" ? g.ioFloatType : dtype;
+  specs.push({ name, dtype: declared, shape, doc });
+  const v = g.input(name, declared, shape);
+  return dtype === "float" ? cast(v, g.floatType) : v;
 }
 
 /**
@@ -176,5 +182,5 @@ export function finishLoss(
   }
   const shape = o.reduction === "none" ? o.items : [];
   g.output(reduceItems(perItem, o.reduction, o.items.length, o.denominator), "loss", shape);
-  return { ...base, outputs: [{ name: "loss", dtype: "float32", shape, doc: "the loss" }] };
+  return { ...base, outputs: [{ name: "loss", dtype: g.ioFloatType, shape, doc: "the loss" }] };
 }

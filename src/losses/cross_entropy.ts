@@ -43,7 +43,7 @@ export const crossEntropy: LossDefinition = {
     const C = o.weight?.length;
     const g = new Graph("cross_entropy", ctx);
     const inputs: TensorSpec[] = [];
-    const x = declareInput(g, inputs, "input", "float32", classInputDims(o.rank, C), "logits");
+    const x = declareInput(g, inputs, "input", "float", classInputDims(o.rank, C), "logits");
     const logp = new ClassLogProbs(x, o.rank);
     const eps = o.labelSmoothing;
     const w = o.weight ? perClass(g, o.weight, o.rank) : undefined;
@@ -51,9 +51,9 @@ export const crossEntropy: LossDefinition = {
     let denominator: Value | undefined;
     const checks: InputCheck[] = [];
     if (o.targetType === "probs") {
-      const t = declareInput(g, inputs, "target", "float32", classInputDims(o.rank, C), "class probabilities, shaped like input");
+      const t = declareInput(g, inputs, "target", "float", classInputDims(o.rank, C), "class probabilities, shaped like input");
       let q = t;
-      if (eps > 0) q = add(mul(t, 1 - eps), C ? eps / C : div(g.constant(eps, "float32"), classCount(x)));
+      if (eps > 0) q = add(mul(t, 1 - eps), C ? eps / C : div(g.constant(eps, g.floatType), classCount(x)));
       let prod = mul(logp.full(), q);
       if (w) prod = mul(prod, w);
       loss = neg(reduceSum(prod, { axes: [1] }));
@@ -64,7 +64,7 @@ export const crossEntropy: LossDefinition = {
       let nll = neg(logp.atTarget(safe));
       let wt: Value | undefined;
       if (o.weight) {
-        wt = gather(g.constant(o.weight, "float32"), safe, 0);
+        wt = gather(g.constant(o.weight, g.floatType), safe, 0);
         nll = mul(nll, wt);
       }
       if (eps > 0) {

@@ -16,6 +16,7 @@ export const META = Object.freeze({
   checks: "onnx_losses.checks",
   inputs: "onnx_losses.inputs",
   lowering: "onnx_losses.lowering",
+  dtype: "onnx_losses.dtype",
 });
 
 /** Options of {@link buildLoss} that are about the model, not the loss. */
@@ -40,6 +41,12 @@ export interface BuildOptions {
    * Needs reduction "mean" or "sum".
    */
   outputs?: "loss" | "parts";
+  /**
+   * The float type of the float inputs and of `loss`: "float32" (default); "float16" (inputs and output
+   * float16, the math in float32 inside the graph); "float64" (the math in float64 too; onnxruntime's CPU
+   * provider has float64 kernels for every op the catalogue uses).
+   */
+  dtype?: "float32" | "float16" | "float64";
 }
 
 /**
@@ -76,13 +83,20 @@ export function buildLoss(name: string, options: unknown = {}, build: BuildOptio
   if (accumulate !== "float64" && accumulate !== "float32") {
     throw new OptionError(`accumulate: expected "float64" | "float32", received ${JSON.stringify(accumulate)}`);
   }
+  const dtype = build.dtype ?? "float32";
+  if (!["float32", "float16", "float64"].includes(dtype)) {
+    throw new OptionError(`dtype: expected "float32" | "float16" | "float64", received ${JSON.stringify(dtype)}`);
+  }
+  if (dtype === "float64" && lowering === "webgpu") {
+    throw new OptionError('dtype: expected "float32" or "float16" with the WebGPU lowering (GPUs have no float64), received "float64"');
+  }
   const outputs = build.outputs ?? "loss";
   if (outputs !== "loss" && outputs !== "parts") throw new OptionError(`outputs: expected "loss" | "parts", received ${JSON.stringify(outputs)}`);
   const resolved = resolveLossOptions(def.name, options);
   if (outputs === "parts" && resolved.reduction === "none") {
     throw new OptionError(`outputs: "parts" needs reduction "mean" or "sum", received reduction "none"`);
   }
-  const parts = def.build(resolved, { opset, lowering, accumulate, outputs });
+  const parts = def.build(resolved, { opset, lowering, accumulate, outputs, dtype });
   const model = parts.graph.toModel({
     docString: `${parts.doc}. Built by onnx-losses with options ${canonicalJson(resolved)}.`,
     metadata: {
@@ -91,9 +105,10 @@ export function buildLoss(name: string, options: unknown = {}, build: BuildOptio
       [META.checks]: canonicalJson(parts.checks),
       [META.inputs]: canonicalJson(parts.inputs.map((i) => ({ name: i.name, doc: i.doc }))),
       [META.lowering]: lowering,
+      [META.dtype]: dtype,
     },
   });
-  return { name: def.name, options: resolved, opset, lowering, inputs: parts.inputs, outputs: parts.outputs, checks: parts.checks, model };
+  return { name: def.name, options: resolved, opset, lowering, dtype, inputs: parts.inputs, outputs: parts.outputs, checks: parts.checks, model };
 }
 
 /** JSON with object keys sorted: the same value always gives the same text. */

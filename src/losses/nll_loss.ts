@@ -31,13 +31,13 @@ export const nllLoss: LossDefinition = {
     const C = o.weight?.length;
     const g = new Graph("nll_loss", ctx);
     const inputs: TensorSpec[] = [];
-    const x = declareInput(g, inputs, "input", "float32", classInputDims(o.rank, C), "log-probabilities");
+    const x = declareInput(g, inputs, "input", "float", classInputDims(o.rank, C), "log-probabilities");
     const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
     const { valid, safe } = hardTargets(t, o.ignoreIndex);
     let nll = neg(squeeze(gatherElements(x, unsqueeze(safe, [1]), 1), [1]));
     let wt: Value | undefined;
     if (o.weight) {
-      wt = gather(g.constant(o.weight, "float32"), safe, 0);
+      wt = gather(g.constant(o.weight, g.floatType), safe, 0);
       nll = mul(nll, wt);
     }
     const loss = where(valid, nll, 0);

@@ -46,8 +46,8 @@ export const sigmoidFocalLoss: LossDefinition = {
     const g = new Graph("sigmoid_focal_loss", ctx);
     const dims = elementwiseDims(o.rank);
     const inputs: TensorSpec[] = [];
-    const x = declareInput(g, inputs, "input", "float32", dims, "logits");
-    const y = declareInput(g, inputs, "target", "float32", dims, "targets in [0, 1], shaped like input");
+    const x = declareInput(g, inputs, "input", "float", dims, "logits");
+    const y = declareInput(g, inputs, "target", "float", dims, "targets in [0, 1], shaped like input");
     let loss = bceWithLogits(x, y);
     if (o.gamma !== 0) {
       const oneMinusPt = add(mul(y, sigmoid(neg(x))), mul(sub(1, y), sigmoid(x)));

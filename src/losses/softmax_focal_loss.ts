@@ -94,7 +94,7 @@ export const softmaxFocalLoss: LossDefinition = {
     const C = alphaList?.length;
     const g = new Graph("softmax_focal_loss", ctx);
     const inputs: TensorSpec[] = [];
-    const x = declareInput(g, inputs, "input", "float32", classInputDims(o.rank, C), "logits");
+    const x = declareInput(g, inputs, "input", "float", classInputDims(o.rank, C), "logits");
     const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
     const { valid, safe } = hardTargets(t, o.ignoreIndex);
     const logp = new ClassLogProbs(x, o.rank);
@@ -111,8 +111,8 @@ export const softmaxFocalLoss: LossDefinition = {
     }
     const factor = focalFactor(() => sub(1, pt()), o.gamma);
     let loss = neg(factor ? mul(factor, logPt) : logPt);
-    if (alphaList) loss = mul(loss, gather(g.constant(alphaList, "float32"), safe, 0));
-    if (alphaNum !== null) loss = mul(loss, where(equal(safe, o.balanceIndex), alphaNum, 1 - alphaNum));
+    if (alphaList) loss = mul(loss, gather(g.constant(alphaList, g.floatType), safe, 0));
+    if (alphaNum !== null) loss = mul(loss, where(equal(safe, o.balanceIndex), alphaNum, 1 - alphaNum, g.floatType));
 
     const eps = o.labelSmoothing;
     if (eps > 0) {
@@ -126,7 +126,7 @@ export const softmaxFocalLoss: LossDefinition = {
         // sum_c alpha_c term_c = (1 - a) sum_c term_c + (2a - 1) term_balanceIndex
         sum = add(mul(reduceSum(term, { axes: [1] }), 1 - alphaNum), mul(gather(term, o.balanceIndex, 1), 2 * alphaNum - 1));
       } else sum = reduceSum(term, { axes: [1] });
-      const scale = C ? g.constant(-eps / C, "float32") : div(g.constant(-eps, "float32"), classCount(x));
+      const scale = C ? g.constant(-eps / C, g.floatType) : div(g.constant(-eps, g.floatType), classCount(x));
       loss = add(mul(loss, 1 - eps), mul(sum, scale));
     }
     loss = where(valid, loss, 0);

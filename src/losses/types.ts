@@ -30,6 +30,7 @@ export interface LossGraph {
   options: Record<string, unknown>;
   opset: number;
   lowering: import("../builder/graph.js").Lowering;
+  dtype: "float32" | "float16" | "float64";
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   checks: InputCheck[];
@@ -60,6 +61,8 @@ export interface BuildContext {
   accumulate: "float64" | "float32";
   /** "loss" (the default), or "parts": `loss_sum` and `weight_sum` for combining over chunks. */
   outputs: "loss" | "parts";
+  /** The float type of float inputs and the output. */
+  dtype: "float32" | "float16" | "float64";
 }
 
 /** What a loss's build returns; buildLoss wraps it into a LossGraph. */

@@ -6,7 +6,7 @@
  */
 import type { TensorInfo } from "../builder/reader.js";
 import type { InputCheck } from "../losses/types.js";
-import { dtypeOfArray, fmtDims, sizeOf, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
+import { dtypeOfArray, fmtDims, fromFloat16Bits, sizeOf, toFloat16Bits, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
 
 /** Bad input to an evaluator: the message names the tensor, what was expected and what was received. */
 export class InputError extends Error {
@@ -92,10 +92,16 @@ function convert(d: TensorInfo, feed: TensorInput): TensorData {
     });
     return { dtype: want, dims, data: out };
   }
-  if (want === "float32" && given === "float64") {
-    return { dtype: want, dims, data: Float32Array.from(raw as ArrayLike<number>) };
+  const isFloat = (d: TensorDType | undefined) => d === "float32" || d === "float64" || d === "float16";
+  if (isFloat(want) && isFloat(given)) {
+    // floats convert to the graph's float type: float64 narrowed, float16 widened or rounded
+    const values = given === "float16" ? Float64Array.from(raw as Uint16Array, fromFloat16Bits) : (raw as Float32Array | Float64Array);
+    const data =
+      want === "float32" ? Float32Array.from(values) : want === "float64" ? Float64Array.from(values) : Uint16Array.from(values, toFloat16Bits);
+    return { dtype: want, dims, data };
   }
-  const hint = want === "int64" ? " (int32 accepted)" : want === "int32" ? " (int64 accepted)" : want === "float32" ? " (float64 accepted)" : "";
+  const hint =
+    want === "int64" ? " (int32 accepted)" : want === "int32" ? " (int64 accepted)" : isFloat(want) ? " (any float type accepted)" : "";
   throw new InputError(`${d.name}: expected dtype ${want}${hint}, received ${given ?? "unknown"}`);
 }
 
@@ -119,6 +125,8 @@ function fromNumbers(name: string, dtype: TensorDType, values: readonly (number 
       });
     case "bool":
       return Uint8Array.from(values as number[], (v) => (v ? 1 : 0));
+    case "float16":
+      return Uint16Array.from(values as number[], (v) => toFloat16Bits(Number(v)));
     default:
       throw new InputError(`${name}: dtype ${dtype} cannot be given as a plain array; pass a typed array`);
   }
@@ -143,7 +151,7 @@ function runCheck(c: InputCheck, feeds: Record<string, TensorData>): void {
       }
     }
   } else if (c.kind === "range") {
-    const data = t.data as Float32Array;
+    const data = t.dtype === "float16" ? Float64Array.from(t.data as Uint16Array, fromFloat16Bits) : (t.data as Float32Array);
     for (let i = 0; i < data.length; i++) {
       const v = data[i];
       if (!(v >= c.min && v <= c.max)) {

@@ -18,7 +18,9 @@ import { NpyWriter } from "./npy_writer.js";
 const BYTES: Record<TensorDType, number> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, float16: 2 };
 
 /** What to evaluate: a catalogue loss by name (built for the inputs' rank), or a model built by onnx-losses. */
-export type StreamSource = { loss: string; options?: Record<string, unknown>; opset?: number; lowering?: Lowering } | Uint8Array;
+export type StreamSource =
+  | { loss: string; options?: Record<string, unknown>; opset?: number; lowering?: Lowering; dtype?: "float32" | "float16" | "float64" }
+  | Uint8Array;
 
 export interface StreamOptions extends EvaluatorOptions {
   /** Bytes of input rows per chunk, all files together (default 64 MiB). */
@@ -85,11 +87,13 @@ function typed(dtype: TensorDType, buf: ArrayBuffer, length: number): TensorData
 }
 
 /** The catalogue loss, options, opset and lowering a source stands for. */
-function describeSource(source: StreamSource, rank: number): { loss: string; options: Record<string, unknown>; opset?: number; lowering?: Lowering } {
+type Described = { loss: string; options: Record<string, unknown>; opset?: number; lowering?: Lowering; dtype?: "float32" | "float16" | "float64" };
+
+function describeSource(source: StreamSource, rank: number): Described {
   if (!(source instanceof Uint8Array)) {
     const options = { ...(source.options ?? {}) };
     if (options.rank === undefined) options.rank = rank;
-    return { loss: source.loss, options, opset: source.opset, lowering: source.lowering };
+    return { loss: source.loss, options, opset: source.opset, lowering: source.lowering, dtype: source.dtype };
   }
   const info = readModel(source);
   const loss = info.metadata[META.loss];
@@ -101,6 +105,7 @@ function describeSource(source: StreamSource, rank: number): { loss: string; opt
     options: JSON.parse(info.metadata[META.options] ?? "{}") as Record<string, unknown>,
     opset: info.opset,
     lowering: (info.metadata[META.lowering] as Lowering | undefined) ?? "none",
+    dtype: (info.metadata[META.dtype] as Described["dtype"]) ?? "float32",
   };
 }
 
@@ -126,7 +131,7 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
     const reduction = (src.options.reduction as string | undefined) ?? "mean";
     const none = reduction === "none";
     if (none && !options.noneOutput) throw new InputError('reduction "none" over a streamed input: expected an output file for the per-item losses (--out DIR)');
-    const graph = buildLoss(src.loss, src.options, { opset: src.opset, lowering: src.lowering, outputs: none ? "loss" : "parts" });
+    const graph = buildLoss(src.loss, src.options, { opset: src.opset, lowering: src.lowering, dtype: src.dtype, outputs: none ? "loss" : "parts" });
     const evaluator = await createEvaluator(graph, options);
     const rowBytes = opened.reduce((a, o) => a + o.rowBytes, 0);
     const rowsPerChunk = Math.max(1, Math.floor((options.chunkBytes ?? 64 * 2 ** 20) / Math.max(1, rowBytes)));
@@ -180,7 +185,7 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
       await writer?.abort();
     }
     const value = reduction === "sum" ? lossSum : lossSum / weightSum;
-    return { outputs: { loss: { dtype: "float32", dims: [], data: new Float32Array([value]) } }, value, chunks, rows: N };
+    return { outputs: { loss: { dtype: "float64", dims: [], data: new Float64Array([value]) } }, value, chunks, rows: N };
   } finally {
     for (const o of opened) await o.handle.close();
   }

@@ -10,7 +10,13 @@ import { lift, type Operand, pickValue } from "./common.js";
 
 function binary(op: string, a: Operand, b: Operand): Value {
   const like = pickValue(a, b, op);
-  return like.graph.node(op, [lift(a, like), lift(b, like)]);
+  return like.graph.node(op, sameType(op, lift(a, like), lift(b, like)));
+}
+
+/** ONNX binds both operands of an elementwise op to one type: check it here, not at session creation. */
+function sameType(op: string, a: Value, b: Value): [Value, Value] {
+  if (a.dtype !== b.dtype) throw new Error(`${op}: expected operands of one dtype, received ${a.dtype} (${a.name}) and ${b.dtype} (${b.name})`);
+  return [a, b];
 }
 
 function unary(op: string, x: Value): Value {
@@ -66,7 +72,7 @@ export function clip(x: Value, lo?: number, hi?: number): Value {
 /** a == b as bool ([Equal](https://onnx.ai/onnx/operators/onnx__Equal.html)) */
 export function equal(a: Operand, b: Operand): Value {
   const like = pickValue(a, b, "Equal");
-  return like.graph.node("Equal", [lift(a, like), lift(b, like)], {}, { dtype: "bool" });
+  return like.graph.node("Equal", sameType("Equal", lift(a, like), lift(b, like)), {}, { dtype: "bool" });
 }
 
 /**
@@ -76,7 +82,7 @@ export function equal(a: Operand, b: Operand): Value {
 export function where(cond: Value, a: Operand, b: Operand, dtype: DType = "float32"): Value {
   const g = cond.graph;
   const like = typeof a !== "number" ? a : typeof b !== "number" ? b : g.constant(a, dtype);
-  return g.node("Where", [cond, lift(a, like), lift(b, like)], {}, { dtype: like.dtype });
+  return g.node("Where", [cond, ...sameType("Where", lift(a, like), lift(b, like))], {}, { dtype: like.dtype });
 }
 
 /** Convert the element type ([Cast](https://onnx.ai/onnx/operators/onnx__Cast.html)); a no-op when it already has it. */

@@ -17,6 +17,7 @@ export interface EvalFlags {
   options?: string;
   opset?: string;
   lowering?: "none" | "webgpu";
+  dtype?: "float32" | "float16" | "float64";
   ep?: string;
   fallback?: string;
   threads?: string;
@@ -63,13 +64,14 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     if (flags.options !== undefined) throw new UsageError("eval: --options applies to a loss name; a .onnx file carries its own");
     if (flags.opset !== undefined) throw new UsageError("eval: --opset applies to a loss name; a .onnx file has its own");
     if (flags.lowering !== undefined) throw new UsageError("eval: --lowering applies to a loss name; a .onnx file has its own");
+    if (flags.dtype !== undefined) throw new UsageError("eval: --dtype applies to a loss name; a .onnx file has its own");
     model = new Uint8Array(await readFile(resolve(io.cwd, target)));
   } else {
     const options = parseOptionsJson(flags.options) ?? {};
     const input = feeds.input;
     if (!input) throw new UsageError(`eval ${target}: expected --input input=FILE.npy (the loss's input)`);
     if (options.rank === undefined) options.rank = input.dims.length;
-    model = buildLoss(target, options, { opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering }).model;
+    model = buildLoss(target, options, { opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype }).model;
   }
 
   const evaluator = await createEvaluator(model, { ep, fallback, threads });
@@ -107,7 +109,7 @@ async function streamEval(
     if (flags.options !== undefined) throw new UsageError("eval: --options applies to a loss name; a .onnx file carries its own");
     source = new Uint8Array(await readFile(resolve(io.cwd, target)));
   } else {
-    source = { loss: target, options: parseOptionsJson(flags.options) ?? {}, opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering };
+    source = { loss: target, options: parseOptionsJson(flags.options) ?? {}, opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype };
   }
   const outDir = flags.out ? resolve(io.cwd, flags.out) : undefined;
   if (outDir) await mkdir(outDir, { recursive: true });

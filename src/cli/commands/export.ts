@@ -13,6 +13,7 @@ export interface ExportFlags {
   opset?: string;
   rank?: string;
   lowering?: "none" | "webgpu";
+  dtype?: "float32" | "float16" | "float64";
   output?: string;
 }
 
@@ -40,7 +41,7 @@ export async function exportCommand(io: CliIo, loss: string | undefined, flags: 
     await mkdir(out, { recursive: true });
     const manifest: ManifestEntry[] = [];
     for (const def of CATALOGUE) {
-      const g = buildLoss(def.name, rank === undefined ? {} : { rank }, { opset, lowering: flags.lowering });
+      const g = buildLoss(def.name, rank === undefined ? {} : { rank }, { opset, lowering: flags.lowering, dtype: flags.dtype });
       const file = `${def.name}.onnx`;
       await writeFile(join(out, file), g.model);
       manifest.push(entry(file, g.name, g.options, g.model));
@@ -58,9 +59,9 @@ export async function exportCommand(io: CliIo, loss: string | undefined, flags: 
     }
     options.rank = rank;
   }
-  const g = buildLoss(loss, options, { opset, lowering: flags.lowering });
+  const g = buildLoss(loss, options, { opset, lowering: flags.lowering, dtype: flags.dtype });
   await writeFile(out, g.model);
-  const lowered = g.lowering === "none" ? "" : `, ${g.lowering} lowering`;
+  const lowered = `${g.lowering === "none" ? "" : `, ${g.lowering} lowering`}${g.dtype === "float32" ? "" : `, ${g.dtype}`}`;
   io.out(`wrote ${flags.output} (${g.name}, opset ${g.opset}${lowered}, ${g.model.length} bytes) options ${canonicalJson(g.options)}`);
 }
 
