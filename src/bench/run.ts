@@ -55,7 +55,14 @@ export interface BenchResult {
   spinning: false;
   date: string;
   quick: boolean;
-  groups: { workload: string; title: string; loss: string; variants: VariantResult[] }[];
+  groups: {
+    workload: string;
+    title: string;
+    loss: string;
+    variants: VariantResult[];
+    /** Paired A/B of this project's graph with a float64 vs a float32 final reduction (medians, ms). */
+    reductionAB?: { float64: number; float32: number; rounds: number };
+  }[];
 }
 
 const FOCAL = { alpha: 0.25, gamma: 2 };
@@ -120,7 +127,7 @@ async function interleaved(runners: Runner[], budgetMs: number): Promise<Map<str
     warm.push(performance.now() - t0);
   }
   const perRound = warm.reduce((a, b) => a + b, 0);
-  const rounds = Math.max(5, Math.min(25, Math.floor(budgetMs / Math.max(perRound, 1e-3))));
+  const rounds = Math.max(5, Math.min(runners.length <= 2 ? 60 : 25, Math.floor(budgetMs / Math.max(perRound, 1e-3))));
   const times = runners.map(() => [] as number[]);
   for (let round = 0; round < rounds; round++) {
     for (let j = 0; j < runners.length; j++) {
@@ -203,12 +210,22 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       }
       log(`${w.title}: ${loss}: timing ${runners.length} variants`);
       const timed = await interleaved(runners, budgetMs);
+      // the float64 reduction's cost is a few percent at most: measure it paired, alone, so that the
+      // other variants' cache effects do not swamp it
+      const [f64, f32] = [runners[0], runners[1]];
+      const ab = await interleaved([f64, f32], budgetMs / 2);
       for (const r of runners) await r.release();
       const variants: VariantResult[] = runners.map((r) => ({ key: r.key, label: r.label, ...timed.get(r.key)! }));
       for (const [key, e] of Object.entries(torchRes?.workloads[w.name]?.[loss]?.eager ?? {})) {
         variants.push({ key, label: e.label, ms: e.ms, runs: e.runs, note: "PyTorch process, its own interleaved rounds" });
       }
-      groups.push({ workload: w.name, title: w.title, loss, variants: [...variants, ...notes] });
+      groups.push({
+        workload: w.name,
+        title: w.title,
+        loss,
+        variants: [...variants, ...notes],
+        reductionAB: { float64: ab.get("ours")!.ms, float32: ab.get("ours-f32")!.ms, rounds: ab.get("ours")!.runs },
+      });
     }
   }
   const cpu = cpus()[0]?.model ?? "unknown CPU";
