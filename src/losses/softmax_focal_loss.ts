@@ -110,9 +110,12 @@ export const softmaxFocalLoss: LossDefinition = {
       pt = () => pPrime;
     }
     const factor = focalFactor(() => sub(1, pt()), o.gamma);
-    let loss = neg(factor ? mul(factor, logPt) : logPt);
-    if (alphaList) loss = mul(loss, gather(g.constant(alphaList, g.floatType), safe, 0));
-    if (alphaNum !== null) loss = mul(loss, where(equal(safe, o.balanceIndex), alphaNum, 1 - alphaNum, g.floatType));
+    // -alpha_t (1 - p_t)^gamma log p_t: with an alpha the sign goes into the alpha (one pass fewer)
+    const focal = factor ? mul(factor, logPt) : logPt;
+    let loss: Value;
+    if (alphaList) loss = mul(focal, gather(g.constant(alphaList.map((a) => -a), g.floatType), safe, 0));
+    else if (alphaNum !== null) loss = mul(focal, where(equal(safe, o.balanceIndex), -alphaNum, alphaNum - 1, g.floatType));
+    else loss = neg(focal);
 
     const eps = o.labelSmoothing;
     if (eps > 0) {
