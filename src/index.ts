@@ -20,6 +20,7 @@ export { planProviders, ProviderError, type ExecutionProvider, type ProviderStat
 export { InputError, validateFeeds } from "./runtime/validate.js";
 export type { TensorData, TensorDType, TensorInput } from "./runtime/tensor.js";
 export { fromFloat16Bits, toFloat16Bits, tensorNumbers } from "./runtime/tensor.js";
+export { seededRandom } from "./util/random.js";
 export { decodeNpy, encodeNpy, parseNpyHeader, NpyError } from "./io/npy.js";
 export { evaluateNpyFiles, type StreamOptions, type StreamResult, type StreamSource } from "./stream/evaluate_files.js";
 export { runCli } from "./cli/program.js";

@@ -18,4 +18,5 @@ export { planProviders, ProviderError, parseProvider, type ExecutionProvider, ty
 export { InputError, validateFeeds } from "./runtime/validate.js";
 export type { TensorData, TensorDType, TensorInput } from "./runtime/tensor.js";
 export { fromFloat16Bits, toFloat16Bits, tensorNumbers } from "./runtime/tensor.js";
+export { seededRandom } from "./util/random.js";
 export { decodeNpy, encodeNpy, parseNpyHeader, NpyError } from "./io/npy.js";

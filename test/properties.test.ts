@@ -2,23 +2,12 @@
  * Property tests: random shapes, ranks and options (seeded), each graph against the float64 reference
  * in test/reference.ts; and large reductions against float64 sums.
  */
+import { seededRandom as rng } from "../src/util/random.js";
 import { describe, expect, test } from "@jest/globals";
 import { buildLoss } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { firstMismatch } from "./helpers.js";
 import * as ref from "./reference.js";
-
-/** mulberry32: a small seeded PRNG, so every run draws the same cases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function draw(r: () => number) {
   const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));

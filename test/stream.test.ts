@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { seededRandom as rng } from "../src/util/random.js";
 import { afterAll, describe, expect, test } from "@jest/globals";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { buildLoss } from "../src/losses/index.js";
@@ -16,17 +17,6 @@ import { ROOT } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-stream-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("chunked evaluation equals one pass", () => {
   const N = 5000;

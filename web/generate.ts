@@ -1,17 +1,5 @@
 /** Seeded sample batches for the page: logits that carry signal, targets drawn with a class imbalance. */
-import type { TensorInput } from "../src/web.js";
-
-/** mulberry32: small, fast, seeded. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom, type TensorInput } from "../src/web.js";
 
 function normal(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
@@ -29,7 +17,7 @@ export interface BatchSpec {
 
 /** A batch shaped for the loss: [N, C] inputs and the kind of target the loss takes. */
 export function generateBatch(s: BatchSpec): Record<string, TensorInput> {
-  const r = rng(s.seed);
+  const r = seededRandom(s.seed);
   const { n, c } = s;
   const weights = Array.from({ length: c }, (_, k) => Math.exp(-5 * s.imbalance * (k / Math.max(1, c - 1)) * 2));
   const total = weights.reduce((a, b) => a + b, 0);

@@ -1,5 +1,6 @@
 /** The benchmark's workloads: shapes and seeded data, and which losses run on each. */
 import type { TensorData } from "../runtime/tensor.js";
+import { seededRandom } from "../util/random.js";
 
 export interface Workload {
   name: string;
@@ -29,20 +30,9 @@ export const QUICK_WORKLOADS: readonly Workload[] = WORKLOADS.map((w) => {
   return { ...w, dims, title: `${w.name} ${dims.join(" x ")} (quick)` };
 });
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Logits in [-4, 4], class-index or binary targets; seeded, so every run measures the same data. */
 export function workloadData(w: Workload, seed = 1): { logits: TensorData; probs: TensorData; logProbs: TensorData; target: TensorData } {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const size = w.dims.reduce((a, b) => a * b, 1);
   const logits = new Float32Array(size);
   for (let i = 0; i < size; i++) logits[i] = (r() * 2 - 1) * 4;

@@ -4,7 +4,7 @@
  * https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
  */
 import type { TensorData, TensorDType } from "../runtime/tensor.js";
-import { sizeOf } from "../runtime/tensor.js";
+import { sizeOf, typedArrayOf } from "../runtime/tensor.js";
 
 /** A malformed or unsupported .npy file. */
 export class NpyError extends Error {
@@ -88,24 +88,7 @@ export function decodeNpy(bytes: Uint8Array, what = "npy"): TensorData {
   }
   // copy into an aligned buffer of its own (Buffer#slice would return a view of a shared pool)
   const buf = Uint8Array.prototype.slice.call(bytes, h.dataOffset, h.dataOffset + need).buffer;
-  return { dtype: h.dtype, dims: h.dims, data: typedView(h.dtype, buf) };
-}
-
-function typedView(dtype: TensorDType, buf: ArrayBuffer): TensorData["data"] {
-  switch (dtype) {
-    case "float32":
-      return new Float32Array(buf);
-    case "float64":
-      return new Float64Array(buf);
-    case "int64":
-      return new BigInt64Array(buf);
-    case "int32":
-      return new Int32Array(buf);
-    case "bool":
-      return new Uint8Array(buf);
-    case "float16":
-      return new Uint16Array(buf);
-  }
+  return { dtype: h.dtype, dims: h.dims, data: typedArrayOf(h.dtype, buf) };
 }
 
 /** Encode a tensor as .npy (format 1.0). */

@@ -32,6 +32,24 @@ export function dtypeOfArray(a: unknown): TensorDType | undefined {
   return undefined;
 }
 
+/** A typed array of `dtype` over `buffer` (from its start, `length` elements or all that fit). */
+export function typedArrayOf(dtype: TensorDType, buffer: ArrayBuffer, length?: number): TypedData {
+  switch (dtype) {
+    case "float32":
+      return new Float32Array(buffer, 0, length);
+    case "float64":
+      return new Float64Array(buffer, 0, length);
+    case "int64":
+      return new BigInt64Array(buffer, 0, length);
+    case "int32":
+      return new Int32Array(buffer, 0, length);
+    case "bool":
+      return new Uint8Array(buffer, 0, length);
+    case "float16":
+      return new Uint16Array(buffer, 0, length);
+  }
+}
+
 /** The number of elements of dims. */
 export function sizeOf(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);

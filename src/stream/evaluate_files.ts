@@ -11,7 +11,7 @@ import { buildLoss, META } from "../losses/index.js";
 import type { Lowering } from "../builder/graph.js";
 import type { EvaluatorOptions } from "../runtime/evaluator.js";
 import { createEvaluator } from "../runtime/node.js";
-import { fmtDims, sizeOf, type TensorData, type TensorDType } from "../runtime/tensor.js";
+import { fmtDims, sizeOf, typedArrayOf, type TensorData, type TensorDType } from "../runtime/tensor.js";
 import { InputError } from "../runtime/validate.js";
 import { NpyWriter } from "./npy_writer.js";
 
@@ -66,23 +66,6 @@ async function openNpy(name: string, file: string): Promise<OpenNpy> {
   } catch (e) {
     await handle.close();
     throw e;
-  }
-}
-
-function typed(dtype: TensorDType, buf: ArrayBuffer, length: number): TensorData["data"] {
-  switch (dtype) {
-    case "float32":
-      return new Float32Array(buf, 0, length);
-    case "float64":
-      return new Float64Array(buf, 0, length);
-    case "int64":
-      return new BigInt64Array(buf, 0, length);
-    case "int32":
-      return new Int32Array(buf, 0, length);
-    case "bool":
-      return new Uint8Array(buf, 0, length);
-    case "float16":
-      return new Uint16Array(buf, 0, length);
   }
 }
 
@@ -154,7 +137,7 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
             if (bytesRead === 0) throw new NpyError(`${o.file}: ended early at row ${r0}`);
             got += bytesRead;
           }
-          feeds[o.name] = { dtype: o.header.dtype, dims: [rows, ...o.header.dims.slice(1)], data: typed(o.header.dtype, buffers[i], rows * o.rowElems) };
+          feeds[o.name] = { dtype: o.header.dtype, dims: [rows, ...o.header.dims.slice(1)], data: typedArrayOf(o.header.dtype, buffers[i], rows * o.rowElems) };
         }
         let out: Record<string, TensorData>;
         try {
