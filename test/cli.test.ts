@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, test } from "@jest/globals";
 import { runCli } from "../src/cli/program.js";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { readModel } from "../src/builder/reader.js";
-import { FIXTURES, loadFixtures, num, ROOT, type FixtureCase } from "./helpers.js";
+import { loadFixtures, num, ROOT, type FixtureCase } from "./helpers.js";
 
 let dir: string;
 
@@ -218,4 +218,3 @@ describe("the installed binary", () => {
   });
 });
 
-void FIXTURES;

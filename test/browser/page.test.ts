@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { buildLoss, CATALOGUE } from "../../src/losses/index.js";
-import { fixtureFiles, FIXTURES, loadFixtures, num, ROOT, type FixtureCase } from "../helpers.js";
+import { FIXTURES, loadFixtures, num, ROOT, type FixtureCase } from "../helpers.js";
 import { serveStatic } from "./server.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -204,4 +204,3 @@ suite("the demo page in Chromium", () => {
   });
 });
 
-void fixtureFiles;
