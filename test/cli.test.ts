@@ -179,6 +179,17 @@ describe("errors: exit 2 with one line on stderr", () => {
     expect(r.err.trim().split("\n")).toHaveLength(1);
   });
 
+  test("a file that is not a model, or not an .npy, is named", async () => {
+    writeFileSync(join(dir, "bad.onnx"), "hello");
+    for (const argv of [["inspect", "bad.onnx"], ["eval", "bad.onnx", "--input", "input=bad.onnx"]]) {
+      const r = await cli(...argv);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/^onnx-losses: bad\.onnx: expected (ONNX ModelProto bytes|a \.npy file)/);
+    }
+    const m = await cli("eval", join(ROOT, "graphs", "cross_entropy.onnx"), "--input", "input=bad.onnx");
+    expect(m.err).toBe("onnx-losses: bad.onnx: expected a .npy file (magic \\x93NUMPY), received other bytes\n");
+  });
+
   test("bad input values name the tensor", async () => {
     const c = loadFixtures("samples.json").find((s) => s.loss === "cross_entropy")!;
     const bad = { ...c, inputs: { ...c.inputs, target: { ...c.inputs.target, data: [...c.inputs.target.data.slice(0, 7), -3] } } };

@@ -40,11 +40,11 @@ export interface ModelInfo {
 
 /**
  * Decode ONNX model bytes into plain data: opset, inputs and outputs with shapes, nodes, initializers
- * and metadata.
+ * and metadata. `what` names the bytes in errors (a file name).
  * @example const info = readModel(fs.readFileSync("graphs/cross_entropy.onnx"));
  */
-export function readModel(bytes: Uint8Array): ModelInfo {
-  const m = decodeModel(bytes);
+export function readModel(bytes: Uint8Array, what?: string): ModelInfo {
+  const m = decodeModel(bytes, what);
   const g: onnx.GraphProto.$Properties = m.graph ?? {};
   const opsetImports = m.opsetImport.map((o) => ({ domain: o.domain ?? "", version: toNumber(o.version) }));
   const metadata: Record<string, string> = {};

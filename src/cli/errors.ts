@@ -1,4 +1,5 @@
 import { NpyError } from "../io/npy.js";
+import { ModelDecodeError } from "../onnx/codec.js";
 import { OptionError } from "../losses/options.js";
 import { ProviderError } from "../runtime/providers.js";
 import { InputError } from "../runtime/validate.js";
@@ -10,7 +11,7 @@ export class UsageError extends Error {
 
 /** Errors that are the user's input, not a bug: reported as one line, exit code 2. */
 export function isUserError(e: unknown): boolean {
-  if (e instanceof UsageError || e instanceof OptionError || e instanceof InputError || e instanceof ProviderError || e instanceof NpyError) {
+  if (e instanceof UsageError || e instanceof OptionError || e instanceof InputError || e instanceof ProviderError || e instanceof NpyError || e instanceof ModelDecodeError) {
     return true;
   }
   const code = (e as { code?: unknown })?.code;

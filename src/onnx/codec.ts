@@ -13,15 +13,20 @@ export function encodeModel(model: ModelProps): Uint8Array {
   return onnx.ModelProto.encode(model).finish();
 }
 
+/** Bytes that are not an ONNX model. */
+export class ModelDecodeError extends Error {
+  override name = "ModelDecodeError";
+}
+
 /**
- * Decode ONNX model bytes. Throws an Error that says the bytes are not an ONNX model when protobuf
- * decoding fails.
+ * Decode ONNX model bytes. Throws a ModelDecodeError that names `what` (a file, by default "onnx
+ * model") when protobuf decoding fails.
  */
-export function decodeModel(bytes: Uint8Array): onnx.ModelProto {
+export function decodeModel(bytes: Uint8Array, what = "onnx model"): onnx.ModelProto {
   try {
     return onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new Error(`onnx model: expected ONNX ModelProto bytes, could not decode: ${(e as Error).message}`);
+    throw new ModelDecodeError(`${what}: expected ONNX ModelProto bytes, could not decode: ${(e as Error).message}`);
   }
 }
 

@@ -39,6 +39,8 @@ export interface EvaluatorOptions {
   spinning?: boolean;
   /** Skip input validation (for benchmarks of trusted inputs). */
   skipValidation?: boolean;
+  /** Names the model in errors (a file name). */
+  what?: string;
 }
 
 /** Evaluates one ONNX model on plain tensors. */
@@ -61,7 +63,7 @@ export async function createOrtEvaluator(
   statuses: readonly ProviderStatus[],
   options: EvaluatorOptions & { ep: ExecutionProvider },
 ): Promise<Evaluator> {
-  const info = readModel(model);
+  const info = readModel(model, options.what);
   const checks = parseChecks(info.metadata[META.checks]);
   const loss = info.metadata[META.loss]
     ? { name: info.metadata[META.loss], options: JSON.parse(info.metadata[META.options] ?? "{}") as Record<string, unknown> }

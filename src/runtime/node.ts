@@ -56,5 +56,6 @@ function bindingDir(): string {
  */
 export async function createEvaluator(source: LossGraph | Uint8Array | string, options: EvaluatorOptions = {}): Promise<Evaluator> {
   const model = typeof source === "string" ? new Uint8Array(await readFile(source)) : source instanceof Uint8Array ? source : source.model;
-  return createOrtEvaluator(ort as unknown as OrtModule, model, nodeProviderStatuses(), { ...options, ep: options.ep ?? "cpu" });
+  const what = options.what ?? (typeof source === "string" ? source : undefined);
+  return createOrtEvaluator(ort as unknown as OrtModule, model, nodeProviderStatuses(), { ...options, what, ep: options.ep ?? "cpu" });
 }

@@ -43,10 +43,12 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   const threads = parseIntFlag("--threads", flags.threads);
   if (threads !== undefined && threads < 1) throw new UsageError(`--threads: expected an integer >= 1, received ${threads}`);
   const files: Record<string, string> = {};
+  const given: Record<string, string> = {};
   for (const spec of flags.input ?? []) {
     const { name, file } = parseNamedFile("--input", spec);
     if (files[name]) throw new UsageError(`--input: ${name} given twice`);
     files[name] = resolve(io.cwd, file);
+    given[name] = file;
   }
   if (Object.keys(files).length === 0) throw new UsageError("eval: expected at least one --input NAME=FILE.npy");
   const chunkMb = parseIntFlag("--chunk-mb", flags.chunkMb);
@@ -57,7 +59,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     return streamEval(io, target, files, flags, { ep, fallback, threads, chunkBytes: chunkMb === undefined ? undefined : chunkMb * 2 ** 20 });
   }
   const feeds: Record<string, TensorData> = {};
-  for (const [name, file] of Object.entries(files)) feeds[name] = decodeNpy(new Uint8Array(await readFile(file)), file);
+  for (const [name, file] of Object.entries(files)) feeds[name] = decodeNpy(new Uint8Array(await readFile(file)), given[name]);
 
   let model: Uint8Array;
   if (target.endsWith(".onnx")) {
@@ -74,7 +76,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     model = buildLoss(target, options, { opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype }).model;
   }
 
-  const evaluator = await createEvaluator(model, { ep, fallback, threads });
+  const evaluator = await createEvaluator(model, { ep, fallback, threads, what: target.endsWith(".onnx") ? target : undefined });
   try {
     const outputs = await evaluator.run(feeds);
     if (flags.out) {

@@ -5,7 +5,7 @@ import type { CliIo } from "../io.js";
 
 /** `onnx-losses inspect FILE.onnx [--dot] [--json]`: opset, inputs and outputs with shapes, nodes. */
 export async function inspectCommand(io: CliIo, file: string, flags: { dot?: boolean; json?: boolean }): Promise<void> {
-  const info = readModel(new Uint8Array(await readFile(resolve(io.cwd, file))));
+  const info = readModel(new Uint8Array(await readFile(resolve(io.cwd, file))), file);
   if (flags.dot) io.out(toDot(info));
   else if (flags.json) io.out(JSON.stringify(info, null, 2));
   else io.out(describe(file, info));
