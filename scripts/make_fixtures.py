@@ -465,6 +465,39 @@ def float16_cases():
         c["dtype"] = "float16"
 
 
+def onnx_conformance_cases():
+    """ONNX's own test cases for SoftmaxCrossEntropyLoss and NegativeLogLikelihoodLoss (the generators
+    in Debian's python3-onnx, onnx.backend.test.case.node), as an external check of cross_entropy and
+    nll_loss. Their expected values come from ONNX's numpy reference, not from PyTorch."""
+    import numpy as np
+    import onnx
+    import onnx.backend.test.case.node.negativeloglikelihoodloss as nll_mod
+    import onnx.backend.test.case.node.softmaxcrossentropy as sce_mod
+
+    for mod, loss in [(sce_mod, "cross_entropy"), (nll_mod, "nll_loss")]:
+        captured = []
+        mod.expect = lambda node, inputs, outputs, name, **kw: captured.append((node, inputs, outputs, name))  # noqa: E731
+        for cls in mod.Base.__subclasses__() if hasattr(mod, "Base") else []:
+            if cls.__module__ != mod.__name__:
+                continue
+            for attr in sorted(dir(cls)):
+                if attr.startswith("export"):
+                    getattr(cls, attr)()
+        for node, inputs, outputs, name in captured:
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+            x, t = inputs[0], inputs[1]
+            opts = {"rank": int(x.ndim), "reduction": attrs.get("reduction", b"mean").decode()}
+            if "ignore_index" in attrs:
+                opts["ignoreIndex"] = int(attrs["ignore_index"])
+            if len(inputs) > 2:
+                opts["weight"] = [float(v) for v in np.asarray(inputs[2], dtype=np.float32)]
+            xt = torch.from_numpy(np.asarray(x, dtype=np.float32))
+            tt = torch.from_numpy(np.asarray(t, dtype=np.int64))
+            add("onnx_conformance", name, opts, {"input": xt, "target": tt}, torch.from_numpy(np.asarray(outputs[0], dtype=np.float64)),
+                f"ONNX's numpy reference ({node.op_type}, onnx.backend.test.case.node)")
+            CASES["onnx_conformance"][-1]["loss"] = loss
+
+
 def npy_files():
     """Small .npy files written by NumPy itself, for the .npy reader's tests."""
     import numpy as np
@@ -494,6 +527,7 @@ def main():
     sigmoid_focal_cases()
     samples()
     float16_cases()
+    onnx_conformance_cases()
     npy_files()
     os.makedirs(OUT, exist_ok=True)
     for loss, cases in CASES.items():

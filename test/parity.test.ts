@@ -36,7 +36,9 @@ describe("dtypes", () => {
   // float16 graphs round the output to float16 (11 significant bits: 4.9e-4 relative) after float32 math.
   const RTOL_F16 = 1e-3;
 
-  test.each(fixtureFiles())("float64 graphs: %s within 1e-7", async (file) => {
+  // onnx_conformance.json is left out here: its expected values are ONNX's float32 numpy reference,
+  // so they cannot say more than float32 does (it runs at 1e-5 above)
+  test.each(fixtureFiles().filter((f) => f !== "onnx_conformance.json"))("float64 graphs: %s within 1e-7", async (file) => {
     const failures: string[] = [];
     for (const c of loadFixtures(file)) {
       const ev = await createEvaluator(buildLoss(c.loss, c.options, { dtype: "float64" }));
