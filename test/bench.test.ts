@@ -25,6 +25,9 @@ describe("bench --quick", () => {
     expect(markdownTable(r)).toMatch(/^\| workload \| loss \| graph or peer \| median ms \| vs this project \|/);
     expect(machineLine(r)).toMatch(/cores, \d+ GiB, .*onnxruntime-node 1\.30\.0 with \d+ intra-op threads and spinning off; no PyTorch/);
     expect(targetChecks(r).join("\n")).toContain("classification cross_entropy vs PyTorch eager: not measured");
+    const sf = r.groups.find((g) => g.workload === "detection" && g.loss === "sigmoid_focal_loss")!;
+    expect(sf.stability!.scale).toBe(100);
+    expect(Number.isFinite(Number(sf.stability!.values[0].value))).toBe(true); // this project's graph at |x| up to 400
   }, 120000);
 
   test("the comparison graphs compute the same cross-entropy as the project's", async () => {

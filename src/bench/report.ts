@@ -33,6 +33,13 @@ export function markdownTable(r: BenchResult): string {
   return `${head}\n${benchRows(r).map((row) => `| ${row.join(" | ")} |`).join("\n")}`;
 }
 
+/** Each loss on its workload's logits scaled by 100: finite here, and what the exported graphs give. */
+export function stabilityLines(r: BenchResult): string[] {
+  return r.groups
+    .filter((g) => g.stability && g.stability.values.length > 1)
+    .map((g) => `- ${g.title}, ${g.loss}, logits x${g.stability!.scale}: ${g.stability!.values.map((v) => `${v.label} ${v.value}`).join("; ")}`);
+}
+
 /**
  * The issue's targets, checked against the medians: each line says met or missed, with the numbers.
  */

@@ -62,6 +62,8 @@ export interface BenchResult {
     variants: VariantResult[];
     /** Paired A/B of this project's graph with a float64 vs a float32 final reduction (medians, ms). */
     reductionAB?: { float64: number; float32: number; rounds: number };
+    /** The loss on the same logits times STABILITY_SCALE (|x| up to 400), as text ("inf", "NaN" kept). */
+    stability?: { scale: number; values: { label: string; value: string }[] };
   }[];
 }
 
@@ -148,6 +150,29 @@ function median(v: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** How far the logits are scaled for the stability check (the workloads' logits lie in [-4, 4]). */
+export const STABILITY_SCALE = 100;
+
+/** The loss of this project's graph and of each exported graph on the same logits, scaled. */
+async function stabilityCheck(
+  ours: Uint8Array,
+  exported: { label: string; model: Uint8Array }[],
+  d: ReturnType<typeof workloadData>,
+  threads: number,
+): Promise<NonNullable<BenchResult["groups"][number]["stability"]>> {
+  const scaled: TensorData = { ...d.logits, data: (d.logits.data as Float32Array).map((v) => v * STABILITY_SCALE) };
+  const values: { label: string; value: string }[] = [];
+  const one = async (label: string, model: Uint8Array, feeds: Record<string, TensorData>) => {
+    const r = await nodeRunner("check", label, model, feeds, threads);
+    const out = (await r.run()) as Record<string, { data: ArrayLike<number> }>;
+    await r.release();
+    values.push({ label, value: String(Number(Object.values(out)[0].data[0])) });
+  };
+  await one("this project's graph", ours, { input: scaled, target: d.target });
+  for (const e of exported) await one(e.label, e.model, { x: scaled, t: d.target });
+  return { scale: STABILITY_SCALE, values };
+}
+
 /** Run the benchmark. */
 export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   const log = opts.log ?? (() => {});
@@ -187,6 +212,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       if (loss === "binary_cross_entropy_with_logits" || loss === "sigmoid_focal_loss") {
         runners.push(await nodeRunner("naive", "naive Log(Sigmoid) graph", naiveSigmoidLoss(rank), feeds, threads));
       }
+      const exportedModels: { label: string; model: Uint8Array }[] = [];
       for (const [key, e] of Object.entries(torchRes?.workloads[w.name]?.[loss]?.exported ?? {})) {
         if (e.error || !e.path) {
           notes.push({ key, label: e.label, ms: null, runs: 0, note: `export failed: ${e.error}` });
@@ -196,6 +222,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
           const model = new Uint8Array(readFileSync(e.path));
           const exportedFeeds = { x: inputFor(loss, d), t: d.target };
           runners.push(await nodeRunner(key, `${e.label}, under onnxruntime-node`, model, exportedFeeds, threads));
+          exportedModels.push({ label: e.label, model });
         } catch (err) {
           notes.push({ key, label: e.label, ms: null, runs: 0, note: `onnxruntime could not run it: ${String((err as Error).message).split("\n")[0]}` });
         }
@@ -215,6 +242,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       const [f64, f32] = [runners[0], runners[1]];
       const ab = await interleaved([f64, f32], budgetMs / 2);
       for (const r of runners) await r.release();
+      const stability = inputFor(loss, d) === d.logits ? await stabilityCheck(ours, exportedModels, d, threads) : undefined;
       const variants: VariantResult[] = runners.map((r) => ({ key: r.key, label: r.label, ...timed.get(r.key)! }));
       for (const [key, e] of Object.entries(torchRes?.workloads[w.name]?.[loss]?.eager ?? {})) {
         variants.push({ key, label: e.label, ms: e.ms, runs: e.runs, note: "PyTorch process, its own interleaved rounds" });
@@ -225,6 +253,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
         loss,
         variants: [...variants, ...notes],
         reductionAB: { float64: ab.get("ours")!.ms, float32: ab.get("ours-f32")!.ms, rounds: ab.get("ours")!.runs },
+        stability,
       });
     }
   }

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { runBench } from "../../bench/run.js";
-import { benchRows, machineLine, markdownTable, targetChecks } from "../../bench/report.js";
+import { benchRows, machineLine, markdownTable, stabilityLines, targetChecks } from "../../bench/report.js";
 import { WORKLOADS } from "../../bench/workloads.js";
 import { UsageError } from "../errors.js";
 import { table } from "../format.js";
@@ -44,5 +44,7 @@ export async function benchCommand(io: CliIo, flags: BenchFlags): Promise<void> 
   else io.out(table([["workload", "loss", "graph or peer", "median ms", "vs this project"], ...benchRows(result)]));
   io.out(`\nmachine: ${machineLine(result)}`);
   io.out(`\ntargets:\n${targetChecks(result).join("\n")}`);
+  const stability = stabilityLines(result);
+  if (stability.length) io.out(`\nstability (the same logits times 100, |x| up to 400):\n${stability.join("\n")}`);
   io.out(`\nwrote ${flags.out ?? "bench/results.json"}`);
 }
