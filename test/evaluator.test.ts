@@ -43,6 +43,14 @@ describe("input validation", () => {
     await expect(runCe(options, feeds as never)).rejects.toThrow(message);
   });
 
+  test("skipValidation hands typed arrays straight to onnxruntime (and refuses plain arrays)", async () => {
+    const ev = await createEvaluator(buildLoss("cross_entropy"), { skipValidation: true });
+    const ok = await ev.run({ input: logits(2, 3), target: labels([0, 2]) });
+    expect(Number.isFinite(ok.loss.data[0] as number)).toBe(true);
+    await expect(ev.run({ input: logits(2, 3), target: { data: [0, 2], dims: [2] } })).rejects.toThrow("target: expected a typed array when validation is skipped");
+    await ev.release();
+  });
+
   test("ignoreIndex is accepted even outside [0, C)", async () => {
     const { loss } = await runCe({ ignoreIndex: 9 }, { input: logits(3, 4), target: labels([0, 9, 2]) });
     expect(Number.isFinite(loss.data[0] as number)).toBe(true);

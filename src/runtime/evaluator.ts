@@ -7,7 +7,7 @@ import { readModel, type TensorInfo } from "../builder/reader.js";
 import { META } from "../losses/index.js";
 import type { InputCheck } from "../losses/types.js";
 import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
-import type { TensorData, TensorDType, TensorInput } from "./tensor.js";
+import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
 import { InputError, validateFeeds } from "./validate.js";
 
 /** The part of an onnxruntime JS module (onnxruntime-node, onnxruntime-web) the evaluator uses. */
@@ -117,7 +117,7 @@ function passThrough(feeds: Readonly<Record<string, TensorInput>>): Record<strin
   const out: Record<string, TensorData> = {};
   for (const [k, v] of Object.entries(feeds)) {
     if (!ArrayBuffer.isView(v.data)) throw new InputError(`${k}: expected a typed array when validation is skipped`);
-    out[k] = { dtype: v.dtype ?? "float32", dims: [...v.dims], data: v.data as TensorData["data"] };
+    out[k] = { dtype: v.dtype ?? dtypeOfArray(v.data) ?? "float32", dims: [...v.dims], data: v.data as TensorData["data"] };
   }
   return out;
 }
