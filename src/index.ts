@@ -9,8 +9,16 @@
  * const { loss } = await ev.run({ input: { data: logits, dims: [N, C] }, target: { data: labels, dims: [N] } });
  */
 export { buildLoss, resolveLossOptions, canonicalJson, getLoss, CATALOGUE, LOSS_NAMES, META, OptionError } from "./losses/index.js";
-export type { BuildOptions } from "./losses/index.js";
-export type { InputCheck, LossDefinition, LossGraph, TensorSpec, OptionSpec, Reduction } from "./losses/index.js";
+export type { BuildOptions, InputCheck, LossDefinition, LossGraph, TensorSpec, OptionSpec, Reduction } from "./losses/index.js";
+export type { LossName, LossOptionsFor, LossOptionsMap } from "./losses/index.js";
+export type {
+  BinaryCrossEntropyOptions,
+  BinaryCrossEntropyWithLogitsOptions,
+  CrossEntropyOptions,
+  NllLossOptions,
+  SigmoidFocalLossOptions,
+  SoftmaxFocalLossOptions,
+} from "./losses/index.js";
 export { Graph, Value, float, ops, readModel } from "./builder/index.js";
 export type { AttrValue, Dim, ModelInfo, NodeInfo, TensorInfo } from "./builder/index.js";
 export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, SUPPORTED_OPSETS, irVersionForOpset } from "./onnx/versions.js";

@@ -4,7 +4,8 @@ import { declareInput, elementwiseDims, finishLoss } from "./common.js";
 import { numberList, rankOption, reductionOption, type Reduction } from "./options.js";
 import type { LossDefinition, TensorSpec } from "./types.js";
 
-interface Options {
+/** The options of binary_cross_entropy, resolved (every field set); callers pass any subset. */
+export interface BinaryCrossEntropyOptions {
   rank: number;
   weight: number[] | null;
   reduction: Reduction;
@@ -33,7 +34,7 @@ export const binaryCrossEntropy: LossDefinition = {
     reductionOption,
   ],
   build(raw, ctx) {
-    const o = raw as unknown as Options;
+    const o = raw as unknown as BinaryCrossEntropyOptions;
     const g = new Graph("binary_cross_entropy", ctx);
     const w = lastDimConstant(g, o.weight);
     const dims = elementwiseDims(o.rank, w.last);

@@ -5,7 +5,8 @@ import { declareInput, elementwiseDims, finishLoss } from "./common.js";
 import { numberList, OptionError, rankOption, reductionOption, type Reduction } from "./options.js";
 import type { LossDefinition, TensorSpec } from "./types.js";
 
-interface Options {
+/** The options of binary_cross_entropy_with_logits, resolved (every field set); callers pass any subset. */
+export interface BinaryCrossEntropyWithLogitsOptions {
   rank: number;
   weight: number[] | null;
   posWeight: number[] | null;
@@ -59,7 +60,7 @@ export const binaryCrossEntropyWithLogits: LossDefinition = {
     }
   },
   build(raw, ctx) {
-    const o = raw as unknown as Options;
+    const o = raw as unknown as BinaryCrossEntropyWithLogitsOptions;
     const g = new Graph("binary_cross_entropy_with_logits", ctx);
     const w = lastDimConstant(g, o.weight);
     const pw = lastDimConstant(g, o.posWeight);

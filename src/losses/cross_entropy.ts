@@ -4,7 +4,8 @@ import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, ha
 import { integerIn, numberIn, numberList, OptionError, oneOf, rankOption, reductionOption, type Reduction } from "./options.js";
 import type { InputCheck, LossDefinition, TensorSpec } from "./types.js";
 
-interface Options {
+/** The options of cross_entropy, resolved (every field set); callers pass any subset. */
+export interface CrossEntropyOptions {
   rank: number;
   targetType: "index" | "probs";
   weight: number[] | null;
@@ -39,7 +40,7 @@ export const crossEntropy: LossDefinition = {
     numberIn("labelSmoothing", "Label smoothing eps: targets become (1 - eps) target + eps / C.", 0, 0, 1),
   ],
   build(raw, ctx) {
-    const o = raw as unknown as Options;
+    const o = raw as unknown as CrossEntropyOptions;
     const C = o.weight?.length;
     const g = new Graph("cross_entropy", ctx);
     const inputs: TensorSpec[] = [];

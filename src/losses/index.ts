@@ -8,6 +8,40 @@ import type { LossGraph } from "./types.js";
 export { CATALOGUE, LOSS_NAMES, getLoss } from "./catalogue.js";
 export { OptionError, type OptionSpec, type Reduction } from "./options.js";
 export type { InputCheck, LossDefinition, LossGraph, TensorSpec } from "./types.js";
+import type { BinaryCrossEntropyOptions } from "./binary_cross_entropy.js";
+import type { BinaryCrossEntropyWithLogitsOptions } from "./binary_cross_entropy_with_logits.js";
+import type { CrossEntropyOptions } from "./cross_entropy.js";
+import type { NllLossOptions } from "./nll_loss.js";
+import type { SigmoidFocalLossOptions } from "./sigmoid_focal_loss.js";
+import type { SoftmaxFocalLossOptions } from "./softmax_focal_loss.js";
+export type {
+  BinaryCrossEntropyOptions,
+  BinaryCrossEntropyWithLogitsOptions,
+  CrossEntropyOptions,
+  NllLossOptions,
+  SigmoidFocalLossOptions,
+  SoftmaxFocalLossOptions,
+};
+
+/** Each catalogue loss's options, by name. */
+export interface LossOptionsMap {
+  cross_entropy: CrossEntropyOptions;
+  nll_loss: NllLossOptions;
+  binary_cross_entropy: BinaryCrossEntropyOptions;
+  binary_cross_entropy_with_logits: BinaryCrossEntropyWithLogitsOptions;
+  softmax_focal_loss: SoftmaxFocalLossOptions;
+  sigmoid_focal_loss: SigmoidFocalLossOptions;
+}
+
+/** A catalogue loss name. */
+export type LossName = keyof LossOptionsMap;
+
+/**
+ * The options a call may pass: for a known loss name, any subset of its options (so TypeScript
+ * catches a misspelt option or a wrong value type); for any other string, anything (checked at run
+ * time, like JSON from the CLI).
+ */
+export type LossOptionsFor<K extends string> = K extends LossName ? Partial<LossOptionsMap[K]> : unknown;
 
 /** Metadata keys written into every loss model. */
 export const META = Object.freeze({
@@ -53,7 +87,7 @@ export interface BuildOptions {
  * Validate options (defaults filled in) for a catalogue loss without building it.
  * @example resolveLossOptions("softmax_focal_loss", { gamma: 1 }).alpha // null
  */
-export function resolveLossOptions(name: string, options: unknown = {}): Record<string, unknown> {
+export function resolveLossOptions<K extends string>(name: K, options: LossOptionsFor<K> = {} as LossOptionsFor<K>): Record<string, unknown> {
   const def = getLoss(name);
   const resolved = resolveOptions(def.name, def.options, options);
   def.check?.(resolved);
@@ -68,7 +102,7 @@ export function resolveLossOptions(name: string, options: unknown = {}): Record<
  * const ce = buildLoss("cross_entropy", { labelSmoothing: 0.1 });
  * fs.writeFileSync("ce.onnx", ce.model);
  */
-export function buildLoss(name: string, options: unknown = {}, build: BuildOptions = {}): LossGraph {
+export function buildLoss<K extends string>(name: K, options: LossOptionsFor<K> = {} as LossOptionsFor<K>, build: BuildOptions = {}): LossGraph {
   const def = getLoss(name);
   const opset = build.opset ?? DEFAULT_OPSET;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {

@@ -4,7 +4,8 @@ import { classInputDims, declareInput, finishLoss, hardTargets, itemDims } from 
 import { integerIn, numberList, rankOption, reductionOption, type Reduction } from "./options.js";
 import type { LossDefinition, TensorSpec } from "./types.js";
 
-interface Options {
+/** The options of nll_loss, resolved (every field set); callers pass any subset. */
+export interface NllLossOptions {
   rank: number;
   weight: number[] | null;
   ignoreIndex: number;
@@ -27,7 +28,7 @@ export const nllLoss: LossDefinition = {
     reductionOption,
   ],
   build(raw, ctx) {
-    const o = raw as unknown as Options;
+    const o = raw as unknown as NllLossOptions;
     const C = o.weight?.length;
     const g = new Graph("nll_loss", ctx);
     const inputs: TensorSpec[] = [];

@@ -5,7 +5,8 @@ import { declareInput, elementwiseDims, finishLoss } from "./common.js";
 import { numberIn, type OptionSpec, rankOption, reductionOption, type Reduction } from "./options.js";
 import type { LossDefinition, TensorSpec } from "./types.js";
 
-interface Options {
+/** The options of sigmoid_focal_loss, resolved (every field set); callers pass any subset. */
+export interface SigmoidFocalLossOptions {
   rank: number;
   alpha: number | null;
   gamma: number;
@@ -42,7 +43,7 @@ export const sigmoidFocalLoss: LossDefinition = {
     reductionOption,
   ],
   build(raw, ctx) {
-    const o = raw as unknown as Options;
+    const o = raw as unknown as SigmoidFocalLossOptions;
     const g = new Graph("sigmoid_focal_loss", ctx);
     const dims = elementwiseDims(o.rank);
     const inputs: TensorSpec[] = [];

@@ -18,7 +18,8 @@ import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, ha
 import { integerIn, numberIn, OptionError, type OptionSpec, rankOption, received, reductionOption, type Reduction } from "./options.js";
 import type { InputCheck, LossDefinition, TensorSpec } from "./types.js";
 
-interface Options {
+/** The options of softmax_focal_loss, resolved (every field set); callers pass any subset. */
+export interface SoftmaxFocalLossOptions {
   rank: number;
   gamma: number;
   alpha: number | number[] | null;
@@ -88,7 +89,7 @@ export const softmaxFocalLoss: LossDefinition = {
     }
   },
   build(raw, ctx) {
-    const o = raw as unknown as Options;
+    const o = raw as unknown as SoftmaxFocalLossOptions;
     const alphaList = Array.isArray(o.alpha) ? o.alpha : null;
     const alphaNum = typeof o.alpha === "number" ? o.alpha : null;
     const C = alphaList?.length;
