@@ -11,7 +11,6 @@ import {
   logSoftmax,
   logSumExpParts,
   not,
-  reduceMean,
   reduceSum,
   reshape,
   shape,
@@ -118,24 +117,23 @@ export class ClassLogProbs {
 /**
  * Combine per-item losses (`itemRank` = their rank). "mean" and "sum" are accurate at any size:
  * onnxruntime's float32 ReduceSum over one axis stays within ~7e-7 relative up to 2e5 values (measured)
- * but loses ~2e-5 over 1e6, so the sum is blocked: the last axis is summed in float32 (rows of a few
- * hundred or thousand values), and the row sums are accumulated in float64 (the accumulate type). A
- * 1-D loss is cast to float64 whole. Under the WebGPU lowering or with `accumulate: "float32"` every
- * step is float32. For "mean", `denominator` holds the per-item weights to divide by (PyTorch's
- * weighted mean; a bool mask counts items); without it the mean is over all items.
+ * but loses ~2e-5 over 1e6, so the sum is blocked (see accurateSum): rows summed in float32, the row
+ * sums accumulated in float64 (the accumulate type). Under the WebGPU lowering or with
+ * `accumulate: "float32"` every step is float32. For "mean", `denominator` holds the per-item weights
+ * to divide by (PyTorch's weighted mean; a bool mask counts items); without it the mean is over all
+ * items.
  */
 export function reduceItems(loss: Value, reduction: Reduction, itemRank: number, denominator?: Value): Value {
   const out = loss.graph.ioFloatType;
   if (reduction === "none") return cast(loss, out);
   const total = (v: Value) => accurateSum(v, itemRank);
   if (reduction === "sum") return cast(total(loss), out);
-  if (!denominator) {
-    // the mean over all items: row means in the float type, then their mean (rows have equal length)
-    const acc = loss.graph.accumulateType;
-    const rows = itemRank >= 2 ? reduceMean(loss, { axes: [itemRank - 1] }) : loss;
-    return cast(reduceMean(cast(rows, acc)), out);
-  }
-  return cast(div(total(loss), total(denominator)), out);
+  return cast(div(total(loss), denominator ? total(denominator) : itemCount(loss)), out);
+}
+
+/** The number of elements of v, in the accumulate type. */
+function itemCount(v: Value): Value {
+  return cast(v.graph.node("Size", [v], {}, { dtype: "int64" }), v.graph.accumulateType);
 }
 
 /** Row length of the float32 partial sums of a 1-D vector (onnxruntime: ~2e-7 relative at 1000). */
@@ -153,9 +151,9 @@ function blocks(v: Value, b: number): Value {
 }
 
 /**
- * Sum of every element: the float type over the last axis (rank >= 2), then the rest in the accumulate
- * type. A bool mask (a count of items) is summed in int32 instead: exact up to 2^31 items and half the
- * memory traffic of float64.
+ * Sum of every element: the float type over the last axis (rank >= 2; a 1-D vector is first
+ * zero-padded into rows of SUM_BLOCK), then the row sums in the accumulate type. A bool mask (a count of
+ * items) is summed in int32 instead: exact up to 2^31 items and half the memory traffic of float64.
  */
 function accurateSum(v: Value, rank: number): Value {
   const acc = v.graph.accumulateType;
@@ -192,7 +190,7 @@ export function finishLoss(
     const rank = o.items.length;
     const acc = g.accumulateType;
     g.output(accurateSum(perItem, rank), "loss_sum", []);
-    const count = o.denominator ? accurateSum(o.denominator, rank) : cast(g.node("Size", [perItem], {}, { dtype: "int64" }), acc);
+    const count = o.denominator ? accurateSum(o.denominator, rank) : itemCount(perItem);
     g.output(count, "weight_sum", []);
     return {
       ...base,
