@@ -169,6 +169,7 @@ describe("errors: exit 2 with one line on stderr", () => {
     [["eval", "cross_entropy", "--input", "input=missing.npy"], "onnx-losses: "],
     [["eval", "cross_entropy", "--input", "x=a.npy", "--ep", "tpu"], "onnx-losses: option '--ep <provider>' argument 'tpu' is invalid. Allowed choices are cpu, cuda, dml, webgpu."],
     [["inspect", "nothere.onnx"], "onnx-losses: "],
+    [["eval", "m.onnx", "--input", "input=a.npy", "--dtype", "float64", "--stream"], "onnx-losses: eval: --dtype applies to a loss name; a .onnx file carries its own"],
     [["frobnicate"], "onnx-losses: unknown command 'frobnicate'"],
     [["list", "--bogus"], "onnx-losses: unknown option '--bogus'"],
     [[], "onnx-losses: expected a command (list, export, eval, inspect, demo)"],

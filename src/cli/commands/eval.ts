@@ -30,6 +30,22 @@ export interface EvalFlags {
 /** Inputs larger than this (all files together) are evaluated in chunks. */
 export const STREAM_ABOVE_BYTES = 256 * 2 ** 20;
 
+/** What `eval` evaluates: a .onnx file's bytes, or a catalogue loss with its options and build flags. */
+type EvalSource =
+  | { file: string; model: Uint8Array }
+  | { loss: string; options: Record<string, unknown>; opset?: number; lowering?: "none" | "webgpu"; dtype?: "float32" | "float16" | "float64" };
+
+async function resolveSource(io: CliIo, target: string, flags: EvalFlags): Promise<EvalSource> {
+  if (!target.endsWith(".onnx")) {
+    const options = parseOptionsJson(flags.options) ?? {};
+    return { loss: target, options, opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype };
+  }
+  for (const [flag, value] of [["--options", flags.options], ["--opset", flags.opset], ["--lowering", flags.lowering], ["--dtype", flags.dtype]]) {
+    if (value !== undefined) throw new UsageError(`eval: ${flag} applies to a loss name; a .onnx file carries its own`);
+  }
+  return { file: target, model: new Uint8Array(await readFile(resolve(io.cwd, target))) };
+}
+
 /**
  * `onnx-losses eval <loss | FILE.onnx> --input NAME=FILE.npy ...`: read .npy inputs, build the loss for
  * their rank (or load the file), run it and print or write the outputs.
@@ -51,32 +67,27 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     given[name] = file;
   }
   if (Object.keys(files).length === 0) throw new UsageError("eval: expected at least one --input NAME=FILE.npy");
+  const source = await resolveSource(io, target, flags);
   const chunkMb = parseIntFlag("--chunk-mb", flags.chunkMb);
   if (chunkMb !== undefined && chunkMb < 1) throw new UsageError(`--chunk-mb: expected an integer >= 1, received ${chunkMb}`);
   let total = 0;
   for (const f of Object.values(files)) total += (await stat(f)).size;
   if (flags.stream || chunkMb !== undefined || total > STREAM_ABOVE_BYTES) {
-    return streamEval(io, target, files, flags, { ep, fallback, threads, chunkBytes: chunkMb === undefined ? undefined : chunkMb * 2 ** 20 });
+    return streamEval(io, source, files, flags, { ep, fallback, threads, chunkBytes: chunkMb === undefined ? undefined : chunkMb * 2 ** 20 });
   }
   const feeds: Record<string, TensorData> = {};
   for (const [name, file] of Object.entries(files)) feeds[name] = decodeNpy(new Uint8Array(await readFile(file)), given[name]);
 
   let model: Uint8Array;
-  if (target.endsWith(".onnx")) {
-    if (flags.options !== undefined) throw new UsageError("eval: --options applies to a loss name; a .onnx file carries its own");
-    if (flags.opset !== undefined) throw new UsageError("eval: --opset applies to a loss name; a .onnx file has its own");
-    if (flags.lowering !== undefined) throw new UsageError("eval: --lowering applies to a loss name; a .onnx file has its own");
-    if (flags.dtype !== undefined) throw new UsageError("eval: --dtype applies to a loss name; a .onnx file has its own");
-    model = new Uint8Array(await readFile(resolve(io.cwd, target)));
-  } else {
-    const options = parseOptionsJson(flags.options) ?? {};
+  if ("model" in source) model = source.model;
+  else {
     const input = feeds.input;
     if (!input) throw new UsageError(`eval ${target}: expected --input input=FILE.npy (the loss's input)`);
-    if (options.rank === undefined) options.rank = input.dims.length;
-    model = buildLoss(target, options, { opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype }).model;
+    const options = { rank: input.dims.length, ...source.options };
+    model = buildLoss(source.loss, options, { opset: source.opset, lowering: source.lowering, dtype: source.dtype }).model;
   }
 
-  const evaluator = await createEvaluator(model, { ep, fallback, threads, what: target.endsWith(".onnx") ? target : undefined });
+  const evaluator = await createEvaluator(model, { ep, fallback, threads, what: "file" in source ? source.file : undefined });
   try {
     const outputs = await evaluator.run(feeds);
     if (flags.out) {
@@ -101,25 +112,18 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
 /** The chunked path: inputs read in row chunks, combined exactly; a progress bar on a terminal. */
 async function streamEval(
   io: CliIo,
-  target: string,
+  source: EvalSource,
   files: Record<string, string>,
   flags: EvalFlags,
   opts: { ep: ReturnType<typeof parseProvider>; fallback: ReturnType<typeof parseProvider>[]; threads?: number; chunkBytes?: number },
 ): Promise<void> {
-  let source: Parameters<typeof evaluateNpyFiles>[0];
-  if (target.endsWith(".onnx")) {
-    if (flags.options !== undefined) throw new UsageError("eval: --options applies to a loss name; a .onnx file carries its own");
-    source = new Uint8Array(await readFile(resolve(io.cwd, target)));
-  } else {
-    source = { loss: target, options: parseOptionsJson(flags.options) ?? {}, opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype };
-  }
   const outDir = flags.out ? resolve(io.cwd, flags.out) : undefined;
   if (outDir) await mkdir(outDir, { recursive: true });
   const bar = io.progress ? new cliProgress.SingleBar({ format: "{bar} {percentage}% | {value}/{total} rows | {duration_formatted}", stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
   let started = false;
   let result;
   try {
-    result = await evaluateNpyFiles(source, files, {
+    result = await evaluateNpyFiles("model" in source ? source.model : source, files, {
       ...opts,
       noneOutput: outDir ? join(outDir, "loss.npy") : undefined,
       onProgress: (done, all) => {
