@@ -125,7 +125,7 @@ describe("eval", () => {
     expect(text.err).toMatch(/^streamed 8 rows in 1 chunks; float64 combination /);
     const none = await cli("eval", "cross_entropy", ...inputs, "--stream", "--options", '{"reduction": "none"}');
     expect(none.code).toBe(2);
-    expect(none.err).toBe('onnx-losses: reduction "none" over a streamed input: expected an output file for the per-item losses (--out DIR)\n');
+    expect(none.err).toBe("onnx-losses: cross_entropy: per-item output loss over a streamed input: expected a folder for it (--out DIR)\n");
     const out = await cli("eval", "cross_entropy", ...inputs, "--stream", "--options", '{"reduction": "none"}', "--out", "streamed");
     expect(out.code).toBe(0);
     expect(out.out).toBe(`loss float32 [8]: streamed to ${join("streamed", "loss.npy")} (1 chunks)\n`);

@@ -3,7 +3,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "@jest/globals";
 import { decodeNpy, encodeNpy, NpyError } from "../src/io/npy.js";
+import { DTYPE_NAMES, DTYPES } from "../src/onnx/dtypes.js";
 import { FIXTURES, loadFixtures, num } from "./helpers.js";
+
+/** Every dtype of the table, as the .npy errors must list them (float16 included). */
+const SUPPORTED = DTYPE_NAMES.map((d) => `${d} (${DTYPES[d].npy})`).join(", ");
+test("the supported list is the whole dtype table", () => expect(SUPPORTED).toContain("float16 (<f2)"));
 
 const npy = (f: string) => decodeNpy(new Uint8Array(readFileSync(join(FIXTURES, "npy", f))), f);
 const sample = loadFixtures("samples.json").find((c) => c.loss === "cross_entropy")!;
@@ -35,8 +40,8 @@ describe(".npy", () => {
 
   test.each([
     ["fortran_f32.npy", "fortran_f32.npy: expected C order, received fortran_order True (save with np.ascontiguousarray)"],
-    ["big_endian_f32.npy", "big_endian_f32.npy: expected dtype float32, float64, int64, int32 or bool (little-endian), received >f4"],
-    ["uint8.npy", "uint8.npy: expected dtype float32, float64, int64, int32 or bool (little-endian), received |u1"],
+    ["big_endian_f32.npy", `big_endian_f32.npy: expected a little-endian dtype of ${SUPPORTED}, received >f4`],
+    ["uint8.npy", `uint8.npy: expected a little-endian dtype of ${SUPPORTED}, received |u1`],
   ])("refuses %s", (f, message) => {
     expect(() => npy(f)).toThrow(NpyError);
     expect(() => npy(f)).toThrow(message);

@@ -41,7 +41,7 @@ function renderOptions(): void {
   $("loss-formula").textContent = def.formula;
   const box = $("options");
   box.replaceChildren();
-  for (const o of def.options) {
+  for (const o of def.optionList) {
     if (o.name === "rank") continue;
     const row = document.createElement("div");
     row.className = "option";

@@ -118,6 +118,7 @@ export class Graph {
   readonly floatType: DType;
   private readonly inputs: IOSpec[] = [];
   private readonly outputs: IOSpec[] = [];
+  private readonly annotations: IOSpec[] = [];
   private readonly nodes: NodeRecord[] = [];
   private readonly initializers: { value: Value; dims: number[]; data: ConstantData }[] = [];
   private readonly constantCache = new Map<string, Value>();
@@ -157,10 +158,27 @@ export class Graph {
     const isInput = this.inputs.some((i) => i.value === v);
     const isConst = this.initializers.some((i) => i.value === v);
     const isOutput = this.outputs.some((o) => o.value === v);
-    if (isInput || isConst || isOutput) v = this.node("Identity", [v]);
+    const isAnnotated = this.annotations.some((o) => o.value === v);
+    if (isInput || isConst || isOutput || isAnnotated) v = this.node("Identity", [v]);
     this.names.delete(v.name);
     v._rename(this.claim(name));
     this.outputs.push({ value: v, shape: [...shape] });
+  }
+
+  /**
+   * Name an intermediate value and record its type and shape in the graph's `value_info`, so that a
+   * reader of the model can find it and fetch it as an extra output (streamed evaluation takes a mean's
+   * `loss_sum` and `weight_sum` this way). Returns the named value.
+   */
+  annotate(value: Value, name: string, shape: readonly Dim[]): Value {
+    this.own(value);
+    let v = value;
+    const taken = [...this.inputs, ...this.outputs, ...this.annotations].some((o) => o.value === v) || this.initializers.some((i) => i.value === v);
+    if (taken) v = this.node("Identity", [v]);
+    this.names.delete(v.name);
+    v._rename(this.claim(name));
+    this.annotations.push({ value: v, shape: [...shape] });
+    return v;
   }
 
   /**
@@ -245,6 +263,7 @@ export class Graph {
         initializer: initializers.map((c) => encodeTensor(c.value.name, c.value.dtype, c.dims, c.data)),
         input: this.inputs.map((i) => valueInfo(i.value.name, i.value.dtype, i.shape)),
         output: this.outputs.map((o) => valueInfo(o.value.name, o.value.dtype, o.shape)),
+        valueInfo: this.annotations.filter((a) => nodes.some((n) => n.outputs.includes(a.value))).map((a) => valueInfo(a.value.name, a.value.dtype, a.shape)),
       },
     };
   }

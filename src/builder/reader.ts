@@ -1,5 +1,6 @@
-import { decodeModel, onnx, toNumber } from "../onnx/codec.js";
-import { dtypeName } from "../onnx/dtypes.js";
+import { decodeModel, ModelDecodeError, onnx, toNumber } from "../onnx/codec.js";
+import { DTYPES, dtypeFromOnnx, dtypeName, typedArrayOf } from "../onnx/dtypes.js";
+import { fromFloat16Bits } from "../onnx/float16.js";
 import type { Dim } from "./graph.js";
 
 /** A graph input, output or initializer as the reader reports it. */
@@ -34,6 +35,8 @@ export interface ModelInfo {
   metadata: Record<string, string>;
   inputs: TensorInfo[];
   outputs: TensorInfo[];
+  /** Intermediate values whose type and shape the graph records (`value_info`). */
+  valueInfo: TensorInfo[];
   initializers: (TensorInfo & { values: number[] })[];
   nodes: NodeInfo[];
 }
@@ -44,7 +47,11 @@ export interface ModelInfo {
  * @example const info = readModel(fs.readFileSync("graphs/cross_entropy.onnx"));
  */
 export function readModel(bytes: Uint8Array, what?: string): ModelInfo {
-  const m = decodeModel(bytes, what);
+  return describeModel(decodeModel(bytes, what), what);
+}
+
+/** {@link readModel} of an already decoded ModelProto. */
+export function describeModel(m: onnx.ModelProto, what?: string): ModelInfo {
   const g: onnx.GraphProto.$Properties = m.graph ?? {};
   const opsetImports = m.opsetImport.map((o) => ({ domain: o.domain ?? "", version: toNumber(o.version) }));
   const metadata: Record<string, string> = {};
@@ -61,11 +68,12 @@ export function readModel(bytes: Uint8Array, what?: string): ModelInfo {
     metadata,
     inputs: (g.input ?? []).filter((i) => !initNames.has(i.name ?? "")).map(valueInfo),
     outputs: (g.output ?? []).map(valueInfo),
+    valueInfo: (g.valueInfo ?? []).map(valueInfo),
     initializers: (g.initializer ?? []).map((t) => ({
       name: t.name ?? "",
       dtype: dtypeName(t.dataType ?? 0),
       shape: (t.dims ?? []).map(toNumber),
-      values: tensorValues(t),
+      values: tensorValues(t, what),
     })),
     nodes: (g.node ?? []).map((n) => ({
       name: n.name ?? "",
@@ -107,24 +115,24 @@ function attrValue(a: onnx.AttributeProto.$Properties): number | string | number
   }
 }
 
-function tensorValues(t: onnx.TensorProto.$Properties): number[] {
+/**
+ * An initializer's values as numbers (float16 decoded from its bits). Types outside the dtype table give
+ * no values. raw_data whose length is not a whole number of elements is a malformed model.
+ */
+function tensorValues(t: onnx.TensorProto.$Properties, what = "onnx model"): number[] {
   const raw = t.rawData;
   if (raw && raw.length > 0) {
-    const buf = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
-    switch (t.dataType) {
-      case 1:
-        return Array.from(new Float32Array(buf));
-      case 11:
-        return Array.from(new Float64Array(buf));
-      case 7:
-        return Array.from(new BigInt64Array(buf), Number);
-      case 6:
-        return Array.from(new Int32Array(buf));
-      case 9:
-        return Array.from(new Uint8Array(buf));
-      default:
-        return [];
+    const dtype = dtypeFromOnnx(t.dataType ?? 0);
+    if (!dtype) return [];
+    const { bytes } = DTYPES[dtype];
+    if (raw.byteLength % bytes !== 0) {
+      throw new ModelDecodeError(
+        `${what}: initializer ${JSON.stringify(t.name ?? "")}: expected raw_data of a multiple of ${bytes} bytes for ${dtype}, received ${raw.byteLength}`,
+      );
     }
+    const buf = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
+    const values = typedArrayOf(dtype, buf) as ArrayLike<number | bigint>;
+    return dtype === "float16" ? Array.from(values as Uint16Array, fromFloat16Bits) : Array.from(values, Number);
   }
   if (t.floatData?.length) return [...t.floatData];
   if (t.doubleData?.length) return [...t.doubleData];

@@ -1,38 +1,25 @@
 /**
- * NumPy .npy files (format versions 1.0 to 3.0), C order, little-endian:
- * float32 (<f4), float64 (<f8), int64 (<i8), int32 (<i4), bool (|b1).
+ * NumPy .npy files (format versions 1.0 to 3.0), C order, little-endian, of the dtypes in the project's
+ * dtype table (onnx/dtypes.ts: float32 <f4, float64 <f8, float16 <f2, int64 <i8, int32 <i4, bool |b1).
  * https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
  */
-import type { TensorData, TensorDType } from "../runtime/tensor.js";
-import { sizeOf, typedArrayOf } from "../runtime/tensor.js";
+import { UserError } from "../errors.js";
+import { DTYPE_NAMES, DTYPES, dtypeFromNpy, typedArrayOf, type DType } from "../onnx/dtypes.js";
+import type { TensorData } from "../runtime/tensor.js";
+import { sizeOf } from "../runtime/tensor.js";
 
 /** A malformed or unsupported .npy file. */
-export class NpyError extends Error {
+export class NpyError extends UserError {
   override name = "NpyError";
 }
 
-const DESCR: Readonly<Record<string, TensorDType>> = {
-  "<f4": "float32",
-  "<f8": "float64",
-  "<i8": "int64",
-  "<i4": "int32",
-  "|b1": "bool",
-  "<f2": "float16",
-};
-const DESCR_OF: Readonly<Record<TensorDType, string>> = {
-  float32: "<f4",
-  float64: "<f8",
-  int64: "<i8",
-  int32: "<i4",
-  bool: "|b1",
-  float16: "<f2",
-};
-const BYTES: Readonly<Record<TensorDType, number>> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, float16: 2 };
+/** The dtypes a .npy file may hold, as the errors list them: `float32 (<f4), ...`. */
+const SUPPORTED = DTYPE_NAMES.map((d) => `${d} (${DTYPES[d].npy})`).join(", ");
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
 /** The header of a .npy file and where its data starts. */
 export interface NpyHeader {
-  dtype: TensorDType;
+  dtype: DType;
   dims: number[];
   dataOffset: number;
 }
@@ -64,9 +51,9 @@ export function parseNpyHeader(bytes: Uint8Array, what = "npy"): NpyHeader {
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
     throw new NpyError(`${what}: expected a .npy header with descr, fortran_order and shape, received ${JSON.stringify(header.trim())}`);
   }
-  const dtype = DESCR[descr === "<f4" || descr === "=f4" ? "<f4" : descr.replace(/^=/, "<")];
+  const dtype = dtypeFromNpy(descr);
   if (!dtype) {
-    throw new NpyError(`${what}: expected dtype float32, float64, int64, int32 or bool (little-endian), received ${descr}`);
+    throw new NpyError(`${what}: expected a little-endian dtype of ${SUPPORTED}, received ${descr}`);
   }
   if (fortran === "True") throw new NpyError(`${what}: expected C order, received fortran_order True (save with np.ascontiguousarray)`);
   const dims = shapeText
@@ -82,7 +69,7 @@ export function parseNpyHeader(bytes: Uint8Array, what = "npy"): NpyHeader {
 export function decodeNpy(bytes: Uint8Array, what = "npy"): TensorData {
   const h = parseNpyHeader(bytes, what);
   const count = sizeOf(h.dims);
-  const need = count * BYTES[h.dtype];
+  const need = count * DTYPES[h.dtype].bytes;
   if (bytes.length - h.dataOffset < need) {
     throw new NpyError(`${what}: expected ${need} data bytes for ${h.dtype} ${JSON.stringify(h.dims)}, received ${bytes.length - h.dataOffset}`);
   }
@@ -94,7 +81,7 @@ export function decodeNpy(bytes: Uint8Array, what = "npy"): TensorData {
 /** Encode a tensor as .npy (format 1.0). */
 export function encodeNpy(t: TensorData): Uint8Array {
   const shape = t.dims.length === 1 ? `(${t.dims[0]},)` : `(${t.dims.join(", ")})`;
-  let header = `{'descr': '${DESCR_OF[t.dtype]}', 'fortran_order': False, 'shape': ${shape}, }`;
+  let header = `{'descr': '${DTYPES[t.dtype].npy}', 'fortran_order': False, 'shape': ${shape}, }`;
   const total = 10 + header.length + 1;
   header += " ".repeat((64 - (total % 64)) % 64) + "\n";
   const head = new TextEncoder().encode(header);

@@ -1,15 +1,8 @@
 import { Graph, type Value } from "../builder/graph.js";
 import { add, log, max, mul, neg, sub } from "../builder/ops/index.js";
 import { declareInput, elementwiseDims, finishLoss } from "./common.js";
-import { numberList, rankOption, reductionOption, type Reduction } from "./options.js";
-import type { LossDefinition, TensorSpec } from "./types.js";
-
-/** The options of binary_cross_entropy, resolved (every field set); callers pass any subset. */
-export interface BinaryCrossEntropyOptions {
-  rank: number;
-  weight: number[] | null;
-  reduction: Reduction;
-}
+import { numberList, rankOption, reductionOption } from "./options.js";
+import { defineLoss, type TensorSpec } from "./types.js";
 
 /** A weight list of length 1 is a scalar; longer lists run along the last dim (fixing its size). */
 export function lastDimConstant(g: Graph, values: readonly number[] | null): { value?: Value; last?: number } {
@@ -23,18 +16,17 @@ export function lastDimConstant(g: Graph, values: readonly number[] | null): { v
  * l = -w (y max(log p, -100) + (1 - y) max(log(1 - p), -100)). Each log is clamped at -100 as
  * PyTorch does, so one element's loss is at most 100 (times its weight).
  */
-export const binaryCrossEntropy: LossDefinition = {
+export const binaryCrossEntropy = defineLoss({
   name: "binary_cross_entropy",
   summary: "Binary cross-entropy of probabilities in [0, 1].",
   pytorch: "torch.nn.functional.binary_cross_entropy",
   formula: "l = -w * (y * max(log p, -100) + (1 - y) * max(log(1 - p), -100))",
-  options: [
-    rankOption(1, "Rank of input (and target): 1 for [N], 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
-    numberList("weight", "Weights broadcast along the last dim: 1 number (a scalar) or one per last-dim entry; null for none.", 0),
-    reductionOption,
-  ],
-  build(raw, ctx) {
-    const o = raw as unknown as BinaryCrossEntropyOptions;
+  options: {
+    rank: rankOption(1, "Rank of input (and target): 1 for [N], 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
+    weight: numberList("Weights broadcast along the last dim: 1 number (a scalar) or one per last-dim entry; null for none.", 0),
+    reduction: reductionOption,
+  },
+  build(o, ctx) {
     const g = new Graph("binary_cross_entropy", ctx);
     const w = lastDimConstant(g, o.weight);
     const dims = elementwiseDims(o.rank, w.last);
@@ -53,4 +45,4 @@ export const binaryCrossEntropy: LossDefinition = {
       doc: "binary_cross_entropy: F.binary_cross_entropy parity; input = probabilities",
     });
   },
-};
+});

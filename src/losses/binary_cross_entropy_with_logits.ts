@@ -2,16 +2,8 @@ import { Graph, type Value } from "../builder/graph.js";
 import { abs, add, log, mul, neg, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { lastDimConstant } from "./binary_cross_entropy.js";
 import { declareInput, elementwiseDims, finishLoss } from "./common.js";
-import { numberList, OptionError, rankOption, reductionOption, type Reduction } from "./options.js";
-import type { LossDefinition, TensorSpec } from "./types.js";
-
-/** The options of binary_cross_entropy_with_logits, resolved (every field set); callers pass any subset. */
-export interface BinaryCrossEntropyWithLogitsOptions {
-  rank: number;
-  weight: number[] | null;
-  posWeight: number[] | null;
-  reduction: Reduction;
-}
+import { numberList, OptionError, rankOption, reductionOption } from "./options.js";
+import { defineLoss, type TensorSpec } from "./types.js";
 
 /**
  * -log sigmoid(x) = log(1 + e^-x), stable for every x.
@@ -39,28 +31,27 @@ export function bceWithLogits(x: Value, y: Value, posWeight?: Value): Value {
 }
 
 /** binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity. */
-export const binaryCrossEntropyWithLogits: LossDefinition = {
+export const binaryCrossEntropyWithLogits = defineLoss({
   name: "binary_cross_entropy_with_logits",
   summary: "Binary cross-entropy of logits, stable for any logit.",
   pytorch: "torch.nn.functional.binary_cross_entropy_with_logits",
   formula: "l = w * ((1 - y) x + (1 + (pw - 1) y) (relu(-x) - log sigmoid(|x|)))",
-  options: [
-    rankOption(1, "Rank of input (and target): 1 for [N], 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
-    numberList("weight", "Weights broadcast along the last dim: 1 number (a scalar) or one per last-dim entry; null for none.", 0),
-    numberList("posWeight", "Weights of positive examples along the last dim (C numbers; 1 number broadcasts); null for none.", 0),
-    reductionOption,
-  ],
+  options: {
+    rank: rankOption(1, "Rank of input (and target): 1 for [N], 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
+    weight: numberList("Weights broadcast along the last dim: 1 number (a scalar) or one per last-dim entry; null for none.", 0),
+    posWeight: numberList("Weights of positive examples along the last dim (C numbers; 1 number broadcasts); null for none.", 0),
+    reduction: reductionOption,
+  },
   check(o) {
-    const w = o.weight as number[] | null;
-    const pw = o.posWeight as number[] | null;
+    const w = o.weight;
+    const pw = o.posWeight;
     if (w && pw && w.length > 1 && pw.length > 1 && w.length !== pw.length) {
       throw new OptionError(
         `binary_cross_entropy_with_logits: option posWeight: expected ${w.length} numbers (the length of weight, both run along the last dim), received ${pw.length}`,
       );
     }
   },
-  build(raw, ctx) {
-    const o = raw as unknown as BinaryCrossEntropyWithLogitsOptions;
+  build(o, ctx) {
     const g = new Graph("binary_cross_entropy_with_logits", ctx);
     const w = lastDimConstant(g, o.weight);
     const pw = lastDimConstant(g, o.posWeight);
@@ -72,4 +63,4 @@ export const binaryCrossEntropyWithLogits: LossDefinition = {
     if (w.value) loss = mul(loss, w.value);
     return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, items: dims, doc: "binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity; input = logits" });
   },
-};
+});

@@ -124,11 +124,15 @@ export class ClassLogProbs {
  * items.
  */
 export function reduceItems(loss: Value, reduction: Reduction, itemRank: number, denominator?: Value): Value {
-  const out = loss.graph.ioFloatType;
+  const g = loss.graph;
+  const out = g.ioFloatType;
   if (reduction === "none") return cast(loss, out);
-  const total = (v: Value) => accurateSum(v, itemRank);
-  if (reduction === "sum") return cast(total(loss), out);
-  return cast(div(total(loss), denominator ? total(denominator) : itemCount(loss)), out);
+  // The total and what a mean divides by are named in value_info (loss_sum, weight_sum): a streamed
+  // evaluation fetches them from this very graph to combine chunks exactly (stream/plan.ts).
+  const sum = g.annotate(accurateSum(loss, itemRank), "loss_sum", []);
+  if (reduction === "sum") return cast(sum, out);
+  const weights = g.annotate(denominator ? accurateSum(denominator, itemRank) : itemCount(loss), "weight_sum", []);
+  return cast(div(sum, weights), out);
 }
 
 /** The number of elements of v, in the accumulate type. */

@@ -1,18 +1,8 @@
 import { Graph, type Value } from "../builder/graph.js";
 import { add, div, gather, mul, neg, reduceMean, reduceSum, where } from "../builder/ops/index.js";
 import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, perClass } from "./common.js";
-import { integerIn, numberIn, numberList, OptionError, oneOf, rankOption, reductionOption, type Reduction } from "./options.js";
-import type { InputCheck, LossDefinition, TensorSpec } from "./types.js";
-
-/** The options of cross_entropy, resolved (every field set); callers pass any subset. */
-export interface CrossEntropyOptions {
-  rank: number;
-  targetType: "index" | "probs";
-  weight: number[] | null;
-  ignoreIndex: number;
-  reduction: Reduction;
-  labelSmoothing: number;
-}
+import { integerIn, numberIn, numberList, OptionError, oneOf, rankOption, reductionOption } from "./options.js";
+import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
 /**
  * Cross-entropy of logits, F.cross_entropy parity.
@@ -26,21 +16,20 @@ export interface CrossEntropyOptions {
  *
  * log p comes from LogSoftmax + GatherElements (never Log(Softmax)), gathered before any per-item math.
  */
-export const crossEntropy: LossDefinition = {
+export const crossEntropy = defineLoss({
   name: "cross_entropy",
   summary: "Cross-entropy of logits against class indices or class probabilities.",
   pytorch: "torch.nn.functional.cross_entropy",
   formula: "l_i = -w[t_i] * log_softmax(x_i)[t_i]  (smoothing: (1-eps) l_i - (eps/C) sum_c w_c log p_ic)",
-  options: [
-    rankOption(2, "Rank of input: 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
-    oneOf("targetType", "index: int64 class indices [N, d..]; probs: class probabilities shaped like input.", "index", ["index", "probs"] as const),
-    numberList("weight", "Per-class weights (C numbers); null for none.", 0),
-    integerIn("ignoreIndex", "Target value that contributes nothing (class indices only).", -100),
-    reductionOption,
-    numberIn("labelSmoothing", "Label smoothing eps: targets become (1 - eps) target + eps / C.", 0, 0, 1),
-  ],
-  build(raw, ctx) {
-    const o = raw as unknown as CrossEntropyOptions;
+  options: {
+    rank: rankOption(2, "Rank of input: 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
+    targetType: oneOf("index: int64 class indices [N, d..]; probs: class probabilities shaped like input.", "index", ["index", "probs"]),
+    weight: numberList("Per-class weights (C numbers); null for none.", 0),
+    ignoreIndex: integerIn("Target value that contributes nothing (class indices only).", -100),
+    reduction: reductionOption,
+    labelSmoothing: numberIn("Label smoothing eps: targets become (1 - eps) target + eps / C.", 0, 0, 1),
+  },
+  build(o, ctx) {
     const C = o.weight?.length;
     const g = new Graph("cross_entropy", ctx);
     const inputs: TensorSpec[] = [];
@@ -85,4 +74,4 @@ export const crossEntropy: LossDefinition = {
       throw new OptionError(`cross_entropy: option ignoreIndex: expected the default -100 with targetType "probs" (PyTorch ignores it for probabilities), received ${o.ignoreIndex}`);
     }
   },
-};
+});

@@ -1,34 +1,25 @@
 import { Graph, type Value } from "../builder/graph.js";
 import { gather, gatherElements, mul, neg, squeeze, unsqueeze, where } from "../builder/ops/index.js";
 import { classInputDims, declareInput, finishLoss, hardTargets, itemDims } from "./common.js";
-import { integerIn, numberList, rankOption, reductionOption, type Reduction } from "./options.js";
-import type { LossDefinition, TensorSpec } from "./types.js";
-
-/** The options of nll_loss, resolved (every field set); callers pass any subset. */
-export interface NllLossOptions {
-  rank: number;
-  weight: number[] | null;
-  ignoreIndex: number;
-  reduction: Reduction;
-}
+import { integerIn, numberList, rankOption, reductionOption } from "./options.js";
+import { defineLoss, type TensorSpec } from "./types.js";
 
 /**
  * Negative log-likelihood of log-probabilities, F.nll_loss parity: l_i = -w[t_i] input_i[t_i], 0 where
  * t_i = ignoreIndex; the mean divides by the sum of w[t_i] over non-ignored items.
  */
-export const nllLoss: LossDefinition = {
+export const nllLoss = defineLoss({
   name: "nll_loss",
   summary: "Negative log-likelihood of log-probabilities against class indices.",
   pytorch: "torch.nn.functional.nll_loss",
   formula: "l_i = -w[t_i] * x_i[t_i]",
-  options: [
-    rankOption(2, "Rank of input: 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
-    numberList("weight", "Per-class weights (C numbers); null for none.", 0),
-    integerIn("ignoreIndex", "Target value that contributes nothing.", -100),
-    reductionOption,
-  ],
-  build(raw, ctx) {
-    const o = raw as unknown as NllLossOptions;
+  options: {
+    rank: rankOption(2, "Rank of input: 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
+    weight: numberList("Per-class weights (C numbers); null for none.", 0),
+    ignoreIndex: integerIn("Target value that contributes nothing.", -100),
+    reduction: reductionOption,
+  },
+  build(o, ctx) {
     const C = o.weight?.length;
     const g = new Graph("nll_loss", ctx);
     const inputs: TensorSpec[] = [];
@@ -51,4 +42,4 @@ export const nllLoss: LossDefinition = {
       doc: "nll_loss: F.nll_loss parity; input = log-probabilities",
     });
   },
-};
+});

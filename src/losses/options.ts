@@ -3,14 +3,12 @@
  * errors) and how to check a value. Errors read `<loss>: option <name>: expected <allowed>, received <value>`.
  */
 
-/** An error in loss options or loss names; the CLI reports it as one line and exits 2. */
-export class OptionError extends Error {
-  override name = "OptionError";
-}
+import { OptionError } from "../errors.js";
 
-/** One option of a loss. */
+export { OptionError };
+
+/** One option of a loss: its meaning, default, allowed values and parser. Its name is its key in the schema. */
 export interface OptionSpec<T = unknown> {
-  readonly name: string;
   /** What the option means, one sentence. */
   readonly doc: string;
   /** The allowed values, as the help and the errors say them. */
@@ -18,12 +16,26 @@ export interface OptionSpec<T = unknown> {
   readonly default: T;
   /** The allowed values when they are a short list of strings (forms show a select). */
   readonly choices?: readonly string[];
-  /** Check a value (never undefined), returning it normalized, or an error text (`expected ...`). */
+  /** Check a value (never undefined), returning it normalized, or not ok. */
   readonly parse: (value: unknown) => { ok: true; value: T } | { ok: false };
 }
 
+/** An option with its name, as lists, forms and errors iterate them (in schema order). */
+export interface NamedOptionSpec<T = unknown> extends OptionSpec<T> {
+  readonly name: string;
+}
+
+/** A loss's option schema: option name -> spec, in the order help texts list them. */
+export type OptionSchema = Readonly<Record<string, OptionSpec<any>>>;
+
+/**
+ * The resolved options a schema describes (every field set), inferred from the specs as zod's `z.infer`
+ * does: `InferOptions<{ gamma: OptionSpec<number> }>` is `{ gamma: number }`.
+ */
+export type InferOptions<S extends OptionSchema> = { -readonly [K in keyof S]: S[K] extends OptionSpec<infer T> ? T : never };
+
 export function received(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
   if (v === undefined) return "undefined";
   try {
     const s = JSON.stringify(v);
@@ -38,29 +50,29 @@ const bad = { ok: false as const };
 const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
 /** A finite number in [min, max]. */
-export function numberIn(name: string, doc: string, def: number, min: number, max = Infinity): OptionSpec<number> {
+export function numberIn(doc: string, def: number, min: number, max = Infinity): OptionSpec<number> {
   const allowed = max === Infinity ? `a number >= ${min}` : `a number in [${min}, ${max}]`;
-  return { name, doc, allowed, default: def, parse: (v) => (isNum(v) && v >= min && v <= max ? ok(v) : bad) };
+  return { doc, allowed, default: def, parse: (v) => (isNum(v) && v >= min && v <= max ? ok(v) : bad) };
 }
 
-/** An integer in [min, max]. */
-export function integerIn(name: string, doc: string, def: number, min = -Infinity, max = Infinity): OptionSpec<number> {
-  const allowed =
-    min === -Infinity ? "an integer" : max === Infinity ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
-  return { name, doc, allowed, default: def, parse: (v) => (isNum(v) && Number.isInteger(v) && v >= min && v <= max ? ok(v) : bad) };
+/** An integer in [min, max] (safe integers only: beyond 2^53 a number is not an exact integer). */
+export function integerIn(doc: string, def: number, min = -Number.MAX_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): OptionSpec<number> {
+  const lo = min > -Number.MAX_SAFE_INTEGER;
+  const hi = max < Number.MAX_SAFE_INTEGER;
+  const allowed = !lo && !hi ? "an integer" : !hi ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
+  return { doc, allowed, default: def, parse: (v) => (isNum(v) && Number.isSafeInteger(v) && v >= min && v <= max ? ok(v) : bad) };
 }
 
-/** One of a fixed set of strings. */
-export function oneOf<T extends string>(name: string, doc: string, def: T, values: readonly T[]): OptionSpec<T> {
+/** One of a fixed set of strings; the option's type is their union. */
+export function oneOf<const T extends string>(doc: string, def: NoInfer<T>, values: readonly T[]): OptionSpec<T> {
   const allowed = values.map((v) => JSON.stringify(v)).join(" | ");
-  return { name, doc, allowed, default: def, choices: values, parse: (v) => (values.includes(v as T) ? ok(v as T) : bad) };
+  return { doc, allowed, default: def, choices: values, parse: (v) => ((values as readonly unknown[]).includes(v) ? ok(v as T) : bad) };
 }
 
 /** null, or a non-empty list of finite numbers >= min (at most max). */
-export function numberList(name: string, doc: string, min = -Infinity, max = Infinity): OptionSpec<number[] | null> {
+export function numberList(doc: string, min = -Infinity, max = Infinity): OptionSpec<number[] | null> {
   const range = min === -Infinity ? "finite numbers" : max === Infinity ? `numbers >= ${min}` : `numbers in [${min}, ${max}]`;
   return {
-    name,
     doc,
     allowed: `null or a non-empty list of ${range}`,
     default: null,
@@ -72,25 +84,26 @@ export function numberList(name: string, doc: string, min = -Infinity, max = Inf
   };
 }
 
-/** The reduction every loss takes. */
-export const reductionOption = oneOf(
-  "reduction",
-  "How per-item losses combine: their mean, their sum, or none (one loss per item).",
-  "mean",
-  ["mean", "sum", "none"] as const,
-);
+/** How per-item losses combine. */
 export type Reduction = "mean" | "sum" | "none";
 
-/** The rank of `input` the graph is built for. */
+/** The reduction every loss takes. */
+export const reductionOption: OptionSpec<Reduction> = oneOf(
+  "How per-item losses combine: their mean, their sum, or none (one loss per item).",
+  "mean",
+  ["mean", "sum", "none"],
+);
+
+/** The rank of `input` the graph is built for (at most 8). */
 export function rankOption(min: number, doc: string): OptionSpec<number> {
-  return integerIn("rank", doc, 2, min, 8);
+  return integerIn(doc, 2, min, 8);
 }
 
 /**
- * Resolve raw options against specs: reject unknown names (with a near-miss hint) and bad values,
- * fill defaults. Keys of the result follow the spec order.
+ * Resolve raw options against a schema: reject unknown names (with a near-miss hint) and bad values,
+ * fill defaults. Keys of the result follow the schema order.
  */
-export function resolveOptions(loss: string, specs: readonly OptionSpec[], raw: unknown): Record<string, unknown> {
+export function resolveOptions(loss: string, specs: readonly NamedOptionSpec[], raw: unknown): Record<string, unknown> {
   if (raw === undefined || raw === null) raw = {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
     throw new OptionError(`${loss}: options: expected an object, received ${received(raw)}`);
@@ -101,18 +114,19 @@ export function resolveOptions(loss: string, specs: readonly OptionSpec[], raw: 
     if (!names.includes(key)) {
       const hint = nearest(key, names);
       throw new OptionError(
-        `${loss}: unknown option ${JSON.stringify(key)}${hint ? ` (did you mean ${hint}?)` : ""}; options are ${names.join(", ")}`,
+        `${loss}: unknown option ${received(key)}${hint ? ` (did you mean ${hint}?)` : ""}; options are ${names.join(", ")}`,
       );
     }
   }
   const out: Record<string, unknown> = {};
   for (const spec of specs) {
-    if (given[spec.name] === undefined) {
+    const value = Object.prototype.hasOwnProperty.call(given, spec.name) ? given[spec.name] : undefined;
+    if (value === undefined) {
       out[spec.name] = spec.default;
       continue;
     }
-    const r = spec.parse(given[spec.name]);
-    if (!r.ok) throw new OptionError(`${loss}: option ${spec.name}: expected ${spec.allowed}, received ${received(given[spec.name])}`);
+    const r = spec.parse(value);
+    if (!r.ok) throw new OptionError(`${loss}: option ${spec.name}: expected ${spec.allowed}, received ${received(value)}`);
     out[spec.name] = r.value;
   }
   return out;

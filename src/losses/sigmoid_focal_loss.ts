@@ -2,19 +2,10 @@ import { Graph } from "../builder/graph.js";
 import { add, mul, neg, powConst, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { bceWithLogits } from "./binary_cross_entropy_with_logits.js";
 import { declareInput, elementwiseDims, finishLoss } from "./common.js";
-import { numberIn, type OptionSpec, rankOption, reductionOption, type Reduction } from "./options.js";
-import type { LossDefinition, TensorSpec } from "./types.js";
-
-/** The options of sigmoid_focal_loss, resolved (every field set); callers pass any subset. */
-export interface SigmoidFocalLossOptions {
-  rank: number;
-  alpha: number | null;
-  gamma: number;
-  reduction: Reduction;
-}
+import { numberIn, type OptionSpec, rankOption, reductionOption } from "./options.js";
+import { defineLoss, type TensorSpec } from "./types.js";
 
 const alphaOption: OptionSpec<number | null> = {
-  name: "alpha",
   doc: "Weight of positives (negatives get 1 - alpha); null or a negative number disables it.",
   allowed: "null or a number <= 1 (negative disables)",
   default: 0.25,
@@ -31,19 +22,18 @@ const alphaOption: OptionSpec<number | null> = {
  * cancellation of 1 - p_t near p_t = 1; ce is the stable form. The article's BCEFocalLoss takes
  * log(sigmoid(x)) and returns inf at logit -200 with target 1; this graph returns 200 alpha.
  */
-export const sigmoidFocalLoss: LossDefinition = {
+export const sigmoidFocalLoss = defineLoss({
   name: "sigmoid_focal_loss",
   summary: "Focal loss on independent sigmoid outputs (the article's BCE focal loss).",
   pytorch: "torchvision.ops.sigmoid_focal_loss",
   formula: "l = alpha_t * (1 - p_t)^gamma * bce_with_logits(x, y)",
-  options: [
-    rankOption(1, "Rank of input (and target): 1 for [N], 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
-    alphaOption,
-    numberIn("gamma", "Focusing exponent: (1 - p_t)^gamma scales each element's loss.", 2, 0),
-    reductionOption,
-  ],
-  build(raw, ctx) {
-    const o = raw as unknown as SigmoidFocalLossOptions;
+  options: {
+    rank: rankOption(1, "Rank of input (and target): 1 for [N], 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
+    alpha: alphaOption,
+    gamma: numberIn("Focusing exponent: (1 - p_t)^gamma scales each element's loss.", 2, 0),
+    reduction: reductionOption,
+  },
+  build(o, ctx) {
     const g = new Graph("sigmoid_focal_loss", ctx);
     const dims = elementwiseDims(o.rank);
     const inputs: TensorSpec[] = [];
@@ -62,4 +52,4 @@ export const sigmoidFocalLoss: LossDefinition = {
     }
     return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, items: dims, doc: "sigmoid_focal_loss: torchvision.ops.sigmoid_focal_loss parity; input = logits" });
   },
-};
+});

@@ -15,23 +15,10 @@ import {
   where,
 } from "../builder/ops/index.js";
 import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, perClass } from "./common.js";
-import { integerIn, numberIn, OptionError, type OptionSpec, rankOption, received, reductionOption, type Reduction } from "./options.js";
-import type { InputCheck, LossDefinition, TensorSpec } from "./types.js";
-
-/** The options of softmax_focal_loss, resolved (every field set); callers pass any subset. */
-export interface SoftmaxFocalLossOptions {
-  rank: number;
-  gamma: number;
-  alpha: number | number[] | null;
-  balanceIndex: number;
-  ignoreIndex: number;
-  labelSmoothing: number;
-  oneHotClamp: number;
-  reduction: Reduction;
-}
+import { integerIn, numberIn, OptionError, type OptionSpec, rankOption, received, reductionOption } from "./options.js";
+import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
 const alphaOption: OptionSpec<number | number[] | null> = {
-  name: "alpha",
   doc: "Class balance: null (none); a number a (class balanceIndex gets a, every other class 1 - a); or C numbers, used as given.",
   allowed: "null, a number in [0, 1], or a non-empty list of numbers >= 0",
   default: null,
@@ -63,23 +50,23 @@ function focalFactor(oneMinusP: () => Value, gamma: number): Value | null {
  * l_i = -sum_c alpha_c q_c (1 - p_c)^gamma log p_c = (1 - eps) l_i(hard) + (eps / C) sum_c (...), so the
  * one-hot never materializes there either. The mean is over non-ignored items.
  */
-export const softmaxFocalLoss: LossDefinition = {
+export const softmaxFocalLoss = defineLoss({
   name: "softmax_focal_loss",
   summary: "Focal loss on softmax class probabilities (the article's CE focal loss).",
   pytorch: "the article's FocalLoss (alpha defect fixed); gamma 0 and no alpha = F.cross_entropy",
   formula: "l_i = -alpha[t_i] * (1 - p_t)^gamma * log p_t,  p_t = softmax(x_i)[t_i]",
-  options: [
-    rankOption(2, "Rank of input: 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
-    numberIn("gamma", "Focusing exponent: (1 - p_t)^gamma scales each item's loss.", 2, 0),
-    alphaOption,
-    integerIn("balanceIndex", "The class that gets alpha when alpha is a number.", 0, 0),
-    integerIn("ignoreIndex", "Target value that contributes nothing.", -100),
-    numberIn("labelSmoothing", "Soft-target focal loss with q = (1 - eps) onehot + eps / C.", 0, 0, 1),
-    numberIn("oneHotClamp", "The article's smooth: the one-hot is clamped into [s, 1 - s] before p_t is taken.", 0, 0, 0.5),
-    reductionOption,
-  ],
+  options: {
+    rank: rankOption(2, "Rank of input: 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
+    gamma: numberIn("Focusing exponent: (1 - p_t)^gamma scales each item's loss.", 2, 0),
+    alpha: alphaOption,
+    balanceIndex: integerIn("The class that gets alpha when alpha is a number.", 0, 0),
+    ignoreIndex: integerIn("Target value that contributes nothing.", -100),
+    labelSmoothing: numberIn("Soft-target focal loss with q = (1 - eps) onehot + eps / C.", 0, 0, 1),
+    oneHotClamp: numberIn("The article's smooth: the one-hot is clamped into [s, 1 - s] before p_t is taken.", 0, 0, 0.5),
+    reduction: reductionOption,
+  },
   check(o) {
-    if ((o.labelSmoothing as number) > 0 && (o.oneHotClamp as number) > 0) {
+    if (o.labelSmoothing > 0 && o.oneHotClamp > 0) {
       throw new OptionError(
         `softmax_focal_loss: options labelSmoothing and oneHotClamp: expected at most one of them > 0, received labelSmoothing ${o.labelSmoothing} and oneHotClamp ${o.oneHotClamp}`,
       );
@@ -88,8 +75,7 @@ export const softmaxFocalLoss: LossDefinition = {
       throw new OptionError(`softmax_focal_loss: option balanceIndex: expected the default 0 when alpha is a list (it applies to a number alpha), received ${received(o.balanceIndex)}`);
     }
   },
-  build(raw, ctx) {
-    const o = raw as unknown as SoftmaxFocalLossOptions;
+  build(o, ctx) {
     const alphaList = Array.isArray(o.alpha) ? o.alpha : null;
     const alphaNum = typeof o.alpha === "number" ? o.alpha : null;
     const C = alphaList?.length;
@@ -140,4 +126,4 @@ export const softmaxFocalLoss: LossDefinition = {
     }
     return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, denominator: valid, items: itemDims(o.rank), checks, doc: "softmax_focal_loss: the article's FocalLoss with its alpha defect fixed; input = logits" });
   },
-};
+});

@@ -1,6 +1,9 @@
-import type { Dim } from "../builder/graph.js";
-import type { DType } from "../onnx/dtypes.js";
-import type { OptionSpec } from "./options.js";
+import type { Dim, Graph, Lowering } from "../builder/graph.js";
+import type { DType, FloatDType } from "../onnx/dtypes.js";
+import type { InputCheck } from "../model/contract.js";
+import type { InferOptions, NamedOptionSpec, OptionSchema } from "./options.js";
+
+export type { InputCheck };
 
 /** A graph input or output: name, element type, shape (symbolic dims by name) and meaning. */
 export interface TensorSpec {
@@ -10,27 +13,15 @@ export interface TensorSpec {
   doc: string;
 }
 
-/**
- * A check on input values that the graph cannot make itself, run by the evaluator before onnxruntime.
- * They travel in the model's metadata (`onnx_losses.checks`), so a saved .onnx keeps them.
- */
-export type InputCheck =
-  /** Integer class indices in [0, C) (C = dim `axis` of `classesOf`), or equal to `ignoreIndex`. */
-  | { kind: "classIndex"; tensor: string; classesOf: string; axis: number; ignoreIndex: number | null }
-  /** Every value within [min, max]. */
-  | { kind: "range"; tensor: string; min: number; max: number }
-  /** Dim `axis` of `tensor` at least `min` (why says which option needs it). */
-  | { kind: "minDim"; tensor: string; axis: number; min: number; why: string };
-
 /** A built loss: the model bytes and what a caller needs to feed it. */
-export interface LossGraph {
+export interface LossGraph<O = Record<string, unknown>> {
   /** Catalogue name, e.g. `cross_entropy`. */
   name: string;
   /** The resolved options (defaults filled in). */
-  options: Record<string, unknown>;
+  options: O;
   opset: number;
-  lowering: import("../builder/graph.js").Lowering;
-  dtype: "float32" | "float16" | "float64";
+  lowering: Lowering;
+  dtype: FloatDType;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   checks: InputCheck[];
@@ -38,38 +29,64 @@ export interface LossGraph {
   model: Uint8Array;
 }
 
-/** What a loss file exports: its option schema, docs, and graph function. */
-export interface LossDefinition {
-  name: string;
-  /** One line: what it computes. */
-  summary: string;
-  /** The PyTorch call it matches. */
-  pytorch: string;
-  /** The per-item formula, plain text. */
-  formula: string;
-  options: readonly OptionSpec[];
-  /** Cross-option checks after each option passed on its own; throw OptionError. */
-  check?: (o: Record<string, unknown>) => void;
-  /** Append the loss to a fresh builder graph context. */
-  build: (o: Record<string, unknown>, ctx: BuildContext) => BuiltParts;
-}
-
 /** Passed to a loss's build: the Graph options. */
 export interface BuildContext {
   opset: number;
-  lowering: import("../builder/graph.js").Lowering;
+  lowering: Lowering;
   accumulate: "float64" | "float32";
   /** "loss" (the default), or "parts": `loss_sum` and `weight_sum` for combining over chunks. */
   outputs: "loss" | "parts";
   /** The float type of float inputs and the output. */
-  dtype: "float32" | "float16" | "float64";
+  dtype: FloatDType;
 }
 
 /** What a loss's build returns; buildLoss wraps it into a LossGraph. */
 export interface BuiltParts {
-  graph: import("../builder/graph.js").Graph;
+  graph: Graph;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   checks: InputCheck[];
   doc: string;
+}
+
+/**
+ * One loss: its docs, its option schema and its graph. The type of the options that `check` and `build`
+ * receive is inferred from the schema, so a loss file writes each option once. Made by {@link defineLoss}.
+ */
+export interface LossDefinition<N extends string = string, S extends OptionSchema = OptionSchema> {
+  /** The catalogue name, e.g. `cross_entropy`. */
+  readonly name: N;
+  /** One line: what it computes. */
+  readonly summary: string;
+  /** The PyTorch call it matches. */
+  readonly pytorch: string;
+  /** The per-item formula, plain text. */
+  readonly formula: string;
+  /** The option schema: name -> spec, in the order help texts list them. */
+  readonly options: S;
+  /** The same options as a list with their names (derived from `options`). */
+  readonly optionList: readonly NamedOptionSpec[];
+  /** Cross-option checks after each option passed on its own; throws OptionError. */
+  check?(options: InferOptions<S>): void;
+  /** Append the loss to a fresh graph built with `ctx`. */
+  build(options: InferOptions<S>, ctx: BuildContext): BuiltParts;
+}
+
+/** The resolved options of a loss definition. */
+export type OptionsOf<D> = D extends LossDefinition<string, infer S> ? InferOptions<S> : never;
+
+/**
+ * Define a loss. The options type comes from the schema: no cast and no interface written beside it.
+ *
+ * @example
+ * export const myLoss = defineLoss({
+ *   name: "my_loss",
+ *   summary: "...", pytorch: "...", formula: "...",
+ *   options: { reduction: reductionOption, gamma: numberIn("Focusing exponent.", 2, 0) },
+ *   build(o, ctx) { ... o.gamma is a number, o.reduction "mean" | "sum" | "none" ... },
+ * });
+ */
+export function defineLoss<const N extends string, S extends OptionSchema>(definition: Omit<LossDefinition<N, S>, "optionList">): LossDefinition<N, S> {
+  const optionList = Object.freeze(Object.entries(definition.options).map(([name, spec]) => Object.freeze({ ...spec, name })));
+  return Object.freeze({ ...definition, optionList });
 }

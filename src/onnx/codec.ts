@@ -1,3 +1,4 @@
+import { UserError } from "../errors.js";
 import { onnx } from "./generated/onnx.js";
 
 export { onnx };
@@ -14,7 +15,7 @@ export function encodeModel(model: ModelProps): Uint8Array {
 }
 
 /** Bytes that are not an ONNX model. */
-export class ModelDecodeError extends Error {
+export class ModelDecodeError extends UserError {
   override name = "ModelDecodeError";
 }
 

@@ -2,6 +2,8 @@
  * Opset to IR version, as onnx's `helper.VERSION_TABLE` records it: the IR version of the first ONNX
  * release that shipped each ai.onnx opset. A model must declare at least this IR version for its opset.
  */
+import { OptionError } from "../errors.js";
+
 const MIN_IR_VERSION_FOR_OPSET: Readonly<Record<number, number>> = Object.freeze({
   13: 7, // onnx 1.8
   14: 7, // onnx 1.9
@@ -27,15 +29,20 @@ export const SUPPORTED_OPSETS: readonly number[] = Object.freeze(
 );
 
 /**
+ * Check an opset: the one place that knows the allowed range. Returns it; throws OptionError otherwise.
+ * @example checkOpset(17) // 17
+ */
+export function checkOpset(opset: unknown): number {
+  if (typeof opset !== "number" || MIN_IR_VERSION_FOR_OPSET[opset] === undefined) {
+    throw new OptionError(`opset: expected an integer from ${MIN_OPSET} to ${MAX_OPSET}, received ${JSON.stringify(opset)}`);
+  }
+  return opset;
+}
+
+/**
  * The IR version a model of the given ai.onnx opset declares.
  * @example irVersionForOpset(17) // 8
  */
 export function irVersionForOpset(opset: number): number {
-  const ir = MIN_IR_VERSION_FOR_OPSET[opset];
-  if (ir === undefined) {
-    throw new RangeError(
-      `opset: expected an integer from ${MIN_OPSET} to ${MAX_OPSET}, received ${JSON.stringify(opset)}`,
-    );
-  }
-  return ir;
+  return MIN_IR_VERSION_FOR_OPSET[checkOpset(opset)];
 }

@@ -3,9 +3,8 @@
  * node.ts, onnxruntime-web in the browser entry), which share onnxruntime-common's API. Everything but
  * the module and the provider probe is written once, here.
  */
-import { readModel, type TensorInfo } from "../builder/reader.js";
-import { META } from "../losses/index.js";
-import type { InputCheck } from "../losses/types.js";
+import type { ModelInfo, TensorInfo } from "../builder/reader.js";
+import type { InputCheck, LossContract } from "../model/contract.js";
 import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
 import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
 import { InputError, validateFeeds } from "./validate.js";
@@ -51,23 +50,28 @@ export interface Evaluator {
   readonly outputs: readonly TensorInfo[];
   /** Catalogue loss name and options when the model was built by onnx-losses. */
   readonly loss?: { name: string; options: Record<string, unknown> };
+  /** The model's verified contract when it was built by onnx-losses (its checks run before each run). */
+  readonly contract?: LossContract;
   /** Validate the feeds, run, and return every output. */
   run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>>;
   release(): Promise<void>;
 }
 
-/** Create an evaluator over an onnxruntime module. `statuses` says which providers the module has here. */
+/**
+ * Create an evaluator over an onnxruntime module. `statuses` says which providers the module has here;
+ * `decoded` is the model as read and checked by the caller (the entries use losses/verify.ts's
+ * readLossModel): its inputs, and its contract, whose checks run before every run.
+ */
 export async function createOrtEvaluator(
   ort: OrtModule,
   model: Uint8Array,
+  decoded: { info: ModelInfo; contract?: LossContract },
   statuses: readonly ProviderStatus[],
   options: EvaluatorOptions & { ep: ExecutionProvider },
 ): Promise<Evaluator> {
-  const info = readModel(model, options.what);
-  const checks = parseChecks(info.metadata[META.checks]);
-  const loss = info.metadata[META.loss]
-    ? { name: info.metadata[META.loss], options: JSON.parse(info.metadata[META.options] ?? "{}") as Record<string, unknown> }
-    : undefined;
+  const { info, contract } = decoded;
+  const checks = contract?.checks ?? [];
+  const loss = contract ? { name: contract.loss, options: contract.options } : undefined;
   const plan = planProviders(options.ep, options.fallback ?? [], statuses);
   const failures: string[] = [];
   for (const ep of plan) {
@@ -78,7 +82,7 @@ export async function createOrtEvaluator(
       failures.push(`${ep}: ${firstLine(e)}`);
       continue;
     }
-    return new OrtEvaluator(ort, session, ep, info.inputs, info.outputs, checks, loss, options.skipValidation ?? false);
+    return new OrtEvaluator(ort, session, ep, info.inputs, info.outputs, checks, loss, contract, options.skipValidation ?? false);
   }
   throw new ProviderError(`execution provider ${options.ep}: session creation failed (${failures.join("; ")})`);
 }
@@ -92,6 +96,7 @@ class OrtEvaluator implements Evaluator {
     readonly outputs: readonly TensorInfo[],
     private readonly checks: readonly InputCheck[],
     readonly loss: { name: string; options: Record<string, unknown> } | undefined,
+    readonly contract: LossContract | undefined,
     private readonly skipValidation: boolean,
   ) {}
 
@@ -120,16 +125,6 @@ function passThrough(feeds: Readonly<Record<string, TensorInput>>): Record<strin
     out[k] = { dtype: v.dtype ?? dtypeOfArray(v.data) ?? "float32", dims: [...v.dims], data: v.data as TensorData["data"] };
   }
   return out;
-}
-
-function parseChecks(text: string | undefined): InputCheck[] {
-  if (!text) return [];
-  try {
-    const v = JSON.parse(text) as unknown;
-    return Array.isArray(v) ? (v as InputCheck[]) : [];
-  } catch {
-    return [];
-  }
 }
 
 /** The first line of an onnxruntime error, without its source location and failed-assertion prefix. */

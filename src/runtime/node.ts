@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import ort from "onnxruntime-node";
 import type { LossGraph } from "../losses/types.js";
+import { readLossModel, type LossModel } from "../losses/verify.js";
 import { createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
 import { type ExecutionProvider, type ProviderStatus } from "./providers.js";
 
@@ -57,5 +58,10 @@ function bindingDir(): string {
 export async function createEvaluator(source: LossGraph | Uint8Array | string, options: EvaluatorOptions = {}): Promise<Evaluator> {
   const model = typeof source === "string" ? new Uint8Array(await readFile(source)) : source instanceof Uint8Array ? source : source.model;
   const what = options.what ?? (typeof source === "string" ? source : undefined);
-  return createOrtEvaluator(ort as unknown as OrtModule, model, nodeProviderStatuses(), { ...options, what, ep: options.ep ?? "cpu" });
+  return createDecodedEvaluator(model, readLossModel(model, what), { ...options, what });
+}
+
+/** @internal An evaluator over model bytes the caller has already decoded and verified (streaming). */
+export function createDecodedEvaluator(model: Uint8Array, decoded: LossModel, options: EvaluatorOptions = {}): Promise<Evaluator> {
+  return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, nodeProviderStatuses(), { ...options, ep: options.ep ?? "cpu" });
 }

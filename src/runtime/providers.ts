@@ -3,6 +3,7 @@
  * to try, in what order, and the error when none is available. No silent fallback: a fallback list is
  * opt-in.
  */
+import { UserError } from "../errors.js";
 
 /** The execution providers a caller can ask for. */
 export type ExecutionProvider = "cpu" | "cuda" | "dml" | "webgpu" | "wasm";
@@ -18,7 +19,7 @@ export interface ProviderStatus {
 }
 
 /** An execution provider that cannot be used; the CLI reports it on one line and exits 2. */
-export class ProviderError extends Error {
+export class ProviderError extends UserError {
   override name = "ProviderError";
 }
 

@@ -5,11 +5,12 @@
  * would otherwise fail with an opaque message or, for a negative class index, silently wrap around.
  */
 import type { TensorInfo } from "../builder/reader.js";
+import { UserError } from "../errors.js";
 import type { InputCheck } from "../losses/types.js";
 import { dtypeOfArray, fmtDims, fromFloat16Bits, sizeOf, toFloat16Bits, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
 
 /** Bad input to an evaluator: the message names the tensor, what was expected and what was received. */
-export class InputError extends Error {
+export class InputError extends UserError {
   override name = "InputError";
 }
 

@@ -5,6 +5,7 @@
  */
 import * as ort from "onnxruntime-web";
 import type { LossGraph } from "../losses/types.js";
+import { readLossModel } from "../losses/verify.js";
 import { createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
 import type { ExecutionProvider, ProviderStatus } from "./providers.js";
 
@@ -60,6 +61,8 @@ export async function createEvaluator(source: LossGraph | Uint8Array | string, o
     if (!res.ok) throw new Error(`${source}: could not fetch the model (HTTP ${res.status})`);
     model = new Uint8Array(await res.arrayBuffer());
   } else model = source instanceof Uint8Array ? source : source.model;
+  const what = options.what ?? (typeof source === "string" ? source : undefined);
+  const decoded = readLossModel(model, what);
   const statuses = await webProviderStatuses();
-  return createOrtEvaluator(ort as unknown as OrtModule, model, statuses, { ...options, ep: options.ep ?? "wasm" });
+  return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, statuses, { ...options, what, ep: options.ep ?? "wasm" });
 }

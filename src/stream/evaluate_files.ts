@@ -1,45 +1,52 @@
 /**
- * Evaluate a loss on .npy files too large to load at once: read them in row chunks, run each chunk,
- * and combine exactly. "mean" and "sum" run the loss's "parts" graph (loss_sum, weight_sum per chunk,
- * float64) so that mean = total weighted loss / total weight, with ignoreIndex and class weights as
- * one pass would apply them; "none" streams each chunk's per-item losses into an .npy file. Node only.
+ * Evaluate a model on .npy files too large to load at once: read them in row chunks, run each chunk
+ * through the model itself, and combine the outputs exactly as one pass would give them (see plan.ts:
+ * per-item outputs are concatenated into .npy files; a mean or sum is combined from the loss_sum and
+ * weight_sum the same graph computes, in float64). Node only.
  */
 import { open, type FileHandle } from "node:fs/promises";
-import { readModel } from "../builder/reader.js";
+import { join } from "node:path";
+import { withOutputs } from "../builder/edit.js";
+import { describeModel, type ModelInfo } from "../builder/reader.js";
 import { NpyError, parseNpyHeader, type NpyHeader } from "../io/npy.js";
-import { buildLoss, META } from "../losses/index.js";
-import type { Lowering } from "../builder/graph.js";
+import { buildLossForRank, type BuildOptions } from "../losses/index.js";
+import { checkLossModel } from "../losses/verify.js";
+import { decodeModel } from "../onnx/codec.js";
+import { DTYPES, typedArrayOf, type FloatDType } from "../onnx/dtypes.js";
 import type { EvaluatorOptions } from "../runtime/evaluator.js";
-import { createEvaluator } from "../runtime/node.js";
-import { fmtDims, sizeOf, typedArrayOf, type TensorData, type TensorDType } from "../runtime/tensor.js";
+import { createDecodedEvaluator } from "../runtime/node.js";
+import { fmtDims, fromFloat16Bits, sizeOf, type TensorData } from "../runtime/tensor.js";
 import { InputError } from "../runtime/validate.js";
 import { NpyWriter } from "./npy_writer.js";
+import { agrees, planStream } from "./plan.js";
 
-const BYTES: Record<TensorDType, number> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, float16: 2 };
-
-/** What to evaluate: a catalogue loss by name (built for the inputs' rank), or a model built by onnx-losses. */
-export type StreamSource =
-  | { loss: string; options?: Record<string, unknown>; opset?: number; lowering?: Lowering; dtype?: "float32" | "float16" | "float64" }
-  | Uint8Array;
+/** What to evaluate: a catalogue loss by name (built for the rank of the `input` file), or model bytes. */
+export type StreamSource = ({ loss: string; options?: Record<string, unknown> } & Pick<BuildOptions, "opset" | "lowering" | "dtype">) | Uint8Array;
 
 export interface StreamOptions extends EvaluatorOptions {
   /** Bytes of input rows per chunk, all files together (default 64 MiB). */
   chunkBytes?: number;
   /** Called after each chunk with rows done and rows in all. */
   onProgress?: (rowsDone: number, rowsTotal: number) => void;
-  /** For reduction "none": the .npy file the per-item losses stream into (required then). */
+  /** For per-item outputs: the folder each output NAME streams into, as NAME.npy. */
+  outDir?: string;
+  /** For a model with one per-item output (reduction "none"): the .npy file it streams into. */
   noneOutput?: string;
+  /** How errors name each input's file (input name -> the path as the user gave it); default the path. */
+  shownAs?: Record<string, string>;
 }
 
 export interface StreamResult {
-  /** `loss` as float32 [] (mean, sum), or, for "none", the dims and file it was written to. */
+  /** The combined outputs (for a mean or sum, `loss` as a float64 scalar); empty when they went to files. */
   outputs: Record<string, TensorData>;
-  /** The exact combination, in float64 (mean and sum). */
+  /** The exact combination of a mean or sum, in float64. */
   value?: number;
   chunks: number;
   rows: number;
-  /** For "none": where the per-item losses went and their dims. */
+  /** For per-item outputs: where the first one went and its dims. */
   written?: { file: string; dims: number[] };
+  /** Every per-item output's file, dtype and dims. */
+  files?: Record<string, { file: string; dtype: string; dims: number[] }>;
 }
 
 interface OpenNpy {
@@ -51,8 +58,8 @@ interface OpenNpy {
   rowBytes: number;
 }
 
-async function openNpy(name: string, file: string): Promise<OpenNpy> {
-  const handle = await open(file, "r");
+async function openNpy(name: string, path: string, file = path): Promise<OpenNpy> {
+  const handle = await open(path, "r");
   try {
     const head = new Uint8Array(65536 + 16);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
@@ -60,40 +67,29 @@ async function openNpy(name: string, file: string): Promise<OpenNpy> {
     if (header.dims.length === 0) throw new InputError(`${name}: expected at least one dim to stream over, received a scalar (${file})`);
     const rowElems = sizeOf(header.dims.slice(1));
     const st = await handle.stat();
-    const need = header.dataOffset + sizeOf(header.dims) * BYTES[header.dtype];
+    const { bytes } = DTYPES[header.dtype];
+    const need = header.dataOffset + sizeOf(header.dims) * bytes;
     if (st.size < need) throw new NpyError(`${file}: expected ${need} bytes for ${header.dtype} ${fmtDims(header.dims)}, the file has ${st.size}`);
-    return { name, file, handle, header, rowElems, rowBytes: rowElems * BYTES[header.dtype] };
+    return { name, file, handle, header, rowElems, rowBytes: rowElems * bytes };
   } catch (e) {
     await handle.close();
     throw e;
   }
 }
 
-/** The catalogue loss, options, opset and lowering a source stands for. */
-type Described = { loss: string; options: Record<string, unknown>; opset?: number; lowering?: Lowering; dtype?: "float32" | "float16" | "float64" };
-
-function describeSource(source: StreamSource, rank: number): Described {
-  if (!(source instanceof Uint8Array)) {
-    const options = { ...(source.options ?? {}) };
-    if (options.rank === undefined) options.rank = rank;
-    return { loss: source.loss, options, opset: source.opset, lowering: source.lowering, dtype: source.dtype };
-  }
-  const info = readModel(source);
-  const loss = info.metadata[META.loss];
-  if (!loss) {
-    throw new InputError("streamed evaluation: expected a catalogue loss or a model built by onnx-losses (its metadata names the loss), received a model without onnx_losses metadata");
-  }
-  return {
-    loss,
-    options: JSON.parse(info.metadata[META.options] ?? "{}") as Record<string, unknown>,
-    opset: info.opset,
-    lowering: (info.metadata[META.lowering] as Lowering | undefined) ?? "none",
-    dtype: (info.metadata[META.dtype] as Described["dtype"]) ?? "float32",
-  };
+/** The rank of the `input` .npy file (its header only), which a loss name is built for. `shown` names it in errors. */
+export async function npyRank(file: string, shown = file): Promise<number> {
+  const o = await openNpy("input", file, shown);
+  await o.handle.close();
+  return o.header.dims.length;
 }
 
+/** Relative agreement between a chunk's output and its parts: the output type's rounding, with room. */
+const ROUNDING: Record<FloatDType, number> = { float16: 2e-3, float32: 1e-6, float64: 1e-12 };
+
 /**
- * Evaluate `files` (input name -> .npy path, sharing their first dim) chunk by chunk.
+ * Evaluate `files` (input name -> .npy path, sharing their first dim) chunk by chunk, through the model
+ * itself: `--stream` and one pass give the same value on the same file.
  * @example
  * const r = await evaluateNpyFiles({ loss: "cross_entropy" }, { input: "logits.npy", target: "labels.npy" });
  * r.value // the mean, combined in float64
@@ -101,7 +97,7 @@ function describeSource(source: StreamSource, rank: number): Described {
 export async function evaluateNpyFiles(source: StreamSource, files: Record<string, string>, options: StreamOptions = {}): Promise<StreamResult> {
   const opened: OpenNpy[] = [];
   try {
-    for (const [name, file] of Object.entries(files)) opened.push(await openNpy(name, file));
+    for (const [name, file] of Object.entries(files)) opened.push(await openNpy(name, file, options.shownAs?.[name] ?? file));
     const input = opened.find((o) => o.name === "input");
     if (!input) throw new InputError("input: missing input; expected --input input=FILE.npy");
     const N = input.header.dims[0];
@@ -110,30 +106,48 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
         throw new InputError(`${o.name}: expected dim 0 (N) = ${N} as in input dim 0, received ${fmtDims(o.header.dims)} (${o.file})`);
       }
     }
-    const src = describeSource(source, input.header.dims.length);
-    const reduction = (src.options.reduction as string | undefined) ?? "mean";
-    const none = reduction === "none";
-    if (none && !options.noneOutput) throw new InputError('reduction "none" over a streamed input: expected an output file for the per-item losses (--out DIR)');
-    const graph = buildLoss(src.loss, src.options, { opset: src.opset, lowering: src.lowering, dtype: src.dtype, outputs: none ? "loss" : "parts" });
-    const evaluator = await createEvaluator(graph, options);
+    const bytes = source instanceof Uint8Array ? source : buildLossForRank(source.loss, source.options ?? {}, input.header.dims.length, source).model;
+    const what = options.what ?? "model";
+    const proto = decodeModel(bytes, what);
+    const decoded = checkLossModel(describeModel(proto, what), what);
+    const plan = planStream(decoded.info, opened.map((o) => o.name), what);
+
+    let model = bytes;
+    let info: ModelInfo = decoded.info;
+    if (plan.kind === "ratio") {
+      const extra = [plan.sum, ...(plan.weight ? [plan.weight] : [])];
+      model = withOutputs(proto, extra.map((v) => v.name), what);
+      info = { ...info, outputs: [...info.outputs, ...extra] };
+    }
+    const outputType = info.outputs[0]?.dtype;
+    const tol = ROUNDING[(outputType as FloatDType) in ROUNDING ? (outputType as FloatDType) : "float32"];
+    const evaluator = await createDecodedEvaluator(model, { info, contract: decoded.contract }, options);
+
     const rowBytes = opened.reduce((a, o) => a + o.rowBytes, 0);
     const rowsPerChunk = Math.max(1, Math.floor((options.chunkBytes ?? 64 * 2 ** 20) / Math.max(1, rowBytes)));
     const buffers = opened.map((o) => new ArrayBuffer(Math.max(1, Math.min(rowsPerChunk, N) * o.rowBytes)));
-    let lossSum = 0;
-    let weightSum = 0;
+    const totals = new Map<string, number>();
     let chunks = 0;
-    let writer: NpyWriter | undefined;
+    const writers = new Map<string, NpyWriter>();
+    const writtenTypes = new Map<string, string>();
+    const fileOf = (name: string): string => {
+      if (options.outDir) return join(options.outDir, `${name}.npy`);
+      if (options.noneOutput && info.outputs.length === 1) return options.noneOutput;
+      throw new InputError(`${what}: per-item output ${name} over a streamed input: expected a folder for it (--out DIR)`);
+    };
+    if (plan.kind === "rows") for (const name of plan.outputs) fileOf(name); // refuse before any work
     try {
-      for (let r0 = 0; r0 < N; r0 += rowsPerChunk) {
+      // at least one chunk, so that N = 0 is validated as one pass validates it
+      for (let r0 = 0; r0 < N || chunks === 0; r0 += rowsPerChunk) {
         const rows = Math.min(rowsPerChunk, N - r0);
         const feeds: Record<string, TensorData> = {};
         for (let i = 0; i < opened.length; i++) {
           const o = opened[i];
-          const bytes = rows * o.rowBytes;
-          const view = new Uint8Array(buffers[i], 0, bytes);
+          const size = rows * o.rowBytes;
+          const view = new Uint8Array(buffers[i], 0, size);
           let got = 0;
-          while (got < bytes) {
-            const { bytesRead } = await o.handle.read(view, got, bytes - got, o.header.dataOffset + r0 * o.rowBytes + got);
+          while (got < size) {
+            const { bytesRead } = await o.handle.read(view, got, size - got, o.header.dataOffset + r0 * o.rowBytes + got);
             if (bytesRead === 0) throw new NpyError(`${o.file}: ended early at row ${r0}`);
             got += bytesRead;
           }
@@ -143,33 +157,71 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
         try {
           out = await evaluator.run(feeds);
         } catch (e) {
-          if (e instanceof InputError) throw new InputError(`${e.message} (in rows ${r0}..${r0 + rows - 1} of ${N})`);
+          if (e instanceof InputError && N > 0) throw new InputError(`${e.message} (in rows ${r0}..${r0 + rows - 1} of ${N})`);
           throw e;
         }
-        if (none) {
-          const t = out.loss;
-          writer ??= await NpyWriter.create(options.noneOutput!, t.dtype, [N, ...t.dims.slice(1)]);
-          await writer.append(t.data);
+        if (plan.kind === "rows") {
+          for (const name of plan.outputs) {
+            const t = out[name];
+            let w = writers.get(name);
+            if (!w) {
+              w = await NpyWriter.create(fileOf(name), t.dtype, [N, ...t.dims.slice(1)]);
+              writers.set(name, w);
+              writtenTypes.set(name, t.dtype);
+            }
+            await w.append(t.data);
+          }
+        } else if (plan.kind === "sums") {
+          for (const name of plan.outputs) totals.set(name, (totals.get(name) ?? 0) + scalar(out[name]));
         } else {
-          lossSum += Number(out.loss_sum.data[0]);
-          weightSum += Number(out.weight_sum.data[0]);
+          const sum = scalar(out[plan.sum.name]);
+          const weight = plan.weight ? scalar(out[plan.weight.name]) : undefined;
+          const got = scalar(out[plan.output]);
+          const want = weight === undefined ? sum : sum / weight;
+          if (!agrees(got, want, tol)) {
+            const formula = weight === undefined ? plan.sum.name : `${plan.sum.name} / ${plan.weight!.name}`;
+            throw new InputError(
+              `${what}: cannot be evaluated in chunks: its output ${plan.output} (${got}) is not ${formula} (${want}) of the same graph on rows ${r0}..${r0 + rows - 1}; evaluate it in one pass (without --stream)`,
+            );
+          }
+          totals.set("sum", (totals.get("sum") ?? 0) + sum);
+          if (weight !== undefined) totals.set("weight", (totals.get("weight") ?? 0) + weight);
         }
         chunks++;
         options.onProgress?.(r0 + rows, N);
       }
-      if (none) {
-        if (!writer) writer = await NpyWriter.create(options.noneOutput!, "float32", [0]);
-        const dims = writer.dims;
-        await writer.close();
-        return { outputs: {}, chunks, rows: N, written: { file: options.noneOutput!, dims } };
+      if (plan.kind === "rows") {
+        const written: Record<string, { file: string; dtype: string; dims: number[] }> = {};
+        for (const [name, w] of writers) {
+          const dims = w.dims;
+          await w.close();
+          written[name] = { file: fileOf(name), dtype: writtenTypes.get(name)!, dims };
+        }
+        writers.clear();
+        const first = Object.values(written)[0];
+        return { outputs: {}, chunks, rows: N, written: { file: first.file, dims: first.dims }, files: written };
       }
     } finally {
       await evaluator.release();
-      await writer?.abort();
+      for (const w of writers.values()) await w.abort();
     }
-    const value = reduction === "sum" ? lossSum : lossSum / weightSum;
-    return { outputs: { loss: { dtype: "float64", dims: [], data: new Float64Array([value]) } }, value, chunks, rows: N };
+    if (plan.kind === "sums") {
+      const outputs: Record<string, TensorData> = {};
+      for (const name of plan.outputs) outputs[name] = f64(totals.get(name) ?? 0);
+      return { outputs, chunks, rows: N };
+    }
+    const sum = totals.get("sum") ?? 0;
+    const value = plan.weight ? sum / (totals.get("weight") ?? 0) : sum;
+    return { outputs: { [plan.output]: f64(value) }, value, chunks, rows: N };
   } finally {
     for (const o of opened) await o.handle.close();
   }
+}
+
+function f64(v: number): TensorData {
+  return { dtype: "float64", dims: [], data: new Float64Array([v]) };
+}
+
+function scalar(t: TensorData): number {
+  return t.dtype === "float16" ? fromFloat16Bits((t.data as Uint16Array)[0]) : Number(t.data[0]);
 }

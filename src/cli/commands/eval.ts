@@ -2,10 +2,12 @@ import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import { join, resolve } from "node:path";
 import { decodeNpy, encodeNpy } from "../../io/npy.js";
-import { buildLoss } from "../../losses/index.js";
-import { evaluateNpyFiles } from "../../stream/evaluate_files.js";
+import { buildLossForRank } from "../../losses/index.js";
+import { evaluateNpyFiles, npyRank } from "../../stream/evaluate_files.js";
 import { createEvaluator, NODE_PROVIDERS } from "../../runtime/node.js";
 import { parseProvider } from "../../runtime/providers.js";
+import type { Lowering } from "../../builder/graph.js";
+import type { FloatDType } from "../../onnx/dtypes.js";
 import type { TensorData } from "../../runtime/tensor.js";
 import { UsageError } from "../errors.js";
 import { describeTensor, jsonNumbers } from "../format.js";
@@ -16,8 +18,8 @@ export interface EvalFlags {
   input?: string[];
   options?: string;
   opset?: string;
-  lowering?: "none" | "webgpu";
-  dtype?: "float32" | "float16" | "float64";
+  lowering?: Lowering;
+  dtype?: FloatDType;
   ep?: string;
   fallback?: string;
   threads?: string;
@@ -30,20 +32,22 @@ export interface EvalFlags {
 /** Inputs larger than this (all files together) are evaluated in chunks. */
 export const STREAM_ABOVE_BYTES = 256 * 2 ** 20;
 
-/** What `eval` evaluates: a .onnx file's bytes, or a catalogue loss with its options and build flags. */
-type EvalSource =
-  | { file: string; model: Uint8Array }
-  | { loss: string; options: Record<string, unknown>; opset?: number; lowering?: "none" | "webgpu"; dtype?: "float32" | "float16" | "float64" };
-
-async function resolveSource(io: CliIo, target: string, flags: EvalFlags): Promise<EvalSource> {
+/**
+ * The model `eval` runs: a .onnx file's bytes, or a catalogue loss built for the rank of the `input`
+ * file (read from its header). One pass and --stream both evaluate these bytes.
+ */
+async function resolveModel(io: CliIo, target: string, flags: EvalFlags, files: Record<string, string>, given: Record<string, string>): Promise<{ model: Uint8Array; what?: string }> {
   if (!target.endsWith(".onnx")) {
     const options = parseOptionsJson(flags.options) ?? {};
-    return { loss: target, options, opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype };
+    if (!files.input) throw new UsageError(`eval ${target}: expected --input input=FILE.npy (the loss's input)`);
+    const rank = await npyRank(files.input, given.input);
+    const build = { opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype };
+    return { model: buildLossForRank(target, options, rank, build).model, what: target };
   }
   for (const [flag, value] of [["--options", flags.options], ["--opset", flags.opset], ["--lowering", flags.lowering], ["--dtype", flags.dtype]]) {
     if (value !== undefined) throw new UsageError(`eval: ${flag} applies to a loss name; a .onnx file carries its own`);
   }
-  return { file: target, model: new Uint8Array(await readFile(resolve(io.cwd, target))) };
+  return { model: new Uint8Array(await readFile(resolve(io.cwd, target))), what: target };
 }
 
 /**
@@ -62,32 +66,23 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   const given: Record<string, string> = {};
   for (const spec of flags.input ?? []) {
     const { name, file } = parseNamedFile("--input", spec);
-    if (files[name]) throw new UsageError(`--input: ${name} given twice`);
+    if (Object.prototype.hasOwnProperty.call(files, name)) throw new UsageError(`--input: ${name} given twice`);
     files[name] = resolve(io.cwd, file);
     given[name] = file;
   }
   if (Object.keys(files).length === 0) throw new UsageError("eval: expected at least one --input NAME=FILE.npy");
-  const source = await resolveSource(io, target, flags);
   const chunkMb = parseIntFlag("--chunk-mb", flags.chunkMb);
   if (chunkMb !== undefined && chunkMb < 1) throw new UsageError(`--chunk-mb: expected an integer >= 1, received ${chunkMb}`);
+  const { model, what } = await resolveModel(io, target, flags, files, given);
   let total = 0;
   for (const f of Object.values(files)) total += (await stat(f)).size;
   if (flags.stream || chunkMb !== undefined || total > STREAM_ABOVE_BYTES) {
-    return streamEval(io, source, files, flags, { ep, fallback, threads, chunkBytes: chunkMb === undefined ? undefined : chunkMb * 2 ** 20 });
+    return streamEval(io, model, what, files, given, flags, { ep, fallback, threads, chunkBytes: chunkMb === undefined ? undefined : chunkMb * 2 ** 20 });
   }
   const feeds: Record<string, TensorData> = {};
   for (const [name, file] of Object.entries(files)) feeds[name] = decodeNpy(new Uint8Array(await readFile(file)), given[name]);
 
-  let model: Uint8Array;
-  if ("model" in source) model = source.model;
-  else {
-    const input = feeds.input;
-    if (!input) throw new UsageError(`eval ${target}: expected --input input=FILE.npy (the loss's input)`);
-    const options = { rank: input.dims.length, ...source.options };
-    model = buildLoss(source.loss, options, { opset: source.opset, lowering: source.lowering, dtype: source.dtype }).model;
-  }
-
-  const evaluator = await createEvaluator(model, { ep, fallback, threads, what: "file" in source ? source.file : undefined });
+  const evaluator = await createEvaluator(model, { ep, fallback, threads, what });
   try {
     const outputs = await evaluator.run(feeds);
     if (flags.out) {
@@ -112,8 +107,10 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
 /** The chunked path: inputs read in row chunks, combined exactly; a progress bar on a terminal. */
 async function streamEval(
   io: CliIo,
-  source: EvalSource,
+  model: Uint8Array,
+  what: string | undefined,
   files: Record<string, string>,
+  given: Record<string, string>,
   flags: EvalFlags,
   opts: { ep: ReturnType<typeof parseProvider>; fallback: ReturnType<typeof parseProvider>[]; threads?: number; chunkBytes?: number },
 ): Promise<void> {
@@ -123,9 +120,11 @@ async function streamEval(
   let started = false;
   let result;
   try {
-    result = await evaluateNpyFiles("model" in source ? source.model : source, files, {
+    result = await evaluateNpyFiles(model, files, {
       ...opts,
-      noneOutput: outDir ? join(outDir, "loss.npy") : undefined,
+      what,
+      shownAs: given,
+      outDir,
       onProgress: (done, all) => {
         if (!bar) return;
         if (!started) bar.start(all, 0);
@@ -136,17 +135,22 @@ async function streamEval(
   } finally {
     if (started) bar?.stop();
   }
-  if (result.written) {
-    const note = `loss float32 [${result.written.dims.join(", ")}]: streamed to ${join(flags.out as string, "loss.npy")} (${result.chunks} chunks)`;
-    if (flags.json) io.out(JSON.stringify({ outputs: { loss: { dims: result.written.dims, file: join(flags.out as string, "loss.npy") } } }));
-    else io.out(note);
+  if (result.files) {
+    const shown = (name: string) => join(flags.out as string, `${name}.npy`);
+    if (flags.json) {
+      const json = Object.fromEntries(Object.entries(result.files).map(([name, f]) => [name, { dims: f.dims, file: shown(name) }]));
+      io.out(JSON.stringify({ outputs: json }));
+    } else {
+      for (const [name, f] of Object.entries(result.files)) io.out(`${name} ${f.dtype} [${f.dims.join(", ")}]: streamed to ${shown(name)} (${result.chunks} chunks)`);
+    }
     return;
   }
-  const loss = result.outputs.loss;
-  if (outDir) await writeFile(join(outDir, "loss.npy"), encodeNpy(loss));
-  if (flags.json) io.out(JSON.stringify({ outputs: { loss: { dims: [], data: jsonNumbers(loss) } } }));
-  else {
-    io.out(describeTensor("loss", loss));
-    io.err(`streamed ${result.rows} rows in ${result.chunks} chunks; float64 combination ${result.value}`);
+  if (outDir) for (const [name, t] of Object.entries(result.outputs)) await writeFile(join(outDir, `${name}.npy`), encodeNpy(t));
+  if (flags.json) {
+    io.out(JSON.stringify({ outputs: Object.fromEntries(Object.entries(result.outputs).map(([name, t]) => [name, { dims: [], data: jsonNumbers(t) }])) }));
+  } else {
+    for (const [name, t] of Object.entries(result.outputs)) io.out(describeTensor(name, t));
+    const combined = result.value === undefined ? "summed in float64" : `float64 combination ${result.value}`;
+    io.err(`streamed ${result.rows} rows in ${result.chunks} chunks; ${combined}`);
   }
 }

@@ -1,24 +1,32 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { readModel, type ModelInfo, type TensorInfo } from "../../builder/reader.js";
+import type { ModelInfo, TensorInfo } from "../../builder/reader.js";
+import { readLossModel } from "../../losses/verify.js";
+import { canonicalJson, type LossContract } from "../../model/contract.js";
 import type { CliIo } from "../io.js";
 
-/** `onnx-losses inspect FILE.onnx [--dot] [--json]`: opset, inputs and outputs with shapes, nodes. */
+/**
+ * `onnx-losses inspect FILE.onnx [--dot] [--json]`: opset, inputs and outputs with shapes, nodes, and
+ * for a model built by onnx-losses its contract (loss, options, input checks), verified.
+ */
 export async function inspectCommand(io: CliIo, file: string, flags: { dot?: boolean; json?: boolean }): Promise<void> {
-  const info = readModel(new Uint8Array(await readFile(resolve(io.cwd, file))), file);
+  const { info, contract } = readLossModel(new Uint8Array(await readFile(resolve(io.cwd, file))), file);
   if (flags.dot) io.out(toDot(info));
-  else if (flags.json) io.out(JSON.stringify(info, null, 2));
-  else io.out(describe(file, info));
+  else if (flags.json) io.out(JSON.stringify({ ...info, contract: contract ?? null }, null, 2));
+  else io.out(describe(file, info, contract));
 }
 
 const sig = (t: TensorInfo) => `${t.name}: ${t.dtype} [${t.shape.join(", ")}]`;
 
-function describe(file: string, m: ModelInfo): string {
+function describe(file: string, m: ModelInfo, contract: LossContract | undefined): string {
   const lines = [
     `${file}`,
     `  ir_version ${m.irVersion}, opset ${m.opsetImports.map((o) => `${o.domain || "ai.onnx"} ${o.version}`).join(", ")}, producer ${m.producerName} ${m.producerVersion}`,
   ];
-  if (m.metadata["onnx_losses.loss"]) lines.push(`  loss ${m.metadata["onnx_losses.loss"]} ${m.metadata["onnx_losses.options"] ?? ""}`);
+  if (contract) {
+    lines.push(`  loss ${contract.loss} ${canonicalJson(contract.options)}`);
+    lines.push(`  checks before each run: ${contract.checks.length ? contract.checks.map(describeCheck).join("; ") : "none"}`);
+  }
   lines.push("  inputs:", ...m.inputs.map((t) => `    ${sig(t)}`));
   lines.push("  outputs:", ...m.outputs.map((t) => `    ${sig(t)}`));
   lines.push(`  initializers (${m.initializers.length}):`);
@@ -32,6 +40,17 @@ function describe(file: string, m: ModelInfo): string {
     lines.push(`    ${n.outputs.join(", ")} = ${n.opType}(${n.inputs.join(", ")})${attrs ? ` ${attrs}` : ""}`);
   }
   return lines.join("\n");
+}
+
+function describeCheck(c: LossContract["checks"][number]): string {
+  switch (c.kind) {
+    case "classIndex":
+      return `${c.tensor} in [0, ${c.classesOf} dim ${c.axis})${c.ignoreIndex === null ? "" : ` or ${c.ignoreIndex}`}`;
+    case "range":
+      return `${c.tensor} in [${c.min}, ${c.max}]`;
+    case "minDim":
+      return `${c.tensor} dim ${c.axis} >= ${c.min} (${c.why})`;
+  }
 }
 
 /** Graphviz DOT: inputs and outputs as ellipses, ops as boxes, constants folded into edge labels. */

@@ -13,7 +13,7 @@ export function listCommand(io: CliIo, loss: string | undefined, opts: { json?: 
           summary: d.summary,
           pytorch: d.pytorch,
           formula: d.formula,
-          options: d.options.map((o) => ({ name: o.name, default: o.default, allowed: o.allowed, doc: o.doc })),
+          options: d.optionList.map((o) => ({ name: o.name, default: o.default, allowed: o.allowed, doc: o.doc })),
         })),
         null,
         2,
@@ -24,12 +24,12 @@ export function listCommand(io: CliIo, loss: string | undefined, opts: { json?: 
   if (loss) {
     const d = defs[0];
     const lines = [`${d.name}: ${d.summary}`, `  PyTorch: ${d.pytorch}`, `  ${d.formula}`, "  options:"];
-    for (const o of d.options) lines.push(`    ${o.name} (default ${JSON.stringify(o.default)}): ${o.doc}`, `      allowed: ${o.allowed}`);
+    for (const o of d.optionList) lines.push(`    ${o.name} (default ${JSON.stringify(o.default)}): ${o.doc}`, `      allowed: ${o.allowed}`);
     io.out(lines.join("\n"));
     return;
   }
   const blocks = defs.map((d) => {
-    const rows = [["  option", "default", "allowed"], ...d.options.map((o) => [`  ${o.name}`, JSON.stringify(o.default), o.allowed])];
+    const rows = [["  option", "default", "allowed"], ...d.optionList.map((o) => [`  ${o.name}`, JSON.stringify(o.default), o.allowed])];
     return `${d.name}: ${d.summary}\n  PyTorch: ${d.pytorch}\n  ${d.formula}\n${table(rows)}`;
   });
   io.out(`${blocks.join("\n\n")}\n\nOptions go in --options as JSON, e.g. --options '{"gamma": 1, "reduction": "sum"}'; onnx-losses list <loss> explains each.`);

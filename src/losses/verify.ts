@@ -1,0 +1,73 @@
+/**
+ * The model contract checked against the catalogue: the loss exists, its options parse under the loss's
+ * schema (already resolved, as buildLoss writes them), and what those options build has the file's
+ * inputs, outputs and input checks. So the checks the evaluator runs are the ones the loss needs, and
+ * metadata edited by hand (a changed reduction, emptied checks) is refused instead of believed.
+ */
+import { readModel, type ModelInfo, type TensorInfo } from "../builder/reader.js";
+import { OptionError } from "../errors.js";
+import { canonicalJson, decodeContract, META, ModelContractError, type LossContract } from "../model/contract.js";
+import { getLoss } from "./catalogue.js";
+import { buildLoss, resolveLossOptions } from "./index.js";
+
+/** A decoded model: what the reader sees and, for a model built by onnx-losses, its verified contract. */
+export interface LossModel {
+  info: ModelInfo;
+  contract?: LossContract;
+}
+
+/**
+ * Decode model bytes and their contract, verified against the catalogue. `what` names the model in
+ * errors. Throws ModelDecodeError or ModelContractError.
+ */
+export function readLossModel(bytes: Uint8Array, what?: string): LossModel {
+  return checkLossModel(readModel(bytes, what), what);
+}
+
+/** {@link readLossModel} of an already decoded model. */
+export function checkLossModel(info: ModelInfo, what?: string): LossModel {
+  const decoded = decodeContract(info, what);
+  return { info, contract: decoded && verifyContract(decoded, info, what) };
+}
+
+/**
+ * Check a decoded contract against the catalogue and the graph; returns it with the options resolved.
+ * Throws ModelContractError naming `what`.
+ */
+export function verifyContract(contract: LossContract, info: ModelInfo, what = "model"): LossContract {
+  const fail = (key: string, message: string): never => {
+    throw new ModelContractError(`${what}: metadata ${key}: ${message}`);
+  };
+  const user = <T>(key: string, f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof OptionError) return fail(key, e.message);
+      throw e;
+    }
+  };
+  const def = user(META.loss, () => getLoss(contract.loss));
+  const resolved = user(META.options, () => resolveLossOptions(def.name, contract.options) as Record<string, unknown>);
+  if (canonicalJson(resolved) !== canonicalJson(contract.options)) {
+    fail(META.options, `expected every option of ${def.name} resolved (as onnx-losses writes them), received ${clip(canonicalJson(contract.options))}`);
+  }
+  const outputs = info.outputs.some((o) => o.name === "loss_sum") ? "parts" : "loss";
+  const built = user(META.options, () => buildLoss(def.name, resolved, { opset: info.opset, lowering: contract.lowering, dtype: contract.dtype, outputs }));
+  const expected = readModel(built.model);
+  const sig = (ts: readonly TensorInfo[], withType: boolean) => ts.map((t) => `${t.name}: ${withType ? `${t.dtype} ` : ""}[${t.shape.join(", ")}]`).join("; ");
+  const these = `${def.name} with options ${clip(canonicalJson(resolved))}`;
+  if (sig(expected.inputs, true) !== sig(info.inputs, true)) {
+    fail(META.options, `${these} takes inputs ${sig(expected.inputs, true)}; the graph has ${sig(info.inputs, true)}`);
+  }
+  if (sig(expected.outputs, false) !== sig(info.outputs, false)) {
+    fail(META.options, `${these} gives outputs ${sig(expected.outputs, false)}; the graph has ${sig(info.outputs, false)}`);
+  }
+  if (canonicalJson(built.checks) !== canonicalJson(contract.checks)) {
+    fail(META.checks, `expected ${clip(canonicalJson(built.checks))} (what ${these} needs), received ${clip(canonicalJson(contract.checks))}`);
+  }
+  return { ...contract, options: resolved };
+}
+
+function clip(s: string): string {
+  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
+}

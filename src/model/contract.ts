@@ -1,0 +1,229 @@
+/**
+ * The model contract: what a model built by onnx-losses says about itself in its metadata, and the one
+ * place that writes and reads it. Keys, a version, typed encode and decode of the loss name, its
+ * options and the input checks the evaluator runs before onnxruntime.
+ *
+ * Decoding trusts nothing: malformed JSON, an unknown version or key, a check that names a tensor the
+ * graph does not have, or a float type the graph's inputs do not have is a ModelContractError naming the
+ * file (the CLI exits 2 on it). A model without any `onnx_losses.*` key is not an onnx-losses model and
+ * decodes to undefined: it is evaluated as any ONNX model. Checking the options against the loss's
+ * schema needs the catalogue, which sits above this layer: see losses/verify.ts.
+ */
+import type { Lowering } from "../builder/graph.js";
+import type { ModelInfo, TensorInfo } from "../builder/reader.js";
+import { UserError } from "../errors.js";
+import { FLOAT_DTYPES, isFloatDType, type FloatDType } from "../onnx/dtypes.js";
+
+/** The contract version this release writes and reads. */
+export const CONTRACT_VERSION = 1;
+
+/** The metadata keys of the contract. */
+export const META = Object.freeze({
+  version: "onnx_losses.version",
+  loss: "onnx_losses.loss",
+  options: "onnx_losses.options",
+  checks: "onnx_losses.checks",
+  inputs: "onnx_losses.inputs",
+  lowering: "onnx_losses.lowering",
+  dtype: "onnx_losses.dtype",
+});
+
+const PREFIX = "onnx_losses.";
+const KNOWN_KEYS: readonly string[] = Object.values(META);
+/** The longest metadata value read (a weight list of 10^5 classes is about 2 MB of JSON). */
+export const MAX_META_BYTES = 16 * 2 ** 20;
+/** The most input checks a model may carry. */
+const MAX_CHECKS = 64;
+
+/**
+ * A check on input values that the graph cannot make itself, run by the evaluator before onnxruntime.
+ * They travel in the model's metadata (`onnx_losses.checks`), so a saved .onnx keeps them.
+ */
+export type InputCheck =
+  /** Integer class indices in [0, C) (C = dim `axis` of `classesOf`), or equal to `ignoreIndex`. */
+  | { kind: "classIndex"; tensor: string; classesOf: string; axis: number; ignoreIndex: number | null }
+  /** Every value within [min, max]. */
+  | { kind: "range"; tensor: string; min: number; max: number }
+  /** Dim `axis` of `tensor` at least `min` (why says which option needs it). */
+  | { kind: "minDim"; tensor: string; axis: number; min: number; why: string };
+
+/** What a model built by onnx-losses says about itself. */
+export interface LossContract {
+  version: number;
+  /** The catalogue loss it computes. */
+  loss: string;
+  /** Its resolved options, as JSON values. */
+  options: Record<string, unknown>;
+  checks: InputCheck[];
+  /** Each graph input's meaning, in graph order. */
+  inputs: { name: string; doc: string }[];
+  lowering: Lowering;
+  dtype: FloatDType;
+}
+
+/** Metadata that a model cannot mean: malformed, of an unknown version, or inconsistent with its graph. */
+export class ModelContractError extends UserError {
+  override name = "ModelContractError";
+}
+
+/** JSON with object keys sorted: the same value always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
+      : v,
+  );
+}
+
+/** The metadata entries of a contract (the builder sorts them by key). */
+export function encodeContract(c: Omit<LossContract, "version">): Record<string, string> {
+  return {
+    [META.version]: String(CONTRACT_VERSION),
+    [META.loss]: c.loss,
+    [META.options]: canonicalJson(c.options),
+    [META.checks]: canonicalJson(c.checks),
+    [META.inputs]: canonicalJson(c.inputs),
+    [META.lowering]: c.lowering,
+    [META.dtype]: c.dtype,
+  };
+}
+
+/** Does the model carry any onnx-losses metadata? */
+export function hasContract(info: Pick<ModelInfo, "metadata">): boolean {
+  return Object.keys(info.metadata).some((k) => k.startsWith(PREFIX));
+}
+
+/**
+ * Read and check a model's contract; undefined for a model without onnx-losses metadata. `what` names
+ * the model in errors (a file name). Throws ModelContractError.
+ */
+export function decodeContract(info: ModelInfo, what = "model"): LossContract | undefined {
+  if (!hasContract(info)) return undefined;
+  const fail = (key: string, expected: string, got: string): never => {
+    throw new ModelContractError(`${what}: metadata ${key}: expected ${expected}, received ${got}`);
+  };
+  for (const key of Object.keys(info.metadata)) {
+    if (key.startsWith(PREFIX) && !KNOWN_KEYS.includes(key)) fail(key, `one of the keys ${KNOWN_KEYS.join(", ")}`, "an unknown key");
+  }
+  const text = (key: string): string => {
+    const v = info.metadata[key];
+    if (v === undefined) return fail(key, "a value (every onnx_losses key is written together)", "none");
+    if (v.length > MAX_META_BYTES) return fail(key, `at most ${MAX_META_BYTES} characters`, `${v.length}`);
+    return v;
+  };
+  const json = (key: string): unknown => {
+    try {
+      return JSON.parse(text(key));
+    } catch (e) {
+      return fail(key, "JSON", `text that does not parse (${(e as Error).message.split("\n")[0]})`);
+    }
+  };
+
+  const version = info.metadata[META.version];
+  if (version !== String(CONTRACT_VERSION)) {
+    const got = version === undefined ? "none" : short(version);
+    fail(META.version, `${CONTRACT_VERSION}`, `${got} (written by another release of onnx-losses: export the model again with this one)`);
+  }
+  const loss = text(META.loss);
+  if (!/^[a-z][a-z0-9_]{0,63}$/.test(loss)) fail(META.loss, "a loss name", short(loss));
+
+  const options = json(META.options);
+  if (!isPlainObject(options)) fail(META.options, "a JSON object", short(text(META.options)));
+  for (const [k, v] of Object.entries(options as object)) {
+    if (!isOptionValue(v)) fail(META.options, "option values that are null, booleans, numbers, strings or lists of numbers", `${short(k)}: ${show(v)}`);
+  }
+
+  const lowering = text(META.lowering);
+  if (lowering !== "none" && lowering !== "webgpu") fail(META.lowering, '"none" or "webgpu"', short(lowering));
+  const dtype = text(META.dtype);
+  if (!isFloatDType(dtype)) fail(META.dtype, FLOAT_DTYPES.join(" | "), short(dtype));
+  const floatInputs = info.inputs.filter((t) => isFloatDType(t.dtype));
+  const other = floatInputs.find((t) => t.dtype !== dtype);
+  if (other) fail(META.dtype, `the float type of the graph's inputs (${other.name} is ${other.dtype})`, short(dtype));
+
+  const inputs = json(META.inputs);
+  const graphNames = info.inputs.map((t) => t.name);
+  if (
+    !Array.isArray(inputs) ||
+    inputs.length !== graphNames.length ||
+    !inputs.every((e, i) => isPlainObject(e) && e.name === graphNames[i] && typeof e.doc === "string" && Object.keys(e).length === 2)
+  ) {
+    fail(META.inputs, `one {name, doc} per graph input, in order (${graphNames.join(", ")})`, short(text(META.inputs)));
+  }
+
+  const checks = json(META.checks);
+  if (!Array.isArray(checks) || checks.length > MAX_CHECKS) fail(META.checks, `a list of at most ${MAX_CHECKS} input checks`, short(text(META.checks)));
+  (checks as unknown[]).forEach((c, i) => {
+    const why = checkProblem(c, info.inputs);
+    if (why) fail(META.checks, `input checks on the graph's inputs (${graphNames.join(", ")})`, `check ${i} ${why}`);
+  });
+
+  return {
+    version: CONTRACT_VERSION,
+    loss,
+    options: options as Record<string, unknown>,
+    checks: checks as InputCheck[],
+    inputs: inputs as { name: string; doc: string }[],
+    lowering: lowering as Lowering,
+    dtype: dtype as FloatDType,
+  };
+}
+
+/** What is wrong with one input check, or undefined when it is well formed and names real inputs. */
+function checkProblem(c: unknown, inputs: readonly TensorInfo[]): string | undefined {
+  if (!isPlainObject(c)) return `${show(c)} is not an object`;
+  const tensorOf = (key: string) => inputs.find((t) => t.name === c[key]);
+  const keys = (...names: string[]) => {
+    const extra = Object.keys(c).filter((k) => !["kind", ...names].includes(k));
+    return extra.length ? `has unknown fields ${extra.join(", ")}` : undefined;
+  };
+  const isInt = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v);
+  const t = tensorOf("tensor");
+  if (!t) return `names tensor ${show(c.tensor)}, which is not a graph input`;
+  const rank = t.shape.length;
+  switch (c.kind) {
+    case "classIndex": {
+      const of = tensorOf("classesOf");
+      if (!of) return `names classesOf ${show(c.classesOf)}, which is not a graph input`;
+      if (t.dtype !== "int64" && t.dtype !== "int32") return `checks class indices of ${t.name}, which is ${t.dtype}, not an integer input`;
+      if (!isInt(c.axis) || (c.axis as number) < 0 || (c.axis as number) >= of.shape.length) return `has axis ${show(c.axis)}, not a dim of ${of.name}`;
+      if (c.ignoreIndex !== null && !isInt(c.ignoreIndex)) return `has ignoreIndex ${show(c.ignoreIndex)}, not null or a safe integer`;
+      return keys("tensor", "classesOf", "axis", "ignoreIndex");
+    }
+    case "range":
+      if (!isFloatDType(t.dtype)) return `checks the range of ${t.name}, which is ${t.dtype}, not a float input`;
+      if (typeof c.min !== "number" || typeof c.max !== "number" || !Number.isFinite(c.min) || !Number.isFinite(c.max) || c.min > c.max) {
+        return "has no finite min <= max";
+      }
+      return keys("tensor", "min", "max");
+    case "minDim":
+      if (!isInt(c.axis) || (c.axis as number) < 0 || (c.axis as number) >= rank) return `has axis ${show(c.axis)}, not a dim of ${t.name}`;
+      if (!isInt(c.min) || (c.min as number) < 0) return `has min ${show(c.min)}, not a non-negative integer`;
+      if (typeof c.why !== "string") return "has no why";
+      return keys("tensor", "axis", "min", "why");
+    default:
+      return `has kind ${show(c.kind)}, not classIndex, range or minDim`;
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isOptionValue(v: unknown): boolean {
+  if (v === null || typeof v === "boolean" || typeof v === "string") return true;
+  if (typeof v === "number") return Number.isFinite(v);
+  return Array.isArray(v) && v.every((x) => typeof x === "number" && Number.isFinite(x));
+}
+
+/** A JSON value for an error message: at most 60 characters. */
+function show(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** A text for an error message, quoted: at most 60 characters. */
+function short(s: string | undefined): string {
+  if (s === undefined) return "undefined";
+  return s.length > 60 ? `${JSON.stringify(s.slice(0, 57))}...` : JSON.stringify(s);
+}

@@ -1,0 +1,66 @@
+/**
+ * How a model's outputs over row chunks combine into what one pass over every row gives, decided from
+ * the model's graph alone (never from what its metadata claims):
+ *
+ * - "rows": every output has the streamed dim first (a per-item loss, reduction "none"): chunks are
+ *   concatenated.
+ * - "sums": the outputs are scalar sums, `loss_sum` and optionally `weight_sum` (a "parts" model):
+ *   chunks are added.
+ * - "ratio": one scalar output, and the graph names the total it came from, `loss_sum`, and for a mean
+ *   what it divided by, `weight_sum`, in its value_info (every mean and sum onnx-losses builds does).
+ *   Both are fetched from the same graph with the output; each chunk's output must equal
+ *   loss_sum / weight_sum (or loss_sum), else the model is refused; the result is
+ *   sum(loss_sum) / sum(weight_sum), as one pass weighs items.
+ *
+ * Any other model cannot be combined exactly and is refused with the reason.
+ */
+import type { ModelInfo, TensorInfo } from "../builder/reader.js";
+import { InputError } from "../runtime/validate.js";
+
+export type StreamPlan =
+  | { kind: "rows"; dim: string; outputs: string[] }
+  | { kind: "sums"; dim: string; outputs: string[] }
+  | { kind: "ratio"; dim: string; output: string; sum: TensorInfo; weight?: TensorInfo };
+
+const isScalar = (t: TensorInfo) => t.shape.length === 0;
+
+/**
+ * The plan for streaming `streamed` inputs (their dim 0) through the model. `what` names the model in
+ * the refusal. Throws InputError when the outputs cannot be combined exactly.
+ */
+export function planStream(info: ModelInfo, streamed: readonly string[], what = "model"): StreamPlan {
+  const refuse = (why: string): never => {
+    throw new InputError(`${what}: cannot be evaluated in chunks: ${why}; evaluate it in one pass (without --stream)`);
+  };
+  const dims = new Set<string>();
+  for (const name of streamed) {
+    const t = info.inputs.find((i) => i.name === name);
+    if (!t) continue; // an unknown input: validation names it on the first chunk
+    const d = t.shape[0];
+    if (typeof d !== "string" || d === "?") refuse(`input ${name} has dim 0 = ${JSON.stringify(d ?? null)}, not a named (symbolic) dim to split rows along`);
+    dims.add(d as string);
+  }
+  if (dims.size !== 1) refuse(`the streamed inputs do not share one symbolic dim 0 (${[...dims].join(", ") || "none"})`);
+  const [dim] = dims;
+  const outs = info.outputs;
+  if (outs.length > 0 && outs.every((o) => o.shape[0] === dim)) return { kind: "rows", dim, outputs: outs.map((o) => o.name) };
+  const names = outs.map((o) => o.name).sort();
+  if (outs.every(isScalar) && (names.join() === "loss_sum" || names.join() === "loss_sum,weight_sum")) {
+    return { kind: "sums", dim, outputs: outs.map((o) => o.name) };
+  }
+  if (outs.length === 1 && isScalar(outs[0])) {
+    const sum = info.valueInfo.find((v) => v.name === "loss_sum" && isScalar(v));
+    const weight = info.valueInfo.find((v) => v.name === "weight_sum" && isScalar(v));
+    if (sum) return { kind: "ratio", dim, output: outs[0].name, sum, weight };
+    refuse(`its output ${outs[0].name} is a scalar, and the graph names no loss_sum (and weight_sum) it was computed from`);
+  }
+  const shapes = outs.map((o) => `${o.name} [${o.shape.join(", ")}]`).join(", ");
+  return refuse(`its outputs (${shapes}) are neither per item along ${dim} nor the sums loss_sum and weight_sum`);
+}
+
+/** Do two values agree within the output type's rounding (NaN agrees with NaN)? */
+export function agrees(a: number, b: number, relTol: number): boolean {
+  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
+  if (a === b) return true;
+  return Math.abs(a - b) <= relTol * Math.max(Math.abs(a), Math.abs(b));
+}
