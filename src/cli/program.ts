@@ -3,7 +3,6 @@ import { Command, CommanderError, Option } from "commander";
 import { LOSS_NAMES } from "../losses/index.js";
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from "../onnx/versions.js";
 import { PRODUCER_VERSION } from "../version.js";
-import { benchCommand } from "./commands/bench.js";
 import { demoCommand } from "./commands/demo.js";
 import { evalCommand } from "./commands/eval.js";
 import { exportCommand } from "./commands/export.js";
@@ -76,19 +75,6 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .action((file, o) => inspectCommand(io, file, o));
 
   program
-    .command("bench")
-    .description("time the graphs against one-node, naive, exported and PyTorch alternatives (medians of interleaved runs)")
-    .option("--quick", "tiny shapes: check the machinery, measure nothing")
-    .option("--only <workloads>", "comma-separated: classification, segmentation, detection, large-c, large-n, large-n-sigmoid")
-    .option("--threads <n>", "intra-op threads for onnxruntime and PyTorch (default: all cores)")
-    .option("--budget <ms>", "time per (workload, loss) group, which sets the rounds (default 4000)")
-    .option("--no-torch", "skip the PyTorch columns")
-    .option("--no-web", "skip onnxruntime-web (wasm)")
-    .option("--markdown", "print the table as Markdown")
-    .option("--out <file>", "results JSON (default bench/results.json)")
-    .action((o) => benchCommand(io, o));
-
-  program
     .command("demo")
     .description("evaluate each graph in graphs/ on a sample batch against PyTorch's golden value")
     .option("--graphs <dir>", "the graphs directory (default: the package's graphs/)")
@@ -106,7 +92,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       if (e.code === "commander.help") {
         // no command given: commander shows the help as an error
         io.out(program.helpInformation());
-        io.err("onnx-losses: expected a command (list, export, eval, inspect, demo)");
+        io.err(`onnx-losses: expected a command (${program.commands.map((c) => c.name()).join(", ")})`);
         return 2;
       }
       io.err(`onnx-losses: ${e.message.replace(/^error: /, "")}`);
