@@ -1,12 +1,25 @@
 /**
- * The benchmark's machinery on tiny shapes (--quick): every workload, loss and variant runs and is
- * reported. No timing is asserted here: speed is measured by `npm run bench`, not by unit tests.
+ * The benchmark (bench/src, run by `npm run bench`) on tiny shapes (--quick): every workload, loss and
+ * variant runs and is reported, and its command line parses the flags and writes where it says. No
+ * timing is asserted here: speed is measured by `npm run bench`, not by unit tests.
  */
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, test } from "@jest/globals";
-import { benchRows, machineLine, markdownTable, targetChecks } from "../src/bench/report.js";
-import { runBench } from "../src/bench/run.js";
-import { naiveSoftmaxLoss, oneNodeLoss } from "../src/bench/variants.js";
+import { DEFAULT_OUT, runBenchCli } from "../bench/src/program.js";
+import { benchRows, machineLine, markdownTable, targetChecks } from "../bench/src/report.js";
+import { runBench, type BenchResult } from "../bench/src/run.js";
+import { naiveSoftmaxLoss, oneNodeLoss } from "../bench/src/variants.js";
 import { createEvaluator } from "../src/runtime/node.js";
+import { ROOT } from "./helpers.js";
+
+async function bench(cwd: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await runBenchCli(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd });
+  return { code, out, err };
+}
 
 describe("bench --quick", () => {
   test("times every variant of every workload and loss, and reports them", async () => {
@@ -42,4 +55,40 @@ describe("bench --quick", () => {
     expect(values[0]).toBeCloseTo(values[1], 6);
     expect(values[0]).toBeCloseTo((-(3 - Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3))) - (0.5 - Math.log(Math.exp(0.5) + Math.exp(-1) + Math.exp(2)))) / 2, 6);
   });
+});
+
+describe("npm run bench -- [flags]", () => {
+  test("--help lists every flag; the default --out is gitignored, not the tracked bench/results.json", async () => {
+    const r = await bench(ROOT, "--help");
+    expect(r.code).toBe(0);
+    for (const flag of ["--quick", "--only", "--threads", "--budget", "--no-torch", "--no-web", "--markdown", "--out"]) expect(r.out).toContain(flag);
+    expect(r.out).toMatch(/^Usage: npm run bench -- \[options\]/);
+    expect(DEFAULT_OUT).toBe("bench/tmp/results.json");
+    expect(r.out.replace(/\s+/g, " ")).toContain(`default ${DEFAULT_OUT}`);
+    expect(readFileSync(join(ROOT, ".gitignore"), "utf8").split("\n")).toContain("bench/tmp/");
+  });
+
+  test("bad flags exit 2 with one line", async () => {
+    const only = await bench(ROOT, "--only", "nope");
+    expect(only).toMatchObject({ code: 2, err: 'bench: --only: unknown workload "nope"; workloads are classification, segmentation, detection, large-c, large-n, large-n-sigmoid\n' });
+    const threads = await bench(ROOT, "--threads", "0");
+    expect(threads).toMatchObject({ code: 2, err: "bench: --threads: expected an integer >= 1, received 0\n" });
+    expect((await bench(ROOT, "--frobnicate")).err).toBe("bench: unknown option '--frobnicate'\n");
+  });
+
+  test("--quick writes bench/tmp/results.json under the working directory by default, --out elsewhere", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "onnx-losses-bench-"));
+    const r = await bench(cwd, "--quick", "--no-torch", "--no-web", "--only", "classification", "--budget", "20");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("this project's graph (onnxruntime-node CPU)");
+    expect(r.out.trimEnd().endsWith(`wrote ${DEFAULT_OUT}`)).toBe(true);
+    const written = JSON.parse(readFileSync(join(cwd, DEFAULT_OUT), "utf8")) as BenchResult;
+    expect(written.quick).toBe(true);
+    expect(written.groups.map((g) => g.loss)).toEqual(["cross_entropy", "nll_loss", "softmax_focal_loss"]);
+    expect(existsSync(join(cwd, "bench", "results.json"))).toBe(false);
+    const md = await bench(cwd, "--quick", "--no-torch", "--no-web", "--only", "detection", "--budget", "20", "--markdown", "--out", "elsewhere/r.json");
+    expect(md.code).toBe(0);
+    expect(md.out).toMatch(/^\| workload \| loss \| graph or peer \| median ms \| vs this project \|/);
+    expect(JSON.parse(readFileSync(join(cwd, "elsewhere", "r.json"), "utf8")).groups).toHaveLength(3);
+  }, 60000);
 });

@@ -4,30 +4,13 @@
  * numbers on wasm, where both forms run, and contains only ops the WebGPU backend runs.
  */
 import { readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { describe, expect, test } from "@jest/globals";
 import { readModel } from "../src/builder/reader.js";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
 import { createEvaluator, webProviderStatuses } from "../src/runtime/web.js";
 import { feedsOf, firstMismatch, fixtureFiles, loadFixtures, num, ROOT } from "./helpers.js";
-
-/** Every module dist/web.js imports, transitively (relative imports followed, bare ones recorded). */
-function moduleGraph(entry: string): { files: string[]; bare: string[] } {
-  const files = new Set<string>();
-  const bare = new Set<string>();
-  const visit = (file: string) => {
-    if (files.has(file)) return;
-    files.add(file);
-    const src = readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, ""); // code, not comments
-    for (const m of src.matchAll(/(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|import\s*["']([^"']+)["']/g)) {
-      const spec = m[1] ?? m[2] ?? m[3];
-      if (spec.startsWith(".")) visit(resolve(dirname(file), spec));
-      else bare.add(spec);
-    }
-  };
-  visit(entry);
-  return { files: [...files], bare: [...bare].sort() };
-}
+import { moduleGraph } from "./module_graph.js";
 
 describe("onnx-losses/web", () => {
   test("imports no Node-only module anywhere in its module graph", () => {

@@ -2,16 +2,24 @@
 import { Command, CommanderError, Option } from "commander";
 import { LOSS_NAMES } from "../losses/index.js";
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from "../onnx/versions.js";
+import { NODE_PROVIDERS } from "../runtime/node.js";
 import { PRODUCER_VERSION } from "../version.js";
-import { benchCommand } from "./commands/bench.js";
 import { demoCommand } from "./commands/demo.js";
-import { evalCommand } from "./commands/eval.js";
+import { evalCommand, STREAM_ABOVE_BYTES } from "./commands/eval.js";
 import { exportCommand } from "./commands/export.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { listCommand } from "./commands/list.js";
 import { isUserError, oneLine } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { collect } from "./parse.js";
+
+/**
+ * What `--threads` defaults to when it is not given (the evaluator then leaves onnxruntime's
+ * intraOpNumThreads unset): onnxruntime's own default, one intra-op thread per physical core of the
+ * machine (its CPU's topology; a taskset CPU list does not lower it). The `eval` help prints this text
+ * and the README states it (test/cli_help.test.ts checks both).
+ */
+export const DEFAULT_THREADS_TEXT = "onnxruntime's, one per physical core";
 
 /**
  * Run the CLI with argv (without `node` and the script) and return the exit code: 0 on success, 2 on
@@ -58,12 +66,12 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .option("--opset <n>", `ai.onnx opset, ${MIN_OPSET} to ${MAX_OPSET} (loss names only; default ${DEFAULT_OPSET})`)
     .addOption(new Option("--lowering <form>", "webgpu: only ops the WebGPU backend runs on the GPU (loss names only)").choices(["none", "webgpu"]))
     .addOption(new Option("--dtype <type>", "float type of the graph (loss names only; inputs are converted to it)").choices(["float32", "float16", "float64"]))
-    .addOption(new Option("--ep <provider>", "execution provider").choices(["cpu", "cuda", "dml", "webgpu"]).default("cpu"))
+    .addOption(new Option("--ep <provider>", "execution provider").choices([...NODE_PROVIDERS]).default("cpu"))
     .option("--fallback <list>", "comma-separated providers to try when --ep is unavailable (none by default)")
-    .option("--threads <n>", "intra-op threads (default: all cores)")
+    .option("--threads <n>", `intra-op threads (default: ${DEFAULT_THREADS_TEXT})`)
     .option("--json", 'print {"outputs": {"loss": {"dims": [...], "data": [...]}}} (NaN and inf as null)')
     .option("--out <dir>", "write each output as DIR/NAME.npy")
-    .option("--stream", `read the inputs in row chunks (automatic above ${256} MiB)`)
+    .option("--stream", `read the inputs in row chunks (automatic above ${STREAM_ABOVE_BYTES / 2 ** 20} MiB)`)
     .option("--chunk-mb <n>", "MiB of input rows per chunk when streaming (default 64)")
     .action((target, o) => evalCommand(io, target, o));
 
@@ -74,19 +82,6 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .option("--dot", "print Graphviz DOT instead")
     .option("--json", "print the decoded model as JSON")
     .action((file, o) => inspectCommand(io, file, o));
-
-  program
-    .command("bench")
-    .description("time the graphs against one-node, naive, exported and PyTorch alternatives (medians of interleaved runs)")
-    .option("--quick", "tiny shapes: check the machinery, measure nothing")
-    .option("--only <workloads>", "comma-separated: classification, segmentation, detection, large-c, large-n, large-n-sigmoid")
-    .option("--threads <n>", "intra-op threads for onnxruntime and PyTorch (default: all cores)")
-    .option("--budget <ms>", "time per (workload, loss) group, which sets the rounds (default 4000)")
-    .option("--no-torch", "skip the PyTorch columns")
-    .option("--no-web", "skip onnxruntime-web (wasm)")
-    .option("--markdown", "print the table as Markdown")
-    .option("--out <file>", "results JSON (default bench/results.json)")
-    .action((o) => benchCommand(io, o));
 
   program
     .command("demo")
@@ -106,7 +101,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       if (e.code === "commander.help") {
         // no command given: commander shows the help as an error
         io.out(program.helpInformation());
-        io.err("onnx-losses: expected a command (list, export, eval, inspect, demo)");
+        io.err(`onnx-losses: expected a command (${program.commands.map((c) => c.name()).join(", ")})`);
         return 2;
       }
       io.err(`onnx-losses: ${e.message.replace(/^error: /, "")}`);

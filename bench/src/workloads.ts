@@ -1,6 +1,6 @@
 /** The benchmark's workloads: shapes and seeded data, and which losses run on each. */
-import type { TensorData } from "../runtime/tensor.js";
-import { seededRandom } from "../util/random.js";
+import type { TensorData } from "../../src/runtime/tensor.js";
+import { seededRandom } from "../../src/util/random.js";
 
 export interface Workload {
   name: string;

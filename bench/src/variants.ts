@@ -3,9 +3,9 @@
  * Softmax -> Log -> one-hot formulation, and the floor (one read of the input), all built with the
  * same builder.
  */
-import { Graph } from "../builder/graph.js";
-import { cast, gather, log, mul, neg, powConst, reduceMax, reduceMean, reduceSum, shape, sigmoid, softmax, sub } from "../builder/ops/index.js";
-import { classInputDims, itemDims } from "../losses/common.js";
+import { Graph } from "../../src/builder/graph.js";
+import { cast, gather, log, mul, neg, powConst, reduceMax, reduceMean, reduceSum, shape, sigmoid, softmax, sub } from "../../src/builder/ops/index.js";
+import { classInputDims, itemDims } from "../../src/losses/common.js";
 
 /** One-node SoftmaxCrossEntropyLoss (cross_entropy) or NegativeLogLikelihoodLoss (nll_loss), mean. */
 export function oneNodeLoss(loss: "cross_entropy" | "nll_loss", rank: number): Uint8Array {

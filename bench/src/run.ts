@@ -1,23 +1,37 @@
 /**
- * `onnx-losses bench`: this project's graphs against the alternatives, timed as medians of interleaved
- * runs in one process (onnxruntime-node sessions with the same thread settings, spinning off), plus
+ * The benchmark (`npm run bench`; a dev tool, not part of the package): this project's graphs against
+ * the alternatives, timed as medians of interleaved runs in one process (onnxruntime-node sessions with the same thread settings, spinning off), plus
  * PyTorch eager and torch.onnx.export graphs through scripts/bench_torch.py where python3-torch is
  * installed. Timings are session.run (or the PyTorch call) alone: no input validation, no copies.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import ort from "onnxruntime-node";
-import { encodeNpy } from "../io/npy.js";
-import { buildLoss } from "../losses/index.js";
-import { sessionOptionsFor } from "../runtime/providers.js";
-import type { TensorData } from "../runtime/tensor.js";
+import { encodeNpy } from "../../src/io/npy.js";
+import { buildLoss } from "../../src/losses/index.js";
+import { sessionOptionsFor } from "../../src/runtime/providers.js";
+import type { TensorData } from "../../src/runtime/tensor.js";
 import { floorGraph, naiveSigmoidLoss, naiveSoftmaxLoss, oneNodeLoss } from "./variants.js";
 import { QUICK_WORKLOADS, WORKLOADS, workloadData, type Workload } from "./workloads.js";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+/**
+ * The repository root: the nearest folder above this module with a package.json. The module runs from
+ * bench/src (under jest) and from its compiled copy in bench/dist, at different depths.
+ */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json"))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`bench: no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+  return dir;
+}
+
+const ROOT = repoRoot();
 
 /** Options of a benchmark run. */
 export interface BenchOptions {
@@ -25,7 +39,7 @@ export interface BenchOptions {
   quick?: boolean;
   /** Workload names to run (default all). */
   only?: string[];
-  /** Intra-op threads for onnxruntime and PyTorch (default: all cores). */
+  /** Intra-op threads for onnxruntime and PyTorch (default: every logical CPU, os.cpus().length). */
   threads?: number;
   /** Time budget per (workload, loss) group in ms, which sets the number of rounds (default 4000). */
   budgetMs?: number;

@@ -1,0 +1,103 @@
+/**
+ * The benchmark's command line (`npm run bench -- [flags]`): parse the flags, run the benchmark, print
+ * the table, write the results JSON. A dev tool beside the library, never loaded by its entry.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { Command, CommanderError } from "commander";
+import { isUserError, oneLine, UsageError } from "../../src/cli/errors.js";
+import { table } from "../../src/cli/format.js";
+import type { CliIo } from "../../src/cli/io.js";
+import { parseIntFlag } from "../../src/cli/parse.js";
+import { benchRows, machineLine, markdownTable, stabilityLines, targetChecks } from "./report.js";
+import { runBench } from "./run.js";
+import { WORKLOADS } from "./workloads.js";
+
+/**
+ * Where a run writes its results unless --out says otherwise: bench/tmp/ is gitignored, so a run
+ * (a --quick one included) never rewrites the tracked bench/results.json; pass --out bench/results.json
+ * to update it.
+ */
+export const DEFAULT_OUT = "bench/tmp/results.json";
+
+export interface BenchFlags {
+  quick?: boolean;
+  only?: string;
+  threads?: string;
+  budget?: string;
+  torch?: boolean;
+  web?: boolean;
+  out?: string;
+  markdown?: boolean;
+}
+
+/** Time the graphs against the alternatives, print the table, write the results JSON. */
+export async function benchCommand(io: CliIo, flags: BenchFlags): Promise<void> {
+  const only = flags.only?.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const w of only ?? []) {
+    if (!WORKLOADS.some((x) => x.name === w)) throw new UsageError(`--only: unknown workload ${JSON.stringify(w)}; workloads are ${WORKLOADS.map((x) => x.name).join(", ")}`);
+  }
+  const threads = parseIntFlag("--threads", flags.threads);
+  if (threads !== undefined && threads < 1) throw new UsageError(`--threads: expected an integer >= 1, received ${threads}`);
+  const budgetMs = parseIntFlag("--budget", flags.budget);
+  const result = await runBench({
+    quick: flags.quick,
+    only,
+    threads,
+    budgetMs,
+    torch: flags.torch === false ? false : undefined,
+    web: flags.web,
+    log: (line) => io.err(line),
+  });
+  const outName = flags.out ?? DEFAULT_OUT;
+  const out = resolve(io.cwd, outName);
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  if (flags.markdown) io.out(markdownTable(result));
+  else io.out(table([["workload", "loss", "graph or peer", "median ms", "vs this project"], ...benchRows(result)]));
+  io.out(`\nmachine: ${machineLine(result)}`);
+  io.out(`\ntargets:\n${targetChecks(result).join("\n")}`);
+  const stability = stabilityLines(result);
+  if (stability.length) io.out(`\nstability (the same logits times 100, |x| up to 400):\n${stability.join("\n")}`);
+  io.out(`\nwrote ${outName}`);
+}
+
+/**
+ * Run the benchmark's command line with argv (the flags alone) and return the exit code: 0 on success,
+ * 2 on a bad flag (one line on stderr), 1 on an unexpected failure.
+ */
+export async function runBenchCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = new Command("npm run bench --")
+    .description("time the graphs against one-node, naive, exported and PyTorch alternatives (medians of interleaved runs)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.out(s.replace(/\n$/, "")),
+      writeErr: () => {}, // usage errors are reported once, as one line, below
+    })
+    .option("--quick", "tiny shapes: check the machinery, measure nothing")
+    .option("--only <workloads>", `comma-separated: ${WORKLOADS.map((w) => w.name).join(", ")}`)
+    .option("--threads <n>", "intra-op threads for onnxruntime and PyTorch (default: every logical CPU, os.cpus().length)")
+    .option("--budget <ms>", "time per (workload, loss) group, which sets the rounds (default 4000)")
+    .option("--no-torch", "skip the PyTorch columns")
+    .option("--no-web", "skip onnxruntime-web (wasm)")
+    .option("--markdown", "print the table as Markdown")
+    .option("--out <file>", `results JSON (default ${DEFAULT_OUT}, gitignored; --out bench/results.json updates the tracked one)`)
+    .action((o: BenchFlags) => benchCommand(io, o));
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0; // --help
+      io.err(`bench: ${e.message.replace(/^error: /, "")}`);
+      return 2;
+    }
+    if (isUserError(e)) {
+      io.err(`bench: ${oneLine(e)}`);
+      return 2;
+    }
+    io.err(`bench: internal error: ${oneLine(e)}`);
+    if (process.env.ONNX_LOSSES_DEBUG) io.err(String((e as Error)?.stack ?? e));
+    return 1;
+  }
+}
