@@ -1,5 +1,5 @@
 import { encodeModel, type ModelProps, onnx } from "../onnx/codec.js";
-import { type DType, onnxDataType } from "../onnx/dtypes.js";
+import { type DType, type FloatDType, onnxDataType } from "../onnx/dtypes.js";
 import { DEFAULT_OPSET, irVersionForOpset } from "../onnx/versions.js";
 import { PRODUCER_NAME, PRODUCER_VERSION } from "../version.js";
 
@@ -45,7 +45,7 @@ export interface GraphOptions {
    * The float type of the graph's float inputs and outputs: "float32" (default); "float16" (math in
    * float32 inside: inputs are cast up, outputs down); "float64" (math in float64 too).
    */
-  dtype?: "float32" | "float16" | "float64";
+  dtype?: FloatDType;
 }
 
 /** Builder options of one node, kept apart from ONNX attributes so the two never collide. */

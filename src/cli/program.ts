@@ -12,14 +12,10 @@ import { listCommand } from "./commands/list.js";
 import { isUserError, oneLine } from "./errors.js";
 import { type CliIo, processIo } from "./io.js";
 import { collect } from "./parse.js";
+import { DEFAULT_THREADS_TEXT } from "../runtime/providers.js";
 
-/**
- * What `--threads` defaults to when it is not given (the evaluator then leaves onnxruntime's
- * intraOpNumThreads unset): onnxruntime's own default, one intra-op thread per physical core of the
- * machine (its CPU's topology; a taskset CPU list does not lower it). The `eval` help prints this text
- * and the README states it (test/cli_help.test.ts checks both).
- */
-export const DEFAULT_THREADS_TEXT = "onnxruntime's, one per physical core";
+export { DEFAULT_THREADS_TEXT };
+
 
 /**
  * Run the CLI with argv (without `node` and the script) and return the exit code: 0 on success, 2 on

@@ -7,6 +7,7 @@
 import { readModel, type ModelInfo, type TensorInfo } from "../builder/reader.js";
 import { OptionError } from "../errors.js";
 import { canonicalJson, decodeContract, META, ModelContractError, type LossContract } from "../model/contract.js";
+import { PRODUCER_NAME, PRODUCER_VERSION } from "../version.js";
 import { getLoss } from "./catalogue.js";
 import { buildLoss, resolveLossOptions } from "./index.js";
 
@@ -52,7 +53,10 @@ export function verifyContract(contract: LossContract, info: ModelInfo, what = "
     fail(META.options, `expected every option of ${def.name} resolved (as onnx-losses writes them), received ${clip(canonicalJson(contract.options))}`);
   }
   const outputs = info.outputs.some((o) => o.name === "loss_sum") ? "parts" : "loss";
-  const built = user(META.options, () => buildLoss(def.name, resolved, { opset: info.opset, lowering: contract.lowering, dtype: contract.dtype, outputs }));
+  // the type the totals accumulate in (a build option the graph shows: the type of loss_sum)
+  const total = [...info.outputs, ...info.valueInfo].find((t) => t.name === "loss_sum");
+  const accumulate = total?.dtype === "float32" && contract.dtype === "float32" ? "float32" : "float64";
+  const built = user(META.options, () => buildLoss(def.name, resolved, { opset: info.opset, lowering: contract.lowering, dtype: contract.dtype, outputs, accumulate }));
   const expected = readModel(built.model);
   const sig = (ts: readonly TensorInfo[], withType: boolean) => ts.map((t) => `${t.name}: ${withType ? `${t.dtype} ` : ""}[${t.shape.join(", ")}]`).join("; ");
   const these = `${def.name} with options ${clip(canonicalJson(resolved))}`;
@@ -65,7 +69,20 @@ export function verifyContract(contract: LossContract, info: ModelInfo, what = "
   if (canonicalJson(built.checks) !== canonicalJson(contract.checks)) {
     fail(META.checks, `expected ${clip(canonicalJson(built.checks))} (what ${these} needs), received ${clip(canonicalJson(contract.checks))}`);
   }
+  // A model of this very release must be exactly what its metadata builds (another release may build
+  // the same loss with other nodes; its inputs, outputs and checks were compared above).
+  if (info.producerName === PRODUCER_NAME && info.producerVersion === PRODUCER_VERSION && graphOf(expected) !== graphOf(info)) {
+    fail(
+      META.options,
+      `the graph is not what ${these} builds at opset ${info.opset} (was it edited after export? a model without onnx_losses metadata is evaluated as any ONNX model, without input checks)`,
+    );
+  }
   return { ...contract, options: resolved };
+}
+
+/** A graph's content, comparable across encoders: nodes, constants, inputs, outputs and value_info. */
+function graphOf(m: ModelInfo): string {
+  return canonicalJson({ nodes: m.nodes, initializers: m.initializers, inputs: m.inputs, outputs: m.outputs, valueInfo: m.valueInfo });
 }
 
 function clip(s: string): string {

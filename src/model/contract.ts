@@ -112,8 +112,9 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
     return v;
   };
   const json = (key: string): unknown => {
+    const t = text(key);
     try {
-      return JSON.parse(text(key));
+      return JSON.parse(t);
     } catch (e) {
       return fail(key, "JSON", `text that does not parse (${(e as Error).message.split("\n")[0]})`);
     }

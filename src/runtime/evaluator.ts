@@ -32,7 +32,7 @@ export interface EvaluatorOptions {
   ep?: ExecutionProvider;
   /** Providers to try, in order, when `ep` is unavailable or fails to start. Empty by default: no silent fallback. */
   fallback?: readonly ExecutionProvider[];
-  /** Intra-op threads (default: onnxruntime's, all cores). */
+  /** Intra-op threads (default: onnxruntime's, one per physical core: see DEFAULT_THREADS_TEXT). */
   threads?: number;
   /** Let intra-op threads spin after a run (default false: they would steal the cores from what runs next). */
   spinning?: boolean;

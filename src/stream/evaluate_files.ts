@@ -99,14 +99,16 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
   try {
     for (const [name, file] of Object.entries(files)) opened.push(await openNpy(name, file, options.shownAs?.[name] ?? file));
     const input = opened.find((o) => o.name === "input");
-    if (!input) throw new InputError("input: missing input; expected --input input=FILE.npy");
-    const N = input.header.dims[0];
+    if (!input && !(source instanceof Uint8Array)) throw new InputError(`input: missing input; expected --input input=FILE.npy (${source.loss} is built for its rank)`);
+    const first = input ?? opened[0];
+    if (!first) throw new InputError("streamed evaluation: expected at least one input file");
+    const N = first.header.dims[0];
     for (const o of opened) {
       if (o.header.dims[0] !== N) {
-        throw new InputError(`${o.name}: expected dim 0 (N) = ${N} as in input dim 0, received ${fmtDims(o.header.dims)} (${o.file})`);
+        throw new InputError(`${o.name}: expected dim 0 (N) = ${N} as in ${first.name} dim 0, received ${fmtDims(o.header.dims)} (${o.file})`);
       }
     }
-    const bytes = source instanceof Uint8Array ? source : buildLossForRank(source.loss, source.options ?? {}, input.header.dims.length, source).model;
+    const bytes = source instanceof Uint8Array ? source : buildLossForRank(source.loss, source.options ?? {}, first.header.dims.length, source).model;
     const what = options.what ?? "model";
     const proto = decodeModel(bytes, what);
     const decoded = checkLossModel(describeModel(proto, what), what);

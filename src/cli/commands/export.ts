@@ -5,6 +5,7 @@ import { readModel } from "../../builder/reader.js";
 import { buildLoss, CATALOGUE } from "../../losses/index.js";
 import { canonicalJson } from "../../model/contract.js";
 import { UsageError } from "../errors.js";
+import type { FloatDType } from "../../onnx/dtypes.js";
 import type { CliIo } from "../io.js";
 import { parseIntFlag, parseOptionsJson } from "../parse.js";
 
@@ -14,7 +15,7 @@ export interface ExportFlags {
   opset?: string;
   rank?: string;
   lowering?: "none" | "webgpu";
-  dtype?: "float32" | "float16" | "float64";
+  dtype?: FloatDType;
   output?: string;
 }
 

@@ -1,0 +1,178 @@
+/**
+ * The model contract: what a model built by onnx-losses says about itself, encoded and decoded in one
+ * place, and refused when a file's metadata was edited into something the graph is not. The same edited
+ * files go through the library, `eval` and `eval --stream`: each refuses them with the same one line.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "@jest/globals";
+import { Graph } from "../src/builder/graph.js";
+import { neg } from "../src/builder/ops/index.js";
+import { readModel } from "../src/builder/reader.js";
+import { runCli } from "../src/cli/program.js";
+import { encodeNpy } from "../src/io/npy.js";
+import { buildLoss, CATALOGUE } from "../src/losses/index.js";
+import { readLossModel } from "../src/losses/verify.js";
+import { canonicalJson, CONTRACT_VERSION, decodeContract, META, ModelContractError } from "../src/model/contract.js";
+import { decodeModel, encodeModel } from "../src/onnx/codec.js";
+import { createEvaluator } from "../src/runtime/node.js";
+
+const dir = mkdtempSync(join(tmpdir(), "onnx-losses-contract-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Model bytes with metadata entries replaced (a value of null removes the key). */
+function withMetadata(model: Uint8Array, changes: Record<string, string | null>): Uint8Array {
+  const m = decodeModel(model);
+  const meta = new Map(m.metadataProps.map((p) => [p.key ?? "", p.value ?? ""]));
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null) meta.delete(k);
+    else meta.set(k, v);
+  }
+  return encodeModel({ ...m, metadataProps: [...meta].map(([key, value]) => ({ key, value })) });
+}
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: dir });
+  return { code, out, err };
+}
+
+const ce = buildLoss("cross_entropy");
+const N = 6;
+const C = 3;
+writeFileSync(join(dir, "x.npy"), encodeNpy({ dtype: "float32", dims: [N, C], data: Float32Array.from({ length: N * C }, (_, i) => Math.sin(i) * 3) }));
+writeFileSync(join(dir, "t.npy"), encodeNpy({ dtype: "int64", dims: [N], data: BigInt64Array.from([0n, 1n, 2n, -100n, 1n, 0n]) }));
+writeFileSync(join(dir, "neg3.npy"), encodeNpy({ dtype: "int64", dims: [N], data: BigInt64Array.from([0n, 1n, 2n, -3n, 1n, 0n]) }));
+const inputs = ["--input", "input=x.npy", "--input", "target=t.npy"];
+
+describe("encode and decode", () => {
+  test.each(CATALOGUE.map((d) => d.name))("%s: decoding a built model gives what buildLoss wrote", (name) => {
+    for (const build of [{}, { lowering: "webgpu" as const }, { dtype: "float16" as const }, { outputs: "parts" as const }]) {
+      const g = buildLoss(name, {}, build);
+      const info = readModel(g.model);
+      const c = decodeContract(info, "m.onnx")!;
+      expect(c).toEqual({
+        version: CONTRACT_VERSION,
+        loss: name,
+        options: JSON.parse(canonicalJson(g.options)),
+        checks: g.checks,
+        inputs: g.inputs.map((i) => ({ name: i.name, doc: i.doc })),
+        lowering: g.lowering,
+        dtype: g.dtype,
+      });
+      expect(readLossModel(g.model, "m.onnx").contract?.options).toEqual(g.options);
+    }
+  });
+
+  test("a model without onnx-losses metadata has no contract and is evaluated as any ONNX model", async () => {
+    const g = new Graph("negate");
+    g.output(neg(g.input("x", "float32", ["N"])), "y", ["N"]);
+    const model = g.toModel();
+    expect(decodeContract(readModel(model))).toBeUndefined();
+    const ev = await createEvaluator(model);
+    expect(ev.contract).toBeUndefined();
+    const { y } = await ev.run({ x: { data: Float32Array.from([1, -2]), dims: [2] } });
+    expect(Array.from(y.data as Float32Array)).toEqual([-1, 2]);
+    await ev.release();
+  });
+
+  test("the evaluator runs the contract's checks: a negative target never reaches GatherElements", async () => {
+    const ev = await createEvaluator(ce);
+    expect(ev.loss).toEqual({ name: "cross_entropy", options: ce.options });
+    await expect(ev.run({ input: { data: new Float32Array(6), dims: [2, 3] }, target: { data: [0, -3], dims: [2] } })).rejects.toThrow(
+      "target: expected class indices in [0, 3) or ignoreIndex -100 (C = input dim 1), received -3 at flat index 1",
+    );
+    await ev.release();
+  });
+});
+
+/** A Neg model dressed in cross_entropy's metadata. */
+function negWithCeMetadata(): Uint8Array {
+  const g = new Graph("cross_entropy");
+  g.output(neg(g.input("input", "float32", ["N", "C"])), "loss", ["N", "C"]);
+  const m = decodeModel(g.toModel());
+  return encodeModel({ ...m, metadataProps: decodeModel(ce.model).metadataProps });
+}
+
+const options = (o: Record<string, unknown>) => canonicalJson({ ...ce.options, ...o });
+const resolved = canonicalJson(ce.options);
+const checks = canonicalJson(ce.checks);
+const these = `cross_entropy with options ${resolved}`;
+
+/** [what was edited, the model bytes, the exact message after "edited.onnx: "] */
+const HOSTILE: [string, Uint8Array, string][] = [
+  [
+    "options cut down to {reduction: sum, rank: 2}",
+    withMetadata(ce.model, { [META.options]: '{"reduction":"sum","rank":2}' }),
+    `metadata onnx_losses.options: expected every option of cross_entropy resolved (as onnx-losses writes them), received {"rank":2,"reduction":"sum"}`,
+  ],
+  [
+    "the reduction changed to sum, every option present",
+    withMetadata(ce.model, { [META.options]: options({ reduction: "sum" }) }),
+    `metadata onnx_losses.options: the graph is not what cross_entropy with options ${options({ reduction: "sum" })} builds at opset 17 (was it edited after export? a model without onnx_losses metadata is evaluated as any ONNX model, without input checks)`,
+  ],
+  ["malformed options JSON", withMetadata(ce.model, { [META.options]: '{"reduction' }), "metadata onnx_losses.options: expected JSON, received text that does not parse ("],
+  ["checks [null]", withMetadata(ce.model, { [META.checks]: "[null]" }), "metadata onnx_losses.checks: expected input checks on the graph's inputs (input, target), received check 0 null is not an object"],
+  ["checks emptied", withMetadata(ce.model, { [META.checks]: "[]" }), `metadata onnx_losses.checks: expected ${checks} (what ${these} needs), received []`],
+  [
+    "a check on a tensor the graph does not have",
+    withMetadata(ce.model, { [META.checks]: checks.replace('"tensor":"target"', '"tensor":"labels"') }),
+    `metadata onnx_losses.checks: expected input checks on the graph's inputs (input, target), received check 0 names tensor "labels", which is not a graph input`,
+  ],
+  ["an unknown version", withMetadata(ce.model, { [META.version]: "2" }), 'metadata onnx_losses.version: expected 1, received "2" (written by another release of onnx-losses: export the model again with this one)'],
+  ["no version", withMetadata(ce.model, { [META.version]: null }), "metadata onnx_losses.version: expected 1, received none (written by another release of onnx-losses: export the model again with this one)"],
+  ["an unknown key", withMetadata(ce.model, { "onnx_losses.extra": "1" }), `metadata onnx_losses.extra: expected one of the keys ${Object.values(META).join(", ")}, received an unknown key`],
+  ["a missing key", withMetadata(ce.model, { [META.inputs]: null }), "metadata onnx_losses.inputs: expected a value (every onnx_losses key is written together), received none"],
+  ["an option that does not parse", withMetadata(ce.model, { [META.options]: options({ labelSmoothing: 2 }) }), "metadata onnx_losses.options: cross_entropy: option labelSmoothing: expected a number in [0, 1], received 2"],
+  ["an unknown loss", withMetadata(ce.model, { [META.loss]: "focal" }), 'metadata onnx_losses.loss: loss: unknown loss "focal" (did you mean softmax_focal_loss or sigmoid_focal_loss?); losses are cross_entropy, nll_loss, binary_cross_entropy, binary_cross_entropy_with_logits, softmax_focal_loss, sigmoid_focal_loss'],
+  ["a float type the inputs do not have", withMetadata(ce.model, { [META.dtype]: "float64" }), 'metadata onnx_losses.dtype: expected the float type of the graph\'s inputs (input is float32), received "float64"'],
+  [
+    "a Neg model whose metadata says cross_entropy",
+    negWithCeMetadata(),
+    "metadata onnx_losses.inputs: expected one {name, doc} per graph input, in order (input), received",
+  ],
+];
+
+describe("hand-edited metadata is refused, the same way everywhere", () => {
+  test.each(HOSTILE)("%s", async (_what, model, message) => {
+    writeFileSync(join(dir, "edited.onnx"), model);
+    const full = `edited.onnx: ${message}`;
+    // the library
+    const thrown = await createEvaluator(model, { what: "edited.onnx" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(thrown).toBeInstanceOf(ModelContractError);
+    expect((thrown as Error).message.startsWith(full)).toBe(true);
+    // inspect, eval and eval --stream: exit 2, the same one line
+    for (const argv of [["inspect", "edited.onnx"], ["eval", "edited.onnx", ...inputs], ["eval", "edited.onnx", ...inputs, "--stream"]]) {
+      const r = await cli(...argv);
+      expect([r.code, r.out]).toEqual([2, ""]);
+      expect(r.err.startsWith(`onnx-losses: ${full}`)).toBe(true);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+    }
+  });
+
+  test("every refusal above is exact where the text is ours (only JSON.parse's and a listing's tails vary)", () => {
+    const prefixOnly = HOSTILE.filter(([, , m]) => m.endsWith("(") || m.endsWith("received"));
+    expect(prefixOnly.map(([w]) => w)).toEqual(["malformed options JSON", "a Neg model whose metadata says cross_entropy"]);
+  });
+
+  test("the untouched file: eval and eval --stream agree, and a negative target is refused by both", async () => {
+    writeFileSync(join(dir, "ce.onnx"), ce.model);
+    const one = await cli("eval", "ce.onnx", ...inputs, "--json");
+    const streamed = await cli("eval", "ce.onnx", ...inputs, "--json", "--stream");
+    expect(one.code).toBe(0);
+    expect(streamed.code).toBe(0);
+    const a = JSON.parse(one.out).outputs.loss.data[0] as number;
+    const b = JSON.parse(streamed.out).outputs.loss.data[0] as number;
+    expect(Math.abs(a - b)).toBeLessThanOrEqual(1e-6 * Math.abs(a));
+    for (const extra of [[], ["--stream"]]) {
+      const r = await cli("eval", "ce.onnx", "--input", "input=x.npy", "--input", "target=neg3.npy", ...extra);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/^onnx-losses: target: expected class indices in \[0, 3\) or ignoreIndex -100 \(C = input dim 1\), received -3 at flat index 3/);
+    }
+  });
+});
