@@ -1,6 +1,6 @@
 /**
- * Float64 reference implementations of every catalogue loss, written from DESIGN.md's PyTorch
- * semantics independently of the graphs (plain loops, no ONNX). Used by the property and streaming tests.
+ * Float64 reference implementations of every catalogue loss, written from the PyTorch semantics in
+ * docs/design.md independently of the graphs (plain loops, no ONNX). Used by the property and streaming tests.
  */
 import { logSoftmaxAt } from "../web/log_softmax.js";
 
