@@ -5,7 +5,7 @@
  *    file, and their #anchors, which must name a heading of the linked (or the same) Markdown file;
  *  - path mentions that start at a top-level folder (`docs/design.md`, `scripts/make_fixtures.py`,
  *    `test/reference.ts`), resolved from the repository root;
- *  - bare Markdown names in capitals (`README.md`, `DESIGN.md`), resolved from the citing file's folder
+ *  - bare Markdown names in capitals (`README.md`, `CHANGELOG.md`), resolved from the citing file's folder
  *    or the root;
  *  - a parent-relative path to a `shared` folder beside the checkout, which is outside the repository
  *    and never a citation.
@@ -131,7 +131,7 @@ describe("cited repository files exist", () => {
     const up = "..";
     const text = [
       "See [the design](design.md#graph-principles), [the README](../README.md) and [a site](https://onnx.ai/).",
-      "Missing: [gone](missing.md), docs/nothere.md, scripts/nothere.py, test/nothere.ts and DESIGN.md.",
+      "Missing: [gone](missing.md), docs/nothere.md, scripts/nothere.py, test/nothere.ts and CHANGELOG.md.",
       `Outside: ${up}/shared/seed and [up](${up}/${up}/elsewhere.md).`,
       "Skipped: test/fixtures/*.json, web/dist/index.html, `test/reference.ts`.",
       "## A heading: (with) `code`",
@@ -142,7 +142,7 @@ describe("cited repository files exist", () => {
       [2, "docs/nothere.md", "missing"],
       [2, "scripts/nothere.py", "missing"],
       [2, "test/nothere.ts", "missing"],
-      [2, "DESIGN.md", "missing"],
+      [2, "CHANGELOG.md", "missing"],
       [2, "missing.md", "missing"],
       [3, `${up}/${up}/elsewhere.md`, "outside the repository"],
       [6, "#nowhere", "no such heading"],
