@@ -14,8 +14,8 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { describe, expect, test } from "@jest/globals";
 import { fileURLToPath } from "node:url";
+import { describe, expect, test } from "@jest/globals";
 import { ROOT } from "./helpers.js";
 
 const SELF = fileURLToPath(import.meta.url);

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { buildLoss, CATALOGUE } from "../../src/losses/index.js";
+import { BAR_COLOR, COLORS } from "../../web/charts.js";
 import { FIXTURES, loadFixtures, num, ROOT, type FixtureCase } from "../helpers.js";
 import { serveStatic } from "./server.js";
 
@@ -243,9 +244,9 @@ suite("the demo page in Chromium", () => {
     // curves in its own colour (measured in Chromium: without the curves each colour covers at most 30
     // pixels, the legend and the axes; with them 160 to 310)
     expect((await inkOf(await page.locator("#loss-value").screenshot(), [])).ink).toBeGreaterThan(50);
-    const hist = await inkOf(await page.locator("#histogram svg").screenshot(), ["#3b5bdb"]);
+    const hist = await inkOf(await page.locator("#histogram svg").screenshot(), [BAR_COLOR]);
     expect(hist.near[0]).toBeGreaterThan(300);
-    const plot = await inkOf(await page.locator("#focal-plot svg").screenshot(), ["#1b1b1b", "#3b5bdb", "#2b8a3e", "#e67700", "#c2255c"]);
+    const plot = await inkOf(await page.locator("#focal-plot svg").screenshot(), COLORS.slice(0, 5)); // gamma 0, 0.5, 1, 2, 5
     for (const [k, count] of plot.near.entries()) expect({ curve: k, drawn: count > 100 }).toEqual({ curve: k, drawn: true });
 
     // the artifact: the whole page, at its full size, not blank
