@@ -1,5 +1,7 @@
-"""The two loss classes of the article this project comes from (../shared/seed), verbatim except for
-the imports, plus the one-line fix of FocalLoss's alpha indexing. Used only by make_fixtures.py."""
+"""The two loss classes of the article this project comes from, 《交叉熵/二分类交叉熵及各自对应的focal
+loss(附pytorch代码)》 ("Cross-entropy / binary cross-entropy and their corresponding focal losses, with
+PyTorch code", a Chinese blog post; see docs/design.md), verbatim except for the imports, plus the
+one-line fix of FocalLoss's alpha indexing. Used by make_fixtures.py and bench_torch.py."""
 import numpy as np
 import torch
 import torch.nn as nn

@@ -253,7 +253,7 @@ def bce_logits_cases():
 # ---------------------------------------------------------------- softmax_focal_loss
 
 def focal_reference(x, t, gamma, alpha, balance_index, ignore_index, eps, clamp, reduction):
-    """The softmax focal loss as DESIGN.md defines it, written with PyTorch ops in float64."""
+    """The softmax focal loss as docs/design.md defines it, written with PyTorch ops in float64."""
     C = x.shape[1]
     if alpha is None:
         a = torch.ones(C, dtype=torch.float64)

@@ -4,7 +4,7 @@ import { buildLoss } from "../src/losses/index.js";
 import { createEvaluator, nodeProviderStatuses } from "../src/runtime/node.js";
 import { parseProvider, planProviders, ProviderError, sessionOptionsFor, type ProviderStatus } from "../src/runtime/providers.js";
 import { InputError } from "../src/runtime/validate.js";
-import { firstLine } from "../src/runtime/evaluator.js";
+import { createOrtEvaluator, firstLine, type OrtModule } from "../src/runtime/evaluator.js";
 
 const logits = (n: number, c: number) => ({ data: Float32Array.from({ length: n * c }, (_, i) => Math.sin(i)), dims: [n, c] });
 const labels = (values: number[]) => ({ data: BigInt64Array.from(values.map(BigInt)), dims: [values.length] });
@@ -161,19 +161,119 @@ describe("execution providers", () => {
     expect(nodeProviderStatuses([...supported, { name: "dml", bundled: true }], () => false)[2].available).toBe(true);
   });
 
-  test("asking this machine for cuda without a fallback fails clearly; with fallback cpu it runs on cpu", async () => {
-    const cudaHere = nodeProviderStatuses().find((s) => s.name === "cuda")!;
-    const model = buildLoss("cross_entropy");
-    if (cudaHere.available) {
-      // a machine with the CUDA libraries installed: the session either starts on cuda or says why not
-      const ev = await createEvaluator(model, { ep: "cuda", fallback: ["cpu"] });
-      expect(["cuda", "cpu"]).toContain(ev.provider);
-      await ev.release();
-      return;
+  test("cuda selection from the Node probe: no cpu unless a fallback names it", () => {
+    const supported = [{ name: "cpu", bundled: true }, { name: "webgpu", bundled: true }, { name: "cuda", bundled: false }];
+    const withLibs = nodeProviderStatuses(supported, (f) => f === "libonnxruntime_providers_cuda.so");
+    expect(planProviders("cuda", [], withLibs)).toEqual(["cuda"]);
+    expect(planProviders("cuda", ["cpu"], withLibs)).toEqual(["cuda", "cpu"]);
+    const without = nodeProviderStatuses(supported, () => false);
+    expect(() => planProviders("cuda", [], without)).toThrow(ProviderError);
+    expect(() => planProviders("cuda", [], without)).toThrow(
+      new Error(
+        "execution provider cuda: not available (cuda: its libraries are not installed; reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (needs the CUDA 12 runtime and cuDNN 9)); available here: cpu, webgpu; pass a fallback list (e.g. --fallback cpu) to run elsewhere",
+      ),
+    );
+    expect(planProviders("cuda", ["cpu"], without)).toEqual(["cpu"]);
+    // a build without cuda at all (macOS, Linux arm64)
+    const noCuda = nodeProviderStatuses([{ name: "cpu", bundled: true }], () => true);
+    expect(() => planProviders("cuda", [], noCuda)).toThrow(
+      new Error(
+        `execution provider cuda: not available (cuda: not in this onnxruntime-node build (${process.platform}/${process.arch})); available here: cpu; pass a fallback list (e.g. --fallback cpu) to run elsewhere`,
+      ),
+    );
+  });
+
+  describe("a cuda session that fails to start (a fake onnxruntime module)", () => {
+    // what onnxruntime-node 1.30 says when the cuda provider's libraries cannot be loaded
+    const cudaError = "OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library";
+    /** An onnxruntime module whose cuda sessions fail (or start, with cudaStarts) and that records what was tried. */
+    function fakeOrt(cudaStarts: boolean) {
+      const tried: string[] = [];
+      const ort: OrtModule = {
+        InferenceSession: {
+          async create(_model, options) {
+            const ep = (options as { executionProviders: string[] }).executionProviders.join(",");
+            tried.push(ep);
+            if (ep === "cuda" && !cudaStarts) throw new Error(cudaError);
+            return { inputNames: ["input", "target"], outputNames: ["loss"], run: async () => ({}), release: async () => {} };
+          },
+        },
+        Tensor: class {
+          constructor(readonly type: string, readonly data: unknown, readonly dims: readonly number[]) {}
+        },
+      };
+      return { ort, tried };
     }
-    await expect(createEvaluator(model, { ep: "cuda" })).rejects.toThrow(/^execution provider cuda: not available \(cuda: /);
+    const cudaUp: ProviderStatus[] = [{ name: "cpu", available: true }, { name: "cuda", available: true }];
+    const model = buildLoss("cross_entropy").model;
+
+    test("without a fallback: a ProviderError naming cuda and onnxruntime's reason; cpu is never tried", async () => {
+      const { ort, tried } = fakeOrt(false);
+      const err = await createOrtEvaluator(ort, model, cudaUp, { ep: "cuda" }).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ProviderError);
+      expect((err as Error).message).toBe(`execution provider cuda: session creation failed (cuda: ${cudaError})`);
+      expect(tried).toEqual(["cuda"]);
+    });
+
+    test("with fallback cpu it runs on cpu, after trying cuda first", async () => {
+      const { ort, tried } = fakeOrt(false);
+      const ev = await createOrtEvaluator(ort, model, cudaUp, { ep: "cuda", fallback: ["cpu"] });
+      expect(ev.provider).toBe("cpu");
+      expect(tried).toEqual(["cuda", "cpu"]);
+    });
+
+    test("a cuda session that starts is used, with or without a fallback", async () => {
+      for (const fallback of [[], ["cpu"]] as const) {
+        const { ort, tried } = fakeOrt(true);
+        const ev = await createOrtEvaluator(ort, model, cudaUp, { ep: "cuda", fallback });
+        expect(ev.provider).toBe("cuda");
+        expect(tried).toEqual(["cuda"]);
+      }
+    });
+  });
+
+  // The real onnxruntime-node of this machine: one of the two tests runs, the other is skipped.
+  const statusesHere = nodeProviderStatuses();
+  const cudaHere = statusesHere.find((s) => s.name === "cuda")!;
+  const feeds = { input: logits(3, 4), target: labels([0, 3, 2]) };
+
+  (cudaHere.available ? test : test.skip)("this machine has CUDA's libraries: cuda runs on cuda or fails naming cuda, never silently on cpu", async () => {
+    const model = buildLoss("cross_entropy");
+    const onCpu = await runCe({}, feeds);
+    const ev = await createEvaluator(model, { ep: "cuda" }).catch((e: unknown) => {
+      // the libraries are there but the CUDA runtime, cuDNN or a GPU is not: onnxruntime's reason, named
+      expect(e).toBeInstanceOf(ProviderError);
+      expect((e as Error).message).toMatch(/^execution provider cuda: session creation failed \(cuda: .+\)$/);
+      return null;
+    });
+    if (ev) {
+      expect(ev.provider).toBe("cuda");
+      const { loss } = await ev.run(feeds);
+      expect(Math.abs((loss.data[0] as number) - (onCpu.loss.data[0] as number))).toBeLessThanOrEqual(1e-5);
+      await ev.release();
+    }
+    const fb = await createEvaluator(model, { ep: "cuda", fallback: ["cpu"] });
+    expect(fb.provider).toBe(ev ? "cuda" : "cpu");
+    await fb.release();
+  });
+
+  (cudaHere.available ? test.skip : test)("this machine lacks CUDA: cuda without a fallback is refused before any session; with fallback cpu it runs on cpu", async () => {
+    expect([
+      "its libraries are not installed; reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (needs the CUDA 12 runtime and cuDNN 9)",
+      `not in this onnxruntime-node build (${process.platform}/${process.arch})`,
+    ]).toContain(cudaHere.reason);
+    const available = statusesHere.filter((s) => s.available).map((s) => s.name);
+    expect(available).toContain("cpu");
+    const model = buildLoss("cross_entropy");
+    const err = await createEvaluator(model, { ep: "cuda" }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as Error).message).toBe(
+      `execution provider cuda: not available (cuda: ${cudaHere.reason}); available here: ${available.join(", ")}; pass a fallback list (e.g. --fallback ${available[0]}) to run elsewhere`,
+    );
     const ev = await createEvaluator(model, { ep: "cuda", fallback: ["cpu"] });
     expect(ev.provider).toBe("cpu");
+    const { loss } = await ev.run(feeds);
+    expect(loss.data[0]).toBe((await runCe({}, feeds)).loss.data[0]);
     await ev.release();
   });
 });

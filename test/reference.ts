@@ -1,7 +1,11 @@
 /**
- * Float64 reference implementations of every catalogue loss, written from DESIGN.md's PyTorch
- * semantics independently of the graphs (plain loops, no ONNX). Used by the property tests.
+ * Float64 reference implementations of every catalogue loss, written from the PyTorch semantics in
+ * docs/design.md independently of the graphs (plain loops, no ONNX). Used by the property and streaming tests.
  */
+import { logSoftmaxAt } from "../web/log_softmax.js";
+
+/** The float64 log-softmax every reference here uses; the page's batch generator shares it. */
+export { logSoftmaxAt } from "../web/log_softmax.js";
 
 export interface Tensor {
   dims: number[];
@@ -24,14 +28,6 @@ function forItems(dims: number[], f: (item: number, at: (c: number) => number) =
   for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) f(n * S + s, (c) => (n * C + c) * S + s);
 }
 
-function logSoftmaxAt(x: ArrayLike<number>, C: number, at: (c: number) => number): number[] {
-  let m = -Infinity;
-  for (let c = 0; c < C; c++) m = Math.max(m, x[at(c)]);
-  let s = 0;
-  for (let c = 0; c < C; c++) s += Math.exp(x[at(c)] - m);
-  const lse = m + Math.log(s);
-  return Array.from({ length: C }, (_, c) => x[at(c)] - lse);
-}
 
 export function crossEntropy(x: Tensor, t: Tensor, o: { weight?: number[] | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number; targetType?: string }): number[] {
   const C = x.dims[1];

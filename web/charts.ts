@@ -4,6 +4,9 @@ import type { ModelInfo } from "../src/web.js";
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 const fmt = (v: number) => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : Number(v.toPrecision(3)).toString());
 
+/** The fill of the histogram's bars. */
+export const BAR_COLOR = "#3b5bdb";
+
 /** A histogram of values, `bins` bars. */
 export function histogram(values: ArrayLike<number>, bins = 30): string {
   const finite = Array.from(values).filter(Number.isFinite);
@@ -19,7 +22,7 @@ export function histogram(values: ArrayLike<number>, bins = 30): string {
   const bars = counts
     .map((cnt, i) => {
       const h = ((H - 2 * P) * cnt) / top;
-      return `<rect x="${(P + i * bw).toFixed(1)}" y="${(H - P - h).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="#3b5bdb"><title>${cnt} in [${fmt(lo + i * width)}, ${fmt(lo + (i + 1) * width)})</title></rect>`;
+      return `<rect x="${(P + i * bw).toFixed(1)}" y="${(H - P - h).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${BAR_COLOR}"><title>${cnt} in [${fmt(lo + i * width)}, ${fmt(lo + (i + 1) * width)})</title></rect>`;
     })
     .join("");
   return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="histogram of per-item losses">${bars}
@@ -28,7 +31,8 @@ export function histogram(values: ArrayLike<number>, bins = 30): string {
 <text x="${P}" y="${P - 8}" font-size="11">${finite.length} items, max count ${top}</text></svg>`;
 }
 
-const COLORS = ["#1b1b1b", "#3b5bdb", "#2b8a3e", "#e67700", "#c2255c", "#7048e8"];
+/** The line plot's series colours, in order. */
+export const COLORS = ["#1b1b1b", "#3b5bdb", "#2b8a3e", "#e67700", "#c2255c", "#7048e8"];
 
 /** Lines y(x) for several series on shared axes. */
 export function linePlot(series: { label: string; x: number[]; y: number[] }[], opts: { xLabel: string; yLabel: string; yMax: number }): string {

@@ -1,5 +1,6 @@
 /** Seeded sample batches for the page: logits that carry signal, targets drawn with a class imbalance. */
 import { seededRandom, type TensorInput } from "../src/web.js";
+import { logSoftmaxRow } from "./log_softmax.js";
 
 function normal(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
@@ -32,12 +33,7 @@ export function generateBatch(s: BatchSpec): Record<string, TensorInput> {
   const dims = [n, c];
   const logSoftmax = () => {
     const out = new Float32Array(n * c);
-    for (let i = 0; i < n; i++) {
-      const row = logits.subarray(i * c, i * c + c);
-      const m = Math.max(...row);
-      const lse = m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0));
-      for (let k = 0; k < c; k++) out[i * c + k] = row[k] - lse;
-    }
+    for (let i = 0; i < n; i++) out.set(logSoftmaxRow(logits, i * c, c), i * c);
     return out;
   };
   const binary = () => Float32Array.from({ length: n * c }, (_, j) => (r() < weights[j % c] / (weights[0] * 2) ? 1 : 0));

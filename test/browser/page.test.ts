@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { buildLoss, CATALOGUE } from "../../src/losses/index.js";
+import { BAR_COLOR, COLORS } from "../../web/charts.js";
 import { FIXTURES, loadFixtures, num, ROOT, type FixtureCase } from "../helpers.js";
 import { serveStatic } from "./server.js";
 
@@ -69,6 +70,33 @@ async function pasteInputs(c: FixtureCase): Promise<void> {
   const json: Record<string, { dims: number[]; data: number[] }> = {};
   for (const [k, t] of Object.entries(c.inputs)) json[k] = { dims: t.dims, data: t.data.map(num) };
   await page.fill("#json-input", JSON.stringify(json));
+}
+
+/**
+ * Decode a PNG in the page and count its pixels: `ink`, those that differ from the top-left
+ * (background) pixel; `near[k]`, those within 20 per channel of `colours[k]` ("#rrggbb").
+ */
+async function inkOf(png: Buffer, colours: string[]): Promise<{ width: number; height: number; ink: number; near: number[] }> {
+  return page.evaluate(
+    async ({ b64, colours }) => {
+      const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+      const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
+      const ctx = new OffscreenCanvas(bitmap.width, bitmap.height).getContext("2d")!;
+      ctx.drawImage(bitmap, 0, 0);
+      const { data } = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+      const rgb = colours.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
+      const near = rgb.map(() => 0);
+      let ink = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        if (Math.abs(data[i] - data[0]) + Math.abs(data[i + 1] - data[1]) + Math.abs(data[i + 2] - data[2]) > 60) ink++;
+        rgb.forEach((c, k) => {
+          if (Math.abs(data[i] - c[0]) <= 20 && Math.abs(data[i + 1] - c[1]) <= 20 && Math.abs(data[i + 2] - c[2]) <= 20) near[k]++;
+        });
+      }
+      return { width: bitmap.width, height: bitmap.height, ink, near };
+    },
+    { b64: png.toString("base64"), colours },
+  );
 }
 
 suite("the demo page in Chromium", () => {
@@ -196,10 +224,38 @@ suite("the demo page in Chromium", () => {
     expect(bytes.equals(Buffer.from(buildLoss("softmax_focal_loss", { alpha: 0.25, gamma: 1, rank: 2 }).model))).toBe(true);
   });
 
-  test("screenshot", async () => {
+  test("what a person sees: the PyTorch value in the result box, the histogram and the focal plot drawn; the screenshot kept in test/artifacts", async () => {
+    const c = caseFor("softmax_focal_loss");
+    await page.selectOption("#ep", "wasm");
+    await page.setChecked("#lowering", false);
+    await setLoss("softmax_focal_loss", c.options);
+    await pasteInputs(c);
+    const r = await evaluate();
+    expect({ state: r.state, error: r.error }).toEqual({ state: "done", error: "" });
+    // the number as rendered (innerText: the text as laid out on the screen)
+    await page.locator("#loss-value").scrollIntoViewIfNeeded();
+    expect(await page.isVisible("#loss-value")).toBe(true);
+    const shown = await page.locator("#loss-value").innerText();
+    const want = num(c.expected.data[0]);
+    expect({ shown, close: Math.abs(Number(shown) - want) <= 1e-5 * Math.max(1, Math.abs(want)) }).toEqual({ shown, close: true });
+    expect(await page.locator("#histogram").innerText()).toContain(`${c.inputs.target.dims.reduce((a, b) => a * b, 1)} items, max count `);
+
+    // pixels, as drawn: the number itself, the histogram's bars, and each of the focal plot's five
+    // curves in its own colour (measured in Chromium: without the curves each colour covers at most 30
+    // pixels, the legend and the axes; with them 160 to 310)
+    expect((await inkOf(await page.locator("#loss-value").screenshot(), [])).ink).toBeGreaterThan(50);
+    const hist = await inkOf(await page.locator("#histogram svg").screenshot(), [BAR_COLOR]);
+    expect(hist.near[0]).toBeGreaterThan(300);
+    const plot = await inkOf(await page.locator("#focal-plot svg").screenshot(), COLORS.slice(0, 5)); // gamma 0, 0.5, 1, 2, 5
+    for (const [k, count] of plot.near.entries()) expect({ curve: k, drawn: count > 100 }).toEqual({ curve: k, drawn: true });
+
+    // the artifact: the whole page, at its full size, not blank
     mkdirSync(join(ROOT, "test", "artifacts"), { recursive: true });
-    await page.screenshot({ path: join(ROOT, "test", "artifacts", "page.png"), fullPage: true });
-    expect(existsSync(join(ROOT, "test", "artifacts", "page.png"))).toBe(true);
+    const png = await page.screenshot({ path: join(ROOT, "test", "artifacts", "page.png"), fullPage: true });
+    const full = await inkOf(png, []);
+    const [w, h, dpr] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight, devicePixelRatio]);
+    expect({ width: full.width, height: full.height }).toEqual({ width: Math.round(w * dpr), height: Math.round(h * dpr) });
+    expect(full.ink).toBeGreaterThan(0.01 * full.width * full.height);
     expect(consoleErrors).toEqual([]);
   });
 });
