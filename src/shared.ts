@@ -3,7 +3,7 @@
  * model contract, validation, tensors, .npy. Isomorphic: nothing here imports a Node module or an
  * onnxruntime package.
  */
-export { buildLoss, resolveLossOptions, defineLoss, getLoss, CATALOGUE, LOSS_NAMES, OptionError } from "./losses/index.js";
+export { buildLoss, buildDefinition, resolveLossOptions, defineLoss, getLoss, CATALOGUE, LOSS_NAMES, OptionError } from "./losses/index.js";
 export type {
   BuildContext,
   BuildOptions,

@@ -1,6 +1,7 @@
 /** The evaluator: input validation before onnxruntime, dtype conversions, provider selection. */
 import { describe, expect, test } from "@jest/globals";
 import { buildLoss } from "../src/losses/index.js";
+import { readLossModel } from "../src/losses/verify.js";
 import { createEvaluator, nodeProviderStatuses } from "../src/runtime/node.js";
 import { parseProvider, planProviders, ProviderError, sessionOptionsFor, type ProviderStatus } from "../src/runtime/providers.js";
 import { InputError } from "../src/runtime/validate.js";
@@ -206,10 +207,11 @@ describe("execution providers", () => {
     }
     const cudaUp: ProviderStatus[] = [{ name: "cpu", available: true }, { name: "cuda", available: true }];
     const model = buildLoss("cross_entropy").model;
+    const decoded = readLossModel(model);
 
     test("without a fallback: a ProviderError naming cuda and onnxruntime's reason; cpu is never tried", async () => {
       const { ort, tried } = fakeOrt(false);
-      const err = await createOrtEvaluator(ort, model, cudaUp, { ep: "cuda" }).then(() => null, (e: unknown) => e);
+      const err = await createOrtEvaluator(ort, model, decoded, cudaUp, { ep: "cuda" }).then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(ProviderError);
       expect((err as Error).message).toBe(`execution provider cuda: session creation failed (cuda: ${cudaError})`);
       expect(tried).toEqual(["cuda"]);
@@ -217,7 +219,7 @@ describe("execution providers", () => {
 
     test("with fallback cpu it runs on cpu, after trying cuda first", async () => {
       const { ort, tried } = fakeOrt(false);
-      const ev = await createOrtEvaluator(ort, model, cudaUp, { ep: "cuda", fallback: ["cpu"] });
+      const ev = await createOrtEvaluator(ort, model, decoded, cudaUp, { ep: "cuda", fallback: ["cpu"] });
       expect(ev.provider).toBe("cpu");
       expect(tried).toEqual(["cuda", "cpu"]);
     });
@@ -225,7 +227,7 @@ describe("execution providers", () => {
     test("a cuda session that starts is used, with or without a fallback", async () => {
       for (const fallback of [[], ["cpu"]] as const) {
         const { ort, tried } = fakeOrt(true);
-        const ev = await createOrtEvaluator(ort, model, cudaUp, { ep: "cuda", fallback });
+        const ev = await createOrtEvaluator(ort, model, decoded, cudaUp, { ep: "cuda", fallback });
         expect(ev.provider).toBe("cuda");
         expect(tried).toEqual(["cuda"]);
       }

@@ -38,6 +38,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .description("every loss with its options and defaults (one loss: each option explained)")
     .argument("[loss]", "show one loss in detail")
     .option("--json", "machine-readable")
+    .option("--markdown", "the loss table as Markdown (the README's table is this output)")
     .action((loss, o) => listCommand(io, loss, o));
 
   program

@@ -20,7 +20,7 @@ export const binaryCrossEntropy = defineLoss({
   name: "binary_cross_entropy",
   summary: "Binary cross-entropy of probabilities in [0, 1].",
   pytorch: "torch.nn.functional.binary_cross_entropy",
-  formula: "l = -w * (y * max(log p, -100) + (1 - y) * max(log(1 - p), -100))",
+  formula: "l = -w (y max(log p, -100) + (1 - y) max(log(1 - p), -100))",
   options: {
     rank: rankOption(1, "Rank of input (and target): 1 for [N], 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
     weight: numberList("Weights broadcast along the last dim: 1 number (a scalar) or one per last-dim entry; null for none.", 0),

@@ -20,7 +20,7 @@ export const crossEntropy = defineLoss({
   name: "cross_entropy",
   summary: "Cross-entropy of logits against class indices or class probabilities.",
   pytorch: "torch.nn.functional.cross_entropy",
-  formula: "l_i = -w[t_i] * log_softmax(x_i)[t_i]  (smoothing: (1-eps) l_i - (eps/C) sum_c w_c log p_ic)",
+  formula: "l_i = -w[t_i] log_softmax(x_i)[t_i]; smoothing eps: (1-eps) l_i - (eps/C) sum_c w_c log p_ic; probs: -sum_c w_c q_ic log p_ic, q = (1-eps) q + eps/C",
   options: {
     rank: rankOption(2, "Rank of input: 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
     targetType: oneOf("index: int64 class indices [N, d..]; probs: class probabilities shaped like input.", "index", ["index", "probs"]),

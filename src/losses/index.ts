@@ -5,7 +5,8 @@ import { canonicalJson, encodeContract } from "../model/contract.js";
 import { checkOpset, DEFAULT_OPSET } from "../onnx/versions.js";
 import { getLoss, type LossName, type LossOptions } from "./catalogue.js";
 import { OptionError, resolveOptions } from "./options.js";
-import type { LossGraph } from "./types.js";
+import type { InferOptions, OptionSchema } from "./options.js";
+import type { LossDefinition, LossGraph } from "./types.js";
 
 export { CATALOGUE, LOSS_NAMES, getLoss, type LossName, type LossOptions, type LossOptionsMap } from "./catalogue.js";
 export { OptionError, type InferOptions, type NamedOptionSpec, type OptionSchema, type OptionSpec, type Reduction } from "./options.js";
@@ -75,7 +76,19 @@ export function buildLoss<K extends string>(
   options: LossOptionsFor<K> = {} as LossOptionsFor<K>,
   build: BuildOptions = {},
 ): LossGraph<ResolvedOptionsFor<K>> {
-  const def = getLoss(name);
+  return buildDefinition(getLoss(name), options as Record<string, unknown>, build) as LossGraph<ResolvedOptionsFor<K>>;
+}
+
+/**
+ * Build a loss from its definition, in the catalogue or not (a loss being written, see
+ * docs/adding-a-loss.md). Options are checked against the definition's schema as buildLoss checks them.
+ * @example buildDefinition(crossEntropy, { labelSmoothing: 0.1 }).options.labelSmoothing // 0.1
+ */
+export function buildDefinition<N extends string, S extends OptionSchema>(
+  def: LossDefinition<N, S>,
+  options: Partial<InferOptions<S>> | Record<string, unknown> = {},
+  build: BuildOptions = {},
+): LossGraph<InferOptions<S>> {
   const opset = checkOpset(build.opset ?? DEFAULT_OPSET);
   const lowering = build.lowering ?? "none";
   if (lowering !== "none" && lowering !== "webgpu") {
@@ -94,7 +107,8 @@ export function buildLoss<K extends string>(
   }
   const outputs = build.outputs ?? "loss";
   if (outputs !== "loss" && outputs !== "parts") throw new OptionError(`outputs: expected "loss" | "parts", received ${JSON.stringify(outputs)}`);
-  const resolved = resolveLossOptions(def.name, options) as Record<string, unknown>;
+  const resolved = resolveOptions(def.name, def.optionList, options) as InferOptions<S>;
+  def.check?.(resolved);
   if (outputs === "parts" && resolved.reduction === "none") {
     throw new OptionError(`outputs: "parts" needs reduction "mean" or "sum", received reduction "none"`);
   }
@@ -103,7 +117,7 @@ export function buildLoss<K extends string>(
     docString: `${parts.doc}. Built by onnx-losses with options ${canonicalJson(resolved)}.`,
     metadata: encodeContract({
       loss: def.name,
-      options: resolved,
+      options: resolved as Record<string, unknown>,
       checks: parts.checks,
       inputs: parts.inputs.map((i) => ({ name: i.name, doc: i.doc })),
       lowering,
@@ -112,7 +126,7 @@ export function buildLoss<K extends string>(
   });
   return {
     name: def.name,
-    options: resolved as ResolvedOptionsFor<K>,
+    options: resolved,
     opset,
     lowering,
     dtype,

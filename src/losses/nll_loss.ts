@@ -12,7 +12,7 @@ export const nllLoss = defineLoss({
   name: "nll_loss",
   summary: "Negative log-likelihood of log-probabilities against class indices.",
   pytorch: "torch.nn.functional.nll_loss",
-  formula: "l_i = -w[t_i] * x_i[t_i]",
+  formula: "l_i = -w[t_i] x_i[t_i]  (x = log-probabilities)",
   options: {
     rank: rankOption(2, "Rank of input: 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
     weight: numberList("Per-class weights (C numbers); null for none.", 0),

@@ -26,7 +26,7 @@ export const sigmoidFocalLoss = defineLoss({
   name: "sigmoid_focal_loss",
   summary: "Focal loss on independent sigmoid outputs (the article's BCE focal loss).",
   pytorch: "torchvision.ops.sigmoid_focal_loss",
-  formula: "l = alpha_t * (1 - p_t)^gamma * bce_with_logits(x, y)",
+  formula: "l = alpha_t (1 - p_t)^gamma bce_with_logits(x, y), p_t = p y + (1 - p)(1 - y), alpha_t = alpha y + (1 - alpha)(1 - y)",
   options: {
     rank: rankOption(1, "Rank of input (and target): 1 for [N], 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
     alpha: alphaOption,

@@ -54,7 +54,7 @@ export const softmaxFocalLoss = defineLoss({
   name: "softmax_focal_loss",
   summary: "Focal loss on softmax class probabilities (the article's CE focal loss).",
   pytorch: "the article's FocalLoss (alpha defect fixed); gamma 0 and no alpha = F.cross_entropy",
-  formula: "l_i = -alpha[t_i] * (1 - p_t)^gamma * log p_t,  p_t = softmax(x_i)[t_i]",
+  formula: "l_i = -alpha[t_i] (1 - p_t)^gamma log p_t, p_t = softmax(x_i)[t_i]",
   options: {
     rank: rankOption(2, "Rank of input: 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
     gamma: numberIn("Focusing exponent: (1 - p_t)^gamma scales each item's loss.", 2, 0),

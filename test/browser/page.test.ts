@@ -129,6 +129,15 @@ suite("the demo page in Chromium", () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  test("the form covers the catalogue: one entry per loss, and a field per option but rank (taken from the input)", async () => {
+    expect(await page.$$eval("#loss option", (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(CATALOGUE.map((d) => d.name));
+    for (const d of CATALOGUE) {
+      await page.selectOption("#loss", d.name);
+      const fields = await page.$$eval("#options [data-option]", (els) => els.map((e) => (e as HTMLElement).dataset.option));
+      expect([d.name, ...fields]).toEqual([d.name, ...d.optionList.map((o) => o.name).filter((n) => n !== "rank")]);
+    }
+  });
+
   test("the focal-loss plot has a curve per gamma, computed by the graphs", async () => {
     expect(await page.locator("#focal-plot svg path").count()).toBe(5);
     expect(await page.textContent("#focal-plot")).toContain("gamma 5");

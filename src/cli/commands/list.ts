@@ -1,10 +1,14 @@
-import { CATALOGUE, getLoss } from "../../losses/index.js";
+import { CATALOGUE, getLoss, type LossDefinition } from "../../losses/index.js";
 import { table } from "../format.js";
 import type { CliIo } from "../io.js";
 
 /** `onnx-losses list [loss] [--json]`: every loss (or one, with each option explained) and its defaults. */
-export function listCommand(io: CliIo, loss: string | undefined, opts: { json?: boolean }): void {
+export function listCommand(io: CliIo, loss: string | undefined, opts: { json?: boolean; markdown?: boolean }): void {
   const defs = loss ? [getLoss(loss)] : CATALOGUE;
+  if (opts.markdown) {
+    io.out(markdownTable(defs));
+    return;
+  }
   if (opts.json) {
     io.out(
       JSON.stringify(
@@ -33,4 +37,20 @@ export function listCommand(io: CliIo, loss: string | undefined, opts: { json?: 
     return `${d.name}: ${d.summary}\n  PyTorch: ${d.pytorch}\n  ${d.formula}\n${table(rows)}`;
   });
   io.out(`${blocks.join("\n\n")}\n\nOptions go in --options as JSON, e.g. --options '{"gamma": 1, "reduction": "sum"}'; onnx-losses list <loss> explains each.`);
+}
+
+/** The options every loss takes, which the table states once above it rather than in every row. */
+const COMMON = ["rank", "reduction"];
+
+/**
+ * The loss table as Markdown: loss, PyTorch call, per-item formula, options with defaults. The README's
+ * table is this output (test/catalogue.test.ts compares them), so it cannot fall behind the catalogue.
+ */
+export function markdownTable(defs: readonly LossDefinition[]): string {
+  const cell = (s: string) => s.replace(/\|/g, "\\|");
+  const rows = defs.map((d) => {
+    const options = d.optionList.filter((o) => !COMMON.includes(o.name)).map((o) => `\`${o.name}\` (${cell(JSON.stringify(o.default))})`);
+    return `| \`${d.name}\` | ${cell(d.pytorch)} | \`${cell(d.formula)}\` | ${options.join(", ") || "none"} |`;
+  });
+  return ["| loss | PyTorch | per item (x logits, p probabilities, y/t targets) | options (defaults) |", "|---|---|---|---|", ...rows].join("\n");
 }

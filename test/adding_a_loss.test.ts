@@ -1,0 +1,66 @@
+/**
+ * docs/adding-a-loss.md's worked example runs: the definition in its step 1 is
+ * test/examples/poly1_cross_entropy.ts (imports aside), it builds, and its graph equals a float64
+ * reference. Its catalogue snippet matches catalogue.ts's shape.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, test } from "@jest/globals";
+import { readModel } from "../src/builder/reader.js";
+import { buildDefinition } from "../src/losses/index.js";
+import { ModelContractError } from "../src/model/contract.js";
+import { decodeModel, encodeModel } from "../src/onnx/codec.js";
+import { createEvaluator } from "../src/runtime/node.js";
+import { seededRandom } from "../src/util/random.js";
+import { poly1CrossEntropy } from "./examples/poly1_cross_entropy.js";
+import { ROOT } from "./helpers.js";
+import { logSoftmaxAt } from "./reference.js";
+
+const doc = readFileSync(join(ROOT, "docs", "adding-a-loss.md"), "utf8");
+const blocks = [...doc.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1], code: m[2] }));
+
+describe("docs/adding-a-loss.md", () => {
+  test("step 1's code is the example file, as it reads in src/losses/", () => {
+    const file = readFileSync(join(ROOT, "test", "examples", "poly1_cross_entropy.ts"), "utf8");
+    const asInSrc = file.replaceAll('"../../src/losses/', '"./').replaceAll('"../../src/', '"../');
+    expect(blocks[0].lang).toBe("ts");
+    expect(blocks[0].code).toBe(asInSrc);
+  });
+
+  test("step 2's catalogue snippet has catalogue.ts's shape", () => {
+    const catalogue = readFileSync(join(ROOT, "src", "losses", "catalogue.ts"), "utf8");
+    expect(blocks[1].code).toContain("export const CATALOGUE = Object.freeze([");
+    expect(catalogue).toContain("export const CATALOGUE = Object.freeze([");
+    expect(catalogue).toMatch(/\n\] as const\);\n/);
+    expect(blocks[1].code).toMatch(/\n\] as const\);\n/);
+  });
+
+  test("the example builds, type-checks its options, and equals a float64 reference", async () => {
+    const N = 40;
+    const C = 6;
+    const r = seededRandom(3);
+    const x = Float32Array.from({ length: N * C }, () => (r() * 2 - 1) * 6);
+    const t = Array.from({ length: N }, (_, i) => (i % 7 === 0 ? -100 : Math.floor(r() * C)));
+    for (const epsilon of [1, -0.5, 2]) {
+      const g = buildDefinition(poly1CrossEntropy, { epsilon });
+      expect(g.options).toEqual({ rank: 2, epsilon, ignoreIndex: -100, reduction: "mean" });
+      // a loss outside the catalogue: the evaluator refuses its contract, so evaluate the bare graph
+      await expect(createEvaluator(g.model)).rejects.toThrow(ModelContractError);
+      const bare = encodeModel({ ...decodeModel(g.model), metadataProps: [] });
+      expect(readModel(bare).metadata).toEqual({});
+      const ev = await createEvaluator(bare);
+      const { loss } = await ev.run({ input: { data: x, dims: [N, C] }, target: { data: t, dims: [N], dtype: "int64" } });
+      await ev.release();
+      let sum = 0;
+      let count = 0;
+      for (let i = 0; i < N; i++) {
+        if (t[i] === -100) continue;
+        const lp = logSoftmaxAt(x.subarray(i * C, (i + 1) * C), C, (c) => c)[t[i]];
+        sum += -lp + epsilon * (1 - Math.exp(lp));
+        count++;
+      }
+      const want = sum / count;
+      expect(Math.abs(Number(loss.data[0]) - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want)));
+    }
+  });
+});
