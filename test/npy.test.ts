@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "@jest/globals";
-import { decodeNpy, encodeNpy, NpyError } from "../src/io/npy.js";
+import { decodeNpy, encodeNpy, MAX_NPY_HEADER_BYTES, NpyError } from "../src/io/npy.js";
 import { DTYPE_NAMES, DTYPES } from "../src/onnx/dtypes.js";
 import { FIXTURES, loadFixtures, num } from "./helpers.js";
 
@@ -51,5 +51,42 @@ describe(".npy", () => {
     expect(() => decodeNpy(new TextEncoder().encode("hello world"), "x.npy")).toThrow("x.npy: expected a .npy file (magic \\x93NUMPY), received other bytes");
     const bytes = new Uint8Array(readFileSync(join(FIXTURES, "npy", "logits_f32.npy")));
     expect(() => decodeNpy(bytes.subarray(0, bytes.length - 4), "cut.npy")).toThrow("cut.npy: expected 160 data bytes for float32 [8,5], received 156");
+  });
+});
+
+/** .npy bytes with a hand-written header dict (format 2.0, so any length), padded as numpy pads. */
+function withHeader(dict: string, data: Uint8Array = new Uint8Array(0), pad = 0): Uint8Array {
+  let header = dict + " ".repeat(pad);
+  header += " ".repeat((64 - ((12 + header.length + 1) % 64)) % 64) + "\n";
+  const head = new TextEncoder().encode(header);
+  const out = new Uint8Array(12 + head.length + data.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 2, 0], 0);
+  new DataView(out.buffer).setUint32(8, head.length, true);
+  out.set(head, 12);
+  out.set(data, 12 + head.length);
+  return out;
+}
+
+describe(".npy headers from files nobody vouches for", () => {
+  const two = new Uint8Array(Float32Array.from([1.5, -2]).buffer);
+
+  test("a header numpy reads differently is refused: duplicated or unknown keys", () => {
+    expect(() => decodeNpy(withHeader("{'descr': '<f4', 'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", two), "dup.npy")).toThrow(
+      /^dup\.npy: expected a \.npy header dict with descr, fortran_order and shape \(each key once, not "descr" twice at character \d+\), received /,
+    );
+    expect(() => decodeNpy(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1}", two), "extra.npy")).toThrow(
+      'extra.npy: expected a .npy header dict with descr, fortran_order and shape (only the keys descr, fortran_order and shape, not "extra"',
+    );
+    expect(() => decodeNpy(withHeader("{'descr': '<f4', 'fortran_order': False}", two), "short.npy")).toThrow("(the key shape at character");
+    expect(() => decodeNpy(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999,), }", two), "big.npy")).toThrow(
+      "(a dim below 2^53 (99999999999999999)",
+    );
+  });
+
+  test("a long but valid header is read (numpy writes it too); one longer than the limit is refused, naming the limit", () => {
+    const long = withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", two, 100 * 1024);
+    expect(Array.from(decodeNpy(long, "long.npy").data as Float32Array)).toEqual([1.5, -2]);
+    const tooLong = withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", two, MAX_NPY_HEADER_BYTES);
+    expect(() => decodeNpy(tooLong, "huge.npy")).toThrow(`huge.npy: expected a .npy header of at most ${MAX_NPY_HEADER_BYTES} bytes, received one of`);
   });
 });

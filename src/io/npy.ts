@@ -24,6 +24,93 @@ export interface NpyHeader {
   dataOffset: number;
 }
 
+/** The longest .npy header read (numpy's own writer pads to 64 bytes; a header this long is hostile). */
+export const MAX_NPY_HEADER_BYTES = 2 ** 20;
+
+/** A value of a header for an error message. */
+function show(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/**
+ * The header dict, a Python literal as numpy writes it: `{'descr': '<f4', 'fortran_order': False,
+ * 'shape': (3, 4), }`. Exactly the keys descr, fortran_order and shape, each once (numpy refuses other
+ * key sets; a duplicated key would be read differently by numpy, which takes the last one).
+ */
+function parseHeaderDict(text: string, what: string): { descr?: unknown; fortran_order?: unknown; shape?: number[] } {
+  let i = 0;
+  const fail = (expected: string): never => {
+    throw new NpyError(`${what}: expected a .npy header dict with descr, fortran_order and shape (${expected} at character ${i}), received ${show(text.trim())}`);
+  };
+  const ws = () => {
+    while (i < text.length && /\s/.test(text[i])) i++;
+  };
+  const eat = (ch: string) => {
+    ws();
+    if (text[i] !== ch) fail(`"${ch}"`);
+    i++;
+  };
+  const str = (): string => {
+    ws();
+    const q = text[i];
+    if (q !== "'" && q !== '"') return fail("a quoted string");
+    const end = text.indexOf(q, i + 1);
+    if (end < 0) return fail("a closing quote");
+    const v = text.slice(i + 1, end);
+    i = end + 1;
+    return v;
+  };
+  const int = (): number => {
+    ws();
+    const m = /^(\d+)L?/.exec(text.slice(i, i + 40));
+    if (!m) return fail("a non-negative integer");
+    i += m[0].length;
+    const n = Number(m[1]);
+    if (!Number.isSafeInteger(n)) return fail(`a dim below 2^53 (${m[1]})`);
+    return n;
+  };
+  const value = (): unknown => {
+    ws();
+    if (text.startsWith("True", i)) return (i += 4), true;
+    if (text.startsWith("False", i)) return (i += 5), false;
+    if (text[i] === "'" || text[i] === '"') return str();
+    if (text[i] === "(") {
+      i++;
+      const dims: number[] = [];
+      for (;;) {
+        ws();
+        if (text[i] === ")") break;
+        dims.push(int());
+        ws();
+        if (text[i] === ",") i++;
+        else if (text[i] !== ")") fail('"," or ")"');
+      }
+      i++;
+      return dims;
+    }
+    return fail("a string, True, False or a tuple");
+  };
+  const out: Record<string, unknown> = {};
+  eat("{");
+  for (;;) {
+    ws();
+    if (text[i] === "}") break;
+    const key = str();
+    if (!["descr", "fortran_order", "shape"].includes(key)) fail(`only the keys descr, fortran_order and shape, not ${JSON.stringify(key)}`);
+    if (Object.prototype.hasOwnProperty.call(out, key)) fail(`each key once, not ${JSON.stringify(key)} twice`);
+    eat(":");
+    out[key] = value();
+    ws();
+    if (text[i] === ",") i++;
+    else if (text[i] !== "}") fail('"," or "}"');
+  }
+  i++;
+  if (text.slice(i).trim() !== "") fail("nothing after the dict but padding");
+  for (const k of ["descr", "fortran_order", "shape"]) if (!(k in out)) fail(`the key ${k}`);
+  return out as { descr?: unknown; fortran_order?: unknown; shape?: number[] };
+}
+
 /** Parse the header of .npy bytes (at least the first header bytes). `what` names the file in errors. */
 export function parseNpyHeader(bytes: Uint8Array, what = "npy"): NpyHeader {
   if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) {
@@ -44,24 +131,22 @@ export function parseNpyHeader(bytes: Uint8Array, what = "npy"): NpyHeader {
     throw new NpyError(`${what}: expected .npy format version 1, 2 or 3, received ${major}`);
   }
   if (bytes.length < start + headerLen) throw new NpyError(`${what}: truncated .npy header`);
-  const header = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(bytes.subarray(start, start + headerLen));
-  const descr = /'descr':\s*'([^']*)'/.exec(header)?.[1];
-  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
-  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) {
-    throw new NpyError(`${what}: expected a .npy header with descr, fortran_order and shape, received ${JSON.stringify(header.trim())}`);
+  if (headerLen > MAX_NPY_HEADER_BYTES) {
+    throw new NpyError(`${what}: expected a .npy header of at most ${MAX_NPY_HEADER_BYTES} bytes, received one of ${headerLen}`);
   }
+  if (bytes.length < start + headerLen) throw new NpyError(`${what}: truncated .npy header`);
+  const header = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(bytes.subarray(start, start + headerLen));
+  const dict = parseHeaderDict(header, what);
+  const { descr, fortran_order: fortran, shape } = dict;
+  if (typeof descr !== "string") throw new NpyError(`${what}: expected descr to be a dtype string, received ${show(descr)}`);
+  if (typeof fortran !== "boolean") throw new NpyError(`${what}: expected fortran_order True or False, received ${show(fortran)}`);
+  if (!Array.isArray(shape)) throw new NpyError(`${what}: expected shape to be a tuple of integers, received ${show(shape)}`);
   const dtype = dtypeFromNpy(descr);
   if (!dtype) {
     throw new NpyError(`${what}: expected a little-endian dtype of ${SUPPORTED}, received ${descr}`);
   }
-  if (fortran === "True") throw new NpyError(`${what}: expected C order, received fortran_order True (save with np.ascontiguousarray)`);
-  const dims = shapeText
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0)
-    .map((s) => Number(s.replace(/L$/, "")));
-  if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new NpyError(`${what}: bad shape (${shapeText})`);
+  if (fortran) throw new NpyError(`${what}: expected C order, received fortran_order True (save with np.ascontiguousarray)`);
+  const dims = shape;
   return { dtype, dims, dataOffset: start + headerLen };
 }
 

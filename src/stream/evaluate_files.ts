@@ -8,7 +8,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { withOutputs } from "../builder/edit.js";
 import { describeModel, type ModelInfo } from "../builder/reader.js";
-import { NpyError, parseNpyHeader, type NpyHeader } from "../io/npy.js";
+import { MAX_NPY_HEADER_BYTES, NpyError, parseNpyHeader, type NpyHeader } from "../io/npy.js";
 import { buildLossForRank, type BuildOptions } from "../losses/index.js";
 import { checkLossModel } from "../losses/verify.js";
 import { decodeModel } from "../onnx/codec.js";
@@ -61,7 +61,12 @@ interface OpenNpy {
 async function openNpy(name: string, path: string, file = path): Promise<OpenNpy> {
   const handle = await open(path, "r");
   try {
-    const head = new Uint8Array(65536 + 16);
+    // the preamble says how long the header is (at most MAX_NPY_HEADER_BYTES): read exactly that much
+    const pre = new Uint8Array(12);
+    const { bytesRead: preRead } = await handle.read(pre, 0, 12, 0);
+    const view = new DataView(pre.buffer);
+    const headerLen = preRead < 10 ? 0 : pre[6] === 1 ? view.getUint16(8, true) + 10 : preRead === 12 ? view.getUint32(8, true) + 12 : 0;
+    const head = new Uint8Array(Math.min(Math.max(headerLen, 12), MAX_NPY_HEADER_BYTES + 12));
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     const header = parseNpyHeader(head.subarray(0, bytesRead), file);
     if (header.dims.length === 0) throw new InputError(`${name}: expected at least one dim to stream over, received a scalar (${file})`);
