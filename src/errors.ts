@@ -7,6 +7,15 @@ export class UserError extends Error {
   override name = "UserError";
 }
 
+/**
+ * onnxruntime could not load a model on the CPU, or failed to run it on inputs that passed validation (a
+ * model that is not valid ONNX, an op it lacks, a shape it cannot broadcast, memory it cannot get). The
+ * message names the model and gives onnxruntime's first line.
+ */
+export class OnnxRuntimeError extends UserError {
+  override name = "OnnxRuntimeError";
+}
+
 /** An error in loss options, build options or loss names. */
 export class OptionError extends UserError {
   override name = "OptionError";

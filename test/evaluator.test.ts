@@ -146,7 +146,7 @@ describe("execution providers", () => {
 
   test("session options: spinning off by default, DirectML without memory pattern and sequential", () => {
     expect(sessionOptionsFor("cpu", 2)).toEqual({
-      executionProviders: ["cpu"], graphOptimizationLevel: "all", intraOpNumThreads: 2,
+      executionProviders: ["cpu"], graphOptimizationLevel: "all", intraOpNumThreads: 2, logSeverityLevel: 4,
       extra: { session: { intra_op: { allow_spinning: "0" } } },
     });
     expect(sessionOptionsFor("dml")).toMatchObject({ executionProviders: ["dml"], enableMemPattern: false, executionMode: "sequential" });

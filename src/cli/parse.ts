@@ -1,18 +1,26 @@
 /** Parsing of flag values shared by the commands. */
+import { depthAbove, received } from "../losses/options.js";
 import { UsageError } from "./errors.js";
 
-/** `--options JSON`: an object. */
+/** The longest `--options` JSON read (a list of 10^5 class weights is about 1 MB). */
+export const MAX_OPTIONS_JSON = 16 * 2 ** 20;
+/** How deep `--options` JSON may nest (options are numbers, strings, null and flat lists). */
+export const MAX_OPTIONS_DEPTH = 8;
+
+/** `--options JSON`: an object, at most MAX_OPTIONS_JSON characters and MAX_OPTIONS_DEPTH deep. */
 export function parseOptionsJson(text: string | undefined): Record<string, unknown> | undefined {
   if (text === undefined) return undefined;
+  if (text.length > MAX_OPTIONS_JSON) throw new UsageError(`--options: expected at most ${MAX_OPTIONS_JSON} characters of JSON, received ${text.length}`);
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`--options: expected a JSON object, could not parse ${JSON.stringify(text)}: ${(e as Error).message}`);
+    throw new UsageError(`--options: expected a JSON object, could not parse ${received(text)}: ${(e as Error).message}`);
   }
   if (!v || typeof v !== "object" || Array.isArray(v)) {
-    throw new UsageError(`--options: expected a JSON object, received ${JSON.stringify(text)}`);
+    throw new UsageError(`--options: expected a JSON object, received ${received(text)}`);
   }
+  if (depthAbove(v, MAX_OPTIONS_DEPTH)) throw new UsageError(`--options: expected JSON at most ${MAX_OPTIONS_DEPTH} levels deep, received deeper`);
   return v as Record<string, unknown>;
 }
 

@@ -34,15 +34,32 @@ export type OptionSchema = Readonly<Record<string, OptionSpec<any>>>;
  */
 export type InferOptions<S extends OptionSchema> = { -readonly [K in keyof S]: S[K] extends OptionSpec<infer T> ? T : never };
 
+/** A given value for an error message: JSON, at most 60 characters, whatever the value (deep, cyclic). */
 export function received(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
   if (v === undefined) return "undefined";
+  if (typeof v === "bigint") return `${v}n`;
+  if (typeof v === "object" && v !== null && depthAbove(v, 32)) return Array.isArray(v) ? "a list nested over 32 deep" : "an object nested over 32 deep";
   try {
-    const s = JSON.stringify(v);
+    const s = JSON.stringify(v) ?? String(v);
     return s.length > 60 ? `${s.slice(0, 57)}...` : s;
   } catch {
-    return String(v);
+    return Array.isArray(v) ? "a list that is not JSON" : `a value that is not JSON (${typeof v})`;
   }
+}
+
+/** Is a JSON-like value nested deeper than `limit`? Iterative, so any depth is safe to ask about. */
+export function depthAbove(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  const seen = new Set<object>();
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== "object" || v === null || seen.has(v)) continue;
+    if (d >= limit) return true;
+    seen.add(v);
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return false;
 }
 
 const ok = <T>(value: T) => ({ ok: true as const, value });
@@ -59,7 +76,7 @@ export function numberIn(doc: string, def: number, min: number, max = Infinity):
 export function integerIn(doc: string, def: number, min = -Number.MAX_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): OptionSpec<number> {
   const lo = min > -Number.MAX_SAFE_INTEGER;
   const hi = max < Number.MAX_SAFE_INTEGER;
-  const allowed = !lo && !hi ? "an integer" : !hi ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
+  const allowed = !lo && !hi ? "an integer of at most 2^53 - 1 in size" : !hi ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
   return { doc, allowed, default: def, parse: (v) => (isNum(v) && Number.isSafeInteger(v) && v >= min && v <= max ? ok(v) : bad) };
 }
 

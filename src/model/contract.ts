@@ -219,7 +219,12 @@ function isOptionValue(v: unknown): boolean {
 
 /** A JSON value for an error message: at most 60 characters. */
 function show(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = "a value nested too deeply to show";
+  }
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 

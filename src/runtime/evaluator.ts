@@ -4,6 +4,7 @@
  * the module and the provider probe is written once, here.
  */
 import type { ModelInfo, TensorInfo } from "../builder/reader.js";
+import { OnnxRuntimeError, OptionError } from "../errors.js";
 import type { InputCheck, LossContract } from "../model/contract.js";
 import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
 import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
@@ -17,7 +18,7 @@ export interface OrtModule {
 export interface OrtSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  run(feeds: Record<string, OrtTensor>, options?: { logSeverityLevel?: number }): Promise<Record<string, OrtTensor>>;
   release(): Promise<void>;
 }
 export interface OrtTensor {
@@ -67,24 +68,33 @@ export async function createOrtEvaluator(
   model: Uint8Array,
   decoded: { info: ModelInfo; contract?: LossContract },
   statuses: readonly ProviderStatus[],
-  options: EvaluatorOptions & { ep: ExecutionProvider },
+  options: EvaluatorOptions & { ep: ExecutionProvider; maxThreads?: number },
 ): Promise<Evaluator> {
   const { info, contract } = decoded;
+  const { threads, maxThreads } = options;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= (maxThreads ?? Infinity))) {
+    const range = maxThreads === undefined ? "an integer >= 1" : `an integer from 1 to ${maxThreads} (the cores this machine offers)`;
+    throw new OptionError(`threads: expected ${range}, received ${JSON.stringify(threads)}`);
+  }
   const checks = contract?.checks ?? [];
   const loss = contract ? { name: contract.loss, options: contract.options } : undefined;
   const plan = planProviders(options.ep, options.fallback ?? [], statuses);
-  const failures: string[] = [];
+  const failures: { ep: ExecutionProvider; message: string }[] = [];
+  const what = options.what ?? "model";
   for (const ep of plan) {
     let session: OrtSession;
     try {
       session = await ort.InferenceSession.create(model, sessionOptionsFor(ep, options.threads, options.spinning));
     } catch (e) {
-      failures.push(`${ep}: ${firstLine(e)}`);
+      failures.push({ ep, message: firstLine(e) });
       continue;
     }
-    return new OrtEvaluator(ort, session, ep, info.inputs, info.outputs, checks, loss, contract, options.skipValidation ?? false);
+    return new OrtEvaluator(ort, session, ep, info.inputs, info.outputs, checks, loss, contract, options.skipValidation ?? false, what);
   }
-  throw new ProviderError(`execution provider ${options.ep}: session creation failed (${failures.join("; ")})`);
+  // The CPU providers run every standard op: a model they cannot load is the model's problem, not the provider's.
+  const onCpu = failures.find((f) => f.ep === "cpu" || f.ep === "wasm");
+  if (onCpu) throw new OnnxRuntimeError(`${what}: onnxruntime cannot load the model (${onCpu.ep}: ${onCpu.message})`);
+  throw new ProviderError(`execution provider ${options.ep}: session creation failed (${failures.map((f) => `${f.ep}: ${f.message}`).join("; ")})`);
 }
 
 class OrtEvaluator implements Evaluator {
@@ -98,13 +108,25 @@ class OrtEvaluator implements Evaluator {
     readonly loss: { name: string; options: Record<string, unknown> } | undefined,
     readonly contract: LossContract | undefined,
     private readonly skipValidation: boolean,
+    private readonly what: string,
   ) {}
 
   async run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>> {
     const valid = this.skipValidation ? passThrough(feeds) : validateFeeds(this.inputs, this.checks, feeds);
     const ortFeeds: Record<string, OrtTensor> = {};
-    for (const [name, t] of Object.entries(valid)) ortFeeds[name] = new this.ort.Tensor(t.dtype, t.data, t.dims);
-    const result = await this.session.run(ortFeeds);
+    for (const [name, t] of Object.entries(valid)) {
+      try {
+        ortFeeds[name] = new this.ort.Tensor(t.dtype, t.data, t.dims);
+      } catch (e) {
+        throw new InputError(`${name}: onnxruntime refused the tensor ${t.dtype} [${t.dims.join(", ")}]: ${firstLine(e)}`);
+      }
+    }
+    let result: Record<string, OrtTensor>;
+    try {
+      result = await this.session.run(ortFeeds, { logSeverityLevel: 4 });
+    } catch (e) {
+      throw new OnnxRuntimeError(`${this.what}: onnxruntime failed to run the model: ${firstLine(e)}`);
+    }
     const out: Record<string, TensorData> = {};
     for (const name of this.session.outputNames) {
       const t = result[name];
@@ -119,7 +141,7 @@ class OrtEvaluator implements Evaluator {
 }
 
 function passThrough(feeds: Readonly<Record<string, TensorInput>>): Record<string, TensorData> {
-  const out: Record<string, TensorData> = {};
+  const out: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
   for (const [k, v] of Object.entries(feeds)) {
     if (!ArrayBuffer.isView(v.data)) throw new InputError(`${k}: expected a typed array when validation is skipped`);
     out[k] = { dtype: v.dtype ?? dtypeOfArray(v.data) ?? "float32", dims: [...v.dims], data: v.data as TensorData["data"] };

@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import ort from "onnxruntime-node";
 import type { LossGraph } from "../losses/types.js";
@@ -63,5 +64,5 @@ export async function createEvaluator(source: LossGraph | Uint8Array | string, o
 
 /** @internal An evaluator over model bytes the caller has already decoded and verified (streaming). */
 export function createDecodedEvaluator(model: Uint8Array, decoded: LossModel, options: EvaluatorOptions = {}): Promise<Evaluator> {
-  return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, nodeProviderStatuses(), { ...options, ep: options.ep ?? "cpu" });
+  return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, nodeProviderStatuses(), { ...options, ep: options.ep ?? "cpu", maxThreads: availableParallelism() });
 }

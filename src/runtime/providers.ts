@@ -70,6 +70,8 @@ export function sessionOptionsFor(ep: ExecutionProvider, threads?: number, spinn
   const opts: Record<string, unknown> = {
     executionProviders: [ep],
     graphOptimizationLevel: "all",
+    // onnxruntime's own log would add lines to stderr around an error the caller already gets as one
+    logSeverityLevel: 4,
     extra: { session: { intra_op: { allow_spinning: spinning ? "1" : "0" } } },
   };
   if (threads !== undefined) opts.intraOpNumThreads = threads;

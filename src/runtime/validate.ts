@@ -29,10 +29,10 @@ export function validateFeeds(
       throw new InputError(`${name}: unknown input; the model's inputs are ${names.join(", ")}`);
     }
   }
-  const out: Record<string, TensorData> = {};
+  const out: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
   const bound = new Map<string, { size: number; from: string; axis: number }>();
   for (const d of declared) {
-    const feed = feeds[d.name];
+    const feed = Object.prototype.hasOwnProperty.call(feeds, d.name) ? feeds[d.name] : undefined;
     if (!feed) throw new InputError(`${d.name}: missing input; expected ${d.dtype} ${fmtDims(d.shape)}`);
     const t = convert(d, feed);
     if (t.dims.length !== d.shape.length) {
@@ -141,15 +141,39 @@ function runCheck(c: InputCheck, feeds: Record<string, TensorData>): void {
     if (!of) return;
     const C = of.dims[c.axis];
     const ignore = c.ignoreIndex;
-    const data = t.data as BigInt64Array | Int32Array;
-    for (let i = 0; i < data.length; i++) {
-      const v = Number(data[i]); // exact for every index a tensor can address
-      if ((v < 0 || v >= C) && v !== ignore) {
-        const ign = ignore === null ? "" : ` or ignoreIndex ${ignore}`;
-        throw new InputError(
-          `${c.tensor}: expected class indices in [0, ${C})${ign} (C = ${c.classesOf} dim ${c.axis}), received ${v} at flat index ${i}`,
-        );
+    const ign = ignore === null ? "" : ` or ignoreIndex ${ignore}`;
+    const bad = (v: bigint | number, i: number) =>
+      new InputError(`${c.tensor}: expected class indices in [0, ${C})${ign} (C = ${c.classesOf} dim ${c.axis}), received ${v} at flat index ${i}`);
+    if (t.data instanceof BigInt64Array) {
+      // Compared as exact int64, as the graph compares them (a Number rounds beyond 2^53), on the two
+      // 32-bit words of each value (little-endian), which is as fast as comparing numbers:
+      // v in [0, C) iff its high word is 0 and its low word, unsigned, is below C.
+      const big = t.data;
+      const words = new Int32Array(big.buffer, big.byteOffset, big.length * 2);
+      let ignLo = NaN;
+      let ignHi = NaN;
+      if (ignore !== null) {
+        const u = BigInt.asUintN(64, BigInt(ignore));
+        ignLo = Number(u & 0xffffffffn) | 0;
+        ignHi = Number(u >> 32n) | 0;
       }
+      for (let i = 0; i < big.length; i++) {
+        const lo = words[2 * i];
+        const hi = words[2 * i + 1];
+        if (hi === 0 && lo >>> 0 < C) continue;
+        if (hi === ignHi && lo === ignLo) continue;
+        throw bad(big[i], i);
+      }
+    } else {
+      const data = t.data as Int32Array;
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i];
+        if ((v < 0 || v >= C) && v !== ignore) throw bad(v, i);
+      }
+    }
+    if (C === 0 && t.data.length > 0) {
+      // every target is ignoreIndex, but a gather from zero classes cannot run even for ignored items
+      throw new InputError(`${c.classesOf}: expected dim ${c.axis} (C) >= 1 for ${c.tensor}'s class indices, received ${fmtDims(of.dims)}`);
     }
   } else if (c.kind === "range") {
     const data = t.dtype === "float16" ? Float64Array.from(t.data as Uint16Array, fromFloat16Bits) : (t.data as Float32Array);

@@ -64,5 +64,6 @@ export async function createEvaluator(source: LossGraph | Uint8Array | string, o
   const what = options.what ?? (typeof source === "string" ? source : undefined);
   const decoded = readLossModel(model, what);
   const statuses = await webProviderStatuses();
-  return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, statuses, { ...options, what, ep: options.ep ?? "wasm" });
+  const maxThreads = Math.max(1, (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 1);
+  return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, statuses, { ...options, what, ep: options.ep ?? "wasm", maxThreads });
 }

@@ -147,7 +147,7 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
       // at least one chunk, so that N = 0 is validated as one pass validates it
       for (let r0 = 0; r0 < N || chunks === 0; r0 += rowsPerChunk) {
         const rows = Math.min(rowsPerChunk, N - r0);
-        const feeds: Record<string, TensorData> = {};
+        const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
         for (let i = 0; i < opened.length; i++) {
           const o = opened[i];
           const size = rows * o.rowBytes;

@@ -1,5 +1,6 @@
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { decodeNpy, encodeNpy } from "../../io/npy.js";
 import { buildLossForRank } from "../../losses/index.js";
@@ -61,9 +62,13 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     .filter((s) => s.trim())
     .map((s) => parseProvider(s, NODE_PROVIDERS));
   const threads = parseIntFlag("--threads", flags.threads);
-  if (threads !== undefined && threads < 1) throw new UsageError(`--threads: expected an integer >= 1, received ${threads}`);
-  const files: Record<string, string> = {};
-  const given: Record<string, string> = {};
+  const cores = availableParallelism();
+  if (threads !== undefined && (threads < 1 || threads > cores)) {
+    throw new UsageError(`--threads: expected an integer from 1 to ${cores} (the cores this machine offers), received ${flags.threads}`);
+  }
+  // null-prototype maps: an input may be named __proto__ or constructor like any other
+  const files: Record<string, string> = Object.create(null) as Record<string, string>;
+  const given: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const spec of flags.input ?? []) {
     const { name, file } = parseNamedFile("--input", spec);
     if (Object.prototype.hasOwnProperty.call(files, name)) throw new UsageError(`--input: ${name} given twice`);
@@ -79,7 +84,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   if (flags.stream || chunkMb !== undefined || total > STREAM_ABOVE_BYTES) {
     return streamEval(io, model, what, files, given, flags, { ep, fallback, threads, chunkBytes: chunkMb === undefined ? undefined : chunkMb * 2 ** 20 });
   }
-  const feeds: Record<string, TensorData> = {};
+  const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
   for (const [name, file] of Object.entries(files)) feeds[name] = decodeNpy(new Uint8Array(await readFile(file)), given[name]);
 
   const evaluator = await createEvaluator(model, { ep, fallback, threads, what });
