@@ -110,3 +110,22 @@ describe("onnxruntime's own failures are the model's, on one line", () => {
     expect(r.err).toMatch(/^onnx-losses: expand\.onnx: onnxruntime failed to run the model: .*Expand.*\n$/);
   });
 });
+
+describe("reductions over equal values, where float32 rounding errors add up", () => {
+  test("the mean of 10^6 equal items is within 3e-7 of float64, in one pass and streamed", async () => {
+    const N = 1_000_000;
+    const C = 10;
+    const input = { data: new Float32Array(N * C), dims: [N, C] };
+    const target = { data: new BigInt64Array(N), dims: [N] };
+    const ev = await createEvaluator(buildLoss("cross_entropy"));
+    const { loss } = await ev.run({ input, target });
+    await ev.release();
+    expect(Math.abs(Number(loss.data[0]) - Math.log(C)) / Math.log(C)).toBeLessThan(3e-7);
+    writeFileSync(join(dir, "zeros.npy"), encodeNpy({ dtype: "float32", ...input }));
+    writeFileSync(join(dir, "zeros_t.npy"), encodeNpy({ dtype: "int64", ...target }));
+    const { evaluateNpyFiles } = await import("../src/stream/evaluate_files.js");
+    const s = await evaluateNpyFiles({ loss: "cross_entropy" }, { input: join(dir, "zeros.npy"), target: join(dir, "zeros_t.npy") }, { chunkBytes: 8 * 2 ** 20 });
+    expect(s.chunks).toBeGreaterThan(3);
+    expect(Math.abs(s.value! - Math.log(C)) / Math.log(C)).toBeLessThan(3e-7);
+  });
+});

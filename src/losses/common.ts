@@ -140,8 +140,12 @@ function itemCount(v: Value): Value {
   return cast(v.graph.node("Size", [v], {}, { dtype: "int64" }), v.graph.accumulateType);
 }
 
-/** Row length of the float32 partial sums of a 1-D vector (onnxruntime: ~2e-7 relative at 1000). */
-const SUM_BLOCK = 1024;
+/**
+ * Row length of the float32 partial sums of a 1-D vector. Measured on onnxruntime 1.30 over 7.5e6 equal
+ * values (where float32 rounding errors add up instead of cancelling): rows of 1024 are 1.0e-6 off the
+ * float64 sum, rows of 256 1.0e-7; random values stay near 1e-9 either way.
+ */
+const SUM_BLOCK = 256;
 
 /** A 1-D vector as [ceil(n / b), b] rows, zero-padded at the end: one copy, instead of a float64 cast. */
 function blocks(v: Value, b: number): Value {

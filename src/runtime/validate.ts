@@ -15,6 +15,24 @@ export class InputError extends UserError {
 }
 
 /**
+ * The most that the other dims of a tensor with no elements may hold together (their product). A graph
+ * allocates by them (a sum over an empty class axis is N values), so a 128-byte file declaring
+ * [10^9, 0] would take gigabytes; no loss needs more than this many items without data.
+ */
+export const MAX_EMPTY_EXTENT = 2 ** 24;
+
+/** Refuse a tensor without elements whose other dims would make a graph allocate more than MAX_EMPTY_EXTENT. */
+export function checkEmptyExtent(name: string, dims: readonly number[]): void {
+  if (!dims.includes(0)) return;
+  const extent = dims.reduce((a, d) => a * Math.max(d, 1), 1);
+  if (extent > MAX_EMPTY_EXTENT) {
+    throw new InputError(
+      `${name}: expected a tensor without elements to have at most ${MAX_EMPTY_EXTENT} in its other dims together (a graph allocates by them), received ${fmtDims(dims)}`,
+    );
+  }
+}
+
+/**
  * Check feeds against the model's declared inputs and checks; return them converted to the declared
  * dtypes. Throws InputError.
  */
@@ -62,6 +80,7 @@ export function validateFeeds(
     if (t.data.length !== sizeOf(t.dims)) {
       throw new InputError(`${d.name}: expected ${sizeOf(t.dims)} values for dims ${fmtDims(t.dims)}, received ${t.data.length}`);
     }
+    checkEmptyExtent(d.name, t.dims);
     out[d.name] = t;
   }
   for (const c of checks) runCheck(c, out);

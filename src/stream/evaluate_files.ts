@@ -16,7 +16,7 @@ import { DTYPES, typedArrayOf, type FloatDType } from "../onnx/dtypes.js";
 import type { EvaluatorOptions } from "../runtime/evaluator.js";
 import { createDecodedEvaluator } from "../runtime/node.js";
 import { fmtDims, fromFloat16Bits, sizeOf, type TensorData } from "../runtime/tensor.js";
-import { InputError } from "../runtime/validate.js";
+import { checkEmptyExtent, InputError } from "../runtime/validate.js";
 import { NpyWriter } from "./npy_writer.js";
 import { agrees, planStream } from "./plan.js";
 
@@ -70,6 +70,7 @@ async function openNpy(name: string, path: string, file = path): Promise<OpenNpy
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     const header = parseNpyHeader(head.subarray(0, bytesRead), file);
     if (header.dims.length === 0) throw new InputError(`${name}: expected at least one dim to stream over, received a scalar (${file})`);
+    checkEmptyExtent(name, header.dims);
     const rowElems = sizeOf(header.dims.slice(1));
     const st = await handle.stat();
     const { bytes } = DTYPES[header.dtype];
