@@ -129,3 +129,29 @@ describe("reductions over equal values, where float32 rounding errors add up", (
     expect(Math.abs(s.value! - Math.log(C)) / Math.log(C)).toBeLessThan(3e-7);
   });
 });
+
+describe("automatic streaming of large inputs", () => {
+  test("a model that cannot be streamed says so and names --no-stream, which evaluates it whole", async () => {
+    const { closeSync, openSync, ftruncateSync, writeSync } = await import("node:fs");
+    const { STREAM_ABOVE_BYTES } = await import("../src/cli/commands/eval.js");
+    const C = 16;
+    const N = Math.ceil((STREAM_ABOVE_BYTES + 2 ** 20) / (4 * C));
+    // a sparse file: the header, then zeros up to the size the header promises
+    const header = encodeNpy({ dtype: "float32", dims: [N, C], data: new Float32Array(0) });
+    const fd = openSync(join(dir, "big.npy"), "w");
+    writeSync(fd, header);
+    ftruncateSync(fd, header.length + N * C * 4);
+    closeSync(fd);
+    const g = new Graph("foreign_mean");
+    g.output(g.node("ReduceMean", [g.input("x", "float32", ["N", C])], { keepdims: 0 }), "mean", []);
+    writeFileSync(join(dir, "mean.onnx"), g.toModel());
+    const auto = await cli("eval", "mean.onnx", "--input", "x=big.npy");
+    expect([auto.code, auto.err]).toEqual([
+      2,
+      `onnx-losses: mean.onnx: cannot be evaluated in chunks, which inputs over ${STREAM_ABOVE_BYTES / 2 ** 20} MiB together are by default: its output mean is a scalar, and the graph names no loss_sum (and weight_sum) it was computed from; --no-stream loads them whole\n`,
+    ]);
+    const whole = await cli("eval", "mean.onnx", "--input", "x=big.npy", "--no-stream", "--json");
+    expect([whole.code, JSON.parse(whole.out).outputs.mean.data]).toEqual([0, [0]]);
+    rmSync(join(dir, "big.npy"));
+  }, 120000);
+});

@@ -69,6 +69,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .option("--json", 'print {"outputs": {"loss": {"dims": [...], "data": [...]}}} (NaN and inf as null)')
     .option("--out <dir>", "write each output as DIR/NAME.npy")
     .option("--stream", `read the inputs in row chunks (automatic above ${STREAM_ABOVE_BYTES / 2 ** 20} MiB)`)
+    .option("--no-stream", "load the inputs whole, however large")
     .option("--chunk-mb <n>", "MiB of input rows per chunk when streaming (default 64)")
     .action((target, o) => evalCommand(io, target, o));
 

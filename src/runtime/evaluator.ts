@@ -53,7 +53,11 @@ export interface Evaluator {
   readonly loss?: { name: string; options: Record<string, unknown> };
   /** The model's verified contract when it was built by onnx-losses (its checks run before each run). */
   readonly contract?: LossContract;
-  /** Validate the feeds, run, and return every output. */
+  /**
+   * Validate the feeds, run, and return every output. The feeds' typed arrays are not copied: onnxruntime
+   * reads them while the run is in flight, so leave them unchanged until the promise settles (a change
+   * before then can change the result). Concurrent runs on one evaluator are safe.
+   */
   run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>>;
   release(): Promise<void>;
 }

@@ -18,7 +18,7 @@ import { createDecodedEvaluator } from "../runtime/node.js";
 import { fmtDims, fromFloat16Bits, sizeOf, type TensorData } from "../runtime/tensor.js";
 import { checkEmptyExtent, InputError } from "../runtime/validate.js";
 import { NpyWriter } from "./npy_writer.js";
-import { agrees, planStream } from "./plan.js";
+import { agrees, planStream, StreamRefusedError } from "./plan.js";
 
 /** What to evaluate: a catalogue loss by name (built for the rank of the `input` file), or model bytes. */
 export type StreamSource = ({ loss: string; options?: Record<string, unknown> } & Pick<BuildOptions, "opset" | "lowering" | "dtype">) | Uint8Array;
@@ -188,9 +188,7 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
           const want = weight === undefined ? sum : sum / weight;
           if (!agrees(got, want, tol)) {
             const formula = weight === undefined ? plan.sum.name : `${plan.sum.name} / ${plan.weight!.name}`;
-            throw new InputError(
-              `${what}: cannot be evaluated in chunks: its output ${plan.output} (${got}) is not ${formula} (${want}) of the same graph on rows ${r0}..${r0 + rows - 1}; evaluate it in one pass (without --stream)`,
-            );
+            throw new StreamRefusedError(what, `its output ${plan.output} (${got}) is not ${formula} (${want}) of the same graph on rows ${r0}..${r0 + rows - 1}`);
           }
           totals.set("sum", (totals.get("sum") ?? 0) + sum);
           if (weight !== undefined) totals.set("weight", (totals.get("weight") ?? 0) + weight);

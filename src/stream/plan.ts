@@ -17,6 +17,17 @@
 import type { ModelInfo, TensorInfo } from "../builder/reader.js";
 import { InputError } from "../runtime/validate.js";
 
+/** A model whose outputs cannot be combined over chunks exactly; `reason` says why. */
+export class StreamRefusedError extends InputError {
+  override name = "StreamRefusedError";
+  constructor(
+    readonly what: string,
+    readonly reason: string,
+  ) {
+    super(`${what}: cannot be evaluated in chunks: ${reason}; evaluate it in one pass (without --stream)`);
+  }
+}
+
 export type StreamPlan =
   | { kind: "rows"; dim: string; outputs: string[] }
   | { kind: "sums"; dim: string; outputs: string[] }
@@ -30,7 +41,7 @@ const isScalar = (t: TensorInfo) => t.shape.length === 0;
  */
 export function planStream(info: ModelInfo, streamed: readonly string[], what = "model"): StreamPlan {
   const refuse = (why: string): never => {
-    throw new InputError(`${what}: cannot be evaluated in chunks: ${why}; evaluate it in one pass (without --stream)`);
+    throw new StreamRefusedError(what, why);
   };
   const dims = new Set<string>();
   for (const name of streamed) {

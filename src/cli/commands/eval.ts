@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { decodeNpy, encodeNpy } from "../../io/npy.js";
 import { buildLossForRank } from "../../losses/index.js";
 import { evaluateNpyFiles, npyRank } from "../../stream/evaluate_files.js";
+import { StreamRefusedError } from "../../stream/plan.js";
 import { createEvaluator, NODE_PROVIDERS } from "../../runtime/node.js";
 import { parseProvider } from "../../runtime/providers.js";
 import type { Lowering } from "../../builder/graph.js";
@@ -81,8 +82,19 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   const { model, what } = await resolveModel(io, target, flags, files, given);
   let total = 0;
   for (const f of Object.values(files)) total += (await stat(f)).size;
-  if (flags.stream || chunkMb !== undefined || total > STREAM_ABOVE_BYTES) {
-    return streamEval(io, model, what, files, given, flags, { ep, fallback, threads, chunkBytes: chunkMb === undefined ? undefined : chunkMb * 2 ** 20 });
+  if (flags.stream === false && chunkMb !== undefined) throw new UsageError("eval: --no-stream and --chunk-mb contradict each other");
+  const auto = flags.stream === undefined && chunkMb === undefined && total > STREAM_ABOVE_BYTES;
+  if (flags.stream === true || chunkMb !== undefined || auto) {
+    try {
+      return await streamEval(io, model, what, files, given, flags, { ep, fallback, threads, chunkBytes: chunkMb === undefined ? undefined : chunkMb * 2 ** 20 });
+    } catch (e) {
+      if (auto && e instanceof StreamRefusedError) {
+        throw new UsageError(
+          `${e.what}: cannot be evaluated in chunks, which inputs over ${STREAM_ABOVE_BYTES / 2 ** 20} MiB together are by default: ${e.reason}; --no-stream loads them whole`,
+        );
+      }
+      throw e;
+    }
   }
   const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
   for (const [name, file] of Object.entries(files)) feeds[name] = decodeNpy(new Uint8Array(await readFile(file)), given[name]);
