@@ -88,6 +88,11 @@ describe("encode and decode", () => {
   });
 });
 
+/** Model bytes that claim another producer version. */
+function withProducer(model: Uint8Array, version: string): Uint8Array {
+  return encodeModel({ ...decodeModel(model), producerVersion: version });
+}
+
 /** A Neg model dressed in cross_entropy's metadata. */
 function negWithCeMetadata(): Uint8Array {
   const g = new Graph("cross_entropy");
@@ -129,6 +134,21 @@ const HOSTILE: [string, Uint8Array, string][] = [
   ["an unknown loss", withMetadata(ce.model, { [META.loss]: "focal" }), 'metadata onnx_losses.loss: loss: unknown loss "focal" (did you mean softmax_focal_loss or sigmoid_focal_loss?); losses are cross_entropy, nll_loss, binary_cross_entropy, binary_cross_entropy_with_logits, softmax_focal_loss, sigmoid_focal_loss'],
   ["a float type the inputs do not have", withMetadata(ce.model, { [META.dtype]: "float64" }), 'metadata onnx_losses.dtype: expected the float type of the graph\'s inputs (input is float32), received "float64"'],
   [
+    "keys renamed (which would switch the checks off)",
+    encodeModel({ ...decodeModel(ce.model), metadataProps: decodeModel(ce.model).metadataProps.map((p) => ({ key: (p.key ?? "").replace("onnx_losses.", "Onnx_losses."), value: p.value })) }),
+    `metadata Onnx_losses.checks: expected one of the keys ${Object.values(META).join(", ")}, received an unknown key`,
+  ],
+  [
+    "another release's producer version with ignoreIndex -3 written into options and checks (the graph ignores -100)",
+    withProducer(withMetadata(ce.model, { [META.options]: options({ ignoreIndex: -3 }), [META.checks]: checks.replace("-100", "-3") }), "0.0.9"),
+    `metadata onnx_losses.options: the graph is not what cross_entropy with options ${options({ ignoreIndex: -3 })} builds at opset 17, and it was written by onnx-losses 0.0.9: export it again with 0.1.0 (was it edited after export? a model without onnx_losses metadata is evaluated as any ONNX model, without input checks)`,
+  ],
+  [
+    "another loss's input docs",
+    withMetadata(ce.model, { [META.inputs]: canonicalJson([{ name: "input", doc: "log-probabilities" }, { name: "target", doc: "class indices in [0, C) or ignoreIndex" }]) }),
+    `metadata onnx_losses.inputs: expected ${canonicalJson(ce.inputs.map((i) => ({ name: i.name, doc: i.doc })))} (what ${these} takes), received`,
+  ],
+  [
     "a Neg model whose metadata says cross_entropy",
     negWithCeMetadata(),
     "metadata onnx_losses.inputs: expected one {name, doc} per graph input, in order (input), received",
@@ -157,7 +177,7 @@ describe("hand-edited metadata is refused, the same way everywhere", () => {
 
   test("every refusal above is exact where the text is ours (only JSON.parse's and a listing's tails vary)", () => {
     const prefixOnly = HOSTILE.filter(([, , m]) => m.endsWith("(") || m.endsWith("received"));
-    expect(prefixOnly.map(([w]) => w)).toEqual(["malformed options JSON", "a Neg model whose metadata says cross_entropy"]);
+    expect(prefixOnly.map(([w]) => w)).toEqual(["malformed options JSON", "another loss's input docs", "a Neg model whose metadata says cross_entropy"]);
   });
 
   test("the untouched file: eval and eval --stream agree, and a negative target is refused by both", async () => {

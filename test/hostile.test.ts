@@ -47,6 +47,13 @@ describe("class indices meet ignoreIndex and C exactly, as int64", () => {
     );
   });
 
+  test("under the WebGPU lowering (int32 indices) an ignoreIndex beyond int32 is refused, not wrapped to a class", () => {
+    expect(() => buildLoss("cross_entropy", { ignoreIndex: 2 ** 32 }, { lowering: "webgpu" })).toThrow(
+      "cross_entropy: option ignoreIndex: expected an integer in [-2^31, 2^31 - 1] with the WebGPU lowering (its class indices are int32), received 4294967296",
+    );
+    expect(buildLoss("cross_entropy", { ignoreIndex: -(2 ** 31) }, { lowering: "webgpu" }).checks[0]).toMatchObject({ ignoreIndex: -(2 ** 31) });
+  });
+
   test("ignored targets and a positive ignoreIndex still evaluate", async () => {
     const ev = await createEvaluator(buildLoss("cross_entropy", { ignoreIndex: 5 }));
     const { loss } = await ev.run({ input: zeros(2, 3), target: { data: BigInt64Array.from([5n, 2n]), dims: [2] } });

@@ -3,7 +3,7 @@
  * did not write (per-item outputs, explicit loss_sum/weight_sum outputs, an edited graph), chunked
  * evaluation gives what one pass over the same file gives, or is refused with the reason.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "@jest/globals";
@@ -13,7 +13,7 @@ import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
 import { decodeModel, encodeModel } from "../src/onnx/codec.js";
 import { createEvaluator } from "../src/runtime/node.js";
-import type { TensorData } from "../src/runtime/tensor.js";
+import { tensorNumbers, type TensorData } from "../src/runtime/tensor.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 import { seededRandom } from "../src/util/random.js";
 
@@ -31,7 +31,8 @@ const classes = BigInt64Array.from({ length: N }, () => BigInt(r() < 0.15 ? -100
 /** The feeds of a loss at rank 2, and their .npy files. */
 function dataFor(loss: string): { feeds: Record<string, TensorData>; files: Record<string, string> } {
   const input: TensorData = { dtype: "float32", dims: [N, C], data: loss === "binary_cross_entropy" ? probs : logits };
-  const hard = ["cross_entropy", "nll_loss", "softmax_focal_loss"].includes(loss);
+  // class indices or float targets, as the loss's own input spec says
+  const hard = buildLoss(loss).inputs.find((t) => t.name === "target")!.dtype === "int64";
   const target: TensorData = hard ? { dtype: "int64", dims: [N], data: classes } : { dtype: "float32", dims: [N, C], data: binary };
   const feeds = { input, target };
   const files: Record<string, string> = {};
@@ -174,6 +175,82 @@ describe("models onnx-losses did not write", () => {
     expect(Number.isFinite(Number(one.loss.data[0]))).toBe(true);
     await expect(evaluateNpyFiles(model, files, { chunkBytes: CHUNK, what: "edited.onnx" })).rejects.toThrow(
       /^edited\.onnx: cannot be evaluated in chunks: its output loss \(\S+\) is not loss_sum \/ weight_sum \(\S+\) of the same graph on rows 0\.\.\d+; evaluate it in one pass \(without --stream\)$/,
+    );
+  });
+});
+
+describe("models whose outputs lie about being per item or sums are refused, not combined", () => {
+  const refusal = (what: string, reason: string) => `${what}: cannot be evaluated in chunks: ${reason}; evaluate it in one pass (without --stream)`;
+
+  test("per-item outputs that depend on other rows (a cumulative sum)", async () => {
+    const g = new Graph("cumsum");
+    const x = g.input("x", "float32", ["N", C]);
+    g.output(g.node("CumSum", [reduceSum(x, { axes: [1] }), g.constant(0, "int64")]), "running", ["N"]);
+    const outDir = mkdtempSync(join(dir, "out-"));
+    await expect(evaluateNpyFiles(g.toModel(), { x: xFile }, { chunkBytes: CHUNK, outDir, what: "cumsum.onnx" })).rejects.toThrow(
+      refusal("cumsum.onnx", "its output running is not per item along N: rows 0..9 and 10..20 evaluated apart do not combine into rows 0..20"),
+    );
+  });
+
+  test("an output declared [N] that is not (one value per chunk)", async () => {
+    const g = new Graph("lie");
+    g.output(reduceMean(g.input("x", "float32", ["N", C])), "loss", ["N"]);
+    const outDir = mkdtempSync(join(dir, "out-"));
+    await expect(evaluateNpyFiles(g.toModel(), { x: xFile }, { chunkBytes: CHUNK, outDir, what: "lie.onnx" })).rejects.toThrow(
+      refusal("lie.onnx", "its output loss is not per item along N: rows 0..9 and 10..20 evaluated apart do not combine into rows 0..20"),
+    );
+    expect(readdirSync(outDir)).toEqual([]); // nothing half-written left behind
+  });
+
+  test("a mean named loss_sum, and a max named loss_sum in value_info", async () => {
+    const mean = new Graph("mean_as_sum");
+    mean.output(reduceMean(mean.input("x", "float32", ["N", C])), "loss_sum", []);
+    await expect(evaluateNpyFiles(mean.toModel(), { x: xFile }, { chunkBytes: CHUNK, what: "m.onnx" })).rejects.toThrow(
+      refusal("m.onnx", "its output loss_sum is not a sum over items: rows 0..9 and 10..20 evaluated apart do not combine into rows 0..20"),
+    );
+    const max = new Graph("max_as_sum");
+    const x = max.input("x", "float32", ["N", C]);
+    const m = max.annotate(cast(max.node("ReduceMax", [x], { keepdims: 0 }), "float64"), "loss_sum", []);
+    const n = max.annotate(cast(max.node("Size", [x], {}, { dtype: "int64" }), "float64"), "weight_sum", []);
+    max.output(cast(max.node("Div", [m, n]), "float32"), "loss", []);
+    await expect(evaluateNpyFiles(max.toModel(), { x: xFile }, { chunkBytes: CHUNK, what: "max.onnx" })).rejects.toThrow(
+      refusal("max.onnx", "its output loss_sum is not a sum over items: rows 0..9 and 10..20 evaluated apart do not combine into rows 0..20"),
+    );
+  });
+
+  test("value_info naming a value no node computes is not a loss_sum", async () => {
+    const g = new Graph("dangling");
+    g.output(reduceMean(g.input("x", "float32", ["N", C])), "mean", []);
+    const m = decodeModel(g.toModel());
+    m.graph!.valueInfo = [{ name: "loss_sum", type: m.graph!.output![0].type }];
+    await expect(evaluateNpyFiles(encodeModel(m), { x: xFile }, { what: "d.onnx" })).rejects.toThrow(
+      refusal("d.onnx", "its output mean is a scalar, and the graph names no loss_sum (and weight_sum) it was computed from"),
+    );
+  });
+});
+
+describe("streamed results are what one pass gives, to the ends of the output type", () => {
+  test("a float16 sum past 65504 is inf streamed as in one pass", async () => {
+    const { feeds, files } = dataFor("cross_entropy");
+    const big = Float32Array.from(logits, (v) => v * 2000);
+    writeFileSync(files.input, encodeNpy({ dtype: "float32", dims: [N, C], data: big }));
+    const model = buildLoss("cross_entropy", { reduction: "sum" }, { dtype: "float16" }).model;
+    const one = await onePass(model, { ...feeds, input: { dtype: "float32", dims: [N, C], data: big } });
+    const s = await evaluateNpyFiles(model, files, { chunkBytes: CHUNK });
+    expect(one.loss.dtype).toBe("float16");
+    expect(s.outputs.loss.dtype).toBe("float16");
+    expect(tensorNumbers(one.loss)).toEqual([Infinity]);
+    expect(tensorNumbers(s.outputs.loss)).toEqual([Infinity]);
+    expect(Number.isFinite(s.value)).toBe(true); // the float64 combination itself
+  });
+
+  test("a bad value in a later chunk is named by its index in the file", async () => {
+    const { files } = dataFor("cross_entropy");
+    const t = BigInt64Array.from(classes);
+    t[250] = -3n;
+    writeFileSync(files.target, encodeNpy({ dtype: "int64", dims: [N], data: t }));
+    await expect(evaluateNpyFiles({ loss: "cross_entropy" }, files, { chunkBytes: CHUNK })).rejects.toThrow(
+      /^target: expected class indices in \[0, 4\) or ignoreIndex -100 \(C = input dim 1\), received -3 at flat index 250 \(in rows \d+\.\.\d+ of 301\)$/,
     );
   });
 });

@@ -1,5 +1,5 @@
 /** Seeded sample batches for the page: logits that carry signal, targets drawn with a class imbalance. */
-import { seededRandom, type TensorInput } from "../src/web.js";
+import { buildLoss, seededRandom, type TensorInput } from "../src/web.js";
 import { logSoftmaxRow } from "./log_softmax.js";
 
 function normal(r: () => number): number {
@@ -37,21 +37,23 @@ export function generateBatch(s: BatchSpec): Record<string, TensorInput> {
     return out;
   };
   const binary = () => Float32Array.from({ length: n * c }, (_, j) => (r() < weights[j % c] / (weights[0] * 2) ? 1 : 0));
-  switch (s.loss) {
-    case "nll_loss":
-      return { input: { data: logSoftmax(), dims }, target: { data: BigInt64Array.from(labels, BigInt), dims: [n] } };
-    case "binary_cross_entropy":
-      return { input: { data: logits.map((v) => 1 / (1 + Math.exp(-v))), dims }, target: { data: binary(), dims } };
-    case "binary_cross_entropy_with_logits":
-    case "sigmoid_focal_loss":
-      return { input: { data: logits, dims }, target: { data: binary(), dims } };
-    case "cross_entropy":
-      if (s.options.targetType === "probs") {
-        const q = logSoftmax().map(Math.exp);
-        return { input: { data: logits.map(() => 1.5 * normal(r)), dims }, target: { data: q, dims } };
-      }
-      return { input: { data: logits, dims }, target: { data: BigInt64Array.from(labels, BigInt), dims: [n] } };
-    default:
-      return { input: { data: logits, dims }, target: { data: BigInt64Array.from(labels, BigInt), dims: [n] } };
+  // What to generate comes from the loss's own input specs (their dtype and meaning), so a new loss
+  // needs no case here: its input is logits, probabilities or log-probabilities; its target class
+  // indices (an integer dtype), class probabilities, or binary targets.
+  const specs = buildLoss(s.loss, { ...s.options, rank: 2 }).inputs;
+  const inputDoc = specs.find((t) => t.name === "input")?.doc ?? "logits";
+  const target = specs.find((t) => t.name === "target");
+  const input = inputDoc.startsWith("log-probabilities")
+    ? logSoftmax()
+    : inputDoc.startsWith("probabilities")
+      ? logits.map((v) => 1 / (1 + Math.exp(-v)))
+      : logits;
+  if (!target || target.dtype === "int64" || target.dtype === "int32") {
+    return { input: { data: input, dims }, target: { data: BigInt64Array.from(labels, BigInt), dims: [n] } };
   }
+  if (target.doc.startsWith("class probabilities")) {
+    const q = logSoftmax().map(Math.exp);
+    return { input: { data: logits.map(() => 1.5 * normal(r)), dims }, target: { data: q, dims } };
+  }
+  return { input: { data: input, dims }, target: { data: binary(), dims } };
 }

@@ -19,7 +19,7 @@ import {
   unsqueeze,
   where,
 } from "../builder/ops/index.js";
-import type { Reduction } from "./options.js";
+import { OptionError, type Reduction } from "./options.js";
 import type { BuiltParts, InputCheck, TensorSpec } from "./types.js";
 
 /** `input` dims for a rank: [N, C, d1, .., d(rank-2)], with C fixed when the options fix it. */
@@ -58,6 +58,10 @@ export function classCount(x: Value): Value {
  * targets by 0 so that they can be gathered (their results are masked afterwards).
  */
 export function hardTargets(t: Value, ignoreIndex: number): { valid: Value; safe: Value } {
+  if (t.dtype === "int32" && (ignoreIndex < -(2 ** 31) || ignoreIndex > 2 ** 31 - 1)) {
+    // an int32 constant would wrap it around (2^32 becomes 0, and class 0 would be ignored)
+    throw new OptionError(`${t.graph.name}: option ignoreIndex: expected an integer in [-2^31, 2^31 - 1] with the WebGPU lowering (its class indices are int32), received ${ignoreIndex}`);
+  }
   const valid = not(equal(t, ignoreIndex));
   // A negative ignoreIndex (the default -100) is the only negative value the evaluator lets through,
   // so Max(t, 0) replaces it; onnxruntime runs that about 3x faster than Where on int64 indices.

@@ -8,6 +8,7 @@ import { readModel, type ModelInfo, type TensorInfo } from "../builder/reader.js
 import { OptionError } from "../errors.js";
 import { canonicalJson, decodeContract, META, ModelContractError, type LossContract } from "../model/contract.js";
 import { PRODUCER_NAME, PRODUCER_VERSION } from "../version.js";
+import { MAX_OPSET, MIN_OPSET, SUPPORTED_OPSETS } from "../onnx/versions.js";
 import { getLoss } from "./catalogue.js";
 import { buildLoss, resolveLossOptions } from "./index.js";
 
@@ -52,6 +53,9 @@ export function verifyContract(contract: LossContract, info: ModelInfo, what = "
   if (canonicalJson(resolved) !== canonicalJson(contract.options)) {
     fail(META.options, `expected every option of ${def.name} resolved (as onnx-losses writes them), received ${clip(canonicalJson(contract.options))}`);
   }
+  if (!SUPPORTED_OPSETS.includes(info.opset)) {
+    throw new ModelContractError(`${what}: opset ${info.opset}: expected an ai.onnx opset from ${MIN_OPSET} to ${MAX_OPSET}, the ones onnx-losses builds`);
+  }
   const outputs = info.outputs.some((o) => o.name === "loss_sum") ? "parts" : "loss";
   // the type the totals accumulate in (a build option the graph shows: the type of loss_sum)
   const total = [...info.outputs, ...info.valueInfo].find((t) => t.name === "loss_sum");
@@ -69,12 +73,19 @@ export function verifyContract(contract: LossContract, info: ModelInfo, what = "
   if (canonicalJson(built.checks) !== canonicalJson(contract.checks)) {
     fail(META.checks, `expected ${clip(canonicalJson(built.checks))} (what ${these} needs), received ${clip(canonicalJson(contract.checks))}`);
   }
-  // A model of this very release must be exactly what its metadata builds (another release may build
-  // the same loss with other nodes; its inputs, outputs and checks were compared above).
-  if (info.producerName === PRODUCER_NAME && info.producerVersion === PRODUCER_VERSION && graphOf(expected) !== graphOf(info)) {
+  const docs = (ts: readonly { name: string; doc: string }[]) => canonicalJson(ts.map((t) => ({ name: t.name, doc: t.doc })));
+  if (docs(built.inputs) !== docs(contract.inputs)) {
+    fail(META.inputs, `expected ${clip(docs(built.inputs))} (what ${these} takes), received ${clip(docs(contract.inputs))}`);
+  }
+  // The graph must be exactly what its options build: the checks the evaluator runs are only as good as
+  // the graph they were made for (a graph whose ignoreIndex differs from its metadata's would take a
+  // negative target as a class). A model from another release whose graph differs is refused too: its
+  // contract cannot be checked against this release's builders.
+  if (graphOf(expected) !== graphOf(info)) {
+    const other = info.producerName === PRODUCER_NAME && info.producerVersion !== PRODUCER_VERSION ? `, and it was written by onnx-losses ${info.producerVersion}: export it again with ${PRODUCER_VERSION}` : "";
     fail(
       META.options,
-      `the graph is not what ${these} builds at opset ${info.opset} (was it edited after export? a model without onnx_losses metadata is evaluated as any ONNX model, without input checks)`,
+      `the graph is not what ${these} builds at opset ${info.opset}${other} (was it edited after export? a model without onnx_losses metadata is evaluated as any ONNX model, without input checks)`,
     );
   }
   return { ...contract, options: resolved };

@@ -28,7 +28,6 @@ export const META = Object.freeze({
   dtype: "onnx_losses.dtype",
 });
 
-const PREFIX = "onnx_losses.";
 const KNOWN_KEYS: readonly string[] = Object.values(META);
 /** The longest metadata value read (a weight list of 10^5 classes is about 2 MB of JSON). */
 export const MAX_META_BYTES = 16 * 2 ** 20;
@@ -88,9 +87,15 @@ export function encodeContract(c: Omit<LossContract, "version">): Record<string,
   };
 }
 
-/** Does the model carry any onnx-losses metadata? */
+/**
+ * Keys that are, or look like, onnx-losses keys: `Onnx_Losses.loss` or `onnx_losses_loss` is a renamed
+ * key (which would switch the input checks off), not another tool's metadata, and is refused as unknown.
+ */
+const NEAR_PREFIX = /^onnx[-_ .]?losses/i;
+
+/** Does the model carry any onnx-losses metadata (or keys that look like it)? */
 export function hasContract(info: Pick<ModelInfo, "metadata">): boolean {
-  return Object.keys(info.metadata).some((k) => k.startsWith(PREFIX));
+  return Object.keys(info.metadata).some((k) => NEAR_PREFIX.test(k));
 }
 
 /**
@@ -103,7 +108,7 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
     throw new ModelContractError(`${what}: metadata ${key}: expected ${expected}, received ${got}`);
   };
   for (const key of Object.keys(info.metadata)) {
-    if (key.startsWith(PREFIX) && !KNOWN_KEYS.includes(key)) fail(key, `one of the keys ${KNOWN_KEYS.join(", ")}`, "an unknown key");
+    if (NEAR_PREFIX.test(key) && !KNOWN_KEYS.includes(key)) fail(key, `one of the keys ${KNOWN_KEYS.join(", ")}`, "an unknown key");
   }
   const text = (key: string): string => {
     const v = info.metadata[key];

@@ -12,6 +12,13 @@ import { dtypeOfArray, fmtDims, fromFloat16Bits, sizeOf, toFloat16Bits, type Ten
 /** Bad input to an evaluator: the message names the tensor, what was expected and what was received. */
 export class InputError extends UserError {
   override name = "InputError";
+  constructor(
+    message: string,
+    /** For a bad value: the tensor and the flat index it is at (streaming turns it into the file's index). */
+    readonly at?: { tensor: string; flatIndex: number },
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -107,7 +114,9 @@ function convert(d: TensorInfo, feed: TensorInput): TensorData {
     // graphs lowered for WebGPU take int32 class indices
     const out = new Int32Array((raw as BigInt64Array).length);
     (raw as BigInt64Array).forEach((v, i) => {
-      if (v < -2147483648n || v > 2147483647n) throw new InputError(`${d.name}: expected int32 values (this graph takes int32), received ${v} at flat index ${i}`);
+      if (v < -2147483648n || v > 2147483647n) {
+        throw new InputError(`${d.name}: expected int32 values (this graph takes int32), received ${v} at flat index ${i}`, { tensor: d.name, flatIndex: i });
+      }
       out[i] = Number(v);
     });
     return { dtype: want, dims, data: out };
@@ -162,7 +171,7 @@ function runCheck(c: InputCheck, feeds: Record<string, TensorData>): void {
     const ignore = c.ignoreIndex;
     const ign = ignore === null ? "" : ` or ignoreIndex ${ignore}`;
     const bad = (v: bigint | number, i: number) =>
-      new InputError(`${c.tensor}: expected class indices in [0, ${C})${ign} (C = ${c.classesOf} dim ${c.axis}), received ${v} at flat index ${i}`);
+      new InputError(`${c.tensor}: expected class indices in [0, ${C})${ign} (C = ${c.classesOf} dim ${c.axis}), received ${v} at flat index ${i}`, { tensor: c.tensor, flatIndex: i });
     if (t.data instanceof BigInt64Array) {
       // Compared as exact int64, as the graph compares them (a Number rounds beyond 2^53), on the two
       // 32-bit words of each value (little-endian), which is as fast as comparing numbers:
@@ -199,7 +208,7 @@ function runCheck(c: InputCheck, feeds: Record<string, TensorData>): void {
     for (let i = 0; i < data.length; i++) {
       const v = data[i];
       if (!(v >= c.min && v <= c.max)) {
-        throw new InputError(`${c.tensor}: expected values in [${c.min}, ${c.max}], received ${v} at flat index ${i}`);
+        throw new InputError(`${c.tensor}: expected values in [${c.min}, ${c.max}], received ${v} at flat index ${i}`, { tensor: c.tensor, flatIndex: i });
       }
     }
   } else if (c.kind === "minDim") {

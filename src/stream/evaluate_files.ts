@@ -12,13 +12,13 @@ import { MAX_NPY_HEADER_BYTES, NpyError, parseNpyHeader, type NpyHeader } from "
 import { buildLossForRank, type BuildOptions } from "../losses/index.js";
 import { checkLossModel } from "../losses/verify.js";
 import { decodeModel } from "../onnx/codec.js";
-import { DTYPES, typedArrayOf, type FloatDType } from "../onnx/dtypes.js";
+import { DTYPES, typedArrayOf, type DType, type FloatDType } from "../onnx/dtypes.js";
 import type { EvaluatorOptions } from "../runtime/evaluator.js";
 import { createDecodedEvaluator } from "../runtime/node.js";
-import { fmtDims, fromFloat16Bits, sizeOf, type TensorData } from "../runtime/tensor.js";
+import { fmtDims, fromFloat16Bits, sizeOf, tensorNumbers, toFloat16Bits, type TensorData } from "../runtime/tensor.js";
 import { checkEmptyExtent, InputError } from "../runtime/validate.js";
 import { NpyWriter } from "./npy_writer.js";
-import { agrees, planStream, StreamRefusedError } from "./plan.js";
+import { agrees, planStream, StreamRefusedError, type StreamPlan } from "./plan.js";
 
 /** What to evaluate: a catalogue loss by name (built for the rank of the `input` file), or model bytes. */
 export type StreamSource = ({ loss: string; options?: Record<string, unknown> } & Pick<BuildOptions, "opset" | "lowering" | "dtype">) | Uint8Array;
@@ -165,12 +165,19 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
         try {
           out = await evaluator.run(feeds);
         } catch (e) {
-          if (e instanceof InputError && N > 0) throw new InputError(`${e.message} (in rows ${r0}..${r0 + rows - 1} of ${N})`);
+          if (e instanceof InputError && N > 0) {
+            // the index in the file, not in the chunk
+            const at = e.at && opened.find((o) => o.name === e.at!.tensor);
+            const message = at ? e.message.replace(`at flat index ${e.at!.flatIndex}`, `at flat index ${e.at!.flatIndex + r0 * at.rowElems}`) : e.message;
+            throw new InputError(`${message} (in rows ${r0}..${r0 + rows - 1} of ${N})`);
+          }
           throw e;
         }
+        if (!decoded.contract && chunks === 0 && rows >= 2) await checkRowsCombine(evaluator, feeds, out, plan, rows, what);
         if (plan.kind === "rows") {
           for (const name of plan.outputs) {
             const t = out[name];
+            if (t.dims[0] !== rows) throw new StreamRefusedError(what, `its output ${name} has ${t.dims[0] ?? "no"} rows for a chunk of ${rows}, so it is not per item along ${plan.dim}`);
             let w = writers.get(name);
             if (!w) {
               w = await NpyWriter.create(fileOf(name), t.dtype, [N, ...t.dims.slice(1)]);
@@ -185,7 +192,8 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
           const sum = scalar(out[plan.sum.name]);
           const weight = plan.weight ? scalar(out[plan.weight.name]) : undefined;
           const got = scalar(out[plan.output]);
-          const want = weight === undefined ? sum : sum / weight;
+          // what the graph's own cast to its output type makes of loss_sum / weight_sum
+          const want = roundTo(out[plan.output].dtype, weight === undefined ? sum : sum / weight);
           if (!agrees(got, want, tol)) {
             const formula = weight === undefined ? plan.sum.name : `${plan.sum.name} / ${plan.weight!.name}`;
             throw new StreamRefusedError(what, `its output ${plan.output} (${got}) is not ${formula} (${want}) of the same graph on rows ${r0}..${r0 + rows - 1}`);
@@ -211,21 +219,69 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
       await evaluator.release();
       for (const w of writers.values()) await w.abort();
     }
+    // each output in the type one pass gives it (a float16 sum past 65504 is inf there, so here too)
+    const typeOf = (name: string) => info.outputs.find((o) => o.name === name)!.dtype as DType;
     if (plan.kind === "sums") {
       const outputs: Record<string, TensorData> = {};
-      for (const name of plan.outputs) outputs[name] = f64(totals.get(name) ?? 0);
+      for (const name of plan.outputs) outputs[name] = scalarTensor(typeOf(name), totals.get(name) ?? 0);
       return { outputs, chunks, rows: N };
     }
     const sum = totals.get("sum") ?? 0;
     const value = plan.weight ? sum / (totals.get("weight") ?? 0) : sum;
-    return { outputs: { [plan.output]: f64(value) }, value, chunks, rows: N };
+    return { outputs: { [plan.output]: scalarTensor(typeOf(plan.output), value) }, value, chunks, rows: N };
   } finally {
     for (const o of opened) await o.handle.close();
   }
 }
 
-function f64(v: number): TensorData {
-  return { dtype: "float64", dims: [], data: new Float64Array([v]) };
+/** A scalar of a float type (other types as float64). */
+function scalarTensor(dtype: DType, v: number): TensorData {
+  if (dtype === "float32") return { dtype, dims: [], data: Float32Array.of(v) };
+  if (dtype === "float16") return { dtype, dims: [], data: Uint16Array.of(toFloat16Bits(v)) };
+  return { dtype: "float64", dims: [], data: Float64Array.of(v) };
+}
+
+/** A number as a tensor of `dtype` holds it. */
+function roundTo(dtype: DType, v: number): number {
+  if (dtype === "float32") return Math.fround(v);
+  if (dtype === "float16") return fromFloat16Bits(toFloat16Bits(v));
+  return v;
+}
+
+/**
+ * A model onnx-losses did not verify is streamed on its outputs' word that they are per item or sums.
+ * Check it on the first chunk: its two halves, evaluated apart, must combine into the whole chunk's
+ * outputs (a cumulative sum, a row-centred value, a max or a mean named loss_sum fail this).
+ */
+async function checkRowsCombine(
+  evaluator: { run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> },
+  feeds: Record<string, TensorData>,
+  whole: Record<string, TensorData>,
+  plan: StreamPlan,
+  rows: number,
+  what: string,
+): Promise<void> {
+  const h = Math.floor(rows / 2);
+  const half = (from: number, to: number) => {
+    const part: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
+    for (const [name, t] of Object.entries(feeds)) {
+      const per = t.data.length / rows;
+      part[name] = { dtype: t.dtype, dims: [to - from, ...t.dims.slice(1)], data: t.data.slice(from * per, to * per) as TensorData["data"] };
+    }
+    return evaluator.run(part);
+  };
+  const [a, b] = [await half(0, h), await half(h, rows)];
+  const names = plan.kind === "rows" || plan.kind === "sums" ? plan.outputs : [plan.sum.name, ...(plan.weight ? [plan.weight.name] : [])];
+  for (const name of names) {
+    const w = tensorNumbers(whole[name]);
+    const parts = plan.kind === "rows" ? [...tensorNumbers(a[name]), ...tensorNumbers(b[name])] : [scalar(a[name]) + scalar(b[name])];
+    const tol = whole[name].dtype === "float16" ? 2e-3 : 1e-5;
+    const i = w.findIndex((v, k) => !agrees(v, parts[k], tol) && !(Math.abs(v - parts[k]) <= 1e-6));
+    if (w.length !== parts.length || i >= 0) {
+      const how = plan.kind === "rows" ? `per item along ${plan.dim}` : "a sum over items";
+      throw new StreamRefusedError(what, `its output ${name} is not ${how}: rows 0..${h - 1} and ${h}..${rows - 1} evaluated apart do not combine into rows 0..${rows - 1}`);
+    }
+  }
 }
 
 function scalar(t: TensorData): number {

@@ -34,7 +34,10 @@ export class NpyWriter {
     const want = sizeOf(this.dims);
     this.closed = true;
     await this.handle.close();
-    if (this.written !== want) throw new Error(`${this.file}: wrote ${this.written} values, expected ${want}`);
+    if (this.written !== want) {
+      await rm(this.file, { force: true }); // never leave a file whose header promises more than it holds
+      throw new Error(`${this.file}: wrote ${this.written} values, expected ${want}`);
+    }
   }
 
   /** Close and delete a file that was not completed (after an error). */

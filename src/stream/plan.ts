@@ -60,8 +60,10 @@ export function planStream(info: ModelInfo, streamed: readonly string[], what = 
     return { kind: "sums", dim, outputs: outs.map((o) => o.name) };
   }
   if (outs.length === 1 && isScalar(outs[0])) {
-    const sum = info.valueInfo.find((v) => v.name === "loss_sum" && isScalar(v));
-    const weight = info.valueInfo.find((v) => v.name === "weight_sum" && isScalar(v));
+    // a value_info entry counts only when a node computes that value
+    const computed = (name: string) => info.nodes.some((n) => n.outputs.includes(name));
+    const sum = info.valueInfo.find((v) => v.name === "loss_sum" && isScalar(v) && computed(v.name));
+    const weight = info.valueInfo.find((v) => v.name === "weight_sum" && isScalar(v) && computed(v.name));
     if (sum) return { kind: "ratio", dim, output: outs[0].name, sum, weight };
     refuse(`its output ${outs[0].name} is a scalar, and the graph names no loss_sum (and weight_sum) it was computed from`);
   }
@@ -69,9 +71,10 @@ export function planStream(info: ModelInfo, streamed: readonly string[], what = 
   return refuse(`its outputs (${shapes}) are neither per item along ${dim} nor the sums loss_sum and weight_sum`);
 }
 
-/** Do two values agree within the output type's rounding (NaN agrees with NaN)? */
+/** Do two values agree within `relTol` (NaN agrees with NaN, an infinity only with itself)? */
 export function agrees(a: number, b: number, relTol: number): boolean {
   if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
   if (a === b) return true;
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
   return Math.abs(a - b) <= relTol * Math.max(Math.abs(a), Math.abs(b));
 }
