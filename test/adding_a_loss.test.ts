@@ -3,6 +3,7 @@
  * test/examples/poly1_cross_entropy.ts (imports aside), it builds, and its graph equals a float64
  * reference. Its catalogue snippet matches catalogue.ts's shape.
  */
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "@jest/globals";
@@ -13,7 +14,7 @@ import { decodeModel, encodeModel } from "../src/onnx/codec.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { seededRandom } from "../src/util/random.js";
 import { poly1CrossEntropy } from "./examples/poly1_cross_entropy.js";
-import { ROOT } from "./helpers.js";
+import { feedsOf, firstMismatch, num, ROOT, type FixtureCase } from "./helpers.js";
 import { logSoftmaxAt } from "./reference.js";
 
 const doc = readFileSync(join(ROOT, "docs", "adding-a-loss.md"), "utf8");
@@ -65,4 +66,37 @@ describe("docs/adding-a-loss.md", () => {
       expect(Math.abs(Number(loss.data[0]) - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want)));
     }
   });
+});
+
+/** Debian's Python with PyTorch, where this machine has it (.ci/run does not install it: the fixtures are committed). */
+const PYTHON = process.env.PYTHON ?? "/usr/bin/python3";
+const torchHere = spawnSync(PYTHON, ["-c", "import torch, torchvision"], { stdio: "ignore" }).status === 0;
+if (!torchHere) console.warn(`docs/adding-a-loss.md's Python block not run: ${PYTHON} cannot import torch (apt-get install -y python3-torch python3-torchvision)`);
+
+(torchHere ? describe : describe.skip)("docs/adding-a-loss.md's fixture block, run by PyTorch", () => {
+  test("its cases equal the example's graph at 1e-5", async () => {
+    const block = blocks.find((b) => b.lang === "python")!.code;
+    const harness = [
+      "import json, os, sys",
+      "sys.path.insert(0, os.path.join(os.getcwd(), 'scripts'))",
+      "import make_fixtures as mf",
+      "exec(sys.stdin.read(), mf.__dict__)",
+      "mf.poly1_cases()",
+      "print(json.dumps(mf.CASES['poly1_cross_entropy']))",
+    ].join("\n");
+    const r = spawnSync(PYTHON, ["-c", harness], { cwd: ROOT, input: block, encoding: "utf8", maxBuffer: 1 << 28 });
+    expect(r.stderr).toBe("");
+    const cases = JSON.parse(r.stdout) as FixtureCase[];
+    expect(cases.length).toBeGreaterThanOrEqual(20);
+    const failures: string[] = [];
+    for (const c of cases) {
+      const g = buildDefinition(poly1CrossEntropy, c.options);
+      const ev = await createEvaluator(encodeModel({ ...decodeModel(g.model), metadataProps: [] }));
+      const { loss } = await ev.run(feedsOf(c));
+      await ev.release();
+      const i = firstMismatch(loss.data as Float32Array, c.expected.data.map(num));
+      if (i >= 0) failures.push(`${c.id}: at ${i} got ${loss.data[i]} want ${c.expected.data[i]}`);
+    }
+    expect(failures).toEqual([]);
+  }, 120000);
 });
