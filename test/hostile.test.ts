@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, test } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { Graph } from "../src/builder/graph.js";
 import { runCli } from "../src/cli/program.js";
 import { OnnxRuntimeError } from "../src/errors.js";
@@ -16,6 +16,16 @@ import { InputError } from "../src/runtime/validate.js";
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-hostile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// the files the tests below share (each test may run alone)
+beforeAll(() => {
+  writeFileSync(join(dir, "x.npy"), encodeNpy({ dtype: "float32", dims: [2, 3], data: new Float32Array(6) }));
+  writeFileSync(join(dir, "t.npy"), encodeNpy({ dtype: "int64", dims: [2], data: new BigInt64Array(2) }));
+  writeFileSync(join(dir, "x1.npy"), encodeNpy({ dtype: "float32", dims: [3], data: new Float32Array(3) }));
+  const g = new Graph("expand");
+  g.output(g.node("Expand", [g.input("x", "float32", ["N"]), g.constant([7, 5], "int64")]), "y", ["?", "?"]);
+  writeFileSync(join(dir, "expand.onnx"), g.toModel());
+});
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -161,4 +171,46 @@ describe("automatic streaming of large inputs", () => {
     expect([whole.code, JSON.parse(whole.out).outputs.mean.data]).toEqual([0, [0]]);
     rmSync(join(dir, "big.npy"));
   }, 120000);
+});
+
+describe("files that lie about their own sizes", () => {
+  test("an initializer whose raw_data is not a whole number of elements is the model's error, exit 2", async () => {
+    const { decodeModel, encodeModel } = await import("../src/onnx/codec.js");
+    const m = decodeModel(buildLoss("cross_entropy").model);
+    m.graph!.initializer![0].rawData = new Uint8Array(3); // an int64 constant of 3 bytes
+    writeFileSync(join(dir, "raw3.onnx"), encodeModel(m));
+    for (const argv of [["inspect", "raw3.onnx"], ["eval", "raw3.onnx", "--input", "input=x.npy", "--input", "target=t.npy"]]) {
+      const r = await cli(...argv);
+      expect([r.code, r.err]).toEqual([2, 'onnx-losses: raw3.onnx: initializer "const_0": expected raw_data of a multiple of 8 bytes for int64, received 3\n']);
+    }
+  });
+
+  test("a streamed .npy whose header is over 64 KiB is read as one pass reads it", async () => {
+    const { evaluateNpyFiles } = await import("../src/stream/evaluate_files.js");
+    const dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+    let header = dict + " ".repeat(100 * 1024);
+    header += " ".repeat((64 - ((12 + header.length + 1) % 64)) % 64) + "\n";
+    const head = new TextEncoder().encode(header);
+    const data = new Uint8Array(Float32Array.from([1, 2, 3, 0, 0, 0]).buffer);
+    const bytes = new Uint8Array(12 + head.length + data.length);
+    bytes.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 2, 0], 0);
+    new DataView(bytes.buffer).setUint32(8, head.length, true);
+    bytes.set(head, 12);
+    bytes.set(data, 12 + head.length);
+    writeFileSync(join(dir, "long.npy"), bytes);
+    const s = await evaluateNpyFiles({ loss: "cross_entropy" }, { input: join(dir, "long.npy"), target: join(dir, "t.npy") });
+    const r = await cli("eval", "cross_entropy", "--input", "input=long.npy", "--input", "target=t.npy", "--json");
+    expect(Math.abs(s.value! - JSON.parse(r.out).outputs.loss.data[0])).toBeLessThan(1e-6);
+  });
+});
+
+describe("the real binary: a failure inside onnxruntime is one line on stderr", () => {
+  test("onnxruntime's own log does not reach stderr", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const { ROOT } = await import("./helpers.js");
+    const r = spawnSync(process.execPath, [join(ROOT, "dist", "cli", "main.js"), "eval", "expand.onnx", "--input", "x=x1.npy"], { cwd: dir, encoding: "utf8" });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^onnx-losses: expand\.onnx: onnxruntime failed to run the model: /);
+  });
 });
