@@ -12,6 +12,15 @@ import { buildLoss, CATALOGUE } from "../src/losses/index.js";
 import { readLossModel } from "../src/losses/verify.js";
 import { META } from "../src/model/contract.js";
 import { decodeModel, encodeModel } from "../src/onnx/codec.js";
+import { createEvaluator } from "../src/runtime/node.js";
+import { tensorNumbers } from "../src/runtime/tensor.js";
+import { seededRandom as seeded } from "../src/util/random.js";
+import { firstMismatch } from "./helpers.js";
+import { referenceFor } from "./reference.js";
+
+/** Cases per property: a few hundred in npm test; ONNX_LOSSES_FUZZ_RUNS (npm run test:fuzz: 10000) for more. */
+const FUZZ_RUNS = Number(process.env.ONNX_LOSSES_FUZZ_RUNS) || 0;
+const runs = (n: number) => FUZZ_RUNS || n;
 
 /** Run f; a UserError is an allowed outcome, anything else thrown fails the property. */
 function userErrorOr<T>(f: () => T): T | UserError {
@@ -40,7 +49,7 @@ describe(".npy", () => {
       fc.property(fc.array(token, { maxLength: 40 }), (tokens) => {
         userErrorOr(() => decodeNpy(headerOf(tokens.join("")), "fuzz.npy"));
       }),
-      { numRuns: 3000 },
+      { numRuns: runs(3000) },
     );
   });
 
@@ -53,7 +62,7 @@ describe(".npy", () => {
         const r = userErrorOr(() => decodeNpy(bytes, "fuzz.npy"));
         if (!(r instanceof UserError)) expect(r.data.length).toBe(r.dims.reduce((a, b) => a * b, 1));
       }),
-      { numRuns: 3000 },
+      { numRuns: runs(3000) },
     );
   });
 });
@@ -82,7 +91,7 @@ describe("models", () => {
           expect(r.contract.checks).toEqual(buildLoss(r.contract.loss, r.contract.options).checks);
         }
       }),
-      { numRuns: 1500 },
+      { numRuns: runs(1500) },
     );
   });
 
@@ -95,7 +104,110 @@ describe("models", () => {
         if (r instanceof UserError) expect(r.message.startsWith("fuzz.onnx: ")).toBe(true);
         else expect(readModel(bytes).inputs.length).toBeGreaterThanOrEqual(0);
       }),
-      { numRuns: 1500 },
+      { numRuns: runs(1500) },
     );
   });
 });
+
+/**
+ * Options and shapes: any options (mostly plausible values, sometimes any JSON value or an unknown
+ * key) are either refused naming the option, or accepted; accepted ones are evaluated on generated
+ * data of ranks 1 to 5, zero-size dims and extreme logits and equal the float64 reference.
+ */
+describe("options and shapes against the float64 reference", () => {
+  const CLASS_LOSSES = new Set(["cross_entropy", "nll_loss", "softmax_focal_loss"]);
+  const list = (min: number, max: number) => fc.array(fc.double({ min, max, noNaN: true }), { minLength: 1, maxLength: 5 });
+  /** A plausible value for each option name, and now and then any JSON value. */
+  const valueOf = (loss: string, name: string): fc.Arbitrary<unknown> => {
+    const plausible: Record<string, fc.Arbitrary<unknown>> = {
+      reduction: fc.constantFrom("mean", "sum", "none"),
+      weight: fc.option(list(0, 4), { nil: null }),
+      posWeight: fc.option(list(0, 4), { nil: null }),
+      ignoreIndex: fc.constantFrom(-100, -1, 0, 1, 2, 7),
+      labelSmoothing: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 1, noNaN: true })),
+      targetType: fc.constantFrom("index", "probs"),
+      gamma: fc.constantFrom(0, 0.5, 1, 2, 3.5),
+      alpha: loss === "softmax_focal_loss" ? fc.oneof(fc.constant(null), fc.double({ min: 0, max: 1, noNaN: true }), list(0, 2)) : fc.oneof(fc.constant(null), fc.double({ min: -1, max: 1, noNaN: true })),
+      balanceIndex: fc.integer({ min: 0, max: 3 }),
+      oneHotClamp: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.5, noNaN: true })),
+    };
+    return fc.oneof({ arbitrary: plausible[name] ?? fc.jsonValue(), weight: 9 }, { arbitrary: fc.jsonValue(), weight: 1 });
+  };
+  const optionsFor = (loss: string) => {
+    const names = CATALOGUE.find((d) => d.name === loss)!.optionList.map((o) => o.name).filter((n) => n !== "rank");
+    return fc.record(Object.fromEntries(names.map((n) => [n, valueOf(loss, n)])), { requiredKeys: [] }).chain((o) =>
+      fc.oneof({ arbitrary: fc.constant(o), weight: 19 }, { arbitrary: fc.string({ minLength: 1, maxLength: 8 }).map((k) => ({ ...o, [k]: 1 })), weight: 1 }),
+    );
+  };
+  const logit = fc.oneof({ arbitrary: fc.double({ min: -10, max: 10, noNaN: true }), weight: 8 }, { arbitrary: fc.constantFrom(-1e4, 1e4, -30, 30, 0), weight: 2 });
+
+  test.each(CATALOGUE.map((d) => d.name))("%s", async (loss) => {
+    await fc.assert(
+      fc.asyncProperty(optionsFor(loss), fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (options, seed) => {
+        let graph: ReturnType<typeof buildLoss> | undefined;
+        const dims = shapeFor(loss, options, seed);
+        try {
+          graph = buildLoss(loss, { ...options, rank: dims.length });
+        } catch (e) {
+          // refused: one line naming the loss and the option (or the unknown key)
+          expect(e).toBeInstanceOf(UserError);
+          expect((e as Error).message).toMatch(new RegExp(`^${loss}: (option |options |unknown option )`));
+          return;
+        }
+        const o = graph.options as Record<string, unknown>;
+        const r = seeded(seed);
+        const size = dims.reduce((a, b) => a * b, 1);
+        const draw = () => fc.sample(logit, { numRuns: 1, seed: Math.floor(r() * 2 ** 31) })[0];
+        const x = Float32Array.from({ length: size }, () => (loss === "binary_cross_entropy" ? r() : draw()));
+        if (loss === "binary_cross_entropy" && size > 0) x[0] = r() < 0.5 ? 0 : 1; // the clamp at log 0
+        let target: { data: Float32Array | BigInt64Array; dims: number[] };
+        if (CLASS_LOSSES.has(loss) && o.targetType !== "probs") {
+          const C = dims[1];
+          const items = [dims[0], ...dims.slice(2)];
+          const n = items.reduce((a, b) => a * b, 1);
+          target = { dims: items, data: BigInt64Array.from({ length: n }, () => BigInt(r() < 0.15 ? (o.ignoreIndex as number) : Math.floor(r() * C))) };
+        } else {
+          target = { dims, data: Float32Array.from({ length: size }, () => (r() < 0.5 ? Math.round(r()) : r())) };
+        }
+        const ev = await createEvaluator(graph);
+        const { loss: got } = await ev.run({ input: { data: x, dims }, target });
+        await ev.release();
+        // the graph holds float options as float32 constants (as PyTorch holds float32 weight tensors):
+        // the reference takes the weights and eps rounded the same way (a weight of 5e-324 is 0 in both,
+        // so a mean over it is 0 / 0)
+        const f32 = (v: unknown): unknown => (typeof v === "number" ? Math.fround(v) : Array.isArray(v) ? v.map(f32) : v);
+        const o32 = Object.fromEntries(Object.entries(o).map(([k, v]) => [k, ["weight", "posWeight", "labelSmoothing"].includes(k) ? f32(v) : v]));
+        const want = referenceFor(loss, { dims, data: x }, { dims: target.dims, data: Array.from(target.data as ArrayLike<number | bigint>, Number) }, o32);
+        // (1 - p_t)^gamma magnifies float32's rounding of 1 - p_t about gamma times: past gamma 50 (a value
+        // only the any-JSON generator draws) float32 evaluation, ours or PyTorch's, parts from float64
+        if (typeof o.gamma === "number" && o.gamma > 50) return;
+        // a weight below float32's normal range (2^-126) is a subnormal constant, whose products keep a
+        // bit or two: any float32 evaluation parts from float64 there
+        const subnormal = (v: unknown) => Array.isArray(v) && v.some((w) => w !== 0 && Math.abs(Math.fround(w)) < 2 ** -126);
+        if (subnormal(o.weight) || subnormal(o.posWeight)) return;
+        const i = firstMismatch(tensorNumbers(got), want, 2e-5);
+        if (i >= 0) throw new Error(`${loss} ${JSON.stringify(o)} dims [${dims}]: at ${i} got ${tensorNumbers(got)[i]}, want ${want[i]}`);
+      }),
+      { numRuns: runs(60), seed: Number(process.env.ONNX_LOSSES_FUZZ_SEED ?? 42) },
+    );
+  }, 600000);
+});
+
+/** Shapes consistent with the options: C from a weight or alpha list, the last dim from a BCE weight list. */
+function shapeFor(loss: string, options: Record<string, unknown>, seed: number): number[] {
+  const r = seeded(seed ^ 0x5bd1e995);
+  const dim = (max: number) => Math.floor(r() * (max + 1));
+  const len = (v: unknown) => (Array.isArray(v) && v.length > 1 ? v.length : undefined);
+  if (["cross_entropy", "nll_loss", "softmax_focal_loss"].includes(loss)) {
+    const rank = 2 + dim(3);
+    const bi = typeof options.balanceIndex === "number" && options.balanceIndex >= 0 ? options.balanceIndex : 0;
+    const listLength = (v: unknown) => (Array.isArray(v) ? v.length : undefined); // a class weight list fixes C, even of 1
+    const C = listLength(options.weight) ?? listLength(options.alpha) ?? Math.max(1 + dim(4), bi + 1);
+    return [dim(4), C, ...Array.from({ length: rank - 2 }, () => dim(2))];
+  }
+  const rank = 1 + dim(4);
+  const dims = Array.from({ length: rank }, () => dim(3));
+  const last = len(options.weight) ?? len(options.posWeight);
+  if (last !== undefined) dims[rank - 1] = last;
+  return dims;
+}

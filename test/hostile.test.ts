@@ -214,3 +214,33 @@ describe("the real binary: a failure inside onnxruntime is one line on stderr", 
     expect(r.stderr).toMatch(/^onnx-losses: expand\.onnx: onnxruntime failed to run the model: /);
   });
 });
+
+describe("found by the generated-input tests (test/fuzz.test.ts), each now equal to the float64 reference", () => {
+  const ref = async (loss: string, options: Record<string, unknown>, input: { data: Float32Array; dims: number[] }, target: { data: Float32Array | BigInt64Array; dims: number[] }) => {
+    const { referenceFor } = await import("./reference.js");
+    const ev = await createEvaluator(buildLoss(loss, options));
+    const { loss: got } = await ev.run({ input, target });
+    await ev.release();
+    const want = referenceFor(loss, input, { dims: target.dims, data: Array.from(target.data as ArrayLike<number | bigint>, Number) }, options);
+    return { got: Number(got.data[0]), want: want[0] };
+  };
+
+  test("oneHotClamp below float32's range with a logit 1e4 below the others: finite (log space), not inf", async () => {
+    const x = Float32Array.from([-1e4, 0, 0, 0]);
+    const { got, want } = await ref("softmax_focal_loss", { oneHotClamp: 1e-300 }, { data: x, dims: [1, 4] }, { data: BigInt64Array.from([0n]), dims: [1] });
+    expect(Math.abs(got - want) / want).toBeLessThan(1e-5);
+  });
+
+  test("a posWeight of 2e-9 weighs positives 2e-9, not 0 (1 + (pw - 1) y cancelled in float32)", async () => {
+    const { got, want } = await ref("binary_cross_entropy_with_logits", { posWeight: [2e-9], reduction: "sum", rank: 1 }, { data: Float32Array.from([-3]), dims: [1] }, { data: Float32Array.from([1]), dims: [1] });
+    expect(want).toBeGreaterThan(0);
+    expect(Math.abs(got - want) / want).toBeLessThan(1e-5);
+  });
+
+  test("a number alpha with label smoothing and a far logit: no cancellation", async () => {
+    const x = Float32Array.from([3, -1e4, 0.5, 1, 2, -2, 0, 4, 1, 1]);
+    const options = { alpha: 0, labelSmoothing: 0.1047 };
+    const { got, want } = await ref("softmax_focal_loss", options, { data: x, dims: [2, 5] }, { data: BigInt64Array.from([1n, 3n]), dims: [2] });
+    expect(Math.abs(got - want) / want).toBeLessThan(1e-6);
+  });
+});

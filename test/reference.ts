@@ -125,3 +125,53 @@ export function softmaxFocalLoss(
   });
   return reduce(losses, o.reduction ?? "mean", count);
 }
+
+export function nllLoss(x: Tensor, t: Tensor, o: { weight?: number[] | null; ignoreIndex?: number; reduction?: Reduction }): number[] {
+  const C = x.dims[1];
+  const w = o.weight ?? Array(C).fill(1);
+  const ii = o.ignoreIndex ?? -100;
+  const losses: number[] = [];
+  let denom = 0;
+  forItems(x.dims, (item, at) => {
+    const k = t.data[item];
+    if (k === ii) {
+      losses.push(0);
+      return;
+    }
+    losses.push(-w[k] * x.data[at(k)]);
+    denom += w[k];
+  });
+  return reduce(losses, o.reduction ?? "mean", denom);
+}
+
+export function binaryCrossEntropy(p: Tensor, y: Tensor, o: { weight?: number[] | null; reduction?: Reduction }): number[] {
+  const last = p.dims[p.dims.length - 1];
+  const pick = (v: number[] | null | undefined, i: number) => (v ? (v.length === 1 ? v[0] : v[i % last]) : 1);
+  const losses = Array.from({ length: p.data.length }, (_, i) => {
+    const pi = p.data[i];
+    const yi = y.data[i];
+    return -pick(o.weight, i) * (yi * Math.max(Math.log(pi), -100) + (1 - yi) * Math.max(Math.log(1 - pi), -100));
+  });
+  return reduce(losses, o.reduction ?? "mean");
+}
+
+/** The reference of any catalogue loss by name, on its `input` and `target`. */
+export function referenceFor(loss: string, input: Tensor, target: Tensor, options: Record<string, unknown>): number[] {
+  const o = options as never;
+  switch (loss) {
+    case "cross_entropy":
+      return crossEntropy(input, target, o);
+    case "nll_loss":
+      return nllLoss(input, target, o);
+    case "binary_cross_entropy":
+      return binaryCrossEntropy(input, target, o);
+    case "binary_cross_entropy_with_logits":
+      return binaryCrossEntropyWithLogits(input, target, o);
+    case "softmax_focal_loss":
+      return softmaxFocalLoss(input, target, o);
+    case "sigmoid_focal_loss":
+      return sigmoidFocalLoss(input, target, o);
+    default:
+      throw new Error(`no float64 reference for ${loss}: add one to test/reference.ts`);
+  }
+}

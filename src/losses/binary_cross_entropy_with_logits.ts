@@ -20,14 +20,16 @@ export function negLogSigmoid(x: Value): Value {
 }
 
 /**
- * BCE on logits: l = (1 - y) x + (1 + (pw - 1) y) (-log sigmoid(x)), times weight. Without posWeight
+ * BCE on logits: l = (1 - y) x + ((1 - y) + pw y) (-log sigmoid(x)), times weight. Without posWeight
  * this is the familiar max(x, 0) - x y + log(1 + e^-|x|) (7 elementwise ops). Exact and finite for |x|
  * up to 1e4.
  */
 export function bceWithLogits(x: Value, y: Value, posWeight?: Value): Value {
   if (!posWeight) return sub(sub(relu(x), mul(x, y)), log(sigmoid(abs(x))));
-  const linear = mul(sub(1, y), x);
-  return add(linear, mul(add(mul(sub(posWeight, 1), y), 1), negLogSigmoid(x)));
+  // 1 + (pw - 1) y, as PyTorch writes it, cancels in float32 for a small pw and y = 1 (pw - 1 rounds to
+  // -1, so a pw of 2e-9 weighs 0); (1 - y) + pw y is the same number without the cancellation.
+  const oneMinusY = sub(1, y);
+  return add(mul(oneMinusY, x), mul(add(oneMinusY, mul(posWeight, y)), negLogSigmoid(x)));
 }
 
 /** binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity. */
