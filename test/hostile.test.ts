@@ -244,3 +244,54 @@ describe("found by the generated-input tests (test/fuzz.test.ts), each now equal
     expect(Math.abs(got - want) / want).toBeLessThan(1e-6);
   });
 });
+
+describe("sizes a file declares but does not hold", () => {
+  /** A .npy of float32 with this shape and no data (what a hostile 128-byte file declares). */
+  const declare = (file: string, shape: string) => {
+    let h = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`;
+    h += " ".repeat((64 - ((10 + h.length + 1) % 64)) % 64) + "\n";
+    const head = new TextEncoder().encode(h);
+    const out = new Uint8Array(10 + head.length);
+    out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0], 0);
+    new DataView(out.buffer).setUint16(8, head.length, true);
+    out.set(head, 10);
+    writeFileSync(join(dir, file), out);
+  };
+
+  test.each([
+    ["(1000000000, 0)", "[1000000000, 0]"],
+    ["(1000000000000000, 0)", "[1000000000000000, 0]"],
+    ["(1000000000000, 5, 0)", "[1000000000000, 5, 0]"],
+  ])("%s is refused before anything is allocated, in one pass and streamed", async (shape, dims) => {
+    declare("empty.npy", shape);
+    for (const extra of [[], ["--stream"]]) {
+      const r = await cli("eval", "binary_cross_entropy", "--input", "input=empty.npy", "--input", "target=empty.npy", ...extra);
+      expect([r.code, r.err]).toEqual([2, `onnx-losses: input: expected a tensor without elements to have at most 16777216 in its other dims together (a graph allocates by them), received ${dims}\n`]);
+    }
+  });
+
+  test("(0, 10^20) is refused as a dim no number holds exactly", async () => {
+    declare("huge.npy", "(0, 100000000000000000000)");
+    for (const extra of [[], ["--stream"]]) {
+      const r = await cli("eval", "binary_cross_entropy", "--input", "input=huge.npy", "--input", "target=huge.npy", ...extra);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/^onnx-losses: huge\.npy: expected a \.npy header dict with descr, fortran_order and shape \(a dim below 2\^53 \(100000000000000000000\) at character \d+\)/);
+    }
+  });
+
+  test("a model with no outputs is refused, named, exit 2", async () => {
+    const { decodeModel, encodeModel } = await import("../src/onnx/codec.js");
+    const g = new Graph("none");
+    g.output(g.node("Neg", [g.input("x", "float32", ["N"])]), "y", ["N"]);
+    const m = decodeModel(g.toModel());
+    m.graph!.output = [];
+    writeFileSync(join(dir, "nooutputs.onnx"), encodeModel(m));
+    const r = await cli("eval", "nooutputs.onnx", "--input", "x=x1.npy");
+    expect([r.code, r.err]).toEqual([2, "onnx-losses: nooutputs.onnx: expected a model with at least one output, received a graph without outputs\n"]);
+  });
+
+  test.each(["__proto__", "constructor", "toString"])("--input %s=... is an input name like any other", async (name) => {
+    const r = await cli("eval", "cross_entropy", "--input", "input=x.npy", "--input", "target=t.npy", "--input", `${name}=x.npy`);
+    expect([r.code, r.err]).toEqual([2, `onnx-losses: ${name}: unknown input; the model's inputs are input, target\n`]);
+  });
+});

@@ -85,6 +85,7 @@ export async function createOrtEvaluator(
   const plan = planProviders(options.ep, options.fallback ?? [], statuses);
   const failures: { ep: ExecutionProvider; message: string }[] = [];
   const what = options.what ?? "model";
+  if (info.outputs.length === 0) throw new OnnxRuntimeError(`${what}: expected a model with at least one output, received a graph without outputs`);
   for (const ep of plan) {
     let session: OrtSession;
     try {
