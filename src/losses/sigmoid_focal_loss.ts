@@ -1,4 +1,4 @@
-import { Graph } from "../builder/graph.js";
+import { Graph, type Value } from "../builder/graph.js";
 import { add, mul, neg, powConst, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { bceWithLogits } from "./binary_cross_entropy_with_logits.js";
 import { declareInput, elementwiseDims, finishLoss } from "./common.js";
@@ -40,15 +40,18 @@ export const sigmoidFocalLoss = defineLoss({
     const x = declareInput(g, inputs, "input", "float", dims, "logits");
     const y = declareInput(g, inputs, "target", "float", dims, "targets in [0, 1], shaped like input");
     let loss = bceWithLogits(x, y);
+    let oneMinusYValue: Value | undefined;
+    const oneMinusY = () => (oneMinusYValue ??= sub(1, y));
     if (o.gamma !== 0) {
-      const oneMinusPt = add(mul(y, sigmoid(neg(x))), mul(sub(1, y), sigmoid(x)));
+      const oneMinusPt = add(mul(y, sigmoid(neg(x))), mul(oneMinusY(), sigmoid(x)));
       // a soft y outside [0, 1] could make the base negative; Pow of a negative base is NaN.
       const base = Number.isInteger(o.gamma) ? oneMinusPt : relu(oneMinusPt);
       loss = mul(loss, powConst(base, o.gamma)!);
     }
     if (o.alpha !== null && o.alpha >= 0) {
-      // alpha y + (1 - alpha)(1 - y) = (1 - alpha) + (2 alpha - 1) y
-      loss = mul(loss, add(mul(y, 2 * o.alpha - 1), 1 - o.alpha));
+      // alpha y + (1 - alpha)(1 - y), as written: the shorter (1 - alpha) + (2 alpha - 1) y cancels in
+      // float32 at y = 1 for a small alpha (alpha 2e-9 weighed positives 0)
+      loss = mul(loss, add(mul(y, o.alpha), mul(oneMinusY(), 1 - o.alpha)));
     }
     return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, items: dims, doc: "sigmoid_focal_loss: torchvision.ops.sigmoid_focal_loss parity; input = logits" });
   },
