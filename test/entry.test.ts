@@ -28,6 +28,15 @@ describe("onnx-losses (the Node entry)", () => {
     expect(frontEndModules(graph, ROOT)).toEqual([]);
   });
 
+  test("the worker of createEvaluator(source, { worker: true }) loads only onnxruntime-node and worker_threads", () => {
+    // a Worker loads it by URL, not by import, so the walk above does not reach it
+    expect(readFileSync(join(ROOT, "dist", "runtime", "worker_client.js"), "utf8")).toContain('new URL("./ort_worker.js", import.meta.url)');
+    const graph = moduleGraph(join(ROOT, "dist", "runtime", "ort_worker.js"));
+    expect(graph.files).toEqual([join(ROOT, "dist", "runtime", "ort_worker.js")]);
+    expect(graph.bare).toEqual(["node:worker_threads", "onnxruntime-node"]);
+    expect(frontEndModules(graph, ROOT)).toEqual([]);
+  });
+
   test("dist/ holds no benchmark file, and the package ships no bench/ or src/", () => {
     const built = walk(join(ROOT, "dist"));
     expect(built).toContain("index.js");

@@ -1,4 +1,5 @@
 /** The evaluator: input validation before onnxruntime, dtype conversions, provider selection. */
+import { runInNewContext } from "node:vm";
 import { describe, expect, test } from "@jest/globals";
 import { buildLoss } from "../src/losses/index.js";
 import { readLossModel } from "../src/losses/verify.js";
@@ -136,6 +137,8 @@ describe("execution providers", () => {
       "/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 onnxruntime::webgpu::WebGpuContext::Initialize(const onnxruntime::webgpu::WebGpuContextConfig&)::<lambda()> adapter_result.status == wgpu::RequestAdapterStatus::Success was false. Failed to get a WebGPU adapter: No supported adapters\nmore";
     expect(firstLine(new Error(ort))).toBe("Failed to get a WebGPU adapter: No supported adapters");
     expect(firstLine(new Error("plain message\nsecond"))).toBe("plain message");
+    // an Error of another realm (onnxruntime-node's, seen from jest's vm context) is read the same way
+    expect(firstLine(runInNewContext('new Error("other realm\\nsecond")'))).toBe("other realm");
   });
 
   test("provider names are parsed, with DirectML as an alias of dml", () => {

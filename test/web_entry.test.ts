@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "@jest/globals";
 import { readModel } from "../src/builder/reader.js";
+import { OptionError } from "../src/errors.js";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
 import { createEvaluator, webProviderStatuses } from "../src/runtime/web.js";
 import { feedsOf, firstMismatch, fixtureFiles, loadFixtures, num, ROOT } from "./helpers.js";
@@ -31,6 +32,17 @@ describe("onnx-losses/web", () => {
     const some = await webProviderStatuses({ gpu: { requestAdapter: async () => ({}) } });
     expect(some[1]).toEqual({ name: "webgpu", available: true });
     await expect(createEvaluator(buildLoss("cross_entropy"), { ep: "webgpu" })).rejects.toThrow(/^execution provider webgpu: not available \(webgpu: /);
+  });
+
+  test("worker: true is Node only: refused, naming the page's own Worker", async () => {
+    const err = await createEvaluator(buildLoss("cross_entropy"), { worker: true }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(OptionError);
+    expect((err as Error).message).toBe(
+      "worker: expected false or nothing in the browser entry, received true (worker: true is Node only; in the browser run the page's own Worker, one that imports onnx-losses/web)",
+    );
+    const ev = await createEvaluator(buildLoss("cross_entropy"), { worker: false });
+    expect(ev.provider).toBe("wasm");
+    await ev.release();
   });
 });
 

@@ -41,6 +41,15 @@ export interface EvaluatorOptions {
   skipValidation?: boolean;
   /** Names the model in errors (a file name). */
   what?: string;
+  /**
+   * Node only: run onnxruntime in a `node:worker_threads` Worker, so that a long run does not block this
+   * thread's event loop (onnxruntime-node computes on the thread that calls session.run). Default false.
+   * Validation still runs on this thread before anything is sent, and errors are the same classes with
+   * the same messages. The feeds are copied to the worker before `run()` returns its promise (the
+   * in-thread evaluator does not copy them); outputs come back without a copy. `release()` ends the
+   * worker. The browser entry refuses it: run the evaluator in the page's own Web Worker instead.
+   */
+  worker?: boolean;
 }
 
 /** Evaluates one ONNX model on plain tensors. */
@@ -56,7 +65,8 @@ export interface Evaluator {
   /**
    * Validate the feeds, run, and return every output. The feeds' typed arrays are not copied: onnxruntime
    * reads them while the run is in flight, so leave them unchanged until the promise settles (a change
-   * before then can change the result). Concurrent runs on one evaluator are safe.
+   * before then can change the result). With `worker: true` they are copied before run() returns, and
+   * may be changed from then on. Concurrent runs on one evaluator are safe.
    */
   run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>>;
   release(): Promise<void>;
@@ -156,6 +166,16 @@ function passThrough(feeds: Readonly<Record<string, TensorInput>>): Record<strin
 
 /** The first line of an onnxruntime error, without its source location and failed-assertion prefix. */
 export function firstLine(e: unknown): string {
-  const line = String(e instanceof Error ? e.message : e).split("\n")[0];
+  const line = messageOf(e).split("\n")[0];
   return line.replace(/^\S*onnxruntime\S*:\d+ .*? was false\.\s*/, "").replace(/^\S*onnxruntime\S*:\d+ \S+\s*/, "");
+}
+
+/**
+ * An error's message. An Error made in another realm (onnxruntime-node's native errors as a vm context
+ * such as jest's sees them) is no `instanceof Error` here, but has its message all the same.
+ */
+export function messageOf(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  const message = typeof e === "object" && e !== null ? (e as { message?: unknown }).message : undefined;
+  return typeof message === "string" ? message : String(e);
 }

@@ -1,14 +1,19 @@
-/** The Node evaluator: onnxruntime-node, with a probe of which providers this install has. */
+/**
+ * The Node evaluator: onnxruntime-node, in this thread or (`worker: true`) in a worker thread
+ * (worker_client.ts), with a probe of which providers this install has.
+ */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import ort from "onnxruntime-node";
+import { OptionError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import { readLossModel, type LossModel } from "../losses/verify.js";
 import { createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
 import { type ExecutionProvider, type ProviderStatus } from "./providers.js";
+import { workerOrt } from "./worker_client.js";
 
 /** Providers onnxruntime-node can be asked for. */
 export const NODE_PROVIDERS: readonly ExecutionProvider[] = ["cpu", "cuda", "dml", "webgpu"];
@@ -55,6 +60,8 @@ function bindingDir(): string {
  * @example
  * const ev = await createEvaluator(buildLoss("cross_entropy"));
  * const { loss } = await ev.run({ input: { data: logits, dims: [N, C] }, target: { data: labels, dims: [N] } });
+ * // onnxruntime in a worker thread: this thread's event loop runs on while it computes
+ * const background = await createEvaluator(buildLoss("cross_entropy"), { worker: true });
  */
 export async function createEvaluator(source: LossGraph | Uint8Array | string, options: EvaluatorOptions = {}): Promise<Evaluator> {
   const model = typeof source === "string" ? new Uint8Array(await readFile(source)) : source instanceof Uint8Array ? source : source.model;
@@ -63,6 +70,19 @@ export async function createEvaluator(source: LossGraph | Uint8Array | string, o
 }
 
 /** @internal An evaluator over model bytes the caller has already decoded and verified (streaming). */
-export function createDecodedEvaluator(model: Uint8Array, decoded: LossModel, options: EvaluatorOptions = {}): Promise<Evaluator> {
-  return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, nodeProviderStatuses(), { ...options, ep: options.ep ?? "cpu", maxThreads: availableParallelism() });
+export async function createDecodedEvaluator(model: Uint8Array, decoded: LossModel, options: EvaluatorOptions = {}): Promise<Evaluator> {
+  const { worker } = options;
+  if (worker !== undefined && typeof worker !== "boolean") {
+    throw new OptionError(`worker: expected true or false, received ${JSON.stringify(worker)}`);
+  }
+  const settings = { ...options, ep: options.ep ?? "cpu", maxThreads: availableParallelism() };
+  if (!worker) return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, nodeProviderStatuses(), settings);
+  // the same evaluator, over sessions that live in a worker (worker_client.ts)
+  const remote = workerOrt((ort as unknown as OrtModule).Tensor);
+  try {
+    return await createOrtEvaluator(remote.ort, model, decoded, nodeProviderStatuses(), settings);
+  } catch (e) {
+    await remote.terminate();
+    throw e;
+  }
 }

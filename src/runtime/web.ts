@@ -4,6 +4,7 @@
  * build, which is how the tests run it.
  */
 import * as ort from "onnxruntime-web";
+import { OptionError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import { readLossModel } from "../losses/verify.js";
 import { createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
@@ -55,6 +56,11 @@ export function configureWasm(options: { wasmPaths?: string; numThreads?: number
  * const ev = await createEvaluator(buildLoss("cross_entropy"), { ep: "wasm" });
  */
 export async function createEvaluator(source: LossGraph | Uint8Array | string, options: EvaluatorOptions = {}): Promise<Evaluator> {
+  if (options.worker !== undefined && options.worker !== false) {
+    throw new OptionError(
+      `worker: expected false or nothing in the browser entry, received ${JSON.stringify(options.worker)} (worker: true is Node only; in the browser run the page's own Worker, one that imports onnx-losses/web)`,
+    );
+  }
   let model: Uint8Array;
   if (typeof source === "string") {
     const res = await fetch(source);
