@@ -16,6 +16,15 @@ export class OnnxRuntimeError extends UserError {
   override name = "OnnxRuntimeError";
 }
 
+/**
+ * A runtime package the call needs is not installed (onnxruntime-node or onnxruntime-web are optional
+ * peer dependencies: building, exporting and inspecting graphs needs neither). The message names the
+ * package and the command that installs it.
+ */
+export class MissingRuntimeError extends UserError {
+  override name = "MissingRuntimeError";
+}
+
 /** An error in loss options, build options or loss names. */
 export class OptionError extends UserError {
   override name = "OptionError";

@@ -26,7 +26,7 @@ export type {
 } from "./losses/index.js";
 export { verifyContract } from "./losses/verify.js";
 export { CONTRACT_VERSION, META, ModelContractError, canonicalJson, decodeContract, encodeContract, hasContract, type LossContract } from "./model/contract.js";
-export { OnnxRuntimeError, UserError } from "./errors.js";
+export { MissingRuntimeError, OnnxRuntimeError, UserError } from "./errors.js";
 export { Graph, Value, float, ops, readModel } from "./builder/index.js";
 export type { AttrValue, Dim, GraphOptions, Lowering, ModelInfo, NodeInfo, TensorInfo } from "./builder/index.js";
 export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, SUPPORTED_OPSETS, checkOpset, irVersionForOpset } from "./onnx/versions.js";

@@ -7,13 +7,36 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
-import ort from "onnxruntime-node";
-import { OptionError } from "../errors.js";
+import type * as OrtNode from "onnxruntime-node";
+import { MissingRuntimeError, OptionError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import { readLossModel, type LossModel } from "../losses/verify.js";
 import { createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
 import { type ExecutionProvider, type ProviderStatus } from "./providers.js";
 import { workerOrt } from "./worker_client.js";
+
+const require = createRequire(import.meta.url);
+let loaded: typeof OrtNode | undefined;
+
+/**
+ * onnxruntime-node, loaded on first use: it is an optional peer dependency, so `onnx-losses` builds,
+ * exports and inspects graphs without it, and evaluating says what to install.
+ */
+export function loadOnnxRuntimeNode(): typeof OrtNode {
+  if (loaded) return loaded;
+  try {
+    loaded = require("onnxruntime-node") as typeof OrtNode;
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    if (err.code === "MODULE_NOT_FOUND" && /onnxruntime-node/.test(String(err.message))) {
+      throw new MissingRuntimeError(
+        "evaluating in Node needs onnxruntime-node, which is not installed: npm install onnxruntime-node (ONNXRUNTIME_NODE_INSTALL=skip before it skips its CUDA download)",
+      );
+    }
+    throw e;
+  }
+  return loaded;
+}
 
 /** Providers onnxruntime-node can be asked for. */
 export const NODE_PROVIDERS: readonly ExecutionProvider[] = ["cpu", "cuda", "dml", "webgpu"];
@@ -29,7 +52,7 @@ const PROVIDER_LIBS: Partial<Record<ExecutionProvider, string[]>> = {
  * default); `dml` ships with the Windows build only.
  */
 export function nodeProviderStatuses(
-  supported: readonly { name: string; bundled: boolean }[] = ort.listSupportedBackends(),
+  supported: readonly { name: string; bundled: boolean }[] = loadOnnxRuntimeNode().listSupportedBackends(),
   libExists: (file: string) => boolean = (f) => existsSync(join(bindingDir(), f)),
 ): ProviderStatus[] {
   return NODE_PROVIDERS.map((name) => {
@@ -50,7 +73,6 @@ export function nodeProviderStatuses(
 }
 
 function bindingDir(): string {
-  const require = createRequire(import.meta.url);
   const pkg = dirname(require.resolve("onnxruntime-node/package.json"));
   return join(pkg, "bin", "napi-v6", process.platform, process.arch);
 }
@@ -76,6 +98,7 @@ export async function createDecodedEvaluator(model: Uint8Array, decoded: LossMod
     throw new OptionError(`worker: expected true or false, received ${JSON.stringify(worker)}`);
   }
   const settings = { ...options, ep: options.ep ?? "cpu", maxThreads: availableParallelism() };
+  const ort = loadOnnxRuntimeNode();
   if (!worker) return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, nodeProviderStatuses(), settings);
   // the same evaluator, over sessions that live in a worker (worker_client.ts)
   const remote = workerOrt((ort as unknown as OrtModule).Tensor);
