@@ -17,7 +17,15 @@ import { loadFixtures, num, ROOT } from "./helpers.js";
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-consumer-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let tarball = "";
-const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip", npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" };
+// the environment of a user's shell: none of the npm_config_* values that `npm test` passes down (the
+// repo's .npmrc setting among them, which a consumer does not have)
+const env = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
+  ONNXRUNTIME_NODE_INSTALL: "skip",
+  npm_config_audit: "false",
+  npm_config_fund: "false",
+  npm_config_update_notifier: "false",
+};
 
 beforeAll(() => {
   const out = execFileSync("npm", ["pack", "--pack-destination", dir, "--silent"], { cwd: ROOT, env, encoding: "utf8" });
