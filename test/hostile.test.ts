@@ -295,3 +295,23 @@ describe("sizes a file declares but does not hold", () => {
     expect([r.code, r.err]).toEqual([2, `onnx-losses: ${name}: unknown input; the model's inputs are input, target\n`]);
   });
 });
+
+describe("messages that name their cause", () => {
+  test("a C that disagrees with a weight list names the option", async () => {
+    const ev = await createEvaluator(buildLoss("cross_entropy", { weight: [1, 2, 3] }));
+    await expect(ev.run({ input: zeros(4, 10), target: { data: new BigInt64Array(4), dims: [4] } })).rejects.toThrow(
+      "input: expected dim 1 = 3 (shape [N, 3]), received [4, 10]; 3 is the length of option weight of cross_entropy",
+    );
+    await ev.release();
+  });
+
+  test("a fallback to another provider is said on stderr in --json mode too", async () => {
+    const { nodeProviderStatuses } = await import("../src/runtime/node.js");
+    // a provider this install lacks (DirectML off Windows, CUDA without its libraries): there is always one
+    const absent = nodeProviderStatuses().find((s) => !s.available)!.name;
+    const r = await cli("eval", "cross_entropy", "--input", "input=x.npy", "--input", "target=t.npy", "--ep", absent, "--fallback", "cpu", "--json");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).outputs.loss.dims).toEqual([]);
+    expect(r.err).toBe(`note: ran on cpu (${absent} was not available)\n`);
+  });
+});

@@ -127,7 +127,12 @@ class OrtEvaluator implements Evaluator {
   ) {}
 
   async run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>> {
-    const valid = this.skipValidation ? passThrough(feeds) : validateFeeds(this.inputs, this.checks, feeds);
+    let valid: Record<string, TensorData>;
+    try {
+      valid = this.skipValidation ? passThrough(feeds) : validateFeeds(this.inputs, this.checks, feeds);
+    } catch (e) {
+      throw this.withOption(e);
+    }
     const ortFeeds: Record<string, OrtTensor> = {};
     for (const [name, t] of Object.entries(valid)) {
       try {
@@ -152,6 +157,17 @@ class OrtEvaluator implements Evaluator {
 
   release(): Promise<void> {
     return this.session.release();
+  }
+
+  /** A dim fixed by a list option (weight, alpha, posWeight): the error names that option. */
+  private withOption(e: unknown): unknown {
+    if (!(e instanceof InputError) || !e.fixedDim || !this.loss) return e;
+    const { size } = e.fixedDim;
+    const names = Object.entries(this.loss.options)
+      .filter(([, v]) => Array.isArray(v) && v.length === size)
+      .map(([k]) => k);
+    if (names.length === 0) return e;
+    return new InputError(`${e.message}; ${size} is the length of option ${names.join(" and ")} of ${this.loss.name}`, e.at, e.fixedDim);
   }
 }
 

@@ -16,6 +16,8 @@ export class InputError extends UserError {
     message: string,
     /** For a bad value: the tensor and the flat index it is at (streaming turns it into the file's index). */
     readonly at?: { tensor: string; flatIndex: number },
+    /** For a dim the model fixes: which (the evaluator names the option that fixed it). */
+    readonly fixedDim?: { tensor: string; axis: number; size: number },
   ) {
     super(message);
   }
@@ -72,7 +74,7 @@ export function validateFeeds(
       }
       if (typeof want === "number") {
         if (size !== want) {
-          throw new InputError(`${d.name}: expected dim ${axis} = ${want} (shape ${fmtDims(d.shape)}), received ${fmtDims(t.dims)}`);
+          throw new InputError(`${d.name}: expected dim ${axis} = ${want} (shape ${fmtDims(d.shape)}), received ${fmtDims(t.dims)}`, undefined, { tensor: d.name, axis, size: want });
         }
       } else if (want !== "?") {
         const b = bound.get(want);

@@ -114,8 +114,9 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     } else {
       for (const [name, t] of Object.entries(outputs)) io.out(describeTensor(name, t));
       if (flags.out) io.out(`wrote ${Object.keys(outputs).map((n) => join(flags.out as string, `${n}.npy`)).join(", ")}`);
-      if (evaluator.provider !== ep) io.err(`note: ran on ${evaluator.provider} (${ep} was not available)`);
     }
+    // on stderr in --json mode too: stdout stays pure JSON, and a fallback is never silent
+    if (evaluator.provider !== ep) io.err(`note: ran on ${evaluator.provider} (${ep} was not available)`);
   } finally {
     await evaluator.release();
   }
