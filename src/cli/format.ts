@@ -1,5 +1,6 @@
 /** Text output helpers of the CLI. */
 import { tensorNumbers, type TensorData } from "../runtime/tensor.js";
+import { UsageError } from "./errors.js";
 
 /** A number with full float32 precision for people: 9 significant digits. */
 export function fmtNum(v: number): string {
@@ -8,18 +9,25 @@ export function fmtNum(v: number): string {
   return Number(v.toPrecision(9)).toString();
 }
 
+/** The most values `--json` prints for one output (more would not fit in one JSON string): --out writes any size. */
+export const MAX_JSON_VALUES = 2 ** 22;
+
 /** JSON-safe numbers: NaN and infinities become null (JSON has no literal for them). */
-export function jsonNumbers(t: TensorData): (number | null)[] {
+export function jsonNumbers(t: TensorData, name = "output"): (number | null)[] {
+  if (t.data.length > MAX_JSON_VALUES) {
+    throw new UsageError(`--json: ${name} has ${t.data.length} values, more than the ${MAX_JSON_VALUES} --json prints; --out DIR writes it as DIR/${name}.npy`);
+  }
   return tensorNumbers(t).map((n) => (Number.isFinite(n) ? n : null));
 }
 
-/** `loss float32 []: 0.123` or the first values of a larger tensor. */
+/** `loss float32 []: 0.123` or the first values of a larger tensor (only those are read). */
 export function describeTensor(name: string, t: TensorData, limit = 20): string {
-  const values = tensorNumbers(t).map(fmtNum);
-  const head = values.slice(0, limit).join(", ");
+  const n = t.data.length;
+  const first = { ...t, dims: [Math.min(n, limit)], data: t.data.subarray(0, limit) as TensorData["data"] };
+  const head = tensorNumbers(first).map(fmtNum).join(", ");
   const dims = `[${t.dims.join(", ")}]`;
   if (t.dims.length === 0) return `${name} ${t.dtype} ${dims}: ${head}`;
-  const more = values.length > limit ? `, ... (${values.length - limit} more; --json or --out for all)` : "";
+  const more = n > limit ? `, ... (${n - limit} more; --json or --out for all)` : "";
   return `${name} ${t.dtype} ${dims}: [${head}${more}]`;
 }
 

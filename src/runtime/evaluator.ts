@@ -155,8 +155,12 @@ class OrtEvaluator implements Evaluator {
     return out;
   }
 
+  private released?: Promise<void>;
+
+  /** End the session; a second call is a no-op. */
   release(): Promise<void> {
-    return this.session.release();
+    this.released ??= this.session.release();
+    return this.released;
   }
 
   /** A dim fixed by a list option (weight, alpha, posWeight): the error names that option. */

@@ -99,7 +99,8 @@ export function validateFeeds(
 function convert(d: TensorInfo, feed: TensorInput): TensorData {
   const want = d.dtype as TensorDType;
   const dims = [...feed.dims];
-  const raw = feed.data;
+  // onnxruntime refuses views of a SharedArrayBuffer: such an input is copied into a buffer of its own
+  const raw = ArrayBuffer.isView(feed.data) && typeof SharedArrayBuffer !== "undefined" && feed.data.buffer instanceof SharedArrayBuffer ? feed.data.slice() : feed.data;
   const given = dtypeOfArray(raw) ?? feed.dtype ?? (typeof (raw as unknown[])[0] === "bigint" ? "int64" : undefined);
   if (!ArrayBuffer.isView(raw) && !Array.isArray(raw)) {
     throw new InputError(`${d.name}: expected a typed array or an array of numbers, received ${typeof raw}`);

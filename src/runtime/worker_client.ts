@@ -49,7 +49,8 @@ class Channel {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(WORKER_SCRIPT);
+    // not the host's execArgv: flags such as --input-type (a host started with -e) are refused in a worker
+    const worker = new Worker(WORKER_SCRIPT, { execArgv: [] });
     worker.unref();
     worker.on("message", (reply: WorkerReply) => this.settle(reply));
     worker.on("error", (e: unknown) => this.fail(new Error(`the evaluator's worker failed: ${messageOf(e)}`)));

@@ -4,7 +4,7 @@
  * per-item outputs are concatenated into .npy files; a mean or sum is combined from the loss_sum and
  * weight_sum the same graph computes, in float64). Node only.
  */
-import { open, type FileHandle } from "node:fs/promises";
+import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { withOutputs } from "../builder/edit.js";
 import { describeModel, type ModelInfo } from "../builder/reader.js";
@@ -15,7 +15,7 @@ import { decodeModel } from "../onnx/codec.js";
 import { DTYPES, typedArrayOf, type DType, type FloatDType } from "../onnx/dtypes.js";
 import type { EvaluatorOptions } from "../runtime/evaluator.js";
 import { createDecodedEvaluator } from "../runtime/node.js";
-import { fmtDims, fromFloat16Bits, sizeOf, tensorNumbers, toFloat16Bits, type TensorData } from "../runtime/tensor.js";
+import { fmtDims, fromFloat16Bits, sizeOf, toFloat16Bits, type TensorData } from "../runtime/tensor.js";
 import { checkEmptyExtent, InputError } from "../runtime/validate.js";
 import { NpyWriter } from "./npy_writer.js";
 import { agrees, planStream, StreamRefusedError, type StreamPlan } from "./plan.js";
@@ -135,6 +135,9 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
     const rowsPerChunk = Math.max(1, Math.floor((options.chunkBytes ?? 64 * 2 ** 20) / Math.max(1, rowBytes)));
     const buffers = opened.map((o) => new ArrayBuffer(Math.max(1, Math.min(rowsPerChunk, N) * o.rowBytes)));
     const totals = new Map<string, number>();
+    /** Sums of integer outputs, exact; and each summed output's type and dims as one pass gives them. */
+    const intTotals = new Map<string, bigint>();
+    const shapes = new Map<string, { dtype: DType; dims: number[] }>();
     let chunks = 0;
     const writers = new Map<string, NpyWriter>();
     const writtenTypes = new Map<string, string>();
@@ -143,7 +146,10 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
       if (options.noneOutput && info.outputs.length === 1) return options.noneOutput;
       throw new InputError(`${what}: per-item output ${name} over a streamed input: expected a folder for it (--out DIR)`);
     };
-    if (plan.kind === "rows") for (const name of plan.outputs) fileOf(name); // refuse before any work
+    if (plan.kind === "rows") {
+      for (const name of plan.outputs) fileOf(name); // refuse before any work
+      if (options.outDir) await mkdir(options.outDir, { recursive: true });
+    }
     try {
       // at least one chunk, so that N = 0 is validated as one pass validates it
       for (let r0 = 0; r0 < N || chunks === 0; r0 += rowsPerChunk) {
@@ -187,7 +193,13 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
             await w.append(t.data);
           }
         } else if (plan.kind === "sums") {
-          for (const name of plan.outputs) totals.set(name, (totals.get(name) ?? 0) + scalar(out[name]));
+          for (const name of plan.outputs) {
+            const t = out[name];
+            if (t.data.length !== 1) throw new StreamRefusedError(what, `its output ${name} has ${t.data.length} values [${t.dims.join(", ")}], not one sum`);
+            if (!shapes.has(name)) shapes.set(name, { dtype: t.dtype, dims: [...t.dims] });
+            if (t.dtype === "int64" || t.dtype === "int32") intTotals.set(name, (intTotals.get(name) ?? 0n) + BigInt(t.data[0] as number | bigint));
+            else totals.set(name, (totals.get(name) ?? 0) + scalar(t));
+          }
         } else {
           const sum = scalar(out[plan.sum.name]);
           const weight = plan.weight ? scalar(out[plan.weight.name]) : undefined;
@@ -223,7 +235,14 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
     const typeOf = (name: string) => info.outputs.find((o) => o.name === name)!.dtype as DType;
     if (plan.kind === "sums") {
       const outputs: Record<string, TensorData> = {};
-      for (const name of plan.outputs) outputs[name] = scalarTensor(typeOf(name), totals.get(name) ?? 0);
+      for (const name of plan.outputs) {
+        const { dtype, dims } = shapes.get(name) ?? { dtype: typeOf(name), dims: [] };
+        const int = intTotals.get(name);
+        outputs[name] =
+          dtype === "int64" ? { dtype, dims, data: BigInt64Array.of(BigInt.asIntN(64, int ?? 0n)) }
+          : dtype === "int32" ? { dtype, dims, data: Int32Array.of(Number(BigInt.asIntN(32, int ?? 0n))) }
+          : { ...scalarTensor(dtype, totals.get(name) ?? 0), dims };
+      }
       return { outputs, chunks, rows: N };
     }
     const sum = totals.get("sum") ?? 0;
@@ -272,14 +291,28 @@ async function checkRowsCombine(
   };
   const [a, b] = [await half(0, h), await half(h, rows)];
   const names = plan.kind === "rows" || plan.kind === "sums" ? plan.outputs : [plan.sum.name, ...(plan.weight ? [plan.weight.name] : [])];
+  const how = plan.kind === "rows" ? `per item along ${plan.dim}` : "a sum over items";
+  const refuse = (name: string): never => {
+    throw new StreamRefusedError(what, `its output ${name} is not ${how}: rows 0..${h - 1} and ${h}..${rows - 1} evaluated apart do not combine into rows 0..${rows - 1}`);
+  };
   for (const name of names) {
-    const w = tensorNumbers(whole[name]);
-    const parts = plan.kind === "rows" ? [...tensorNumbers(a[name]), ...tensorNumbers(b[name])] : [scalar(a[name]) + scalar(b[name])];
-    const tol = whole[name].dtype === "float16" ? 2e-3 : 1e-5;
-    const i = w.findIndex((v, k) => !agrees(v, parts[k], tol) && !(Math.abs(v - parts[k]) <= 1e-6));
-    if (w.length !== parts.length || i >= 0) {
-      const how = plan.kind === "rows" ? `per item along ${plan.dim}` : "a sum over items";
-      throw new StreamRefusedError(what, `its output ${name} is not ${how}: rows 0..${h - 1} and ${h}..${rows - 1} evaluated apart do not combine into rows 0..${rows - 1}`);
+    const w = whole[name];
+    const [x, y] = [a[name], b[name]];
+    const at = (t: TensorData, i: number) => (t.dtype === "float16" ? fromFloat16Bits((t.data as Uint16Array)[i]) : Number(t.data[i]));
+    const tol = w.dtype === "float16" ? 2e-3 : 1e-5;
+    const near = (u: number, v: number, scale: number) => agrees(u, v, tol) || Math.abs(u - v) <= 1e-6 + tol * scale;
+    if (plan.kind === "rows") {
+      // dims first (an output [N, N] has other dims in each half), then the values, read in place
+      if (x.dims.slice(1).join() !== w.dims.slice(1).join() || y.dims.slice(1).join() !== w.dims.slice(1).join() || x.data.length + y.data.length !== w.data.length) refuse(name);
+      for (let i = 0; i < w.data.length; i++) {
+        const part = i < x.data.length ? at(x, i) : at(y, i - x.data.length);
+        if (!near(at(w, i), part, 0)) refuse(name);
+      }
+    } else {
+      if (w.data.length !== 1 || x.data.length !== 1 || y.data.length !== 1) refuse(name);
+      // the halves' own sizes bound the float32 rounding of their sum
+      const [u, v] = [at(x, 0), at(y, 0)];
+      if (!near(at(w, 0), u + v, Math.abs(u) + Math.abs(v))) refuse(name);
     }
   }
 }

@@ -1,5 +1,9 @@
-/** Write an .npy file whose data arrives in chunks: the header first (the total dims are known), then the data. */
-import { open, rm, type FileHandle } from "node:fs/promises";
+/**
+ * Write an .npy file whose data arrives in chunks: the header first (the total dims are known), then the
+ * data, into `FILE.partial` until it is complete; only then is it renamed to FILE, so a run that fails
+ * leaves neither a half-written file nor a lost earlier one.
+ */
+import { open, rename, rm, type FileHandle } from "node:fs/promises";
 import { encodeNpy } from "../io/npy.js";
 import { sizeOf, type TensorData, type TensorDType } from "../runtime/tensor.js";
 
@@ -15,7 +19,7 @@ export class NpyWriter {
   ) {}
 
   static async create(file: string, dtype: TensorDType, dims: number[]): Promise<NpyWriter> {
-    const handle = await open(file, "w");
+    const handle = await open(`${file}.partial`, "w");
     // the header of an empty array of these dims: same header bytes, no data
     const empty = { dtype, dims, data: new Uint8Array(0) } as unknown as TensorData;
     const header = encodeNpy(empty);
@@ -35,9 +39,10 @@ export class NpyWriter {
     this.closed = true;
     await this.handle.close();
     if (this.written !== want) {
-      await rm(this.file, { force: true }); // never leave a file whose header promises more than it holds
+      await rm(`${this.file}.partial`, { force: true }); // never a file whose header promises more than it holds
       throw new Error(`${this.file}: wrote ${this.written} values, expected ${want}`);
     }
+    await rename(`${this.file}.partial`, this.file);
   }
 
   /** Close and delete a file that was not completed (after an error). */
@@ -45,6 +50,6 @@ export class NpyWriter {
     if (this.closed) return;
     this.closed = true;
     await this.handle.close();
-    await rm(this.file, { force: true });
+    await rm(`${this.file}.partial`, { force: true });
   }
 }

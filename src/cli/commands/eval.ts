@@ -12,7 +12,7 @@ import type { Lowering } from "../../builder/graph.js";
 import type { FloatDType } from "../../onnx/dtypes.js";
 import type { TensorData } from "../../runtime/tensor.js";
 import { UsageError } from "../errors.js";
-import { describeTensor, jsonNumbers } from "../format.js";
+import { describeTensor, jsonNumbers, MAX_JSON_VALUES } from "../format.js";
 import type { CliIo } from "../io.js";
 import { parseIntFlag, parseNamedFile, parseOptionsJson } from "../parse.js";
 
@@ -108,8 +108,11 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
       for (const [name, t] of Object.entries(outputs)) await writeFile(join(dir, `${name}.npy`), encodeNpy(t));
     }
     if (flags.json) {
-      const json: Record<string, { dims: number[]; data: (number | null)[] }> = {};
-      for (const [name, t] of Object.entries(outputs)) json[name] = { dims: t.dims, data: jsonNumbers(t) };
+      const json: Record<string, { dims: number[]; data?: (number | null)[]; file?: string }> = {};
+      for (const [name, t] of Object.entries(outputs)) {
+        // an output too large for one JSON text that --out has written names its file instead
+        json[name] = flags.out && t.data.length > MAX_JSON_VALUES ? { dims: t.dims, file: join(flags.out, `${name}.npy`) } : { dims: t.dims, data: jsonNumbers(t, name) };
+      }
       io.out(JSON.stringify({ outputs: json }));
     } else {
       for (const [name, t] of Object.entries(outputs)) io.out(describeTensor(name, t));
@@ -165,7 +168,7 @@ async function streamEval(
   }
   if (outDir) for (const [name, t] of Object.entries(result.outputs)) await writeFile(join(outDir, `${name}.npy`), encodeNpy(t));
   if (flags.json) {
-    io.out(JSON.stringify({ outputs: Object.fromEntries(Object.entries(result.outputs).map(([name, t]) => [name, { dims: [], data: jsonNumbers(t) }])) }));
+    io.out(JSON.stringify({ outputs: Object.fromEntries(Object.entries(result.outputs).map(([name, t]) => [name, { dims: t.dims, data: jsonNumbers(t, name) }])) }));
   } else {
     for (const [name, t] of Object.entries(result.outputs)) io.out(describeTensor(name, t));
     const combined = result.value === undefined ? "summed in float64" : `float64 combination ${result.value}`;
