@@ -315,3 +315,68 @@ describe("messages that name their cause", () => {
     expect(r.err).toBe(`note: ran on cpu (${absent} was not available)\n`);
   });
 });
+
+describe("found by the second adversarial run", () => {
+  test("--json refuses an output too large for one JSON text, naming --out", async () => {
+    const { jsonNumbers, MAX_JSON_VALUES } = await import("../src/cli/format.js");
+    expect(() => jsonNumbers({ dtype: "float32", dims: [MAX_JSON_VALUES + 1], data: new Float32Array(MAX_JSON_VALUES + 1) }, "loss")).toThrow(
+      `--json: loss has ${MAX_JSON_VALUES + 1} values, more than the ${MAX_JSON_VALUES} --json prints; --out DIR writes it as DIR/loss.npy`,
+    );
+  });
+
+  test("streamed integer sums keep their dtype, exactly, and their dims", async () => {
+    const { evaluateNpyFiles } = await import("../src/stream/evaluate_files.js");
+    const g = new Graph("int_sums");
+    const t = g.input("t", "int64", ["N"]);
+    g.output(g.node("ReduceSum", [t], { keepdims: 1 }), "loss_sum", []);
+    const N = 5000;
+    const data = BigInt64Array.from({ length: N }, (_, i) => 2n ** 40n + BigInt(i)); // sums below 2^53: onnxruntime's int64 ReduceSum is exact there
+    writeFileSync(join(dir, "big_ints.npy"), encodeNpy({ dtype: "int64", dims: [N], data }));
+    const ev = await createEvaluator(g.toModel());
+    const one = (await ev.run({ t: { data, dims: [N] } })).loss_sum;
+    await ev.release();
+    const s = await evaluateNpyFiles(g.toModel(), { t: join(dir, "big_ints.npy") }, { chunkBytes: 8 * 700 });
+    expect(s.chunks).toBeGreaterThan(5);
+    expect([s.outputs.loss_sum.dtype, s.outputs.loss_sum.dims, s.outputs.loss_sum.data[0]]).toEqual([one.dtype, one.dims, one.data[0]]);
+  });
+
+  test("a worker evaluator starts in a host run with --input-type=module", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const { ROOT } = await import("./helpers.js");
+    const url = new URL(`file://${join(ROOT, "dist", "index.js")}`).href;
+    const code = `import { buildLoss, createEvaluator } from ${JSON.stringify(url)};
+      const ev = await createEvaluator(buildLoss("cross_entropy"), { worker: true });
+      const { loss } = await ev.run({ input: { data: new Float32Array(6), dims: [2, 3] }, target: { data: [0, 1], dims: [2] } });
+      await ev.release(); await ev.release();
+      console.log(loss.data[0]);`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8" });
+    expect([r.stderr, Number(r.stdout)]).toEqual(["", expect.closeTo(Math.log(3), 6)]);
+  });
+
+  test("a SharedArrayBuffer input evaluates (copied), and release twice is fine", async () => {
+    const ev = await createEvaluator(buildLoss("cross_entropy"));
+    const shared = new Float32Array(new SharedArrayBuffer(24));
+    const { loss } = await ev.run({ input: { data: shared, dims: [2, 3] }, target: { data: [0, 1], dims: [2] } });
+    expect(Number(loss.data[0])).toBeCloseTo(Math.log(3), 6);
+    await ev.release();
+    await ev.release();
+  });
+
+  test("a streamed run refused midway keeps the earlier output file, and outDir is created", async () => {
+    const { evaluateNpyFiles } = await import("../src/stream/evaluate_files.js");
+    const { readFileSync } = await import("node:fs");
+    const N = 400;
+    const x = { dtype: "float32" as const, dims: [N, 3], data: new Float32Array(N * 3) };
+    const t = BigInt64Array.from({ length: N }, () => 1n);
+    writeFileSync(join(dir, "sx.npy"), encodeNpy(x));
+    writeFileSync(join(dir, "st.npy"), encodeNpy({ dtype: "int64", dims: [N], data: t }));
+    const outDir = join(dir, "new", "out");
+    const files = { input: join(dir, "sx.npy"), target: join(dir, "st.npy") };
+    await evaluateNpyFiles({ loss: "cross_entropy", options: { reduction: "none" } }, files, { outDir, chunkBytes: 20 * 20 });
+    const before = readFileSync(join(outDir, "loss.npy"));
+    t[350] = -3n;
+    writeFileSync(join(dir, "st.npy"), encodeNpy({ dtype: "int64", dims: [N], data: t }));
+    await expect(evaluateNpyFiles({ loss: "cross_entropy", options: { reduction: "none" } }, files, { outDir, chunkBytes: 20 * 20 })).rejects.toThrow("received -3 at flat index 350");
+    expect(readFileSync(join(outDir, "loss.npy")).equals(before)).toBe(true);
+  });
+});
