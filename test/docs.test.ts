@@ -1,6 +1,6 @@
 /**
- * Citations of repository files must point at files that exist. Scans README.md, docs/*.md,
- * src/**\/*.ts, scripts/*, test/**\/*.ts and web/*.ts for:
+ * Citations of repository files must point at files that exist. Scans README.md, README.zh-CN.md,
+ * bench/README.md, docs/*.md, src/**\/*.ts, scripts/*, test/**\/*.ts and web/*.ts for:
  *  - relative links in Markdown (`[text](docs/design.md#graph-principles)`), resolved from the Markdown
  *    file, and their #anchors, which must name a heading of the linked (or the same) Markdown file;
  *  - path mentions that start at a top-level folder (`docs/design.md`, `scripts/make_fixtures.py`,
@@ -47,6 +47,8 @@ function citingFiles(root: string): string[] {
     existsSync(join(root, dir)) ? readdirSync(join(root, dir)).map((f) => join(root, dir, f)).filter((f) => statSync(f).isFile() && keep(f)) : [];
   return [
     ...top("README.md"),
+    ...top("README.zh-CN.md"),
+    ...top("bench/README.md"),
     ...flat("docs", (f) => f.endsWith(".md")),
     ...walk(join(root, "src"), (f) => f.endsWith(".ts")),
     ...flat("scripts", () => true),
@@ -116,7 +118,7 @@ function headingAnchors(markdown: string): Set<string> {
 describe("cited repository files exist", () => {
   test("the scan covers the README, docs, sources, scripts and tests", () => {
     const files = citingFiles(ROOT).map((f) => relative(ROOT, f).split(sep).join("/"));
-    for (const f of ["README.md", "docs/design.md", "src/cli/program.ts", "scripts/make_fixtures.py", "test/reference.ts", "test/browser/page.test.ts", "web/generate.ts"]) {
+    for (const f of ["README.md", "README.zh-CN.md", "bench/README.md", "docs/design.md", "docs/maintaining.md", "src/cli/program.ts", "scripts/make_fixtures.py", "test/reference.ts", "test/browser/page.test.ts", "web/generate.ts"]) {
       expect(files).toContain(f);
     }
   });
