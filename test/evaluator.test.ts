@@ -174,7 +174,7 @@ describe("execution providers", () => {
     expect(() => planProviders("cuda", [], without)).toThrow(ProviderError);
     expect(() => planProviders("cuda", [], without)).toThrow(
       new Error(
-        "execution provider cuda: not available (cuda: its libraries are not installed; reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (needs the CUDA 12 runtime and cuDNN 9)); available here: cpu, webgpu; pass a fallback list (e.g. --fallback cpu) to run elsewhere",
+        "execution provider cuda: not available (cuda: its libraries are not installed; reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (or ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node in a project; needs the CUDA 12 runtime and cuDNN 9)); available here: cpu, webgpu; pass a fallback list (e.g. --fallback cpu) to run elsewhere",
       ),
     );
     expect(planProviders("cuda", ["cpu"], without)).toEqual(["cpu"]);
@@ -264,7 +264,7 @@ describe("execution providers", () => {
 
   (cudaHere.available ? test.skip : test)("this machine lacks CUDA: cuda without a fallback is refused before any session; with fallback cpu it runs on cpu", async () => {
     expect([
-      "its libraries are not installed; reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (needs the CUDA 12 runtime and cuDNN 9)",
+      "its libraries are not installed; reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (or ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node in a project; needs the CUDA 12 runtime and cuDNN 9)",
       `not in this onnxruntime-node build (${process.platform}/${process.arch})`,
     ]).toContain(cudaHere.reason);
     const available = statusesHere.filter((s) => s.available).map((s) => s.name);

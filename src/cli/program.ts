@@ -1,6 +1,7 @@
 /** The `onnx-losses` command line: a thin layer over the library. */
 import { Command, CommanderError, Option } from "commander";
 import { LOSS_NAMES } from "../losses/index.js";
+import { DTYPE_NAMES } from "../onnx/dtypes.js";
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from "../onnx/versions.js";
 import { NODE_PROVIDERS } from "../runtime/node.js";
 import { PRODUCER_VERSION } from "../version.js";
@@ -58,7 +59,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .command("eval")
     .description("evaluate a loss (built for the inputs' rank) or a .onnx file on .npy inputs")
     .argument("<loss-or-file>", "a loss name or a .onnx file")
-    .option("--input <name=file>", "an input as .npy (float32, float64, int64, int32; C order); repeat for each", collect, [])
+    .option("--input <name=file>", `an input as .npy (${DTYPE_NAMES.join(", ")}; C order); repeat for each`, collect, [])
     .option("--options <json>", "loss options as JSON (loss names only)")
     .option("--opset <n>", `ai.onnx opset, ${MIN_OPSET} to ${MAX_OPSET} (loss names only; default ${DEFAULT_OPSET})`)
     .addOption(new Option("--lowering <form>", "webgpu: only ops the WebGPU backend runs on the GPU (loss names only)").choices(["none", "webgpu"]))

@@ -67,7 +67,7 @@ export function nodeProviderStatuses(
     return {
       name,
       available: false,
-      reason: `its libraries are not installed; reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (needs the CUDA 12 runtime and cuDNN 9)`,
+      reason: `its libraries are not installed; reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (or ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node in a project; needs the CUDA 12 runtime and cuDNN 9)`,
     };
   });
 }
