@@ -380,3 +380,24 @@ describe("found by the second adversarial run", () => {
     expect(readFileSync(join(outDir, "loss.npy")).equals(before)).toBe(true);
   });
 });
+
+describe("the real binary with --ep webgpu", () => {
+  test("where there is no adapter: one stderr line, not the native layers' noise; where there is one: the CPU's value", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const { ROOT } = await import("./helpers.js");
+    const run = (...ep: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, "dist", "cli", "main.js"), "eval", "cross_entropy", "--input", "input=x.npy", "--input", "target=t.npy", "--json", ...ep], { cwd: dir, encoding: "utf8" });
+    const cpu = run();
+    const gpu = run("--ep", "webgpu");
+    if (gpu.status === 0) {
+      expect(JSON.parse(gpu.stdout).outputs.loss.data[0]).toBeCloseTo(JSON.parse(cpu.stdout).outputs.loss.data[0], 5);
+      return;
+    }
+    expect(gpu.status).toBe(2);
+    expect(gpu.stderr.trim().split("\n")).toHaveLength(1);
+    expect(gpu.stderr).toMatch(/^onnx-losses: execution provider webgpu: not available \(.+\); pass a fallback list \(e\.g\. --fallback cpu\) to run elsewhere\n$/);
+    const fallback = run("--ep", "webgpu", "--fallback", "cpu");
+    expect([fallback.status, fallback.stderr]).toEqual([0, "note: ran on cpu (webgpu was not available)\n"]);
+    expect(JSON.parse(fallback.stdout)).toEqual(JSON.parse(cpu.stdout));
+  }, 120000);
+});

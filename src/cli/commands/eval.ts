@@ -1,5 +1,6 @@
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
+import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { decodeNpy, encodeNpy } from "../../io/npy.js";
@@ -7,7 +8,7 @@ import { buildLossForRank } from "../../losses/index.js";
 import { evaluateNpyFiles, npyRank } from "../../stream/evaluate_files.js";
 import { StreamRefusedError } from "../../stream/plan.js";
 import { createEvaluator, NODE_PROVIDERS } from "../../runtime/node.js";
-import { parseProvider } from "../../runtime/providers.js";
+import { parseProvider, ProviderError } from "../../runtime/providers.js";
 import type { Lowering } from "../../builder/graph.js";
 import type { FloatDType } from "../../onnx/dtypes.js";
 import type { TensorData } from "../../runtime/tensor.js";
@@ -57,11 +58,23 @@ async function resolveModel(io: CliIo, target: string, flags: EvalFlags, files: 
  * their rank (or load the file), run it and print or write the outputs.
  */
 export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): Promise<void> {
-  const ep = parseProvider(flags.ep ?? "cpu", NODE_PROVIDERS);
-  const fallback = (flags.fallback ?? "")
+  const requested = parseProvider(flags.ep ?? "cpu", NODE_PROVIDERS);
+  let ep = requested;
+  let fallback = (flags.fallback ?? "")
     .split(",")
     .filter((s) => s.trim())
     .map((s) => parseProvider(s, NODE_PROVIDERS));
+  // WebGPU's native layers (Dawn, Vulkan) print to stderr when no adapter is found, before onnxruntime
+  // reports it: probe in a child process, so the user sees one line, not five
+  if (ep === "webgpu") {
+    const why = webgpuUnavailable();
+    if (why !== undefined) {
+      const rest = [ep, ...fallback].filter((p) => p !== "webgpu");
+      if (ep === "webgpu" && fallback.length === 0) throw new ProviderError(`execution provider webgpu: not available (${why}); pass a fallback list (e.g. --fallback cpu) to run elsewhere`);
+      if (rest.length === 0) throw new ProviderError(`execution provider webgpu: not available (${why})`);
+      [ep, ...fallback] = rest;
+    }
+  }
   const threads = parseIntFlag("--threads", flags.threads);
   const cores = availableParallelism();
   if (threads !== undefined && (threads < 1 || threads > cores)) {
@@ -100,6 +113,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   for (const [name, file] of Object.entries(files)) feeds[name] = decodeNpy(new Uint8Array(await readFile(file)), given[name]);
 
   const evaluator = await createEvaluator(model, { ep, fallback, threads, what });
+  if (evaluator.provider !== requested && ep !== requested) io.err(`note: ran on ${evaluator.provider} (${requested} was not available)`);
   try {
     const outputs = await evaluator.run(feeds);
     if (flags.out) {
@@ -119,7 +133,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
       if (flags.out) io.out(`wrote ${Object.keys(outputs).map((n) => join(flags.out as string, `${n}.npy`)).join(", ")}`);
     }
     // on stderr in --json mode too: stdout stays pure JSON, and a fallback is never silent
-    if (evaluator.provider !== ep) io.err(`note: ran on ${evaluator.provider} (${ep} was not available)`);
+    if (evaluator.provider !== ep) io.err(`note: ran on ${evaluator.provider} (${requested} was not available)`);
   } finally {
     await evaluator.release();
   }
@@ -174,4 +188,19 @@ async function streamEval(
     const combined = result.value === undefined ? "summed in float64" : `float64 combination ${result.value}`;
     io.err(`streamed ${result.rows} rows in ${result.chunks} chunks; ${combined}`);
   }
+}
+
+/**
+ * Why WebGPU cannot run here, or undefined when it can: a child process tries to start a WebGPU session
+ * with its stderr captured (the native layers write to it directly). Only asked when --ep is webgpu.
+ */
+function webgpuUnavailable(): string | undefined {
+  const entry = new URL("../../index.js", import.meta.url).href;
+  const script = `import { buildLoss, createEvaluator } from ${JSON.stringify(entry)};
+try { const ev = await createEvaluator(buildLoss("cross_entropy"), { ep: "webgpu" }); await ev.release(); }
+catch (e) { console.log(String(e.message).replace(/^execution provider webgpu: /, "")); process.exit(3); }`;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 120000 });
+  if (r.status === 0) return undefined;
+  const line = r.stdout.trim().split("\n").pop();
+  return line || `the WebGPU probe failed (exit ${r.status ?? r.signal})`;
 }
