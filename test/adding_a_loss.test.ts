@@ -44,7 +44,11 @@ describe("docs/adding-a-loss.md", () => {
     const t = Array.from({ length: N }, (_, i) => (i % 7 === 0 ? -100 : Math.floor(r() * C)));
     for (const epsilon of [1, -0.5, 2]) {
       const g = buildDefinition(poly1CrossEntropy, { epsilon });
-      expect(g.options).toEqual({ rank: 2, epsilon, ignoreIndex: -100, reduction: "mean" });
+      expect(g.options).toEqual({ rank: 2, epsilon, ignoreIndex: -100, reduction: "mean", gradient: false });
+      // the example builds no gradient: asking for it is refused, not ignored
+      expect(() => buildDefinition(poly1CrossEntropy, { epsilon, gradient: true })).toThrow(
+        "poly1_cross_entropy: option gradient: expected false, this loss does not build its gradient yet; received true",
+      );
       // Outside the catalogue (before step 2) the evaluator refuses its contract, so the bare graph is
       // evaluated; once a reader has done step 2, the model itself is accepted.
       if ((LOSS_NAMES as readonly string[]).includes(poly1CrossEntropy.name)) await (await createEvaluator(g.model)).release();

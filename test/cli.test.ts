@@ -63,11 +63,12 @@ describe("export", () => {
     expect(m.nodes.map((n) => n.opType)).not.toContain("LogSoftmax");
   });
 
-  test("--all writes the catalogue and a manifest identical to graphs/", async () => {
-    const r = await cli("export", "--all", "-o", "all");
+  test("--all --gradient writes the catalogue, each loss's gradient graph, and a manifest identical to graphs/", async () => {
+    const r = await cli("export", "--all", "--gradient", "-o", "all");
     expect(r.code).toBe(0);
     const manifest = JSON.parse(readFileSync(join(dir, "all", "manifest.json"), "utf8"));
-    expect(manifest.graphs).toHaveLength(LOSS_NAMES.length);
+    expect(manifest.graphs.map((g: { file: string }) => g.file)).toEqual(LOSS_NAMES.flatMap((n) => [`${n}.onnx`, `${n}_grad.onnx`]));
+    expect(manifest.graphs[1].outputs.map((o: { name: string }) => o.name)).toEqual(["loss", "input_grad"]);
     expect(manifest.graphs[0]).toMatchObject({ name: "cross_entropy", file: "cross_entropy.onnx", opset: 17, irVersion: 8 });
     expect(manifest.graphs[0].sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(readFileSync(join(dir, "all", "manifest.json"), "utf8")).toBe(readFileSync(join(ROOT, "graphs", "manifest.json"), "utf8"));
@@ -237,7 +238,7 @@ describe("the installed binary", () => {
     const r = spawnSync(process.execPath, [bin, "demo"], { encoding: "utf8", cwd: ROOT });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("every graph equals PyTorch within 1e-5 relative");
-    expect(r.stdout.match(/ yes$/gm)).toHaveLength(LOSS_NAMES.length);
+    expect(r.stdout.match(/ yes$/gm)).toHaveLength(2 * LOSS_NAMES.length); // each loss and its _grad graph
   });
 });
 

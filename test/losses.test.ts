@@ -11,11 +11,11 @@ const info = (name: string, options: object = {}) => readModel(buildLoss(name, o
 describe("options", () => {
   test("defaults are filled in, in schema order", () => {
     expect(resolveLossOptions("softmax_focal_loss")).toEqual({
-      rank: 2, gamma: 2, alpha: null, balanceIndex: 0, ignoreIndex: -100, labelSmoothing: 0, oneHotClamp: 0, reduction: "mean",
+      rank: 2, gamma: 2, alpha: null, balanceIndex: 0, ignoreIndex: -100, labelSmoothing: 0, oneHotClamp: 0, reduction: "mean", gradient: false,
     });
-    expect(resolveLossOptions("sigmoid_focal_loss")).toEqual({ rank: 2, alpha: 0.25, gamma: 2, reduction: "mean" });
+    expect(resolveLossOptions("sigmoid_focal_loss")).toEqual({ rank: 2, alpha: 0.25, gamma: 2, reduction: "mean", gradient: false });
     expect(resolveLossOptions("cross_entropy")).toEqual({
-      rank: 2, targetType: "index", weight: null, ignoreIndex: -100, reduction: "mean", labelSmoothing: 0,
+      rank: 2, targetType: "index", weight: null, ignoreIndex: -100, reduction: "mean", labelSmoothing: 0, gradient: false,
     });
   });
 

@@ -1,5 +1,5 @@
 import { Graph, type Value } from "../builder/graph.js";
-import { add, log, max, mul, neg, sub } from "../builder/ops/index.js";
+import { add, div, log, max, mul, neg, sub } from "../builder/ops/index.js";
 import { declareInput, elementwiseDims, finishLoss } from "./common.js";
 import { numberList, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type TensorSpec } from "./types.js";
@@ -37,7 +37,14 @@ export const binaryCrossEntropy = defineLoss({
     const log1mP = max(log(sub(1, p)), -100);
     let loss = neg(add(mul(y, logP), mul(sub(1, y), log1mP)));
     if (w.value) loss = mul(loss, w.value);
+    let gradient: Value | undefined;
+    if (o.gradient) {
+      // PyTorch's backward, not the derivative of the clamped logs: w (p - y) / max(p (1 - p), 1e-12)
+      gradient = div(sub(p, y), max(mul(p, sub(1, p)), 1e-12));
+      if (w.value) gradient = mul(gradient, w.value);
+    }
     return finishLoss(g, inputs, loss, {
+      gradient,
       outputs: ctx.outputs,
       reduction: o.reduction,
       items: dims,

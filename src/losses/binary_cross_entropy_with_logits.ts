@@ -63,6 +63,19 @@ export const binaryCrossEntropyWithLogits = defineLoss({
     const y = declareInput(g, inputs, "target", "float", dims, "targets in [0, 1], shaped like input");
     let loss = bceWithLogits(x, y, pw.value);
     if (w.value) loss = mul(loss, w.value);
-    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, items: dims, doc: "binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity; input = logits" });
+    let gradient: Value | undefined;
+    if (o.gradient) {
+      // d l / d x = sigmoid(x) ((1 - y) + pw y) - pw y, times weight (sigmoid(x) - y without posWeight)
+      const s = sigmoid(x);
+      gradient = pw.value ? sub(mul(s, add(sub(1, y), mul(pw.value, y))), mul(pw.value, y)) : sub(s, y);
+      if (w.value) gradient = mul(gradient, w.value);
+    }
+    return finishLoss(g, inputs, loss, {
+      gradient,
+      outputs: ctx.outputs,
+      reduction: o.reduction,
+      items: dims,
+      doc: "binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity; input = logits",
+    });
   },
 });

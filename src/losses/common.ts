@@ -127,16 +127,16 @@ export class ClassLogProbs {
  * to divide by (PyTorch's weighted mean; a bool mask counts items); without it the mean is over all
  * items.
  */
-export function reduceItems(loss: Value, reduction: Reduction, itemRank: number, denominator?: Value): Value {
+export function reduceItems(loss: Value, reduction: Reduction, itemRank: number, denominator?: Value): { value: Value; weights?: Value } {
   const g = loss.graph;
   const out = g.ioFloatType;
-  if (reduction === "none") return cast(loss, out);
+  if (reduction === "none") return { value: cast(loss, out) };
   // The total and what a mean divides by are named in value_info (loss_sum, weight_sum): a streamed
   // evaluation fetches them from this very graph to combine chunks exactly (stream/plan.ts).
   const sum = g.annotate(accurateSum(loss, itemRank), "loss_sum", []);
-  if (reduction === "sum") return cast(sum, out);
+  if (reduction === "sum") return { value: cast(sum, out) };
   const weights = g.annotate(denominator ? accurateSum(denominator, itemRank) : itemCount(loss), "weight_sum", []);
-  return cast(div(sum, weights), out);
+  return { value: cast(div(sum, weights), out), weights };
 }
 
 /** The number of elements of v, in the accumulate type. */
@@ -195,9 +195,19 @@ export function finishLoss(
   g: Graph,
   inputs: TensorSpec[],
   perItem: Value,
-  o: { outputs: "loss" | "parts"; reduction: Reduction; denominator?: Value; items: Dim[]; checks?: InputCheck[]; doc: string },
+  o: {
+    outputs: "loss" | "parts";
+    reduction: Reduction;
+    denominator?: Value;
+    items: Dim[];
+    checks?: InputCheck[];
+    doc: string;
+    /** d (sum of the per-item losses) / d input, in the float type: output as `input_grad`, scaled as the reduction scales. */
+    gradient?: Value;
+  },
 ): BuiltParts {
   const base = { graph: g, inputs, checks: o.checks ?? [], doc: o.doc };
+  if (o.gradient && o.outputs === "parts") throw new OptionError('gradient: expected outputs "loss" (the gradient is of the loss), received outputs "parts"');
   if (o.outputs === "parts") {
     const rank = o.items.length;
     const acc = g.accumulateType;
@@ -213,6 +223,28 @@ export function finishLoss(
     };
   }
   const shape = o.reduction === "none" ? o.items : [];
-  g.output(reduceItems(perItem, o.reduction, o.items.length, o.denominator), "loss", shape);
-  return { ...base, outputs: [{ name: "loss", dtype: g.ioFloatType, shape, doc: "the loss" }] };
+  const reduced = reduceItems(perItem, o.reduction, o.items.length, o.denominator);
+  g.output(reduced.value, "loss", shape);
+  const outputs: TensorSpec[] = [{ name: "loss", dtype: g.ioFloatType, shape, doc: "the loss" }];
+  if (o.gradient) {
+    // "none": the gradient of the sum of the items (PyTorch's backward(ones_like(loss))); "mean": / weight_sum
+    // (a mean over no weight: every item's gradient is 0, and so is the mean's, as in PyTorch, not 0 / 0)
+    let grad = o.gradient;
+    if (reduced.weights) {
+      const w = cast(reduced.weights, g.floatType);
+      grad = div(grad, where(equal(w, 0), 1, w, g.floatType));
+    }
+    const input = inputs.find((i) => i.name === "input")!;
+    g.output(cast(grad, g.ioFloatType), "input_grad", input.shape);
+    outputs.push({ name: "input_grad", dtype: g.ioFloatType, shape: input.shape, doc: "d loss / d input (for reduction none: of the sum of the items)" });
+  }
+  return { ...base, outputs };
+}
+
+/** One-hot of valid class indices `safe` [N, d..] over the classes (dim 1) of x [N, C, d..]: [N, C, d..] in the float type. Gradients only. */
+export function oneHotOf(x: Value, safe: Value, rank: number): Value {
+  const g = x.graph;
+  const C = cast(gather(shape(x), 1), safe.dtype);
+  const classes = g.node("Range", [g.constant(0, safe.dtype), C, g.constant(1, safe.dtype)]);
+  return cast(equal(reshape(classes, [1, -1, ...Array(rank - 2).fill(1)]), unsqueeze(safe, [1])), g.floatType);
 }

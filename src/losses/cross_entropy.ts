@@ -1,6 +1,6 @@
 import { Graph, type Value } from "../builder/graph.js";
-import { add, div, gather, mul, neg, reduceMean, reduceSum, where } from "../builder/ops/index.js";
-import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, perClass } from "./common.js";
+import { add, cast, div, exp, gather, mul, neg, reduceMean, reduceSum, sub, unsqueeze, where } from "../builder/ops/index.js";
+import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, oneHotOf, perClass } from "./common.js";
 import { integerIn, numberIn, numberList, OptionError, oneOf, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
@@ -39,7 +39,10 @@ export const crossEntropy = defineLoss({
     const w = o.weight ? perClass(g, o.weight, o.rank) : undefined;
     let loss: Value;
     let denominator: Value | undefined;
+    let gradient: Value | undefined;
     const checks: InputCheck[] = [];
+    // d l_i / d x_ij = p_ij sum_c v_ic - v_ij, with v_ic the weight item i's loss puts on log p_ic
+    const softmaxGrad = (v: Value) => sub(mul(exp(logp.full()), reduceSum(v, { axes: [1], keepdims: true })), v);
     if (o.targetType === "probs") {
       const t = declareInput(g, inputs, "target", "float", classInputDims(o.rank, C), "class probabilities, shaped like input");
       let q = t;
@@ -47,6 +50,7 @@ export const crossEntropy = defineLoss({
       let prod = mul(logp.full(), q);
       if (w) prod = mul(prod, w);
       loss = neg(reduceSum(prod, { axes: [1] }));
+      if (o.gradient) gradient = softmaxGrad(w ? mul(q, w) : q);
     } else {
       const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
       checks.push({ kind: "classIndex", tensor: "target", classesOf: "input", axis: 1, ignoreIndex: o.ignoreIndex });
@@ -66,8 +70,14 @@ export const crossEntropy = defineLoss({
       }
       loss = where(valid, nll, 0);
       denominator = wt ? where(valid, wt, 0) : valid;
+      if (o.gradient) {
+        // v_c = (1 - eps) w_t [c = t] + (eps / C) w_c, and 0 for an ignored item
+        let v = mul(oneHotOf(x, safe, o.rank), wt ? unsqueeze(mul(wt, 1 - eps), [1]) : 1 - eps);
+        if (eps > 0) v = add(v, w ? mul(w, eps / (C as number)) : div(g.constant(eps, g.floatType), classCount(x)));
+        gradient = mul(softmaxGrad(v), unsqueeze(cast(valid, g.floatType), [1]));
+      }
     }
-    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, denominator, items: itemDims(o.rank), checks, doc: "cross_entropy: F.cross_entropy parity; input = logits" });
+    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, denominator, items: itemDims(o.rank), checks, gradient, doc: "cross_entropy: F.cross_entropy parity; input = logits" });
   },
   check(o) {
     if (o.targetType === "probs" && o.ignoreIndex !== -100) {

@@ -113,6 +113,10 @@ export function buildDefinition<N extends string, S extends OptionSchema>(
     throw new OptionError(`outputs: "parts" needs reduction "mean" or "sum", received reduction "none"`);
   }
   const parts = def.build(resolved, { opset, lowering, accumulate, outputs, dtype });
+  if ((resolved as { gradient?: boolean }).gradient && !parts.outputs.some((o) => o.name === "input_grad")) {
+    // a loss whose build does not compute its gradient yet (see docs/adding-a-loss.md): never a silent omission
+    throw new OptionError(`${def.name}: option gradient: expected false, this loss does not build its gradient yet; received true`);
+  }
   const model = parts.graph.toModel({
     docString: `${parts.doc}. Built by onnx-losses with options ${canonicalJson(resolved)}.`,
     metadata: encodeContract({

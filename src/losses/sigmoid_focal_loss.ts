@@ -1,5 +1,5 @@
 import { Graph, type Value } from "../builder/graph.js";
-import { add, mul, neg, powConst, relu, sigmoid, sub } from "../builder/ops/index.js";
+import { add, div, max, mul, neg, powConst, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { bceWithLogits } from "./binary_cross_entropy_with_logits.js";
 import { declareInput, elementwiseDims, finishLoss } from "./common.js";
 import { numberIn, type OptionSpec, rankOption, reductionOption } from "./options.js";
@@ -39,20 +39,33 @@ export const sigmoidFocalLoss = defineLoss({
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float", dims, "logits");
     const y = declareInput(g, inputs, "target", "float", dims, "targets in [0, 1], shaped like input");
-    let loss = bceWithLogits(x, y);
+    const ce = bceWithLogits(x, y);
+    let loss = ce;
     let oneMinusYValue: Value | undefined;
     const oneMinusY = () => (oneMinusYValue ??= sub(1, y));
+    // d ce / d x = sigmoid(x) - y; with the focal factor m^g (m = 1 - p_t), d m / d x = (1 - 2y) s (1 - s)
+    let gradient: Value | undefined = o.gradient ? sub(sigmoid(x), y) : undefined;
     if (o.gamma !== 0) {
       const oneMinusPt = add(mul(y, sigmoid(neg(x))), mul(oneMinusY(), sigmoid(x)));
       // a soft y outside [0, 1] could make the base negative; Pow of a negative base is NaN.
       const base = Number.isInteger(o.gamma) ? oneMinusPt : relu(oneMinusPt);
-      loss = mul(loss, powConst(base, o.gamma)!);
+      const factor = powConst(base, o.gamma)!;
+      loss = mul(loss, factor);
+      if (gradient) {
+        // g m^(g-1) (1 - 2y) s (1 - s) ce + m^g (s - y); for g < 1, m^(g-1) s (1 - s) = m^g s (1 - s) / m,
+        // and where m = 0 (then s (1 - s) = 0 too) the term is 0 rather than 0 / 0
+        const s1s = mul(sigmoid(x), sigmoid(neg(x)));
+        const dm = o.gamma >= 1 ? mul(o.gamma === 1 ? s1s : mul(powConst(base, o.gamma - 1)!, s1s), o.gamma) : mul(div(mul(factor, s1s), max(base, 1e-30)), o.gamma);
+        gradient = add(mul(mul(dm, sub(1, mul(y, 2))), ce), mul(factor, gradient));
+      }
     }
     if (o.alpha !== null && o.alpha >= 0) {
       // alpha y + (1 - alpha)(1 - y), as written: the shorter (1 - alpha) + (2 alpha - 1) y cancels in
       // float32 at y = 1 for a small alpha (alpha 2e-9 weighed positives 0)
-      loss = mul(loss, add(mul(y, o.alpha), mul(oneMinusY(), 1 - o.alpha)));
+      const alphaT = add(mul(y, o.alpha), mul(oneMinusY(), 1 - o.alpha));
+      loss = mul(loss, alphaT);
+      if (gradient) gradient = mul(gradient, alphaT);
     }
-    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, items: dims, doc: "sigmoid_focal_loss: torchvision.ops.sigmoid_focal_loss parity; input = logits" });
+    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, items: dims, gradient, doc: "sigmoid_focal_loss: torchvision.ops.sigmoid_focal_loss parity; input = logits" });
   },
 });

@@ -1,6 +1,7 @@
 import { Graph, type Value } from "../builder/graph.js";
 import {
   add,
+  cast,
   div,
   equal,
   exp,
@@ -15,9 +16,10 @@ import {
   reshape,
   shape,
   sub,
+  unsqueeze,
   where,
 } from "../builder/ops/index.js";
-import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, perClass } from "./common.js";
+import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, oneHotOf, perClass } from "./common.js";
 import { integerIn, numberIn, OptionError, type OptionSpec, rankOption, received, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
@@ -34,6 +36,24 @@ const alphaOption: OptionSpec<number | number[] | null> = {
     return { ok: false };
   },
 };
+
+/**
+ * G(p) = (1 - p)^g - g p (1 - p)^(g-1) log p, the focal loss's slope factor, from m = 1 - p, log p and
+ * p; null for g = 0 (then G = 1). For 0 < g < 1, (1 - p)^(g-1) log p = m^g (log p / m), and the ratio
+ * tends to -1 as m -> 0 (taken as -1 - m/2 below 1e-4), where autograd gives NaN: the limit is finite.
+ */
+function focalSlope(m: Value, logP: Value, p: Value, gamma: number): Value | null {
+  if (gamma === 0) return null;
+  const g = m.graph;
+  const mg = powConst(m, gamma)!;
+  let second: Value;
+  if (gamma >= 1) second = gamma === 1 ? logP : mul(powConst(m, gamma - 1)!, logP);
+  else {
+    const small = g.node("Less", [m, g.constant(1e-4, m.dtype)], {}, { dtype: "bool" });
+    second = mul(mg, where(small, sub(-1, mul(m, 0.5)), div(logP, m), m.dtype));
+  }
+  return sub(mg, mul(mul(p, second), gamma));
+}
 
 /** (1 - p)^gamma, or null when gamma is 0 (no factor, and 1 - p is never built). */
 function focalFactor(oneMinusP: () => Value, gamma: number): Value | null {
@@ -91,6 +111,7 @@ export const softmaxFocalLoss = defineLoss({
 
     // Hard part on gathered [N, d..] values.
     let logPt = logp.atTarget(safe);
+    const logPt0 = logPt;
     let pt = () => exp(logPt);
     const s = o.oneHotClamp;
     if (s > 0) {
@@ -133,10 +154,43 @@ export const softmaxFocalLoss = defineLoss({
       loss = add(mul(loss, 1 - eps), mul(sum, scale));
     }
     loss = where(valid, loss, 0);
+
+    let gradient: Value | undefined;
+    if (o.gradient) {
+      // d l / d x_j = a_t G(p_t) (p_j - [j = t]), G(p) = (1 - p)^g - g p (1 - p)^(g-1) log p (focalSlope);
+      // 1 - p_t is the other classes' mass (no cancellation as p_t -> 1)
+      const P = exp(logp.full());
+      const oneHot = oneHotOf(x, safe, o.rank);
+      const mT = reduceSum(mul(P, sub(1, oneHot)), { axes: [1] });
+      let coef: Value | undefined;
+      if (s > 0) {
+        // p' = (1 - 2s) p_t + s: d l / d x_j = a_t (1 - 2s) (p_t / p') G(p') (p_j - [j = t])
+        const slopeP = focalSlope(add(mul(mT, 1 - 2 * s), s), logPt, exp(logPt), o.gamma);
+        coef = mul(mul(slopeP ?? g.constant(1, g.floatType), exp(sub(logPt0, logPt))), 1 - 2 * s);
+      } else coef = focalSlope(mT, logPt, exp(logPt), o.gamma) ?? undefined;
+      const aT = alphaList ? gather(g.constant(alphaList, g.floatType), safe, 0) : alphaNum !== null ? where(equal(safe, o.balanceIndex), alphaNum, 1 - alphaNum, g.floatType) : undefined;
+      if (aT) coef = coef ? mul(coef, aT) : aT;
+      let grad = sub(P, oneHot);
+      if (coef) grad = mul(grad, unsqueeze(coef, [1]));
+      if (eps > 0) {
+        // soft targets: (1 - eps) of the above + (eps / C) (h_j - p_j sum_c h_c), h_c = -alpha_c G(p_c)
+        const slopes = focalSlope(relu(sub(1, P)), logp.full(), P, o.gamma);
+        // h has the shape of P (-1 everywhere when gamma is 0)
+        let h = slopes ? neg(slopes) : sub(mul(P, 0), 1);
+        if (alphaList) h = mul(h, perClass(g, alphaList, o.rank));
+        else if (alphaNum !== null) {
+          const classes = g.node("Range", [g.constant(0, "int64"), gather(shape(x), 1), g.constant(1, "int64")]);
+          h = mul(h, reshape(where(equal(classes, o.balanceIndex), alphaNum, 1 - alphaNum, g.floatType), [-1, ...Array(o.rank - 2).fill(1)]));
+        }
+        const soft = sub(h, mul(P, reduceSum(h, { axes: [1], keepdims: true })));
+        grad = add(mul(grad, 1 - eps), mul(soft, C ? g.constant(eps / C, g.floatType) : div(g.constant(eps, g.floatType), classCount(x))));
+      }
+      gradient = mul(grad, unsqueeze(cast(valid, g.floatType), [1]));
+    }
     const checks: InputCheck[] = [{ kind: "classIndex", tensor: "target", classesOf: "input", axis: 1, ignoreIndex: o.ignoreIndex }];
     if (alphaNum !== null) {
       checks.push({ kind: "minDim", tensor: "input", axis: 1, min: o.balanceIndex + 1, why: `balanceIndex ${o.balanceIndex} must be a class` });
     }
-    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, denominator: valid, items: itemDims(o.rank), checks, doc: "softmax_focal_loss: the article's FocalLoss with its alpha defect fixed; input = logits" });
+    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, denominator: valid, items: itemDims(o.rank), checks, gradient, doc: "softmax_focal_loss: the article's FocalLoss with its alpha defect fixed; input = logits" });
   },
 });

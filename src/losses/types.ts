@@ -1,7 +1,7 @@
 import type { Dim, Graph, Lowering } from "../builder/graph.js";
 import type { DType, FloatDType } from "../onnx/dtypes.js";
 import type { InputCheck } from "../model/contract.js";
-import type { InferOptions, NamedOptionSpec, OptionSchema } from "./options.js";
+import type { InferOptions, NamedOptionSpec, OptionSchema, OptionSpec } from "./options.js";
 
 export type { InputCheck };
 
@@ -86,7 +86,21 @@ export type OptionsOf<D> = D extends LossDefinition<string, infer S> ? InferOpti
  *   build(o, ctx) { ... o.gamma is a number, o.reduction "mean" | "sum" | "none" ... },
  * });
  */
-export function defineLoss<const N extends string, S extends OptionSchema>(definition: Omit<LossDefinition<N, S>, "optionList">): LossDefinition<N, S> {
-  const optionList = Object.freeze(Object.entries(definition.options).map(([name, spec]) => Object.freeze({ ...spec, name })));
-  return Object.freeze({ ...definition, optionList });
+export function defineLoss<const N extends string, S extends OptionSchema>(
+  definition: Omit<LossDefinition<N, S & GradientSchema>, "optionList" | "options"> & { options: S },
+): LossDefinition<N, S & GradientSchema> {
+  const options = { ...definition.options, gradient: gradientOption } as S & GradientSchema;
+  const optionList = Object.freeze(Object.entries(options).map(([name, spec]) => Object.freeze({ ...spec, name })));
+  return Object.freeze({ ...definition, options, optionList });
 }
+
+/** The option every loss takes last: also output `input_grad`, d loss / d input, in closed form in the same graph. */
+export const gradientOption: OptionSpec<boolean> = {
+  doc: "Also output input_grad: d loss / d input, in closed form in the same graph (for reduction none, of the sum of the items).",
+  allowed: "true | false",
+  default: false,
+  parse: (v) => (typeof v === "boolean" ? { ok: true, value: v } : { ok: false }),
+};
+
+/** The schema part every loss shares (added by defineLoss). */
+export type GradientSchema = { gradient: OptionSpec<boolean> };

@@ -13,11 +13,13 @@ import type { Lowering } from "../../builder/graph.js";
 import type { FloatDType } from "../../onnx/dtypes.js";
 import type { TensorData } from "../../runtime/tensor.js";
 import { UsageError } from "../errors.js";
+import { withGradientFlag } from "./export.js";
 import { describeTensor, jsonNumbers, MAX_JSON_VALUES } from "../format.js";
 import type { CliIo } from "../io.js";
 import { parseIntFlag, parseNamedFile, parseOptionsJson } from "../parse.js";
 
 export interface EvalFlags {
+  gradient?: boolean;
   input?: string[];
   options?: string;
   opset?: string;
@@ -41,13 +43,13 @@ export const STREAM_ABOVE_BYTES = 256 * 2 ** 20;
  */
 async function resolveModel(io: CliIo, target: string, flags: EvalFlags, files: Record<string, string>, given: Record<string, string>): Promise<{ model: Uint8Array; what?: string }> {
   if (!target.endsWith(".onnx")) {
-    const options = parseOptionsJson(flags.options) ?? {};
+    const options = withGradientFlag(parseOptionsJson(flags.options) ?? {}, flags.gradient);
     if (!files.input) throw new UsageError(`eval ${target}: expected --input input=FILE.npy (the loss's input)`);
     const rank = await npyRank(files.input, given.input);
     const build = { opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype };
     return { model: buildLossForRank(target, options, rank, build).model, what: target };
   }
-  for (const [flag, value] of [["--options", flags.options], ["--opset", flags.opset], ["--lowering", flags.lowering], ["--dtype", flags.dtype]]) {
+  for (const [flag, value] of [["--options", flags.options], ["--opset", flags.opset], ["--lowering", flags.lowering], ["--dtype", flags.dtype], ["--gradient", flags.gradient]]) {
     if (value !== undefined) throw new UsageError(`eval: ${flag} applies to a loss name; a .onnx file carries its own`);
   }
   return { model: new Uint8Array(await readFile(resolve(io.cwd, target))), what: target };

@@ -9,7 +9,17 @@ import type { FloatDType } from "../../onnx/dtypes.js";
 import type { CliIo } from "../io.js";
 import { parseIntFlag, parseOptionsJson } from "../parse.js";
 
+/** `--gradient` as the option gradient: true (a contradicting --options value is refused). */
+export function withGradientFlag(options: Record<string, unknown>, flag: boolean | undefined): Record<string, unknown> {
+  if (!flag) return options;
+  if (options.gradient !== undefined && options.gradient !== true) {
+    throw new UsageError(`--gradient and options.gradient ${JSON.stringify(options.gradient)} disagree`);
+  }
+  return { ...options, gradient: true };
+}
+
 export interface ExportFlags {
+  gradient?: boolean;
   all?: boolean;
   options?: string;
   opset?: string;
@@ -43,18 +53,22 @@ export async function exportCommand(io: CliIo, loss: string | undefined, flags: 
     await mkdir(out, { recursive: true });
     const manifest: ManifestEntry[] = [];
     for (const def of CATALOGUE) {
-      const g = buildLoss(def.name, rank === undefined ? {} : { rank }, { opset, lowering: flags.lowering, dtype: flags.dtype });
-      const file = `${def.name}.onnx`;
-      await writeFile(join(out, file), g.model);
-      manifest.push(entry(file, g.name, g.options, g.model));
-      io.out(`wrote ${join(flags.output, file)} (${g.model.length} bytes)`);
+      // each loss with its default options, and with --gradient also its gradient graph (NAME_grad.onnx)
+      for (const gradient of flags.gradient ? [false, true] : [false]) {
+        const options = { ...(rank === undefined ? {} : { rank }), ...(gradient ? { gradient } : {}) };
+        const g = buildLoss(def.name, options, { opset, lowering: flags.lowering, dtype: flags.dtype });
+        const file = `${def.name}${gradient ? "_grad" : ""}.onnx`;
+        await writeFile(join(out, file), g.model);
+        manifest.push(entry(file, g.name, g.options, g.model));
+        io.out(`wrote ${join(flags.output, file)} (${g.model.length} bytes)`);
+      }
     }
     await writeFile(join(out, "manifest.json"), `${JSON.stringify({ generator: "onnx-losses export --all", graphs: manifest }, null, 2)}\n`);
     io.out(`wrote ${join(flags.output, "manifest.json")} (${manifest.length} graphs)`);
     return;
   }
   if (!loss) throw new UsageError("export: expected a loss name (see onnx-losses list) or --all");
-  const options = parseOptionsJson(flags.options) ?? {};
+  const options = withGradientFlag(parseOptionsJson(flags.options) ?? {}, flags.gradient);
   if (rank !== undefined) {
     if (options.rank !== undefined && options.rank !== rank) {
       throw new UsageError(`export: --rank ${rank} and options.rank ${JSON.stringify(options.rank)} disagree`);
