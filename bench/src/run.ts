@@ -216,6 +216,8 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       runners.push(
         await nodeRunner("ours-f32", "the same graph, float32 final reduction", buildLoss(loss, lossOptions(loss, rank), { accumulate: "float32" }).model, feeds, threads),
       );
+      // the loss and its gradient input_grad in one graph (gradient: true): the issue's bound is ~2x the forward
+      runners.push(await nodeRunner("ours-grad", "the same loss with input_grad (gradient: true)", buildLoss(loss, { ...lossOptions(loss, rank), gradient: true }).model, feeds, threads));
       if (loss === "cross_entropy" || loss === "nll_loss") {
         const op = loss === "cross_entropy" ? "SoftmaxCrossEntropyLoss" : "NegativeLogLikelihoodLoss";
         runners.push(await nodeRunner("one-node", `one ${op} node`, oneNodeLoss(loss, rank), feeds, threads));
