@@ -7,6 +7,7 @@ import {
   equal,
   gather,
   max,
+  mul,
   gatherElements,
   logSoftmax,
   logSumExpParts,
@@ -239,6 +240,20 @@ export function finishLoss(
     outputs.push({ name: "input_grad", dtype: g.ioFloatType, shape: input.shape, doc: "d loss / d input (for reduction none: of the sum of the items)" });
   }
   return { ...base, outputs };
+}
+
+/**
+ * `full` [N, C, d..] minus `atTarget` ([N, d..] or a number) at each item's target class: the
+ * `- [j = t] v` of a softmax gradient. One ScatterElements of the gathered values, instead of a one-hot
+ * [N, C] tensor and two more passes over it; under the WebGPU lowering (whose backend may not have
+ * ScatterElements on the GPU) the one-hot form.
+ */
+export function subtractAtTarget(full: Value, safe: Value, atTarget: Value | number, rank: number): Value {
+  const g = full.graph;
+  const at = typeof atTarget === "number" ? atTarget : unsqueeze(atTarget, [1]);
+  if (g.lowering === "webgpu") return sub(full, mul(oneHotOf(full, safe, rank), at));
+  const idx = unsqueeze(safe, [1]);
+  return g.node("ScatterElements", [full, idx, sub(gatherElements(full, idx, 1), at)], { axis: 1 });
 }
 
 /** One-hot of valid class indices `safe` [N, d..] over the classes (dim 1) of x [N, C, d..]: [N, C, d..] in the float type. Gradients only. */

@@ -1,6 +1,6 @@
 import { Graph, type Value } from "../builder/graph.js";
 import { add, cast, div, exp, gather, mul, neg, reduceMean, reduceSum, sub, unsqueeze, where } from "../builder/ops/index.js";
-import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, oneHotOf, perClass } from "./common.js";
+import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, perClass, subtractAtTarget } from "./common.js";
 import { integerIn, numberIn, numberList, OptionError, oneOf, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
@@ -71,10 +71,16 @@ export const crossEntropy = defineLoss({
       loss = where(valid, nll, 0);
       denominator = wt ? where(valid, wt, 0) : valid;
       if (o.gradient) {
-        // v_c = (1 - eps) w_t [c = t] + (eps / C) w_c, and 0 for an ignored item
-        let v = mul(oneHotOf(x, safe, o.rank), wt ? unsqueeze(mul(wt, 1 - eps), [1]) : 1 - eps);
-        if (eps > 0) v = add(v, w ? mul(w, eps / (C as number)) : div(g.constant(eps, g.floatType), classCount(x)));
-        gradient = mul(softmaxGrad(v), unsqueeze(cast(valid, g.floatType), [1]));
+        // v_c = (1 - eps) w_t [c = t] + (eps / C) w_c, and 0 for an ignored item: p_j sum_c v_c - v_j, where
+        // sum_c v_c = (1 - eps) w_t + eps mean_c(w_c) is known (1 without weights)
+        const P = exp(logp.full());
+        let base = P;
+        if (wt) {
+          const meanW = (o.weight as number[]).reduce((a, b) => a + b, 0) / (C as number);
+          base = mul(P, unsqueeze(add(mul(wt, 1 - eps), eps * meanW), [1]));
+        }
+        if (eps > 0) base = sub(base, w ? mul(w, eps / (C as number)) : div(g.constant(eps, g.floatType), classCount(x)));
+        gradient = mul(subtractAtTarget(base, safe, wt ? mul(wt, 1 - eps) : 1 - eps, o.rank), unsqueeze(cast(valid, g.floatType), [1]));
       }
     }
     return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, denominator, items: itemDims(o.rank), checks, gradient, doc: "cross_entropy: F.cross_entropy parity; input = logits" });

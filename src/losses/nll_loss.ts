@@ -1,6 +1,6 @@
 import { Graph, type Value } from "../builder/graph.js";
-import { cast, gather, gatherElements, mul, neg, squeeze, unsqueeze, where } from "../builder/ops/index.js";
-import { classInputDims, declareInput, finishLoss, hardTargets, itemDims, oneHotOf } from "./common.js";
+import { cast, gather, gatherElements, mul, neg, shape, squeeze, unsqueeze, where } from "../builder/ops/index.js";
+import { classInputDims, declareInput, finishLoss, hardTargets, itemDims, subtractAtTarget } from "./common.js";
 import { integerIn, numberList, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type TensorSpec } from "./types.js";
 
@@ -34,7 +34,8 @@ export const nllLoss = defineLoss({
     }
     const loss = where(valid, nll, 0);
     // d l_i / d x_ic = -w_t [c = t], 0 for an ignored item
-    const gradient = o.gradient ? mul(oneHotOf(x, safe, o.rank), unsqueeze(neg(wt ? where(valid, wt, 0) : cast(valid, g.floatType)), [1])) : undefined;
+    const zeros = () => g.node("Expand", [g.constant(0, g.floatType), shape(x)]);
+    const gradient = o.gradient ? subtractAtTarget(zeros(), safe, wt ? where(valid, wt, 0) : cast(valid, g.floatType), o.rank) : undefined;
     return finishLoss(g, inputs, loss, {
       gradient,
       outputs: ctx.outputs,

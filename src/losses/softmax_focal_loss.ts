@@ -19,7 +19,7 @@ import {
   unsqueeze,
   where,
 } from "../builder/ops/index.js";
-import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, oneHotOf, perClass } from "./common.js";
+import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, perClass, subtractAtTarget } from "./common.js";
 import { integerIn, numberIn, OptionError, type OptionSpec, rankOption, received, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
@@ -160,8 +160,7 @@ export const softmaxFocalLoss = defineLoss({
       // d l / d x_j = a_t G(p_t) (p_j - [j = t]), G(p) = (1 - p)^g - g p (1 - p)^(g-1) log p (focalSlope);
       // 1 - p_t is the other classes' mass (no cancellation as p_t -> 1)
       const P = exp(logp.full());
-      const oneHot = oneHotOf(x, safe, o.rank);
-      const mT = reduceSum(mul(P, sub(1, oneHot)), { axes: [1] });
+      const mT = reduceSum(subtractAtTarget(P, safe, exp(logPt0), o.rank), { axes: [1] });
       let coef: Value | undefined;
       if (s > 0) {
         // p' = (1 - 2s) p_t + s: d l / d x_j = a_t (1 - 2s) (p_t / p') G(p') (p_j - [j = t])
@@ -170,8 +169,8 @@ export const softmaxFocalLoss = defineLoss({
       } else coef = focalSlope(mT, logPt, exp(logPt), o.gamma) ?? undefined;
       const aT = alphaList ? gather(g.constant(alphaList, g.floatType), safe, 0) : alphaNum !== null ? where(equal(safe, o.balanceIndex), alphaNum, 1 - alphaNum, g.floatType) : undefined;
       if (aT) coef = coef ? mul(coef, aT) : aT;
-      let grad = sub(P, oneHot);
-      if (coef) grad = mul(grad, unsqueeze(coef, [1]));
+      // coef (p_j - [j = t]), the one-hot part scattered at the targets
+      let grad = coef ? subtractAtTarget(mul(P, unsqueeze(coef, [1])), safe, coef, o.rank) : subtractAtTarget(P, safe, 1, o.rank);
       if (eps > 0) {
         // soft targets: (1 - eps) of the above + (eps / C) (h_j - p_j sum_c h_c), h_c = -alpha_c G(p_c)
         const slopes = focalSlope(relu(sub(1, P)), logp.full(), P, o.gamma);
