@@ -130,6 +130,7 @@ describe("options and shapes against the float64 reference", () => {
       alpha: loss === "softmax_focal_loss" ? fc.oneof(fc.constant(null), fc.double({ min: 0, max: 1, noNaN: true }), list(0, 2)) : fc.oneof(fc.constant(null), fc.double({ min: -1, max: 1, noNaN: true })),
       balanceIndex: fc.integer({ min: 0, max: 3 }),
       oneHotClamp: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.5, noNaN: true })),
+      gradient: fc.boolean(),
     };
     return fc.oneof({ arbitrary: plausible[name] ?? fc.jsonValue(), weight: 9 }, { arbitrary: fc.jsonValue(), weight: 1 });
   };
@@ -170,7 +171,8 @@ describe("options and shapes against the float64 reference", () => {
           target = { dims, data: Float32Array.from({ length: size }, () => (r() < 0.5 ? Math.round(r()) : r())) };
         }
         const ev = await createEvaluator(graph);
-        const { loss: got } = await ev.run({ input: { data: x, dims }, target });
+        const outs = await ev.run({ input: { data: x, dims }, target });
+        const got = outs.loss;
         await ev.release();
         // the graph holds float options as float32 constants (as PyTorch holds float32 weight tensors):
         // the reference takes the weights and eps rounded the same way (a weight of 5e-324 is 0 in both,
@@ -188,6 +190,7 @@ describe("options and shapes against the float64 reference", () => {
         // a weight near float32's largest value (3.4e38) overflows float32 sums, ours and PyTorch's alike
         const items = referenceFor(loss, { dims, data: x }, { dims: target.dims, data: Array.from(target.data as ArrayLike<number | bigint>, Number) }, { ...o32, reduction: "none" });
         if (items.reduce((a, v) => a + Math.abs(v), 0) > 1e37) return;
+        if (o.gradient === true) checkGradient(loss, o32, dims, x, target, outs.input_grad ? tensorNumbers(outs.input_grad) : undefined);
         // BCE on logits computes relu(x) - x y (as PyTorch does): for a soft y and |x| near 1e4 that
         // difference keeps float32's absolute precision of x, not of the result. Allow that much there.
         const gotN = tensorNumbers(got);
@@ -223,4 +226,35 @@ function shapeFor(loss: string, options: Record<string, unknown>, seed: number):
   const last = len(options.weight) ?? len(options.posWeight);
   if (last !== undefined) dims[rank - 1] = last;
   return dims;
+}
+
+/**
+ * input_grad against the slope of the float64 reference loss (central differences) at a few elements:
+ * an independent check of the closed forms on generated shapes, options and extreme logits.
+ */
+function checkGradient(
+  loss: string,
+  o: Record<string, unknown>,
+  dims: number[],
+  x: Float32Array,
+  target: { data: Float32Array | BigInt64Array; dims: number[] },
+  grad: readonly number[] | undefined,
+): void {
+  if (!grad) throw new Error(`${loss} ${JSON.stringify(o)}: gradient: true but no input_grad`);
+  const t = { dims: target.dims, data: Array.from(target.data as ArrayLike<number | bigint>, Number) };
+  const reduction = o.reduction === "none" ? "sum" : o.reduction;
+  const total = (v: Float64Array) => referenceFor(loss, { dims, data: v }, t, { ...o, reduction })[0];
+  const picks = [0, Math.floor(x.length / 2), x.length - 1].filter((i, j, a) => i >= 0 && i < x.length && a.indexOf(i) === j);
+  for (const i of picks) {
+    const h = 1e-6 * Math.max(1, Math.abs(x[i]));
+    if (loss === "binary_cross_entropy" && (x[i] - h <= 0 || x[i] + h >= 1)) continue; // the clamped logs' edges
+    const up = Float64Array.from(x);
+    const down = Float64Array.from(x);
+    up[i] += h;
+    down[i] -= h;
+    const fd = (total(up) - total(down)) / (up[i] - down[i]);
+    if (!Number.isFinite(fd)) continue; // a mean over no items
+    const g = grad[i];
+    if (!(Math.abs(g - fd) <= 1e-4 * Math.max(1, Math.abs(fd)))) throw new Error(`${loss} ${JSON.stringify(o)} dims [${dims}]: input_grad[${i}] = ${g}, slope of the reference ${fd}`);
+  }
 }
