@@ -531,17 +531,23 @@ def main():
     npy_files()
     os.makedirs(OUT, exist_ok=True)
     for loss, cases in CASES.items():
-        doc = {
-            "generator": "scripts/make_fixtures.py",
-            "torch": torch.__version__.split("+")[0],
-            "torchvision": torchvision.__version__.split("+")[0],
-            "note": "expected = PyTorch in float64 on the float32 inputs; do not edit, regenerate with npm run fixtures",
-            "cases": cases,
-        }
-        with open(os.path.join(OUT, f"{loss}.json"), "w") as f:
-            json.dump(doc, f, indent=None, separators=(",", ":"), allow_nan=False)
-            f.write("\n")
+        write_fixture(os.path.join(OUT, f"{loss}.json"), "scripts/make_fixtures.py",
+                      "expected = PyTorch in float64 on the float32 inputs; do not edit, regenerate with npm run fixtures", cases)
         print(f"{loss}: {len(cases)} cases")
+
+
+def write_fixture(path, generator, note, cases):
+    """A fixture file: who wrote it, with which torch, what it holds, and its cases, compact JSON (no NaN literals)."""
+    doc = {
+        "generator": generator,
+        "torch": torch.__version__.split("+")[0],
+        "torchvision": torchvision.__version__.split("+")[0],
+        "note": note,
+        "cases": cases,
+    }
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=None, separators=(",", ":"), allow_nan=False)
+        f.write("\n")
 
 
 if __name__ == "__main__":

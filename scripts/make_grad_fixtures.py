@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torchvision.ops import sigmoid_focal_loss as tv_sigmoid_focal_loss
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import focal_reference, num  # noqa: E402
+from make_fixtures import focal_reference, num, write_fixture  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FIXTURES = os.path.join(ROOT, "test", "fixtures")
@@ -80,15 +80,9 @@ def main():
             value.backward(torch.ones_like(value))
             g = x.grad.reshape(-1).tolist()
             grads.append({"id": c["id"], "input_grad": {"dims": list(x.shape), "data": [num(v) for v in g]}})
-        doc = {
-            "generator": "scripts/make_grad_fixtures.py",
-            "torch": torch.__version__.split("+")[0],
-            "note": "input_grad = PyTorch autograd in float64 of the forward fixture's loss (reduction none: of the sum of the items); do not edit, regenerate with npm run fixtures:grad",
-            "cases": grads,
-        }
-        with open(os.path.join(out_dir, f"{loss}.json"), "w") as f:
-            json.dump(doc, f, indent=None, separators=(",", ":"), allow_nan=False)
-            f.write("\n")
+        write_fixture(os.path.join(out_dir, f"{loss}.json"), "scripts/make_grad_fixtures.py",
+                      "input_grad = PyTorch autograd in float64 of the forward fixture's loss (reduction none: of the sum of the items); do not edit, regenerate with npm run fixtures:grad",
+                      grads)
         nan = sum(1 for c in grads if any(v == "NaN" for v in c["input_grad"]["data"]))
         print(f"{loss}: {len(grads)} gradients ({nan} with NaN from autograd)")
 

@@ -401,3 +401,22 @@ describe("the real binary with --ep webgpu", () => {
     expect(JSON.parse(fallback.stdout)).toEqual(JSON.parse(cpu.stdout));
   }, 120000);
 });
+
+describe("a .npy header past the limit", () => {
+  test("is refused naming the limit, in one pass and streamed alike", async () => {
+    const { MAX_NPY_HEADER_BYTES } = await import("../src/io/npy.js");
+    let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }" + " ".repeat(MAX_NPY_HEADER_BYTES);
+    header += " ".repeat((64 - ((12 + header.length + 1) % 64)) % 64) + "\n";
+    const head = new TextEncoder().encode(header);
+    const bytes = new Uint8Array(12 + head.length + 24);
+    bytes.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 2, 0], 0);
+    new DataView(bytes.buffer).setUint32(8, head.length, true);
+    bytes.set(head, 12);
+    writeFileSync(join(dir, "huge_header.npy"), bytes);
+    const message = `onnx-losses: huge_header.npy: expected a .npy header of at most ${MAX_NPY_HEADER_BYTES} bytes, received one of ${head.length}\n`;
+    for (const extra of [[], ["--stream"]]) {
+      const r = await cli("eval", "cross_entropy", "--input", "input=huge_header.npy", "--input", "target=t.npy", ...extra);
+      expect([r.code, r.err]).toEqual([2, message]);
+    }
+  });
+});

@@ -7,6 +7,7 @@ import { UserError } from "../errors.js";
 import { DTYPE_NAMES, DTYPES, dtypeFromNpy, typedArrayOf, type DType } from "../onnx/dtypes.js";
 import type { TensorData } from "../runtime/tensor.js";
 import { sizeOf } from "../runtime/tensor.js";
+import { preview as show } from "../util/preview.js";
 
 /** A malformed or unsupported .npy file. */
 export class NpyError extends UserError {
@@ -27,11 +28,6 @@ export interface NpyHeader {
 /** The longest .npy header read (numpy's own writer pads to 64 bytes; a header this long is hostile). */
 export const MAX_NPY_HEADER_BYTES = 2 ** 20;
 
-/** A value of a header for an error message. */
-function show(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
 
 /**
  * The header dict, a Python literal as numpy writes it: `{'descr': '<f4', 'fortran_order': False,
@@ -111,26 +107,37 @@ function parseHeaderDict(text: string, what: string): { descr?: unknown; fortran
   return out as { descr?: unknown; fortran_order?: unknown; shape?: number[] };
 }
 
-/** Parse the header of .npy bytes (at least the first header bytes). `what` names the file in errors. */
-export function parseNpyHeader(bytes: Uint8Array, what = "npy"): NpyHeader {
+/** The magic, version and header length of .npy bytes: where the header dict starts and how long it is. */
+function preamble(bytes: Uint8Array, what: string): { major: number; start: number; headerLen: number } {
   if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) {
     throw new NpyError(`${what}: expected a .npy file (magic \\x93NUMPY), received other bytes`);
   }
   const major = bytes[6];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let headerLen: number;
-  let start: number;
-  if (major === 1) {
-    headerLen = view.getUint16(8, true);
-    start = 10;
-  } else if (major === 2 || major === 3) {
+  if (major === 1) return { major, start: 10, headerLen: view.getUint16(8, true) };
+  if (major === 2 || major === 3) {
     if (bytes.length < 12) throw new NpyError(`${what}: truncated .npy header`);
-    headerLen = view.getUint32(8, true);
-    start = 12;
-  } else {
-    throw new NpyError(`${what}: expected .npy format version 1, 2 or 3, received ${major}`);
+    return { major, start: 12, headerLen: view.getUint32(8, true) };
   }
-  if (bytes.length < start + headerLen) throw new NpyError(`${what}: truncated .npy header`);
+  throw new NpyError(`${what}: expected .npy format version 1, 2 or 3, received ${major}`);
+}
+
+/**
+ * How many bytes of a .npy file its preamble and header take, from its first 12 bytes (at most
+ * MAX_NPY_HEADER_BYTES + 12; 12 where they are not a .npy start, which parseNpyHeader then names).
+ */
+export function npyHeaderBytes(first: Uint8Array): number {
+  try {
+    const { start, headerLen } = preamble(first, "");
+    return start + Math.min(headerLen, MAX_NPY_HEADER_BYTES);
+  } catch {
+    return 12;
+  }
+}
+
+/** Parse the header of .npy bytes (at least the first header bytes). `what` names the file in errors. */
+export function parseNpyHeader(bytes: Uint8Array, what = "npy"): NpyHeader {
+  const { major, start, headerLen } = preamble(bytes, what);
   if (headerLen > MAX_NPY_HEADER_BYTES) {
     throw new NpyError(`${what}: expected a .npy header of at most ${MAX_NPY_HEADER_BYTES} bytes, received one of ${headerLen}`);
   }

@@ -5,6 +5,7 @@ import {
   cast,
   div,
   equal,
+  exp,
   gather,
   max,
   mul,
@@ -79,6 +80,7 @@ export class ClassLogProbs {
   private lsm?: Value;
   private parts?: { shifted: Value; lse: Value };
   private fullValue?: Value;
+  private probsValue?: Value;
 
   constructor(
     private readonly x: Value,
@@ -91,6 +93,12 @@ export class ClassLogProbs {
     if (this.useLogSoftmax) return squeeze(gatherElements(this.logSoftmax(), idx, 1), [1]);
     const { shifted, lse } = this.lseParts();
     return squeeze(sub(gatherElements(shifted, idx, 1), lse), [1]);
+  }
+
+  /** p for every class, exp(log p): [N, C, d..], built once however many users it has. */
+  probs(): Value {
+    this.probsValue ??= exp(this.full());
+    return this.probsValue;
   }
 
   /** log p for every class: [N, C, d..]. */

@@ -1,5 +1,5 @@
 import { Graph, type Value } from "../builder/graph.js";
-import { add, cast, div, exp, gather, mul, neg, reduceMean, reduceSum, sub, unsqueeze, where } from "../builder/ops/index.js";
+import { add, cast, div, gather, mul, neg, reduceMean, reduceSum, sub, unsqueeze, where } from "../builder/ops/index.js";
 import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, perClass, subtractAtTarget } from "./common.js";
 import { integerIn, numberIn, numberList, OptionError, oneOf, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
@@ -42,7 +42,7 @@ export const crossEntropy = defineLoss({
     let gradient: Value | undefined;
     const checks: InputCheck[] = [];
     // d l_i / d x_ij = p_ij sum_c v_ic - v_ij, with v_ic the weight item i's loss puts on log p_ic
-    const softmaxGrad = (v: Value) => sub(mul(exp(logp.full()), reduceSum(v, { axes: [1], keepdims: true })), v);
+    const softmaxGrad = (v: Value) => sub(mul(logp.probs(), reduceSum(v, { axes: [1], keepdims: true })), v);
     if (o.targetType === "probs") {
       const t = declareInput(g, inputs, "target", "float", classInputDims(o.rank, C), "class probabilities, shaped like input");
       let q = t;
@@ -73,7 +73,7 @@ export const crossEntropy = defineLoss({
       if (o.gradient) {
         // v_c = (1 - eps) w_t [c = t] + (eps / C) w_c, and 0 for an ignored item: p_j sum_c v_c - v_j, where
         // sum_c v_c = (1 - eps) w_t + eps mean_c(w_c) is known (1 without weights)
-        const P = exp(logp.full());
+        const P = logp.probs();
         let base = P;
         if (wt) {
           const meanW = (o.weight as number[]).reduce((a, b) => a + b, 0) / (C as number);

@@ -138,7 +138,7 @@ export const softmaxFocalLoss = defineLoss({
     if (eps > 0) {
       // (eps / C) sum_c alpha_c (1 - p_c)^gamma (-log p_c) over every class, on [N, C, d..].
       const full = logp.full();
-      const f = focalFactor(() => sub(1, exp(full)), o.gamma);
+      const f = focalFactor(() => sub(1, logp.probs()), o.gamma);
       const term = f ? mul(f, full) : full;
       let sum: Value;
       if (alphaList) sum = reduceSum(mul(term, perClass(g, alphaList, o.rank)), { axes: [1] });
@@ -159,7 +159,7 @@ export const softmaxFocalLoss = defineLoss({
     if (o.gradient) {
       // d l / d x_j = a_t G(p_t) (p_j - [j = t]), G(p) = (1 - p)^g - g p (1 - p)^(g-1) log p (focalSlope);
       // 1 - p_t is the other classes' mass (no cancellation as p_t -> 1)
-      const P = exp(logp.full());
+      const P = logp.probs();
       const mT = reduceSum(subtractAtTarget(P, safe, exp(logPt0), o.rank), { axes: [1] });
       let coef: Value | undefined;
       if (s > 0) {

@@ -13,6 +13,7 @@ import type { Lowering } from "../builder/graph.js";
 import type { ModelInfo, TensorInfo } from "../builder/reader.js";
 import { UserError } from "../errors.js";
 import { FLOAT_DTYPES, isFloatDType, type FloatDType } from "../onnx/dtypes.js";
+import { preview as show, preview as short } from "../util/preview.js";
 
 /** The contract version this release writes and reads. */
 export const CONTRACT_VERSION = 1;
@@ -220,21 +221,4 @@ function isOptionValue(v: unknown): boolean {
   if (v === null || typeof v === "boolean" || typeof v === "string") return true;
   if (typeof v === "number") return Number.isFinite(v);
   return Array.isArray(v) && v.every((x) => typeof x === "number" && Number.isFinite(x));
-}
-
-/** A JSON value for an error message: at most 60 characters. */
-function show(v: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = "a value nested too deeply to show";
-  }
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-/** A text for an error message, quoted: at most 60 characters. */
-function short(s: string | undefined): string {
-  if (s === undefined) return "undefined";
-  return s.length > 60 ? `${JSON.stringify(s.slice(0, 57))}...` : JSON.stringify(s);
 }

@@ -8,7 +8,7 @@ import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { withOutputs } from "../builder/edit.js";
 import { describeModel, type ModelInfo } from "../builder/reader.js";
-import { MAX_NPY_HEADER_BYTES, NpyError, parseNpyHeader, type NpyHeader } from "../io/npy.js";
+import { NpyError, npyHeaderBytes, parseNpyHeader, type NpyHeader } from "../io/npy.js";
 import { buildLossForRank, type BuildOptions } from "../losses/index.js";
 import { checkLossModel } from "../losses/verify.js";
 import { decodeModel } from "../onnx/codec.js";
@@ -64,9 +64,7 @@ async function openNpy(name: string, path: string, file = path): Promise<OpenNpy
     // the preamble says how long the header is (at most MAX_NPY_HEADER_BYTES): read exactly that much
     const pre = new Uint8Array(12);
     const { bytesRead: preRead } = await handle.read(pre, 0, 12, 0);
-    const view = new DataView(pre.buffer);
-    const headerLen = preRead < 10 ? 0 : pre[6] === 1 ? view.getUint16(8, true) + 10 : preRead === 12 ? view.getUint32(8, true) + 12 : 0;
-    const head = new Uint8Array(Math.min(Math.max(headerLen, 12), MAX_NPY_HEADER_BYTES + 12));
+    const head = new Uint8Array(npyHeaderBytes(pre.subarray(0, preRead)));
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     const header = parseNpyHeader(head.subarray(0, bytesRead), file);
     if (header.dims.length === 0) throw new InputError(`${name}: expected at least one dim to stream over, received a scalar (${file})`);
@@ -298,7 +296,6 @@ async function checkRowsCombine(
   for (const name of names) {
     const w = whole[name];
     const [x, y] = [a[name], b[name]];
-    const at = (t: TensorData, i: number) => (t.dtype === "float16" ? fromFloat16Bits((t.data as Uint16Array)[i]) : Number(t.data[i]));
     const tol = w.dtype === "float16" ? 2e-3 : 1e-5;
     const near = (u: number, v: number, scale: number) => agrees(u, v, tol) || Math.abs(u - v) <= 1e-6 + tol * scale;
     if (plan.kind === "rows") {
@@ -317,6 +314,11 @@ async function checkRowsCombine(
   }
 }
 
+/** Value i of a tensor as a number (float16 decoded). */
+function at(t: TensorData, i: number): number {
+  return t.dtype === "float16" ? fromFloat16Bits((t.data as Uint16Array)[i]) : Number(t.data[i]);
+}
+
 function scalar(t: TensorData): number {
-  return t.dtype === "float16" ? fromFloat16Bits((t.data as Uint16Array)[0]) : Number(t.data[0]);
+  return at(t, 0);
 }

@@ -115,7 +115,6 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   for (const [name, file] of Object.entries(files)) feeds[name] = decodeNpy(new Uint8Array(await readFile(file)), given[name]);
 
   const evaluator = await createEvaluator(model, { ep, fallback, threads, what });
-  if (evaluator.provider !== requested && ep !== requested) io.err(`note: ran on ${evaluator.provider} (${requested} was not available)`);
   try {
     const outputs = await evaluator.run(feeds);
     if (flags.out) {
@@ -135,7 +134,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
       if (flags.out) io.out(`wrote ${Object.keys(outputs).map((n) => join(flags.out as string, `${n}.npy`)).join(", ")}`);
     }
     // on stderr in --json mode too: stdout stays pure JSON, and a fallback is never silent
-    if (evaluator.provider !== ep) io.err(`note: ran on ${evaluator.provider} (${requested} was not available)`);
+    if (evaluator.provider !== requested) io.err(`note: ran on ${evaluator.provider} (${requested} was not available)`);
   } finally {
     await evaluator.release();
   }
