@@ -392,6 +392,12 @@ def sigmoid_focal_cases():
         add("sigmoid_focal_loss", f"extreme logits {reduction}", {"reduction": reduction}, {"input": x, "target": y},
             tv_sigmoid_focal_loss(d(x), d(y), reduction=reduction), "torchvision.ops.sigmoid_focal_loss(|x| up to 1e4)",
             article_value=[num(v) for v in article.reshape(-1).tolist()])
+    # 0 < gamma < 1 where p_t = 1: the loss is 0, autograd's gradient NaN (gamma (1 - p_t)^(gamma - 1) at
+    # 1 - p_t = 0); the graph's gradient is the finite limit (test/gradient_parity.test.ts)
+    for gamma, reduction in [(0.5, "none"), (0.25, "mean")]:
+        add("sigmoid_focal_loss", f"extreme logits gamma={gamma} {reduction}", {"gamma": gamma, "reduction": reduction},
+            {"input": x, "target": y}, tv_sigmoid_focal_loss(d(x), d(y), gamma=gamma, reduction=reduction),
+            f"torchvision.ops.sigmoid_focal_loss(|x| up to 1e4, gamma={gamma})")
     # the article's BCEFocalLoss, reproduced for hard labels
     for i, (kw, opts) in enumerate([
         (dict(gamma=2, alpha=0.6), {"alpha": 0.6}),

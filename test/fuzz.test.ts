@@ -16,7 +16,7 @@ import { createEvaluator } from "../src/runtime/node.js";
 import { tensorNumbers } from "../src/runtime/tensor.js";
 import { seededRandom as seeded } from "../src/util/random.js";
 import { firstMismatch } from "./helpers.js";
-import { referenceFor } from "./reference.js";
+import { referenceFor, referenceGradFor } from "./reference.js";
 
 /** Cases per property: a few hundred in npm test; ONNX_LOSSES_FUZZ_RUNS (npm run test:fuzz: 10000) for more. */
 const FUZZ_RUNS = Number(process.env.ONNX_LOSSES_FUZZ_RUNS) || 0;
@@ -178,7 +178,7 @@ describe("options and shapes against the float64 reference", () => {
         // the reference takes the weights and eps rounded the same way (a weight of 5e-324 is 0 in both,
         // so a mean over it is 0 / 0)
         const f32 = (v: unknown): unknown => (typeof v === "number" ? Math.fround(v) : Array.isArray(v) ? v.map(f32) : v);
-        const o32 = Object.fromEntries(Object.entries(o).map(([k, v]) => [k, ["weight", "posWeight", "labelSmoothing"].includes(k) ? f32(v) : v]));
+        const o32 = Object.fromEntries(Object.entries(o).map(([k, v]) => [k, ["weight", "posWeight", "labelSmoothing", "alpha"].includes(k) && !(typeof v === "number" && v < 0) ? f32(v) : v]));
         const want = referenceFor(loss, { dims, data: x }, { dims: target.dims, data: Array.from(target.data as ArrayLike<number | bigint>, Number) }, o32);
         // (1 - p_t)^gamma magnifies float32's rounding of 1 - p_t about gamma times: past gamma 50 (a value
         // only the any-JSON generator draws) float32 evaluation, ours or PyTorch's, parts from float64
@@ -186,7 +186,7 @@ describe("options and shapes against the float64 reference", () => {
         // a weight below float32's normal range (2^-126) is a subnormal constant, whose products keep a
         // bit or two: any float32 evaluation parts from float64 there
         const subnormal = (v: unknown) => Array.isArray(v) && v.some((w) => w !== 0 && Math.abs(Math.fround(w)) < 2 ** -126);
-        if (subnormal(o.weight) || subnormal(o.posWeight)) return;
+        if (subnormal(o.weight) || subnormal(o.posWeight) || subnormal(o.alpha)) return;
         // a weight near float32's largest value (3.4e38) overflows float32 sums, ours and PyTorch's alike
         const items = referenceFor(loss, { dims, data: x }, { dims: target.dims, data: Array.from(target.data as ArrayLike<number | bigint>, Number) }, { ...o32, reduction: "none" });
         if (items.reduce((a, v) => a + Math.abs(v), 0) > 1e37) return;
@@ -229,8 +229,9 @@ function shapeFor(loss: string, options: Record<string, unknown>, seed: number):
 }
 
 /**
- * input_grad against the slope of the float64 reference loss (central differences) at a few elements:
- * an independent check of the closed forms on generated shapes, options and extreme logits.
+ * input_grad against the float64 closed-form gradient (test/reference.ts) at every element, and that
+ * closed form against the slope of the float64 reference loss (central differences) at a few elements:
+ * the graphs' closed forms checked by an independent derivation, which is itself checked by the loss.
  */
 function checkGradient(
   loss: string,
@@ -242,6 +243,20 @@ function checkGradient(
 ): void {
   if (!grad) throw new Error(`${loss} ${JSON.stringify(o)}: gradient: true but no input_grad`);
   const t = { dims: target.dims, data: Array.from(target.data as ArrayLike<number | bigint>, Number) };
+  const ref = referenceGradFor(loss, { dims, data: x }, t, o);
+  // float32 against float64: relative to each element (a gradient is a few more float32 steps than its
+  // loss: 5e-5), plus float32's rounding of terms the size of the gradient at uniform probabilities
+  // (p_j - [j = t] cancels where p_t is near 1, as in PyTorch's float32 backward), plus 1e-8 (the loss's
+  // own check allows 2e-5 absolute)
+  const middle = new Float64Array(x.length).fill(loss === "binary_cross_entropy" ? 0.5 : 0);
+  const largest = (v: number[]) => v.reduce((a, e) => (Number.isFinite(e) ? Math.max(a, Math.abs(e)) : a), 0);
+  const scale = Math.max(largest(ref), largest(referenceGradFor(loss, { dims, data: middle }, t, o)));
+  for (let i = 0; i < ref.length; i++) {
+    if (Number.isNaN(ref[i])) continue; // a mean over no items (0 / 0): the loss is NaN too
+    if (!(Math.abs(grad[i] - ref[i]) <= 5e-5 * Math.abs(ref[i]) + 2e-6 * scale + 1e-8)) {
+      throw new Error(`${loss} ${JSON.stringify(o)} dims [${dims}]: input_grad[${i}] = ${grad[i]}, float64 closed form ${ref[i]}`);
+    }
+  }
   const reduction = o.reduction === "none" ? "sum" : o.reduction;
   const total = (v: Float64Array) => referenceFor(loss, { dims, data: v }, t, { ...o, reduction })[0];
   const picks = [0, Math.floor(x.length / 2), x.length - 1].filter((i, j, a) => i >= 0 && i < x.length && a.indexOf(i) === j);
@@ -254,7 +269,6 @@ function checkGradient(
     down[i] -= h;
     const fd = (total(up) - total(down)) / (up[i] - down[i]);
     if (!Number.isFinite(fd)) continue; // a mean over no items
-    const g = grad[i];
-    if (!(Math.abs(g - fd) <= 1e-4 * Math.max(1, Math.abs(fd)))) throw new Error(`${loss} ${JSON.stringify(o)} dims [${dims}]: input_grad[${i}] = ${g}, slope of the reference ${fd}`);
+    if (!(Math.abs(ref[i] - fd) <= 1e-4 * Math.max(1, Math.abs(fd)))) throw new Error(`${loss} ${JSON.stringify(o)} dims [${dims}]: float64 closed form [${i}] = ${ref[i]}, slope of the reference loss ${fd}`);
   }
 }
