@@ -81,7 +81,9 @@ export function linearHeadStep<K extends string>(
   bind.input = add(g.node("MatMul", [X, W]), b);
   const parts = getLoss(alone.name).build(resolved, { ...ctx, outputs: "loss", host: { graph: g, bind } });
   const values = parts.values;
-  if (!values?.inputGrad) throw new Error(`${STEP}: loss ${alone.name} built no gradient into the step graph`);
+  if (parts.graph !== g || !values?.inputGrad) {
+    throw new OptionError(`${STEP}: loss ${alone.name}: expected a loss whose build appends to the graph lossGraph() gives it (see docs/adding-a-loss.md), received one that builds a graph of its own`);
+  }
   const grad = values.inputGrad; // d loss / d logits [N, C]
   const dW = g.node("MatMul", [g.node("Transpose", [X], { perm: [1, 0] }), grad]);
   const db = reduceSum(grad, { axes: [0] });
