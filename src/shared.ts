@@ -25,7 +25,8 @@ export type {
   TensorSpec,
 } from "./losses/index.js";
 export { verifyContract } from "./losses/verify.js";
-export { CONTRACT_VERSION, META, ModelContractError, canonicalJson, decodeContract, encodeContract, hasContract, type LossContract } from "./model/contract.js";
+export { linearHeadStep, type LinearHeadStepGraph, type LinearHeadStepOptions } from "./losses/linear_head.js";
+export { CONTRACT_VERSION, META, ModelContractError, canonicalJson, decodeContract, encodeContract, hasContract, type LossContract, type StepContract } from "./model/contract.js";
 export { MissingRuntimeError, OnnxRuntimeError, UserError } from "./errors.js";
 export { Graph, Value, float, ops, readModel } from "./builder/index.js";
 export type { AttrValue, Dim, GraphOptions, Lowering, ModelInfo, NodeInfo, TensorInfo } from "./builder/index.js";

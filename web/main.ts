@@ -11,6 +11,7 @@ import {
   decodeNpy,
   DEFAULT_OPSET,
   getLoss,
+  linearHeadStep,
   readModel,
   SUPPORTED_OPSETS,
   type ExecutionProvider,
@@ -19,6 +20,7 @@ import {
 } from "../src/web.js";
 import { graphPicture, histogram, linePlot } from "./charts.js";
 import { generateBatch } from "./generate.js";
+import { CLASS_SIZES, imbalancedSet, predict, recalls, train, type TrainSet } from "./train.js";
 
 configureWasm({ wasmPaths: new URL("ort/", document.baseURI).href });
 
@@ -218,6 +220,95 @@ async function focalPlot(): Promise<void> {
   $("focal-plot").innerHTML = linePlot(series, { xLabel: "probability of the ground-truth class p_t", yLabel: "loss", yMax: 5 });
 }
 
+/** The losses the train panel compares, with the options each is trained with. */
+const TRAIN_LOSSES = ["cross_entropy", "softmax_focal_loss"] as const;
+/** Region and point colours of classes 0 (the minority), 1 and 2. */
+const CLASS_FILL = ["#ffd8a8", "#b2f2bb", "#d0ebff"];
+const CLASS_INK = ["#e8590c", "#2b8a3e", "#1c7ed6"];
+const trainSet: TrainSet = imbalancedSet(1);
+let trainRuns = 0;
+
+/** Decision regions of the head (W, b) over the set's bounding box, with the points on top. */
+function drawRegions(canvas: HTMLCanvasElement, set: TrainSet, W: ArrayLike<number>, b: ArrayLike<number>): void {
+  const ctx = canvas.getContext("2d")!;
+  const { width, height } = canvas;
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let i = 0; i < set.n; i++) {
+    x0 = Math.min(x0, set.X[2 * i]); x1 = Math.max(x1, set.X[2 * i]);
+    y0 = Math.min(y0, set.X[2 * i + 1]); y1 = Math.max(y1, set.X[2 * i + 1]);
+  }
+  x0 -= 0.5; x1 += 0.5; y0 -= 0.5; y1 += 0.5;
+  const image = ctx.createImageData(width, height);
+  const rgb = CLASS_FILL.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
+  for (let py = 0; py < height; py++) {
+    for (let px = 0; px < width; px++) {
+      const k = predict(W, b, set.c, x0 + ((px + 0.5) / width) * (x1 - x0), y1 - ((py + 0.5) / height) * (y1 - y0));
+      const o = 4 * (py * width + px);
+      image.data.set([...rgb[k], 255], o);
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+  // majority first, so the minority's few points stay visible on top
+  for (let i = set.n - 1; i >= 0; i--) {
+    const k = Number(set.y[i]);
+    ctx.fillStyle = CLASS_INK[k];
+    const r = k === 0 ? 4 : 2;
+    ctx.fillRect(((set.X[2 * i] - x0) / (x1 - x0)) * width - r / 2, ((y1 - set.X[2 * i + 1]) / (y1 - y0)) * height - r / 2, r, r);
+  }
+}
+
+/** Train a head with each loss (one step-graph run per step) and show curves, regions and recalls. */
+async function trainPanel(): Promise<void> {
+  const panel = $("train");
+  const box = $("train-error");
+  box.hidden = true;
+  panel.dataset.state = "running";
+  try {
+    const num = (id: string) => Number($<HTMLInputElement>(id).value);
+    const steps = num("train-steps");
+    if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new Error(`steps: expected an integer from 1 to 1000, received ${$<HTMLInputElement>("train-steps").value}`);
+    const lr = num("train-lr");
+    const gamma = num("train-gamma");
+    const build = { opset: Number(opsetSelect.value), lowering: lowering.checked ? ("webgpu" as const) : ("none" as const) };
+    const ep = epSelect.value as ExecutionProvider;
+    const result: Record<string, { losses: number[]; recalls: number[]; W: number[]; b: number[] }> = {};
+    const curves: { label: string; x: number[]; y: number[] }[] = [];
+    let provider = "";
+    for (const name of TRAIN_LOSSES) {
+      const step = name === "softmax_focal_loss" ? linearHeadStep(name, { gamma }, { lr }, build) : linearHeadStep(name, {}, { lr }, build);
+      const ev = await createEvaluator(step, { ep });
+      provider = ev.provider;
+      const canvas = $<HTMLCanvasElement>(`train-map-${name}`);
+      try {
+        const run = await train(ev, trainSet, steps, async (s, _loss, W, b) => {
+          if (s % 5 === 4 || s === steps - 1) {
+            drawRegions(canvas, trainSet, W, b);
+            await new Promise((r) => requestAnimationFrame(r));
+          }
+        });
+        const rec = recalls(trainSet, run.W, run.b);
+        result[name] = { losses: run.losses, recalls: rec, W: Array.from(run.W), b: Array.from(run.b) };
+        curves.push({ label: name, x: run.losses.map((_, i) => (steps > 1 ? i / (steps - 1) : 0)), y: run.losses });
+        const out = $(`train-recall-${name}`);
+        out.dataset.recalls = JSON.stringify(rec);
+        out.textContent = `recall per class ${rec.map((r, k) => `${k} (${CLASS_SIZES[k]} points): ${(100 * r).toFixed(0)}%`).join(", ")}; minority class 0: ${(100 * rec[0]).toFixed(0)}%`;
+      } finally {
+        await ev.release();
+      }
+    }
+    const yMax = Math.max(...curves.map((c) => c.y[0])) * 1.05;
+    $("train-curves").innerHTML = linePlot(curves, { xLabel: `step / ${steps} (on ${provider}${build.lowering === "webgpu" ? ", WebGPU lowering" : ""})`, yLabel: "loss", yMax: Number(yMax.toPrecision(2)) });
+    panel.dataset.result = JSON.stringify(result);
+    panel.dataset.state = "done";
+  } catch (e) {
+    box.hidden = false;
+    box.textContent = String((e as Error)?.message ?? e).split("\n")[0];
+    panel.dataset.state = "error";
+  } finally {
+    panel.dataset.runs = String(++trainRuns);
+  }
+}
+
 /** Redraw the graph for the form as it stands; a bad option shows its message instead. */
 function refreshGraph(): void {
   try {
@@ -247,9 +338,11 @@ for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="sou
 }
 $("evaluate").addEventListener("click", () => void evaluate());
 $("download").addEventListener("click", download);
+$("train-run").addEventListener("click", () => void trainPanel());
 
 renderOptions();
 showGraph(currentGraph({}, 2));
+for (const name of TRAIN_LOSSES) drawRegions($<HTMLCanvasElement>(`train-map-${name}`), trainSet, new Float32Array(6), new Float32Array(3));
 focalPlot()
   .catch(showError)
   .finally(() => {

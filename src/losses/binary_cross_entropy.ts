@@ -1,6 +1,6 @@
-import { Graph, type Value } from "../builder/graph.js";
+import type { Graph, Value } from "../builder/graph.js";
 import { add, div, log, max, mul, neg, sub } from "../builder/ops/index.js";
-import { declareInput, elementwiseDims, finishLoss } from "./common.js";
+import { declareInput, elementwiseDims, finishLoss, lossGraph } from "./common.js";
 import { numberList, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type TensorSpec } from "./types.js";
 
@@ -27,7 +27,7 @@ export const binaryCrossEntropy = defineLoss({
     reduction: reductionOption,
   },
   build(o, ctx) {
-    const g = new Graph("binary_cross_entropy", ctx);
+    const g = lossGraph("binary_cross_entropy", ctx);
     const w = lastDimConstant(g, o.weight);
     const dims = elementwiseDims(o.rank, w.last);
     const inputs: TensorSpec[] = [];

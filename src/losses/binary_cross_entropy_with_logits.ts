@@ -1,7 +1,7 @@
-import { Graph, type Value } from "../builder/graph.js";
+import type { Value } from "../builder/graph.js";
 import { abs, add, log, mul, neg, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { lastDimConstant } from "./binary_cross_entropy.js";
-import { declareInput, elementwiseDims, finishLoss } from "./common.js";
+import { declareInput, elementwiseDims, finishLoss, lossGraph } from "./common.js";
 import { numberList, OptionError, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type TensorSpec } from "./types.js";
 
@@ -54,7 +54,7 @@ export const binaryCrossEntropyWithLogits = defineLoss({
     }
   },
   build(o, ctx) {
-    const g = new Graph("binary_cross_entropy_with_logits", ctx);
+    const g = lossGraph("binary_cross_entropy_with_logits", ctx);
     const w = lastDimConstant(g, o.weight);
     const pw = lastDimConstant(g, o.posWeight);
     const dims = elementwiseDims(o.rank, w.last ?? pw.last);

@@ -1,6 +1,6 @@
-import { Graph, type Value } from "../builder/graph.js";
+import type { Value } from "../builder/graph.js";
 import { add, cast, div, gather, mul, neg, reduceMean, reduceSum, sub, unsqueeze, where } from "../builder/ops/index.js";
-import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, perClass, subtractAtTarget } from "./common.js";
+import { classCount, classInputDims, ClassLogProbs, declareInput, finishLoss, hardTargets, itemDims, lossGraph, perClass, subtractAtTarget } from "./common.js";
 import { integerIn, numberIn, numberList, OptionError, oneOf, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
@@ -31,7 +31,7 @@ export const crossEntropy = defineLoss({
   },
   build(o, ctx) {
     const C = o.weight?.length;
-    const g = new Graph("cross_entropy", ctx);
+    const g = lossGraph("cross_entropy", ctx);
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float", classInputDims(o.rank, C), "logits");
     const logp = new ClassLogProbs(x, o.rank);

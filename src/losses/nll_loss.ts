@@ -1,6 +1,6 @@
-import { Graph, type Value } from "../builder/graph.js";
+import type { Value } from "../builder/graph.js";
 import { cast, gather, gatherElements, mul, neg, shape, squeeze, unsqueeze, where } from "../builder/ops/index.js";
-import { classInputDims, declareInput, finishLoss, hardTargets, itemDims, subtractAtTarget } from "./common.js";
+import { classInputDims, declareInput, finishLoss, hardTargets, itemDims, lossGraph, subtractAtTarget } from "./common.js";
 import { integerIn, numberList, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type TensorSpec } from "./types.js";
 
@@ -21,7 +21,7 @@ export const nllLoss = defineLoss({
   },
   build(o, ctx) {
     const C = o.weight?.length;
-    const g = new Graph("nll_loss", ctx);
+    const g = lossGraph("nll_loss", ctx);
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float", classInputDims(o.rank, C), "log-probabilities");
     const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class indices in [0, C) or ignoreIndex");

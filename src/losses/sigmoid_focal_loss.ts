@@ -1,7 +1,7 @@
-import { Graph, type Value } from "../builder/graph.js";
+import type { Value } from "../builder/graph.js";
 import { add, div, max, mul, neg, powConst, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { bceWithLogits } from "./binary_cross_entropy_with_logits.js";
-import { declareInput, elementwiseDims, finishLoss } from "./common.js";
+import { declareInput, elementwiseDims, finishLoss, lossGraph } from "./common.js";
 import { numberIn, type OptionSpec, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type TensorSpec } from "./types.js";
 
@@ -34,7 +34,7 @@ export const sigmoidFocalLoss = defineLoss({
     reduction: reductionOption,
   },
   build(o, ctx) {
-    const g = new Graph("sigmoid_focal_loss", ctx);
+    const g = lossGraph("sigmoid_focal_loss", ctx);
     const dims = elementwiseDims(o.rank);
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float", dims, "logits");

@@ -1,4 +1,4 @@
-import { Graph, type Value } from "../builder/graph.js";
+import type { Value } from "../builder/graph.js";
 import {
   add,
   cast,
@@ -19,7 +19,7 @@ import {
   unsqueeze,
   where,
 } from "../builder/ops/index.js";
-import { ClassLogProbs, classCount, classInputDims, declareInput, finishLoss, hardTargets, itemDims, perClass, subtractAtTarget } from "./common.js";
+import { classCount, classInputDims, ClassLogProbs, declareInput, finishLoss, hardTargets, itemDims, lossGraph, perClass, subtractAtTarget } from "./common.js";
 import { integerIn, numberIn, OptionError, type OptionSpec, rankOption, received, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
@@ -102,7 +102,7 @@ export const softmaxFocalLoss = defineLoss({
     const alphaList = Array.isArray(o.alpha) ? o.alpha : null;
     const alphaNum = typeof o.alpha === "number" ? o.alpha : null;
     const C = alphaList?.length;
-    const g = new Graph("softmax_focal_loss", ctx);
+    const g = lossGraph("softmax_focal_loss", ctx);
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float", classInputDims(o.rank, C), "logits");
     const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class indices in [0, C) or ignoreIndex");

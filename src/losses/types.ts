@@ -1,4 +1,4 @@
-import type { Dim, Graph, Lowering } from "../builder/graph.js";
+import type { Dim, Graph, Lowering, Value } from "../builder/graph.js";
 import type { DType, FloatDType } from "../onnx/dtypes.js";
 import type { InputCheck } from "../model/contract.js";
 import type { InferOptions, NamedOptionSpec, OptionSchema, OptionSpec } from "./options.js";
@@ -38,6 +38,13 @@ export interface BuildContext {
   outputs: "loss" | "parts";
   /** The float type of float inputs and the output. */
   dtype: FloatDType;
+  /**
+   * Build the loss into an existing graph instead of a fresh one (a step graph that computes the loss's
+   * input itself, see linear_head.ts): `bind` gives the values that stand in for the loss's graph inputs
+   * by name (e.g. `input`: logits computed in the graph), and the loss declares no outputs; its
+   * BuiltParts carry the values instead. The graph must have been made with this context's options.
+   */
+  host?: { graph: Graph; bind: Readonly<Record<string, Value>> };
 }
 
 /** What a loss's build returns; buildLoss wraps it into a LossGraph. */
@@ -47,6 +54,8 @@ export interface BuiltParts {
   outputs: TensorSpec[];
   checks: InputCheck[];
   doc: string;
+  /** Built into a host graph (BuildContext.host): the loss value, and d loss / d input (float type) with gradient: true. */
+  values?: { loss: Value; inputGrad?: Value };
 }
 
 /**

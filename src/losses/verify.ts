@@ -11,6 +11,7 @@ import { PRODUCER_NAME, PRODUCER_VERSION } from "../version.js";
 import { MAX_OPSET, MIN_OPSET, SUPPORTED_OPSETS } from "../onnx/versions.js";
 import { getLoss } from "./catalogue.js";
 import { buildLoss, resolveLossOptions } from "./index.js";
+import { linearHeadStep } from "./linear_head.js";
 
 /** A decoded model: what the reader sees and, for a model built by onnx-losses, its verified contract. */
 export interface LossModel {
@@ -60,10 +61,13 @@ export function verifyContract(contract: LossContract, info: ModelInfo, what = "
   // the type the totals accumulate in (a build option the graph shows: the type of loss_sum)
   const total = [...info.outputs, ...info.valueInfo].find((t) => t.name === "loss_sum");
   const accumulate = total?.dtype === "float32" && contract.dtype === "float32" ? "float32" : "float64";
-  const built = user(META.options, () => buildLoss(def.name, resolved, { opset: info.opset, lowering: contract.lowering, dtype: contract.dtype, outputs, accumulate }));
+  const step = contract.step;
+  const built = step
+    ? user(META.step, () => linearHeadStep(def.name, resolved, { lr: step.lr }, { opset: info.opset, lowering: contract.lowering, dtype: contract.dtype, accumulate }))
+    : user(META.options, () => buildLoss(def.name, resolved, { opset: info.opset, lowering: contract.lowering, dtype: contract.dtype, outputs, accumulate }));
   const expected = readModel(built.model);
   const sig = (ts: readonly TensorInfo[], withType: boolean) => ts.map((t) => `${t.name}: ${withType ? `${t.dtype} ` : ""}[${t.shape.join(", ")}]`).join("; ");
-  const these = `${def.name} with options ${clip(canonicalJson(resolved))}`;
+  const these = `${def.name} with options ${clip(canonicalJson(resolved))}${step ? ` in a linear-head step with lr ${step.lr}` : ""}`;
   if (sig(expected.inputs, true) !== sig(info.inputs, true)) {
     fail(META.options, `${these} takes inputs ${sig(expected.inputs, true)}; the graph has ${sig(info.inputs, true)}`);
   }

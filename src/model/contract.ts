@@ -27,6 +27,7 @@ export const META = Object.freeze({
   inputs: "onnx_losses.inputs",
   lowering: "onnx_losses.lowering",
   dtype: "onnx_losses.dtype",
+  step: "onnx_losses.step",
 });
 
 const KNOWN_KEYS: readonly string[] = Object.values(META);
@@ -47,6 +48,15 @@ export type InputCheck =
   /** Dim `axis` of `tensor` at least `min` (why says which option needs it). */
   | { kind: "minDim"; tensor: string; axis: number; min: number; why: string };
 
+/**
+ * A training step built around the loss (written only for such a model): `linear_head`, one
+ * gradient-descent step of a linear classifier head with learning rate `lr` (losses/linear_head.ts).
+ */
+export interface StepContract {
+  kind: "linear_head";
+  lr: number;
+}
+
 /** What a model built by onnx-losses says about itself. */
 export interface LossContract {
   version: number;
@@ -59,6 +69,8 @@ export interface LossContract {
   inputs: { name: string; doc: string }[];
   lowering: Lowering;
   dtype: FloatDType;
+  /** Set when the model is a training step around the loss, not the loss alone (key onnx_losses.step, absent otherwise). */
+  step?: StepContract;
 }
 
 /** Metadata that a model cannot mean: malformed, of an unknown version, or inconsistent with its graph. */
@@ -85,6 +97,7 @@ export function encodeContract(c: Omit<LossContract, "version">): Record<string,
     [META.inputs]: canonicalJson(c.inputs),
     [META.lowering]: c.lowering,
     [META.dtype]: c.dtype,
+    ...(c.step ? { [META.step]: canonicalJson(c.step) } : {}),
   };
 }
 
@@ -165,6 +178,14 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
     if (why) fail(META.checks, `input checks on the graph's inputs (${graphNames.join(", ")})`, `check ${i} ${why}`);
   });
 
+  let step: StepContract | undefined;
+  if (info.metadata[META.step] !== undefined) {
+    const s = json(META.step);
+    const ok = isPlainObject(s) && s.kind === "linear_head" && typeof s.lr === "number" && Number.isFinite(s.lr) && s.lr > 0 && Object.keys(s).length === 2;
+    if (!ok) fail(META.step, '{"kind": "linear_head", "lr": a finite number > 0}', short(text(META.step)));
+    step = s as unknown as StepContract;
+  }
+
   return {
     version: CONTRACT_VERSION,
     loss,
@@ -173,6 +194,7 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
     inputs: inputs as { name: string; doc: string }[],
     lowering: lowering as Lowering,
     dtype: dtype as FloatDType,
+    ...(step ? { step } : {}),
   };
 }
 

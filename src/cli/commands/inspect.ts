@@ -25,6 +25,7 @@ function describe(file: string, m: ModelInfo, contract: LossContract | undefined
   ];
   if (contract) {
     lines.push(`  loss ${contract.loss} ${canonicalJson(contract.options)}`);
+    if (contract.step) lines.push(`  a training step around the loss: ${contract.step.kind}, lr ${contract.step.lr} (outputs the updated parameters)`);
     lines.push(`  checks before each run: ${contract.checks.length ? contract.checks.map(describeCheck).join("; ") : "none"}`);
   }
   lines.push("  inputs:", ...m.inputs.map((t) => `    ${sig(t)}`));
