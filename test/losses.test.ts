@@ -1,6 +1,7 @@
 /** The catalogue: option validation with exact messages, and the structure of the graphs. */
 import { describe, expect, test } from "@jest/globals";
 import { readModel, type ModelInfo } from "../src/builder/reader.js";
+import { CHUNKS } from "../src/losses/common.js";
 import { buildLoss, CATALOGUE, LOSS_NAMES, resolveLossOptions } from "../src/losses/index.js";
 import { SUPPORTED_OPSETS } from "../src/onnx/versions.js";
 import { createEvaluator } from "../src/runtime/node.js";
@@ -95,21 +96,36 @@ describe("graph structure", () => {
     expect(g0).not.toContain("Pow");
   });
 
-  test.each([{}, { posWeight: [2, 3] }])("BCE with logits %j takes log only of sigmoid(|x|), never of sigmoid(x)", (options) => {
+  test.each([{}, { posWeight: [2, 3] }, { reduction: "none" }])("BCE with logits %j takes log only of sigmoid(|x|), never of sigmoid(x)", (options) => {
     const m = info("binary_cross_entropy_with_logits", options);
     const producer = new Map(m.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
     const logs = m.nodes.filter((n) => n.opType === "Log");
-    expect(logs).toHaveLength(1);
-    const sig = producer.get(logs[0].inputs[0])!;
-    expect(sig.opType).toBe("Sigmoid");
-    expect(producer.get(sig.inputs[0])!.opType).toBe("Abs");
+    // one per chunk of the batch for a mean or a sum (see the chunk tests below), one for "none"
+    expect(logs).toHaveLength((options as { reduction?: string }).reduction === "none" ? 1 : CHUNKS);
+    for (const log of logs) {
+      const sig = producer.get(log.inputs[0])!;
+      expect(sig.opType).toBe("Sigmoid");
+      expect(producer.get(sig.inputs[0])!.opType).toBe("Abs");
+    }
     expect(m.nodes.map((n) => n.opType)).not.toContain("Softplus");
   });
 
   test("mean and sum of elementwise losses are blocked: float32 over the last axis, then float64", () => {
+    // in chunks: each chunk's sum is float32 over the last axis, then float64; the chunks add in float64
     const m = info("binary_cross_entropy_with_logits", { rank: 3, reduction: "sum" });
-    const tail = m.nodes.slice(-4).map((n) => `${n.opType}${n.attributes.to ? `:${n.attributes.to}` : ""}`);
-    expect(tail).toEqual(["ReduceSum", "Cast:11", "ReduceSum", "Cast:1"]);
+    const producer = new Map(m.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+    const op = (n: { opType: string; attributes: Record<string, unknown> }) => `${n.opType}${n.attributes.to ? `:${n.attributes.to}` : ""}`;
+    expect(m.nodes.slice(-2).map(op)).toEqual(["Sum", "Cast:1"]);
+    const sum = m.nodes[m.nodes.length - 2];
+    expect(sum.inputs).toHaveLength(CHUNKS);
+    for (const part of sum.inputs) {
+      const chain: string[] = [];
+      for (let n = producer.get(part); n && chain.length < 3; n = producer.get(n.inputs[0])) chain.push(op(n));
+      expect(chain).toEqual(["ReduceSum", "Cast:11", "ReduceSum"]);
+    }
+    // one pass over a 1-D batch with a weight per element (not cut in chunks): zero-padded rows of 256
+    const flat = info("binary_cross_entropy_with_logits", { rank: 1, weight: [1, 2, 3], reduction: "sum" });
+    expect(flat.nodes.slice(-6).map(op)).toEqual(["Pad", "Reshape", "ReduceSum", "Cast:11", "ReduceSum", "Cast:1"]);
   });
 
   test("mean and sum accumulate in float64", () => {

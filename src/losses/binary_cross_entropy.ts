@@ -1,8 +1,8 @@
 import type { Graph, Value } from "../builder/graph.js";
 import { add, div, log, max, mul, neg, sub } from "../builder/ops/index.js";
-import { declareInput, elementwiseDims, finishLoss, lossGraph } from "./common.js";
+import { chunkedSum, declareInput, elementwiseDims, finishLoss, lossGraph, sumsInChunks } from "./common.js";
 import { numberList, rankOption, reductionOption } from "./options.js";
-import { defineLoss, type TensorSpec } from "./types.js";
+import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
 /** A weight list of length 1 is a scalar; longer lists run along the last dim (fixing its size). */
 export function lastDimConstant(g: Graph, values: readonly number[] | null): { value?: Value; last?: number } {
@@ -33,23 +33,25 @@ export const binaryCrossEntropy = defineLoss({
     const inputs: TensorSpec[] = [];
     const p = declareInput(g, inputs, "input", "float", dims, "probabilities in [0, 1]");
     const y = declareInput(g, inputs, "target", "float", dims, "targets in [0, 1], shaped like input");
-    const logP = max(log(p), -100);
-    const log1mP = max(log(sub(1, p)), -100);
-    let loss = neg(add(mul(y, logP), mul(sub(1, y), log1mP)));
-    if (w.value) loss = mul(loss, w.value);
+    const perElement = (p: Value, y: Value): Value => {
+      const logP = max(log(p), -100);
+      const log1mP = max(log(sub(1, p)), -100);
+      const l = neg(add(mul(y, logP), mul(sub(1, y), log1mP)));
+      return w.value ? mul(l, w.value) : l;
+    };
+    const checks: InputCheck[] = [{ kind: "range", tensor: "input", min: 0, max: 1 }];
+    const doc = "binary_cross_entropy: F.binary_cross_entropy parity; input = probabilities";
+    if (sumsInChunks(g, o, w.last !== undefined)) {
+      const total = chunkedSum([p, y], perElement, dims.length);
+      return finishLoss(g, inputs, p, { total, outputs: ctx.outputs, reduction: o.reduction, items: dims, checks, doc });
+    }
+    const loss = perElement(p, y);
     let gradient: Value | undefined;
     if (o.gradient) {
       // PyTorch's backward, not the derivative of the clamped logs: w (p - y) / max(p (1 - p), 1e-12)
       gradient = div(sub(p, y), max(mul(p, sub(1, p)), 1e-12));
       if (w.value) gradient = mul(gradient, w.value);
     }
-    return finishLoss(g, inputs, loss, {
-      gradient,
-      outputs: ctx.outputs,
-      reduction: o.reduction,
-      items: dims,
-      checks: [{ kind: "range", tensor: "input", min: 0, max: 1 }],
-      doc: "binary_cross_entropy: F.binary_cross_entropy parity; input = probabilities",
-    });
+    return finishLoss(g, inputs, loss, { gradient, outputs: ctx.outputs, reduction: o.reduction, items: dims, checks, doc });
   },
 });

@@ -1,7 +1,7 @@
 import type { Value } from "../builder/graph.js";
 import { abs, add, log, mul, neg, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { lastDimConstant } from "./binary_cross_entropy.js";
-import { declareInput, elementwiseDims, finishLoss, lossGraph } from "./common.js";
+import { chunkedSum, declareInput, elementwiseDims, finishLoss, lossGraph, sumsInChunks } from "./common.js";
 import { numberList, OptionError, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type TensorSpec } from "./types.js";
 
@@ -61,8 +61,16 @@ export const binaryCrossEntropyWithLogits = defineLoss({
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float", dims, "logits");
     const y = declareInput(g, inputs, "target", "float", dims, "targets in [0, 1], shaped like input");
-    let loss = bceWithLogits(x, y, pw.value);
-    if (w.value) loss = mul(loss, w.value);
+    const perElement = (x: Value, y: Value): Value => {
+      const l = bceWithLogits(x, y, pw.value);
+      return w.value ? mul(l, w.value) : l;
+    };
+    const doc = "binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity; input = logits";
+    if (sumsInChunks(g, o, (w.last ?? pw.last) !== undefined)) {
+      const total = chunkedSum([x, y], perElement, dims.length);
+      return finishLoss(g, inputs, x, { total, outputs: ctx.outputs, reduction: o.reduction, items: dims, doc });
+    }
+    const loss = perElement(x, y);
     let gradient: Value | undefined;
     if (o.gradient) {
       // d l / d x = sigmoid(x) ((1 - y) + pw y) - pw y, times weight (sigmoid(x) - y without posWeight)
@@ -70,12 +78,6 @@ export const binaryCrossEntropyWithLogits = defineLoss({
       gradient = pw.value ? sub(mul(s, add(sub(1, y), mul(pw.value, y))), mul(pw.value, y)) : sub(s, y);
       if (w.value) gradient = mul(gradient, w.value);
     }
-    return finishLoss(g, inputs, loss, {
-      gradient,
-      outputs: ctx.outputs,
-      reduction: o.reduction,
-      items: dims,
-      doc: "binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity; input = logits",
-    });
+    return finishLoss(g, inputs, loss, { gradient, outputs: ctx.outputs, reduction: o.reduction, items: dims, doc });
   },
 });

@@ -136,13 +136,13 @@ export class ClassLogProbs {
  * to divide by (PyTorch's weighted mean; a bool mask counts items); without it the mean is over all
  * items.
  */
-export function reduceItems(loss: Value, reduction: Reduction, itemRank: number, denominator?: Value): { value: Value; weights?: Value } {
+export function reduceItems(loss: Value, reduction: Reduction, itemRank: number, denominator?: Value, total?: Value): { value: Value; weights?: Value } {
   const g = loss.graph;
   const out = g.ioFloatType;
   if (reduction === "none") return { value: cast(loss, out) };
   // The total and what a mean divides by are named in value_info (loss_sum, weight_sum): a streamed
   // evaluation fetches them from this very graph to combine chunks exactly (stream/plan.ts).
-  const sum = g.annotate(accurateSum(loss, itemRank), "loss_sum", []);
+  const sum = g.annotate(total ?? accurateSum(loss, itemRank), "loss_sum", []);
   if (reduction === "sum") return { value: cast(sum, out) };
   const weights = g.annotate(denominator ? accurateSum(denominator, itemRank) : itemCount(loss), "weight_sum", []);
   return { value: cast(div(sum, weights), out), weights };
@@ -203,6 +203,50 @@ export function lossGraph(name: string, ctx: BuildContext): Graph {
   return g;
 }
 
+/** How many row chunks {@link chunkedSum} cuts a batch into, and the fewest elements a chunk takes. */
+export const CHUNKS = 8;
+export const MIN_CHUNK_ELEMENTS = 65536;
+
+/**
+ * Whether an elementwise loss sums its elements in row chunks ({@link chunkedSum}): for a mean or a sum
+ * without a gradient output (which needs every element), except under the WebGPU lowering, and except
+ * where a weight list runs along axis 0 (rank 1 with a weight per element: a slice would not broadcast).
+ */
+export function sumsInChunks(g: Graph, o: { reduction: Reduction; gradient: boolean; rank: number }, weightAlong0 = false): boolean {
+  return o.reduction !== "none" && !o.gradient && g.lowering !== "webgpu" && !(o.rank === 1 && weightAlong0);
+}
+
+/**
+ * The sum of `perElement` over every element, computed on {@link CHUNKS} slices of the batch along
+ * axis 0 and added in the accumulate type. An elementwise loss is a chain of 10 to 20 ops, each a pass
+ * over the whole tensor; on slices of a few MB each chain's intermediates stay in cache and onnxruntime
+ * reuses their buffers (measured 0.6x the time of the whole-tensor chain on 65536 x 80, bench/README.md).
+ * Each slice has at least {@link MIN_CHUNK_ELEMENTS} elements when the batch has that many (rows of
+ * `ceil(N / CHUNKS)` or more), so a small batch is one slice and empty ones (a few microseconds each).
+ * Slices keep the trailing dims, so per-class weights broadcast as on the whole tensor. Each slice is
+ * summed as the whole tensor would be (float32 rows of the last dim or of 256, then the accumulate
+ * type), so the accuracy is the same.
+ */
+export function chunkedSum(values: readonly Value[], perElement: (...chunk: Value[]) => Value, rank: number): Value {
+  const g = values[0].graph;
+  const i64 = (v: number | number[]) => g.constant(v, "int64");
+  const n = g.node("Gather", [shape(values[0]), i64(0)], { axis: 0 });
+  const size = g.node("Size", [values[0]], {}, { dtype: "int64" });
+  const rowSize = g.node("Max", [g.node("Div", [size, g.node("Max", [n, i64(1)])]), i64(1)]);
+  const ceilDiv = (a: Value, b: Value) => g.node("Div", [g.node("Sub", [g.node("Add", [a, b]), i64(1)]), b]);
+  const rows = g.node("Max", [ceilDiv(n, i64(CHUNKS)), ceilDiv(i64(MIN_CHUNK_ELEMENTS), rowSize)]);
+  const step = unsqueeze(rows, [0]);
+  const axes = i64([0]);
+  const parts: Value[] = [];
+  for (let k = 0; k < CHUNKS; k++) {
+    const starts = g.node("Mul", [step, i64([k])]);
+    const ends = g.node("Mul", [step, i64([k + 1])]);
+    const chunk = values.map((v) => g.node("Slice", [v, starts, ends, axes]));
+    parts.push(accurateSum(perElement(...chunk), rank));
+  }
+  return g.node("Sum", parts);
+}
+
 /**
  * Declare a graph input and record its spec (name, dtype, shape, meaning) in `specs`. A float input
  * (`"float"`) takes the graph's input float type and is cast to the type the math runs in. In a host
@@ -238,6 +282,11 @@ export function finishLoss(
     doc: string;
     /** d (sum of the per-item losses) / d input, in the float type: output as `input_grad`, scaled as the reduction scales. */
     gradient?: Value;
+    /**
+     * The sum of the per-item losses, already taken (by {@link chunkedSum}), in the accumulate type: then
+     * `perItem` is only counted (a mean of elementwise losses divides by the element count).
+     */
+    total?: Value;
   },
 ): BuiltParts {
   const base = { graph: g, inputs, checks: o.checks ?? [], doc: o.doc };
@@ -245,7 +294,7 @@ export function finishLoss(
   if (o.outputs === "parts") {
     const rank = o.items.length;
     const acc = g.accumulateType;
-    g.output(accurateSum(perItem, rank), "loss_sum", []);
+    g.output(o.total ?? accurateSum(perItem, rank), "loss_sum", []);
     const count = o.denominator ? accurateSum(o.denominator, rank) : itemCount(perItem);
     g.output(count, "weight_sum", []);
     return {
@@ -257,7 +306,7 @@ export function finishLoss(
     };
   }
   const shape = o.reduction === "none" ? o.items : [];
-  const reduced = reduceItems(perItem, o.reduction, o.items.length, o.denominator);
+  const reduced = reduceItems(perItem, o.reduction, o.items.length, o.denominator, o.total);
   let grad: Value | undefined;
   if (o.gradient) {
     // "none": the gradient of the sum of the items (PyTorch's backward(ones_like(loss))); "mean": / weight_sum

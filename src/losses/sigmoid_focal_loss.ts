@@ -1,7 +1,7 @@
 import type { Value } from "../builder/graph.js";
 import { add, div, max, mul, neg, powConst, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { bceWithLogits } from "./binary_cross_entropy_with_logits.js";
-import { declareInput, elementwiseDims, finishLoss, lossGraph } from "./common.js";
+import { chunkedSum, declareInput, elementwiseDims, finishLoss, lossGraph, sumsInChunks } from "./common.js";
 import { numberIn, type OptionSpec, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type TensorSpec } from "./types.js";
 
@@ -39,33 +39,48 @@ export const sigmoidFocalLoss = defineLoss({
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float", dims, "logits");
     const y = declareInput(g, inputs, "target", "float", dims, "targets in [0, 1], shaped like input");
-    const ce = bceWithLogits(x, y);
-    let loss = ce;
-    let oneMinusYValue: Value | undefined;
-    const oneMinusY = () => (oneMinusYValue ??= sub(1, y));
-    // d ce / d x = sigmoid(x) - y; with the focal factor m^g (m = 1 - p_t), d m / d x = (1 - 2y) s (1 - s)
-    let gradient: Value | undefined = o.gradient ? sub(sigmoid(x), y) : undefined;
-    if (o.gamma !== 0) {
-      const oneMinusPt = add(mul(y, sigmoid(neg(x))), mul(oneMinusY(), sigmoid(x)));
-      // a soft y outside [0, 1] could make the base negative; Pow of a negative base is NaN.
-      const base = Number.isInteger(o.gamma) ? oneMinusPt : relu(oneMinusPt);
-      const factor = powConst(base, o.gamma)!;
-      loss = mul(loss, factor);
-      if (gradient) {
+    const doc = "sigmoid_focal_loss: torchvision.ops.sigmoid_focal_loss parity; input = logits";
+    /** The forward values on x and y (the whole batch, or a chunk of it). */
+    const forward = (x: Value, y: Value) => {
+      const ce = bceWithLogits(x, y);
+      let loss = ce;
+      const oneMinusY = sub(1, y);
+      let base: Value | undefined;
+      let factor: Value | undefined;
+      if (o.gamma !== 0) {
+        const oneMinusPt = add(mul(y, sigmoid(neg(x))), mul(oneMinusY, sigmoid(x)));
+        // a soft y outside [0, 1] could make the base negative; Pow of a negative base is NaN.
+        base = Number.isInteger(o.gamma) ? oneMinusPt : relu(oneMinusPt);
+        factor = powConst(base, o.gamma)!;
+        loss = mul(loss, factor);
+      }
+      let alphaT: Value | undefined;
+      if (o.alpha !== null && o.alpha >= 0) {
+        // alpha y + (1 - alpha)(1 - y), as written: the shorter (1 - alpha) + (2 alpha - 1) y cancels in
+        // float32 at y = 1 for a small alpha (alpha 2e-9 weighed positives 0)
+        alphaT = add(mul(y, o.alpha), mul(oneMinusY, 1 - o.alpha));
+        loss = mul(loss, alphaT);
+      }
+      return { ce, base, factor, alphaT, loss };
+    };
+    if (sumsInChunks(g, o)) {
+      const total = chunkedSum([x, y], (x, y) => forward(x, y).loss, dims.length);
+      return finishLoss(g, inputs, x, { total, outputs: ctx.outputs, reduction: o.reduction, items: dims, doc });
+    }
+    const { ce, base, factor, alphaT, loss } = forward(x, y);
+    let gradient: Value | undefined;
+    if (o.gradient) {
+      // d ce / d x = sigmoid(x) - y; with the focal factor m^g (m = 1 - p_t), d m / d x = (1 - 2y) s (1 - s)
+      gradient = sub(sigmoid(x), y);
+      if (base && factor) {
         // g m^(g-1) (1 - 2y) s (1 - s) ce + m^g (s - y); for g < 1, m^(g-1) s (1 - s) = m^g s (1 - s) / m,
         // and where m = 0 (then s (1 - s) = 0 too) the term is 0 rather than 0 / 0
         const s1s = mul(sigmoid(x), sigmoid(neg(x)));
         const dm = o.gamma >= 1 ? mul(o.gamma === 1 ? s1s : mul(powConst(base, o.gamma - 1)!, s1s), o.gamma) : mul(div(mul(factor, s1s), max(base, 1e-30)), o.gamma);
         gradient = add(mul(mul(dm, sub(1, mul(y, 2))), ce), mul(factor, gradient));
       }
+      if (alphaT) gradient = mul(gradient, alphaT);
     }
-    if (o.alpha !== null && o.alpha >= 0) {
-      // alpha y + (1 - alpha)(1 - y), as written: the shorter (1 - alpha) + (2 alpha - 1) y cancels in
-      // float32 at y = 1 for a small alpha (alpha 2e-9 weighed positives 0)
-      const alphaT = add(mul(y, o.alpha), mul(oneMinusY(), 1 - o.alpha));
-      loss = mul(loss, alphaT);
-      if (gradient) gradient = mul(gradient, alphaT);
-    }
-    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, items: dims, gradient, doc: "sigmoid_focal_loss: torchvision.ops.sigmoid_focal_loss parity; input = logits" });
+    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, items: dims, gradient, doc });
   },
 });

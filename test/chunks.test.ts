@@ -1,0 +1,66 @@
+/**
+ * The elementwise losses (binary_cross_entropy, binary_cross_entropy_with_logits, sigmoid_focal_loss)
+ * sum a mean or a sum over CHUNKS slices of the batch (src/losses/common.ts, chunkedSum). The PyTorch
+ * fixtures are small batches, where the first slice holds everything; this test takes batches that fill
+ * every slice, leave the last one short, or leave some empty, and checks the chunked graph against the
+ * float64 reference and against the graph of reduction "none" (one pass, no slices) summed in float64.
+ */
+import { describe, expect, test } from "@jest/globals";
+import { CHUNKS, MIN_CHUNK_ELEMENTS } from "../src/losses/common.js";
+import { buildLoss } from "../src/losses/index.js";
+import { createEvaluator } from "../src/runtime/node.js";
+import { referenceFor } from "./reference.js";
+
+function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const C = 20;
+const rowsPerChunk = (n: number) => Math.max(Math.ceil(n / CHUNKS), Math.ceil(MIN_CHUNK_ELEMENTS / C));
+/** Batch sizes: every slice full; the last slice short; two slices and six empty; one slice; no rows. */
+const BATCHES = [8 * 4000, 8 * 4000 - 3, 5000, 100, 0];
+
+test("the batches exercise what they say", () => {
+  expect(Math.ceil(BATCHES[0] / rowsPerChunk(BATCHES[0]))).toBe(CHUNKS);
+  expect(BATCHES[1] % rowsPerChunk(BATCHES[1])).toBeGreaterThan(0);
+  expect(Math.ceil(BATCHES[2] / rowsPerChunk(BATCHES[2]))).toBe(2);
+});
+
+describe.each([
+  ["binary_cross_entropy", {}],
+  ["binary_cross_entropy", { weight: Array.from({ length: C }, (_, i) => 0.5 + i / 10) }],
+  ["binary_cross_entropy_with_logits", { posWeight: Array.from({ length: C }, (_, i) => 1 + i) }],
+  ["binary_cross_entropy_with_logits", { weight: [0.3] }],
+  ["sigmoid_focal_loss", {}],
+  ["sigmoid_focal_loss", { gamma: 0.5, alpha: 0.6 }],
+] as const)("%s %j", (loss, options) => {
+  test.each(BATCHES)("N = %i rows of 20: mean and sum equal the float64 reference and one pass", async (N) => {
+    const r = seeded(N + 7);
+    const size = N * C;
+    const x = Float32Array.from({ length: size }, () => (loss === "binary_cross_entropy" ? r() : (r() - 0.5) * 20));
+    const y = Float32Array.from({ length: size }, () => (r() < 0.1 ? 1 : r() < 0.5 ? 0 : r()));
+    const feeds = { input: { data: x, dims: [N, C] }, target: { data: y, dims: [N, C] } };
+    const none = await createEvaluator(buildLoss(loss, { ...options, rank: 2, reduction: "none" }));
+    const items = (await none.run(feeds)).loss.data as Float32Array;
+    await none.release();
+    let onePass = 0;
+    for (const v of items) onePass += v;
+    for (const reduction of ["sum", "mean"] as const) {
+      const ev = await createEvaluator(buildLoss(loss, { ...options, rank: 2, reduction }));
+      const got = (await ev.run(feeds)).loss.data[0] as number;
+      await ev.release();
+      const want = referenceFor(loss, { dims: [N, C], data: x }, { dims: [N, C], data: y }, { ...options, reduction })[0];
+      if (N === 0) {
+        expect(reduction === "sum" ? got === 0 : Number.isNaN(got)).toBe(true);
+        continue;
+      }
+      expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-6 * Math.abs(want));
+      const pass = reduction === "mean" ? onePass / size : onePass;
+      expect(Math.abs(got - pass)).toBeLessThanOrEqual(1e-6 * Math.abs(pass));
+    }
+  }, 60000);
+});
