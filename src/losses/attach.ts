@@ -219,7 +219,7 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   try {
     parts = attachmentParts(out, lossName, { rank, ...options, gradient }, { opset: info.opset, dtype }, names);
   } catch (e) {
-    if (e instanceof OptionError && options.rank === undefined && /^rank:/.test(e.message)) {
+    if (e instanceof OptionError && options.rank === undefined && /\boption rank:/.test(e.message)) {
       throw new AttachError(`output ${output}: ${lossName} cannot take its rank ${rank} [${out.shape.join(", ")}]: ${e.message}`);
     }
     throw e;
