@@ -187,7 +187,7 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   }
   if (!SUPPORTED_OPSETS.includes(info.opset)) {
     throw new AttachError(
-      `${what}: expected a model of ai.onnx opset ${MIN_OPSET} to ${MAX_OPSET} (the loss is built at the model's opset), received ${info.opset === 0 ? "no ai.onnx opset import" : `opset ${info.opset}`}${info.opset > 0 && info.opset < MIN_OPSET ? ": convert the model to a newer opset first (onnx.version_converter)" : ""}`,
+      `${what}: expected a model of ai.onnx opset ${MIN_OPSET} to ${MAX_OPSET} (the loss is built at the model's opset), received ${info.opset === 0 ? "a model without an ai.onnx opset" : `opset ${info.opset}`}${info.opset > 0 && info.opset < MIN_OPSET ? ": convert the model to a newer opset first (onnx.version_converter)" : ""}`,
     );
   }
   const out = info.outputs.find((t) => t.name === output);
