@@ -26,7 +26,8 @@ export type {
 } from "./losses/index.js";
 export { verifyContract } from "./losses/verify.js";
 export { linearHeadStep, type LinearHeadStepGraph, type LinearHeadStepOptions } from "./losses/linear_head.js";
-export { CONTRACT_VERSION, META, ModelContractError, canonicalJson, decodeContract, encodeContract, hasContract, type LossContract, type StepContract } from "./model/contract.js";
+export { attachLoss, AttachError, type AttachOptions, type AttachedLoss } from "./losses/attach.js";
+export { ATTACHED_CONTRACT_VERSION, CONTRACT_VERSION, META, ModelContractError, canonicalJson, decodeContract, encodeContract, hasContract, type AttachedTo, type LossContract, type StepContract } from "./model/contract.js";
 export { MissingRuntimeError, OnnxRuntimeError, UserError } from "./errors.js";
 export { Graph, Value, float, ops, readModel } from "./builder/index.js";
 export type { AttrValue, Dim, GraphOptions, Lowering, ModelInfo, NodeInfo, TensorInfo } from "./builder/index.js";

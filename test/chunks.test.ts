@@ -30,14 +30,16 @@ test("the batches exercise what they say", () => {
   expect(Math.ceil(BATCHES[2] / rowsPerChunk(BATCHES[2]))).toBe(2);
 });
 
-describe.each([
+const CASES: [string, Record<string, unknown>][] = [
   ["binary_cross_entropy", {}],
   ["binary_cross_entropy", { weight: Array.from({ length: C }, (_, i) => 0.5 + i / 10) }],
   ["binary_cross_entropy_with_logits", { posWeight: Array.from({ length: C }, (_, i) => 1 + i) }],
   ["binary_cross_entropy_with_logits", { weight: [0.3] }],
   ["sigmoid_focal_loss", {}],
   ["sigmoid_focal_loss", { gamma: 0.5, alpha: 0.6 }],
-] as const)("%s %j", (loss, options) => {
+];
+
+describe.each(CASES)("%s %j", (loss, options) => {
   test.each(BATCHES)("N = %i rows of 20: mean and sum equal the float64 reference and one pass", async (N) => {
     const r = seeded(N + 7);
     const size = N * C;

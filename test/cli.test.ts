@@ -185,7 +185,7 @@ describe("errors: exit 2 with one line on stderr", () => {
     [["eval", "m.onnx", "--input", "input=a.npy", "--dtype", "float64", "--stream"], "onnx-losses: eval: --dtype applies to a loss name; a .onnx file carries its own"],
     [["frobnicate"], "onnx-losses: unknown command 'frobnicate'"],
     [["list", "--bogus"], "onnx-losses: unknown option '--bogus'"],
-    [[], "onnx-losses: expected a command (list, export, eval, inspect, demo)"],
+    [[], "onnx-losses: expected a command (list, export, attach, eval, inspect, demo)"],
   ])("%j", async (argv, message) => {
     const r = await cli(...argv);
     expect(r.code).toBe(2);

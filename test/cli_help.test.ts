@@ -37,7 +37,7 @@ describe("CLI help and messages", () => {
     const r = await cli();
     expect(r.code).toBe(2);
     const commands = [...r.out.matchAll(/^ {2}(\w+)\b/gm)].map((m) => m[1]).filter((c) => c !== "help");
-    expect(commands).toEqual(["list", "export", "eval", "inspect", "demo"]);
+    expect(commands).toEqual(["list", "export", "attach", "eval", "inspect", "demo"]);
     expect(r.err).toBe(`onnx-losses: expected a command (${commands.join(", ")})\n`);
     const bench = await cli("bench");
     expect(bench.code).toBe(2);

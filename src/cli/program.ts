@@ -5,6 +5,7 @@ import { DTYPE_NAMES } from "../onnx/dtypes.js";
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from "../onnx/versions.js";
 import { NODE_PROVIDERS } from "../runtime/node.js";
 import { PRODUCER_VERSION } from "../version.js";
+import { attachCommand } from "./commands/attach.js";
 import { demoCommand } from "./commands/demo.js";
 import { evalCommand, STREAM_ABOVE_BYTES } from "./commands/eval.js";
 import { exportCommand } from "./commands/export.js";
@@ -55,6 +56,19 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .addOption(new Option("--dtype <type>", "float type of the inputs and the loss (float16: math in float32 inside)").choices(["float32", "float16", "float64"]).default("float32"))
     .option("-o, --output <path>", "the .onnx file (a directory with --all)")
     .action((loss, o) => exportCommand(io, loss, o));
+
+  program
+    .command("attach")
+    .description("append a loss to an output of a .onnx model: a target input, the loss output (with --gradient d loss / d output)")
+    .argument("<model>", "a .onnx model (ai.onnx opset 13 to 23)")
+    .option("--output <name>", "the model output the loss reads (logits, log-probabilities or probabilities)")
+    .option("--loss <name>", `one of ${LOSS_NAMES.join(", ")}`)
+    .option("--options <json>", "loss options as JSON (see list); rank defaults to the output's")
+    .option("--gradient", "also output NAME_grad, d loss / d output")
+    .option("--target-input <name>", "the new graph input for the target", "target")
+    .option("--loss-output <name>", "the loss output", "loss")
+    .option("-o <file>", "the .onnx file to write")
+    .action((model, o) => attachCommand(io, model, o));
 
   program
     .command("eval")

@@ -5,13 +5,14 @@
  * metadata edited by hand (a changed reduction, emptied checks) is refused instead of believed.
  */
 import { readModel, type ModelInfo, type TensorInfo } from "../builder/reader.js";
-import { OptionError } from "../errors.js";
-import { canonicalJson, decodeContract, META, ModelContractError, type LossContract } from "../model/contract.js";
+import { OptionError, UserError } from "../errors.js";
+import { canonicalJson, decodeContract, META, ModelContractError, type AttachedTo, type LossContract } from "../model/contract.js";
 import { PRODUCER_NAME, PRODUCER_VERSION } from "../version.js";
 import { MAX_OPSET, MIN_OPSET, SUPPORTED_OPSETS } from "../onnx/versions.js";
 import { getLoss } from "./catalogue.js";
 import { buildLoss, resolveLossOptions } from "./index.js";
 import { linearHeadStep } from "./linear_head.js";
+import { attachmentParts, describeParts, MODEL_INPUT_DOC } from "./attach.js";
 
 /** A decoded model: what the reader sees and, for a model built by onnx-losses, its verified contract. */
 export interface LossModel {
@@ -57,6 +58,7 @@ export function verifyContract(contract: LossContract, info: ModelInfo, what = "
   if (!SUPPORTED_OPSETS.includes(info.opset)) {
     throw new ModelContractError(`${what}: opset ${info.opset}: expected an ai.onnx opset from ${MIN_OPSET} to ${MAX_OPSET}, the ones onnx-losses builds`);
   }
+  if (contract.attached) return verifyAttached({ ...contract, options: resolved, attached: contract.attached }, info, what);
   const outputs = info.outputs.some((o) => o.name === "loss_sum") ? "parts" : "loss";
   // the type the totals accumulate in (a build option the graph shows: the type of loss_sum)
   const total = [...info.outputs, ...info.valueInfo].find((t) => t.name === "loss_sum");
@@ -93,6 +95,51 @@ export function verifyContract(contract: LossContract, info: ModelInfo, what = "
     );
   }
   return { ...contract, options: resolved };
+}
+
+/**
+ * An attached loss checked against the graph: the loss rebuilt from the contract's loss and options at
+ * the model's opset for the attached output, renamed as the contract's `attached` record says, must be
+ * the graph's last nodes, with its constants, value_info, target input and outputs; the contract's
+ * checks and input docs must be the ones that rebuilt loss gives. So metadata that says less (emptied
+ * checks) or something else (another ignoreIndex, another output) than the graph computes is refused.
+ */
+function verifyAttached(contract: LossContract & { attached: AttachedTo }, info: ModelInfo, what: string): LossContract {
+  const a = contract.attached;
+  const fail = (key: string, message: string): never => {
+    throw new ModelContractError(`${what}: metadata ${key}: ${message}`);
+  };
+  const out = info.outputs.find((t) => t.name === a.output) as TensorInfo;
+  const these = `${contract.loss} with options ${clip(canonicalJson(contract.options))} attached to output ${a.output}`;
+  if ((a.gradient !== null) !== (contract.options.gradient === true)) {
+    fail(META.attached, `gradient ${contract.options.gradient === true ? "an output name" : "null"} (options.gradient is ${String(contract.options.gradient)}), received ${JSON.stringify(a.gradient)}`);
+  }
+  let parts: ReturnType<typeof attachmentParts>;
+  try {
+    parts = attachmentParts(out, contract.loss, contract.options, { opset: info.opset, dtype: contract.dtype, lowering: contract.lowering }, a);
+  } catch (e) {
+    if (e instanceof UserError) return fail(META.options, `${these}: ${e.message}`);
+    throw e;
+  }
+  const expected = describeParts(parts);
+  const key = (x: unknown) => canonicalJson(x);
+  const tail = info.nodes.slice(info.nodes.length - expected.nodes.length);
+  const missing = [
+    ...(info.nodes.length < expected.nodes.length || key(tail) !== key(expected.nodes) ? [`its ${expected.nodes.length} nodes as the graph's last`] : []),
+    ...expected.initializers.filter((t) => !info.initializers.some((u) => key(u) === key(t))).map((t) => `constant ${t.name}`),
+    ...expected.valueInfo.filter((t) => !info.valueInfo.some((u) => key(u) === key(t))).map((t) => `value_info ${t.name}`),
+    ...expected.inputs.filter((t) => !info.inputs.some((u) => key(u) === key(t))).map((t) => `input ${t.name}: ${t.dtype} [${t.shape.join(", ")}]`),
+    ...expected.outputs.filter((t) => !info.outputs.some((u) => key(u) === key(t))).map((t) => `output ${t.name}: ${t.dtype} [${t.shape.join(", ")}]`),
+  ];
+  if (missing.length) {
+    fail(META.options, `the graph does not hold what ${these} builds at opset ${info.opset} (missing ${clip(missing.join(", "))}; was it edited after attach?)`);
+  }
+  if (key(parts.checks) !== key(contract.checks)) {
+    fail(META.checks, `expected ${clip(key(parts.checks))} (what ${these} needs), received ${clip(key(contract.checks))}`);
+  }
+  const docs = info.inputs.map((t) => ({ name: t.name, doc: t.name === a.target ? parts.targetDoc : MODEL_INPUT_DOC }));
+  if (key(docs) !== key(contract.inputs)) fail(META.inputs, `expected ${clip(key(docs))}, received ${clip(key(contract.inputs))}`);
+  return contract;
 }
 
 /** A graph's content, comparable across encoders: nodes, constants, inputs, outputs and value_info. */

@@ -15,8 +15,14 @@ import { UserError } from "../errors.js";
 import { FLOAT_DTYPES, isFloatDType, type FloatDType } from "../onnx/dtypes.js";
 import { preview as show, preview as short } from "../util/preview.js";
 
-/** The contract version this release writes and reads. */
+/** The contract version of a loss graph (buildLoss, export), which this release writes and reads. */
 export const CONTRACT_VERSION = 1;
+/**
+ * The contract version of a model with a loss attached (attachLoss, `onnx-losses attach`): version 1's
+ * keys plus `onnx_losses.attached`. A release that knows only version 1 refuses such a model instead of
+ * running it without the loss's input checks.
+ */
+export const ATTACHED_CONTRACT_VERSION = 2;
 
 /** The metadata keys of the contract. */
 export const META = Object.freeze({
@@ -28,6 +34,7 @@ export const META = Object.freeze({
   lowering: "onnx_losses.lowering",
   dtype: "onnx_losses.dtype",
   step: "onnx_losses.step",
+  attached: "onnx_losses.attached",
 });
 
 const KNOWN_KEYS: readonly string[] = Object.values(META);
@@ -57,6 +64,19 @@ export interface StepContract {
   lr: number;
 }
 
+/**
+ * Where a loss was attached to a model: the loss's `input` is the model's output `output`, its `target`
+ * the new graph input `target`, its `loss` the output `loss`, its `input_grad` the output `gradient`
+ * (null without the gradient option); every other name of the loss graph carries `prefix`.
+ */
+export interface AttachedTo {
+  output: string;
+  target: string;
+  loss: string;
+  gradient: string | null;
+  prefix: string;
+}
+
 /** What a model built by onnx-losses says about itself. */
 export interface LossContract {
   version: number;
@@ -71,6 +91,8 @@ export interface LossContract {
   dtype: FloatDType;
   /** Set when the model is a training step around the loss, not the loss alone (key onnx_losses.step, absent otherwise). */
   step?: StepContract;
+  /** For a model with a loss attached (contract version 2): where. Its checks may name the attached output. */
+  attached?: AttachedTo;
 }
 
 /** Metadata that a model cannot mean: malformed, of an unknown version, or inconsistent with its graph. */
@@ -90,7 +112,7 @@ export function canonicalJson(value: unknown): string {
 /** The metadata entries of a contract (the builder sorts them by key). */
 export function encodeContract(c: Omit<LossContract, "version">): Record<string, string> {
   return {
-    [META.version]: String(CONTRACT_VERSION),
+    [META.version]: String(c.attached ? ATTACHED_CONTRACT_VERSION : CONTRACT_VERSION),
     [META.loss]: c.loss,
     [META.options]: canonicalJson(c.options),
     [META.checks]: canonicalJson(c.checks),
@@ -98,6 +120,7 @@ export function encodeContract(c: Omit<LossContract, "version">): Record<string,
     [META.lowering]: c.lowering,
     [META.dtype]: c.dtype,
     ...(c.step ? { [META.step]: canonicalJson(c.step) } : {}),
+    ...(c.attached ? { [META.attached]: canonicalJson(c.attached) } : {}),
   };
 }
 
@@ -140,9 +163,17 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
   };
 
   const version = info.metadata[META.version];
-  if (version !== String(CONTRACT_VERSION)) {
+  if (version !== String(CONTRACT_VERSION) && version !== String(ATTACHED_CONTRACT_VERSION)) {
     const got = version === undefined ? "none" : short(version);
-    fail(META.version, `${CONTRACT_VERSION}`, `${got} (written by another release of onnx-losses: export the model again with this one)`);
+    fail(
+      META.version,
+      `${CONTRACT_VERSION} (a loss graph) or ${ATTACHED_CONTRACT_VERSION} (a model with a loss attached)`,
+      `${got} (written by another release of onnx-losses: export the model again with this one)`,
+    );
+  }
+  const attached = version === String(ATTACHED_CONTRACT_VERSION) ? decodeAttached(info, json(META.attached), fail) : undefined;
+  if (!attached && info.metadata[META.attached] !== undefined) {
+    fail(META.attached, `no value in a version ${CONTRACT_VERSION} contract (a loss graph; a model with a loss attached is version ${ATTACHED_CONTRACT_VERSION})`, short(info.metadata[META.attached]));
   }
   const loss = text(META.loss);
   if (!/^[a-z][a-z0-9_]{0,63}$/.test(loss)) fail(META.loss, "a loss name", short(loss));
@@ -157,9 +188,15 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
   if (lowering !== "none" && lowering !== "webgpu") fail(META.lowering, '"none" or "webgpu"', short(lowering));
   const dtype = text(META.dtype);
   if (!isFloatDType(dtype)) fail(META.dtype, FLOAT_DTYPES.join(" | "), short(dtype));
-  const floatInputs = info.inputs.filter((t) => isFloatDType(t.dtype));
-  const other = floatInputs.find((t) => t.dtype !== dtype);
-  if (other) fail(META.dtype, `the float type of the graph's inputs (${other.name} is ${other.dtype})`, short(dtype));
+  if (attached) {
+    // the attached output's float type decides the loss's (the model's own inputs may be of any type)
+    const out = info.outputs.find((t) => t.name === attached.output) as TensorInfo;
+    if (out.dtype !== dtype) fail(META.dtype, `the float type of the attached output (${out.name} is ${out.dtype})`, short(dtype));
+  } else {
+    const floatInputs = info.inputs.filter((t) => isFloatDType(t.dtype));
+    const other = floatInputs.find((t) => t.dtype !== dtype);
+    if (other) fail(META.dtype, `the float type of the graph's inputs (${other.name} is ${other.dtype})`, short(dtype));
+  }
 
   const inputs = json(META.inputs);
   const graphNames = info.inputs.map((t) => t.name);
@@ -173,9 +210,13 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
 
   const checks = json(META.checks);
   if (!Array.isArray(checks) || checks.length > MAX_CHECKS) fail(META.checks, `a list of at most ${MAX_CHECKS} input checks`, short(text(META.checks)));
+  // an attached loss's checks may also read the attached output (its class count, its value range):
+  // the evaluator runs those on the output onnxruntime returns, or before the run where its dims are fixed
+  const checkable = attached ? [...info.inputs, info.outputs.find((t) => t.name === attached.output) as TensorInfo] : info.inputs;
+  const checkNames = checkable.map((t) => t.name).join(", ");
   (checks as unknown[]).forEach((c, i) => {
-    const why = checkProblem(c, info.inputs);
-    if (why) fail(META.checks, `input checks on the graph's inputs (${graphNames.join(", ")})`, `check ${i} ${why}`);
+    const why = checkProblem(c, checkable);
+    if (why) fail(META.checks, `input checks on the graph's inputs${attached ? " and the attached output" : ""} (${checkNames})`, `check ${i} ${why}`);
   });
 
   let step: StepContract | undefined;
@@ -195,7 +236,33 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
     lowering: lowering as Lowering,
     dtype: dtype as FloatDType,
     ...(step ? { step } : {}),
+    ...(attached ? { attached } : {}),
   };
+}
+
+/** The `onnx_losses.attached` record: well formed, and naming an output, an input and outputs the graph has. */
+function decodeAttached(info: ModelInfo, value: unknown, fail: (key: string, expected: string, got: string) => never): AttachedTo {
+  const expected = "{output, target, loss, gradient, prefix}: the attached output, the target input, the loss output, the gradient output (or null) and the prefix of the loss's names";
+  const name = (v: unknown) => typeof v === "string" && v.length > 0 && v.length <= 4096;
+  if (
+    !isPlainObject(value) ||
+    Object.keys(value).sort().join(",") !== "gradient,loss,output,prefix,target" ||
+    !name(value.output) ||
+    !name(value.target) ||
+    !name(value.loss) ||
+    !name(value.prefix) ||
+    !(value.gradient === null || name(value.gradient))
+  ) {
+    return fail(META.attached, expected, short(info.metadata[META.attached]));
+  }
+  const a = value as unknown as AttachedTo;
+  const isOutput = (n: string) => info.outputs.some((t) => t.name === n);
+  if (!isOutput(a.output)) fail(META.attached, `an output of the graph for output (${info.outputs.map((t) => t.name).join(", ")})`, show(a.output));
+  if (!info.inputs.some((t) => t.name === a.target)) fail(META.attached, `an input of the graph for target (${info.inputs.map((t) => t.name).join(", ")})`, show(a.target));
+  for (const [field, n] of [["loss", a.loss], ["gradient", a.gradient]] as const) {
+    if (n !== null && (!isOutput(n) || n === a.output)) fail(META.attached, `an output of the graph other than ${a.output} for ${field}`, show(n));
+  }
+  return { output: a.output, target: a.target, loss: a.loss, gradient: a.gradient, prefix: a.prefix };
 }
 
 /** What is wrong with one input check, or undefined when it is well formed and names real inputs. */

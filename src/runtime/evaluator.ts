@@ -8,7 +8,7 @@ import { OnnxRuntimeError, OptionError } from "../errors.js";
 import type { InputCheck, LossContract } from "../model/contract.js";
 import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
 import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
-import { InputError, validateFeeds } from "./validate.js";
+import { checkOutputs, InputError, splitChecks, validateFeeds } from "./validate.js";
 
 /** The part of an onnxruntime JS module (onnxruntime-node, onnxruntime-web) the evaluator uses. */
 export interface OrtModule {
@@ -119,17 +119,22 @@ class OrtEvaluator implements Evaluator {
     readonly provider: ExecutionProvider,
     readonly inputs: readonly TensorInfo[],
     readonly outputs: readonly TensorInfo[],
-    private readonly checks: readonly InputCheck[],
+    checks: readonly InputCheck[],
     readonly loss: { name: string; options: Record<string, unknown> } | undefined,
     readonly contract: LossContract | undefined,
     private readonly skipValidation: boolean,
     private readonly what: string,
-  ) {}
+  ) {
+    this.split = splitChecks(checks, inputs, outputs);
+  }
+
+  /** The checks run on the feeds, and those run on the feeds and outputs of a run (an attached loss's). */
+  private readonly split: { before: InputCheck[]; after: InputCheck[] };
 
   async run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>> {
     let valid: Record<string, TensorData>;
     try {
-      valid = this.skipValidation ? passThrough(feeds) : validateFeeds(this.inputs, this.checks, feeds);
+      valid = this.skipValidation ? passThrough(feeds) : validateFeeds(this.inputs, this.split.before, feeds, this.outputs);
     } catch (e) {
       throw this.withOption(e);
     }
@@ -151,6 +156,15 @@ class OrtEvaluator implements Evaluator {
     for (const name of this.session.outputNames) {
       const t = result[name];
       out[name] = { dtype: t.type as TensorDType, dims: [...t.dims], data: t.data as TensorData["data"] };
+    }
+    if (!this.skipValidation && this.split.after.length > 0) {
+      // an attached loss's checks that need the model's output (a class count it does not fix, its
+      // value range): the run's outputs are refused, not returned, when they fail
+      try {
+        checkOutputs(this.split.after, valid, out);
+      } catch (e) {
+        throw this.withOption(e);
+      }
     }
     return out;
   }

@@ -43,12 +43,15 @@ export function checkEmptyExtent(name: string, dims: readonly number[]): void {
 
 /**
  * Check feeds against the model's declared inputs and checks; return them converted to the declared
- * dtypes. Throws InputError.
+ * dtypes. A check of a loss attached to a model may read one of the model's `outputs`: a class count
+ * the output's declared shape fixes is checked here; the rest is left to {@link checkOutputs} (see
+ * {@link splitChecks}). Throws InputError.
  */
 export function validateFeeds(
   declared: readonly TensorInfo[],
   checks: readonly InputCheck[],
   feeds: Readonly<Record<string, TensorInput>>,
+  outputs: readonly TensorInfo[] = [],
 ): Record<string, TensorData> {
   const names = declared.map((d) => d.name);
   for (const name of Object.keys(feeds)) {
@@ -92,8 +95,35 @@ export function validateFeeds(
     checkEmptyExtent(d.name, t.dims);
     out[d.name] = t;
   }
-  for (const c of checks) runCheck(c, out);
+  for (const c of checks) runCheck(c, out, outputs);
   return out;
+}
+
+/**
+ * Split a model's checks into those that can run on the feeds (`before` onnxruntime) and those that
+ * read an output's values or a dim its declared shape leaves open (`after` the run, on the outputs
+ * onnxruntime returns, before the caller sees them): the checks of a loss attached to a model's output.
+ */
+export function splitChecks(
+  checks: readonly InputCheck[],
+  inputs: readonly TensorInfo[],
+  outputs: readonly TensorInfo[],
+): { before: InputCheck[]; after: InputCheck[] } {
+  const isInput = (n: string) => inputs.some((t) => t.name === n);
+  const fixed = (n: string, axis: number) => typeof outputs.find((t) => t.name === n)?.shape[axis] === "number";
+  const before: InputCheck[] = [];
+  const after: InputCheck[] = [];
+  for (const c of checks) {
+    const ready = isInput(c.tensor) && (c.kind !== "classIndex" || isInput(c.classesOf) || fixed(c.classesOf, c.axis));
+    (ready ? before : after).push(c);
+  }
+  return { before, after };
+}
+
+/** Run checks that read outputs (see {@link splitChecks}) on the feeds and the outputs of a run. Throws InputError. */
+export function checkOutputs(checks: readonly InputCheck[], feeds: Readonly<Record<string, TensorData>>, outputs: Readonly<Record<string, TensorData>>): void {
+  const all: Record<string, TensorData> = Object.assign(Object.create(null) as Record<string, TensorData>, feeds, outputs);
+  for (const c of checks) runCheck(c, all, []);
 }
 
 function convert(d: TensorInfo, feed: TensorInput): TensorData {
@@ -164,11 +194,13 @@ function fromNumbers(name: string, dtype: TensorDType, values: readonly (number 
   }
 }
 
-function runCheck(c: InputCheck, feeds: Record<string, TensorData>): void {
+function runCheck(c: InputCheck, feeds: Record<string, TensorData>, outputs: readonly TensorInfo[]): void {
   const t = feeds[c.tensor];
   if (!t) return;
   if (c.kind === "classIndex") {
-    const of = feeds[c.classesOf];
+    // the class count from a fed tensor, or from the declared shape of an output that fixes it
+    const declaredC = outputs.find((o) => o.name === c.classesOf)?.shape[c.axis];
+    const of = feeds[c.classesOf] ?? (typeof declaredC === "number" ? { dims: Object.assign([], { [c.axis]: declaredC }) as number[] } : undefined);
     if (!of) return;
     const C = of.dims[c.axis];
     const ignore = c.ignoreIndex;

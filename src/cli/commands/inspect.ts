@@ -26,6 +26,8 @@ function describe(file: string, m: ModelInfo, contract: LossContract | undefined
   if (contract) {
     lines.push(`  loss ${contract.loss} ${canonicalJson(contract.options)}`);
     if (contract.step) lines.push(`  a training step around the loss: ${contract.step.kind}, lr ${contract.step.lr} (outputs the updated parameters)`);
+    const a = contract.attached;
+    if (a) lines.push(`  attached to output ${a.output}: target input ${a.target}, outputs ${a.loss}${a.gradient ? `, ${a.gradient}` : ""}; the loss's other names start with ${a.prefix}`);
     lines.push(`  checks before each run: ${contract.checks.length ? contract.checks.map(describeCheck).join("; ") : "none"}`);
   }
   lines.push("  inputs:", ...m.inputs.map((t) => `    ${sig(t)}`));

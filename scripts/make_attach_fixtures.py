@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Write the models and PyTorch values the `attach` tests hold attached losses to.
+
+Three small models made with torch.onnx.export (seed 0, batch axis dynamic), committed under
+test/fixtures/attach/:
+
+- mlp.onnx: Linear(8, 16), ReLU, Linear(16, 5); input x [N, 8], output logits [N, 5] (opset 17).
+- seg.onnx: a fully convolutional segmenter, Conv2d(3, 8, 3, padding 1), ReLU, Conv2d(8, 4, 1); input
+  x [N, 3, 8, 8], output logits [N, 4, 8, 8] (K-dim logits; opset 13).
+- multi.onnx: mlp's layers whose logits also feed Softmax and LogSoftmax; outputs logits, probs and
+  log_probs (opset 15).
+
+cases.json: batches (float32 x, targets) and, for each attached loss, PyTorch's loss of that model on
+that batch and autograd's d loss / d output. The model runs in float32 (as onnxruntime runs the
+exported graph); the loss and its gradient are computed in float64 on those float32 outputs
+(`out.to(torch.float64).requires_grad_()`, `.backward()`).
+
+Needs Debian's python3-torch, python3-torchvision and python3-onnx; run with `npm run fixtures:attach`.
+Deterministic: the same files on every run.
+"""
+import io
+import json
+import os
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torchvision.ops import sigmoid_focal_loss as tv_sigmoid_focal_loss
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_fixtures import focal_reference, tensor, write_fixture  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+OUT = os.path.join(ROOT, "test", "fixtures", "attach")
+
+
+class Mlp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(8, 16)
+        self.fc2 = nn.Linear(16, 5)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+class Multi(Mlp):
+    """Logits that also feed other nodes: softmax and log-softmax are outputs too."""
+
+    def forward(self, x):
+        logits = super().forward(x)
+        return logits, torch.softmax(logits, dim=1), torch.log_softmax(logits, dim=1)
+
+
+class Seg(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        return self.conv2(torch.relu(self.conv1(x)))
+
+
+def export(model, example, outputs, opset, file):
+    model.eval()
+    axes = {"x": {0: "N"}, **{o: {0: "N"} for o in outputs}}
+    buf = io.BytesIO()
+    torch.onnx.export(model, example, buf, input_names=["x"], output_names=outputs, dynamic_axes=axes,
+                      opset_version=opset, do_constant_folding=True)
+    with open(os.path.join(OUT, file), "wb") as f:
+        f.write(buf.getvalue())
+
+
+def f64(values):
+    return None if values is None else torch.tensor(values, dtype=torch.float32).to(torch.float64)
+
+
+def loss_of(loss, o, x, t):
+    """The loss with the options as onnx-losses names them, on float64 x."""
+    red = o.get("reduction", "mean")
+    if loss == "cross_entropy":
+        return F.cross_entropy(x, t, weight=f64(o.get("weight")), ignore_index=o.get("ignoreIndex", -100),
+                               reduction=red, label_smoothing=o.get("labelSmoothing", 0.0))
+    if loss == "nll_loss":
+        return F.nll_loss(x, t, weight=f64(o.get("weight")), ignore_index=o.get("ignoreIndex", -100), reduction=red)
+    if loss == "binary_cross_entropy_with_logits":
+        return F.binary_cross_entropy_with_logits(x, t, weight=f64(o.get("weight")), pos_weight=f64(o.get("posWeight")), reduction=red)
+    if loss == "softmax_focal_loss":
+        return focal_reference(x, t, o.get("gamma", 2), o.get("alpha"), o.get("balanceIndex", 0), o.get("ignoreIndex", -100),
+                               o.get("labelSmoothing", 0), o.get("oneHotClamp", 0), red)
+    if loss == "sigmoid_focal_loss":
+        alpha = o.get("alpha", 0.25)
+        return tv_sigmoid_focal_loss(x, t, alpha=-1 if alpha is None else alpha, gamma=o.get("gamma", 2), reduction=red)
+    raise ValueError(loss)
+
+
+def main():
+    torch.manual_seed(0)
+    os.makedirs(OUT, exist_ok=True)
+    mlp, seg, multi = Mlp(), Seg(), Multi()
+    multi.load_state_dict(mlp.state_dict())
+    models = {"mlp.onnx": mlp, "seg.onnx": seg, "multi.onnx": multi}
+    export(mlp, torch.zeros(2, 8), ["logits"], 17, "mlp.onnx")
+    export(seg, torch.zeros(2, 3, 8, 8), ["logits"], 13, "seg.onnx")
+    export(multi, torch.zeros(2, 8), ["logits", "probs", "log_probs"], 15, "multi.onnx")
+
+    x_mlp = (torch.randn(6, 8) * 2).to(torch.float32)
+    x_seg = torch.randn(2, 3, 8, 8).to(torch.float32)
+    t_mlp = torch.tensor([0, 4, -1, 2, 1, 3])
+    t_mlp_hard = torch.tensor([0, 4, 3, 2, 1, 3])
+    t_multi = torch.randint(0, 5, (6,))
+    t_seg = torch.randint(0, 4, (2, 8, 8))
+    t_seg[0, 0, :3] = 255
+    t_float = (torch.rand(6, 5) > 0.6).to(torch.float32)
+    t_float[0, 0] = 0.3  # a soft target
+    specs = [
+        ("mlp.onnx", "logits", "cross_entropy", {"weight": [0.5, 1.0, 2.0, 1.5, 0.25], "ignoreIndex": -1}, x_mlp, t_mlp),
+        ("mlp.onnx", "logits", "softmax_focal_loss", {"gamma": 2}, x_mlp, t_mlp_hard),
+        ("mlp.onnx", "logits", "sigmoid_focal_loss", {"reduction": "sum"}, x_mlp, t_float),
+        ("mlp.onnx", "logits", "binary_cross_entropy_with_logits", {"posWeight": [1.0, 2.0, 0.5, 3.0, 1.0], "reduction": "none"}, x_mlp, t_float),
+        ("seg.onnx", "logits", "cross_entropy", {"ignoreIndex": 255, "labelSmoothing": 0.1}, x_seg, t_seg),
+        ("seg.onnx", "logits", "softmax_focal_loss", {"gamma": 0.5, "alpha": 0.25, "reduction": "sum"}, x_seg, t_seg.clamp(max=3)),
+        ("multi.onnx", "logits", "cross_entropy", {}, x_mlp, t_multi),
+        ("multi.onnx", "log_probs", "nll_loss", {"weight": [1.0, 0.5, 2.0, 1.0, 3.0]}, x_mlp, t_multi),
+    ]
+    cases = []
+    for file, output, loss, options, x, t in specs:
+        model = models[file]
+        with torch.no_grad():
+            outs = model(x)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        names = ["logits", "probs", "log_probs"][: len(outs)]
+        out = outs[names.index(output)]
+        z = out.to(torch.float64).requires_grad_()
+        value = loss_of(loss, options, z, t.to(torch.float64) if t.dtype == torch.float32 else t)
+        value.backward(torch.ones_like(value))
+        cases.append({
+            "id": f"{file} {output} {loss} {json.dumps(options, sort_keys=True)}",
+            "model": file,
+            "output": output,
+            "loss": loss,
+            "options": options,
+            "inputs": {"x": tensor(x), "target": tensor(t)},
+            "outputs": {n: tensor(o) for n, o in zip(names, outs)},
+            "loss_value": tensor(value.detach()),
+            "grad": tensor(z.grad),
+        })
+        print(cases[-1]["id"])
+    write_fixture(os.path.join(OUT, "cases.json"), "scripts/make_attach_fixtures.py",
+                  "models run in float32; loss and autograd's d loss / d output in float64 on those float32 outputs; "
+                  "do not edit, regenerate with npm run fixtures:attach", cases)
+
+
+if __name__ == "__main__":
+    main()

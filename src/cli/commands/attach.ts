@@ -1,0 +1,49 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { AttachError, attachLoss } from "../../losses/attach.js";
+import { canonicalJson } from "../../model/contract.js";
+import { OptionError } from "../../errors.js";
+import { UsageError } from "../errors.js";
+import type { CliIo } from "../io.js";
+import { parseOptionsJson } from "../parse.js";
+import { withGradientFlag } from "./export.js";
+
+export interface AttachFlags {
+  output?: string;
+  loss?: string;
+  options?: string;
+  gradient?: boolean;
+  targetInput?: string;
+  lossOutput?: string;
+  o?: string;
+}
+
+/** The API's names of what a message is about, as the command line spells them. */
+const FLAG_OF: Readonly<Record<string, string>> = { targetInput: "--target-input", lossOutput: "--loss-output", output: "--output", loss: "--loss" };
+
+/**
+ * `onnx-losses attach MODEL.onnx --output NAME --loss L [--options JSON] [--gradient] [--target-input T]
+ * [--loss-output L] -o OUT.onnx`: the model with the loss appended to its output NAME (losses/attach.ts).
+ */
+export async function attachCommand(io: CliIo, file: string, flags: AttachFlags): Promise<void> {
+  if (!flags.output) throw new UsageError("attach: expected --output NAME (the model output the loss reads)");
+  if (!flags.loss) throw new UsageError("attach: expected --loss NAME (see onnx-losses list)");
+  if (!flags.o) throw new UsageError("attach: expected -o FILE.onnx (where the model with the loss is written)");
+  const options = withGradientFlag(parseOptionsJson(flags.options) ?? {}, flags.gradient);
+  const bytes = new Uint8Array(await readFile(resolve(io.cwd, file)));
+  let a;
+  try {
+    a = attachLoss(bytes, { output: flags.output, loss: flags.loss, options, targetInput: flags.targetInput, lossOutput: flags.lossOutput }, file);
+  } catch (e) {
+    if (e instanceof AttachError || e instanceof OptionError) {
+      const key = /^(\w+):/.exec(e.message)?.[1];
+      if (key && FLAG_OF[key]) throw new UsageError(`${FLAG_OF[key]}${e.message.slice(key.length)}`);
+    }
+    throw e;
+  }
+  await writeFile(resolve(io.cwd, flags.o), a.model);
+  const outs = [a.attached.loss, ...(a.attached.gradient ? [a.attached.gradient] : [])].join(", ");
+  io.out(
+    `wrote ${flags.o} (${a.loss} on output ${a.attached.output}, opset ${a.opset}, ${a.dtype}, ${a.model.length} bytes) input ${a.target.name}: ${a.target.dtype} [${a.target.shape.join(", ")}], outputs + ${outs}; options ${canonicalJson(a.options)}`,
+  );
+}

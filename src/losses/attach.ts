@@ -1,0 +1,295 @@
+/**
+ * Attach a catalogue loss to a model: the model's graph with the loss appended to one of its outputs,
+ * a new graph input for the target, the loss output (and with the gradient option d loss / d output),
+ * the model's own outputs, initializers, metadata and opset imports kept.
+ *
+ * The loss is built by buildLoss at the model's ai.onnx opset, for the output's rank and float type,
+ * then renamed: its `input` becomes the model's output, `target`, `loss` and `input_grad` the names
+ * the caller chose, and every other name (values, nodes, constants, value_info) gets a prefix no name
+ * of the model starts with. The same renaming, from the contract's record of it, is what
+ * losses/verify.ts rebuilds to check an attached model's graph against its metadata.
+ */
+import { describeModel, type ModelInfo, type TensorInfo } from "../builder/reader.js";
+import type { Dim } from "../builder/graph.js";
+import { decodeModel, encodeModel, onnx } from "../onnx/codec.js";
+import { isFloatDType, onnxDataType, type DType, type FloatDType } from "../onnx/dtypes.js";
+import { irVersionForOpset, MAX_OPSET, MIN_OPSET, SUPPORTED_OPSETS } from "../onnx/versions.js";
+import { encodeContract, hasContract, type AttachedTo, type InputCheck } from "../model/contract.js";
+import { OptionError, UserError } from "../errors.js";
+import { getLoss } from "./catalogue.js";
+import { buildLoss } from "./index.js";
+import type { LossGraph } from "./types.js";
+
+/** What {@link attachLoss} attaches, and where. */
+export interface AttachOptions {
+  /** The model output the loss reads (its `input`: logits, log-probabilities or probabilities). */
+  output: string;
+  /** A catalogue loss name. */
+  loss: string;
+  /** The loss's options; `rank` defaults to the output's rank. */
+  options?: Record<string, unknown>;
+  /** Also output `<output>_grad`, d loss / d output (the loss option gradient: true). */
+  gradient?: boolean;
+  /** The name of the new graph input for the target (default `target`). */
+  targetInput?: string;
+  /** The name of the loss output (default `loss`). */
+  lossOutput?: string;
+}
+
+/** A model with a loss attached. */
+export interface AttachedLoss {
+  /** ONNX ModelProto bytes. */
+  model: Uint8Array;
+  /** The catalogue loss and its resolved options. */
+  loss: string;
+  options: Record<string, unknown>;
+  /** The model's ai.onnx opset, at which the loss was built. */
+  opset: number;
+  /** The float type of the attached output, and so of the loss. */
+  dtype: FloatDType;
+  /** Where: the output, the target input, the loss and gradient outputs, the prefix of the loss's names. */
+  attached: AttachedTo;
+  /** The target input as the graph declares it. */
+  target: TensorInfo;
+  /** The input checks the evaluator runs (they may read the attached output). */
+  checks: InputCheck[];
+}
+
+/** Said of the model's inputs in the attached contract's input docs. */
+export const MODEL_INPUT_DOC = "an input of the model";
+
+/** The loss graph renamed into a model: what attaching appends, and what verifying expects to find. */
+export interface AttachmentParts {
+  built: LossGraph;
+  nodes: onnx.INodeProto[];
+  initializers: onnx.ITensorProto[];
+  valueInfo: onnx.IValueInfoProto[];
+  target: onnx.IValueInfoProto;
+  /** The loss output, then the gradient output when there is one. */
+  outputs: onnx.IValueInfoProto[];
+  checks: InputCheck[];
+  targetDoc: string;
+}
+
+/**
+ * Build `loss` with `options` (already containing rank and gradient) for the model output `out` at
+ * `opset`, and rename it as `names` says. Throws OptionError for options the loss refuses, and a
+ * UserError naming the output when the loss's input does not fit it.
+ */
+export function attachmentParts(
+  out: TensorInfo,
+  loss: string,
+  options: Record<string, unknown>,
+  build: { opset: number; dtype: FloatDType; lowering?: "none" | "webgpu" },
+  names: AttachedTo,
+): AttachmentParts {
+  const built = buildLoss(loss, options, { opset: build.opset, dtype: build.dtype, lowering: build.lowering });
+  const lossInput = built.inputs.find((t) => t.name === "input");
+  if (!lossInput) throw new Error(`${built.name}: expected an input named input`);
+  const shown = `[${out.shape.join(", ")}]`;
+  if (lossInput.shape.length !== out.shape.length) {
+    throw new AttachError(`output ${out.name}: expected rank ${lossInput.shape.length} (${built.name}'s input [${lossInput.shape.join(", ")}] with options.rank ${String(built.options.rank)}), received rank ${out.shape.length} ${shown}`);
+  }
+  // the loss's symbolic dims take the output's dims (N of the loss is the model's batch dim, ...)
+  const dims = new Map<string, Dim>();
+  lossInput.shape.forEach((d, axis) => {
+    const have = out.shape[axis];
+    if (typeof d === "number") {
+      if (typeof have === "number" && have !== d) {
+        const fixedBy = Object.entries(built.options).filter(([, v]) => Array.isArray(v) && v.length === d).map(([k]) => `option ${k}`);
+        const why = fixedBy.length ? `; ${d} is the length of ${fixedBy.join(" and ")}` : "";
+        throw new AttachError(`output ${out.name}: expected dim ${axis} = ${d} (${built.name}'s input [${lossInput.shape.join(", ")}]${why}), received ${shown}`);
+      }
+    } else if (!dims.has(d)) {
+      dims.set(d, have);
+    }
+  });
+  const mapDim = (d: Dim): Dim => (typeof d === "number" ? d : dims.has(d) ? (dims.get(d) as Dim) : d);
+  const rename = (n: string | null | undefined): string => {
+    if (!n) return "";
+    if (n === "input") return out.name;
+    if (n === "target") return names.target;
+    if (n === "loss") return names.loss;
+    if (n === "input_grad") {
+      if (names.gradient === null) throw new Error("attach: a gradient output without a gradient name");
+      return names.gradient;
+    }
+    return `${names.prefix}${n}`;
+  };
+  const proto = decodeModel(built.model);
+  const g = proto.graph as onnx.GraphProto;
+  const retype = (v: onnx.IValueInfoProto, name: string): onnx.IValueInfoProto => {
+    const t = v.type?.tensorType;
+    const shape = (t?.shape?.dim ?? []).map((d) => mapDim(d.dimParam ? d.dimParam : Number(d.dimValue)));
+    return valueInfo(name, t?.elemType ?? 0, shape);
+  };
+  // decoded messages keep the fields that were set as own properties: a spread copies them
+  const nodes: onnx.INodeProto[] = g.node.map((n) => ({ ...n, name: rename(n.name), input: (n.input ?? []).map(rename), output: (n.output ?? []).map(rename) }));
+  const initializers: onnx.ITensorProto[] = g.initializer.map((t) => ({ ...t, name: rename(t.name) }));
+  const valueInfos = g.valueInfo.map((v) => retype(v, rename(v.name)));
+  const targetProto = g.input.find((v) => v.name === "target");
+  if (!targetProto) throw new Error(`${built.name}: expected an input named target`);
+  const outputs = g.output.map((v) => (v.name === "input_grad" ? valueInfoOf(out, rename(v.name)) : retype(v, rename(v.name))));
+  const checks = built.checks.map((c) => {
+    const r = { ...c, tensor: rename(c.tensor) };
+    return c.kind === "classIndex" ? { ...r, classesOf: rename(c.classesOf) } : r;
+  }) as InputCheck[];
+  return {
+    built,
+    nodes,
+    initializers,
+    valueInfo: valueInfos,
+    target: retype(targetProto, names.target),
+    outputs,
+    checks,
+    targetDoc: built.inputs.find((t) => t.name === "target")?.doc ?? "",
+  };
+}
+
+/** A name the caller chose that the model already uses, an output it lacks, a model it cannot take. */
+export class AttachError extends UserError {
+  override name = "AttachError";
+}
+
+/**
+ * Attach a catalogue loss to a model's output. `what` names the model in errors (a file name).
+ * @example
+ * const { model } = attachLoss(fs.readFileSync("mlp.onnx"), { output: "logits", loss: "cross_entropy", gradient: true });
+ * // inputs: the model's, then target; outputs: the model's, then loss and logits_grad
+ */
+export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "model"): AttachedLoss {
+  if (!isPlainObject(spec)) throw new OptionError(`attachLoss: expected options {output, loss, ...}, received ${JSON.stringify(spec)}`);
+  const known = ["output", "loss", "options", "gradient", "targetInput", "lossOutput"];
+  const unknown = Object.keys(spec).filter((k) => !known.includes(k));
+  if (unknown.length) throw new OptionError(`attachLoss: unknown option ${unknown.join(", ")}; expected ${known.join(", ")}`);
+  const nameArg = (key: string, v: unknown, fallback?: string): string => {
+    const n = v === undefined ? fallback : v;
+    if (typeof n !== "string" || n.length === 0 || n.length > 4096) throw new OptionError(`${key}: expected a non-empty name, received ${JSON.stringify(n)}`);
+    return n;
+  };
+  const output = nameArg("output", spec.output);
+  const lossName = nameArg("loss", spec.loss);
+  getLoss(lossName); // an unknown loss is named before anything else
+  const target = nameArg("targetInput", spec.targetInput, "target");
+  const lossOutput = nameArg("lossOutput", spec.lossOutput, "loss");
+  const options = spec.options ?? {};
+  if (!isPlainObject(options)) throw new OptionError(`options: expected an object of ${lossName}'s options, received ${JSON.stringify(options)}`);
+  if (spec.gradient !== undefined && typeof spec.gradient !== "boolean") throw new OptionError(`gradient: expected true or false, received ${JSON.stringify(spec.gradient)}`);
+  if (spec.gradient !== undefined && options.gradient !== undefined && options.gradient !== spec.gradient) {
+    throw new OptionError(`gradient ${spec.gradient} and options.gradient ${JSON.stringify(options.gradient)} disagree`);
+  }
+  const gradient = spec.gradient ?? options.gradient === true;
+
+  const proto = decodeModel(modelBytes, what);
+  const info = describeModel(proto, what);
+  if (hasContract(info)) {
+    throw new AttachError(`${what}: expected a model without onnx_losses metadata, received one that has it (${info.metadata["onnx_losses.loss"] ?? "keys " + Object.keys(info.metadata).join(", ")}): attach to the model the loss is not in yet`);
+  }
+  if (!SUPPORTED_OPSETS.includes(info.opset)) {
+    throw new AttachError(
+      `${what}: expected a model of ai.onnx opset ${MIN_OPSET} to ${MAX_OPSET} (the loss is built at the model's opset), received ${info.opset === 0 ? "a model without an ai.onnx opset" : `opset ${info.opset}`}${info.opset > 0 && info.opset < MIN_OPSET ? ": convert the model to a newer opset first (onnx.version_converter)" : ""}`,
+    );
+  }
+  const out = info.outputs.find((t) => t.name === output);
+  if (!out) throw new AttachError(`output: expected one of the model's outputs (${info.outputs.map((t) => t.name).join(", ")}), received ${JSON.stringify(output)}`);
+  const outProto = proto.graph?.output?.find((v) => v.name === output);
+  if (!outProto?.type?.tensorType?.shape) throw new AttachError(`output ${output}: expected a tensor of known rank (the loss is built for it), received an output without a shape`);
+  if (!isFloatDType(out.dtype)) throw new AttachError(`output ${output}: expected float16, float32 or float64 (the loss's input), received ${out.dtype}`);
+  const dtype = out.dtype as FloatDType;
+
+  // every name in the model, subgraphs included: the names the loss brings must all be new
+  const taken = modelNames(proto.graph as onnx.GraphProto);
+  const gradName = gradient ? `${output}_grad` : null;
+  const chosen: [string, string][] = [["targetInput", target], ["lossOutput", lossOutput], ...(gradName ? ([["gradient output", gradName]] as [string, string][]) : [])];
+  for (const [key, n] of chosen) {
+    if (taken.has(n)) throw new AttachError(`${key}: expected a name the model does not use, received ${JSON.stringify(n)}, which the model already has`);
+  }
+  for (let i = 0; i < chosen.length; i++) {
+    for (let j = i + 1; j < chosen.length; j++) {
+      if (chosen[i][1] === chosen[j][1]) throw new AttachError(`${chosen[j][0]}: expected a name other than ${chosen[i][0]}'s, received ${JSON.stringify(chosen[j][1])} for both`);
+    }
+  }
+  const all = [...taken, ...chosen.map(([, n]) => n)];
+  let prefix = "onnx_losses/";
+  for (let k = 1; all.some((n) => n.startsWith(prefix)); k++) prefix = `onnx_losses_${k}/`;
+  const names: AttachedTo = { output, target, loss: lossOutput, gradient: gradName, prefix };
+
+  const rank = out.shape.length;
+  let parts: AttachmentParts;
+  try {
+    parts = attachmentParts(out, lossName, { rank, ...options, gradient }, { opset: info.opset, dtype }, names);
+  } catch (e) {
+    if (e instanceof OptionError && options.rank === undefined && /\boption rank:/.test(e.message)) {
+      throw new AttachError(`output ${output}: ${lossName} cannot take its rank ${rank} [${out.shape.join(", ")}]: ${e.message}`);
+    }
+    throw e;
+  }
+  const { built } = parts;
+  const graph = proto.graph as onnx.GraphProto;
+  const contract = encodeContract({
+    loss: built.name,
+    options: built.options,
+    checks: parts.checks,
+    inputs: [...info.inputs.map((t) => ({ name: t.name, doc: MODEL_INPUT_DOC })), { name: target, doc: parts.targetDoc }],
+    lowering: "none",
+    dtype,
+    attached: names,
+  });
+  const metadata = [...proto.metadataProps.map((p) => ({ key: p.key, value: p.value })), ...Object.keys(contract).sort().map((key) => ({ key, value: contract[key] }))];
+  const model: onnx.IModelProto = {
+    ...proto,
+    irVersion: Math.max(info.irVersion, irVersionForOpset(info.opset)),
+    metadataProps: metadata,
+    graph: {
+      ...graph,
+      node: [...graph.node, ...parts.nodes],
+      initializer: [...graph.initializer, ...parts.initializers],
+      input: [...graph.input, parts.target],
+      output: [...graph.output, ...parts.outputs],
+      valueInfo: [...graph.valueInfo, ...parts.valueInfo],
+    },
+  };
+  const bytes = encodeModel(model);
+  const targetInfo = describeModel(decodeModel(bytes)).inputs.find((t) => t.name === target) as TensorInfo;
+  return { model: bytes, loss: built.name, options: built.options, opset: info.opset, dtype, attached: names, target: targetInfo, checks: parts.checks };
+}
+
+/** Every value, node and initializer name of a graph and its subgraphs. */
+export function modelNames(g: onnx.IGraphProto, into = new Set<string>()): Set<string> {
+  for (const v of [...(g.input ?? []), ...(g.output ?? []), ...(g.valueInfo ?? [])]) if (v.name) into.add(v.name);
+  for (const t of [...(g.initializer ?? []), ...(g.sparseInitializer ?? []).map((s) => s.values ?? {})]) if (t.name) into.add(t.name);
+  for (const n of g.node ?? []) {
+    if (n.name) into.add(n.name);
+    for (const x of [...(n.input ?? []), ...(n.output ?? [])]) if (x) into.add(x);
+    for (const a of n.attribute ?? []) {
+      if (a.g) modelNames(a.g, into);
+      for (const s of a.graphs ?? []) modelNames(s, into);
+    }
+  }
+  return into;
+}
+
+/** A value_info with the given element type and dims ("?" for an unknown dim). */
+function valueInfo(name: string, elemType: number, shape: readonly Dim[]): onnx.IValueInfoProto {
+  return {
+    name,
+    type: { tensorType: { elemType, shape: { dim: shape.map((d) => (typeof d === "number" ? { dimValue: d } : d === "?" ? {} : { dimParam: d })) } } },
+  };
+}
+
+function valueInfoOf(t: TensorInfo, name: string): onnx.IValueInfoProto {
+  return valueInfo(name, onnxDataType(t.dtype as DType), t.shape);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** @internal The parts of an attached model's info that verification compares (for messages). */
+export function describeParts(parts: AttachmentParts): ModelInfo {
+  return describeModel(
+    new onnx.ModelProto({
+      graph: { node: parts.nodes, initializer: parts.initializers, valueInfo: parts.valueInfo, input: [parts.target], output: parts.outputs },
+    }),
+  );
+}
