@@ -74,34 +74,54 @@ def export_modules(loss, C):
     raise ValueError(loss)
 
 
-def time_interleaved(fns, data, rounds, warmup=2):
+def time_interleaved(fns, data, rounds, warmup=2, sync=lambda: None):
+    """Medians of interleaved rounds. A variant PyTorch cannot run (a half-precision kernel its CPU
+    lacks) is reported with its error instead of a time. `sync` waits for the GPU (cuda)."""
     times = {k: [] for k in fns}
+    errors = {}
     with torch.no_grad():
-        for _ in range(warmup):
-            for k, (_, fn) in fns.items():
-                fn(data)
+        for k, (_, fn) in fns.items():
+            try:
+                for _ in range(warmup):
+                    fn(data)
+                sync()
+            except Exception as e:  # noqa: BLE001 - PyTorch's refusal is a result
+                errors[k] = str(e).splitlines()[0][:200]
+        live = {k: v for k, v in fns.items() if k not in errors}
         for _ in range(rounds):
-            for k, (_, fn) in fns.items():
+            for k, (_, fn) in live.items():
                 t0 = time.perf_counter()
                 fn(data)
+                sync()
                 times[k].append((time.perf_counter() - t0) * 1000)
-    return {k: {"label": fns[k][0], "ms": statistics.median(v), "runs": len(v)} for k, v in times.items()}
+    out = {k: {"label": fns[k][0], "ms": statistics.median(v), "runs": len(v)} for k, v in times.items() if k not in errors}
+    out.update({k: {"label": fns[k][0], "error": e} for k, e in errors.items()})
+    return out
 
 
 def main(spec_path, out_path):
     spec = json.load(open(spec_path))
     torch.set_num_threads(spec["threads"])
     out = {"torch": torch.__version__.split("+")[0], "torchvision": torchvision.__version__.split("+")[0], "threads": spec["threads"], "workloads": {}}
+    # where the eager losses run: the device onnxruntime runs on (cpu, or cuda with --ep cuda) and the
+    # input float type (float16 runs PyTorch in half precision; exports stay float32 and are skipped then)
+    device = spec.get("device", "cpu")
+    half = spec.get("dtype", "float32") == "float16"
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     for w in spec["workloads"]:
         folder = w["folder"]
-        data = {k: torch.from_numpy(np.load(os.path.join(folder, f"{k}.npy"))) for k in ["logits", "probs", "logprobs", "target"]}
+        cpu = {k: torch.from_numpy(np.load(os.path.join(folder, f"{k}.npy"))) for k in ["logits", "probs", "logprobs", "target"]}
+        data = {k: (v.half() if half and v.is_floating_point() else v).to(device) for k, v in cpu.items()}
         C = data["logits"].shape[1]
         res = {}
         for loss in w["losses"]:
-            entry = {"eager": time_interleaved(eager_variants(loss, C), data, w["rounds"]), "exported": {}}
+            entry = {"eager": time_interleaved(eager_variants(loss, C), data, w["rounds"], sync=sync), "exported": {}}
             for name, (label, module, xname) in export_modules(loss, C).items():
+                if half:
+                    entry["exported"][name] = {"label": label, "error": "float32 only"}
+                    continue
                 path = os.path.join(folder, f"{loss}.{name}.onnx")
-                x, t = data[xname], data["target"]
+                x, t = cpu[xname], cpu["target"]
                 dyn = {"x": {0: "N"}, "t": {0: "N"}}
                 for i in range(2, x.dim()):
                     dyn["x"][i] = f"d{i - 1}"

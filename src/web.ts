@@ -8,4 +8,4 @@
  * const ev = await createEvaluator(buildLoss("softmax_focal_loss", { gamma: 2 }));
  */
 export * from "./shared.js";
-export { configureWasm, createEvaluator, webProviderStatuses, WEB_PROVIDERS } from "./runtime/web.js";
+export { allWasmThreads, configureWasm, createEvaluator, webProviderStatuses, WEB_PROVIDERS } from "./runtime/web.js";

@@ -36,7 +36,9 @@ describe("bench --quick", () => {
     expect(ce.variants.map((v) => v.key)).toEqual(expect.arrayContaining(["one-node", "naive"]));
     expect(benchRows(r).length).toBeGreaterThan(18 * 4);
     expect(markdownTable(r)).toMatch(/^\| workload \| loss \| graph or peer \| median ms \| vs this project \|/);
-    expect(machineLine(r)).toMatch(/cores, \d+ GiB, .*onnxruntime-node 1\.30\.0 with \d+ intra-op threads and spinning off; no PyTorch/);
+    expect(machineLine(r)).toMatch(/cores, \d+ GiB, .*onnxruntime-node 1\.30\.0 \(cpu\) with \d+ intra-op threads and spinning off; onnxruntime-web wasm with \d+ threads?; no PyTorch/);
+    expect(r.ep).toBe("cpu");
+    expect(r.dtype).toBe("float32");
     expect(targetChecks(r).join("\n")).toContain("classification cross_entropy vs PyTorch eager: not measured");
     const sf = r.groups.find((g) => g.workload === "detection" && g.loss === "sigmoid_focal_loss")!;
     expect(sf.stability!.scale).toBe(100);
@@ -57,11 +59,27 @@ describe("bench --quick", () => {
   });
 });
 
+describe("bench --dtype float16", () => {
+  test("times this project's float16 graphs on float16 data and skips the float32-only rows with a note", async () => {
+    const r = await runBench({ quick: true, torch: false, web: true, budgetMs: 30, dtype: "float16", only: ["classification", "detection"] });
+    expect(r.dtype).toBe("float16");
+    expect(machineLine(r)).toContain("; inputs float16;");
+    for (const g of r.groups) {
+      const byKey = new Map(g.variants.map((v) => [v.key, v]));
+      for (const key of ["ours", "ours-f32", "ours-grad", "floor"]) expect(byKey.get(key)!.ms).toBeGreaterThan(0);
+      expect(byKey.get("ort-web")).toMatchObject({ ms: null, note: "float32 only: skipped with --dtype float16" });
+      expect(g.stability).toBeUndefined();
+    }
+    const ce = r.groups.find((g) => g.loss === "cross_entropy")!;
+    expect(ce.variants.find((v) => v.key === "one-node")).toMatchObject({ ms: null, note: "float32 only: skipped with --dtype float16" });
+  }, 120000);
+});
+
 describe("npm run bench -- [flags]", () => {
   test("--help lists every flag; the default --out is gitignored, not the tracked bench/results.json", async () => {
     const r = await bench(ROOT, "--help");
     expect(r.code).toBe(0);
-    for (const flag of ["--quick", "--only", "--threads", "--budget", "--no-torch", "--no-web", "--markdown", "--out"]) expect(r.out).toContain(flag);
+    for (const flag of ["--quick", "--only", "--threads", "--budget", "--ep", "--dtype", "--no-torch", "--no-web", "--markdown", "--out"]) expect(r.out).toContain(flag);
     expect(r.out).toMatch(/^Usage: npm run bench -- \[options\]/);
     expect(DEFAULT_OUT).toBe("bench/tmp/results.json");
     expect(r.out.replace(/\s+/g, " ")).toContain(`default ${DEFAULT_OUT}`);
@@ -74,6 +92,10 @@ describe("npm run bench -- [flags]", () => {
     const threads = await bench(ROOT, "--threads", "0");
     expect(threads).toMatchObject({ code: 2, err: "bench: --threads: expected an integer >= 1, received 0\n" });
     expect((await bench(ROOT, "--frobnicate")).err).toBe("bench: unknown option '--frobnicate'\n");
+    expect(await bench(ROOT, "--ep", "tpu")).toMatchObject({ code: 2, err: 'bench: --ep: expected cpu | cuda | dml, received "tpu"\n' });
+    const cuda = await bench(ROOT, "--ep", "cuda", "--quick");
+    if (cuda.code !== 0) expect(cuda).toMatchObject({ code: 2, err: expect.stringMatching(/^bench: --ep cuda: not available here \(.+\)\n$/) });
+    expect(await bench(ROOT, "--dtype", "bfloat16")).toMatchObject({ code: 2, err: 'bench: --dtype: expected float32 | float16, received "bfloat16"\n' });
   });
 
   test("--quick writes bench/tmp/results.json under the working directory by default, --out elsewhere", async () => {

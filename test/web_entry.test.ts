@@ -9,7 +9,7 @@ import { describe, expect, test } from "@jest/globals";
 import { readModel } from "../src/builder/reader.js";
 import { OptionError } from "../src/errors.js";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
-import { createEvaluator, webProviderStatuses } from "../src/runtime/web.js";
+import { allWasmThreads, configureWasm, createEvaluator, webProviderStatuses } from "../src/runtime/web.js";
 import { feedsOf, firstMismatch, fixtureFiles, loadFixtures, num, ROOT } from "./helpers.js";
 import { moduleGraph } from "./module_graph.js";
 
@@ -43,6 +43,21 @@ describe("onnx-losses/web", () => {
     const ev = await createEvaluator(buildLoss("cross_entropy"), { worker: false });
     expect(ev.provider).toBe("wasm");
     await ev.release();
+  });
+});
+
+describe("wasm threads", () => {
+  test('"all" is every core (at most 16) on a cross-origin-isolated page, 1 elsewhere', () => {
+    expect(allWasmThreads({ crossOriginIsolated: true, navigator: { hardwareConcurrency: 8 } })).toBe(8);
+    expect(allWasmThreads({ crossOriginIsolated: true, navigator: { hardwareConcurrency: 64 } })).toBe(16);
+    expect(allWasmThreads({ crossOriginIsolated: true, navigator: {} })).toBe(1);
+    expect(allWasmThreads({ crossOriginIsolated: false, navigator: { hardwareConcurrency: 8 } })).toBe(1);
+    expect(allWasmThreads({})).toBe(1);
+  });
+
+  test("configureWasm refuses a thread count that is not an integer >= 0", () => {
+    expect(() => configureWasm({ numThreads: -1 })).toThrow(new OptionError('numThreads: expected an integer >= 0 or "all", received -1'));
+    expect(() => configureWasm({ numThreads: 1.5 })).toThrow(OptionError);
   });
 });
 

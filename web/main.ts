@@ -22,7 +22,9 @@ import { graphPicture, histogram, linePlot } from "./charts.js";
 import { generateBatch } from "./generate.js";
 import { CLASS_SIZES, imbalancedSet, predict, recalls, train, type TrainSet } from "./train.js";
 
-configureWasm({ wasmPaths: new URL("ort/", document.baseURI).href });
+// every core where the page is cross-origin isolated (it is, served by its Vite config or the test
+// server), with the SIMD build of onnxruntime-web (ort-wasm-simd-threaded)
+const wasmThreads = configureWasm({ wasmPaths: new URL("ort/", document.baseURI).href, numThreads: "all" });
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const lossSelect = $<HTMLSelectElement>("loss");
@@ -157,7 +159,9 @@ async function evaluate(): Promise<void> {
     const loss = out.loss;
     $("loss-value").textContent = loss.dims.length === 0 ? String(Number(loss.data[0])) : `[${Array.from(loss.data as Float32Array).slice(0, 8).join(", ")}${loss.data.length > 8 ? ", ..." : ""}] (${loss.dims.join(" x ")})`;
     $("time").textContent = `${ms.toFixed(2)} ms (session.run)`;
-    $("ran-on").textContent = `on ${ev.provider}, opset ${graph.opset}${graph.lowering === "webgpu" ? ", WebGPU lowering" : ""}`;
+    const threads = ev.provider === "wasm" ? `, ${wasmThreads} thread${wasmThreads === 1 ? "" : "s"}, SIMD` : "";
+    $("ran-on").textContent = `on ${ev.provider}${threads}, opset ${graph.opset}${graph.lowering === "webgpu" ? ", WebGPU lowering" : ""}`;
+    $("ran-on").dataset.threads = String(ev.provider === "wasm" ? wasmThreads : 0);
     // per-item losses
     let items = loss;
     if (loss.dims.length === 0) {

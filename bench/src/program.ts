@@ -10,7 +10,8 @@ import { table } from "../../src/cli/format.js";
 import type { CliIo } from "../../src/cli/io.js";
 import { parseIntFlag } from "../../src/cli/parse.js";
 import { benchRows, machineLine, markdownTable, stabilityLines, targetChecks } from "./report.js";
-import { runBench } from "./run.js";
+import { nodeProviderStatuses } from "../../src/runtime/node.js";
+import { BENCH_DTYPES, BENCH_PROVIDERS, runBench, type BenchDType, type BenchProvider } from "./run.js";
 import { WORKLOADS } from "./workloads.js";
 
 /**
@@ -29,6 +30,8 @@ export interface BenchFlags {
   web?: boolean;
   out?: string;
   markdown?: boolean;
+  ep?: string;
+  dtype?: string;
 }
 
 /** Time the graphs against the alternatives, print the table, write the results JSON. */
@@ -40,7 +43,15 @@ export async function benchCommand(io: CliIo, flags: BenchFlags): Promise<void> 
   const threads = parseIntFlag("--threads", flags.threads);
   if (threads !== undefined && threads < 1) throw new UsageError(`--threads: expected an integer >= 1, received ${threads}`);
   const budgetMs = parseIntFlag("--budget", flags.budget);
+  const ep = flags.ep ?? "cpu";
+  if (!(BENCH_PROVIDERS as readonly string[]).includes(ep)) throw new UsageError(`--ep: expected ${BENCH_PROVIDERS.join(" | ")}, received ${JSON.stringify(ep)}`);
+  const status = nodeProviderStatuses().find((p) => p.name === ep);
+  if (!status?.available) throw new UsageError(`--ep ${ep}: not available here (${status?.reason ?? "unknown provider"})`);
+  const dtype = flags.dtype ?? "float32";
+  if (!(BENCH_DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`--dtype: expected ${BENCH_DTYPES.join(" | ")}, received ${JSON.stringify(dtype)}`);
   const result = await runBench({
+    ep: ep as BenchProvider,
+    dtype: dtype as BenchDType,
     quick: flags.quick,
     only,
     threads,
@@ -78,6 +89,8 @@ export async function runBenchCli(argv: readonly string[], io: CliIo): Promise<n
     .option("--only <workloads>", `comma-separated: ${WORKLOADS.map((w) => w.name).join(", ")}`)
     .option("--threads <n>", "intra-op threads for onnxruntime and PyTorch (default: every logical CPU, os.cpus().length)")
     .option("--budget <ms>", "time per (workload, loss) group, which sets the rounds (default 4000)")
+    .option("--ep <provider>", `onnxruntime-node execution provider: ${BENCH_PROVIDERS.join(", ")} (default cpu; PyTorch runs on cuda with cuda, and is skipped with dml)`)
+    .option("--dtype <type>", `input float type: ${BENCH_DTYPES.join(", ")} (default float32; float16 builds this project's graphs with dtype float16 and skips the float32-only rows)`)
     .option("--no-torch", "skip the PyTorch columns")
     .option("--no-web", "skip onnxruntime-web (wasm)")
     .option("--markdown", "print the table as Markdown")

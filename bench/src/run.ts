@@ -12,7 +12,9 @@ import { fileURLToPath } from "node:url";
 import ort from "onnxruntime-node";
 import { encodeNpy } from "../../src/io/npy.js";
 import { buildLoss } from "../../src/losses/index.js";
-import { sessionOptionsFor } from "../../src/runtime/providers.js";
+import { toFloat16Bits } from "../../src/onnx/float16.js";
+import { nodeProviderStatuses } from "../../src/runtime/node.js";
+import { sessionOptionsFor, type ExecutionProvider } from "../../src/runtime/providers.js";
 import type { TensorData } from "../../src/runtime/tensor.js";
 import { floorGraph, naiveSigmoidLoss, naiveSoftmaxLoss, oneNodeLoss } from "./variants.js";
 import { QUICK_WORKLOADS, WORKLOADS, workloadData, type Workload } from "./workloads.js";
@@ -51,7 +53,22 @@ export interface BenchOptions {
   log?: (line: string) => void;
   /** Scratch folder for .npy inputs and exported graphs (default bench/tmp). */
   tmpDir?: string;
+  /** onnxruntime-node execution provider for every session (default cpu); PyTorch runs on cuda with cuda. */
+  ep?: BenchProvider;
+  /** Float type of the inputs and of this project's graphs (default float32); see {@link BENCH_DTYPES}. */
+  dtype?: BenchDType;
 }
+
+/** The providers the benchmark can time onnxruntime-node sessions on. */
+export const BENCH_PROVIDERS = ["cpu", "cuda", "dml"] as const;
+export type BenchProvider = (typeof BENCH_PROVIDERS)[number];
+/**
+ * Input float types: float32, or float16 (this project's graphs built with dtype float16 and fed float16
+ * data; the float32-only peers, the one-node, naive, exported and onnxruntime-web rows, are skipped with a
+ * note; PyTorch runs in half precision, which its CPU kernels mostly lack: those rows say so).
+ */
+export const BENCH_DTYPES = ["float32", "float16"] as const;
+export type BenchDType = (typeof BENCH_DTYPES)[number];
 
 /** One timed variant of a (workload, loss) group. */
 export interface VariantResult {
@@ -66,6 +83,12 @@ export interface VariantResult {
 export interface BenchResult {
   machine: { cpu: string; cores: number; memoryGiB: number; platform: string; node: string; onnxruntime: string; torch: string | null };
   threads: number;
+  /** The onnxruntime-node provider every session ran on. */
+  ep: BenchProvider;
+  /** The inputs' float type. */
+  dtype: BenchDType;
+  /** onnxruntime-web's wasm threads (the rows "on onnxruntime-web"). */
+  webThreads: number;
   spinning: false;
   date: string;
   quick: boolean;
@@ -109,8 +132,8 @@ interface Runner {
   release: () => Promise<void>;
 }
 
-async function nodeRunner(key: string, label: string, model: Uint8Array, feeds: Record<string, TensorData>, threads: number): Promise<Runner> {
-  const session = await ort.InferenceSession.create(model, sessionOptionsFor("cpu", threads) as ort.InferenceSession.SessionOptions);
+async function nodeRunner(key: string, label: string, model: Uint8Array, feeds: Record<string, TensorData>, threads: number, ep: ExecutionProvider = "cpu"): Promise<Runner> {
+  const session = await ort.InferenceSession.create(model, sessionOptionsFor(ep, threads) as ort.InferenceSession.SessionOptions);
   const tensors: Record<string, ort.Tensor> = {};
   for (const name of session.inputNames) {
     const t = feeds[name];
@@ -119,11 +142,19 @@ async function nodeRunner(key: string, label: string, model: Uint8Array, feeds: 
   return { key, label, run: () => session.run(tensors), release: () => session.release() };
 }
 
+/** A float32 tensor as float16 (IEEE half bits, rounded to nearest even); other dtypes unchanged. */
+function toHalf(t: TensorData): TensorData {
+  if (t.dtype !== "float32") return t;
+  return { dtype: "float16", dims: t.dims, data: Uint16Array.from(t.data as Float32Array, toFloat16Bits) } as TensorData;
+}
+
 let ortWeb: typeof import("onnxruntime-web") | undefined;
-async function webRunner(label: string, model: Uint8Array, feeds: Record<string, TensorData>): Promise<Runner> {
+async function webRunner(label: string, model: Uint8Array, feeds: Record<string, TensorData>, threads: number): Promise<Runner> {
   ortWeb ??= await import("onnxruntime-web");
   const web = ortWeb;
-  web.env.wasm.numThreads = 1; // onnxruntime-web runs single-threaded in Node
+  // the SIMD, threaded wasm build with a thread per onnxruntime-node thread, as the demo page runs it
+  // (configureWasm({ numThreads: "all" }) on its cross-origin-isolated page); set before the first session
+  web.env.wasm.numThreads = threads;
   const session = await web.InferenceSession.create(model);
   const tensors: Record<string, import("onnxruntime-web").Tensor> = {};
   for (const name of session.inputNames) {
@@ -173,11 +204,12 @@ async function stabilityCheck(
   exported: { label: string; model: Uint8Array }[],
   d: ReturnType<typeof workloadData>,
   threads: number,
+  ep: ExecutionProvider,
 ): Promise<NonNullable<BenchResult["groups"][number]["stability"]>> {
   const scaled: TensorData = { ...d.logits, data: (d.logits.data as Float32Array).map((v) => v * STABILITY_SCALE) };
   const values: { label: string; value: string }[] = [];
   const one = async (label: string, model: Uint8Array, feeds: Record<string, TensorData>) => {
-    const r = await nodeRunner("check", label, model, feeds, threads);
+    const r = await nodeRunner("check", label, model, feeds, threads, ep);
     const out = (await r.run()) as Record<string, { data: ArrayLike<number> }>;
     await r.release();
     values.push({ label, value: String(Number(Object.values(out)[0].data[0])) });
@@ -192,7 +224,18 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   const log = opts.log ?? (() => {});
   const threads = opts.threads ?? cpus().length;
   const budgetMs = opts.budgetMs ?? 4000;
-  const python = opts.torch === false ? undefined : findTorchPython();
+  const ep: BenchProvider = opts.ep ?? "cpu";
+  const dtype: BenchDType = opts.dtype ?? "float32";
+  if (!BENCH_PROVIDERS.includes(ep)) throw new Error(`bench: --ep: expected ${BENCH_PROVIDERS.join(" | ")}, received ${JSON.stringify(ep)}`);
+  if (!BENCH_DTYPES.includes(dtype)) throw new Error(`bench: --dtype: expected ${BENCH_DTYPES.join(" | ")}, received ${JSON.stringify(dtype)}`);
+  const status = nodeProviderStatuses().find((p) => p.name === ep);
+  if (!status?.available) throw new Error(`bench: --ep ${ep}: not available here (${status?.reason ?? "unknown provider"})`);
+  const half = dtype === "float16";
+  const float32Only = (key: string, label: string): VariantResult => ({ key, label, ms: null, runs: 0, note: "float32 only: skipped with --dtype float16" });
+  // PyTorch runs where onnxruntime does: on the GPU with cuda; it has no DirectML
+  const torchDevice = ep === "cuda" ? "cuda" : "cpu";
+  const python = opts.torch === false || ep === "dml" ? undefined : findTorchPython();
+  if (ep === "dml" && opts.torch !== false) log("PyTorch columns skipped: PyTorch has no DirectML device");
   if (opts.torch === undefined && !python) log("PyTorch columns skipped: no python3 here can import torch and torchvision (apt-get install -y python3-torch python3-torchvision)");
   if (opts.torch === true && !python) throw new Error("bench: --torch needs a python3 that can import torch and torchvision");
   const tmp = opts.tmpDir ?? join(ROOT, "bench", "tmp");
@@ -205,50 +248,60 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     log(`${w.title}: generating data`);
     const d = workloadData(w);
     const rank = w.dims.length;
-    const torchRes = python ? runTorch(python, w, d, tmp, threads, opts.quick ? 3 : 9, log) : undefined;
+    const torchRes = python ? runTorch(python, w, d, tmp, threads, opts.quick ? 3 : 9, log, { device: torchDevice, dtype }) : undefined;
     if (torchRes) torchVersion = torchRes.torch;
     for (const loss of w.losses) {
-      const feeds = { input: inputFor(loss, d), target: d.target };
+      const feeds32 = { input: inputFor(loss, d), target: d.target };
+      const feeds = half ? { input: toHalf(feeds32.input), target: toHalf(feeds32.target) } : feeds32;
       const runners: Runner[] = [];
       const notes: VariantResult[] = [];
-      const ours = buildLoss(loss, lossOptions(loss, rank)).model;
-      runners.push(await nodeRunner("ours", "this project's graph (onnxruntime-node CPU)", ours, feeds, threads));
-      runners.push(
-        await nodeRunner("ours-f32", "the same graph, float32 final reduction", buildLoss(loss, lossOptions(loss, rank), { accumulate: "float32" }).model, feeds, threads),
-      );
+      const on = ep === "cpu" ? "onnxruntime-node CPU" : `onnxruntime-node ${ep}`;
+      const built = (o: Record<string, unknown>, b: Parameters<typeof buildLoss>[2] = {}) => buildLoss(loss, o, { ...b, dtype }).model;
+      const ours = built(lossOptions(loss, rank));
+      runners.push(await nodeRunner("ours", `this project's graph (${on}${half ? ", float16" : ""})`, ours, feeds, threads, ep));
+      runners.push(await nodeRunner("ours-f32", "the same graph, float32 final reduction", built(lossOptions(loss, rank), { accumulate: "float32" }), feeds, threads, ep));
       // the loss and its gradient input_grad in one graph (gradient: true): the issue's bound is ~2x the forward
-      runners.push(await nodeRunner("ours-grad", "the same loss with input_grad (gradient: true)", buildLoss(loss, { ...lossOptions(loss, rank), gradient: true }).model, feeds, threads));
+      runners.push(await nodeRunner("ours-grad", "the same loss with input_grad (gradient: true)", built({ ...lossOptions(loss, rank), gradient: true }), feeds, threads, ep));
       if (loss === "cross_entropy" || loss === "nll_loss") {
         const op = loss === "cross_entropy" ? "SoftmaxCrossEntropyLoss" : "NegativeLogLikelihoodLoss";
-        runners.push(await nodeRunner("one-node", `one ${op} node`, oneNodeLoss(loss, rank), feeds, threads));
+        if (half) notes.push(float32Only("one-node", `one ${op} node`));
+        else runners.push(await nodeRunner("one-node", `one ${op} node`, oneNodeLoss(loss, rank), feeds, threads, ep));
       }
       if (loss === "cross_entropy" || loss === "softmax_focal_loss") {
-        runners.push(await nodeRunner("naive", "naive Softmax -> Log -> one-hot graph", naiveSoftmaxLoss(rank, loss === "softmax_focal_loss"), feeds, threads));
+        const label = "naive Softmax -> Log -> one-hot graph";
+        if (half) notes.push(float32Only("naive", label));
+        else runners.push(await nodeRunner("naive", label, naiveSoftmaxLoss(rank, loss === "softmax_focal_loss"), feeds, threads, ep));
       }
       if (loss === "binary_cross_entropy_with_logits" || loss === "sigmoid_focal_loss") {
-        runners.push(await nodeRunner("naive", "naive Log(Sigmoid) graph", naiveSigmoidLoss(rank), feeds, threads));
+        const label = "naive Log(Sigmoid) graph";
+        if (half) notes.push(float32Only("naive", label));
+        else runners.push(await nodeRunner("naive", label, naiveSigmoidLoss(rank), feeds, threads, ep));
       }
       const exportedModels: { label: string; model: Uint8Array }[] = [];
       for (const [key, e] of Object.entries(torchRes?.workloads[w.name]?.[loss]?.exported ?? {})) {
         if (e.error || !e.path) {
-          notes.push({ key, label: e.label, ms: null, runs: 0, note: `export failed: ${e.error}` });
+          notes.push({ key, label: e.label, ms: null, runs: 0, note: e.error === FLOAT32_ONLY ? "float32 only: skipped with --dtype float16" : `export failed: ${e.error}` });
           continue;
         }
         try {
           const model = new Uint8Array(readFileSync(e.path));
           const exportedFeeds = { x: inputFor(loss, d), t: d.target };
-          runners.push(await nodeRunner(key, `${e.label}, under onnxruntime-node`, model, exportedFeeds, threads));
+          runners.push(await nodeRunner(key, `${e.label}, under ${on}`, model, exportedFeeds, threads, ep));
           exportedModels.push({ label: e.label, model });
         } catch (err) {
           notes.push({ key, label: e.label, ms: null, runs: 0, note: `onnxruntime could not run it: ${String((err as Error).message).split("\n")[0]}` });
         }
       }
-      runners.push(await nodeRunner("floor", "one read of the input (one ReduceMax node)", floorGraph(rank), feeds, threads));
+      runners.push(await nodeRunner("floor", "one read of the input (one ReduceMax node)", floorGraph(rank, half ? "float16" : "float32"), feeds, threads, ep));
       if (opts.web !== false) {
-        try {
-          runners.push(await webRunner("this project's graph on onnxruntime-web (wasm, 1 thread, in Node)", ours, feeds));
-        } catch (err) {
-          notes.push({ key: "ort-web", label: "onnxruntime-web (wasm)", ms: null, runs: 0, note: String((err as Error).message).split("\n")[0] });
+        const label = `this project's graph on onnxruntime-web (wasm SIMD, ${threads} thread${threads === 1 ? "" : "s"}, in Node)`;
+        if (half) notes.push(float32Only("ort-web", label));
+        else {
+          try {
+            runners.push(await webRunner(label, ours, feeds, threads));
+          } catch (err) {
+            notes.push({ key: "ort-web", label: "onnxruntime-web (wasm)", ms: null, runs: 0, note: String((err as Error).message).split("\n")[0] });
+          }
         }
       }
       log(`${w.title}: ${loss}: timing ${runners.length} variants`);
@@ -258,10 +311,12 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       const [f64, f32] = [runners[0], runners[1]];
       const ab = await interleaved([f64, f32], budgetMs / 2);
       for (const r of runners) await r.release();
-      const stability = inputFor(loss, d) === d.logits ? await stabilityCheck(ours, exportedModels, d, threads) : undefined;
+      const stability = inputFor(loss, d) === d.logits && !half ? await stabilityCheck(ours, exportedModels, d, threads, ep) : undefined;
       const variants: VariantResult[] = runners.map((r) => ({ key: r.key, label: r.label, ...timed.get(r.key)! }));
       for (const [key, e] of Object.entries(torchRes?.workloads[w.name]?.[loss]?.eager ?? {})) {
-        variants.push({ key, label: e.label, ms: e.ms, runs: e.runs, note: "PyTorch process, its own interleaved rounds" });
+        const label = `${e.label}${torchDevice === "cuda" ? " on cuda" : ""}${half ? ", half" : ""}`;
+        if (e.error !== undefined) variants.push({ key, label, ms: null, runs: 0, note: `PyTorch could not run it: ${e.error}` });
+        else variants.push({ key, label, ms: e.ms, runs: e.runs, note: "PyTorch process, its own interleaved rounds" });
       }
       groups.push({
         workload: w.name,
@@ -285,6 +340,9 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       torch: torchVersion,
     },
     threads,
+    ep,
+    dtype,
+    webThreads: threads,
     spinning: false,
     date: new Date().toISOString().slice(0, 10),
     quick: !!opts.quick,
@@ -294,10 +352,22 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
 
 interface TorchResult {
   torch: string;
-  workloads: Record<string, Record<string, { eager: Record<string, { label: string; ms: number; runs: number }>; exported: Record<string, { label: string; path?: string; error?: string }> }>>;
+  workloads: Record<string, Record<string, { eager: Record<string, { label: string; ms: number; runs: number; error?: string }>; exported: Record<string, { label: string; path?: string; error?: string }> }>>;
 }
 
-function runTorch(python: string, w: Workload, d: ReturnType<typeof workloadData>, tmp: string, threads: number, rounds: number, log: (s: string) => void): TorchResult | undefined {
+/** What bench_torch.py writes as an export's error when it does not export (half precision). */
+const FLOAT32_ONLY = "float32 only";
+
+function runTorch(
+  python: string,
+  w: Workload,
+  d: ReturnType<typeof workloadData>,
+  tmp: string,
+  threads: number,
+  rounds: number,
+  log: (s: string) => void,
+  where: { device: "cpu" | "cuda"; dtype: BenchDType },
+): TorchResult | undefined {
   const folder = join(tmp, w.name);
   rmSync(folder, { recursive: true, force: true });
   mkdirSync(folder, { recursive: true });
@@ -307,7 +377,7 @@ function runTorch(python: string, w: Workload, d: ReturnType<typeof workloadData
   writeFileSync(join(folder, "target.npy"), encodeNpy(d.target));
   const spec = join(folder, "spec.json");
   const out = join(folder, "torch.json");
-  writeFileSync(spec, JSON.stringify({ threads, workloads: [{ name: w.name, folder, losses: w.losses, rounds }] }));
+  writeFileSync(spec, JSON.stringify({ threads, device: where.device, dtype: where.dtype, workloads: [{ name: w.name, folder, losses: w.losses, rounds }] }));
   log(`${w.title}: PyTorch eager and torch.onnx.export`);
   const r = spawnSync(python, [join(ROOT, "scripts", "bench_torch.py"), spec, out], { encoding: "utf8", maxBuffer: 1 << 26 });
   if (r.status !== 0) {

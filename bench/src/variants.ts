@@ -47,10 +47,10 @@ export function naiveSigmoidLoss(rank: number): Uint8Array {
   return g.toModel();
 }
 
-/** The floor: one ReduceMax over the input, i.e. one read of the logits. */
-export function floorGraph(rank: number): Uint8Array {
+/** The floor: one ReduceMax over the input, i.e. one read of the logits (float32 or float16 input). */
+export function floorGraph(rank: number, dtype: "float32" | "float16" = "float32"): Uint8Array {
   const g = new Graph("one_read");
-  const x = g.input("input", "float32", classInputDims(rank));
+  const x = g.input("input", dtype, classInputDims(rank));
   g.output(cast(reduceMax(x), "float32"), "max", []);
   return g.toModel();
 }

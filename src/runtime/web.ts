@@ -41,13 +41,30 @@ export async function webProviderStatuses(nav: GpuNavigator | undefined = global
 }
 
 /**
+ * How many wasm threads `numThreads: "all"` gives: every logical core the browser reports
+ * (navigator.hardwareConcurrency, at most 16) where the page is cross-origin isolated, which threads
+ * need (SharedArrayBuffer); 1 elsewhere. onnxruntime-web's own default is half the cores, at most 4.
+ */
+export function allWasmThreads(scope: { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } } = globalThis as never): number {
+  if (!scope.crossOriginIsolated) return 1;
+  return Math.max(1, Math.min(16, Math.floor(scope.navigator?.hardwareConcurrency ?? 1)));
+}
+
+/**
  * Where the onnxruntime-web .wasm files are served from and how many threads to use. Bundlers do not
  * copy the .wasm files by themselves: serve them (see README, "In the browser") and point `wasmPaths`
- * at them. More than one thread needs cross-origin isolation (COOP/COEP headers).
+ * at them. More than one thread needs cross-origin isolation (COOP/COEP headers); `numThreads: "all"`
+ * takes every core there and 1 elsewhere (see {@link allWasmThreads}). Returns the thread count set
+ * (onnxruntime-web's default where none is given: 0).
  */
-export function configureWasm(options: { wasmPaths?: string; numThreads?: number }): void {
+export function configureWasm(options: { wasmPaths?: string; numThreads?: number | "all" }): number {
   if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
-  if (options.numThreads !== undefined) ort.env.wasm.numThreads = options.numThreads;
+  const n = options.numThreads === "all" ? allWasmThreads() : options.numThreads;
+  if (n !== undefined) {
+    if (!Number.isInteger(n) || n < 0) throw new OptionError(`numThreads: expected an integer >= 0 or "all", received ${JSON.stringify(n)}`);
+    ort.env.wasm.numThreads = n;
+  }
+  return ort.env.wasm.numThreads ?? 0;
 }
 
 /**

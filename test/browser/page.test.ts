@@ -129,6 +129,16 @@ suite("the demo page in Chromium", () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  test("runs onnxruntime-web with a thread per core (it is cross-origin isolated) and says so", async () => {
+    await page.click("#source-generate");
+    const runs = Number((await page.getAttribute("#result", "data-runs")) ?? 0);
+    await page.click("#evaluate");
+    await page.waitForFunction((n) => Number(document.querySelector("#result")?.getAttribute("data-runs")) > n, runs);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    expect(await page.getAttribute("#ran-on", "data-threads")).toBe(String(Math.min(16, cores)));
+    expect(await page.textContent("#ran-on")).toContain(`wasm, ${Math.min(16, cores)} thread`);
+  }, 60000);
+
   test("the form covers the catalogue: one entry per loss, and a field per option but rank (taken from the input)", async () => {
     expect(await page.$$eval("#loss option", (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(CATALOGUE.map((d) => d.name));
     for (const d of CATALOGUE) {
