@@ -73,6 +73,9 @@ function withMetadata(bytes: Uint8Array, changes: Record<string, string | null>)
   return encodeModel({ ...m, metadataProps: [...meta].map(([key, value]) => ({ key, value })) });
 }
 
+/** A scalar int64 initializer. */
+const int64 = (name: string, v: number): onnx.ITensorProto => ({ name, dataType: 7, dims: [], rawData: new Uint8Array(BigInt64Array.of(BigInt(v)).buffer) });
+
 const thrown = (f: () => unknown): Error => {
   try {
     f();
@@ -306,6 +309,22 @@ describe("hand-edited metadata of an attached model is refused", () => {
     ["a loss node removed", edited(a.model, (m) => void (m.graph as onnx.GraphProto).node.pop()), "metadata onnx_losses.options: the graph does not hold what"],
     ["a float type the output does not have", withMetadata(a.model, { [META.dtype]: "float64" }), 'metadata onnx_losses.dtype: expected the float type of the attached output (logits is float32), received "float64"'],
     ["version 1 with the attached record", withMetadata(a.model, { [META.version]: "1" }), "metadata onnx_losses.attached: expected no value in a version 1 contract"],
+    // a second definition of a name the loss reads: onnxruntime used it, and an ignored target (-1) became class 0
+    ["a second initializer of the loss's ignoreIndex constant", edited(a.model, (m) => void (m.graph as onnx.GraphProto).initializer.push(int64("onnx_losses/const_0", 7))), `metadata onnx_losses.options: the graph defines onnx_losses/const_0 2 times (an initializer, an initializer), where ${these} defines it once (was it edited after attach?)`],
+    ["a Constant node before the loss that redefines its constant", edited(a.model, (m) => void (m.graph as onnx.GraphProto).node.unshift({ opType: "Constant", output: ["onnx_losses/const_0"], attribute: [{ name: "value", type: 4, t: int64("", 7) }] } as onnx.NodeProto)), `metadata onnx_losses.options: the graph defines onnx_losses/const_0 2 times (an initializer, the output of a Constant node), where ${these}`],
+    [
+      "a sparse initializer that redefines the loss's constant",
+      edited(a.model, (m) => void (m.graph as onnx.GraphProto).sparseInitializer.push({ values: { ...int64("onnx_losses/const_0", 7), dims: [1] }, indices: { dataType: 7, dims: [1], int64Data: [0] }, dims: [] } as unknown as onnx.SparseTensorProto)),
+      "metadata onnx_losses.options: the graph defines onnx_losses/const_0 2 times (an initializer, a sparse initializer)",
+    ],
+    [
+      "a node that rewrites the target before the loss reads it",
+      edited(a.model, (m) => {
+        (m.graph as onnx.GraphProto).initializer.push(int64("shift", 1));
+        (m.graph as onnx.GraphProto).node.unshift({ opType: "Sub", input: ["target", "shift"], output: ["target"] } as onnx.NodeProto);
+      }),
+      "metadata onnx_losses.options: the graph defines target 2 times (a graph input, the output of a Sub node)",
+    ],
   ];
 
   test("the untouched model verifies, and inspect shows where the loss is", async () => {
@@ -315,6 +334,24 @@ describe("hand-edited metadata of an attached model is refused", () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain("  attached to output logits: target input target, outputs loss, logits_grad; the loss's other names start with onnx_losses/\n");
     expect(r.out).toContain("  checks before each run: target in [0, logits dim 1) or -1\n");
+  });
+
+  test("a redefined ignoreIndex constant changes what onnxruntime computes: that is why it is refused", async () => {
+    const x = { data: Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)), dims: [2, 8] };
+    const target = { data: [1, -1], dims: [2] };
+    const redefined = edited(a.model, (m) => void (m.graph as onnx.GraphProto).initializer.push(int64("onnx_losses/const_0", 7)));
+    // the same graph without its contract runs unchecked, as any ONNX model: the ignored item is counted as class 0
+    const bare = (bytes: Uint8Array) => edited(bytes, (m) => void (m.metadataProps = m.metadataProps.filter((p) => !(p.key ?? "").startsWith("onnx_losses."))));
+    const run = async (bytes: Uint8Array) => {
+      const ev = await createEvaluator(bytes);
+      try {
+        return values((await ev.run({ x, target })).loss)[0];
+      } finally {
+        await ev.release();
+      }
+    };
+    expect(await run(bare(redefined))).not.toBeCloseTo(await run(a.model), 3);
+    await expect(createEvaluator(redefined)).rejects.toThrow(ModelContractError);
   });
 
   test.each(HOSTILE)("%s", async (_what, bytes, message) => {

@@ -420,3 +420,26 @@ describe("a .npy header past the limit", () => {
     }
   });
 });
+
+describe("found by the review of attach and linearHeadStep", () => {
+  test("a loss graph with a sparse initializer that redefines its ignoreIndex constant is refused, not run with it", async () => {
+    const { decodeModel, encodeModel } = await import("../src/onnx/codec.js");
+    const { readLossModel } = await import("../src/losses/verify.js");
+    const { ModelContractError } = await import("../src/model/contract.js");
+    const m = decodeModel(buildLoss("cross_entropy").model);
+    // const_0 is the -100 the graph compares targets with: as 7, an ignored -100 was counted as class 0
+    expect((m.graph?.node ?? [])[0]).toMatchObject({ opType: "Equal", input: ["target", "const_0"] });
+    (m.graph?.sparseInitializer ?? []).push({
+      values: { name: "const_0", dataType: 7, dims: [1], rawData: new Uint8Array(BigInt64Array.of(7n).buffer) },
+      indices: { dataType: 7, dims: [1], int64Data: [0] },
+      dims: [],
+    } as never);
+    const bytes = encodeModel(m);
+    expect(() => readLossModel(bytes, "sparse.onnx")).toThrow(ModelContractError);
+    expect(() => readLossModel(bytes, "sparse.onnx")).toThrow(/^sparse\.onnx: metadata onnx_losses\.options: the graph is not what cross_entropy with options .* builds at opset 17/);
+    writeFileSync(join(dir, "sparse.onnx"), bytes);
+    const r = await cli("eval", "sparse.onnx", "--input", "input=x.npy", "--input", "target=t.npy");
+    expect([r.code, r.out]).toEqual([2, ""]);
+    expect(r.err.split("\n")).toHaveLength(2);
+  });
+});
