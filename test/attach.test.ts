@@ -233,6 +233,8 @@ describe("refusals name the thing", () => {
     ["a model that already has a loss", () => attachLoss(attachLoss(mlp, { output: "logits", loss: "cross_entropy" }).model, { output: "logits", loss: "cross_entropy", targetInput: "t2", lossOutput: "l2" }, "m.onnx"), "m.onnx: expected a model without onnx_losses metadata, received one that has it (cross_entropy): attach to the model the loss is not in yet"],
     ["an unknown loss option", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { gama: 2 } }), 'cross_entropy: unknown option "gama"; options are rank, targetType, weight, ignoreIndex, reduction, labelSmoothing, gradient'],
     ["gradient flags that disagree", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { gradient: false }, gradient: true }), "gradient true and options.gradient false disagree"],
+    // was taken as gradient: false, the model written without the gradient the caller asked for
+    ["an options.gradient that is not a boolean", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { gradient: 1 } }), "cross_entropy: option gradient: expected true | false, received 1"],
   ];
   test.each(cases)("%s", (_what, f, message) => {
     const e = thrown(f);

@@ -217,7 +217,8 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   const rank = out.shape.length;
   let parts: AttachmentParts;
   try {
-    parts = attachmentParts(out, lossName, { rank, ...options, gradient }, { opset: info.opset, dtype }, names);
+    // options.gradient as given (the loss refuses one that is not a boolean), else the gradient flag
+    parts = attachmentParts(out, lossName, { rank, ...options, ...(options.gradient === undefined ? { gradient } : {}) }, { opset: info.opset, dtype }, names);
   } catch (e) {
     if (e instanceof OptionError && options.rank === undefined && /\boption rank:/.test(e.message)) {
       throw new AttachError(`output ${output}: ${lossName} cannot take its rank ${rank} [${out.shape.join(", ")}]: ${e.message}`);
