@@ -106,17 +106,18 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
     if (!input && !(source instanceof Uint8Array)) throw new InputError(`input: missing input; expected --input input=FILE.npy (${source.loss} is built for its rank)`);
     const first = input ?? opened[0];
     if (!first) throw new InputError("streamed evaluation: expected at least one input file");
-    const N = first.header.dims[0];
-    for (const o of opened) {
-      if (o.header.dims[0] !== N) {
-        throw new InputError(`${o.name}: expected dim 0 (N) = ${N} as in ${first.name} dim 0, received ${fmtDims(o.header.dims)} (${o.file})`);
-      }
-    }
     const bytes = source instanceof Uint8Array ? source : buildLossForRank(source.loss, source.options ?? {}, first.header.dims.length, source).model;
     const what = options.what ?? "model";
     const proto = decodeModel(bytes, what);
     const decoded = checkLossModel(describeModel(proto, what), what);
+    // the plan first: it refuses inputs whose dim 0 is not one shared dim (a step's W [D, C]) for what they are
     const plan = planStream(decoded.info, opened.map((o) => o.name), what);
+    const N = first.header.dims[0];
+    for (const o of opened) {
+      if (o.header.dims[0] !== N) {
+        throw new InputError(`${o.name}: expected dim 0 (${plan.dim}) = ${N} as in ${first.name} dim 0, received ${fmtDims(o.header.dims)} (${o.file})`);
+      }
+    }
 
     let model = bytes;
     let info: ModelInfo = decoded.info;
