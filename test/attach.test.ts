@@ -221,8 +221,10 @@ describe("refusals name the thing", () => {
           }),
           { output: "logits", loss: "cross_entropy", gradient: true },
         ),
-      'gradient output: expected a name the model does not use, received "logits_grad", which the model already has',
+      'gradient output: expected a name the model does not use, received "logits_grad", which the model already has (the gradient of logits is always named logits_grad: rename that value of the model, or attach without the gradient)',
     ],
+    // named the gradient output, whose name the caller does not choose, instead of lossOutput
+    ["a loss output named as the gradient", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", gradient: true, lossOutput: "logits_grad" }), 'lossOutput: expected a name other than the gradient output\'s (logits_grad), received "logits_grad" for both'],
     ["one name for two things", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", targetInput: "y", lossOutput: "y" }), 'lossOutput: expected a name other than targetInput\'s, received "y" for both'],
     ["an output the model lacks", () => attachLoss(mlp, { output: "probs", loss: "cross_entropy" }), 'output: expected one of the model\'s outputs (logits), received "probs"'],
     ["opset 12", () => attachLoss(edited(mlp, (m) => void (m.opsetImport[0].version = 12)), { output: "logits", loss: "cross_entropy" }, "old.onnx"), "old.onnx: expected a model of ai.onnx opset 13 to 23 (the loss is built at the model's opset), received opset 12: convert the model to a newer opset first (onnx.version_converter)"],
@@ -396,6 +398,8 @@ describe("onnx-losses attach", () => {
     [["--output", "scores", "--loss", "cross_entropy", "-o", "o.onnx"], 'onnx-losses: --output: expected one of the model\'s outputs (logits), received "scores"'],
     [["--output", "logits", "--loss", "nll_loss", "--options", '{"weight":[1,2]}', "-o", "o.onnx"], "onnx-losses: output logits: expected dim 1 = 2 (nll_loss's input [N, 2]; 2 is the length of option weight), received [N, 5]"],
     [["--output", "logits", "--loss", "cross_entropy"], "onnx-losses: attach: expected -o FILE.onnx (where the model with the loss is written)"],
+    [["--output", "logits", "--loss", "cross_entropy", "--target-input", "a", "--loss-output", "a", "-o", "o.onnx"], 'onnx-losses: --loss-output: expected a name other than --target-input\'s, received "a" for both'],
+    [["--output", "logits", "--loss", "cross_entropy", "--gradient", "--loss-output", "logits_grad", "-o", "o.onnx"], 'onnx-losses: --loss-output: expected a name other than the gradient output\'s (logits_grad), received "logits_grad" for both'],
     [["--output", "logits", "--loss", "focal", "-o", "o.onnx"], 'onnx-losses: --loss: unknown loss "focal" (did you mean softmax_focal_loss or sigmoid_focal_loss?)'],
   ])("%j exits 2 with one line", async (args, message) => {
     const r = await cli("attach", join(ATTACH, "mlp.onnx"), ...args);

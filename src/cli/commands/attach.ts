@@ -36,8 +36,9 @@ export async function attachCommand(io: CliIo, file: string, flags: AttachFlags)
     a = attachLoss(bytes, { output: flags.output, loss: flags.loss, options, targetInput: flags.targetInput, lossOutput: flags.lossOutput }, file);
   } catch (e) {
     if (e instanceof AttachError || e instanceof OptionError) {
-      const key = /^(\w+):/.exec(e.message)?.[1];
-      if (key && FLAG_OF[key]) throw new UsageError(`${FLAG_OF[key]}${e.message.slice(key.length)}`);
+      // the API's names of the options, wherever the message says them, as flags (targetInput's -> --target-input's)
+      const named = e.message.replace(/^(\w+):/, (m, key: string) => (FLAG_OF[key] ? `${FLAG_OF[key]}:` : m)).replace(/\b(targetInput|lossOutput)'s\b/g, (_m, key: string) => `${FLAG_OF[key]}'s`);
+      if (named !== e.message) throw new UsageError(named);
     }
     throw e;
   }
