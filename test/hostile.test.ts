@@ -422,6 +422,24 @@ describe("a .npy header past the limit", () => {
 });
 
 describe("found by the review of attach and linearHeadStep", () => {
+  test("a folder given for a file is named (Node's EISDIR has no path): the model of attach, inspect and eval, and an .npy", async () => {
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(join(dir, "folder.onnx"), { recursive: true });
+    const folder = join(dir, "folder.onnx");
+    // a model by its path, as a missing one; an .npy as the command line gave it, as its other errors
+    for (const [argv, shown] of [
+      [["attach", "folder.onnx", "--output", "logits", "--loss", "cross_entropy", "-o", "o.onnx"], folder],
+      [["inspect", "folder.onnx"], folder],
+      [["eval", "folder.onnx", "--input", "x=x.npy"], folder],
+      [["eval", "cross_entropy", "--input", "input=folder.onnx", "--input", "target=t.npy"], "folder.onnx"],
+      [["eval", "cross_entropy", "--input", "input=x.npy", "--input", "target=folder.onnx", "--stream"], "folder.onnx"],
+    ] as const) {
+      const r = await cli(...argv);
+      // was "EISDIR: illegal operation on a directory, read"
+      expect([r.code, r.out, r.err]).toEqual([2, "", `onnx-losses: ${shown}: is a directory, expected a file\n`]);
+    }
+  });
+
   test("a loss graph with a sparse initializer that redefines its ignoreIndex constant is refused, not run with it", async () => {
     const { decodeModel, encodeModel } = await import("../src/onnx/codec.js");
     const { readLossModel } = await import("../src/losses/verify.js");

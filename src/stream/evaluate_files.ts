@@ -77,6 +77,8 @@ async function openNpy(name: string, path: string, file = path): Promise<OpenNpy
     return { name, file, handle, header, rowElems, rowBytes: rowElems * bytes };
   } catch (e) {
     await handle.close();
+    // reading a folder fails with EISDIR but no path: name the file, as for a missing one
+    if (typeof e === "object" && e !== null && (e as { code?: unknown }).code === "EISDIR" && (e as { path?: unknown }).path === undefined) Object.assign(e, { path: file });
     throw e;
   }
 }
