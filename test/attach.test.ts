@@ -408,6 +408,29 @@ describe("onnx-losses attach", () => {
     expect(r.err.startsWith(message)).toBe(true);
   });
 
+  test("eval --stream checks that the model before an attached loss keeps rows apart, as for a model without a contract", async () => {
+    // logits = x - the batch's mean: per item in shape, not in value (chunks gave other losses than one pass)
+    const g = new Graph("centred", { opset: 17 });
+    const x = g.input("x", "float32", ["N", 3]);
+    g.output(g.node("Sub", [x, g.node("ReduceMean", [x], { axes: [0], keepdims: 1 })]), "logits", ["N", 3]);
+    writeFileSync(join(dir, "centred.onnx"), attachLoss(g.toModel(), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model);
+    writeFileSync(join(dir, "c_x.npy"), encodeNpy({ dtype: "float32", dims: [4, 3], data: Float32Array.from([3, 0, 1, -2, 4, 0, 1, 1, 5, 0, -3, 2]) }));
+    writeFileSync(join(dir, "c_t.npy"), encodeNpy({ dtype: "int64", dims: [4], data: BigInt64Array.from([0n, 1n, 2n, 1n]) }));
+    const r = await cli("eval", "centred.onnx", "--input", "x=c_x.npy", "--input", "target=c_t.npy", "--stream", "--out", "centred_out");
+    expect([r.code, r.err]).toEqual([2, "onnx-losses: centred.onnx: cannot be evaluated in chunks: its output logits is not per item along N: rows 0..1 and 2..3 evaluated apart do not combine into rows 0..3; evaluate it in one pass (without --stream)\n"]);
+    // a model that keeps rows apart streams its attached per-item loss as one pass gives it
+    const c = CASES.find((k) => k.model === "mlp.onnx" && k.loss === "cross_entropy") as AttachCase;
+    writeFileSync(join(dir, "mlp_none.onnx"), attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { ...c.options, reduction: "none" }, gradient: true }).model);
+    writeFileSync(join(dir, "mlp_x.npy"), encodeNpy({ dtype: "float32", dims: c.inputs.x.dims, data: Float32Array.from(c.inputs.x.data, num) }));
+    writeFileSync(join(dir, "mlp_t.npy"), encodeNpy({ dtype: "int64", dims: c.inputs.target.dims, data: BigInt64Array.from(c.inputs.target.data, (v) => BigInt(v)) }));
+    const streamed = await cli("eval", "mlp_none.onnx", "--input", "x=mlp_x.npy", "--input", "target=mlp_t.npy", "--stream", "--out", "mlp_out");
+    expect([streamed.code, streamed.err]).toEqual([0, ""]);
+    const once = await cli("eval", "mlp_none.onnx", "--input", "x=mlp_x.npy", "--input", "target=mlp_t.npy", "--json");
+    const { decodeNpy } = await import("../src/io/npy.js");
+    const loss = decodeNpy(new Uint8Array(readFileSync(join(dir, "mlp_out", "loss.npy"))));
+    expect(values(loss)).toEqual((JSON.parse(once.out) as { outputs: { loss: { data: number[] } } }).outputs.loss.data);
+  });
+
   test("an opset 12 model exits 2 naming the range", async () => {
     writeFileSync(join(dir, "old.onnx"), edited(mlp, (m) => void (m.opsetImport[0].version = 12)));
     const r = await cli("attach", "old.onnx", "--output", "logits", "--loss", "cross_entropy", "-o", "o.onnx");

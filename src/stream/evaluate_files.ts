@@ -180,7 +180,9 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
           }
           throw e;
         }
-        if (!decoded.contract && chunks === 0 && rows >= 2) await checkRowsCombine(evaluator, feeds, out, plan, rows, what);
+        // an attached loss's contract verifies the loss, not the model before it (which may mix rows)
+        const verified = decoded.contract !== undefined && decoded.contract.attached === undefined;
+        if (!verified && chunks === 0 && rows >= 2) await checkRowsCombine(evaluator, feeds, out, plan, rows, what);
         if (plan.kind === "rows") {
           for (const name of plan.outputs) {
             const t = out[name];
@@ -269,7 +271,8 @@ function roundTo(dtype: DType, v: number): number {
 }
 
 /**
- * A model onnx-losses did not verify is streamed on its outputs' word that they are per item or sums.
+ * A model onnx-losses did not verify (or whose verified loss is attached to a model) is streamed on its
+ * outputs' word that they are per item or sums.
  * Check it on the first chunk: its two halves, evaluated apart, must combine into the whole chunk's
  * outputs (a cumulative sum, a row-centred value, a max or a mean named loss_sum fail this).
  */
