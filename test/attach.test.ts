@@ -73,6 +73,9 @@ function withMetadata(bytes: Uint8Array, changes: Record<string, string | null>)
   return encodeModel({ ...m, metadataProps: [...meta].map(([key, value]) => ({ key, value })) });
 }
 
+/** A scalar int64 initializer. */
+const int64 = (name: string, v: number): onnx.ITensorProto => ({ name, dataType: 7, dims: [], rawData: new Uint8Array(BigInt64Array.of(BigInt(v)).buffer) });
+
 const thrown = (f: () => unknown): Error => {
   try {
     f();
@@ -218,8 +221,10 @@ describe("refusals name the thing", () => {
           }),
           { output: "logits", loss: "cross_entropy", gradient: true },
         ),
-      'gradient output: expected a name the model does not use, received "logits_grad", which the model already has',
+      'gradient output: expected a name the model does not use, received "logits_grad", which the model already has (the gradient of logits is always named logits_grad: rename that value of the model, or attach without the gradient)',
     ],
+    // named the gradient output, whose name the caller does not choose, instead of lossOutput
+    ["a loss output named as the gradient", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", gradient: true, lossOutput: "logits_grad" }), 'lossOutput: expected a name other than the gradient output\'s (logits_grad), received "logits_grad" for both'],
     ["one name for two things", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", targetInput: "y", lossOutput: "y" }), 'lossOutput: expected a name other than targetInput\'s, received "y" for both'],
     ["an output the model lacks", () => attachLoss(mlp, { output: "probs", loss: "cross_entropy" }), 'output: expected one of the model\'s outputs (logits), received "probs"'],
     ["opset 12", () => attachLoss(edited(mlp, (m) => void (m.opsetImport[0].version = 12)), { output: "logits", loss: "cross_entropy" }, "old.onnx"), "old.onnx: expected a model of ai.onnx opset 13 to 23 (the loss is built at the model's opset), received opset 12: convert the model to a newer opset first (onnx.version_converter)"],
@@ -230,6 +235,8 @@ describe("refusals name the thing", () => {
     ["a model that already has a loss", () => attachLoss(attachLoss(mlp, { output: "logits", loss: "cross_entropy" }).model, { output: "logits", loss: "cross_entropy", targetInput: "t2", lossOutput: "l2" }, "m.onnx"), "m.onnx: expected a model without onnx_losses metadata, received one that has it (cross_entropy): attach to the model the loss is not in yet"],
     ["an unknown loss option", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { gama: 2 } }), 'cross_entropy: unknown option "gama"; options are rank, targetType, weight, ignoreIndex, reduction, labelSmoothing, gradient'],
     ["gradient flags that disagree", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { gradient: false }, gradient: true }), "gradient true and options.gradient false disagree"],
+    // was taken as gradient: false, the model written without the gradient the caller asked for
+    ["an options.gradient that is not a boolean", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { gradient: 1 } }), "cross_entropy: option gradient: expected true | false, received 1"],
   ];
   test.each(cases)("%s", (_what, f, message) => {
     const e = thrown(f);
@@ -306,6 +313,22 @@ describe("hand-edited metadata of an attached model is refused", () => {
     ["a loss node removed", edited(a.model, (m) => void (m.graph as onnx.GraphProto).node.pop()), "metadata onnx_losses.options: the graph does not hold what"],
     ["a float type the output does not have", withMetadata(a.model, { [META.dtype]: "float64" }), 'metadata onnx_losses.dtype: expected the float type of the attached output (logits is float32), received "float64"'],
     ["version 1 with the attached record", withMetadata(a.model, { [META.version]: "1" }), "metadata onnx_losses.attached: expected no value in a version 1 contract"],
+    // a second definition of a name the loss reads: onnxruntime used it, and an ignored target (-1) became class 0
+    ["a second initializer of the loss's ignoreIndex constant", edited(a.model, (m) => void (m.graph as onnx.GraphProto).initializer.push(int64("onnx_losses/const_0", 7))), `metadata onnx_losses.options: the graph defines onnx_losses/const_0 2 times (an initializer, an initializer), where ${these} defines it once (was it edited after attach?)`],
+    ["a Constant node before the loss that redefines its constant", edited(a.model, (m) => void (m.graph as onnx.GraphProto).node.unshift({ opType: "Constant", output: ["onnx_losses/const_0"], attribute: [{ name: "value", type: 4, t: int64("", 7) }] } as onnx.NodeProto)), `metadata onnx_losses.options: the graph defines onnx_losses/const_0 2 times (an initializer, the output of a Constant node), where ${these}`],
+    [
+      "a sparse initializer that redefines the loss's constant",
+      edited(a.model, (m) => void (m.graph as onnx.GraphProto).sparseInitializer.push({ values: { ...int64("onnx_losses/const_0", 7), dims: [1] }, indices: { dataType: 7, dims: [1], int64Data: [0] }, dims: [] } as unknown as onnx.SparseTensorProto)),
+      "metadata onnx_losses.options: the graph defines onnx_losses/const_0 2 times (an initializer, a sparse initializer)",
+    ],
+    [
+      "a node that rewrites the target before the loss reads it",
+      edited(a.model, (m) => {
+        (m.graph as onnx.GraphProto).initializer.push(int64("shift", 1));
+        (m.graph as onnx.GraphProto).node.unshift({ opType: "Sub", input: ["target", "shift"], output: ["target"] } as onnx.NodeProto);
+      }),
+      "metadata onnx_losses.options: the graph defines target 2 times (a graph input, the output of a Sub node)",
+    ],
   ];
 
   test("the untouched model verifies, and inspect shows where the loss is", async () => {
@@ -315,6 +338,24 @@ describe("hand-edited metadata of an attached model is refused", () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain("  attached to output logits: target input target, outputs loss, logits_grad; the loss's other names start with onnx_losses/\n");
     expect(r.out).toContain("  checks before each run: target in [0, logits dim 1) or -1\n");
+  });
+
+  test("a redefined ignoreIndex constant changes what onnxruntime computes: that is why it is refused", async () => {
+    const x = { data: Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)), dims: [2, 8] };
+    const target = { data: [1, -1], dims: [2] };
+    const redefined = edited(a.model, (m) => void (m.graph as onnx.GraphProto).initializer.push(int64("onnx_losses/const_0", 7)));
+    // the same graph without its contract runs unchecked, as any ONNX model: the ignored item is counted as class 0
+    const bare = (bytes: Uint8Array) => edited(bytes, (m) => void (m.metadataProps = m.metadataProps.filter((p) => !(p.key ?? "").startsWith("onnx_losses."))));
+    const run = async (bytes: Uint8Array) => {
+      const ev = await createEvaluator(bytes);
+      try {
+        return values((await ev.run({ x, target })).loss)[0];
+      } finally {
+        await ev.release();
+      }
+    };
+    expect(await run(bare(redefined))).not.toBeCloseTo(await run(a.model), 3);
+    await expect(createEvaluator(redefined)).rejects.toThrow(ModelContractError);
   });
 
   test.each(HOSTILE)("%s", async (_what, bytes, message) => {
@@ -357,12 +398,37 @@ describe("onnx-losses attach", () => {
     [["--output", "scores", "--loss", "cross_entropy", "-o", "o.onnx"], 'onnx-losses: --output: expected one of the model\'s outputs (logits), received "scores"'],
     [["--output", "logits", "--loss", "nll_loss", "--options", '{"weight":[1,2]}', "-o", "o.onnx"], "onnx-losses: output logits: expected dim 1 = 2 (nll_loss's input [N, 2]; 2 is the length of option weight), received [N, 5]"],
     [["--output", "logits", "--loss", "cross_entropy"], "onnx-losses: attach: expected -o FILE.onnx (where the model with the loss is written)"],
+    [["--output", "logits", "--loss", "cross_entropy", "--target-input", "a", "--loss-output", "a", "-o", "o.onnx"], 'onnx-losses: --loss-output: expected a name other than --target-input\'s, received "a" for both'],
+    [["--output", "logits", "--loss", "cross_entropy", "--gradient", "--loss-output", "logits_grad", "-o", "o.onnx"], 'onnx-losses: --loss-output: expected a name other than the gradient output\'s (logits_grad), received "logits_grad" for both'],
     [["--output", "logits", "--loss", "focal", "-o", "o.onnx"], 'onnx-losses: --loss: unknown loss "focal" (did you mean softmax_focal_loss or sigmoid_focal_loss?)'],
   ])("%j exits 2 with one line", async (args, message) => {
     const r = await cli("attach", join(ATTACH, "mlp.onnx"), ...args);
     expect([r.code, r.out]).toEqual([2, ""]);
     expect(r.err.trim().split("\n")).toHaveLength(1);
     expect(r.err.startsWith(message)).toBe(true);
+  });
+
+  test("eval --stream checks that the model before an attached loss keeps rows apart, as for a model without a contract", async () => {
+    // logits = x - the batch's mean: per item in shape, not in value (chunks gave other losses than one pass)
+    const g = new Graph("centred", { opset: 17 });
+    const x = g.input("x", "float32", ["N", 3]);
+    g.output(g.node("Sub", [x, g.node("ReduceMean", [x], { axes: [0], keepdims: 1 })]), "logits", ["N", 3]);
+    writeFileSync(join(dir, "centred.onnx"), attachLoss(g.toModel(), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model);
+    writeFileSync(join(dir, "c_x.npy"), encodeNpy({ dtype: "float32", dims: [4, 3], data: Float32Array.from([3, 0, 1, -2, 4, 0, 1, 1, 5, 0, -3, 2]) }));
+    writeFileSync(join(dir, "c_t.npy"), encodeNpy({ dtype: "int64", dims: [4], data: BigInt64Array.from([0n, 1n, 2n, 1n]) }));
+    const r = await cli("eval", "centred.onnx", "--input", "x=c_x.npy", "--input", "target=c_t.npy", "--stream", "--out", "centred_out");
+    expect([r.code, r.err]).toEqual([2, "onnx-losses: centred.onnx: cannot be evaluated in chunks: its output logits is not per item along N: rows 0..1 and 2..3 evaluated apart do not combine into rows 0..3; evaluate it in one pass (without --stream)\n"]);
+    // a model that keeps rows apart streams its attached per-item loss as one pass gives it
+    const c = CASES.find((k) => k.model === "mlp.onnx" && k.loss === "cross_entropy") as AttachCase;
+    writeFileSync(join(dir, "mlp_none.onnx"), attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { ...c.options, reduction: "none" }, gradient: true }).model);
+    writeFileSync(join(dir, "mlp_x.npy"), encodeNpy({ dtype: "float32", dims: c.inputs.x.dims, data: Float32Array.from(c.inputs.x.data, num) }));
+    writeFileSync(join(dir, "mlp_t.npy"), encodeNpy({ dtype: "int64", dims: c.inputs.target.dims, data: BigInt64Array.from(c.inputs.target.data, (v) => BigInt(v)) }));
+    const streamed = await cli("eval", "mlp_none.onnx", "--input", "x=mlp_x.npy", "--input", "target=mlp_t.npy", "--stream", "--out", "mlp_out");
+    expect([streamed.code, streamed.err]).toEqual([0, ""]);
+    const once = await cli("eval", "mlp_none.onnx", "--input", "x=mlp_x.npy", "--input", "target=mlp_t.npy", "--json");
+    const { decodeNpy } = await import("../src/io/npy.js");
+    const loss = decodeNpy(new Uint8Array(readFileSync(join(dir, "mlp_out", "loss.npy"))));
+    expect(values(loss)).toEqual((JSON.parse(once.out) as { outputs: { loss: { data: number[] } } }).outputs.loss.data);
   });
 
   test("an opset 12 model exits 2 naming the range", async () => {

@@ -420,3 +420,44 @@ describe("a .npy header past the limit", () => {
     }
   });
 });
+
+describe("found by the review of attach and linearHeadStep", () => {
+  test("a folder given for a file is named (Node's EISDIR has no path): the model of attach, inspect and eval, and an .npy", async () => {
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(join(dir, "folder.onnx"), { recursive: true });
+    const folder = join(dir, "folder.onnx");
+    // a model by its path, as a missing one; an .npy as the command line gave it, as its other errors
+    for (const [argv, shown] of [
+      [["attach", "folder.onnx", "--output", "logits", "--loss", "cross_entropy", "-o", "o.onnx"], folder],
+      [["inspect", "folder.onnx"], folder],
+      [["eval", "folder.onnx", "--input", "x=x.npy"], folder],
+      [["eval", "cross_entropy", "--input", "input=folder.onnx", "--input", "target=t.npy"], "folder.onnx"],
+      [["eval", "cross_entropy", "--input", "input=x.npy", "--input", "target=folder.onnx", "--stream"], "folder.onnx"],
+    ] as const) {
+      const r = await cli(...argv);
+      // was "EISDIR: illegal operation on a directory, read"
+      expect([r.code, r.out, r.err]).toEqual([2, "", `onnx-losses: ${shown}: is a directory, expected a file\n`]);
+    }
+  });
+
+  test("a loss graph with a sparse initializer that redefines its ignoreIndex constant is refused, not run with it", async () => {
+    const { decodeModel, encodeModel } = await import("../src/onnx/codec.js");
+    const { readLossModel } = await import("../src/losses/verify.js");
+    const { ModelContractError } = await import("../src/model/contract.js");
+    const m = decodeModel(buildLoss("cross_entropy").model);
+    // const_0 is the -100 the graph compares targets with: as 7, an ignored -100 was counted as class 0
+    expect((m.graph?.node ?? [])[0]).toMatchObject({ opType: "Equal", input: ["target", "const_0"] });
+    (m.graph?.sparseInitializer ?? []).push({
+      values: { name: "const_0", dataType: 7, dims: [1], rawData: new Uint8Array(BigInt64Array.of(7n).buffer) },
+      indices: { dataType: 7, dims: [1], int64Data: [0] },
+      dims: [],
+    } as never);
+    const bytes = encodeModel(m);
+    expect(() => readLossModel(bytes, "sparse.onnx")).toThrow(ModelContractError);
+    expect(() => readLossModel(bytes, "sparse.onnx")).toThrow(/^sparse\.onnx: metadata onnx_losses\.options: the graph is not what cross_entropy with options .* builds at opset 17/);
+    writeFileSync(join(dir, "sparse.onnx"), bytes);
+    const r = await cli("eval", "sparse.onnx", "--input", "input=x.npy", "--input", "target=t.npy");
+    expect([r.code, r.out]).toEqual([2, ""]);
+    expect(r.err.split("\n")).toHaveLength(2);
+  });
+});

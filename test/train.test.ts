@@ -5,9 +5,14 @@
  * imbalanced set make both losses fall; bad options are refused; the bytes are deterministic; the input
  * checks travel in the model's verified contract.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, test } from "@jest/globals";
 import { readModel } from "../src/builder/reader.js";
+import { runCli } from "../src/cli/program.js";
 import { OptionError } from "../src/errors.js";
+import { encodeNpy } from "../src/io/npy.js";
 import { linearHeadStep } from "../src/losses/linear_head.js";
 import { buildLoss } from "../src/losses/index.js";
 import { readLossModel } from "../src/losses/verify.js";
@@ -246,5 +251,27 @@ describe("linearHeadStep", () => {
       m.metadataProps = (m.metadataProps ?? []).filter((p) => p.key !== META.step);
     });
     expect(() => readLossModel(noStep, "step.onnx")).toThrow(/^step\.onnx: metadata onnx_losses\.options: cross_entropy with options .* takes inputs input: float32/);
+  });
+
+  test("eval --stream refuses a step for what it is (W's dim 0 is D, not N), on one line", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "onnx-losses-train-"));
+    try {
+      writeFileSync(join(dir, "step.onnx"), linearHeadStep("cross_entropy", {}, { lr: 0.5 }).model);
+      const npy = (file: string, dtype: "float32" | "int64", dims: number[]) => {
+        const n = dims.reduce((a, d) => a * d, 1);
+        writeFileSync(join(dir, file), encodeNpy({ dtype, dims, data: dtype === "int64" ? new BigInt64Array(n) : new Float32Array(n) }));
+      };
+      npy("X.npy", "float32", [4, 2]);
+      npy("t.npy", "int64", [4]);
+      npy("W.npy", "float32", [2, 3]);
+      npy("b.npy", "float32", [3]);
+      let err = "";
+      const argv = ["eval", "step.onnx", "--input", "X=X.npy", "--input", "target=t.npy", "--input", "W=W.npy", "--input", "b=b.npy", "--stream", "--out", "out"];
+      const code = await runCli(argv, { out: () => undefined, err: (t) => (err += `${t}\n`), cwd: dir });
+      // was "W: expected dim 0 (N) = 4 as in X dim 0, received [2, 3] (W.npy)"
+      expect([code, err]).toEqual([2, "onnx-losses: step.onnx: cannot be evaluated in chunks: the streamed inputs do not share one symbolic dim 0 (N, D, C); evaluate it in one pass (without --stream)\n"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -38,6 +38,8 @@ export interface ModelInfo {
   /** Intermediate values whose type and shape the graph records (`value_info`). */
   valueInfo: TensorInfo[];
   initializers: (TensorInfo & { values: number[] })[];
+  /** Sparse initializers (`sparse_initializer`): the name and type of each one's values, its dense dims. */
+  sparseInitializers: TensorInfo[];
   nodes: NodeInfo[];
 }
 
@@ -74,6 +76,11 @@ export function describeModel(m: onnx.ModelProto, what?: string): ModelInfo {
       dtype: dtypeName(t.dataType ?? 0),
       shape: (t.dims ?? []).map(toNumber),
       values: tensorValues(t, what),
+    })),
+    sparseInitializers: (g.sparseInitializer ?? []).map((t) => ({
+      name: t.values?.name ?? "",
+      dtype: dtypeName(t.values?.dataType ?? 0),
+      shape: (t.dims ?? []).map(toNumber),
     })),
     nodes: (g.node ?? []).map((n) => ({
       name: n.name ?? "",

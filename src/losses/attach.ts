@@ -201,12 +201,16 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   const taken = modelNames(proto.graph as onnx.GraphProto);
   const gradName = gradient ? `${output}_grad` : null;
   const chosen: [string, string][] = [["targetInput", target], ["lossOutput", lossOutput], ...(gradName ? ([["gradient output", gradName]] as [string, string][]) : [])];
+  // the gradient output's name is not chosen but made from the output's: a message about it says how
+  const made = ` (the gradient of ${output} is always named ${output}_grad: rename that value of the model, or attach without the gradient)`;
   for (const [key, n] of chosen) {
-    if (taken.has(n)) throw new AttachError(`${key}: expected a name the model does not use, received ${JSON.stringify(n)}, which the model already has`);
+    if (taken.has(n)) throw new AttachError(`${key}: expected a name the model does not use, received ${JSON.stringify(n)}, which the model already has${n === gradName ? made : ""}`);
   }
   for (let i = 0; i < chosen.length; i++) {
     for (let j = i + 1; j < chosen.length; j++) {
-      if (chosen[i][1] === chosen[j][1]) throw new AttachError(`${chosen[j][0]}: expected a name other than ${chosen[i][0]}'s, received ${JSON.stringify(chosen[j][1])} for both`);
+      // name the one the caller chose (targetInput, lossOutput), not the gradient output
+      const [a, b] = chosen[j][1] === gradName ? [chosen[j], chosen[i]] : [chosen[i], chosen[j]];
+      if (a[1] === b[1]) throw new AttachError(`${b[0]}: expected a name other than ${a[1] === gradName ? `the gradient output's (${output}_grad)` : `${a[0]}'s`}, received ${JSON.stringify(b[1])} for both`);
     }
   }
   const all = [...taken, ...chosen.map(([, n]) => n)];
@@ -217,7 +221,8 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   const rank = out.shape.length;
   let parts: AttachmentParts;
   try {
-    parts = attachmentParts(out, lossName, { rank, ...options, gradient }, { opset: info.opset, dtype }, names);
+    // options.gradient as given (the loss refuses one that is not a boolean), else the gradient flag
+    parts = attachmentParts(out, lossName, { rank, ...options, ...(options.gradient === undefined ? { gradient } : {}) }, { opset: info.opset, dtype }, names);
   } catch (e) {
     if (e instanceof OptionError && options.rank === undefined && /\boption rank:/.test(e.message)) {
       throw new AttachError(`output ${output}: ${lossName} cannot take its rank ${rank} [${out.shape.join(", ")}]: ${e.message}`);

@@ -134,6 +134,16 @@ function verifyAttached(contract: LossContract & { attached: AttachedTo }, info:
   if (missing.length) {
     fail(META.options, `the graph does not hold what ${these} builds at opset ${info.opset} (missing ${clip(missing.join(", "))}; was it edited after attach?)`);
   }
+  // Found is not enough: a second definition of a name the loss reads (an initializer of the same name,
+  // a sparse one, a Constant node before the loss) is the one onnxruntime may use, and the loss would
+  // compute something else than the graph it was verified as (another ignoreIndex, another gradient).
+  const lossNames = new Set([a.target, ...expected.initializers.map((t) => t.name), ...tail.flatMap((n) => [...n.inputs, ...n.outputs])]);
+  lossNames.delete(a.output);
+  lossNames.delete("");
+  const twice = [...definitions(info)].find(([n, kinds]) => kinds.length > 1 && lossNames.has(n));
+  if (twice) {
+    fail(META.options, `the graph defines ${twice[0]} ${twice[1].length} times (${twice[1].join(", ")}), where ${these} defines it once (was it edited after attach?)`);
+  }
   if (key(parts.checks) !== key(contract.checks)) {
     fail(META.checks, `expected ${clip(key(parts.checks))} (what ${these} needs), received ${clip(key(contract.checks))}`);
   }
@@ -142,9 +152,22 @@ function verifyAttached(contract: LossContract & { attached: AttachedTo }, info:
   return contract;
 }
 
-/** A graph's content, comparable across encoders: nodes, constants, inputs, outputs and value_info. */
+/** A graph's content, comparable across encoders: nodes, constants (sparse ones too), inputs, outputs and value_info. */
 function graphOf(m: ModelInfo): string {
-  return canonicalJson({ nodes: m.nodes, initializers: m.initializers, inputs: m.inputs, outputs: m.outputs, valueInfo: m.valueInfo });
+  return canonicalJson({ nodes: m.nodes, initializers: m.initializers, sparseInitializers: m.sparseInitializers, inputs: m.inputs, outputs: m.outputs, valueInfo: m.valueInfo });
+}
+
+/** Each name the graph defines, with what defines it: a graph input, an initializer, a sparse initializer, a node's output. */
+function definitions(m: ModelInfo): Map<string, string[]> {
+  const defs = new Map<string, string[]>();
+  const add = (name: string, kind: string) => {
+    if (name) defs.set(name, [...(defs.get(name) ?? []), kind]);
+  };
+  for (const t of m.inputs) add(t.name, "a graph input");
+  for (const t of m.initializers) add(t.name, "an initializer");
+  for (const t of m.sparseInitializers) add(t.name, "a sparse initializer");
+  for (const n of m.nodes) for (const o of n.outputs) add(o, `the output of a ${n.opType} node`);
+  return defs;
 }
 
 function clip(s: string): string {

@@ -77,6 +77,8 @@ async function openNpy(name: string, path: string, file = path): Promise<OpenNpy
     return { name, file, handle, header, rowElems, rowBytes: rowElems * bytes };
   } catch (e) {
     await handle.close();
+    // reading a folder fails with EISDIR but no path: name the file, as for a missing one
+    if (typeof e === "object" && e !== null && (e as { code?: unknown }).code === "EISDIR" && (e as { path?: unknown }).path === undefined) Object.assign(e, { path: file });
     throw e;
   }
 }
@@ -106,17 +108,18 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
     if (!input && !(source instanceof Uint8Array)) throw new InputError(`input: missing input; expected --input input=FILE.npy (${source.loss} is built for its rank)`);
     const first = input ?? opened[0];
     if (!first) throw new InputError("streamed evaluation: expected at least one input file");
-    const N = first.header.dims[0];
-    for (const o of opened) {
-      if (o.header.dims[0] !== N) {
-        throw new InputError(`${o.name}: expected dim 0 (N) = ${N} as in ${first.name} dim 0, received ${fmtDims(o.header.dims)} (${o.file})`);
-      }
-    }
     const bytes = source instanceof Uint8Array ? source : buildLossForRank(source.loss, source.options ?? {}, first.header.dims.length, source).model;
     const what = options.what ?? "model";
     const proto = decodeModel(bytes, what);
     const decoded = checkLossModel(describeModel(proto, what), what);
+    // the plan first: it refuses inputs whose dim 0 is not one shared dim (a step's W [D, C]) for what they are
     const plan = planStream(decoded.info, opened.map((o) => o.name), what);
+    const N = first.header.dims[0];
+    for (const o of opened) {
+      if (o.header.dims[0] !== N) {
+        throw new InputError(`${o.name}: expected dim 0 (${plan.dim}) = ${N} as in ${first.name} dim 0, received ${fmtDims(o.header.dims)} (${o.file})`);
+      }
+    }
 
     let model = bytes;
     let info: ModelInfo = decoded.info;
@@ -177,7 +180,9 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
           }
           throw e;
         }
-        if (!decoded.contract && chunks === 0 && rows >= 2) await checkRowsCombine(evaluator, feeds, out, plan, rows, what);
+        // an attached loss's contract verifies the loss, not the model before it (which may mix rows)
+        const verified = decoded.contract !== undefined && decoded.contract.attached === undefined;
+        if (!verified && chunks === 0 && rows >= 2) await checkRowsCombine(evaluator, feeds, out, plan, rows, what);
         if (plan.kind === "rows") {
           for (const name of plan.outputs) {
             const t = out[name];
@@ -266,7 +271,8 @@ function roundTo(dtype: DType, v: number): number {
 }
 
 /**
- * A model onnx-losses did not verify is streamed on its outputs' word that they are per item or sums.
+ * A model onnx-losses did not verify (or whose verified loss is attached to a model) is streamed on its
+ * outputs' word that they are per item or sums.
  * Check it on the first chunk: its two halves, evaluated apart, must combine into the whole chunk's
  * outputs (a cumulative sum, a row-centred value, a max or a mean named loss_sum fail this).
  */

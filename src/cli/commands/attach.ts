@@ -1,10 +1,10 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { AttachError, attachLoss } from "../../losses/attach.js";
 import { canonicalJson } from "../../model/contract.js";
 import { OptionError } from "../../errors.js";
 import { UsageError } from "../errors.js";
-import type { CliIo } from "../io.js";
+import { readBytes, type CliIo } from "../io.js";
 import { parseOptionsJson } from "../parse.js";
 import { withGradientFlag } from "./export.js";
 
@@ -30,14 +30,15 @@ export async function attachCommand(io: CliIo, file: string, flags: AttachFlags)
   if (!flags.loss) throw new UsageError("attach: expected --loss NAME (see onnx-losses list)");
   if (!flags.o) throw new UsageError("attach: expected -o FILE.onnx (where the model with the loss is written)");
   const options = withGradientFlag(parseOptionsJson(flags.options) ?? {}, flags.gradient);
-  const bytes = new Uint8Array(await readFile(resolve(io.cwd, file)));
+  const bytes = await readBytes(resolve(io.cwd, file));
   let a;
   try {
     a = attachLoss(bytes, { output: flags.output, loss: flags.loss, options, targetInput: flags.targetInput, lossOutput: flags.lossOutput }, file);
   } catch (e) {
     if (e instanceof AttachError || e instanceof OptionError) {
-      const key = /^(\w+):/.exec(e.message)?.[1];
-      if (key && FLAG_OF[key]) throw new UsageError(`${FLAG_OF[key]}${e.message.slice(key.length)}`);
+      // the API's names of the options, wherever the message says them, as flags (targetInput's -> --target-input's)
+      const named = e.message.replace(/^(\w+):/, (m, key: string) => (FLAG_OF[key] ? `${FLAG_OF[key]}:` : m)).replace(/\b(targetInput|lossOutput)'s\b/g, (_m, key: string) => `${FLAG_OF[key]}'s`);
+      if (named !== e.message) throw new UsageError(named);
     }
     throw e;
   }

@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, stat, writeFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
@@ -15,7 +15,7 @@ import type { TensorData } from "../../runtime/tensor.js";
 import { UsageError } from "../errors.js";
 import { withGradientFlag } from "./export.js";
 import { describeTensor, jsonNumbers, MAX_JSON_VALUES } from "../format.js";
-import type { CliIo } from "../io.js";
+import { readBytes, type CliIo } from "../io.js";
 import { parseIntFlag, parseNamedFile, parseOptionsJson } from "../parse.js";
 
 export interface EvalFlags {
@@ -52,7 +52,7 @@ async function resolveModel(io: CliIo, target: string, flags: EvalFlags, files: 
   for (const [flag, value] of [["--options", flags.options], ["--opset", flags.opset], ["--lowering", flags.lowering], ["--dtype", flags.dtype], ["--gradient", flags.gradient]]) {
     if (value !== undefined) throw new UsageError(`eval: ${flag} applies to a loss name; a .onnx file carries its own`);
   }
-  return { model: new Uint8Array(await readFile(resolve(io.cwd, target))), what: target };
+  return { model: await readBytes(resolve(io.cwd, target)), what: target };
 }
 
 /**
@@ -112,7 +112,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     }
   }
   const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
-  for (const [name, file] of Object.entries(files)) feeds[name] = decodeNpy(new Uint8Array(await readFile(file)), given[name]);
+  for (const [name, file] of Object.entries(files)) feeds[name] = decodeNpy(await readBytes(file), given[name]);
 
   const evaluator = await createEvaluator(model, { ep, fallback, threads, what });
   try {

@@ -1,16 +1,15 @@
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { ModelInfo, TensorInfo } from "../../builder/reader.js";
 import { readLossModel } from "../../losses/verify.js";
 import { canonicalJson, type LossContract } from "../../model/contract.js";
-import type { CliIo } from "../io.js";
+import { readBytes, type CliIo } from "../io.js";
 
 /**
  * `onnx-losses inspect FILE.onnx [--dot] [--json]`: opset, inputs and outputs with shapes, nodes, and
  * for a model built by onnx-losses its contract (loss, options, input checks), verified.
  */
 export async function inspectCommand(io: CliIo, file: string, flags: { dot?: boolean; json?: boolean }): Promise<void> {
-  const { info, contract } = readLossModel(new Uint8Array(await readFile(resolve(io.cwd, file))), file);
+  const { info, contract } = readLossModel(await readBytes(resolve(io.cwd, file)), file);
   if (flags.dot) io.out(toDot(info));
   else if (flags.json) io.out(JSON.stringify({ ...info, contract: contract ?? null }, null, 2));
   else io.out(describe(file, info, contract));
