@@ -40,6 +40,8 @@ describe("bench --quick", () => {
     expect(r.ep).toBe("cpu");
     expect(r.dtype).toBe("float32");
     expect(targetChecks(r).join("\n")).toContain("classification cross_entropy vs PyTorch eager: not measured");
+    for (const g of r.groups.filter((x) => x.loss === "softmax_focal_loss")) expect(g.focalAB!.rounds).toBeGreaterThanOrEqual(5);
+    expect(targetChecks(r).join("\n")).toMatch(/classification: softmax_focal_loss vs cross_entropy \(paired, \d+ rounds\): [\d.]+x/);
     const sf = r.groups.find((g) => g.workload === "detection" && g.loss === "sigmoid_focal_loss")!;
     expect(sf.stability!.scale).toBe(100);
     expect(Number.isFinite(Number(sf.stability!.values[0].value))).toBe(true); // this project's graph at |x| up to 400

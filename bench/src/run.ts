@@ -99,6 +99,8 @@ export interface BenchResult {
     variants: VariantResult[];
     /** Paired A/B of this project's graph with a float64 vs a float32 final reduction (medians, ms). */
     reductionAB?: { float64: number; float32: number; rounds: number };
+    /** For softmax_focal_loss: paired A/B of its graph against cross_entropy's on the same batch (medians, ms). */
+    focalAB?: { focal: number; crossEntropy: number; rounds: number };
     /** The loss on the same logits times STABILITY_SCALE (|x| up to 400), as text ("inf", "NaN" kept). */
     stability?: { scale: number; values: { label: string; value: string }[] };
   }[];
@@ -310,6 +312,15 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       // other variants' cache effects do not swamp it
       const [f64, f32] = [runners[0], runners[1]];
       const ab = await interleaved([f64, f32], budgetMs / 2);
+      // focal against cross-entropy, paired alone as well: the issue's bound (focal <= 1.05x CE) is a few
+      // percent, which the drift between a big group's rounds can swamp
+      let focalAB: BenchResult["groups"][number]["focalAB"];
+      if (loss === "softmax_focal_loss") {
+        const ce = await nodeRunner("ce", "cross_entropy", built({ rank }), feeds, threads, ep);
+        const pair = await interleaved([f64, ce], budgetMs / 2);
+        await ce.release();
+        focalAB = { focal: pair.get("ours")!.ms, crossEntropy: pair.get("ce")!.ms, rounds: pair.get("ours")!.runs };
+      }
       for (const r of runners) await r.release();
       const stability = inputFor(loss, d) === d.logits && !half ? await stabilityCheck(ours, exportedModels, d, threads, ep) : undefined;
       const variants: VariantResult[] = runners.map((r) => ({ key: r.key, label: r.label, ...timed.get(r.key)! }));
@@ -324,6 +335,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
         loss,
         variants: [...variants, ...notes],
         reductionAB: { float64: ab.get("ours")!.ms, float32: ab.get("ours-f32")!.ms, rounds: ab.get("ours")!.runs },
+        ...(focalAB ? { focalAB } : {}),
         stability,
       });
     }
