@@ -4,6 +4,8 @@
  * fixtures are small batches, where the first slice holds everything; this test takes batches that fill
  * every slice, leave the last one short, or leave some empty, and checks the chunked graph against the
  * float64 reference and against the graph of reduction "none" (one pass, no slices) summed in float64.
+ * BCE with logits without posWeight or a weight list also takes its log terms by products of 16
+ * (sumOfLogs): the cases without options and with a scalar weight run that path.
  */
 import { describe, expect, test } from "@jest/globals";
 import { CHUNKS, MIN_CHUNK_ELEMENTS } from "../src/losses/common.js";
@@ -33,6 +35,7 @@ test("the batches exercise what they say", () => {
 const CASES: [string, Record<string, unknown>][] = [
   ["binary_cross_entropy", {}],
   ["binary_cross_entropy", { weight: Array.from({ length: C }, (_, i) => 0.5 + i / 10) }],
+  ["binary_cross_entropy_with_logits", {}],
   ["binary_cross_entropy_with_logits", { posWeight: Array.from({ length: C }, (_, i) => 1 + i) }],
   ["binary_cross_entropy_with_logits", { weight: [0.3] }],
   ["sigmoid_focal_loss", {}],

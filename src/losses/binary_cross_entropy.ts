@@ -1,6 +1,6 @@
 import type { Graph, Value } from "../builder/graph.js";
 import { add, div, log, max, mul, neg, sub } from "../builder/ops/index.js";
-import { chunkedSum, declareInput, elementwiseDims, finishLoss, lossGraph, sumsInChunks } from "./common.js";
+import { accurateSum, chunkedSum, declareInput, elementwiseDims, finishLoss, lossGraph, sumsInChunks } from "./common.js";
 import { numberList, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
@@ -42,7 +42,7 @@ export const binaryCrossEntropy = defineLoss({
     const checks: InputCheck[] = [{ kind: "range", tensor: "input", min: 0, max: 1 }];
     const doc = "binary_cross_entropy: F.binary_cross_entropy parity; input = probabilities";
     if (sumsInChunks(g, o, w.last !== undefined)) {
-      const total = chunkedSum([p, y], perElement, dims.length);
+      const total = chunkedSum([p, y], (p, y) => accurateSum(perElement(p, y), dims.length));
       return finishLoss(g, inputs, p, { total, outputs: ctx.outputs, reduction: o.reduction, items: dims, checks, doc });
     }
     const loss = perElement(p, y);

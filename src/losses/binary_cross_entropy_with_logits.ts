@@ -1,7 +1,7 @@
 import type { Value } from "../builder/graph.js";
-import { abs, add, log, mul, neg, relu, sigmoid, sub } from "../builder/ops/index.js";
+import { abs, add, cast, log, mul, neg, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { lastDimConstant } from "./binary_cross_entropy.js";
-import { chunkedSum, declareInput, elementwiseDims, finishLoss, lossGraph, sumsInChunks } from "./common.js";
+import { accurateSum, chunkedSum, declareInput, elementwiseDims, finishLoss, lossGraph, sumOfLogs, sumsInChunks } from "./common.js";
 import { numberList, OptionError, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type TensorSpec } from "./types.js";
 
@@ -67,7 +67,16 @@ export const binaryCrossEntropyWithLogits = defineLoss({
     };
     const doc = "binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity; input = logits";
     if (sumsInChunks(g, o, (w.last ?? pw.last) !== undefined)) {
-      const total = chunkedSum([x, y], perElement, dims.length);
+      // without posWeight and a weight per element, the sum of the elements is sum(relu(x) - x y) minus the
+      // sum of log sigmoid(|x|), which sumOfLogs takes with one Log per 16 values
+      const grouped = !pw.value && w.last === undefined;
+      const sumOfChunk = grouped
+        ? (x: Value, y: Value): Value => {
+            const s = sub(accurateSum(sub(relu(x), mul(x, y)), dims.length), sumOfLogs(sigmoid(abs(x))));
+            return w.value ? mul(s, cast(w.value, g.accumulateType)) : s;
+          }
+        : (x: Value, y: Value): Value => accurateSum(perElement(x, y), dims.length);
+      const total = chunkedSum([x, y], sumOfChunk);
       return finishLoss(g, inputs, x, { total, outputs: ctx.outputs, reduction: o.reduction, items: dims, doc });
     }
     const loss = perElement(x, y);

@@ -1,7 +1,7 @@
 import type { Value } from "../builder/graph.js";
 import { add, div, max, mul, neg, powConst, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { bceWithLogits } from "./binary_cross_entropy_with_logits.js";
-import { chunkedSum, declareInput, elementwiseDims, finishLoss, lossGraph, sumsInChunks } from "./common.js";
+import { accurateSum, chunkedSum, declareInput, elementwiseDims, finishLoss, lossGraph, sumsInChunks } from "./common.js";
 import { numberIn, type OptionSpec, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type TensorSpec } from "./types.js";
 
@@ -64,7 +64,7 @@ export const sigmoidFocalLoss = defineLoss({
       return { ce, base, factor, alphaT, loss };
     };
     if (sumsInChunks(g, o)) {
-      const total = chunkedSum([x, y], (x, y) => forward(x, y).loss, dims.length);
+      const total = chunkedSum([x, y], (x, y) => accurateSum(forward(x, y).loss, dims.length));
       return finishLoss(g, inputs, x, { total, outputs: ctx.outputs, reduction: o.reduction, items: dims, doc });
     }
     const { ce, base, factor, alphaT, loss } = forward(x, y);

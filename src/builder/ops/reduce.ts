@@ -1,11 +1,11 @@
 /**
  * Reductions. The only place that knows where the axes go: ReduceSum takes them as an input from
- * opset 13, ReduceMean/ReduceMax/ReduceMin/ReduceLogSumExp from opset 18; before that they are an
- * attribute. https://onnx.ai/onnx/operators/onnx__ReduceSum.html
+ * opset 13, ReduceMean/ReduceMax/ReduceMin/ReduceLogSumExp/ReduceProd from opset 18; before that they
+ * are an attribute. https://onnx.ai/onnx/operators/onnx__ReduceSum.html
  */
 import type { Value } from "../graph.js";
 
-type ReduceOp = "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceLogSumExp";
+type ReduceOp = "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceLogSumExp" | "ReduceProd";
 
 /** The first opset at which each reduction takes `axes` as an input instead of an attribute. */
 const AXES_AS_INPUT_SINCE: Readonly<Record<ReduceOp, number>> = {
@@ -14,6 +14,7 @@ const AXES_AS_INPUT_SINCE: Readonly<Record<ReduceOp, number>> = {
   ReduceMax: 18,
   ReduceMin: 18,
   ReduceLogSumExp: 18,
+  ReduceProd: 18,
 };
 
 /** Options of a reduction. */
@@ -42,3 +43,5 @@ export const reduceMax = (x: Value, o: ReduceOptions = {}): Value => reduce("Red
 export const reduceMin = (x: Value, o: ReduceOptions = {}): Value => reduce("ReduceMin", x, o);
 /** log(sum(exp(x))) over axes ([ReduceLogSumExp](https://onnx.ai/onnx/operators/onnx__ReduceLogSumExp.html)). */
 export const reduceLogSumExp = (x: Value, o: ReduceOptions = {}): Value => reduce("ReduceLogSumExp", x, o);
+/** Product over axes ([ReduceProd](https://onnx.ai/onnx/operators/onnx__ReduceProd.html)). */
+export const reduceProd = (x: Value, o: ReduceOptions = {}): Value => reduce("ReduceProd", x, o);
