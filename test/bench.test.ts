@@ -77,6 +77,15 @@ describe("bench --dtype float16", () => {
   }, 120000);
 });
 
+describe("bench/README.md", () => {
+  test("its table of the latest run is the tracked bench/results.json, and its machine line that run's", () => {
+    const r = JSON.parse(readFileSync(join(ROOT, "bench", "results.json"), "utf8")) as BenchResult;
+    const doc = readFileSync(join(ROOT, "bench", "README.md"), "utf8");
+    expect(doc).toContain(`\n${markdownTable(r)}\n`);
+    expect(doc).toContain(`Machine: ${machineLine(r)}.`);
+  });
+});
+
 describe("npm run bench -- [flags]", () => {
   test("--help lists every flag; the default --out is gitignored, not the tracked bench/results.json", async () => {
     const r = await bench(ROOT, "--help");
