@@ -523,6 +523,50 @@ def npy_files():
         np.lib.format.write_array(f, x, version=(2, 0))
 
 
+def formula_inputs(n, c):
+    """Large inputs defined by integer formulas, so that a test can rebuild them bit for bit instead of
+    reading megabytes of JSON (each value is one float64 division, then rounded to float32): logits in
+    [-8, 8], probabilities in (0, 1), targets mostly 0 with some 1 and some soft."""
+    k = torch.arange(n * c, dtype=torch.int64)
+    logits = (((k * 7919) % 2001 - 1000).to(torch.float64) / 125.0).to(torch.float32).reshape(n, c)
+    probs = ((((k * 104729) % 9973) + 13).to(torch.float64) / 10000.0).to(torch.float32).reshape(n, c)
+    soft = ((k * 31) % 9).to(torch.float64) / 8.0
+    target = torch.where(k % 17 == 0, torch.ones_like(soft), torch.where(k % 5 == 0, soft, torch.zeros_like(soft)))
+    return logits, probs, target.to(torch.float32).reshape(n, c)
+
+
+FORMULA = ("k = flat index; logits = float32(((k * 7919) % 2001 - 1000) / 125); probs = float32(((k * 104729) % 9973 + 13) / 10000); "
+           "target = 1 if k % 17 == 0 else ((k * 31) % 9) / 8 if k % 5 == 0 else 0")
+
+
+def large_batch_cases():
+    """The elementwise losses' mean and sum on batches that fill all 8 slices of their sliced sum
+    (src/losses/common.ts, chunkedSum), or leave the last one short: test/chunks.test.ts rebuilds the
+    inputs from FORMULA and compares with these PyTorch values."""
+    cases = []
+    pw = [1 + i / 4 for i in range(20)]
+    w = [0.5 + i / 10 for i in range(20)]
+    for n in [40000, 39997]:
+        logits, probs, target = formula_inputs(n, 20)
+        x, p, y = d(logits), d(probs), d(target)
+        for loss, options, value in [
+            ("binary_cross_entropy_with_logits", {"reduction": "mean"}, lambda r: F.binary_cross_entropy_with_logits(x, y, reduction=r)),
+            ("binary_cross_entropy_with_logits", {"reduction": "sum", "weight": [0.3]}, lambda r: F.binary_cross_entropy_with_logits(x, y, weight=w_tensor([0.3]), reduction=r)),
+            ("binary_cross_entropy_with_logits", {"reduction": "mean", "posWeight": pw}, lambda r: F.binary_cross_entropy_with_logits(x, y, pos_weight=w_tensor(pw), reduction=r)),
+            ("binary_cross_entropy", {"reduction": "mean"}, lambda r: F.binary_cross_entropy(p, y, reduction=r)),
+            ("binary_cross_entropy", {"reduction": "sum", "weight": w}, lambda r: F.binary_cross_entropy(p, y, weight=w_tensor(w), reduction=r)),
+            ("sigmoid_focal_loss", {"reduction": "mean"}, lambda r: tv_sigmoid_focal_loss(x, y, alpha=0.25, gamma=2, reduction=r)),
+            ("sigmoid_focal_loss", {"reduction": "sum", "alpha": 0.6, "gamma": 0.5}, lambda r: tv_sigmoid_focal_loss(x, y, alpha=0.6, gamma=0.5, reduction=r)),
+        ]:
+            cases.append({"id": f"{loss} {json.dumps(options, sort_keys=True)} [{n}, 20]", "loss": loss, "options": dict(options, rank=2),
+                          "dims": [n, 20], "expected": num(float(value(options["reduction"])))})
+    os.makedirs(os.path.join(OUT, "chunks"), exist_ok=True)
+    write_fixture(os.path.join(OUT, "chunks", "large.json"), "scripts/make_fixtures.py",
+                  f"inputs from a formula (test/chunks.test.ts rebuilds them): {FORMULA}; expected = PyTorch in float64 on the float32 inputs",
+                  cases)
+    print(f"chunks/large: {len(cases)} cases")
+
+
 def main():
     torch.set_num_threads(1)
     cross_entropy_cases()
@@ -535,6 +579,7 @@ def main():
     float16_cases()
     onnx_conformance_cases()
     npy_files()
+    large_batch_cases()
     os.makedirs(OUT, exist_ok=True)
     for loss, cases in CASES.items():
         write_fixture(os.path.join(OUT, f"{loss}.json"), "scripts/make_fixtures.py",

@@ -7,10 +7,13 @@
  * BCE with logits without posWeight or a weight list also takes its log terms by products of 16
  * (sumOfLogs): the cases without options and with a scalar weight run that path.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, test } from "@jest/globals";
 import { CHUNKS, MIN_CHUNK_ELEMENTS } from "../src/losses/common.js";
 import { buildLoss } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
+import { FIXTURES, num } from "./helpers.js";
 import { referenceFor } from "./reference.js";
 
 function seeded(seed: number): () => number {
@@ -67,5 +70,43 @@ describe.each(CASES)("%s %j", (loss, options) => {
       const pass = reduction === "mean" ? onePass / size : onePass;
       expect(Math.abs(got - pass)).toBeLessThanOrEqual(1e-6 * Math.abs(pass));
     }
+  }, 60000);
+});
+
+/**
+ * The inputs of test/fixtures/chunks/large.json, rebuilt from the formula scripts/make_fixtures.py
+ * (formula_inputs) defines them by: one float64 division per value, rounded to float32, as there.
+ */
+function formulaInputs(n: number, c: number): { logits: Float32Array; probs: Float32Array; target: Float32Array } {
+  const size = n * c;
+  const logits = new Float32Array(size);
+  const probs = new Float32Array(size);
+  const target = new Float32Array(size);
+  for (let k = 0; k < size; k++) {
+    logits[k] = (((k * 7919) % 2001) - 1000) / 125;
+    probs[k] = (((k * 104729) % 9973) + 13) / 10000;
+    target[k] = k % 17 === 0 ? 1 : k % 5 === 0 ? ((k * 31) % 9) / 8 : 0;
+  }
+  return { logits, probs, target };
+}
+
+describe("PyTorch parity on batches that fill every slice (test/fixtures/chunks/large.json)", () => {
+  const cases = (JSON.parse(readFileSync(join(FIXTURES, "chunks", "large.json"), "utf8")) as {
+    cases: { id: string; loss: string; options: Record<string, unknown>; dims: number[]; expected: number | string }[];
+  }).cases;
+
+  test("the fixture fills all slices and leaves the last one short", () => {
+    const sizes = [...new Set(cases.map((c) => c.dims[0]))];
+    expect(sizes.some((n) => Math.ceil(n / rowsPerChunk(n)) === CHUNKS && n % rowsPerChunk(n) === 0)).toBe(true);
+    expect(sizes.some((n) => Math.ceil(n / rowsPerChunk(n)) === CHUNKS && n % rowsPerChunk(n) > 0)).toBe(true);
+  });
+
+  test.each(cases.map((c) => [c.id, c] as const))("%s", async (_id, c) => {
+    const { logits, probs, target } = formulaInputs(c.dims[0], c.dims[1]);
+    const ev = await createEvaluator(buildLoss(c.loss, c.options));
+    const got = Number((await ev.run({ input: { data: c.loss === "binary_cross_entropy" ? probs : logits, dims: c.dims }, target: { data: target, dims: c.dims } })).loss.data[0]);
+    await ev.release();
+    const want = num(c.expected);
+    expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-5 * Math.abs(want));
   }, 60000);
 });
