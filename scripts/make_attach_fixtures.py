@@ -25,11 +25,10 @@ import sys
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from torchvision.ops import sigmoid_focal_loss as tv_sigmoid_focal_loss
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import focal_reference, tensor, write_fixture  # noqa: E402
+from make_fixtures import tensor, write_fixture  # noqa: E402
+from make_grad_fixtures import loss_of  # noqa: E402  (the loss with onnx-losses' option names, on float64)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "test", "fixtures", "attach")
@@ -71,29 +70,6 @@ def export(model, example, outputs, opset, file):
                       opset_version=opset, do_constant_folding=True)
     with open(os.path.join(OUT, file), "wb") as f:
         f.write(buf.getvalue())
-
-
-def f64(values):
-    return None if values is None else torch.tensor(values, dtype=torch.float32).to(torch.float64)
-
-
-def loss_of(loss, o, x, t):
-    """The loss with the options as onnx-losses names them, on float64 x."""
-    red = o.get("reduction", "mean")
-    if loss == "cross_entropy":
-        return F.cross_entropy(x, t, weight=f64(o.get("weight")), ignore_index=o.get("ignoreIndex", -100),
-                               reduction=red, label_smoothing=o.get("labelSmoothing", 0.0))
-    if loss == "nll_loss":
-        return F.nll_loss(x, t, weight=f64(o.get("weight")), ignore_index=o.get("ignoreIndex", -100), reduction=red)
-    if loss == "binary_cross_entropy_with_logits":
-        return F.binary_cross_entropy_with_logits(x, t, weight=f64(o.get("weight")), pos_weight=f64(o.get("posWeight")), reduction=red)
-    if loss == "softmax_focal_loss":
-        return focal_reference(x, t, o.get("gamma", 2), o.get("alpha"), o.get("balanceIndex", 0), o.get("ignoreIndex", -100),
-                               o.get("labelSmoothing", 0), o.get("oneHotClamp", 0), red)
-    if loss == "sigmoid_focal_loss":
-        alpha = o.get("alpha", 0.25)
-        return tv_sigmoid_focal_loss(x, t, alpha=-1 if alpha is None else alpha, gamma=o.get("gamma", 2), reduction=red)
-    raise ValueError(loss)
 
 
 def main():

@@ -12,17 +12,10 @@ import { join } from "node:path";
 import { describe, expect, test } from "@jest/globals";
 import { CHUNKS, MIN_CHUNK_ELEMENTS } from "../src/losses/common.js";
 import { buildLoss } from "../src/losses/index.js";
+import { seededRandom as seeded } from "../src/util/random.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { FIXTURES, num } from "./helpers.js";
 import { referenceFor } from "./reference.js";
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 const C = 20;
 const rowsPerChunk = (n: number) => Math.max(Math.ceil(n / CHUNKS), Math.ceil(MIN_CHUNK_ELEMENTS / C));

@@ -29,6 +29,18 @@ function forItems(dims: number[], f: (item: number, at: (c: number) => number) =
 }
 
 
+/** A weight list along the last dim (1 number broadcasts; null weighs 1): the weight of flat element i. */
+function lastDimPicker(dims: number[]): (v: number[] | null | undefined, i: number) => number {
+  const last = dims[dims.length - 1];
+  return (v, i) => (v ? (v.length === 1 ? v[0] : v[i % last]) : 1);
+}
+
+/** The softmax focal loss's per-class alpha: a list as given, a number to balanceIndex and 1 - it elsewhere, none as 1. */
+function focalAlphas(C: number, o: { alpha?: number | number[] | null; balanceIndex?: number }): number[] {
+  const a = o.alpha ?? null;
+  return Array.isArray(a) ? a : typeof a === "number" ? Array.from({ length: C }, (_, c) => (c === (o.balanceIndex ?? 0) ? a : 1 - a)) : Array(C).fill(1);
+}
+
 export function crossEntropy(x: Tensor, t: Tensor, o: { weight?: number[] | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number; targetType?: string }): number[] {
   const C = x.dims[1];
   const w = o.weight ?? Array(C).fill(1);
@@ -59,8 +71,7 @@ export function crossEntropy(x: Tensor, t: Tensor, o: { weight?: number[] | null
 }
 
 export function binaryCrossEntropyWithLogits(x: Tensor, y: Tensor, o: { weight?: number[] | null; posWeight?: number[] | null; reduction?: Reduction }): number[] {
-  const last = x.dims[x.dims.length - 1];
-  const pick = (v: number[] | null | undefined, i: number) => (v ? (v.length === 1 ? v[0] : v[i % last]) : 1);
+  const pick = lastDimPicker(x.dims);
   const losses = Array.from({ length: x.data.length }, (_, i) => {
     const xi = x.data[i];
     const yi = y.data[i];
@@ -93,8 +104,7 @@ export function softmaxFocalLoss(
 ): number[] {
   const C = x.dims[1];
   const gamma = o.gamma ?? 2;
-  const a = o.alpha ?? null;
-  const alpha = Array.isArray(a) ? a : typeof a === "number" ? Array.from({ length: C }, (_, c) => (c === (o.balanceIndex ?? 0) ? a : 1 - a)) : Array(C).fill(1);
+  const alpha = focalAlphas(C, o);
   const eps = o.labelSmoothing ?? 0;
   const s = o.oneHotClamp ?? 0;
   const ii = o.ignoreIndex ?? -100;
@@ -145,8 +155,7 @@ export function nllLoss(x: Tensor, t: Tensor, o: { weight?: number[] | null; ign
 }
 
 export function binaryCrossEntropy(p: Tensor, y: Tensor, o: { weight?: number[] | null; reduction?: Reduction }): number[] {
-  const last = p.dims[p.dims.length - 1];
-  const pick = (v: number[] | null | undefined, i: number) => (v ? (v.length === 1 ? v[0] : v[i % last]) : 1);
+  const pick = lastDimPicker(p.dims);
   const losses = Array.from({ length: p.data.length }, (_, i) => {
     const pi = p.data[i];
     const yi = y.data[i];
@@ -155,26 +164,6 @@ export function binaryCrossEntropy(p: Tensor, y: Tensor, o: { weight?: number[] 
   return reduce(losses, o.reduction ?? "mean");
 }
 
-/** The reference of any catalogue loss by name, on its `input` and `target`. */
-export function referenceFor(loss: string, input: Tensor, target: Tensor, options: Record<string, unknown>): number[] {
-  const o = options as never;
-  switch (loss) {
-    case "cross_entropy":
-      return crossEntropy(input, target, o);
-    case "nll_loss":
-      return nllLoss(input, target, o);
-    case "binary_cross_entropy":
-      return binaryCrossEntropy(input, target, o);
-    case "binary_cross_entropy_with_logits":
-      return binaryCrossEntropyWithLogits(input, target, o);
-    case "softmax_focal_loss":
-      return softmaxFocalLoss(input, target, o);
-    case "sigmoid_focal_loss":
-      return sigmoidFocalLoss(input, target, o);
-    default:
-      throw new Error(`no float64 reference for ${loss}: add one to test/reference.ts`);
-  }
-}
 
 /*
  * Float64 gradients in closed form: d loss / d input of the reduced loss ("none": of the sum of the
@@ -240,8 +229,7 @@ export function nllLossGrad(x: Tensor, t: Tensor, o: { weight?: number[] | null;
 }
 
 export function binaryCrossEntropyWithLogitsGrad(x: Tensor, y: Tensor, o: { weight?: number[] | null; posWeight?: number[] | null; reduction?: Reduction }): number[] {
-  const last = x.dims[x.dims.length - 1];
-  const pick = (v: number[] | null | undefined, i: number) => (v ? (v.length === 1 ? v[0] : v[i % last]) : 1);
+  const pick = lastDimPicker(x.dims);
   // d/dx [(1 - y) x + (1 + (pw - 1) y)(-log sigmoid x)] = (1 - y) - (1 + (pw - 1) y) sigmoid(-x)
   const grad = Array.from({ length: x.data.length }, (_, i) => {
     const yi = y.data[i];
@@ -251,8 +239,7 @@ export function binaryCrossEntropyWithLogitsGrad(x: Tensor, y: Tensor, o: { weig
 }
 
 export function binaryCrossEntropyGrad(p: Tensor, y: Tensor, o: { weight?: number[] | null; reduction?: Reduction }): number[] {
-  const last = p.dims[p.dims.length - 1];
-  const pick = (v: number[] | null | undefined, i: number) => (v ? (v.length === 1 ? v[0] : v[i % last]) : 1);
+  const pick = lastDimPicker(p.dims);
   // PyTorch's backward (not the derivative of the clamped logs): w (p - y) / max(p (1 - p), eps), its
   // eps being 1e-12 as a float32 constant
   const grad = Array.from({ length: p.data.length }, (_, i) => {
@@ -287,8 +274,7 @@ export function softmaxFocalLossGrad(
 ): number[] {
   const C = x.dims[1];
   const gamma = o.gamma ?? 2;
-  const a = o.alpha ?? null;
-  const alpha = Array.isArray(a) ? a : typeof a === "number" ? Array.from({ length: C }, (_, c) => (c === (o.balanceIndex ?? 0) ? a : 1 - a)) : Array(C).fill(1);
+  const alpha = focalAlphas(C, o);
   const eps = o.labelSmoothing ?? 0;
   const s = o.oneHotClamp ?? 0;
   const ii = o.ignoreIndex ?? -100;
@@ -335,23 +321,30 @@ function scaleGrad(grad: number[], reduction: Reduction, denominator: number): n
   return reduction === "mean" ? grad.map((v) => (v === 0 ? 0 : v / denominator)) : grad;
 }
 
+type Reference = (input: Tensor, target: Tensor, options: never) => number[];
+
+/** Each catalogue loss's float64 reference and closed-form gradient (above). */
+const REFERENCES: Readonly<Record<string, { loss: Reference; grad: Reference }>> = {
+  cross_entropy: { loss: crossEntropy, grad: crossEntropyGrad },
+  nll_loss: { loss: nllLoss, grad: nllLossGrad },
+  binary_cross_entropy: { loss: binaryCrossEntropy, grad: binaryCrossEntropyGrad },
+  binary_cross_entropy_with_logits: { loss: binaryCrossEntropyWithLogits, grad: binaryCrossEntropyWithLogitsGrad },
+  softmax_focal_loss: { loss: softmaxFocalLoss, grad: softmaxFocalLossGrad },
+  sigmoid_focal_loss: { loss: sigmoidFocalLoss, grad: sigmoidFocalLossGrad },
+};
+
+function referenceOf(loss: string): { loss: Reference; grad: Reference } {
+  const r = Object.hasOwn(REFERENCES, loss) ? REFERENCES[loss] : undefined;
+  if (!r) throw new Error(`no float64 reference for ${loss}: add one to test/reference.ts`);
+  return r;
+}
+
+/** The reference of any catalogue loss by name, on its `input` and `target`. */
+export function referenceFor(loss: string, input: Tensor, target: Tensor, options: Record<string, unknown>): number[] {
+  return referenceOf(loss).loss(input, target, options as never);
+}
+
 /** The float64 closed-form gradient of any catalogue loss by name (see above). */
 export function referenceGradFor(loss: string, input: Tensor, target: Tensor, options: Record<string, unknown>): number[] {
-  const o = options as never;
-  switch (loss) {
-    case "cross_entropy":
-      return crossEntropyGrad(input, target, o);
-    case "nll_loss":
-      return nllLossGrad(input, target, o);
-    case "binary_cross_entropy":
-      return binaryCrossEntropyGrad(input, target, o);
-    case "binary_cross_entropy_with_logits":
-      return binaryCrossEntropyWithLogitsGrad(input, target, o);
-    case "softmax_focal_loss":
-      return softmaxFocalLossGrad(input, target, o);
-    case "sigmoid_focal_loss":
-      return sigmoidFocalLossGrad(input, target, o);
-    default:
-      throw new Error(`no float64 reference gradient for ${loss}: add one to test/reference.ts`);
-  }
+  return referenceOf(loss).grad(input, target, options as never);
 }

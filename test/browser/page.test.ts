@@ -6,29 +6,18 @@
  * Skipped, saying so, where /usr/bin/chromium (or CHROMIUM_PATH) is missing; .ci/run installs Debian's
  * chromium and sets ONNX_LOSSES_REQUIRE_BROWSER=1 so that CI fails instead of skipping.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, expect, test } from "@jest/globals";
+import type { Page } from "playwright-core";
 import { buildLoss, CATALOGUE } from "../../src/losses/index.js";
 import { BAR_COLOR, COLORS } from "../../web/charts.js";
 import { FIXTURES, loadFixtures, num, ROOT, type FixtureCase } from "../helpers.js";
-import { serveStatic } from "./server.js";
+import { browserSuite, openDemoPage, type DemoPage } from "./chromium.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const DIST = join(ROOT, "web", "dist");
-const available = existsSync(CHROMIUM) && existsSync(join(DIST, "index.html"));
-const required = process.env.ONNX_LOSSES_REQUIRE_BROWSER === "1";
-const suite = available || required ? describe : describe.skip;
-if (!available && !required) {
-  console.warn(`browser tests skipped: need ${CHROMIUM} (apt-get install -y chromium) and web/dist (npm run web:build)`);
-}
 
-let browser: Browser;
+let demo: DemoPage;
 let page: Page;
-let server: { url: string; close: () => Promise<void> };
-const requests: string[] = [];
-const consoleErrors: string[] = [];
 
 /** One fixture per loss: rank 2, reduction mean, options beyond the defaults where there are some. */
 function caseFor(loss: string): FixtureCase {
@@ -99,34 +88,22 @@ async function inkOf(png: Buffer, colours: string[]): Promise<{ width: number; h
   );
 }
 
-suite("the demo page in Chromium", () => {
+browserSuite("the demo page in Chromium", () => {
   beforeAll(async () => {
-    server = await serveStatic(DIST);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-gpu"],
-    });
-    const context = await browser.newContext({ acceptDownloads: true });
-    page = await context.newPage();
-    page.on("request", (r) => requests.push(r.url()));
-    page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
-    page.on("pageerror", (e) => consoleErrors.push(String(e)));
-    await page.goto(server.url);
-    await page.waitForSelector('body[data-ready="1"]', { timeout: 60000 });
+    demo = await openDemoPage({ acceptDownloads: true });
+    page = demo.page;
   }, 120000);
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await demo?.close();
   });
 
   test("loads offline: every request goes to the page's own server, and it is cross-origin isolated", async () => {
-    expect(requests.length).toBeGreaterThan(3);
-    expect(requests.filter((u) => !u.startsWith(server.url) && !u.startsWith("data:") && !u.startsWith("blob:"))).toEqual([]);
-    expect(requests.some((u) => u.endsWith("ort/ort-wasm-simd-threaded.jsep.wasm"))).toBe(true);
+    expect(demo.requests.length).toBeGreaterThan(3);
+    expect(demo.requests.filter((u) => !u.startsWith(demo.url) && !u.startsWith("data:") && !u.startsWith("blob:"))).toEqual([]);
+    expect(demo.requests.some((u) => u.endsWith("ort/ort-wasm-simd-threaded.jsep.wasm"))).toBe(true);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
-    expect(consoleErrors).toEqual([]);
+    expect(demo.consoleErrors).toEqual([]);
   });
 
   test("runs onnxruntime-web with a thread per core (it is cross-origin isolated) and says so", async () => {
@@ -275,7 +252,7 @@ suite("the demo page in Chromium", () => {
     const [w, h, dpr] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight, devicePixelRatio]);
     expect({ width: full.width, height: full.height }).toEqual({ width: Math.round(w * dpr), height: Math.round(h * dpr) });
     expect(full.ink).toBeGreaterThan(0.01 * full.width * full.height);
-    expect(consoleErrors).toEqual([]);
+    expect(demo.consoleErrors).toEqual([]);
   });
 });
 

@@ -7,33 +7,19 @@
  *
  * Skipped, saying so, as page.test.ts is, where Chromium or web/dist is missing.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, expect, test } from "@jest/globals";
+import type { Page } from "playwright-core";
 import { linearHeadStep } from "../../src/losses/linear_head.js";
 import { createEvaluator } from "../../src/runtime/node.js";
 import { imbalancedSet, recalls, train } from "../../web/train.js";
-import { ROOT } from "../helpers.js";
-import { serveStatic } from "./server.js";
+import { browserSuite, openDemoPage, type DemoPage } from "./chromium.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const DIST = join(ROOT, "web", "dist");
-const available = existsSync(CHROMIUM) && existsSync(join(DIST, "index.html"));
-const required = process.env.ONNX_LOSSES_REQUIRE_BROWSER === "1";
-const suite = available || required ? describe : describe.skip;
-if (!available && !required) {
-  console.warn(`browser tests skipped: need ${CHROMIUM} (apt-get install -y chromium) and web/dist (npm run web:build)`);
-}
 
 const LOSSES = ["cross_entropy", "softmax_focal_loss"] as const;
 type PanelResult = Record<(typeof LOSSES)[number], { losses: number[]; recalls: number[]; W: number[]; b: number[] }>;
 
-let browser: Browser;
+let demo: DemoPage;
 let page: Page;
-let server: { url: string; close: () => Promise<void> };
-const requests: string[] = [];
-const consoleErrors: string[] = [];
 
 async function runPanel(): Promise<PanelResult> {
   const before = Number((await page.getAttribute("#train", "data-runs")) ?? 0);
@@ -62,25 +48,14 @@ async function nodeRun(loss: (typeof LOSSES)[number], lowering: "none" | "webgpu
   }
 }
 
-suite("the train panel in Chromium", () => {
+browserSuite("the train panel in Chromium", () => {
   beforeAll(async () => {
-    server = await serveStatic(DIST);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-gpu"],
-    });
-    page = await (await browser.newContext()).newPage();
-    page.on("request", (r) => requests.push(r.url()));
-    page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
-    page.on("pageerror", (e) => consoleErrors.push(String(e)));
-    await page.goto(server.url);
-    await page.waitForSelector('body[data-ready="1"]', { timeout: 60000 });
+    demo = await openDemoPage();
+    page = demo.page;
   }, 120000);
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await demo?.close();
   });
 
   for (const lowering of ["none", "webgpu"] as const) {
@@ -132,7 +107,7 @@ suite("the train panel in Chromium", () => {
     expect(await page.getAttribute("#train", "data-state")).toBe("error");
     expect(await page.textContent("#train-error")).toBe("steps: expected an integer from 1 to 1000, received 0");
     await page.fill("#train-steps", "50");
-    expect(consoleErrors).toEqual([]);
-    expect(requests.filter((u) => !u.startsWith(server.url) && !u.startsWith("data:") && !u.startsWith("blob:"))).toEqual([]);
+    expect(demo.consoleErrors).toEqual([]);
+    expect(demo.requests.filter((u) => !u.startsWith(demo.url) && !u.startsWith("data:") && !u.startsWith("blob:"))).toEqual([]);
   });
 });
