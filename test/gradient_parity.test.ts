@@ -5,13 +5,11 @@
  * 0 < gamma < 1 at p_t = 1), the graph's value must equal the limit that the float64 closed form of
  * test/reference.ts gives, which is itself checked against autograd on every finite case here.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, test } from "@jest/globals";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
-import { feedsOf, FIXTURES, loadFixtures, num } from "./helpers.js";
-import { referenceGradFor } from "./reference.js";
+import { closedFormGrad, loadGradFixtures } from "./grad_fixtures.js";
+import { feedsOf, loadFixtures, num } from "./helpers.js";
 
 /** Every catalogue loss that builds its gradient (all of them today; a new one may come without). */
 const LOSSES = process.env.ONNX_LOSSES_GRAD_LOSSES?.split(",") ?? CATALOGUE.map((d) => d.name).filter((n) => {
@@ -25,26 +23,8 @@ test("every catalogue loss builds its gradient", () => expect(LOSSES).toEqual(CA
 
 describe.each(LOSSES)("%s", (loss) => {
   const cases = loadFixtures(`${loss}.json`);
-  const grads = (JSON.parse(readFileSync(join(FIXTURES, "grad", `${loss}.json`), "utf8")) as { cases: { id: string; input_grad: { data: (number | string)[] } }[] }).cases;
-  /**
-   * The float64 closed form of test/reference.ts on a fixture case's float32 inputs, with the options
-   * as the fixture script hands them to PyTorch: weights and alphas as float32 tensors (a softmax focal
-   * alpha number as the float32 vector of alpha and 1 - alpha).
-   */
-  const closedForm = (k: number): number[] => {
-    const c = cases[k];
-    const tensor = (name: string) => ({ dims: c.inputs[name].dims, data: c.inputs[name].data.map((v) => Math.fround(num(v))) });
-    const o = { ...(c.options as Record<string, unknown>) };
-    const f32 = (v: unknown) => (Array.isArray(v) ? v.map((e: number) => Math.fround(e)) : v);
-    for (const key of ["weight", "posWeight"]) o[key] = f32(o[key]);
-    if (loss === "softmax_focal_loss" && Array.isArray(o.alpha)) o.alpha = f32(o.alpha);
-    if (loss === "softmax_focal_loss" && typeof o.alpha === "number") {
-      const a = o.alpha;
-      const C = c.inputs.input.dims[1];
-      o.alpha = Array.from({ length: C }, (_, j) => Math.fround(j === ((o.balanceIndex as number | undefined) ?? 0) ? a : 1 - a));
-    }
-    return referenceGradFor(loss, tensor("input"), tensor("target"), o);
-  };
+  const grads = loadGradFixtures(loss);
+  const closedForm = (k: number): number[] => closedFormGrad(cases[k]);
 
   test("the float64 closed-form reference gradient equals autograd on every case", () => {
     const failures: string[] = [];

@@ -52,9 +52,41 @@ export function perClass(g: Graph, values: readonly number[], rank: number): Val
   return g.constant(values, g.floatType, [values.length, ...Array(rank - 2).fill(1)]);
 }
 
-/** The number of classes (dim 1 of x) as a scalar of the graph's float type. */
-export function classCount(x: Value): Value {
+/** The number of classes (dim 1 of x, of rank `rank`) as a scalar of the graph's float type. */
+export function classCount(x: Value, rank: number): Value {
+  if (x.graph.lowering === "webgpu") return reduceSum(onesLike(classRow(x, rank)));
   return cast(gather(shape(x), 1), x.graph.floatType);
+}
+
+/**
+ * Ones shaped like v in the float type, made where v lives: Expand of a constant to Shape(v). The WebGPU
+ * lowering counts with it: a Size, or a Gather or Cast of a shape, runs on the CPU (shapes live in host
+ * memory), and onnxruntime-web uploads its result in the middle of the GPU work, which it can order
+ * wrongly (an int32 Max placed so gave a cross-entropy of 0.41 for 1.91 in Chromium). Shape itself stays
+ * on the WebGPU provider, and Expand reads its shape input from host memory.
+ */
+function onesLike(v: Value): Value {
+  return v.graph.node("Expand", [v.graph.constant(1, v.graph.floatType), shape(v)]);
+}
+
+/** x [N, C, d..] sliced to its first item and first position: [1, C, 1, ..], so that a shape taken of it holds C alone. */
+function classRow(x: Value, rank: number): Value {
+  const g = x.graph;
+  const axes = [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
+  const i64 = (v: number[]) => g.constant(v, "int64");
+  return g.node("Slice", [x, i64(axes.map(() => 0)), i64(axes.map(() => 1)), i64(axes)]);
+}
+
+/**
+ * The class indices 0 .. C-1 of x [N, C, d..] as a [C, 1, .., 1] column (rank - 2 ones), to compare with
+ * class numbers: int64 (Range), or under the WebGPU lowering in the float type (a CumSum of ones minus 1,
+ * exact below 2^24 classes), since a Range of a shape runs on the CPU there.
+ */
+export function classIndices(x: Value, rank: number): Value {
+  const g = x.graph;
+  const column = [-1, ...Array(rank - 2).fill(1)];
+  if (g.lowering === "webgpu") return reshape(sub(g.node("CumSum", [onesLike(classRow(x, rank)), g.constant(1, "int32")]), 1), column);
+  return reshape(g.node("Range", [g.constant(0, "int64"), gather(shape(x), 1), g.constant(1, "int64")]), column);
 }
 
 /**
@@ -68,8 +100,9 @@ export function hardTargets(t: Value, ignoreIndex: number): { valid: Value; safe
   }
   const valid = not(equal(t, ignoreIndex));
   // A negative ignoreIndex (the default -100) is the only negative value the evaluator lets through,
-  // so Max(t, 0) replaces it; onnxruntime runs that about 3x faster than Where on int64 indices.
-  return { valid, safe: ignoreIndex < 0 ? max(t, 0) : where(valid, t, 0) };
+  // so Max(t, 0) replaces it; onnxruntime runs that about 3x faster than Where on int64 indices. (The
+  // WebGPU lowering's int32 indices take the Where: its backend has no Max.)
+  return { valid, safe: ignoreIndex < 0 && t.graph.lowering !== "webgpu" ? max(t, 0) : where(valid, t, 0) };
 }
 
 /**
@@ -150,8 +183,9 @@ export function reduceItems(loss: Value, reduction: Reduction, itemRank: number,
   return { value: cast(div(sum, weights), out), weights };
 }
 
-/** The number of elements of v, in the accumulate type. */
+/** The number of elements of v, in the accumulate type (under the WebGPU lowering a sum of ones, see onesLike). */
 function itemCount(v: Value): Value {
+  if (v.graph.lowering === "webgpu") return reduceSum(onesLike(v));
   return cast(v.graph.node("Size", [v], {}, { dtype: "int64" }), v.graph.accumulateType);
 }
 
@@ -366,7 +400,6 @@ export function subtractAtTarget(full: Value, safe: Value, atTarget: Value | num
 /** One-hot of valid class indices `safe` [N, d..] over the classes (dim 1) of x [N, C, d..]: [N, C, d..] in the float type. Gradients only. */
 export function oneHotOf(x: Value, safe: Value, rank: number): Value {
   const g = x.graph;
-  const C = cast(gather(shape(x), 1), safe.dtype);
-  const classes = g.node("Range", [g.constant(0, safe.dtype), C, g.constant(1, safe.dtype)]);
-  return cast(equal(reshape(classes, [1, -1, ...Array(rank - 2).fill(1)]), unsqueeze(safe, [1])), g.floatType);
+  const classes = classIndices(x, rank);
+  return cast(equal(unsqueeze(classes, [0]), unsqueeze(cast(safe, classes.dtype), [1])), g.floatType);
 }

@@ -46,7 +46,7 @@ export const crossEntropy = defineLoss({
     if (o.targetType === "probs") {
       const t = declareInput(g, inputs, "target", "float", classInputDims(o.rank, C), "class probabilities, shaped like input");
       let q = t;
-      if (eps > 0) q = add(mul(t, 1 - eps), C ? eps / C : div(g.constant(eps, g.floatType), classCount(x)));
+      if (eps > 0) q = add(mul(t, 1 - eps), C ? eps / C : div(g.constant(eps, g.floatType), classCount(x, o.rank)));
       let prod = mul(logp.full(), q);
       if (w) prod = mul(prod, w);
       loss = neg(reduceSum(prod, { axes: [1] }));
@@ -79,7 +79,7 @@ export const crossEntropy = defineLoss({
           const meanW = (o.weight as number[]).reduce((a, b) => a + b, 0) / (C as number);
           base = mul(P, unsqueeze(add(mul(wt, 1 - eps), eps * meanW), [1]));
         }
-        if (eps > 0) base = sub(base, w ? mul(w, eps / (C as number)) : div(g.constant(eps, g.floatType), classCount(x)));
+        if (eps > 0) base = sub(base, w ? mul(w, eps / (C as number)) : div(g.constant(eps, g.floatType), classCount(x, o.rank)));
         gradient = mul(subtractAtTarget(base, safe, wt ? mul(wt, 1 - eps) : 1 - eps, o.rank), unsqueeze(cast(valid, g.floatType), [1]));
       }
     }

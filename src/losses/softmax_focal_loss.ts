@@ -6,6 +6,7 @@ import {
   equal,
   exp,
   gather,
+  less,
   log,
   max,
   mul,
@@ -13,13 +14,11 @@ import {
   powConst,
   reduceSum,
   relu,
-  reshape,
-  shape,
   sub,
   unsqueeze,
   where,
 } from "../builder/ops/index.js";
-import { classCount, classInputDims, ClassLogProbs, declareInput, finishLoss, hardTargets, itemDims, lossGraph, perClass, subtractAtTarget } from "./common.js";
+import { classCount, classIndices, classInputDims, ClassLogProbs, declareInput, finishLoss, hardTargets, itemDims, lossGraph, perClass, subtractAtTarget } from "./common.js";
 import { integerIn, numberIn, OptionError, type OptionSpec, rankOption, received, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
@@ -44,15 +43,22 @@ const alphaOption: OptionSpec<number | number[] | null> = {
  */
 function focalSlope(m: Value, logP: Value, p: Value, gamma: number): Value | null {
   if (gamma === 0) return null;
-  const g = m.graph;
   const mg = powConst(m, gamma)!;
   let second: Value;
   if (gamma >= 1) second = gamma === 1 ? logP : mul(powConst(m, gamma - 1)!, logP);
   else {
-    const small = g.node("Less", [m, g.constant(1e-4, m.dtype)], {}, { dtype: "bool" });
+    const small = less(m, 1e-4);
     second = mul(mg, where(small, sub(-1, mul(m, 0.5)), div(logP, m), m.dtype));
   }
   return sub(mg, mul(mul(p, second), gamma));
+}
+
+/**
+ * alpha_c for a number alpha a: a for class balanceIndex, 1 - a for every other class, as a [C, 1, ..]
+ * column built from C at run time.
+ */
+function balancedAlpha(x: Value, rank: number, balanceIndex: number, a: number): Value {
+  return where(equal(classIndices(x, rank), balanceIndex), a, 1 - a, x.graph.floatType);
 }
 
 /** (1 - p)^gamma, or null when gamma is 0 (no factor, and 1 - p is never built). */
@@ -146,11 +152,9 @@ export const softmaxFocalLoss = defineLoss({
         // alpha_c = a for class balanceIndex, 1 - a for the others, as a [C, 1, ..] vector built from C at
         // run time. (Writing the sum as (1 - a) sum_c term_c + (2a - 1) term_b instead cancels in float32
         // when term_b is large, e.g. a = 0 with a logit far below the others: 2.6e-5 relative, measured.)
-        const classes = g.node("Range", [g.constant(0, "int64"), gather(shape(x), 1), g.constant(1, "int64")]);
-        const alphaC = reshape(where(equal(classes, o.balanceIndex), alphaNum, 1 - alphaNum, g.floatType), [-1, ...Array(o.rank - 2).fill(1)]);
-        sum = reduceSum(mul(term, alphaC), { axes: [1] });
+        sum = reduceSum(mul(term, balancedAlpha(x, o.rank, o.balanceIndex, alphaNum)), { axes: [1] });
       } else sum = reduceSum(term, { axes: [1] });
-      const scale = C ? g.constant(-eps / C, g.floatType) : div(g.constant(-eps, g.floatType), classCount(x));
+      const scale = C ? g.constant(-eps / C, g.floatType) : div(g.constant(-eps, g.floatType), classCount(x, o.rank));
       loss = add(mul(loss, 1 - eps), mul(sum, scale));
     }
     loss = where(valid, loss, 0);
@@ -178,11 +182,10 @@ export const softmaxFocalLoss = defineLoss({
         let h = slopes ? neg(slopes) : sub(mul(P, 0), 1);
         if (alphaList) h = mul(h, perClass(g, alphaList, o.rank));
         else if (alphaNum !== null) {
-          const classes = g.node("Range", [g.constant(0, "int64"), gather(shape(x), 1), g.constant(1, "int64")]);
-          h = mul(h, reshape(where(equal(classes, o.balanceIndex), alphaNum, 1 - alphaNum, g.floatType), [-1, ...Array(o.rank - 2).fill(1)]));
+          h = mul(h, balancedAlpha(x, o.rank, o.balanceIndex, alphaNum));
         }
         const soft = sub(h, mul(P, reduceSum(h, { axes: [1], keepdims: true })));
-        grad = add(mul(grad, 1 - eps), mul(soft, C ? g.constant(eps / C, g.floatType) : div(g.constant(eps, g.floatType), classCount(x))));
+        grad = add(mul(grad, 1 - eps), mul(soft, C ? g.constant(eps / C, g.floatType) : div(g.constant(eps, g.floatType), classCount(x, o.rank))));
       }
       gradient = mul(grad, unsqueeze(cast(valid, g.floatType), [1]));
     }

@@ -33,10 +33,24 @@ export const mul = (a: Operand, b: Operand): Value => binary("Mul", a, b);
 export const div = (a: Operand, b: Operand): Value => binary("Div", a, b);
 /** a ** b ([Pow](https://onnx.ai/onnx/operators/onnx__Pow.html)) */
 export const pow = (a: Operand, b: Operand): Value => binary("Pow", a, b);
-/** elementwise max of two tensors ([Max](https://onnx.ai/onnx/operators/onnx__Max.html)) */
-export const max = (a: Operand, b: Operand): Value => binary("Max", a, b);
-/** elementwise min of two tensors ([Min](https://onnx.ai/onnx/operators/onnx__Min.html)) */
-export const min = (a: Operand, b: Operand): Value => binary("Min", a, b);
+/**
+ * elementwise max of two tensors ([Max](https://onnx.ai/onnx/operators/onnx__Max.html)). Under the
+ * WebGPU lowering, where onnxruntime-web's WebGPU backend has no Max or Min kernel (they run on the CPU
+ * in the middle of the GPU work), a float bound is a Clip and anything else a Where.
+ */
+export const max = (a: Operand, b: Operand): Value => extremum("Max", a, b);
+/** elementwise min of two tensors ([Min](https://onnx.ai/onnx/operators/onnx__Min.html)); lowered as {@link max}. */
+export const min = (a: Operand, b: Operand): Value => extremum("Min", a, b);
+
+function extremum(op: "Max" | "Min", a: Operand, b: Operand): Value {
+  const like = pickValue(a, b, op);
+  if (like.graph.lowering !== "webgpu") return binary(op, a, b);
+  const [x, bound] = typeof a === "number" ? [like, a] : [a, b];
+  if (typeof bound === "number" && (x.dtype === "float32" || x.dtype === "float16")) return op === "Max" ? clip(x, bound) : clip(x, undefined, bound);
+  const [va, vb] = sameType(op, lift(a, like), lift(b, like));
+  // max: b where a < b, else a (a NaN in a stays NaN, as Max gives it)
+  return where(op === "Max" ? less(va, vb) : less(vb, va), vb, va);
+}
 
 /** -x ([Neg](https://onnx.ai/onnx/operators/onnx__Neg.html)) */
 export const neg = (x: Value): Value => unary("Neg", x);
@@ -73,6 +87,18 @@ export function clip(x: Value, lo?: number, hi?: number): Value {
 export function equal(a: Operand, b: Operand): Value {
   const like = pickValue(a, b, "Equal");
   return like.graph.node("Equal", sameType("Equal", lift(a, like), lift(b, like)), {}, { dtype: "bool" });
+}
+
+/** a < b as bool ([Less](https://onnx.ai/onnx/operators/onnx__Less.html)) */
+export function less(a: Operand, b: Operand): Value {
+  const like = pickValue(a, b, "Less");
+  return like.graph.node("Less", sameType("Less", lift(a, like), lift(b, like)), {}, { dtype: "bool" });
+}
+
+/** a > b as bool ([Greater](https://onnx.ai/onnx/operators/onnx__Greater.html)) */
+export function greater(a: Operand, b: Operand): Value {
+  const like = pickValue(a, b, "Greater");
+  return like.graph.node("Greater", sameType("Greater", lift(a, like), lift(b, like)), {}, { dtype: "bool" });
 }
 
 /**
