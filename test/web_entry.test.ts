@@ -34,6 +34,14 @@ describe("onnx-losses/web", () => {
     await expect(createEvaluator(buildLoss("cross_entropy"), { ep: "webgpu" })).rejects.toThrow(/^execution provider webgpu: not available \(webgpu: /);
   });
 
+  test("the adapter is probed once per navigator (a browser logs a line for each request that finds none)", async () => {
+    let asked = 0;
+    const gpu = { requestAdapter: async () => (asked++, null) };
+    for (let i = 0; i < 3; i++) expect((await webProviderStatuses({ gpu }))[1].available).toBe(false);
+    expect(asked).toBe(1);
+    expect((await webProviderStatuses({ gpu: { requestAdapter: async () => ({}) } }))[1].available).toBe(true);
+  });
+
   test("worker: true is Node only: refused, naming the page's own Worker", async () => {
     const err = await createEvaluator(buildLoss("cross_entropy"), { worker: true }).then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(OptionError);

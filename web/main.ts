@@ -18,9 +18,15 @@ import {
   type LossGraph,
   type TensorInput,
 } from "../src/web.js";
+import * as onnxLosses from "../src/web.js";
+import * as ort from "onnxruntime-web";
 import { graphPicture, histogram, linePlot } from "./charts.js";
 import { generateBatch } from "./generate.js";
 import { CLASS_SIZES, imbalancedSet, predict, recalls, train, type TrainSet } from "./train.js";
+
+// The library and onnxruntime-web, for the browser console (and the WebGPU tests, which build and run
+// every PyTorch fixture in this page): onnxLosses.buildLoss("cross_entropy"), ort.env, ...
+Object.assign(globalThis, { onnxLosses, ort });
 
 // every core where the page is cross-origin isolated (it is, served by its Vite config or the test
 // server), with the SIMD build of onnxruntime-web (ort-wasm-simd-threaded)
@@ -160,7 +166,9 @@ async function evaluate(): Promise<void> {
     $("loss-value").textContent = loss.dims.length === 0 ? String(Number(loss.data[0])) : `[${Array.from(loss.data as Float32Array).slice(0, 8).join(", ")}${loss.data.length > 8 ? ", ..." : ""}] (${loss.dims.join(" x ")})`;
     $("time").textContent = `${ms.toFixed(2)} ms (session.run)`;
     const threads = ev.provider === "wasm" ? `, ${wasmThreads} thread${wasmThreads === 1 ? "" : "s"}, SIMD` : "";
-    $("ran-on").textContent = `on ${ev.provider}${threads}, opset ${graph.opset}${graph.lowering === "webgpu" ? ", WebGPU lowering" : ""}`;
+    $("ran-on").textContent = `on ${ev.provider}${threads}, opset ${graph.opset}, ${graph.lowering === "webgpu" ? "WebGPU lowering" : "plain graph"}`;
+    $("ran-on").dataset.provider = ev.provider;
+    $("ran-on").dataset.lowering = graph.lowering;
     $("ran-on").dataset.threads = String(ev.provider === "wasm" ? wasmThreads : 0);
     // per-item losses
     let items = loss;
@@ -301,7 +309,7 @@ async function trainPanel(): Promise<void> {
       }
     }
     const yMax = Math.max(...curves.map((c) => c.y[0])) * 1.05;
-    $("train-curves").innerHTML = linePlot(curves, { xLabel: `step / ${steps} (on ${provider}${build.lowering === "webgpu" ? ", WebGPU lowering" : ""})`, yLabel: "loss", yMax: Number(yMax.toPrecision(2)) });
+    $("train-curves").innerHTML = linePlot(curves, { xLabel: `step / ${steps} (on ${provider}, ${build.lowering === "webgpu" ? "WebGPU lowering" : "plain graph"})`, yLabel: "loss", yMax: Number(yMax.toPrecision(2)) });
     panel.dataset.result = JSON.stringify(result);
     panel.dataset.state = "done";
   } catch (e) {
@@ -331,8 +339,10 @@ lossSelect.addEventListener("change", () => {
 $("options").addEventListener("change", refreshGraph);
 opsetSelect.addEventListener("change", refreshGraph);
 lowering.addEventListener("change", refreshGraph);
+// The lowering follows the provider whenever the provider changes: on for webgpu, where it keeps
+// every node on the GPU, off for wasm, where the plain graph is faster; either can be ticked by hand.
 epSelect.addEventListener("change", () => {
-  if (epSelect.value === "webgpu") lowering.checked = true;
+  lowering.checked = epSelect.value === "webgpu";
   refreshGraph();
 });
 for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="source"]')) {

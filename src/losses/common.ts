@@ -127,6 +127,7 @@ export class ClassLogProbs {
     const idx = unsqueeze(safeTarget, [1]);
     if (this.useLogSoftmax) return squeeze(gatherElements(this.logSoftmax(), idx, 1), [1]);
     const { shifted, lse } = this.lseParts();
+    if (flatGathers(this.x.graph, this.rank)) return sub(gatherAtTarget(shifted, safeTarget, this.rank), squeeze(lse, [1]));
     return squeeze(sub(gatherElements(shifted, idx, 1), lse), [1]);
   }
 
@@ -381,6 +382,35 @@ export function finishLoss(
     outputs.push({ name: "input_grad", dtype: g.ioFloatType, shape: input.shape, doc: "d loss / d input (for reduction none: of the sum of the items)" });
   }
   return { ...base, outputs };
+}
+
+/**
+ * Whether a gather along the classes runs on a rank-3 view: under the WebGPU lowering at rank 5 and
+ * above, where onnxruntime-web's WebGPU GatherElements is wrong (measured in Chromium with
+ * onnxruntime-web 1.30: 539 of 540 values of a rank-5 gather, every rank from 5 to 8; ranks 3 and 4
+ * right) and its Gather on rank-6 indices gave NaN.
+ */
+function flatGathers(g: Graph, rank: number): boolean {
+  return g.lowering === "webgpu" && rank >= 5;
+}
+
+/**
+ * x [N, C, d..] (of rank `rank`) at each item's class `safe` [N, d..]: [N, d..]. On the rank-3 view
+ * (see flatGathers) x is transposed to [C, N, d..] and seen as [1, C, N d1 ..], so that the view's
+ * last dim is inferred even for an empty batch (a Reshape to [N, C, -1] of N = 0 has no answer).
+ */
+export function gatherAtTarget(x: Value, safe: Value, rank: number): Value {
+  if (!flatGathers(x.graph, rank)) return squeeze(gatherElements(x, unsqueeze(safe, [1]), 1), [1]);
+  const perm = [1, 0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
+  const view = unsqueeze(reshape(x.graph.node("Transpose", [x], { perm }), [0, -1]), [0]);
+  return reshape(gatherElements(view, reshape(safe, [1, 1, -1]), 1), shape(safe));
+}
+
+/** A per-class constant taken at each item's class `safe` [N, d..] (rank `rank` of the input): [N, d..], the item's weight or alpha. */
+export function classValueAt(g: Graph, values: readonly number[], safe: Value, rank: number): Value {
+  const table = g.constant(values, g.floatType);
+  if (!flatGathers(g, rank)) return gather(table, safe, 0);
+  return reshape(gather(table, reshape(safe, [-1]), 0), shape(safe));
 }
 
 /**

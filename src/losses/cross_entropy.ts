@@ -1,6 +1,6 @@
 import type { Value } from "../builder/graph.js";
-import { add, cast, div, gather, mul, neg, reduceMean, reduceSum, sub, unsqueeze, where } from "../builder/ops/index.js";
-import { classCount, classInputDims, ClassLogProbs, declareInput, finishLoss, hardTargets, itemDims, lossGraph, perClass, subtractAtTarget } from "./common.js";
+import { add, cast, div, mul, neg, reduceMean, reduceSum, sub, unsqueeze, where } from "../builder/ops/index.js";
+import { classCount, classInputDims, classValueAt, ClassLogProbs, declareInput, finishLoss, hardTargets, itemDims, lossGraph, perClass, subtractAtTarget } from "./common.js";
 import { integerIn, numberIn, numberList, OptionError, oneOf, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
@@ -58,7 +58,7 @@ export const crossEntropy = defineLoss({
       let nll = neg(logp.atTarget(safe));
       let wt: Value | undefined;
       if (o.weight) {
-        wt = gather(g.constant(o.weight, g.floatType), safe, 0);
+        wt = classValueAt(g, o.weight, safe, o.rank);
         nll = mul(nll, wt);
       }
       if (eps > 0) {

@@ -1,6 +1,6 @@
 import type { Value } from "../builder/graph.js";
-import { cast, gather, gatherElements, mul, neg, shape, squeeze, unsqueeze, where } from "../builder/ops/index.js";
-import { classInputDims, declareInput, finishLoss, hardTargets, itemDims, lossGraph, subtractAtTarget } from "./common.js";
+import { cast, mul, neg, shape, where } from "../builder/ops/index.js";
+import { classInputDims, classValueAt, declareInput, finishLoss, gatherAtTarget, hardTargets, itemDims, lossGraph, subtractAtTarget } from "./common.js";
 import { integerIn, numberList, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type TensorSpec } from "./types.js";
 
@@ -26,10 +26,10 @@ export const nllLoss = defineLoss({
     const x = declareInput(g, inputs, "input", "float", classInputDims(o.rank, C), "log-probabilities");
     const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
     const { valid, safe } = hardTargets(t, o.ignoreIndex);
-    let nll = neg(squeeze(gatherElements(x, unsqueeze(safe, [1]), 1), [1]));
+    let nll = neg(gatherAtTarget(x, safe, o.rank));
     let wt: Value | undefined;
     if (o.weight) {
-      wt = gather(g.constant(o.weight, g.floatType), safe, 0);
+      wt = classValueAt(g, o.weight, safe, o.rank);
       nll = mul(nll, wt);
     }
     const loss = where(valid, nll, 0);

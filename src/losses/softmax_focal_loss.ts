@@ -5,7 +5,6 @@ import {
   div,
   equal,
   exp,
-  gather,
   less,
   log,
   max,
@@ -18,7 +17,7 @@ import {
   unsqueeze,
   where,
 } from "../builder/ops/index.js";
-import { classCount, classIndices, classInputDims, ClassLogProbs, declareInput, finishLoss, hardTargets, itemDims, lossGraph, perClass, subtractAtTarget } from "./common.js";
+import { classCount, classIndices, classInputDims, classValueAt, ClassLogProbs, declareInput, finishLoss, hardTargets, itemDims, lossGraph, perClass, subtractAtTarget } from "./common.js";
 import { integerIn, numberIn, OptionError, type OptionSpec, rankOption, received, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
@@ -136,7 +135,7 @@ export const softmaxFocalLoss = defineLoss({
     // -alpha_t (1 - p_t)^gamma log p_t: with an alpha the sign goes into the alpha (one pass fewer)
     const focal = factor ? mul(factor, logPt) : logPt;
     let loss: Value;
-    if (alphaList) loss = mul(focal, gather(g.constant(alphaList.map((a) => -a), g.floatType), safe, 0));
+    if (alphaList) loss = mul(focal, classValueAt(g, alphaList.map((a) => -a), safe, o.rank));
     else if (alphaNum !== null) loss = mul(focal, where(equal(safe, o.balanceIndex), -alphaNum, alphaNum - 1, g.floatType));
     else loss = neg(focal);
 
@@ -171,7 +170,7 @@ export const softmaxFocalLoss = defineLoss({
         const slopeP = focalSlope(add(mul(mT, 1 - 2 * s), s), logPt, exp(logPt), o.gamma);
         coef = mul(mul(slopeP ?? g.constant(1, g.floatType), exp(sub(logPt0, logPt))), 1 - 2 * s);
       } else coef = focalSlope(mT, logPt, exp(logPt), o.gamma) ?? undefined;
-      const aT = alphaList ? gather(g.constant(alphaList, g.floatType), safe, 0) : alphaNum !== null ? where(equal(safe, o.balanceIndex), alphaNum, 1 - alphaNum, g.floatType) : undefined;
+      const aT = alphaList ? classValueAt(g, alphaList, safe, o.rank) : alphaNum !== null ? where(equal(safe, o.balanceIndex), alphaNum, 1 - alphaNum, g.floatType) : undefined;
       if (aT) coef = coef ? mul(coef, aT) : aT;
       // coef (p_j - [j = t]), the one-hot part scattered at the targets
       let grad = coef ? subtractAtTarget(mul(P, unsqueeze(coef, [1])), safe, coef, o.rank) : subtractAtTarget(P, safe, 1, o.rank);

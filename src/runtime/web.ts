@@ -8,7 +8,7 @@ import { OptionError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import { readLossModel } from "../losses/verify.js";
 import { createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
-import type { ExecutionProvider, ProviderStatus } from "./providers.js";
+import { ProviderError, type ExecutionProvider, type ProviderStatus } from "./providers.js";
 
 /** Providers onnxruntime-web can be asked for. */
 export const WEB_PROVIDERS: readonly ExecutionProvider[] = ["wasm", "webgpu"];
@@ -23,21 +23,37 @@ export interface GpuNavigator {
  * out an adapter.
  */
 export async function webProviderStatuses(nav: GpuNavigator | undefined = globalThis.navigator as GpuNavigator | undefined): Promise<ProviderStatus[]> {
-  let webgpu: ProviderStatus;
-  if (!nav?.gpu) {
-    webgpu = { name: "webgpu", available: false, reason: "this browser has no WebGPU (navigator.gpu is undefined; it needs a secure context and a browser with WebGPU)" };
-  } else {
-    let adapter: unknown = null;
-    try {
-      adapter = await nav.gpu.requestAdapter();
-    } catch {
-      adapter = null;
-    }
-    webgpu = adapter
-      ? { name: "webgpu", available: true }
-      : { name: "webgpu", available: false, reason: "navigator.gpu.requestAdapter() gave no adapter (no usable GPU, or WebGPU is disabled)" };
+  return [{ name: "wasm", available: true }, await webgpuStatus(nav)];
+}
+
+/**
+ * The adapter probe, once per navigator: a browser without an adapter logs a line ("No available
+ * adapters.") for every requestAdapter() call, which would fill the console of a page that evaluates
+ * often. A page gets a GPU or not for its lifetime; reload it after enabling one.
+ */
+const probes = new WeakMap<object, Promise<ProviderStatus>>();
+
+function webgpuStatus(nav: GpuNavigator | undefined): Promise<ProviderStatus> {
+  const gpu = nav?.gpu;
+  if (!gpu) {
+    return Promise.resolve({ name: "webgpu", available: false, reason: "this browser has no WebGPU (navigator.gpu is undefined; it needs a secure context and a browser with WebGPU)" });
   }
-  return [{ name: "wasm", available: true }, webgpu];
+  let probe = probes.get(gpu);
+  if (!probe) {
+    probe = (async (): Promise<ProviderStatus> => {
+      let adapter: unknown = null;
+      try {
+        adapter = await gpu.requestAdapter();
+      } catch {
+        adapter = null;
+      }
+      return adapter
+        ? { name: "webgpu", available: true }
+        : { name: "webgpu", available: false, reason: "navigator.gpu.requestAdapter() gave no adapter (no usable GPU, or WebGPU is disabled)" };
+    })();
+    probes.set(gpu, probe);
+  }
+  return probe;
 }
 
 /**
@@ -87,6 +103,23 @@ export async function createEvaluator(source: LossGraph | Uint8Array | string, o
   const what = options.what ?? (typeof source === "string" ? source : undefined);
   const decoded = readLossModel(model, what);
   const statuses = await webProviderStatuses();
+  const ep = options.ep ?? "wasm";
+  if (ep === "webgpu" && decoded.contract && decoded.contract.lowering !== "webgpu" && statuses.some((s) => s.name === "webgpu" && s.available)) {
+    throw new ProviderError(plainOnWebgpu(decoded.contract.attached !== undefined));
+  }
   const maxThreads = Math.max(1, (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 1);
-  return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, statuses, { ...options, what, ep: options.ep ?? "wasm", maxThreads });
+  return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, statuses, { ...options, what, ep, maxThreads });
+}
+
+/**
+ * Why onnx-losses/web refuses a plain (not lowered) onnx-losses graph on webgpu. onnxruntime-web's WebGPU
+ * backend places the nodes it has no kernel for (LogSoftmax, int64 Max, float64 sums) on its CPU, and the
+ * upload of a CPU node's result into a GPU buffer can be overwritten by GPU work queued before it: in
+ * Chromium, cross_entropy with probability targets, label smoothing 0.2 and input_grad gave -0.296 for
+ * PyTorch's 4.718, every run (test/browser/webgpu.test.ts keeps that measured). The lowered graph
+ * keeps every node on the GPU. onnxruntime-node's webgpu runs the plain graphs right.
+ */
+export function plainOnWebgpu(attached: boolean): string {
+  const what = attached ? "an attached loss (always a plain graph)" : 'a plain graph; build it with { lowering: "webgpu" } (CLI --lowering webgpu)';
+  return `execution provider webgpu: expected a graph built with the WebGPU lowering, received ${what}: onnxruntime-web's WebGPU backend runs its LogSoftmax, int64 and float64 nodes on the CPU and can give wrong values there; run it on wasm`;
 }

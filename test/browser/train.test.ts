@@ -78,7 +78,7 @@ browserSuite("the train panel in Chromium", () => {
         expect(shown).toContain(`minority class 0: ${(100 * got.recalls[0]).toFixed(0)}%`);
         expect(JSON.parse((await page.getAttribute(`#train-recall-${loss}`, "data-recalls"))!)).toEqual(got.recalls);
       }
-      expect(await page.textContent("#train-curves")).toContain(lowering === "webgpu" ? "on wasm, WebGPU lowering" : "on wasm)");
+      expect(await page.textContent("#train-curves")).toContain(lowering === "webgpu" ? "on wasm, WebGPU lowering" : "on wasm, plain graph");
       expect(await page.locator("#train-curves svg path").count()).toBe(2);
     }, 180000);
   }

@@ -35,17 +35,17 @@ export const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString
 
 /**
  * Every case of every fixture file but float16.json (float16 on WebGPU needs the shader-f16 feature,
- * which the software adapter lacks), for each lowering, forward and with input_grad (where the file
+ * which the software adapter lacks), for each lowering asked for, forward and with input_grad (where the file
  * has gradient fixtures: onnx_conformance.json has none). Jobs of one graph are adjacent, so that they
  * share a session.
  */
-export function fixtureJobs(files = fixtureFiles().filter((f) => f !== "float16.json")): JobSet {
+export function fixtureJobs(files = fixtureFiles().filter((f) => f !== "float16.json"), lowerings: readonly ("none" | "webgpu")[] = ["none", "webgpu"]): JobSet {
   const jobs: Job[] = [];
   const expected = new Map<string, Expected>();
   for (const file of files) {
     const cases = loadFixtures(file);
     const grads = file === "onnx_conformance.json" ? undefined : loadGradFixtures(file.replace(/\.json$/, ""));
-    for (const lowering of ["none", "webgpu"] as const) {
+    for (const lowering of lowerings) {
       for (const gradient of grads ? [false, true] : [false]) {
         const group: Job[] = [];
         cases.forEach((c, k) => {

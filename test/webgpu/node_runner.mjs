@@ -8,7 +8,7 @@
  *
  * It runs the built package (dist/, `npm run build`), as users get it.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync, writeSync } from "node:fs";
 import * as ort from "onnxruntime-node";
 import * as lib from "../../dist/index.js";
 import { sessionOptionsFor } from "../../dist/runtime/providers.js";
@@ -20,13 +20,14 @@ if (mode === "eval") {
   writeFileSync(outFile, JSON.stringify(await runJobs(lib, jobs, { ep: "webgpu" })));
 } else if (mode === "placements") {
   for (const job of jobs) {
-    process.stderr.write(`@@ ${job.id}\n`);
+    // written to fd 2 directly, in order with the native log lines (process.stderr may buffer)
+    writeSync(2, `@@ ${job.id}\n`);
     // the evaluator's own session options, with onnxruntime's verbose log on
     const options = { ...sessionOptionsFor("webgpu"), logSeverityLevel: 0, logVerbosityLevel: 0 };
     const session = await ort.InferenceSession.create(Buffer.from(job.model, "base64"), options);
     await session.release();
   }
-  process.stderr.write("@@ end\n");
+  writeSync(2, "@@ end\n");
 } else {
   process.stderr.write(`usage: node_runner.mjs eval|placements JOBS.json [OUT.json]\n`);
   process.exitCode = 2;
