@@ -9,6 +9,7 @@ import { describe, expect, test } from "@jest/globals";
 import { readModel } from "../src/builder/reader.js";
 import { OptionError } from "../src/errors.js";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
+import type { TensorInput } from "../src/runtime/tensor.js";
 import { allWasmThreads, configureWasm, createEvaluator, webProviderStatuses } from "../src/runtime/web.js";
 import { feedsOf, firstMismatch, fixtureFiles, loadFixtures, num, ROOT } from "./helpers.js";
 import { moduleGraph } from "./module_graph.js";
@@ -79,7 +80,7 @@ describe("WebGPU lowering", () => {
       softmax_focal_loss: { labelSmoothing: 0.1, alpha: 0.25, balanceIndex: 1, gamma: 0.5 },
       sigmoid_focal_loss: { gamma: 0.5 },
     };
-    const variants = [{}, { rank: 4 }, extra[name] ?? {}].flatMap((o) => [o, { ...o, gradient: true }]);
+    const variants = [{}, { rank: 4 }, { rank: 5 }, extra[name] ?? {}].flatMap((o) => [o, { ...o, gradient: true }]);
     for (const options of variants) {
       const m = readModel(buildLoss(name, options, { lowering: "webgpu" }).model);
       const ops = m.nodes.map((n) => n.opType);
@@ -89,6 +90,36 @@ describe("WebGPU lowering", () => {
       expect(m.nodes.filter((n) => n.opType === "Cast" && n.attributes.to === 11)).toEqual([]); // no float64
       expect(m.inputs.map((i) => i.dtype)).not.toContain("int64");
       expect(m.metadata["onnx_losses.lowering"]).toBe("webgpu");
+    }
+  });
+});
+
+describe("WebGPU lowering on an empty batch", () => {
+  // the lowering's counts and class indices come from shapes of slices: N = 0 (and a zero spatial dim) must still work
+  test.each(CATALOGUE.map((d) => d.name))("%s: the lowered graph gives what the plain graph gives, N = 0, ranks 2 and 5, every reduction, with input_grad", async (name) => {
+    const extra: Record<string, Record<string, unknown>> = {
+      cross_entropy: { labelSmoothing: 0.1, weight: [1, 2, 3] },
+      nll_loss: { weight: [1, 2, 3] },
+      softmax_focal_loss: { labelSmoothing: 0.1, alpha: 0.25, balanceIndex: 1 },
+    };
+    for (const rank of name.startsWith("binary") || name === "sigmoid_focal_loss" ? [1, 2, 5] : [2, 5]) {
+      for (const reduction of ["mean", "sum", "none"] as const) {
+        const options: Record<string, unknown> = { rank, reduction, gradient: true, ...(extra[name] ?? {}) };
+        const outs = [];
+        for (const lowering of ["none", "webgpu"] as const) {
+          const g = buildLoss(name, options, { lowering });
+          const feeds: Record<string, TensorInput> = {};
+          for (const i of g.inputs) {
+            const dims = i.shape.map((d) => (d === "N" ? 0 : typeof d === "number" ? d : 3));
+            feeds[i.name] = { dims, data: i.dtype === "int64" || i.dtype === "int32" ? new BigInt64Array(0) : new Float32Array(0) };
+          }
+          const ev = await createEvaluator(g);
+          outs.push(await ev.run(feeds));
+          await ev.release();
+        }
+        const show = (o: Record<string, { dims: number[]; data: ArrayLike<number | bigint> }>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, { dims: v.dims, data: Array.from(v.data, Number) }]));
+        expect({ name, options, out: show(outs[1]) }).toEqual({ name, options, out: show(outs[0]) });
+      }
     }
   });
 });

@@ -339,8 +339,8 @@ lossSelect.addEventListener("change", () => {
 $("options").addEventListener("change", refreshGraph);
 opsetSelect.addEventListener("change", refreshGraph);
 lowering.addEventListener("change", refreshGraph);
-// The lowering follows the provider whenever the provider changes: on for webgpu, where it keeps
-// every node on the GPU, off for wasm, where the plain graph is faster; either can be ticked by hand.
+// The lowering follows the provider whenever the provider changes: on for webgpu, where onnx-losses/web
+// runs only lowered graphs (the plain ones get its refusal), off for wasm, where the plain graph is faster.
 epSelect.addEventListener("change", () => {
   lowering.checked = epSelect.value === "webgpu";
   refreshGraph();

@@ -23,10 +23,11 @@ export function float(value: number): FloatAttr {
 }
 
 /**
- * Which op forms a graph uses. `"none"`: ONNX's own ops (LogSoftmax, Softplus, int64 indices, float64
- * accumulation). `"webgpu"`: only ops onnxruntime-web's WebGPU backend runs on the GPU: LogSoftmax and
- * Softplus decomposed into Exp/Log/Reduce*, int32 class indices (it truncates int64), float32
- * reductions. Both forms give the same numbers.
+ * Which op forms a graph uses. `"none"`: ONNX's own ops, the fastest on the CPU (LogSoftmax, Softplus,
+ * Max, int64 indices, float64 accumulation). `"webgpu"`: every node on onnxruntime's WebGPU provider,
+ * as onnxruntime-web needs: LogSoftmax and Softplus decomposed, Max and Min as Where, counts and class
+ * indices from Expand and CumSum instead of shape arithmetic, int32 class indices (it truncates
+ * int64), float32 reductions (docs/design.md). Both give PyTorch's values at 1e-5.
  */
 export type Lowering = "none" | "webgpu";
 

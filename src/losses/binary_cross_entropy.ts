@@ -1,5 +1,5 @@
 import type { Graph, Value } from "../builder/graph.js";
-import { div, greater, log, max, mul, sub, where } from "../builder/ops/index.js";
+import { div, lessOrEqual, log, max, mul, sub, where } from "../builder/ops/index.js";
 import { accurateSum, chunkedSum, declareInput, elementwiseDims, finishLoss, lossGraph, sumsInChunks } from "./common.js";
 import { numberList, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
@@ -18,14 +18,15 @@ export function lastDimConstant(g: Graph, values: readonly number[] | null): { v
 export const LOG_BELOW_MINUS_100 = 26 * 2 ** -149;
 
 /**
- * max(log v, -100) for v in [0, 1], PyTorch's clamp, as Where(v > 26 * 2^-149, log v, -100): no
+ * max(log v, -100) for v in [0, 1], PyTorch's clamp, as Where(v <= 26 * 2^-149, -100, log v): no
  * log(0) decides it. On a GPU log(0) is not -inf (WGSL leaves it undefined; SwiftShader gives -88.03,
  * so BCE at p = 0 or 1 came out 88 where PyTorch gives 100), and a GPU may flush subnormals to zero:
  * there the comparison reads a subnormal v (and the bound) as 0 and takes the clamp, 100 where PyTorch
- * gives -log v (87.3 to 100), the one difference left, for v below 2^-126 only.
+ * gives -log v (87.3 to 100), the one difference left, for v below 2^-126 only. A NaN v fails the
+ * comparison and stays NaN, as in PyTorch.
  */
 function clampedLog(v: Value): Value {
-  return where(greater(v, LOG_BELOW_MINUS_100), log(v), -100);
+  return where(lessOrEqual(v, LOG_BELOW_MINUS_100), -100, log(v));
 }
 
 /**

@@ -69,24 +69,37 @@ function onesLike(v: Value): Value {
   return v.graph.node("Expand", [v.graph.constant(1, v.graph.floatType), shape(v)]);
 }
 
-/** x [N, C, d..] sliced to its first item and first position: [1, C, 1, ..], so that a shape taken of it holds C alone. */
+/**
+ * x [N, C, d..] cut to [1, C, 1, ..] whatever N and the d are, zero included (only its shape is used):
+ * its first item and position, after padding one at the end of those axes so that an empty batch
+ * still has a row.
+ */
 function classRow(x: Value, rank: number): Value {
   const g = x.graph;
   const axes = [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
   const i64 = (v: number[]) => g.constant(v, "int64");
-  return g.node("Slice", [x, i64(axes.map(() => 0)), i64(axes.map(() => 1)), i64(axes)]);
+  const first = () => i64(axes.map(() => 0));
+  const one = () => i64(axes.map(() => 1));
+  const row = g.node("Slice", [x, first(), one(), i64(axes)]);
+  const pads = i64([...Array(rank).fill(0), ...Array.from({ length: rank }, (_, i) => (i === 1 ? 0 : 1))]);
+  return g.node("Slice", [g.node("Pad", [row, pads, g.constant(0, x.dtype)], { mode: "constant" }), first(), one(), i64(axes)]);
 }
 
 /**
- * The class indices 0 .. C-1 of x [N, C, d..] as a [C, 1, .., 1] column (rank - 2 ones), to compare with
- * class numbers: int64 (Range), or under the WebGPU lowering in the float type (a CumSum of ones minus 1,
- * exact below 2^24 classes), since a Range of a shape runs on the CPU there.
+ * The class indices 0 .. C-1 of x [N, C, d..] as a [C] vector, to compare with class numbers: int64
+ * (Range), or under the WebGPU lowering in the float type (a CumSum of ones minus 1, exact below 2^24
+ * classes), since a Range of a shape runs on the CPU there.
  */
 export function classIndices(x: Value, rank: number): Value {
   const g = x.graph;
-  const column = [-1, ...Array(rank - 2).fill(1)];
-  if (g.lowering === "webgpu") return reshape(sub(g.node("CumSum", [onesLike(classRow(x, rank)), g.constant(1, "int32")]), 1), column);
-  return reshape(g.node("Range", [g.constant(0, "int64"), gather(shape(x), 1), g.constant(1, "int64")]), column);
+  if (g.lowering === "webgpu") return reshape(sub(g.node("CumSum", [onesLike(classRow(x, rank)), g.constant(1, "int32")]), 1), [-1]);
+  return g.node("Range", [g.constant(0, "int64"), gather(shape(x), 1), g.constant(1, "int64")]);
+}
+
+/** Where each item's class `safe` [N, d..] is, over the classes of x [N, C, d..]: a bool [N, C, d..]. */
+function targetMask(x: Value, safe: Value, rank: number): Value {
+  const classes = classIndices(x, rank);
+  return equal(reshape(classes, [1, -1, ...Array(rank - 2).fill(1)]), unsqueeze(cast(safe, classes.dtype), [1]));
 }
 
 /**
@@ -127,7 +140,7 @@ export class ClassLogProbs {
     const idx = unsqueeze(safeTarget, [1]);
     if (this.useLogSoftmax) return squeeze(gatherElements(this.logSoftmax(), idx, 1), [1]);
     const { shifted, lse } = this.lseParts();
-    if (flatGathers(this.x.graph, this.rank)) return sub(gatherAtTarget(shifted, safeTarget, this.rank), squeeze(lse, [1]));
+    if (gathersByMask(this.x.graph, this.rank)) return sub(gatherAtTarget(shifted, safeTarget, this.rank), squeeze(lse, [1]));
     return squeeze(sub(gatherElements(shifted, idx, 1), lse), [1]);
   }
 
@@ -385,32 +398,30 @@ export function finishLoss(
 }
 
 /**
- * Whether a gather along the classes runs on a rank-3 view: under the WebGPU lowering at rank 5 and
- * above, where onnxruntime-web's WebGPU GatherElements is wrong (measured in Chromium with
+ * Whether a gather at the target class is taken with a mask instead: under the WebGPU lowering at rank
+ * 5 and above, where onnxruntime-web's WebGPU GatherElements is wrong (measured in Chromium with
  * onnxruntime-web 1.30: 539 of 540 values of a rank-5 gather, every rank from 5 to 8; ranks 3 and 4
  * right) and its Gather on rank-6 indices gave NaN.
  */
-function flatGathers(g: Graph, rank: number): boolean {
+function gathersByMask(g: Graph, rank: number): boolean {
   return g.lowering === "webgpu" && rank >= 5;
 }
 
 /**
- * x [N, C, d..] (of rank `rank`) at each item's class `safe` [N, d..]: [N, d..]. On the rank-3 view
- * (see flatGathers) x is transposed to [C, N, d..] and seen as [1, C, N d1 ..], so that the view's
- * last dim is inferred even for an empty batch (a Reshape to [N, C, -1] of N = 0 has no answer).
+ * x [N, C, d..] (of rank `rank`) at each item's class `safe` [N, d..]: [N, d..]. Where gathersByMask,
+ * the sum over the classes of Where(target mask, x, 0): one term, so exact, and a -inf elsewhere in x
+ * stays out of it.
  */
 export function gatherAtTarget(x: Value, safe: Value, rank: number): Value {
-  if (!flatGathers(x.graph, rank)) return squeeze(gatherElements(x, unsqueeze(safe, [1]), 1), [1]);
-  const perm = [1, 0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
-  const view = unsqueeze(reshape(x.graph.node("Transpose", [x], { perm }), [0, -1]), [0]);
-  return reshape(gatherElements(view, reshape(safe, [1, 1, -1]), 1), shape(safe));
+  if (!gathersByMask(x.graph, rank)) return squeeze(gatherElements(x, unsqueeze(safe, [1]), 1), [1]);
+  return reduceSum(where(targetMask(x, safe, rank), x, 0), { axes: [1] });
 }
 
-/** A per-class constant taken at each item's class `safe` [N, d..] (rank `rank` of the input): [N, d..], the item's weight or alpha. */
-export function classValueAt(g: Graph, values: readonly number[], safe: Value, rank: number): Value {
-  const table = g.constant(values, g.floatType);
-  if (!flatGathers(g, rank)) return gather(table, safe, 0);
-  return reshape(gather(table, reshape(safe, [-1]), 0), shape(safe));
+/** A per-class constant at each item's class `safe` [N, d..] (x [N, C, d..] of rank `rank`): [N, d..], the item's weight or alpha. */
+export function classValueAt(x: Value, values: readonly number[], safe: Value, rank: number): Value {
+  const g = x.graph;
+  if (!gathersByMask(g, rank)) return gather(g.constant(values, g.floatType), safe, 0);
+  return reduceSum(where(targetMask(x, safe, rank), perClass(g, values, rank), 0), { axes: [1] });
 }
 
 /**
@@ -429,7 +440,5 @@ export function subtractAtTarget(full: Value, safe: Value, atTarget: Value | num
 
 /** One-hot of valid class indices `safe` [N, d..] over the classes (dim 1) of x [N, C, d..]: [N, C, d..] in the float type. Gradients only. */
 export function oneHotOf(x: Value, safe: Value, rank: number): Value {
-  const g = x.graph;
-  const classes = classIndices(x, rank);
-  return cast(equal(unsqueeze(classes, [0]), unsqueeze(cast(safe, classes.dtype), [1])), g.floatType);
+  return cast(targetMask(x, safe, rank), x.graph.floatType);
 }

@@ -58,7 +58,7 @@ export const crossEntropy = defineLoss({
       let nll = neg(logp.atTarget(safe));
       let wt: Value | undefined;
       if (o.weight) {
-        wt = classValueAt(g, o.weight, safe, o.rank);
+        wt = classValueAt(x, o.weight, safe, o.rank);
         nll = mul(nll, wt);
       }
       if (eps > 0) {

@@ -27,8 +27,9 @@ export interface BuildOptions {
   /** ai.onnx opset, 13 to 23 (default 17). */
   opset?: number;
   /**
-   * `"webgpu"`: emit only ops onnxruntime-web's WebGPU backend runs on the GPU (decomposed LogSoftmax and
-   * Softplus, int32 class indices, float32 reductions); same numbers. Default `"none"`.
+   * `"webgpu"`: every node on onnxruntime's WebGPU provider, as onnxruntime-web's WebGPU backend needs
+   * (decomposed LogSoftmax and Softplus, no Max, Min or shape arithmetic, int32 class indices, float32
+   * reductions); PyTorch's values at 1e-5 like the default. Default `"none"`.
    */
   lowering?: Lowering;
   /**

@@ -29,7 +29,7 @@ export const nllLoss = defineLoss({
     let nll = neg(gatherAtTarget(x, safe, o.rank));
     let wt: Value | undefined;
     if (o.weight) {
-      wt = classValueAt(g, o.weight, safe, o.rank);
+      wt = classValueAt(x, o.weight, safe, o.rank);
       nll = mul(nll, wt);
     }
     const loss = where(valid, nll, 0);

@@ -13,6 +13,7 @@ import {
   powConst,
   reduceSum,
   relu,
+  reshape,
   sub,
   unsqueeze,
   where,
@@ -57,7 +58,7 @@ function focalSlope(m: Value, logP: Value, p: Value, gamma: number): Value | nul
  * column built from C at run time.
  */
 function balancedAlpha(x: Value, rank: number, balanceIndex: number, a: number): Value {
-  return where(equal(classIndices(x, rank), balanceIndex), a, 1 - a, x.graph.floatType);
+  return reshape(where(equal(classIndices(x, rank), balanceIndex), a, 1 - a, x.graph.floatType), [-1, ...Array(rank - 2).fill(1)]);
 }
 
 /** (1 - p)^gamma, or null when gamma is 0 (no factor, and 1 - p is never built). */
@@ -135,7 +136,7 @@ export const softmaxFocalLoss = defineLoss({
     // -alpha_t (1 - p_t)^gamma log p_t: with an alpha the sign goes into the alpha (one pass fewer)
     const focal = factor ? mul(factor, logPt) : logPt;
     let loss: Value;
-    if (alphaList) loss = mul(focal, classValueAt(g, alphaList.map((a) => -a), safe, o.rank));
+    if (alphaList) loss = mul(focal, classValueAt(x, alphaList.map((a) => -a), safe, o.rank));
     else if (alphaNum !== null) loss = mul(focal, where(equal(safe, o.balanceIndex), -alphaNum, alphaNum - 1, g.floatType));
     else loss = neg(focal);
 
@@ -170,7 +171,7 @@ export const softmaxFocalLoss = defineLoss({
         const slopeP = focalSlope(add(mul(mT, 1 - 2 * s), s), logPt, exp(logPt), o.gamma);
         coef = mul(mul(slopeP ?? g.constant(1, g.floatType), exp(sub(logPt0, logPt))), 1 - 2 * s);
       } else coef = focalSlope(mT, logPt, exp(logPt), o.gamma) ?? undefined;
-      const aT = alphaList ? classValueAt(g, alphaList, safe, o.rank) : alphaNum !== null ? where(equal(safe, o.balanceIndex), alphaNum, 1 - alphaNum, g.floatType) : undefined;
+      const aT = alphaList ? classValueAt(x, alphaList, safe, o.rank) : alphaNum !== null ? where(equal(safe, o.balanceIndex), alphaNum, 1 - alphaNum, g.floatType) : undefined;
       if (aT) coef = coef ? mul(coef, aT) : aT;
       // coef (p_j - [j = t]), the one-hot part scattered at the targets
       let grad = coef ? subtractAtTarget(mul(P, unsqueeze(coef, [1])), safe, coef, o.rank) : subtractAtTarget(P, safe, 1, o.rank);

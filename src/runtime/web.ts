@@ -8,7 +8,7 @@ import { OptionError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import { readLossModel } from "../losses/verify.js";
 import { createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
-import { ProviderError, type ExecutionProvider, type ProviderStatus } from "./providers.js";
+import type { ExecutionProvider, ProviderStatus } from "./providers.js";
 
 /** Providers onnxruntime-web can be asked for. */
 export const WEB_PROVIDERS: readonly ExecutionProvider[] = ["wasm", "webgpu"];
@@ -102,24 +102,26 @@ export async function createEvaluator(source: LossGraph | Uint8Array | string, o
   } else model = source instanceof Uint8Array ? source : source.model;
   const what = options.what ?? (typeof source === "string" ? source : undefined);
   const decoded = readLossModel(model, what);
-  const statuses = await webProviderStatuses();
   const ep = options.ep ?? "wasm";
-  if (ep === "webgpu" && decoded.contract && decoded.contract.lowering !== "webgpu" && statuses.some((s) => s.name === "webgpu" && s.available)) {
-    throw new ProviderError(plainOnWebgpu(decoded.contract.attached !== undefined));
+  let statuses = await webProviderStatuses();
+  // a plain onnx-losses graph: webgpu is not available to it (see plainOnWebgpu); a fallback list still applies
+  if (decoded.contract && decoded.contract.lowering !== "webgpu") {
+    const reason = plainOnWebgpu(decoded.contract.attached !== undefined);
+    statuses = statuses.map((s) => (s.name === "webgpu" && s.available ? { name: "webgpu", available: false, reason } : s));
   }
   const maxThreads = Math.max(1, (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 1);
   return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, statuses, { ...options, what, ep, maxThreads });
 }
 
 /**
- * Why onnx-losses/web refuses a plain (not lowered) onnx-losses graph on webgpu. onnxruntime-web's WebGPU
- * backend places the nodes it has no kernel for (LogSoftmax, int64 Max, float64 sums) on its CPU, and the
- * upload of a CPU node's result into a GPU buffer can be overwritten by GPU work queued before it: in
- * Chromium, cross_entropy with probability targets, label smoothing 0.2 and input_grad gave -0.296 for
- * PyTorch's 4.718, every run (test/browser/webgpu.test.ts keeps that measured). The lowered graph
- * keeps every node on the GPU. onnxruntime-node's webgpu runs the plain graphs right.
+ * Why onnx-losses/web does not run a plain (not lowered) onnx-losses graph on webgpu. onnxruntime-web's
+ * WebGPU backend places the nodes it has no kernel for (LogSoftmax, int64 Max, float64 sums) on its CPU,
+ * and the upload of a CPU node's result into a GPU buffer can be overwritten by GPU work queued before
+ * it: in Chromium, cross_entropy with probability targets, label smoothing 0.2 and input_grad gave
+ * -0.296 for PyTorch's 4.718, every run (test/browser/webgpu.test.ts keeps that measured). The lowered
+ * graph keeps every node on the GPU. onnxruntime-node's webgpu runs the plain graphs right.
  */
 export function plainOnWebgpu(attached: boolean): string {
-  const what = attached ? "an attached loss (always a plain graph)" : 'a plain graph; build it with { lowering: "webgpu" } (CLI --lowering webgpu)';
-  return `execution provider webgpu: expected a graph built with the WebGPU lowering, received ${what}: onnxruntime-web's WebGPU backend runs its LogSoftmax, int64 and float64 nodes on the CPU and can give wrong values there; run it on wasm`;
+  const what = attached ? "an attached loss is always a plain graph" : 'this is a plain graph: build it with { lowering: "webgpu" }';
+  return `onnx-losses/web runs only graphs built with the WebGPU lowering there, and ${what} (onnxruntime-web's WebGPU backend runs LogSoftmax, int64 and float64 nodes on the CPU and can give wrong values)`;
 }

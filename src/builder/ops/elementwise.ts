@@ -35,20 +35,18 @@ export const div = (a: Operand, b: Operand): Value => binary("Div", a, b);
 export const pow = (a: Operand, b: Operand): Value => binary("Pow", a, b);
 /**
  * elementwise max of two tensors ([Max](https://onnx.ai/onnx/operators/onnx__Max.html)). Under the
- * WebGPU lowering, where onnxruntime-web's WebGPU backend has no Max or Min kernel (they run on the CPU
- * in the middle of the GPU work), a float bound is a Clip and anything else a Where.
+ * WebGPU lowering, where onnxruntime-web's WebGPU backend has no Max or Min kernel (they would run on
+ * the CPU in the middle of the GPU work), `Where(a < b, b, a)`: the same values, infinities included,
+ * and a NaN in a stays NaN (a NaN in b gives a, where Max gives NaN).
  */
 export const max = (a: Operand, b: Operand): Value => extremum("Max", a, b);
-/** elementwise min of two tensors ([Min](https://onnx.ai/onnx/operators/onnx__Min.html)); lowered as {@link max}. */
+/** elementwise min of two tensors ([Min](https://onnx.ai/onnx/operators/onnx__Min.html)); lowered as {@link max}, `Where(b < a, b, a)`. */
 export const min = (a: Operand, b: Operand): Value => extremum("Min", a, b);
 
 function extremum(op: "Max" | "Min", a: Operand, b: Operand): Value {
   const like = pickValue(a, b, op);
   if (like.graph.lowering !== "webgpu") return binary(op, a, b);
-  const [x, bound] = typeof a === "number" ? [like, a] : [a, b];
-  if (typeof bound === "number" && (x.dtype === "float32" || x.dtype === "float16")) return op === "Max" ? clip(x, bound) : clip(x, undefined, bound);
   const [va, vb] = sameType(op, lift(a, like), lift(b, like));
-  // max: b where a < b, else a (a NaN in a stays NaN, as Max gives it)
   return where(op === "Max" ? less(va, vb) : less(vb, va), vb, va);
 }
 
@@ -95,10 +93,10 @@ export function less(a: Operand, b: Operand): Value {
   return like.graph.node("Less", sameType("Less", lift(a, like), lift(b, like)), {}, { dtype: "bool" });
 }
 
-/** a > b as bool ([Greater](https://onnx.ai/onnx/operators/onnx__Greater.html)) */
-export function greater(a: Operand, b: Operand): Value {
-  const like = pickValue(a, b, "Greater");
-  return like.graph.node("Greater", sameType("Greater", lift(a, like), lift(b, like)), {}, { dtype: "bool" });
+/** a <= b as bool ([LessOrEqual](https://onnx.ai/onnx/operators/onnx__LessOrEqual.html), opset 12 on) */
+export function lessOrEqual(a: Operand, b: Operand): Value {
+  const like = pickValue(a, b, "LessOrEqual");
+  return like.graph.node("LessOrEqual", sameType("LessOrEqual", lift(a, like), lift(b, like)), {}, { dtype: "bool" });
 }
 
 /**
