@@ -21,7 +21,7 @@ import { linearHeadStep } from "../src/losses/linear_head.js";
 import { buildLoss } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { FIXTURES, firstMismatch, fixtureFiles, loadFixtures, num, ROOT } from "./helpers.js";
-import { base64, fixtureJobs, mismatches, placements, type Expected, type Job, type JobResult, type JobSet } from "./webgpu/jobs.js";
+import { base64, fixtureJobs, loweredGraphJobs, mismatches, placementFailures, type Expected, type Job, type JobResult, type JobSet } from "./webgpu/jobs.js";
 import { describeIcd, nodeWebgpuSuite, swiftShaderIcd, webgpuChildEnv } from "./webgpu/env.js";
 
 const RUNNER = join(ROOT, "test", "webgpu", "node_runner.mjs");
@@ -82,30 +82,10 @@ nodeWebgpuSuite("onnxruntime-node, --ep webgpu on a real adapter", () => {
   }, 1200000);
 
   test("every node of every lowered graph (each fixture's options, forward and input_grad, and the step graphs) is placed on the WebGPU provider", async () => {
-    const models = new Map<string, string>();
-    for (const file of fixtureFiles().filter((f) => f !== "float16.json")) {
-      for (const c of loadFixtures(file)) {
-        for (const gradient of [false, true]) {
-          const options = { ...c.options, ...(gradient ? { gradient: true } : {}) };
-          models.set(`${c.loss} ${JSON.stringify(options)}`, base64(buildLoss(c.loss, options, { lowering: "webgpu" }).model));
-        }
-      }
-    }
-    for (const loss of ["cross_entropy", "softmax_focal_loss", "binary_cross_entropy_with_logits"]) {
-      models.set(`linearHeadStep ${loss}`, base64(linearHeadStep(loss, {}, { lr: 0.5 }, { lowering: "webgpu" }).model));
-    }
-    const jobs = [...models].map(([id, model]) => ({ id, model, feeds: {} }));
+    const jobs = loweredGraphJobs();
     expect(jobs.length).toBeGreaterThan(500);
     const { stderr } = await runner("placements", jobs, "placements");
-    const blocks = stderr.split(/^@@ /m).slice(1);
-    expect(blocks.length).toBe(jobs.length + 1);
-    const offGpu: string[] = [];
-    for (const block of blocks.slice(0, -1)) {
-      const id = block.slice(0, block.indexOf("\n"));
-      const placed = placements(block);
-      if (placed.size !== 1 || !placed.has("WebGpuExecutionProvider")) offGpu.push(`${id}: ${JSON.stringify(Object.fromEntries(placed))}`);
-    }
-    expect(offGpu).toEqual([]);
+    expect(placementFailures(stderr, jobs, "WebGpuExecutionProvider")).toEqual([]);
   }, 600000);
 
   test("the linear-head step, default and lowered: loss, W_next and b_next on webgpu equal the CPU's", async () => {

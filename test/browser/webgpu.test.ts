@@ -22,7 +22,7 @@ import { createEvaluator } from "../../src/runtime/node.js";
 import { plainOnWebgpu } from "../../src/runtime/web.js";
 import { imbalancedSet, train } from "../../web/train.js";
 import { FIXTURES, firstMismatch, fixtureFiles, loadFixtures, num, ROOT } from "../helpers.js";
-import { base64, fixtureJobs, mismatches, placements, type Job, type JobResult, type JobSet } from "../webgpu/jobs.js";
+import { base64, fixtureJobs, loweredGraphJobs, mismatches, placementFailures, type Job, type JobResult, type JobSet } from "../webgpu/jobs.js";
 import { browserSuite, caseFor, evaluate, openDemoPage, pasteInputs, setLoss, type DemoPage } from "./chromium.js";
 
 let demo: DemoPage;
@@ -119,19 +119,7 @@ browserSuite("onnxruntime-web's WebGPU backend in Chromium (software adapter)", 
   }, 60000);
 
   test("every node of every lowered graph (each fixture's options, forward and input_grad, and the step graphs) is placed on the WebGPU provider", async () => {
-    const models = new Map<string, string>();
-    for (const file of fixtureFiles().filter((f) => f !== "float16.json")) {
-      for (const c of loadFixtures(file)) {
-        for (const gradient of [false, true]) {
-          const options = { ...c.options, ...(gradient ? { gradient: true } : {}) };
-          models.set(`${c.loss} ${JSON.stringify(options)}`, base64(buildLoss(c.loss, options, { lowering: "webgpu" }).model));
-        }
-      }
-    }
-    for (const loss of ["cross_entropy", "softmax_focal_loss", "binary_cross_entropy_with_logits"]) {
-      models.set(`linearHeadStep ${loss}`, base64(linearHeadStep(loss, {}, { lr: 0.5 }, { lowering: "webgpu" }).model));
-    }
-    const jobs = [...models].map(([id, model]) => ({ id, model }));
+    const jobs = loweredGraphJobs();
     const start = demo.console.length;
     const errors = await page.evaluate(async (jobs: { id: string; model: string }[]) => {
       const ort = (globalThis as unknown as { ort: { env: { logLevel: string }; InferenceSession: { create(b: Uint8Array, o: object): Promise<{ release(): Promise<void> }> } } }).ort;
@@ -155,14 +143,7 @@ browserSuite("onnxruntime-web's WebGPU backend in Chromium (software adapter)", 
     const deadline = Date.now() + 10000;
     while (!demo.console.slice(start).some((m) => m.endsWith("@@ end")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const log = demo.console.slice(start).map((m) => m.replace(/^\w+: /, "")).join("\n");
-    const blocks = log.split(/^@@ /m).slice(1);
-    expect(blocks.length).toBe(jobs.length + 1);
-    const offGpu: string[] = [];
-    for (const block of blocks.slice(0, -1)) {
-      const placed = placements(block);
-      if (placed.size !== 1 || !placed.has("JsExecutionProvider")) offGpu.push(`${block.slice(0, block.indexOf("\n"))}: ${JSON.stringify(Object.fromEntries(placed))}`);
-    }
-    expect(offGpu).toEqual([]);
+    expect(placementFailures(log, jobs, "JsExecutionProvider")).toEqual([]);
     // onnxruntime-web writes its verbose and info lines with console.error: they are not the page's errors
     const logged = demo.consoleErrors.filter((m) => !/\[[VI]:onnxruntime/.test(m));
     demo.consoleErrors.splice(0, demo.consoleErrors.length, ...logged);

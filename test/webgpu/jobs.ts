@@ -4,6 +4,7 @@
  * lowered; then the comparison at the parity tolerance (1e-5, as on every provider).
  */
 import { buildLoss } from "../../src/losses/index.js";
+import { linearHeadStep } from "../../src/losses/linear_head.js";
 import { expectedGrad, loadGradFixtures } from "../grad_fixtures.js";
 import { firstMismatch, fixtureFiles, loadFixtures, num, type FixtureTensor } from "../helpers.js";
 
@@ -118,4 +119,36 @@ export function placements(log: string): Map<string, string[]> {
     else if (!/VerifyEachNodeIsAssignedToAnEp/.test(line)) current = undefined;
   }
   return byProvider;
+}
+
+/** Every distinct lowered graph of the fixtures' options (forward and with input_grad) and the lowered step graphs, as jobs without feeds. */
+export function loweredGraphJobs(): Job[] {
+  const models = new Map<string, string>();
+  for (const file of fixtureFiles().filter((f) => f !== "float16.json")) {
+    for (const c of loadFixtures(file)) {
+      for (const gradient of [false, true]) {
+        const options = { ...c.options, ...(gradient ? { gradient: true } : {}) };
+        models.set(`${c.loss} ${JSON.stringify(options)}`, base64(buildLoss(c.loss, options, { lowering: "webgpu" }).model));
+      }
+    }
+  }
+  for (const loss of ["cross_entropy", "softmax_focal_loss", "binary_cross_entropy_with_logits"]) {
+    models.set(`linearHeadStep ${loss}`, base64(linearHeadStep(loss, {}, { lr: 0.5 }, { lowering: "webgpu" }).model));
+  }
+  return [...models].map(([id, model]) => ({ id, model, feeds: {} }));
+}
+
+/**
+ * The jobs whose sessions placed a node off `provider`, from a log of "@@ <id>" lines, each followed by
+ * that session's verbose onnxruntime log, and a last "@@ end"; a missing block is a failure too.
+ */
+export function placementFailures(log: string, jobs: readonly Job[], provider: string): string[] {
+  const blocks = log.split(/^@@ /m).slice(1);
+  if (blocks.length !== jobs.length + 1) return [`expected ${jobs.length} sessions and an end marker in the log, found ${blocks.length} blocks`];
+  const off: string[] = [];
+  for (const block of blocks.slice(0, -1)) {
+    const placed = placements(block);
+    if (placed.size !== 1 || !placed.has(provider)) off.push(`${block.slice(0, block.indexOf("\n"))}: ${JSON.stringify(Object.fromEntries(placed))}`);
+  }
+  return off;
 }
