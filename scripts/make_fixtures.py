@@ -26,6 +26,9 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fi
 CASES = {}
 
 
+INF = float("inf")
+
+
 def gen(seed):
     g = torch.Generator()
     g.manual_seed(seed)
@@ -248,6 +251,16 @@ def bce_logits_cases():
             {"input": x, "target": y},
             F.binary_cross_entropy_with_logits(d(x), d(y), pos_weight=torch.tensor([3.0], dtype=torch.float64), reduction=reduction),
             "F.binary_cross_entropy_with_logits(|x| up to 1e4, pos_weight=3)")
+    # infinite logits: PyTorch computes (1 - y) x + max(-x, 0) + log(...), so +inf gives inf unless y = 1
+    # (0 * inf) and -inf gives NaN (-inf + inf); the graphs follow it with and without posWeight
+    x = torch.tensor([[INF, INF, -INF, -INF], [INF, -INF, 3.0, -2.0]], dtype=torch.float32)
+    y = torch.tensor([[0.0, 1.0, 0.0, 1.0], [0.5, 0.5, 0.0, 1.0]], dtype=torch.float32)
+    for opts in [{}, {"posWeight": [3.0]}, {"weight": [2.0]}]:
+        t = {k: torch.tensor(v, dtype=torch.float64) for k, v in opts.items()}
+        add("binary_cross_entropy_with_logits", f"infinite logits {json.dumps(opts)}", dict(opts, reduction="none"),
+            {"input": x, "target": y},
+            F.binary_cross_entropy_with_logits(d(x), d(y), weight=t.get("weight"), pos_weight=t.get("posWeight"), reduction="none"),
+            "F.binary_cross_entropy_with_logits(x = +-inf)")
 
 
 # ---------------------------------------------------------------- softmax_focal_loss
@@ -398,6 +411,14 @@ def sigmoid_focal_cases():
         add("sigmoid_focal_loss", f"extreme logits gamma={gamma} {reduction}", {"gamma": gamma, "reduction": reduction},
             {"input": x, "target": y}, tv_sigmoid_focal_loss(d(x), d(y), gamma=gamma, reduction=reduction),
             f"torchvision.ops.sigmoid_focal_loss(|x| up to 1e4, gamma={gamma})")
+    # infinite logits: torchvision's loss is BCE with logits times the focal factor, so it is inf or NaN
+    # where PyTorch's BCE with logits is (see bce_logits_cases)
+    xi = torch.tensor([[INF, INF, -INF, -INF], [INF, -INF, 3.0, -2.0]], dtype=torch.float32)
+    yi = torch.tensor([[0.0, 1.0, 0.0, 1.0], [0.5, 0.5, 0.0, 1.0]], dtype=torch.float32)
+    for gamma, alpha in [(2, 0.25), (0, -1), (0.5, 0.6)]:
+        add("sigmoid_focal_loss", f"infinite logits gamma={gamma} alpha={alpha}", {"gamma": gamma, "alpha": alpha, "reduction": "none"},
+            {"input": xi, "target": yi}, tv_sigmoid_focal_loss(d(xi), d(yi), alpha=alpha, gamma=gamma, reduction="none"),
+            f"torchvision.ops.sigmoid_focal_loss(x = +-inf, alpha={alpha}, gamma={gamma})")
     # the article's BCEFocalLoss, reproduced for hard labels
     for i, (kw, opts) in enumerate([
         (dict(gamma=2, alpha=0.6), {"alpha": 0.6}),

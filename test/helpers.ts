@@ -51,13 +51,13 @@ export function feedsOf(c: FixtureCase): Record<string, TensorInput> {
   return feeds;
 }
 
-/** Index of the first element outside tolerance, or -1. NaN matches NaN. */
+/** Index of the first element outside tolerance, or -1. NaN matches NaN, an infinity the same infinity. */
 export function firstMismatch(got: ArrayLike<number>, want: readonly number[], rtol = RTOL): number {
   if (got.length !== want.length) return 0;
   for (let i = 0; i < want.length; i++) {
     const g = got[i];
     const w = want[i];
-    if (Number.isNaN(w) && Number.isNaN(g)) continue;
+    if ((Number.isNaN(w) && Number.isNaN(g)) || g === w) continue; // NaN and equal infinities match
     if (!(Math.abs(g - w) <= rtol * Math.max(1, Math.abs(w)))) return i;
   }
   return -1;

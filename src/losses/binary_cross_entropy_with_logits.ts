@@ -15,17 +15,24 @@ import { defineLoss, type TensorSpec } from "./types.js";
  * Log also run about twice as fast in onnxruntime's CPU provider as its scalar Softplus kernel
  * (measured on 5.2M elements: 38 ms for Softplus(-|x|) + Relu(-x), 19 ms for the Exp/Log form).
  */
+/** (1 - y) x: the part of BCE with logits that is linear in x, infinite logits as PyTorch has them. */
+function linearPart(x: Value, y: Value): Value {
+  return mul(sub(1, y), x);
+}
+
 export function negLogSigmoid(x: Value): Value {
   return sub(relu(neg(x)), log(sigmoid(abs(x))));
 }
 
 /**
  * BCE on logits: l = (1 - y) x + ((1 - y) + pw y) (-log sigmoid(x)), times weight. Without posWeight
- * this is the familiar max(x, 0) - x y + log(1 + e^-|x|) (7 elementwise ops). Exact and finite for |x|
- * up to 1e4.
+ * this is (1 - y) x + max(-x, 0) + log(1 + e^-|x|), PyTorch's own order: the shorter
+ * max(x, 0) - x y is the same number for finite x but not at x = +-inf, where PyTorch gives inf for
+ * +inf unless y = 1 (0 inf) and NaN for -inf (-inf + inf), and max(x, 0) - x y gave NaN at (+inf, 0) and
+ * inf at (-inf, 1). Exact and finite for |x| up to 1e4.
  */
 export function bceWithLogits(x: Value, y: Value, posWeight?: Value): Value {
-  if (!posWeight) return sub(sub(relu(x), mul(x, y)), log(sigmoid(abs(x))));
+  if (!posWeight) return add(linearPart(x, y), negLogSigmoid(x));
   // 1 + (pw - 1) y, as PyTorch writes it, cancels in float32 for a small pw and y = 1 (pw - 1 rounds to
   // -1, so a pw of 2e-9 weighs 0); (1 - y) + pw y is the same number without the cancellation.
   const oneMinusY = sub(1, y);
@@ -67,12 +74,12 @@ export const binaryCrossEntropyWithLogits = defineLoss({
     };
     const doc = "binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity; input = logits";
     if (sumsInChunks(g, o, (w.last ?? pw.last) !== undefined)) {
-      // without posWeight and a weight per element, the sum of the elements is sum(relu(x) - x y) minus the
+      // without posWeight and a weight per element, the sum of the elements is sum((1 - y) x + relu(-x)) minus the
       // sum of log sigmoid(|x|), which sumOfLogs takes with one Log per 16 values
       const grouped = !pw.value && w.last === undefined;
       const sumOfChunk = grouped
         ? (x: Value, y: Value): Value => {
-            const s = sub(accurateSum(sub(relu(x), mul(x, y)), dims.length), sumOfLogs(sigmoid(abs(x))));
+            const s = sub(accurateSum(add(linearPart(x, y), relu(neg(x))), dims.length), sumOfLogs(sigmoid(abs(x))));
             return w.value ? mul(s, cast(w.value, g.accumulateType)) : s;
           }
         : (x: Value, y: Value): Value => accurateSum(perElement(x, y), dims.length);
