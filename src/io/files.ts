@@ -26,7 +26,6 @@ export const MAX_OUTPUT_NAME_BYTES = 200;
 /** Names Windows takes as devices, with any extension (`NUL.npy` is the null device there). */
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3]|conin\$|conout\$)(\..*)?$/i;
 /** Characters no output file name may hold: separators, the characters Windows forbids, NUL and controls. */
-// eslint-disable-next-line no-control-regex
 const FORBIDDEN = /[/\\<>:"|?*\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
