@@ -1,4 +1,15 @@
 #!/usr/bin/env node
 import { runCli } from "./program.js";
 
+// A reader that closes early (`onnx-losses list | head -1`) ends the command quietly with status 0:
+// nothing is left to say to it (Node ignores SIGPIPE, so a write fails with EPIPE instead).
+// A closed stderr (`2>&1 | head -1`) is ignored: the command goes on, and its status is its own.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE" || e.code === "ERR_STREAM_DESTROYED") process.exit(0);
+  throw e;
+});
+process.stderr.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;
+});
+
 process.exitCode = await runCli(process.argv.slice(2));

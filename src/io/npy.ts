@@ -4,7 +4,7 @@
  * https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
  */
 import { UserError } from "../errors.js";
-import { DTYPE_NAMES, DTYPES, dtypeFromNpy, typedArrayOf, type DType } from "../onnx/dtypes.js";
+import { DTYPE_NAMES, DTYPES, dtypeFromNpy, npyDescrOf, typedArrayOf, type DType } from "../onnx/dtypes.js";
 import type { TensorData } from "../runtime/tensor.js";
 import { sizeOf } from "../runtime/tensor.js";
 import { preview as show } from "../util/preview.js";
@@ -170,10 +170,16 @@ export function decodeNpy(bytes: Uint8Array, what = "npy"): TensorData {
   return { dtype: h.dtype, dims: h.dims, data: typedArrayOf(h.dtype, buf) };
 }
 
-/** Encode a tensor as .npy (format 1.0). */
+/**
+ * Encode a tensor as .npy (format 1.0): a dtype of the table, or one of the other integer types
+ * onnxruntime returns (uint8 as |u1, uint64 as <u8, ...: onnx/dtypes.ts npyDescrOf). Other types (string)
+ * are refused.
+ */
 export function encodeNpy(t: TensorData): Uint8Array {
+  const descr = npyDescrOf(t.dtype);
+  if (descr === undefined || !ArrayBuffer.isView(t.data)) throw new NpyError(`.npy: cannot write a tensor of ${String(t.dtype)} (it holds numbers and bool)`);
   const shape = t.dims.length === 1 ? `(${t.dims[0]},)` : `(${t.dims.join(", ")})`;
-  let header = `{'descr': '${DTYPES[t.dtype].npy}', 'fortran_order': False, 'shape': ${shape}, }`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
   const total = 10 + header.length + 1;
   header += " ".repeat((64 - (total % 64)) % 64) + "\n";
   const head = new TextEncoder().encode(header);

@@ -94,3 +94,22 @@ export function dtypeOfArray(a: unknown): DType | undefined {
 export function typedArrayOf(dtype: DType, buffer: ArrayBufferLike, length?: number, offset = 0): TypedData {
   return new DTYPES[dtype].array(buffer, offset, length);
 }
+
+/**
+ * The .npy descr of the integer types onnxruntime can return besides the table's (a model's outputs,
+ * written by `eval --out`; never read: inputs stay the table's types).
+ */
+const OUTPUT_ONLY_NPY: Readonly<Record<string, string>> = Object.freeze({
+  int8: "|i1",
+  uint8: "|u1",
+  int16: "<i2",
+  uint16: "<u2",
+  uint32: "<u4",
+  uint64: "<u8",
+});
+
+/** The .npy descr a tensor of `dtype` (a table dtype or one of onnxruntime's other integer types) is written with, or undefined. */
+export function npyDescrOf(dtype: string): string | undefined {
+  if (isDType(dtype)) return DTYPES[dtype].npy;
+  return Object.prototype.hasOwnProperty.call(OUTPUT_ONLY_NPY, dtype) ? OUTPUT_ONLY_NPY[dtype] : undefined;
+}

@@ -4,10 +4,10 @@
  * per-item outputs are concatenated into .npy files; a mean or sum is combined from the loss_sum and
  * weight_sum the same graph computes, in float64). Node only.
  */
-import { mkdir, open, type FileHandle } from "node:fs/promises";
-import { join } from "node:path";
+import { open, type FileHandle } from "node:fs/promises";
 import { withOutputs } from "../builder/edit.js";
 import { describeModel, type ModelInfo } from "../builder/reader.js";
+import { checkWritableType, makeFolder, outputFiles } from "../io/files.js";
 import { NpyError, npyHeaderBytes, parseNpyHeader, type NpyHeader } from "../io/npy.js";
 import { buildLossForRank, type BuildOptions } from "../losses/index.js";
 import { checkLossModel } from "../losses/verify.js";
@@ -142,14 +142,16 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
     let chunks = 0;
     const writers = new Map<string, NpyWriter>();
     const writtenTypes = new Map<string, string>();
+    // the output names as file names, checked before any work (io/files.ts: none leaves the folder)
+    const outFiles = options.outDir && plan.kind === "rows" ? outputFiles(options.outDir, plan.outputs, what) : undefined;
     const fileOf = (name: string): string => {
-      if (options.outDir) return join(options.outDir, `${name}.npy`);
+      if (options.outDir) return outFiles?.get(name) ?? outputFiles(options.outDir, [name], what).get(name)!;
       if (options.noneOutput && info.outputs.length === 1) return options.noneOutput;
       throw new InputError(`${what}: per-item output ${name} over a streamed input: expected a folder for it (--out DIR)`);
     };
     if (plan.kind === "rows") {
       for (const name of plan.outputs) fileOf(name); // refuse before any work
-      if (options.outDir) await mkdir(options.outDir, { recursive: true });
+      if (options.outDir) await makeFolder(options.outDir);
     }
     try {
       // at least one chunk, so that N = 0 is validated as one pass validates it
@@ -189,6 +191,7 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
             if (t.dims[0] !== rows) throw new StreamRefusedError(what, `its output ${name} has ${t.dims[0] ?? "no"} rows for a chunk of ${rows}, so it is not per item along ${plan.dim}`);
             let w = writers.get(name);
             if (!w) {
+              checkWritableType(name, t.dtype, what);
               w = await NpyWriter.create(fileOf(name), t.dtype, [N, ...t.dims.slice(1)]);
               writers.set(name, w);
               writtenTypes.set(name, t.dtype);

@@ -3,7 +3,8 @@
  * data, into `FILE.partial` until it is complete; only then is it renamed to FILE, so a run that fails
  * leaves neither a half-written file nor a lost earlier one.
  */
-import { open, rename, rm, type FileHandle } from "node:fs/promises";
+import { rename, rm, type FileHandle } from "node:fs/promises";
+import { openForWrite, withPath } from "../io/files.js";
 import { encodeNpy } from "../io/npy.js";
 import { sizeOf, type TensorData, type TensorDType } from "../runtime/tensor.js";
 
@@ -19,17 +20,32 @@ export class NpyWriter {
   ) {}
 
   static async create(file: string, dtype: TensorDType, dims: number[]): Promise<NpyWriter> {
-    const handle = await open(`${file}.partial`, "w");
     // the header of an empty array of these dims: same header bytes, no data
     const empty = { dtype, dims, data: new Uint8Array(0) } as unknown as TensorData;
     const header = encodeNpy(empty);
-    await handle.write(header, 0, header.length, 0);
+    // not through a link put at FILE.partial; write errors (a full disk) name the file
+    const handle = await openForWrite(`${file}.partial`);
+    try {
+      await handle.write(header, 0, header.length, 0);
+    } catch (e) {
+      await handle.close();
+      await rm(`${file}.partial`, { force: true });
+      throw withPath(e, file);
+    }
     return new NpyWriter(file, handle, header.length, dims);
   }
 
   async append(data: TensorData["data"]): Promise<void> {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    await this.handle.write(bytes, 0, bytes.length, this.position);
+    try {
+      // a write may take fewer bytes than asked (Linux writes at most 2^31 - 4096 at a time)
+      for (let done = 0; done < bytes.length; ) {
+        const { bytesWritten } = await this.handle.write(bytes, done, bytes.length - done, this.position + done);
+        done += bytesWritten;
+      }
+    } catch (e) {
+      throw withPath(e, this.file);
+    }
     this.position += bytes.length;
     this.written += data.length;
   }
@@ -37,12 +53,21 @@ export class NpyWriter {
   async close(): Promise<void> {
     const want = sizeOf(this.dims);
     this.closed = true;
-    await this.handle.close();
+    try {
+      await this.handle.close();
+    } catch (e) {
+      await rm(`${this.file}.partial`, { force: true });
+      throw withPath(e, this.file);
+    }
     if (this.written !== want) {
       await rm(`${this.file}.partial`, { force: true }); // never a file whose header promises more than it holds
       throw new Error(`${this.file}: wrote ${this.written} values, expected ${want}`);
     }
-    await rename(`${this.file}.partial`, this.file);
+    try {
+      await rename(`${this.file}.partial`, this.file);
+    } catch (e) {
+      throw withPath(e, this.file);
+    }
   }
 
   /** Close and delete a file that was not completed (after an error). */

@@ -1,11 +1,11 @@
-import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { AttachError, attachLoss } from "../../losses/attach.js";
 import { canonicalJson } from "../../model/contract.js";
 import { OptionError } from "../../errors.js";
 import { UsageError } from "../errors.js";
 import { readBytes, type CliIo } from "../io.js";
-import { parseOptionsJson } from "../parse.js";
+import { writeNamedFile } from "../../io/files.js";
+import { readOptionsFlag } from "../parse.js";
 import { withGradientFlag } from "./export.js";
 
 export interface AttachFlags {
@@ -29,7 +29,7 @@ export async function attachCommand(io: CliIo, file: string, flags: AttachFlags)
   if (!flags.output) throw new UsageError("attach: expected --output NAME (the model output the loss reads)");
   if (!flags.loss) throw new UsageError("attach: expected --loss NAME (see onnx-losses list)");
   if (!flags.o) throw new UsageError("attach: expected -o FILE.onnx (where the model with the loss is written)");
-  const options = withGradientFlag(parseOptionsJson(flags.options) ?? {}, flags.gradient);
+  const options = withGradientFlag((await readOptionsFlag(flags.options, io.cwd)) ?? {}, flags.gradient);
   const bytes = await readBytes(resolve(io.cwd, file));
   let a;
   try {
@@ -42,7 +42,7 @@ export async function attachCommand(io: CliIo, file: string, flags: AttachFlags)
     }
     throw e;
   }
-  await writeFile(resolve(io.cwd, flags.o), a.model);
+  await writeNamedFile(resolve(io.cwd, flags.o), a.model);
   const outs = [a.attached.loss, ...(a.attached.gradient ? [a.attached.gradient] : [])].join(", ");
   io.out(
     `wrote ${flags.o} (${a.loss} on output ${a.attached.output}, opset ${a.opset}, ${a.dtype}, ${a.model.length} bytes) input ${a.target.name}: ${a.target.dtype} [${a.target.shape.join(", ")}], outputs + ${outs}; options ${canonicalJson(a.options)}`,

@@ -25,11 +25,15 @@ interface Sample {
 export async function demoCommand(io: CliIo, flags: { graphs?: string; samples?: string }): Promise<number> {
   const graphsDir = resolve(io.cwd, flags.graphs ?? join(PACKAGE_ROOT, "graphs"));
   const samplesFile = resolve(io.cwd, flags.samples ?? join(PACKAGE_ROOT, "test", "fixtures", "samples.json"));
-  const manifest = JSON.parse(await readFile(join(graphsDir, "manifest.json"), "utf8")) as { graphs: ManifestEntry[] };
-  const samples = (JSON.parse(await readFile(samplesFile, "utf8")) as { cases: Sample[] }).cases;
+  const manifestFile = join(graphsDir, "manifest.json");
+  const manifest = (await readJson(manifestFile)) as { graphs?: unknown };
+  if (!manifest || !Array.isArray(manifest.graphs)) throw new UsageError(`demo: ${manifestFile}: expected {"graphs": [...]} as export --all writes it`);
+  const parsed = (await readJson(samplesFile)) as { cases?: unknown };
+  if (!parsed || !Array.isArray(parsed.cases)) throw new UsageError(`demo: ${samplesFile}: expected {"cases": [...]} as test/fixtures/samples.json holds`);
+  const samples = parsed.cases as Sample[];
   const rows = [["graph", "onnxruntime", "PyTorch", "|diff|", "ok"]];
   let failures = 0;
-  for (const g of manifest.graphs) {
+  for (const g of manifest.graphs as ManifestEntry[]) {
     const sample = samples.find((s) => s.loss === g.name);
     if (!sample) throw new UsageError(`demo: no sample batch for ${g.name} in ${samplesFile}`);
     const ev = await createEvaluator(join(graphsDir, g.file));
@@ -51,4 +55,14 @@ export async function demoCommand(io: CliIo, flags: { graphs?: string; samples?:
   io.out(table(rows));
   io.out(failures ? `\n${failures} graph(s) differ from PyTorch by more than 1e-5 relative` : "\nevery graph equals PyTorch within 1e-5 relative");
   return failures ? 1 : 0;
+}
+
+/** A JSON file the user may have named: text that is not JSON is one line naming the file. */
+async function readJson(file: string): Promise<unknown> {
+  const text = await readFile(file, "utf8");
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`demo: ${file}: expected JSON, could not parse it: ${String((e as Error).message).split("\n")[0]}`);
+  }
 }

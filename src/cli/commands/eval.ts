@@ -1,8 +1,9 @@
-import { mkdir, stat, writeFile } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
+import { checkWritableType, makeFolder, outputFiles, writeOutputFile } from "../../io/files.js";
 import { decodeNpy, encodeNpy } from "../../io/npy.js";
 import { buildLossForRank } from "../../losses/index.js";
 import { evaluateNpyFiles, npyRank } from "../../stream/evaluate_files.js";
@@ -14,9 +15,9 @@ import type { FloatDType } from "../../onnx/dtypes.js";
 import type { TensorData } from "../../runtime/tensor.js";
 import { UsageError } from "../errors.js";
 import { withGradientFlag } from "./export.js";
-import { describeTensor, jsonNumbers, MAX_JSON_VALUES } from "../format.js";
+import { describeTensor, MAX_JSON_VALUES, outputsJson } from "../format.js";
 import { readBytes, type CliIo } from "../io.js";
-import { parseIntFlag, parseNamedFile, parseOptionsJson } from "../parse.js";
+import { parseIntFlag, parseNamedFile, readOptionsFlag } from "../parse.js";
 
 export interface EvalFlags {
   gradient?: boolean;
@@ -43,7 +44,7 @@ export const STREAM_ABOVE_BYTES = 256 * 2 ** 20;
  */
 async function resolveModel(io: CliIo, target: string, flags: EvalFlags, files: Record<string, string>, given: Record<string, string>): Promise<{ model: Uint8Array; what?: string }> {
   if (!target.endsWith(".onnx")) {
-    const options = withGradientFlag(parseOptionsJson(flags.options) ?? {}, flags.gradient);
+    const options = withGradientFlag((await readOptionsFlag(flags.options, io.cwd)) ?? {}, flags.gradient);
     if (!files.input) throw new UsageError(`eval ${target}: expected --input input=FILE.npy (the loss's input)`);
     const rank = await npyRank(files.input, given.input);
     const build = { opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype };
@@ -116,19 +117,18 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
 
   const evaluator = await createEvaluator(model, { ep, fallback, threads, what });
   try {
-    const outputs = await evaluator.run(feeds);
-    if (flags.out) {
-      const dir = resolve(io.cwd, flags.out);
-      await mkdir(dir, { recursive: true });
-      for (const [name, t] of Object.entries(outputs)) await writeFile(join(dir, `${name}.npy`), encodeNpy(t));
+    const dir = flags.out ? resolve(io.cwd, flags.out) : undefined;
+    if (dir) {
+      // every output's file name and declared type checked, and the folder made, before the run
+      outputFiles(dir, evaluator.outputs.map((o) => o.name), what);
+      for (const o of evaluator.outputs) if (o.dtype !== "undefined" && !o.dtype.startsWith("dtype(")) checkWritableType(o.name, o.dtype, what);
+      await makeFolder(dir);
     }
+    const outputs = await evaluator.run(feeds);
+    if (dir) await writeOutputs(dir, outputs, what);
     if (flags.json) {
-      const json: Record<string, { dims: number[]; data?: (number | null)[]; file?: string }> = {};
-      for (const [name, t] of Object.entries(outputs)) {
-        // an output too large for one JSON text that --out has written names its file instead
-        json[name] = flags.out && t.data.length > MAX_JSON_VALUES ? { dims: t.dims, file: join(flags.out, `${name}.npy`) } : { dims: t.dims, data: jsonNumbers(t, name) };
-      }
-      io.out(JSON.stringify({ outputs: json }));
+      // an output too large for one JSON text that --out has written names its file instead
+      io.out(outputsJson(Object.entries(outputs).map(([name, t]) => [name, flags.out && t.data.length > MAX_JSON_VALUES ? { dims: t.dims, file: join(flags.out, `${name}.npy`) } : { dims: t.dims, data: t }])));
     } else {
       for (const [name, t] of Object.entries(outputs)) io.out(describeTensor(name, t));
       if (flags.out) io.out(`wrote ${Object.keys(outputs).map((n) => join(flags.out as string, `${n}.npy`)).join(", ")}`);
@@ -151,7 +151,6 @@ async function streamEval(
   opts: { ep: ReturnType<typeof parseProvider>; fallback: ReturnType<typeof parseProvider>[]; threads?: number; chunkBytes?: number },
 ): Promise<void> {
   const outDir = flags.out ? resolve(io.cwd, flags.out) : undefined;
-  if (outDir) await mkdir(outDir, { recursive: true });
   const bar = io.progress ? new cliProgress.SingleBar({ format: "{bar} {percentage}% | {value}/{total} rows | {duration_formatted}", stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
   let started = false;
   let result;
@@ -181,14 +180,25 @@ async function streamEval(
     }
     return;
   }
-  if (outDir) for (const [name, t] of Object.entries(result.outputs)) await writeFile(join(outDir, `${name}.npy`), encodeNpy(t));
+  if (outDir) await writeOutputs(outDir, result.outputs, what);
   if (flags.json) {
-    io.out(JSON.stringify({ outputs: Object.fromEntries(Object.entries(result.outputs).map(([name, t]) => [name, { dims: t.dims, data: jsonNumbers(t, name) }])) }));
+    io.out(outputsJson(Object.entries(result.outputs).map(([name, t]) => [name, { dims: t.dims, data: t }])));
   } else {
     for (const [name, t] of Object.entries(result.outputs)) io.out(describeTensor(name, t));
     const combined = result.value === undefined ? "summed in float64" : `float64 combination ${result.value}`;
     io.err(`streamed ${result.rows} rows in ${result.chunks} chunks; ${combined}`);
   }
+}
+
+/**
+ * Write each output as DIR/NAME.npy: every name (outputFiles) and type checked before the first file is
+ * written, each file written whole or not at all (writeOutputFile). `what` names the model.
+ */
+async function writeOutputs(dir: string, outputs: Record<string, TensorData>, what: string | undefined): Promise<void> {
+  const files = outputFiles(dir, Object.keys(outputs), what);
+  for (const [name, t] of Object.entries(outputs)) checkWritableType(name, t.dtype, what);
+  await makeFolder(dir);
+  for (const [name, t] of Object.entries(outputs)) await writeOutputFile(files.get(name)!, encodeNpy(t));
 }
 
 /**

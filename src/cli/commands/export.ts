@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { readModel } from "../../builder/reader.js";
 import { buildLoss, CATALOGUE } from "../../losses/index.js";
@@ -7,7 +6,8 @@ import { canonicalJson } from "../../model/contract.js";
 import { UsageError } from "../errors.js";
 import type { FloatDType } from "../../onnx/dtypes.js";
 import type { CliIo } from "../io.js";
-import { parseIntFlag, parseOptionsJson } from "../parse.js";
+import { makeFolder, writeNamedFile } from "../../io/files.js";
+import { parseIntFlag, readOptionsFlag } from "../parse.js";
 
 /** `--gradient` as the option gradient: true (a contradicting --options value is refused). */
 export function withGradientFlag(options: Record<string, unknown>, flag: boolean | undefined): Record<string, unknown> {
@@ -50,7 +50,7 @@ export async function exportCommand(io: CliIo, loss: string | undefined, flags: 
   if (flags.all) {
     if (loss) throw new UsageError(`export --all: expected no loss name, received ${JSON.stringify(loss)}`);
     if (flags.options) throw new UsageError("export --all: --options applies to one loss; export --all writes the defaults");
-    await mkdir(out, { recursive: true });
+    await makeFolder(out);
     const manifest: ManifestEntry[] = [];
     for (const def of CATALOGUE) {
       // each loss with its default options, and with --gradient also its gradient graph (NAME_grad.onnx)
@@ -58,17 +58,17 @@ export async function exportCommand(io: CliIo, loss: string | undefined, flags: 
         const options = { ...(rank === undefined ? {} : { rank }), ...(gradient ? { gradient } : {}) };
         const g = buildLoss(def.name, options, { opset, lowering: flags.lowering, dtype: flags.dtype });
         const file = `${def.name}${gradient ? "_grad" : ""}.onnx`;
-        await writeFile(join(out, file), g.model);
+        await writeNamedFile(join(out, file), g.model);
         manifest.push(entry(file, g.name, g.options, g.model));
         io.out(`wrote ${join(flags.output, file)} (${g.model.length} bytes)`);
       }
     }
-    await writeFile(join(out, "manifest.json"), `${JSON.stringify({ generator: "onnx-losses export --all", graphs: manifest }, null, 2)}\n`);
+    await writeNamedFile(join(out, "manifest.json"), `${JSON.stringify({ generator: "onnx-losses export --all", graphs: manifest }, null, 2)}\n`);
     io.out(`wrote ${join(flags.output, "manifest.json")} (${manifest.length} graphs)`);
     return;
   }
   if (!loss) throw new UsageError("export: expected a loss name (see onnx-losses list) or --all");
-  const options = withGradientFlag(parseOptionsJson(flags.options) ?? {}, flags.gradient);
+  const options = withGradientFlag((await readOptionsFlag(flags.options, io.cwd)) ?? {}, flags.gradient);
   if (rank !== undefined) {
     if (options.rank !== undefined && options.rank !== rank) {
       throw new UsageError(`export: --rank ${rank} and options.rank ${JSON.stringify(options.rank)} disagree`);
@@ -76,7 +76,7 @@ export async function exportCommand(io: CliIo, loss: string | undefined, flags: 
     options.rank = rank;
   }
   const g = buildLoss(loss, options, { opset, lowering: flags.lowering, dtype: flags.dtype });
-  await writeFile(out, g.model);
+  await writeNamedFile(out, g.model);
   const lowered = `${g.lowering === "none" ? "" : `, ${g.lowering} lowering`}${g.dtype === "float32" ? "" : `, ${g.dtype}`}`;
   io.out(`wrote ${flags.output} (${g.name}, opset ${g.opset}${lowered}, ${g.model.length} bytes) options ${canonicalJson(g.options)}`);
 }
