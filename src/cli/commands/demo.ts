@@ -5,8 +5,11 @@ import { createEvaluator } from "../../runtime/node.js";
 import type { TensorInput } from "../../runtime/tensor.js";
 import { UsageError } from "../errors.js";
 import { fmtNum, table } from "../format.js";
-import type { CliIo } from "../io.js";
+import { readBytes, type CliIo } from "../io.js";
 import type { ManifestEntry } from "./export.js";
+
+/** The largest --samples file read. */
+const MAX_SAMPLES_BYTES = 256 * 2 ** 20;
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
@@ -26,7 +29,7 @@ export async function demoCommand(io: CliIo, flags: { graphs?: string; samples?:
   const graphsDir = resolve(io.cwd, flags.graphs ?? join(PACKAGE_ROOT, "graphs"));
   const samplesFile = resolve(io.cwd, flags.samples ?? join(PACKAGE_ROOT, "test", "fixtures", "samples.json"));
   const manifest = JSON.parse(await readFile(join(graphsDir, "manifest.json"), "utf8")) as { graphs: ManifestEntry[] };
-  const samples = (JSON.parse(await readFile(samplesFile, "utf8")) as { cases: Sample[] }).cases;
+  const samples = (JSON.parse(new TextDecoder().decode(await readBytes(samplesFile, { limit: MAX_SAMPLES_BYTES, what: "a samples .json file" }))) as { cases: Sample[] }).cases;
   const rows = [["graph", "onnxruntime", "PyTorch", "|diff|", "ok"]];
   let failures = 0;
   for (const g of manifest.graphs) {
