@@ -30,7 +30,7 @@ export { attachLoss, AttachError, type AttachOptions, type AttachedLoss } from "
 export { ATTACHED_CONTRACT_VERSION, CONTRACT_VERSION, META, ModelContractError, canonicalJson, decodeContract, encodeContract, hasContract, type AttachedTo, type LossContract, type StepContract } from "./model/contract.js";
 export { MissingRuntimeError, OnnxRuntimeError, UserError } from "./errors.js";
 export { Graph, Value, float, ops, readModel } from "./builder/index.js";
-export type { AttrValue, Dim, GraphOptions, Lowering, ModelInfo, NodeInfo, TensorInfo } from "./builder/index.js";
+export type { AttrValue, Dim, GraphOptions, InitializerInfo, Lowering, ModelInfo, NodeInfo, TensorInfo } from "./builder/index.js";
 export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, SUPPORTED_OPSETS, checkOpset, irVersionForOpset } from "./onnx/versions.js";
 export { DTYPES, FLOAT_DTYPES, type DType, type FloatDType } from "./onnx/dtypes.js";
 export { ModelDecodeError } from "./onnx/codec.js";

@@ -1,5 +1,6 @@
 import { decodeModel, ModelDecodeError, onnx, toNumber } from "../onnx/codec.js";
 import { DTYPES, dtypeFromOnnx, dtypeName, typedArrayOf } from "../onnx/dtypes.js";
+import { externalRefs, type ExternalRef } from "../onnx/external.js";
 import { fromFloat16Bits } from "../onnx/float16.js";
 import type { Dim } from "./graph.js";
 
@@ -22,6 +23,21 @@ export interface NodeInfo {
   attributes: Record<string, number | string | number[] | string[]>;
 }
 
+/**
+ * An initializer. Its bytes stay a view of the model's bytes: `values` decodes them to numbers on first
+ * use (and is not enumerated, so printing or serializing a ModelInfo never copies a model's weights).
+ */
+export interface InitializerInfo extends TensorInfo {
+  /** Elements: the product of the dims. */
+  count: number;
+  /** Where the bytes are when the model keeps them in another file (external data). */
+  external?: { location: string; offset: number; length: number };
+  /** The values as numbers (float16 decoded from its bits); empty for external data and types outside the dtype table. Decoded on access. */
+  readonly values: number[];
+  /** The tensor's data as little-endian bytes (raw_data as a view, or the typed fields encoded); empty for external data. Not enumerated. */
+  readonly bytes: Uint8Array;
+}
+
 /** What {@link readModel} decodes from a `.onnx` file. */
 export interface ModelInfo {
   irVersion: number;
@@ -37,7 +53,9 @@ export interface ModelInfo {
   outputs: TensorInfo[];
   /** Intermediate values whose type and shape the graph records (`value_info`). */
   valueInfo: TensorInfo[];
-  initializers: (TensorInfo & { values: number[] })[];
+  initializers: InitializerInfo[];
+  /** Every tensor whose bytes are in another file (external data), in subgraphs too, with its location checked. */
+  externalData: ExternalRef[];
   /** Sparse initializers (`sparse_initializer`): the name and type of each one's values, its dense dims. */
   sparseInitializers: TensorInfo[];
   nodes: NodeInfo[];
@@ -59,6 +77,7 @@ export function describeModel(m: onnx.ModelProto, what?: string): ModelInfo {
   const metadata: Record<string, string> = {};
   for (const p of m.metadataProps) metadata[p.key ?? ""] = p.value ?? "";
   const initNames = new Set((g.initializer ?? []).map((t) => t.name));
+  const externalData = externalRefs(m, what);
   return {
     irVersion: toNumber(m.irVersion),
     opset: opsetImports.find((o) => o.domain === "" || o.domain === "ai.onnx")?.version ?? 0,
@@ -71,12 +90,8 @@ export function describeModel(m: onnx.ModelProto, what?: string): ModelInfo {
     inputs: (g.input ?? []).filter((i) => !initNames.has(i.name ?? "")).map(valueInfo),
     outputs: (g.output ?? []).map(valueInfo),
     valueInfo: (g.valueInfo ?? []).map(valueInfo),
-    initializers: (g.initializer ?? []).map((t) => ({
-      name: t.name ?? "",
-      dtype: dtypeName(t.dataType ?? 0),
-      shape: (t.dims ?? []).map(toNumber),
-      values: tensorValues(t, what),
-    })),
+    initializers: (g.initializer ?? []).map((t) => initializerInfo(t, what)),
+    externalData,
     sparseInitializers: (g.sparseInitializer ?? []).map((t) => ({
       name: t.values?.name ?? "",
       dtype: dtypeName(t.values?.dataType ?? 0),
@@ -122,21 +137,56 @@ function attrValue(a: onnx.AttributeProto.$Properties): number | string | number
   }
 }
 
+/** An initializer as {@link InitializerInfo}: raw_data checked now, values decoded when asked for. */
+function initializerInfo(t: onnx.TensorProto.$Properties, what = "onnx model"): InitializerInfo {
+  const shape = (t.dims ?? []).map(toNumber);
+  const external = t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL;
+  const raw = t.rawData;
+  const dtype = dtypeFromOnnx(t.dataType ?? 0);
+  if (!external && raw && raw.length > 0 && dtype && raw.byteLength % DTYPES[dtype].bytes !== 0) {
+    throw new ModelDecodeError(
+      `${what}: initializer ${JSON.stringify(t.name ?? "")}: expected raw_data of a multiple of ${DTYPES[dtype].bytes} bytes for ${dtype}, received ${raw.byteLength}`,
+    );
+  }
+  const info = { name: t.name ?? "", dtype: dtypeName(t.dataType ?? 0), shape, count: shape.reduce((a, b) => a * b, 1) } as InitializerInfo;
+  if (external) {
+    const e = new Map((t.externalData ?? []).map((x) => [x.key ?? "", x.value ?? ""]));
+    (info as { external?: InitializerInfo["external"] }).external = { location: e.get("location") ?? "", offset: Number(e.get("offset") ?? 0), length: Number(e.get("length") ?? NaN) };
+  }
+  let values: number[] | undefined;
+  let bytes: Uint8Array | undefined;
+  Object.defineProperty(info, "values", { enumerable: false, get: () => (values ??= external ? [] : tensorValues(t)) });
+  Object.defineProperty(info, "bytes", { enumerable: false, get: () => (bytes ??= external ? new Uint8Array() : tensorBytes(t)) });
+  return info;
+}
+
+/** A tensor's data as bytes: raw_data itself (a view), else the typed field in the dtype's little-endian layout. */
+function tensorBytes(t: onnx.TensorProto.$Properties): Uint8Array {
+  const raw = t.rawData;
+  if (raw && raw.length > 0) return raw;
+  const dtype = dtypeFromOnnx(t.dataType ?? 0);
+  const view = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  if (t.floatData?.length) return view(Float32Array.from(t.floatData));
+  if (t.doubleData?.length) return view(Float64Array.from(t.doubleData));
+  if (t.int64Data?.length) return view(BigInt64Array.from(t.int64Data, (v) => BigInt(toNumber(v))));
+  if (t.int32Data?.length) {
+    if (dtype === "float16") return view(Uint16Array.from(t.int32Data));
+    if (dtype === "bool") return Uint8Array.from(t.int32Data);
+    return view(Int32Array.from(t.int32Data));
+  }
+  // other fields (uint64, strings): their text, enough to tell two tensors apart
+  return new TextEncoder().encode(JSON.stringify([t.uint64Data?.map(toNumber) ?? [], (t.stringData ?? []).map((s) => Array.from(s))]));
+}
+
 /**
  * An initializer's values as numbers (float16 decoded from its bits). Types outside the dtype table give
- * no values. raw_data whose length is not a whole number of elements is a malformed model.
+ * no values (raw_data's length was checked by initializerInfo).
  */
-function tensorValues(t: onnx.TensorProto.$Properties, what = "onnx model"): number[] {
+function tensorValues(t: onnx.TensorProto.$Properties): number[] {
   const raw = t.rawData;
   if (raw && raw.length > 0) {
     const dtype = dtypeFromOnnx(t.dataType ?? 0);
     if (!dtype) return [];
-    const { bytes } = DTYPES[dtype];
-    if (raw.byteLength % bytes !== 0) {
-      throw new ModelDecodeError(
-        `${what}: initializer ${JSON.stringify(t.name ?? "")}: expected raw_data of a multiple of ${bytes} bytes for ${dtype}, received ${raw.byteLength}`,
-      );
-    }
     const buf = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
     const values = typedArrayOf(dtype, buf) as ArrayLike<number | bigint>;
     return dtype === "float16" ? Array.from(values as Uint16Array, fromFloat16Bits) : Array.from(values, Number);

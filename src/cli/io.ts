@@ -1,4 +1,6 @@
-import { readFile } from "node:fs/promises";
+import { checkExternalFiles, MAX_MODEL_BYTES, readFileBounded } from "../runtime/files.js";
+import { readLossModel, type LossModel } from "../losses/verify.js";
+import { dirname } from "node:path";
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -18,14 +20,22 @@ export const processIo: CliIo = {
 };
 
 /**
- * A file's bytes. Node's readFile of a folder fails with EISDIR but no path: the error gets `path`, so
- * the one-line message names the file (see errors.ts) as it does for a missing one.
+ * A file's bytes, the CLI's one whole-file reader: a regular file only (a device, FIFO, socket or
+ * folder is refused with one line naming the path), its size checked with fstat before the read, read
+ * in bounded pieces (runtime/files.ts). `limit` caps the size (models: MAX_MODEL_BYTES).
  */
-export async function readBytes(path: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    if (typeof e === "object" && e !== null && (e as { path?: unknown }).path === undefined) Object.assign(e, { path });
-    throw e;
-  }
+export async function readBytes(path: string, options: { limit?: number; what?: string } = {}): Promise<Uint8Array> {
+  return readFileBounded(path, { ...options, shown: path });
+}
+
+/**
+ * A .onnx file given on the command line: its bytes (at most MAX_MODEL_BYTES), decoded and its contract
+ * verified, its external data checked against its folder (`dir`). `shown` names it in errors.
+ */
+export async function readModelArg(path: string, shown: string): Promise<LossModel & { bytes: Uint8Array; dir: string }> {
+  const bytes = await readBytes(path, { limit: MAX_MODEL_BYTES, what: "a .onnx model" });
+  const decoded = readLossModel(bytes, shown);
+  const dir = dirname(path);
+  await checkExternalFiles(decoded.info.externalData, dir, shown);
+  return { ...decoded, bytes, dir };
 }

@@ -4,7 +4,7 @@
  * inputs, outputs and input checks. So the checks the evaluator runs are the ones the loss needs, and
  * metadata edited by hand (a changed reduction, emptied checks) is refused instead of believed.
  */
-import { readModel, type ModelInfo, type TensorInfo } from "../builder/reader.js";
+import { readModel, type InitializerInfo, type ModelInfo, type TensorInfo } from "../builder/reader.js";
 import { OptionError, UserError } from "../errors.js";
 import { canonicalJson, decodeContract, META, ModelContractError, type AttachedTo, type LossContract } from "../model/contract.js";
 import { PRODUCER_NAME, PRODUCER_VERSION } from "../version.js";
@@ -87,7 +87,7 @@ export function verifyContract(contract: LossContract, info: ModelInfo, what = "
   // the graph they were made for (a graph whose ignoreIndex differs from its metadata's would take a
   // negative target as a class). A model from another release whose graph differs is refused too: its
   // contract cannot be checked against this release's builders.
-  if (graphOf(expected) !== graphOf(info)) {
+  if (!sameGraph(expected, info)) {
     const other = info.producerName === PRODUCER_NAME && info.producerVersion !== PRODUCER_VERSION ? `, and it was written by onnx-losses ${info.producerVersion}: export it again with ${PRODUCER_VERSION}` : "";
     fail(
       META.options,
@@ -124,9 +124,13 @@ function verifyAttached(contract: LossContract & { attached: AttachedTo }, info:
   const expected = describeParts(parts);
   const key = (x: unknown) => canonicalJson(x);
   const tail = info.nodes.slice(info.nodes.length - expected.nodes.length);
+  // the model's initializers by name: the loss's constants are found by name, then compared by bytes
+  // (never serialized: a model's weights can be gigabytes)
+  const byName = new Map<string, InitializerInfo[]>();
+  for (const t of info.initializers) byName.set(t.name, [...(byName.get(t.name) ?? []), t]);
   const missing = [
     ...(info.nodes.length < expected.nodes.length || key(tail) !== key(expected.nodes) ? [`its ${expected.nodes.length} nodes as the graph's last`] : []),
-    ...expected.initializers.filter((t) => !info.initializers.some((u) => key(u) === key(t))).map((t) => `constant ${t.name}`),
+    ...expected.initializers.filter((t) => !(byName.get(t.name) ?? []).some((u) => sameInitializer(u, t))).map((t) => `constant ${t.name}`),
     ...expected.valueInfo.filter((t) => !info.valueInfo.some((u) => key(u) === key(t))).map((t) => `value_info ${t.name}`),
     ...expected.inputs.filter((t) => !info.inputs.some((u) => key(u) === key(t))).map((t) => `input ${t.name}: ${t.dtype} [${t.shape.join(", ")}]`),
     ...expected.outputs.filter((t) => !info.outputs.some((u) => key(u) === key(t))).map((t) => `output ${t.name}: ${t.dtype} [${t.shape.join(", ")}]`),
@@ -152,9 +156,25 @@ function verifyAttached(contract: LossContract & { attached: AttachedTo }, info:
   return contract;
 }
 
-/** A graph's content, comparable across encoders: nodes, constants (sparse ones too), inputs, outputs and value_info. */
-function graphOf(m: ModelInfo): string {
-  return canonicalJson({ nodes: m.nodes, initializers: m.initializers, sparseInitializers: m.sparseInitializers, inputs: m.inputs, outputs: m.outputs, valueInfo: m.valueInfo });
+/**
+ * Two graphs' content, comparable across encoders: nodes, constants (sparse ones too), inputs, outputs
+ * and value_info. Constants are compared by name, type, dims and location first, then by their bytes
+ * (a byte comparison, never a serialization of the values).
+ */
+function sameGraph(a: ModelInfo, b: ModelInfo): boolean {
+  if (a.initializers.length !== b.initializers.length) return false;
+  const shape = (m: ModelInfo) => canonicalJson({ nodes: m.nodes, initializers: m.initializers, sparseInitializers: m.sparseInitializers, inputs: m.inputs, outputs: m.outputs, valueInfo: m.valueInfo });
+  return shape(a) === shape(b) && a.initializers.every((t, i) => sameInitializer(t, b.initializers[i]));
+}
+
+/** The same constant: name, type, dims, external location and bytes. */
+function sameInitializer(a: InitializerInfo, b: InitializerInfo): boolean {
+  if (a.name !== b.name || a.dtype !== b.dtype || canonicalJson(a.shape) !== canonicalJson(b.shape) || canonicalJson(a.external ?? null) !== canonicalJson(b.external ?? null)) return false;
+  const x = a.bytes;
+  const y = b.bytes;
+  if (x.byteLength !== y.byteLength) return false;
+  for (let i = 0; i < x.byteLength; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
 
 /** Each name the graph defines, with what defines it: a graph input, an initializer, a sparse initializer, a node's output. */

@@ -50,6 +50,12 @@ export interface EvaluatorOptions {
    * worker. The browser entry refuses it: run the evaluator in the page's own Web Worker instead.
    */
   worker?: boolean;
+  /**
+   * The folder a model given as bytes resolves its external data against (the folder of its .onnx
+   * file). Node only; createEvaluator of a path sets it. A model with external data is refused without
+   * it: its data would otherwise be looked up in the working directory.
+   */
+  externalDataDir?: string;
 }
 
 /** Evaluates one ONNX model on plain tensors. */
@@ -96,10 +102,19 @@ export async function createOrtEvaluator(
   const failures: { ep: ExecutionProvider; message: string }[] = [];
   const what = options.what ?? "model";
   if (info.outputs.length === 0) throw new OnnxRuntimeError(`${what}: expected a model with at least one output, received a graph without outputs`);
+  if (!(info.irVersion >= MIN_ORT_IR_VERSION && info.irVersion <= MAX_ORT_IR_VERSION)) {
+    throw new OnnxRuntimeError(`${what}: ir_version ${info.irVersion}: expected ${MIN_ORT_IR_VERSION} to ${MAX_ORT_IR_VERSION} (the IR versions onnxruntime reads)`);
+  }
+  if (info.externalData.length > 0 && options.externalDataDir === undefined) {
+    const r = info.externalData[0];
+    throw new OptionError(
+      `${what}: ${r.tensor} is stored in external data (${JSON.stringify(r.location)}), which is resolved against the model's folder: pass the .onnx file's path, or its folder as externalDataDir`,
+    );
+  }
   for (const ep of plan) {
     let session: OrtSession;
     try {
-      session = await ort.InferenceSession.create(model, sessionOptionsFor(ep, options.threads, options.spinning));
+      session = await ort.InferenceSession.create(model, sessionOptionsFor(ep, options.threads, options.spinning, options.externalDataDir));
     } catch (e) {
       failures.push({ ep, message: firstLine(e) });
       continue;
@@ -111,6 +126,10 @@ export async function createOrtEvaluator(
   if (onCpu) throw new OnnxRuntimeError(`${what}: onnxruntime cannot load the model (${onCpu.ep}: ${onCpu.message})`);
   throw new ProviderError(`execution provider ${options.ep}: session creation failed (${failures.map((f) => `${f.ep}: ${f.message}`).join("; ")})`);
 }
+
+/** The IR versions onnxruntime 1.30 loads (a model outside them fails in session creation with a C++ signature as its message). */
+export const MIN_ORT_IR_VERSION = 3;
+export const MAX_ORT_IR_VERSION = 13;
 
 class OrtEvaluator implements Evaluator {
   constructor(

@@ -3,14 +3,14 @@
  * (worker_client.ts), with a probe of which providers this install has.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type * as OrtNode from "onnxruntime-node";
 import { MissingRuntimeError, OptionError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import { readLossModel, type LossModel } from "../losses/verify.js";
+import { checkExternalFiles, readModelFile } from "./files.js";
 import { createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
 import { type ExecutionProvider, type ProviderStatus } from "./providers.js";
 import { workerOrt } from "./worker_client.js";
@@ -86,9 +86,17 @@ function bindingDir(): string {
  * const background = await createEvaluator(buildLoss("cross_entropy"), { worker: true });
  */
 export async function createEvaluator(source: LossGraph | Uint8Array | string, options: EvaluatorOptions = {}): Promise<Evaluator> {
-  const model = typeof source === "string" ? new Uint8Array(await readFile(source)) : source instanceof Uint8Array ? source : source.model;
+  if (options.externalDataDir !== undefined && typeof options.externalDataDir !== "string") {
+    throw new OptionError(`externalDataDir: expected a folder path, received ${JSON.stringify(options.externalDataDir)}`);
+  }
+  const file = typeof source === "string" ? await readModelFile(source) : undefined;
+  const model = file ? file.bytes : source instanceof Uint8Array ? source : (source as LossGraph).model;
   const what = options.what ?? (typeof source === "string" ? source : undefined);
-  return createDecodedEvaluator(model, readLossModel(model, what), { ...options, what });
+  // a file's external data resolves against the file's folder, bytes' against the folder the caller names
+  const externalDataDir = file ? file.dir : options.externalDataDir === undefined ? undefined : resolve(options.externalDataDir);
+  const decoded = readLossModel(model, what);
+  if (externalDataDir !== undefined) await checkExternalFiles(decoded.info.externalData, externalDataDir, what);
+  return createDecodedEvaluator(model, decoded, { ...options, what, externalDataDir });
 }
 
 /** @internal An evaluator over model bytes the caller has already decoded and verified (streaming). */

@@ -66,13 +66,16 @@ export function planProviders(
 }
 
 /** onnxruntime session options for a provider (DirectML wants no memory pattern and sequential execution). */
-export function sessionOptionsFor(ep: ExecutionProvider, threads?: number, spinning = false): Record<string, unknown> {
+export function sessionOptionsFor(ep: ExecutionProvider, threads?: number, spinning = false, externalDataDir?: string): Record<string, unknown> {
+  // a model given as bytes has no path: onnxruntime resolves its external data against this folder
+  // (without it, against the working directory, and some optimizers fail with model_path.empty())
+  const folder = externalDataDir === undefined ? {} : { model_external_initializers_file_folder_path: externalDataDir };
   const opts: Record<string, unknown> = {
     executionProviders: [ep],
     graphOptimizationLevel: "all",
     // onnxruntime's own log would add lines to stderr around an error the caller already gets as one
     logSeverityLevel: 4,
-    extra: { session: { intra_op: { allow_spinning: spinning ? "1" : "0" } } },
+    extra: { session: { intra_op: { allow_spinning: spinning ? "1" : "0" }, ...folder } },
   };
   if (threads !== undefined) opts.intraOpNumThreads = threads;
   if (ep === "dml") {

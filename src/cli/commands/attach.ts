@@ -1,4 +1,8 @@
-import { resolve } from "node:path";
+import { realpath } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { decodeModel } from "../../onnx/codec.js";
+import { externalRefs } from "../../onnx/external.js";
+import { checkExternalFiles, MAX_MODEL_BYTES } from "../../runtime/files.js";
 import { AttachError, attachLoss } from "../../losses/attach.js";
 import { canonicalJson } from "../../model/contract.js";
 import { OptionError } from "../../errors.js";
@@ -30,7 +34,21 @@ export async function attachCommand(io: CliIo, file: string, flags: AttachFlags)
   if (!flags.loss) throw new UsageError("attach: expected --loss NAME (see onnx-losses list)");
   if (!flags.o) throw new UsageError("attach: expected -o FILE.onnx (where the model with the loss is written)");
   const options = withGradientFlag((await readOptionsFlag(flags.options, io.cwd)) ?? {}, flags.gradient);
-  const bytes = await readBytes(resolve(io.cwd, file));
+  const path = resolve(io.cwd, file);
+  const bytes = await readBytes(path, { limit: MAX_MODEL_BYTES, what: "a .onnx model" });
+  // external data stays where it is: the written model references the same files, by the same
+  // locations, so it must be written into the model's folder (where they resolve)
+  const refs = externalRefs(decodeModel(bytes, file), file);
+  if (refs.length > 0) {
+    await checkExternalFiles(refs, dirname(path), file);
+    const outDir = dirname(resolve(io.cwd, flags.o));
+    const real = async (d: string) => realpath(d).catch(() => resolve(d));
+    if ((await real(outDir)) !== (await real(dirname(path)))) {
+      throw new UsageError(
+        `attach: ${file} keeps ${refs[0].tensor} in external data (${JSON.stringify(refs[0].location)}), which the written model references by the same location: write -o into the model's folder (${dirname(file)}), or save the model without external data first`,
+      );
+    }
+  }
   let a;
   try {
     a = attachLoss(bytes, { output: flags.output, loss: flags.loss, options, targetInput: flags.targetInput, lossOutput: flags.lossOutput }, file);

@@ -1,12 +1,14 @@
-import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createEvaluator } from "../../runtime/node.js";
 import type { TensorInput } from "../../runtime/tensor.js";
 import { UsageError } from "../errors.js";
 import { fmtNum, table } from "../format.js";
-import type { CliIo } from "../io.js";
+import { readBytes, type CliIo } from "../io.js";
 import type { ManifestEntry } from "./export.js";
+
+/** The largest --samples file read. */
+const MAX_SAMPLES_BYTES = 256 * 2 ** 20;
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
@@ -59,7 +61,7 @@ export async function demoCommand(io: CliIo, flags: { graphs?: string; samples?:
 
 /** A JSON file the user may have named: text that is not JSON is one line naming the file. */
 async function readJson(file: string): Promise<unknown> {
-  const text = await readFile(file, "utf8");
+  const text = new TextDecoder().decode(await readBytes(file, { limit: MAX_SAMPLES_BYTES, what: "a .json file" }));
   try {
     return JSON.parse(text);
   } catch (e) {

@@ -16,7 +16,7 @@ import type { TensorData } from "../../runtime/tensor.js";
 import { UsageError } from "../errors.js";
 import { withGradientFlag } from "./export.js";
 import { describeTensor, MAX_JSON_VALUES, outputsJson } from "../format.js";
-import { readBytes, type CliIo } from "../io.js";
+import { readBytes, readModelArg, type CliIo } from "../io.js";
 import { parseIntFlag, parseNamedFile, readOptionsFlag } from "../parse.js";
 
 export interface EvalFlags {
@@ -42,8 +42,9 @@ export const STREAM_ABOVE_BYTES = 256 * 2 ** 20;
  * The model `eval` runs: a .onnx file's bytes, or a catalogue loss built for the rank of the `input`
  * file (read from its header). One pass and --stream both evaluate these bytes.
  */
-async function resolveModel(io: CliIo, target: string, flags: EvalFlags, files: Record<string, string>, given: Record<string, string>): Promise<{ model: Uint8Array; what?: string }> {
-  if (!target.endsWith(".onnx")) {
+async function resolveModel(io: CliIo, target: string, flags: EvalFlags, files: Record<string, string>, given: Record<string, string>): Promise<{ model: Uint8Array; what?: string; externalDataDir?: string }> {
+  // a file by its extension in any case (X.ONNX is a file, not a loss name)
+  if (!/\.onnx$/i.test(target)) {
     const options = withGradientFlag((await readOptionsFlag(flags.options, io.cwd)) ?? {}, flags.gradient);
     if (!files.input) throw new UsageError(`eval ${target}: expected --input input=FILE.npy (the loss's input)`);
     const rank = await npyRank(files.input, given.input);
@@ -53,7 +54,8 @@ async function resolveModel(io: CliIo, target: string, flags: EvalFlags, files: 
   for (const [flag, value] of [["--options", flags.options], ["--opset", flags.opset], ["--lowering", flags.lowering], ["--dtype", flags.dtype], ["--gradient", flags.gradient]]) {
     if (value !== undefined) throw new UsageError(`eval: ${flag} applies to a loss name; a .onnx file carries its own`);
   }
-  return { model: await readBytes(resolve(io.cwd, target)), what: target };
+  const file = await readModelArg(resolve(io.cwd, target), target);
+  return { model: file.bytes, what: target, externalDataDir: file.dir };
 }
 
 /**
@@ -95,14 +97,14 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   if (Object.keys(files).length === 0) throw new UsageError("eval: expected at least one --input NAME=FILE.npy");
   const chunkMb = parseIntFlag("--chunk-mb", flags.chunkMb);
   if (chunkMb !== undefined && chunkMb < 1) throw new UsageError(`--chunk-mb: expected an integer >= 1, received ${chunkMb}`);
-  const { model, what } = await resolveModel(io, target, flags, files, given);
+  const { model, what, externalDataDir } = await resolveModel(io, target, flags, files, given);
   let total = 0;
   for (const f of Object.values(files)) total += (await stat(f)).size;
   if (flags.stream === false && chunkMb !== undefined) throw new UsageError("eval: --no-stream and --chunk-mb contradict each other");
   const auto = flags.stream === undefined && chunkMb === undefined && total > STREAM_ABOVE_BYTES;
   if (flags.stream === true || chunkMb !== undefined || auto) {
     try {
-      return await streamEval(io, model, what, files, given, flags, { ep, fallback, threads, chunkBytes: chunkMb === undefined ? undefined : chunkMb * 2 ** 20 });
+      return await streamEval(io, model, what, files, given, flags, { ep, fallback, threads, externalDataDir, chunkBytes: chunkMb === undefined ? undefined : chunkMb * 2 ** 20 });
     } catch (e) {
       if (auto && e instanceof StreamRefusedError) {
         throw new UsageError(
@@ -115,7 +117,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
   for (const [name, file] of Object.entries(files)) feeds[name] = decodeNpy(await readBytes(file), given[name]);
 
-  const evaluator = await createEvaluator(model, { ep, fallback, threads, what });
+  const evaluator = await createEvaluator(model, { ep, fallback, threads, what, externalDataDir });
   try {
     const dir = flags.out ? resolve(io.cwd, flags.out) : undefined;
     if (dir) {
@@ -148,7 +150,7 @@ async function streamEval(
   files: Record<string, string>,
   given: Record<string, string>,
   flags: EvalFlags,
-  opts: { ep: ReturnType<typeof parseProvider>; fallback: ReturnType<typeof parseProvider>[]; threads?: number; chunkBytes?: number },
+  opts: { ep: ReturnType<typeof parseProvider>; fallback: ReturnType<typeof parseProvider>[]; threads?: number; chunkBytes?: number; externalDataDir?: string },
 ): Promise<void> {
   const outDir = flags.out ? resolve(io.cwd, flags.out) : undefined;
   const bar = io.progress ? new cliProgress.SingleBar({ format: "{bar} {percentage}% | {value}/{total} rows | {duration_formatted}", stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;

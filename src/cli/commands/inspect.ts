@@ -1,18 +1,31 @@
 import { resolve } from "node:path";
-import type { ModelInfo, TensorInfo } from "../../builder/reader.js";
-import { readLossModel } from "../../losses/verify.js";
+import type { InitializerInfo, ModelInfo, TensorInfo } from "../../builder/reader.js";
 import { canonicalJson, type LossContract } from "../../model/contract.js";
-import { readBytes, type CliIo } from "../io.js";
+import { splitChecks } from "../../runtime/validate.js";
+import { readModelArg, type CliIo } from "../io.js";
 
 /**
  * `onnx-losses inspect FILE.onnx [--dot] [--json]`: opset, inputs and outputs with shapes, nodes, and
  * for a model built by onnx-losses its contract (loss, options, input checks), verified.
  */
 export async function inspectCommand(io: CliIo, file: string, flags: { dot?: boolean; json?: boolean }): Promise<void> {
-  const { info, contract } = readLossModel(await readBytes(resolve(io.cwd, file)), file);
+  const { info, contract } = await readModelArg(resolve(io.cwd, file), file);
   if (flags.dot) io.out(toDot(info));
-  else if (flags.json) io.out(JSON.stringify({ ...info, contract: contract ?? null }, null, 2));
+  else if (flags.json) io.out(JSON.stringify({ ...info, initializers: info.initializers.map(jsonInitializer), contract: contract ?? null }, null, 2));
   else io.out(describe(file, info, contract));
+}
+
+/** The most values of one initializer `inspect --json` prints (a larger one gives its count only). */
+export const MAX_JSON_INITIALIZER_VALUES = 65536;
+
+function jsonInitializer(t: InitializerInfo): Record<string, unknown> {
+  return { ...t, ...(t.external || t.count > MAX_JSON_INITIALIZER_VALUES ? {} : { values: t.values }) };
+}
+
+/** An initializer's data as `inspect` shows it: up to 8 values, else their count; external data's place. */
+function describeData(t: InitializerInfo): string {
+  if (t.external) return ` external ${t.external.location} offset ${t.external.offset}${Number.isFinite(t.external.length) ? ` length ${t.external.length}` : ""}`;
+  return t.count <= 8 ? ` = [${t.values.join(", ")}]` : ` (${t.count} values)`;
 }
 
 const sig = (t: TensorInfo) => `${t.name}: ${t.dtype} [${t.shape.join(", ")}]`;
@@ -27,14 +40,16 @@ function describe(file: string, m: ModelInfo, contract: LossContract | undefined
     if (contract.step) lines.push(`  a training step around the loss: ${contract.step.kind}, lr ${contract.step.lr} (outputs the updated parameters)`);
     const a = contract.attached;
     if (a) lines.push(`  attached to output ${a.output}: target input ${a.target}, outputs ${a.loss}${a.gradient ? `, ${a.gradient}` : ""}; the loss's other names start with ${a.prefix}`);
-    lines.push(`  checks before each run: ${contract.checks.length ? contract.checks.map(describeCheck).join("; ") : "none"}`);
+    // an attached loss's checks on the model's output run on the run's outputs, after it
+    const { before, after } = splitChecks(contract.checks, m.inputs, m.outputs);
+    lines.push(`  checks before each run: ${before.length ? before.map(describeCheck).join("; ") : "none"}`);
+    if (after.length) lines.push(`  checks of each run's outputs (its results are refused when one fails): ${after.map(describeCheck).join("; ")}`);
   }
   lines.push("  inputs:", ...m.inputs.map((t) => `    ${sig(t)}`));
   lines.push("  outputs:", ...m.outputs.map((t) => `    ${sig(t)}`));
   lines.push(`  initializers (${m.initializers.length}):`);
   for (const t of m.initializers) {
-    const vals = t.values.length <= 8 ? ` = [${t.values.join(", ")}]` : ` (${t.values.length} values)`;
-    lines.push(`    ${t.name}: ${t.dtype} [${t.shape.join(", ")}]${vals}`);
+    lines.push(`    ${t.name}: ${t.dtype} [${t.shape.join(", ")}]${describeData(t)}`);
   }
   lines.push(`  nodes (${m.nodes.length}):`);
   for (const n of m.nodes) {
@@ -72,7 +87,7 @@ export function toDot(m: ModelInfo): string {
       .filter((x) => consts.has(x))
       .map((x) => {
         const c = consts.get(x)!;
-        return c.values.length <= 4 ? `${x}=[${c.values.join(",")}]` : x;
+        return !c.external && c.count <= 4 ? `${x}=[${c.values.join(",")}]` : x;
       });
     const label = [n.opType, ...attrs, ...constArgs].join("\n");
     lines.push(`  n${i} [shape=box, style=rounded, label=${q(label)}];`);
