@@ -12,6 +12,8 @@ const FS_CODES: Readonly<Record<string, string>> = {
   ENOTDIR: "not a directory",
   EACCES: "permission denied",
   EEXIST: "already exists",
+  EMFILE: "too many open files (raise ulimit -n)",
+  ENFILE: "too many open files in the system",
 };
 
 /** Errors that are the user's input, not a bug: reported as one line, exit code 2. */

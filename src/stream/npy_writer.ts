@@ -22,9 +22,16 @@ export class NpyWriter {
     const handle = await open(`${file}.partial`, "w");
     // the header of an empty array of these dims: same header bytes, no data
     const empty = { dtype, dims, data: new Uint8Array(0) } as unknown as TensorData;
-    const header = encodeNpy(empty);
-    await handle.write(header, 0, header.length, 0);
-    return new NpyWriter(file, handle, header.length, dims);
+    try {
+      const header = encodeNpy(empty);
+      await handle.write(header, 0, header.length, 0);
+      return new NpyWriter(file, handle, header.length, dims);
+    } catch (e) {
+      // a header that cannot be written (a full disk) leaves no open handle and no partial file
+      await handle.close().catch(() => undefined);
+      await rm(`${file}.partial`, { force: true }).catch(() => undefined);
+      throw e;
+    }
   }
 
   async append(data: TensorData["data"]): Promise<void> {
