@@ -183,7 +183,8 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
     const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     const rowBytes = opened.reduce((a, o) => a + o.rowBytes, 0);
     if (rowBytes > chunkBytes) {
-      const mib = (b: number) => (b >= 2 ** 20 ? `${+(b / 2 ** 20).toFixed(1)} MiB` : `${b} bytes`);
+      // whole MiB as such; otherwise the bytes, and the MiB rounded up (a row "above" never reads as equal)
+      const mib = (b: number) => (b > 0 && b % 2 ** 20 === 0 ? `${b / 2 ** 20} MiB` : b >= 2 ** 20 ? `${b} bytes (${Math.ceil((b / 2 ** 20) * 10) / 10} MiB)` : `${b} bytes`);
       const names = opened.length > 1 ? ` (${opened.map((o) => o.name).join(", ")} together)` : "";
       throw new StreamRefusedError(
         what,
