@@ -4,7 +4,8 @@
  * per-item outputs are concatenated into .npy files; a mean or sum is combined from the loss_sum and
  * weight_sum the same graph computes, in float64). Node only.
  */
-import { open, type FileHandle } from "node:fs/promises";
+import { constants, type Stats } from "node:fs";
+import { open, stat, type FileHandle } from "node:fs/promises";
 import { withOutputs } from "../builder/edit.js";
 import { describeModel, type ModelInfo } from "../builder/reader.js";
 import { checkWritableType, makeFolder, outputFiles } from "../io/files.js";
@@ -58,9 +59,54 @@ interface OpenNpy {
   rowBytes: number;
 }
 
-async function openNpy(name: string, path: string, file = path): Promise<OpenNpy> {
-  const handle = await open(path, "r");
+/**
+ * What a file that is not a regular file (nor a folder, which fails as EISDIR) is, for the refusal; undefined
+ * for a regular file.
+ */
+function notRegular(st: Stats): string | undefined {
+  if (st.isFile() || st.isDirectory()) return undefined;
+  if (st.isFIFO()) return "a FIFO or pipe";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+/**
+ * A streamed input that is not a regular file: streaming reads each chunk by its offset in the file
+ * (ESPIPE on a pipe), so a pipe, a FIFO or a device is refused, by a stat that never blocks (opening a
+ * FIFO without a writer blocks).
+ */
+export class StreamFileError extends InputError {
+  override name = "StreamFileError";
+  constructor(
+    readonly file: string,
+    readonly kind: string,
+  ) {
+    super(`${file}: expected a regular file to stream, received ${kind}: streamed evaluation reads files by offset; evaluate in one pass (--no-stream) or copy it to a regular file`);
+  }
+}
+
+/** Refuse a path that is not a regular file before anything opens it (stat does not block on a FIFO). */
+export async function checkStreamable(path: string, file = path): Promise<void> {
+  let st: Stats;
   try {
+    st = await stat(path);
+  } catch {
+    return; // a missing file fails in open, with its path, as before
+  }
+  const kind = notRegular(st);
+  if (kind) throw new StreamFileError(file, kind);
+}
+
+async function openNpy(name: string, path: string, file = path): Promise<OpenNpy> {
+  await checkStreamable(path, file);
+  // O_NONBLOCK: a file swapped for a FIFO after the stat opens at once and is refused below, never waits
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await handle.stat();
+    const kind = notRegular(st);
+    if (kind) throw new StreamFileError(file, kind);
     // the preamble says how long the header is (at most MAX_NPY_HEADER_BYTES): read exactly that much
     const pre = new Uint8Array(12);
     const { bytesRead: preRead } = await handle.read(pre, 0, 12, 0);
@@ -70,15 +116,14 @@ async function openNpy(name: string, path: string, file = path): Promise<OpenNpy
     if (header.dims.length === 0) throw new InputError(`${name}: expected at least one dim to stream over, received a scalar (${file})`);
     checkEmptyExtent(name, header.dims);
     const rowElems = sizeOf(header.dims.slice(1));
-    const st = await handle.stat();
     const { bytes } = DTYPES[header.dtype];
     const need = header.dataOffset + sizeOf(header.dims) * bytes;
     if (st.size < need) throw new NpyError(`${file}: expected ${need} bytes for ${header.dtype} ${fmtDims(header.dims)}, the file has ${st.size}`);
     return { name, file, handle, header, rowElems, rowBytes: rowElems * bytes };
   } catch (e) {
-    await handle.close();
+    await handle.close().catch(() => undefined); // the first error is the one to report
     // reading a folder fails with EISDIR but no path: name the file, as for a missing one
-    if (typeof e === "object" && e !== null && (e as { code?: unknown }).code === "EISDIR" && (e as { path?: unknown }).path === undefined) Object.assign(e, { path: file });
+    if (typeof e === "object" && e !== null && (e as { code?: unknown }).code !== undefined && (e as { path?: unknown }).path === undefined) Object.assign(e, { path: file });
     throw e;
   }
 }
@@ -89,6 +134,9 @@ export async function npyRank(file: string, shown = file): Promise<number> {
   await o.handle.close();
   return o.header.dims.length;
 }
+
+/** Bytes of input rows per chunk when the caller gives none (all files together). */
+export const DEFAULT_CHUNK_BYTES = 64 * 2 ** 20;
 
 /** Relative agreement between a chunk's output and its parts: the output type's rounding, with room. */
 const ROUNDING: Record<FloatDType, number> = { float16: 2e-3, float32: 1e-6, float64: 1e-12 };
@@ -102,6 +150,7 @@ const ROUNDING: Record<FloatDType, number> = { float16: 2e-3, float32: 1e-6, flo
  */
 export async function evaluateNpyFiles(source: StreamSource, files: Record<string, string>, options: StreamOptions = {}): Promise<StreamResult> {
   const opened: OpenNpy[] = [];
+  let done = false;
   try {
     for (const [name, file] of Object.entries(files)) opened.push(await openNpy(name, file, options.shownAs?.[name] ?? file));
     const input = opened.find((o) => o.name === "input");
@@ -130,11 +179,26 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
     }
     const outputType = info.outputs[0]?.dtype;
     const tol = ROUNDING[(outputType as FloatDType) in ROUNDING ? (outputType as FloatDType) : "float32"];
-    const evaluator = await createDecodedEvaluator(model, { info, contract: decoded.contract }, options);
-
+    // a chunk is at least one row: a row larger than the chunk size would hold more than it in memory
+    const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     const rowBytes = opened.reduce((a, o) => a + o.rowBytes, 0);
-    const rowsPerChunk = Math.max(1, Math.floor((options.chunkBytes ?? 64 * 2 ** 20) / Math.max(1, rowBytes)));
-    const buffers = opened.map((o) => new ArrayBuffer(Math.max(1, Math.min(rowsPerChunk, N) * o.rowBytes)));
+    if (rowBytes > chunkBytes) {
+      // whole MiB as such; otherwise the bytes, and the MiB rounded up (a row "above" never reads as equal)
+      const mib = (b: number) => (b > 0 && b % 2 ** 20 === 0 ? `${b / 2 ** 20} MiB` : b >= 2 ** 20 ? `${b} bytes (${Math.ceil((b / 2 ** 20) * 10) / 10} MiB)` : `${b} bytes`);
+      const names = opened.length > 1 ? ` (${opened.map((o) => o.name).join(", ")} together)` : "";
+      throw new StreamRefusedError(
+        what,
+        `one row of its inputs${names} is ${mib(rowBytes)}, above the chunk size of ${mib(chunkBytes)}, and a chunk holds at least one row: raise --chunk-mb (chunkBytes) to ${Math.ceil(rowBytes / 2 ** 20)} or more`,
+      );
+    }
+    const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / Math.max(1, rowBytes)));
+    // an attached loss's contract verifies the loss, not the model before it (which may mix rows)
+    const verified = decoded.contract !== undefined && decoded.contract.attached === undefined;
+    // a model onnx-losses did not verify is checked on its first chunk, split in two: that chunk holds at
+    // least two rows whatever the chunk size, so one-row chunks are checked too (2 rows <= 2 chunk sizes)
+    const firstRows = verified ? rowsPerChunk : Math.max(2, rowsPerChunk);
+    const buffers = opened.map((o) => new ArrayBuffer(Math.max(1, Math.min(firstRows, N) * o.rowBytes)));
+    const evaluator = await createDecodedEvaluator(model, { info, contract: decoded.contract }, options);
     const totals = new Map<string, number>();
     /** Sums of integer outputs, exact; and each summed output's type and dims as one pass gives them. */
     const intTotals = new Map<string, bigint>();
@@ -153,10 +217,11 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
       for (const name of plan.outputs) fileOf(name); // refuse before any work
       if (options.outDir) await makeFolder(options.outDir);
     }
+    let ran = false;
     try {
       // at least one chunk, so that N = 0 is validated as one pass validates it
-      for (let r0 = 0; r0 < N || chunks === 0; r0 += rowsPerChunk) {
-        const rows = Math.min(rowsPerChunk, N - r0);
+      for (let r0 = 0, rows = 0; r0 < N || chunks === 0; r0 += rows) {
+        rows = Math.min(chunks === 0 ? firstRows : rowsPerChunk, N - r0);
         const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
         for (let i = 0; i < opened.length; i++) {
           const o = opened[i];
@@ -182,8 +247,6 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
           }
           throw e;
         }
-        // an attached loss's contract verifies the loss, not the model before it (which may mix rows)
-        const verified = decoded.contract !== undefined && decoded.contract.attached === undefined;
         if (!verified && chunks === 0 && rows >= 2) await checkRowsCombine(evaluator, feeds, out, plan, rows, what);
         if (plan.kind === "rows") {
           for (const name of plan.outputs) {
@@ -231,11 +294,14 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
         }
         writers.clear();
         const first = Object.values(written)[0];
+        ran = done = true;
         return { outputs: {}, chunks, rows: N, written: { file: first.file, dims: first.dims }, files: written };
       }
+      ran = true;
     } finally {
-      await evaluator.release();
-      for (const w of writers.values()) await w.abort();
+      // every handle closed and every partial file removed, whichever of them fails; an error already
+      // under way is the one reported
+      await settleAll([evaluator.release(), ...[...writers.values()].map((w) => w.abort())], ran);
     }
     // each output in the type one pass gives it (a float16 sum past 65504 is inf there, so here too)
     const typeOf = (name: string) => info.outputs.find((o) => o.name === name)!.dtype as DType;
@@ -249,14 +315,26 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
           : dtype === "int32" ? { dtype, dims, data: Int32Array.of(Number(BigInt.asIntN(32, int ?? 0n))) }
           : { ...scalarTensor(dtype, totals.get(name) ?? 0), dims };
       }
+      done = true;
       return { outputs, chunks, rows: N };
     }
     const sum = totals.get("sum") ?? 0;
     const value = plan.weight ? sum / (totals.get("weight") ?? 0) : sum;
+    done = true;
     return { outputs: { [plan.output]: scalarTensor(typeOf(plan.output), value) }, value, chunks, rows: N };
   } finally {
-    for (const o of opened) await o.handle.close();
+    await settleAll(
+      opened.map((o) => o.handle.close()),
+      done,
+    );
   }
+}
+
+/** Wait for every cleanup; throw the first failure only when nothing else is being thrown (`ok`). */
+async function settleAll(cleanups: Promise<unknown>[], ok: boolean): Promise<void> {
+  const settled = await Promise.allSettled(cleanups);
+  const failed = settled.find((p): p is PromiseRejectedResult => p.status === "rejected");
+  if (failed && ok) throw failed.reason;
 }
 
 /** A scalar of a float type (other types as float64). */

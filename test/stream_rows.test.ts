@@ -1,0 +1,204 @@
+/**
+ * Streaming's edges (issue 16): the check that a model keeps rows apart runs whatever the chunk size
+ * (one-row chunks included); a row larger than the chunk size is refused with the flag that raises it;
+ * inputs that are not regular files (a pipe, a FIFO without a writer) are refused with one line, never
+ * ESPIPE or a hang; more inputs than `ulimit -n` exit 2 with the path; no error path leaves a handle open.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "@jest/globals";
+import { Graph } from "../src/builder/graph.js";
+import { neg } from "../src/builder/ops/index.js";
+import { runCli } from "../src/cli/program.js";
+import { decodeNpy, encodeNpy } from "../src/io/npy.js";
+import { attachLoss } from "../src/losses/attach.js";
+import { buildLoss } from "../src/losses/index.js";
+import { createEvaluator } from "../src/runtime/node.js";
+import type { TensorData } from "../src/runtime/tensor.js";
+import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
+import { ROOT } from "./helpers.js";
+
+const dir = mkdtempSync(join(tmpdir(), "onnx-losses-stream-rows-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const CLI = join(ROOT, "dist", "cli", "main.js");
+const posix = process.platform !== "win32";
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: dir });
+  return { code, out, err };
+}
+
+async function onePass(model: Uint8Array, feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
+  const ev = await createEvaluator(model);
+  try {
+    return await ev.run(feeds);
+  } finally {
+    await ev.release();
+  }
+}
+
+const refusal = (what: string, reason: string) => `${what}: cannot be evaluated in chunks: ${reason}; evaluate it in one pass (without --stream)`;
+
+/** logits = x - the batch's mean over rows: per item in shape, not in value. */
+function centring(C: number): Uint8Array {
+  const g = new Graph("centred", { opset: 17 });
+  const x = g.input("x", "float32", ["N", C]);
+  g.output(g.node("Sub", [x, g.node("ReduceMean", [x], { axes: [0], keepdims: 1 })]), "logits", ["N", C]);
+  return g.toModel();
+}
+
+// as in the issue: logits 4 x 5, a cross-entropy with reduction none attached; one-row chunks gave
+// [1.609 x4] = log 5 (each row centred on itself is all 0) where one pass gives other values
+const C = 5;
+const X = Float32Array.from([9, 1, 0, -2, 3, -4, 5, 0, 8, -3, 2, 7, -1, 0, 4, -6, 1, 3, 2, 10]);
+const T = BigInt64Array.from([0n, 1n, 2n, 3n]);
+writeFileSync(join(dir, "x.npy"), encodeNpy({ dtype: "float32", dims: [4, C], data: X }));
+writeFileSync(join(dir, "t.npy"), encodeNpy({ dtype: "int64", dims: [4], data: T }));
+const files = { x: join(dir, "x.npy"), target: join(dir, "t.npy") };
+const rowBytes = C * 4 + 8;
+
+describe("the row check runs whatever the chunk size", () => {
+  test("a row-centring model in one-row chunks is refused (it streamed zeros)", async () => {
+    const outDir = mkdtempSync(join(dir, "out-"));
+    await expect(evaluateNpyFiles(centring(C), { x: files.x }, { chunkBytes: C * 4, outDir, what: "centred.onnx" })).rejects.toThrow(
+      refusal("centred.onnx", "its output logits is not per item along N: rows 0..0 and 1..1 evaluated apart do not combine into rows 0..1"),
+    );
+    expect(readdirSync(outDir)).toEqual([]);
+  });
+
+  test.each([1, 2, 3])("an attached cross-entropy (reduction none) after a row-centring model, chunks of %i rows, is refused", async (rows) => {
+    const model = attachLoss(centring(C), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model;
+    const one = await onePass(model, { x: { dtype: "float32", dims: [4, C], data: X }, target: { dtype: "int64", dims: [4], data: T } });
+    expect(Array.from(one.loss.data as Float32Array, (v) => +v.toFixed(3))).toEqual([0, 4.513, 5.211, 6.52]);
+    const outDir = mkdtempSync(join(dir, "out-"));
+    const h = Math.floor(Math.max(2, rows) / 2);
+    const last = Math.max(2, rows) - 1;
+    await expect(evaluateNpyFiles(model, files, { chunkBytes: rows * rowBytes, outDir, what: "a.onnx" })).rejects.toThrow(
+      refusal("a.onnx", `its output logits is not per item along N: rows 0..${h - 1} and ${h}..${last} evaluated apart do not combine into rows 0..${last}`),
+    );
+  });
+
+  test("the CLI: --chunk-mb 1 on rows of 800 kB exits 2 with one line; a model that keeps rows apart streams as one pass", async () => {
+    const wide = 200000;
+    const model = attachLoss(centring(wide), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model;
+    writeFileSync(join(dir, "wide.onnx"), model);
+    const x = Float32Array.from({ length: 3 * wide }, (_, i) => Math.sin(i) * 3);
+    writeFileSync(join(dir, "wx.npy"), encodeNpy({ dtype: "float32", dims: [3, wide], data: x }));
+    writeFileSync(join(dir, "wt.npy"), encodeNpy({ dtype: "int64", dims: [3], data: BigInt64Array.from([1n, 7n, 99n]) }));
+    const r = await cli("eval", "wide.onnx", "--input", "x=wx.npy", "--input", "target=wt.npy", "--chunk-mb", "1", "--out", "wide_out");
+    expect([r.code, r.out, r.err]).toEqual([
+      2,
+      "",
+      "onnx-losses: wide.onnx: cannot be evaluated in chunks: its output logits is not per item along N: rows 0..0 and 1..1 evaluated apart do not combine into rows 0..1; evaluate it in one pass (without --stream)\n",
+    ]);
+    // the same loss after a model that keeps rows apart (negation): streamed in one-row chunks, as one pass
+    const g = new Graph("negated", { opset: 17 });
+    g.output(neg(g.input("x", "float32", ["N", wide])), "logits", ["N", wide]);
+    writeFileSync(join(dir, "neg.onnx"), attachLoss(g.toModel(), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model);
+    const s = await cli("eval", "neg.onnx", "--input", "x=wx.npy", "--input", "target=wt.npy", "--chunk-mb", "1", "--out", "neg_out");
+    expect([s.code, s.err]).toEqual([0, ""]);
+    expect(s.out).toContain("loss float32 [3]: streamed to neg_out/loss.npy (2 chunks)"); // rows 0..1, then 2
+    const once = await cli("eval", "neg.onnx", "--input", "x=wx.npy", "--input", "target=wt.npy", "--json");
+    const want = (JSON.parse(once.out) as { outputs: { loss: { data: number[] } } }).outputs.loss.data;
+    expect(Array.from(decodeNpy(new Uint8Array(readFileSync(join(dir, "neg_out", "loss.npy")))).data as Float32Array)).toEqual(want);
+  });
+});
+
+describe("a chunk holds at least one row: a larger row is refused with the flag that raises the chunk size", () => {
+  test("library and CLI", async () => {
+    const wide = 2 ** 18; // 1 MiB of float32 per row, input and target: 2 MiB
+    const x = Float32Array.from({ length: 2 * wide }, (_, i) => Math.cos(i));
+    const y = Float32Array.from(x, (v) => (v > 0 ? 1 : 0));
+    writeFileSync(join(dir, "bx.npy"), encodeNpy({ dtype: "float32", dims: [2, wide], data: x }));
+    writeFileSync(join(dir, "by.npy"), encodeNpy({ dtype: "float32", dims: [2, wide], data: y }));
+    const bce = { loss: "binary_cross_entropy_with_logits", options: { reduction: "none" } };
+    await expect(evaluateNpyFiles(bce, { input: join(dir, "bx.npy"), target: join(dir, "by.npy") }, { chunkBytes: 2 ** 20, noneOutput: join(dir, "b.npy"), what: "bce" })).rejects.toThrow(
+      refusal("bce", "one row of its inputs (input, target together) is 2 MiB, above the chunk size of 1 MiB, and a chunk holds at least one row: raise --chunk-mb (chunkBytes) to 2 or more"),
+    );
+    const argv = ["eval", "binary_cross_entropy_with_logits", "--input", "input=bx.npy", "--input", "target=by.npy", "--options", '{"reduction":"none"}', "--out", "b_out"];
+    const r = await cli(...argv, "--chunk-mb", "1");
+    expect([r.code, r.out]).toEqual([2, ""]);
+    expect(r.err).toBe(
+      "onnx-losses: binary_cross_entropy_with_logits: cannot be evaluated in chunks: one row of its inputs (input, target together) is 2 MiB, above the chunk size of 1 MiB, and a chunk holds at least one row: raise --chunk-mb (chunkBytes) to 2 or more; evaluate it in one pass (without --stream)\n",
+    );
+    const ok = await cli(...argv, "--chunk-mb", "2");
+    expect([ok.code, ok.err]).toEqual([0, ""]);
+    const once = await onePass(buildLoss("binary_cross_entropy_with_logits", { reduction: "none" }).model, {
+      input: { dtype: "float32", dims: [2, wide], data: x },
+      target: { dtype: "float32", dims: [2, wide], data: y },
+    });
+    expect(Buffer.from(readFileSync(join(dir, "b_out", "loss.npy"))).equals(Buffer.from(encodeNpy(once.loss)))).toBe(true);
+  });
+});
+
+(posix ? describe : describe.skip)("inputs that are not regular files", () => {
+  const sh = (script: string) => spawnSync("bash", ["-c", script], { cwd: dir, encoding: "utf8", timeout: 60000, env: { ...process.env, CLI } });
+  const line = (shown: string) =>
+    `onnx-losses: ${shown}: expected a regular file to stream, received a FIFO or pipe: streamed evaluation reads files by offset; evaluate in one pass (--no-stream) or copy it to a regular file\n`;
+
+  test("a process substitution under --stream exits 2 with one line (was internal error: ESPIPE); without --stream it is read in one pass", () => {
+    writeFileSync(join(dir, "ce_x.npy"), encodeNpy({ dtype: "float32", dims: [4, C], data: X }));
+    const once = sh(`node "$CLI" eval cross_entropy --input input=ce_x.npy --input target=t.npy --json`);
+    expect(once.status).toBe(0);
+    for (const inputs of ["--input input=<(cat ce_x.npy) --input target=t.npy", "--input input=ce_x.npy --input target=<(cat t.npy)"]) {
+      const r = sh(`node "$CLI" eval cross_entropy ${inputs} --stream`);
+      expect([r.status, r.stdout]).toEqual([2, ""]);
+      expect(r.stderr).toMatch(/^onnx-losses: \/dev\/fd\/\d+: expected a regular file to stream, received a FIFO or pipe: .*; evaluate in one pass \(--no-stream\) or copy it to a regular file\n$/);
+      const p = sh(`node "$CLI" eval cross_entropy ${inputs} --json`);
+      expect([p.status, p.stderr, p.stdout]).toEqual([0, "", once.stdout]);
+    }
+  });
+
+  test("a FIFO without a writer under --stream exits 2 at once, whichever input it is (it blocked forever in open)", () => {
+    expect(sh("mkfifo fifo.npy").status).toBe(0);
+    for (const inputs of ["--input input=fifo.npy --input target=t.npy", "--input input=ce_x.npy --input target=fifo.npy"]) {
+      const r = sh(`node "$CLI" eval cross_entropy ${inputs} --stream`);
+      expect([r.status, r.signal, r.stdout, r.stderr]).toEqual([2, null, "", line("fifo.npy")]);
+    }
+    writeFileSync(join(dir, "centred.onnx"), centring(C));
+    const r = sh(`node "$CLI" eval centred.onnx --input x=fifo.npy --stream`);
+    expect([r.status, r.signal, r.stderr]).toEqual([2, null, line("fifo.npy")]);
+  });
+});
+
+(process.platform === "linux" ? describe : describe.skip)("open files", () => {
+  test("more inputs than ulimit -n under --stream: exit 2 naming the path (was internal error: EMFILE)", () => {
+    const inputs = Array.from({ length: 100 }, (_, i) => `--input x${i}=t.npy`).join(" ");
+    const r = spawnSync("bash", ["-c", `ulimit -n 50 && node "$CLI" eval cross_entropy --input input=ce_x.npy --input target=t.npy ${inputs} --stream`], {
+      cwd: dir,
+      encoding: "utf8",
+      timeout: 60000,
+      env: { ...process.env, CLI },
+    });
+    expect([r.status, r.stdout]).toEqual([2, ""]);
+    expect(r.stderr).toBe(`onnx-losses: ${join(dir, "t.npy")}: too many open files in this process (raise ulimit -n)\n`);
+  });
+
+  test("no error path of the stream leaves a file handle open", async () => {
+    const fds = () => readdirSync("/proc/self/fd").length;
+    writeFileSync(join(dir, "bad_t.npy"), encodeNpy({ dtype: "int64", dims: [4], data: BigInt64Array.from([0n, 1n, 2n, 9n]) }));
+    writeFileSync(join(dir, "short_t.npy"), encodeNpy({ dtype: "int64", dims: [3], data: BigInt64Array.from([0n, 1n, 2n]) }));
+    writeFileSync(join(dir, "junk.npy"), "not an npy file at all");
+    writeFileSync(join(dir, "a_file"), "");
+    const ce = { loss: "cross_entropy" };
+    const xs = join(dir, "ce_x.npy");
+    const attempts: [Parameters<typeof evaluateNpyFiles>, RegExp][] = [
+      [[ce, { input: xs, target: join(dir, "junk.npy") }], /junk\.npy/],
+      [[ce, { input: xs, target: join(dir, "short_t.npy") }], /expected dim 0/],
+      [[ce, { input: xs, target: join(dir, "bad_t.npy") }, { chunkBytes: rowBytes }], /received 9 at flat index 3/],
+      [[ce, { input: xs, target: join(dir, "missing.npy") }], /ENOENT/],
+      [[centring(C), { x: xs }, { chunkBytes: C * 4, outDir: dir }], /cannot be evaluated in chunks/],
+      [[{ loss: "cross_entropy", options: { reduction: "none" } }, { input: xs, target: join(dir, "t.npy") }, { chunkBytes: 2 * rowBytes, outDir: join(dir, "a_file") }], /EEXIST|ENOTDIR/],
+      [[ce, { input: xs, target: join(dir, "t.npy") }, { chunkBytes: 8 }], /raise --chunk-mb/],
+    ];
+    // one run first, so that what onnxruntime keeps open for the process is open before counting
+    await evaluateNpyFiles(ce, { input: xs, target: join(dir, "t.npy") });
+    const before = fds();
+    for (const [args, message] of attempts) await expect(evaluateNpyFiles(...args)).rejects.toThrow(message);
+    expect(fds()).toBe(before);
+  });
+});
