@@ -103,7 +103,7 @@ export async function createOrtEvaluator(
   const what = options.what ?? "model";
   if (info.outputs.length === 0) throw new OnnxRuntimeError(`${what}: expected a model with at least one output, received a graph without outputs`);
   if (!(info.irVersion >= MIN_ORT_IR_VERSION && info.irVersion <= MAX_ORT_IR_VERSION)) {
-    throw new OnnxRuntimeError(`${what}: ir_version ${info.irVersion}: expected ${MIN_ORT_IR_VERSION} to ${MAX_ORT_IR_VERSION} (the IR versions onnxruntime reads)`);
+    throw new OnnxRuntimeError(`${what}: ir_version ${info.irVersion}: expected ${MIN_ORT_IR_VERSION} to ${MAX_ORT_IR_VERSION} (the IR versions onnxruntime 1.30 reads)`);
   }
   if (info.externalData.length > 0 && options.externalDataDir === undefined) {
     const r = info.externalData[0];
@@ -127,8 +127,11 @@ export async function createOrtEvaluator(
   throw new ProviderError(`execution provider ${options.ep}: session creation failed (${failures.map((f) => `${f.ep}: ${f.message}`).join("; ")})`);
 }
 
-/** The IR versions onnxruntime 1.30 loads (a model outside them fails in session creation with a C++ signature as its message). */
-export const MIN_ORT_IR_VERSION = 3;
+/**
+ * The IR versions onnxruntime 1.30 loads (measured: 0 to 13; a model outside them failed in session
+ * creation with a C++ signature as its message's first line).
+ */
+export const MIN_ORT_IR_VERSION = 0;
 export const MAX_ORT_IR_VERSION = 13;
 
 class OrtEvaluator implements Evaluator {

@@ -32,6 +32,15 @@ export function fileKind(st: Stats): string {
 
 const PIECE = 64 * 2 ** 20;
 
+/** Reasons an open fails that are the path's, beyond those cli/errors.ts words (ENOENT, EISDIR, ENOTDIR, EACCES). */
+const OPEN_FAILURES: Readonly<Record<string, string>> = {
+  ELOOP: "too many symbolic links",
+  ENAMETOOLONG: "its name is too long",
+  EPERM: "operation not permitted",
+  EMFILE: "too many open files",
+  ENFILE: "too many open files",
+};
+
 /**
  * A regular file's bytes, at most `limit` of them. `shown` names the file in errors (default: the path);
  * `what` says what it was to be ("a .onnx model"). Throws FileError, or Node's error with its path for a
@@ -47,6 +56,7 @@ export async function readFileBounded(path: string, options: { limit?: number; s
     const code = (e as { code?: unknown }).code;
     // a socket cannot be opened at all; a device may refuse the open
     if (code === "ENXIO" || code === "ENODEV") throw new FileError(`${shown}: not a regular file (${code === "ENXIO" ? "a socket or a device without a reader" : "a device"}), expected ${options.what ?? "a file"}`);
+    if (typeof code === "string" && OPEN_FAILURES[code]) throw new FileError(`${shown}: cannot be opened (${OPEN_FAILURES[code]})`);
     if (typeof e === "object" && e !== null && (e as { path?: unknown }).path === undefined) Object.assign(e, { path: shown });
     throw e;
   }
@@ -106,6 +116,17 @@ export async function checkExternalFiles(refs: readonly ExternalRef[], dir: stri
       sizes.set(r.location, size);
     }
     if (r.offset + r.length > size) fail(`offset ${r.offset} length ${r.length}: past the end of the file (${size} bytes)`);
+  }
+}
+
+/** stat of a path the caller named: a failure that is the path's (a link loop, a name too long) is a FileError naming it. */
+export async function statPath(path: string, shown = path): Promise<Stats> {
+  try {
+    return await stat(path);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && OPEN_FAILURES[code]) throw new FileError(`${shown}: cannot be opened (${OPEN_FAILURES[code]})`);
+    throw e;
   }
 }
 

@@ -1,4 +1,3 @@
-import { stat } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
@@ -9,6 +8,7 @@ import { buildLossForRank } from "../../losses/index.js";
 import { evaluateNpyFiles, npyRank, StreamFileError } from "../../stream/evaluate_files.js";
 import { StreamRefusedError } from "../../stream/plan.js";
 import { createEvaluator, NODE_PROVIDERS } from "../../runtime/node.js";
+import { statPath } from "../../runtime/files.js";
 import { parseProvider, ProviderError } from "../../runtime/providers.js";
 import type { Lowering } from "../../builder/graph.js";
 import type { FloatDType } from "../../onnx/dtypes.js";
@@ -117,7 +117,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   const read: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
   const { model, what, externalDataDir } = await resolveModel(io, target, flags, files, given, read);
   let total = 0;
-  for (const f of Object.values(files)) total += (await stat(f)).size;
+  for (const f of Object.values(files)) total += (await statPath(f)).size;
   if (flags.stream === false && chunkMb !== undefined) throw new UsageError("eval: --no-stream and --chunk-mb contradict each other");
   const auto = flags.stream === undefined && chunkMb === undefined && total > STREAM_ABOVE_BYTES;
   if (flags.stream === true || chunkMb !== undefined || auto) {
