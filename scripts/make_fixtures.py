@@ -602,6 +602,14 @@ def main():
     npy_files()
     large_batch_cases()
     os.makedirs(OUT, exist_ok=True)
+    # infinite logits in a file of their own (test/infinite_logits.test.ts, CPU): the per-loss files are
+    # also run on WebGPU and against gradient fixtures, which hold no infinite cases
+    infinite = [c for cases in CASES.values() for c in cases if c["id"].startswith("infinite logits")]
+    for loss in list(CASES):
+        CASES[loss] = [c for c in CASES[loss] if not c["id"].startswith("infinite logits")]
+    os.makedirs(os.path.join(OUT, "infinite"), exist_ok=True)
+    write_fixture(os.path.join(OUT, "infinite", "logits.json"), "scripts/make_fixtures.py",
+                  "BCE with logits and sigmoid focal at logits of +-inf; expected = PyTorch", infinite)
     for loss, cases in CASES.items():
         write_fixture(os.path.join(OUT, f"{loss}.json"), "scripts/make_fixtures.py",
                       "expected = PyTorch in float64 on the float32 inputs; do not edit, regenerate with npm run fixtures", cases)
