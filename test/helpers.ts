@@ -2,7 +2,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { TensorInput } from "../src/runtime/tensor.js";
+import { createEvaluator } from "../src/runtime/node.js";
+import type { TensorData, TensorInput } from "../src/runtime/tensor.js";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const FIXTURES = join(ROOT, "test", "fixtures");
@@ -61,4 +62,14 @@ export function firstMismatch(got: ArrayLike<number>, want: readonly number[], r
     if (!(Math.abs(g - w) <= rtol * Math.max(1, Math.abs(w)))) return i;
   }
   return -1;
+}
+
+/** Every output of one run of model on feeds, in a session released afterwards (the stream tests' one pass). */
+export async function onePass(model: Uint8Array, feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
+  const ev = await createEvaluator(model);
+  try {
+    return await ev.run(feeds);
+  } finally {
+    await ev.release();
+  }
 }

@@ -12,10 +12,10 @@ import { cast, neg, reduceMean, reduceSum } from "../src/builder/ops/index.js";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
 import { decodeModel, encodeModel } from "../src/onnx/codec.js";
-import { createEvaluator } from "../src/runtime/node.js";
 import { tensorNumbers, type TensorData } from "../src/runtime/tensor.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 import { seededRandom } from "../src/util/random.js";
+import { onePass } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-stream-models-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,14 +43,6 @@ function dataFor(loss: string): { feeds: Record<string, TensorData>; files: Reco
   return { feeds, files };
 }
 
-async function onePass(model: Uint8Array, feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
-  const ev = await createEvaluator(model);
-  try {
-    return await ev.run(feeds);
-  } finally {
-    await ev.release();
-  }
-}
 
 const close = (a: number, b: number, rel = 1e-6) => (Number.isNaN(a) && Number.isNaN(b)) || Math.abs(a - b) <= rel * Math.max(1e-30, Math.abs(a), Math.abs(b));
 

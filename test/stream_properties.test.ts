@@ -18,10 +18,10 @@ import { UserError } from "../src/errors.js";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss } from "../src/losses/index.js";
-import { createEvaluator } from "../src/runtime/node.js";
 import { tensorNumbers, type TensorData } from "../src/runtime/tensor.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 import { seededRandom } from "../src/util/random.js";
+import { onePass } from "./helpers.js";
 
 /** Cases per property: a few dozen in npm test; ONNX_LOSSES_FUZZ_RUNS (npm run test:fuzz) for more. */
 const FUZZ_RUNS = Number(process.env.ONNX_LOSSES_FUZZ_RUNS) || 0;
@@ -95,14 +95,6 @@ function inputsFor(m: ModelCase, N: number, C: number, seed: number): { feeds: R
   return { feeds, files, rowBytes };
 }
 
-async function onePass(model: Uint8Array, feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
-  const ev = await createEvaluator(model);
-  try {
-    return await ev.run(feeds);
-  } finally {
-    await ev.release();
-  }
-}
 
 /** The suite's tolerance: float32 sums in another order (chunks), and float64 combinations. */
 const close = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b)) || a === b || Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(a), Math.abs(b));

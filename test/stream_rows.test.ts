@@ -15,10 +15,8 @@ import { runCli } from "../src/cli/program.js";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss } from "../src/losses/index.js";
-import { createEvaluator } from "../src/runtime/node.js";
-import type { TensorData } from "../src/runtime/tensor.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
-import { ROOT } from "./helpers.js";
+import { ROOT, onePass } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-stream-rows-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,14 +30,6 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
-async function onePass(model: Uint8Array, feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
-  const ev = await createEvaluator(model);
-  try {
-    return await ev.run(feeds);
-  } finally {
-    await ev.release();
-  }
-}
 
 const refusal = (what: string, reason: string) => `${what}: cannot be evaluated in chunks: ${reason}; evaluate it in one pass (without --stream)`;
 
