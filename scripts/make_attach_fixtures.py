@@ -10,6 +10,13 @@ test/fixtures/attach/:
 - multi.onnx: mlp's layers whose logits also feed Softmax and LogSoftmax; outputs logits, probs and
   log_probs (opset 15).
 
+Three more for the shape checks after the run (test/attach.test.ts, "the target's dims are bound to
+the model's output"), no cases: mlp's weights exported with dynamic_axes as lists, which torch names
+after the tensor instead of sharing a name: mlp_axes.onnx (`{"x": [0], "logits": [0]}`: x
+[x_dynamic_axes_1, 8], logits [logits_dynamic_axes_1, 5]) and mlp_input_axes.onnx (`{"x": [0]}`: logits
+[Gemmlogits_dim_0, 5]), both opset 17; head1.onnx, Linear(8, 1) with output logits [N, 1] (opset 17),
+which the test edits to declare [N, 5].
+
 cases.json: batches (float32 x, targets) and, for each attached loss, PyTorch's loss of that model on
 that batch and autograd's d loss / d output. The model runs in float32 (as onnxruntime runs the
 exported graph); the loss and its gradient are computed in float64 on those float32 outputs
@@ -127,6 +134,16 @@ def main():
     write_fixture(os.path.join(OUT, "cases.json"), "scripts/make_attach_fixtures.py",
                   "models run in float32; loss and autograd's d loss / d output in float64 on those float32 outputs; "
                   "do not edit, regenerate with npm run fixtures:attach", cases)
+    # after the cases: the random draws above stay those of the cases' first version
+    for file, axes in [("mlp_axes.onnx", {"x": [0], "logits": [0]}), ("mlp_input_axes.onnx", {"x": [0]})]:
+        mlp.eval()
+        buf = io.BytesIO()
+        torch.onnx.export(mlp, torch.zeros(2, 8), buf, input_names=["x"], output_names=["logits"], dynamic_axes=axes,
+                          opset_version=17, do_constant_folding=True)
+        with open(os.path.join(OUT, file), "wb") as f:
+            f.write(buf.getvalue())
+    head1 = nn.Linear(8, 1)
+    export(head1, torch.zeros(2, 8), ["logits"], 17, "head1.onnx")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ import { readLossModel } from "../src/losses/verify.js";
 import { ATTACHED_CONTRACT_VERSION, canonicalJson, META, ModelContractError } from "../src/model/contract.js";
 import { decodeModel, encodeModel, type onnx } from "../src/onnx/codec.js";
 import { createEvaluator } from "../src/runtime/node.js";
-import { InputError } from "../src/runtime/validate.js";
+import { createEvaluator as createWebEvaluator } from "../src/runtime/web.js";
+import { InputError, OutputShapeError } from "../src/runtime/validate.js";
 import type { TensorInput } from "../src/runtime/tensor.js";
 import { FIXTURES, firstMismatch, num, ROOT, type FixtureTensor } from "./helpers.js";
 
@@ -286,6 +287,165 @@ describe("the attached loss's input checks run in the evaluator", () => {
     const ev = await createEvaluator(attachLoss(mlp, { output: "logits", loss: "cross_entropy" }).model);
     await expect(ev.run({ x: feed(c.inputs.x), target: { data: [0, 1], dims: [2] } })).rejects.toThrow("target: expected dim 0 (N) = 6 as in x dim 0, received [2]");
     await ev.release();
+  });
+});
+
+describe("the target's dims are bound to the model's output as it computed it (issue 16)", () => {
+  // mlp's weights exported with dynamic_axes lists: torch names the output's batch dim after the
+  // output (logits_dynamic_axes_1) or after its node (Gemmlogits_dim_0), so no name binds it to x's N
+  const c = CASES[0]; // mlp.onnx, cross_entropy, PyTorch's value on x [6, 8]
+  const x4 = { data: Float32Array.from(c.inputs.x.data.slice(0, 32), num), dims: [4, 8] };
+  const evaluators: [string, typeof createEvaluator][] = [
+    ["onnx-losses (Node)", createEvaluator],
+    ["onnx-losses/web", createWebEvaluator],
+  ];
+
+  test.each([
+    ["mlp_axes.onnx", "logits_dynamic_axes_1"],
+    ["mlp_input_axes.onnx", "Gemmlogits_dim_0"],
+  ])("%s: the target takes the output's dim %s", (file, dim) => {
+    expect(attachLoss(model(file), { output: "logits", loss: "cross_entropy" }).target.shape).toEqual([dim]);
+  });
+
+  describe.each(evaluators)("%s", (_entry, create) => {
+    test.each(["mlp_axes.onnx", "mlp_input_axes.onnx"])("%s: cross-entropy of 3 targets for 4 rows is refused; 6 for 6 is PyTorch's", async (file) => {
+      const ev = await create(attachLoss(model(file), { output: "logits", loss: c.loss, options: c.options, gradient: true }).model);
+      try {
+        await expect(ev.run({ x: x4, target: { data: [0, 1, 2], dims: [3] } })).rejects.toThrow(
+          new InputError("target: expected dims [4] (the dims of logits but its class dim 1, which the model computed as [4, 5] from x [4, 8]), received [3]"),
+        );
+        const out = await ev.run({ x: feed(c.inputs.x), target: feed(c.inputs.target) });
+        expect(firstMismatch(values(out.loss), c.loss_value.data.map(num))).toBe(-1);
+        expect(firstMismatch(values(out.logits_grad), c.grad.data.map(num))).toBe(-1);
+      } finally {
+        await ev.release();
+      }
+    });
+
+    test.each(["mlp_axes.onnx", "mlp_input_axes.onnx"])("%s: BCE with logits refuses a [1, 5] target instead of broadcasting it", async (file) => {
+      const ev = await create(attachLoss(model(file), { output: "logits", loss: "binary_cross_entropy_with_logits" }).model);
+      try {
+        await expect(ev.run({ x: x4, target: { data: new Float32Array(5), dims: [1, 5] } })).rejects.toThrow(
+          new InputError("target: expected dims [4, 5] (the shape of logits, which the model computed as [4, 5] from x [4, 8]), received [1, 5]"),
+        );
+        const ok = await ev.run({ x: x4, target: { data: new Float32Array(20), dims: [4, 5] } });
+        expect(Number.isFinite(values(ok.loss)[0])).toBe(true);
+      } finally {
+        await ev.release();
+      }
+    });
+  });
+
+  // torch.onnx.export of Linear(8, 1), its output declared [N, 5]
+  const lying = edited(model("head1.onnx"), (m) => void (((m.graph as onnx.GraphProto).output[0].type as onnx.TypeProto).tensorType!.shape!.dim![1] = { dimValue: 5 } as onnx.TensorShapeProto.Dimension));
+
+  test("a model that declares logits [N, 5] and computes [N, 1]: BCE with logits is refused naming both shapes", async () => {
+    // onnxruntime-node loads and runs it
+    const ev = await createEvaluator(attachLoss(lying, { output: "logits", loss: "binary_cross_entropy_with_logits", gradient: true }).model);
+    try {
+      const err = await ev.run({ x: x4, target: { data: new Float32Array(20), dims: [4, 5] } }).then(() => null, (e: unknown) => e as Error);
+      expect(err).toBeInstanceOf(OutputShapeError);
+      expect(err?.message).toBe("output logits: the model declares [N, 5] and computed [4, 1] (dim 1: 1 for 5) from x [4, 8]; the attached loss is built for the declared shape");
+    } finally {
+      await ev.release();
+    }
+  });
+
+  test("onnx-losses/web: onnxruntime-web's shape inference refuses to load that model, on one line", async () => {
+    const err = await createWebEvaluator(attachLoss(lying, { output: "logits", loss: "binary_cross_entropy_with_logits" }).model).then(() => null, (e: unknown) => e as Error);
+    expect(err?.name).toBe("OnnxRuntimeError");
+    expect(err?.message.split("\n")).toHaveLength(1);
+    expect(err?.message).toMatch(/^model: onnxruntime cannot load the model \(wasm: .*Inferred=1 Declared=5 Dimension=1\)$/);
+  });
+
+  test("worker mode: the same refusals, and the evaluator runs on after them", async () => {
+    // the worker script is compiled: dist's entry, as test/worker.test.ts takes it
+    const lib = (await import(join(ROOT, "dist", "index.js"))) as typeof import("../src/index.js");
+    const bytes = lib.attachLoss(model("mlp_axes.onnx"), { output: "logits", loss: c.loss, options: c.options, gradient: true }).model;
+    const length = bytes.byteLength;
+    const ev = await lib.createEvaluator(bytes, { worker: true });
+    try {
+      // the caller's bytes are copied to the worker, not taken (attachLoss gives a Buffer, whose slice() is a view)
+      expect(bytes.byteLength).toBe(length);
+      for (let i = 0; i < 2; i++) {
+        await expect(ev.run({ x: x4, target: { data: [0, 1, 2], dims: [3] } })).rejects.toThrow(
+          "target: expected dims [4] (the dims of logits but its class dim 1, which the model computed as [4, 5] from x [4, 8]), received [3]",
+        );
+      }
+      const out = await ev.run({ x: feed(c.inputs.x), target: feed(c.inputs.target) });
+      expect(firstMismatch(values(out.loss), c.loss_value.data.map(num))).toBe(-1);
+    } finally {
+      await ev.release();
+    }
+  });
+
+  test("the CLI: eval exits 2 with one line naming both shapes", async () => {
+    writeFileSync(join(dir, "axes_ce.onnx"), attachLoss(model("mlp_axes.onnx"), { output: "logits", loss: "cross_entropy" }).model);
+    writeFileSync(join(dir, "x4.npy"), encodeNpy({ dtype: "float32", dims: [4, 8], data: x4.data }));
+    writeFileSync(join(dir, "t3.npy"), encodeNpy({ dtype: "int64", dims: [3], data: BigInt64Array.from([0n, 1n, 2n]) }));
+    const r = await cli("eval", "axes_ce.onnx", "--input", "x=x4.npy", "--input", "target=t3.npy");
+    expect([r.code, r.out, r.err]).toEqual([2, "", "onnx-losses: target: expected dims [4] (the dims of logits but its class dim 1, which the model computed as [4, 5] from x [4, 8]), received [3]\n"]);
+  });
+
+  test("K-dim cross-entropy: target [N, d1, d2] against the output [N, C, d1, d2] as computed", async () => {
+    const open = edited(model("seg.onnx"), (m) => {
+      const dims = ((m.graph as onnx.GraphProto).output[0].type as onnx.TypeProto).tensorType!.shape!.dim!;
+      dims[2] = { dimParam: "H" } as onnx.TensorShapeProto.Dimension;
+      dims[3] = { dimParam: "W" } as onnx.TensorShapeProto.Dimension;
+    });
+    const seg = CASES.find((k) => k.model === "seg.onnx" && k.loss === "cross_entropy") as AttachCase;
+    const ev = await createEvaluator(attachLoss(open, { output: "logits", loss: "cross_entropy", options: seg.options }).model);
+    const plain = await createEvaluator(attachLoss(open, { output: "logits", loss: "cross_entropy", options: { ignoreIndex: 255 } }).model);
+    try {
+      for (const dims of [[2, 8, 4], [2, 1, 8]]) {
+        await expect(plain.run({ x: feed(seg.inputs.x), target: { data: new BigInt64Array(dims[0] * dims[1] * dims[2]), dims } })).rejects.toThrow(
+          new InputError(`target: expected dims [2, 8, 8] (the dims of logits but its class dim 1, which the model computed as [2, 4, 8, 8] from x [2, 3, 8, 8]), received [${dims.join(", ")}]`),
+        );
+      }
+      const out = await ev.run({ x: feed(seg.inputs.x), target: feed(seg.inputs.target) });
+      expect(firstMismatch(values(out.loss), seg.loss_value.data.map(num))).toBe(-1);
+    } finally {
+      await ev.release();
+      await plain.release();
+    }
+  });
+});
+
+describe("what attach refuses before it builds (issue 16)", () => {
+  test.each([
+    ["ai.onnx twice", [{ domain: "", version: 13 }], "m.onnx: expected one opset import per domain, received ai.onnx twice (versions 17 and 13; onnxruntime would use the last, the loss is built at the first)"],
+    ["ai.onnx and its alias", [{ domain: "ai.onnx", version: 18 }], "m.onnx: expected one opset import per domain, received ai.onnx twice (versions 17 and 18; onnxruntime would use the last, the loss is built at the first)"],
+    ["another domain twice", [{ domain: "com.example", version: 1 }, { domain: "com.example", version: 2 }], "m.onnx: expected one opset import per domain, received com.example twice (versions 1 and 2; onnxruntime would use the last, the loss is built at the first)"],
+  ])("%s", async (_what, extra, message) => {
+    const src = edited(mlp, (m) => void m.opsetImport.push(...(extra as onnx.OperatorSetIdProto[])));
+    const e = thrown(() => attachLoss(src, { output: "logits", loss: "cross_entropy" }, "m.onnx"));
+    expect(e).toBeInstanceOf(AttachError);
+    expect(e.message).toBe(message);
+    writeFileSync(join(dir, "m.onnx"), src);
+    const r = await cli("attach", "m.onnx", "--output", "logits", "--loss", "cross_entropy", "-o", "o.onnx");
+    expect([r.code, r.out, r.err]).toEqual([2, "", `onnx-losses: ${message}\n`]);
+  });
+
+  test("an import added after attach is refused by verification (onnxruntime would run the loss at the other opset)", () => {
+    const a = attachLoss(mlp, { output: "logits", loss: "cross_entropy" });
+    const e = thrown(() => readLossModel(edited(a.model, (m) => void m.opsetImport.push({ domain: "", version: 13 } as onnx.OperatorSetIdProto)), "m.onnx"));
+    expect(e).toBeInstanceOf(ModelContractError);
+    expect(e.message).toBe("m.onnx: expected one opset import per domain, received ai.onnx twice (versions 17 and 13; onnxruntime would use the last, the loss is built at the first)");
+  });
+
+  test.each([
+    ["a C of -5", 1, -5, "output logits: expected dims >= 0 in its declared shape, received dim 1 = -5 in [N, -5]"],
+    ["a batch of -1", 0, -1, "output logits: expected dims >= 0 in its declared shape, received dim 0 = -1 in [-1, 5]"],
+  ])("%s in the output's declared shape", async (_what, axis, value, message) => {
+    const src = edited(mlp, (m) => void (((m.graph as onnx.GraphProto).output[0].type as onnx.TypeProto).tensorType!.shape!.dim![axis] = { dimValue: value } as onnx.TensorShapeProto.Dimension));
+    for (const loss of ["cross_entropy", "binary_cross_entropy_with_logits"]) {
+      const e = thrown(() => attachLoss(src, { output: "logits", loss }));
+      expect(e).toBeInstanceOf(AttachError);
+      expect(e.message).toBe(message);
+    }
+    writeFileSync(join(dir, "neg.onnx"), src);
+    const r = await cli("attach", "neg.onnx", "--output", "logits", "--loss", "cross_entropy", "-o", "o.onnx");
+    expect([r.code, r.out, r.err]).toEqual([2, "", `onnx-losses: ${message}\n`]);
   });
 });
 

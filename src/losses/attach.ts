@@ -87,6 +87,11 @@ export function attachmentParts(
   const lossInput = built.inputs.find((t) => t.name === "input");
   if (!lossInput) throw new Error(`${built.name}: expected an input named input`);
   const shown = `[${out.shape.join(", ")}]`;
+  const negative = out.shape.findIndex((d) => typeof d === "number" && !(Number.isSafeInteger(d) && d >= 0));
+  if (negative >= 0) {
+    // a dim value the ONNX format forbids: the loss would be built for it (a class count of -5)
+    throw new AttachError(`output ${out.name}: expected dims >= 0 in its declared shape, received dim ${negative} = ${String(out.shape[negative])} in ${shown}`);
+  }
   if (lossInput.shape.length !== out.shape.length) {
     throw new AttachError(`output ${out.name}: expected rank ${lossInput.shape.length} (${built.name}'s input [${lossInput.shape.join(", ")}] with options.rank ${String(built.options.rank)}), received rank ${out.shape.length} ${shown}`);
   }
@@ -185,6 +190,7 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   if (hasContract(info)) {
     throw new AttachError(`${what}: expected a model without onnx_losses metadata, received one that has it (${info.metadata["onnx_losses.loss"] ?? "keys " + Object.keys(info.metadata).join(", ")}): attach to the model the loss is not in yet`);
   }
+  refuseDuplicateOpsets(info, what, AttachError);
   if (!SUPPORTED_OPSETS.includes(info.opset)) {
     throw new AttachError(
       `${what}: expected a model of ai.onnx opset ${MIN_OPSET} to ${MAX_OPSET} (the loss is built at the model's opset), received ${info.opset === 0 ? "a model without an ai.onnx opset" : `opset ${info.opset}`}${info.opset > 0 && info.opset < MIN_OPSET ? ": convert the model to a newer opset first (onnx.version_converter)" : ""}`,
@@ -257,6 +263,22 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   const bytes = encodeModel(model);
   const targetInfo = describeModel(decodeModel(bytes)).inputs.find((t) => t.name === target) as TensorInfo;
   return { model: bytes, loss: built.name, options: built.options, opset: info.opset, dtype, attached: names, target: targetInfo, checks: parts.checks };
+}
+
+/**
+ * Refuse a model that imports one domain twice ("" and "ai.onnx" are one domain): the reader and attach
+ * take the first, onnxruntime the last, so a loss built (or verified) at one opset would run at another.
+ */
+export function refuseDuplicateOpsets(info: ModelInfo, what: string, Err: new (message: string) => UserError): void {
+  const seen = new Map<string, number>();
+  for (const o of info.opsetImports) {
+    const domain = o.domain === "ai.onnx" ? "" : o.domain;
+    const first = seen.get(domain);
+    if (first !== undefined) {
+      throw new Err(`${what}: expected one opset import per domain, received ${domain || "ai.onnx"} twice (versions ${first} and ${o.version}; onnxruntime would use the last, the loss is built at the first)`);
+    }
+    seen.set(domain, o.version);
+  }
 }
 
 /** Every value, node and initializer name of a graph and its subgraphs. */

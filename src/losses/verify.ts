@@ -12,7 +12,7 @@ import { MAX_OPSET, MIN_OPSET, SUPPORTED_OPSETS } from "../onnx/versions.js";
 import { getLoss } from "./catalogue.js";
 import { buildLoss, resolveLossOptions } from "./index.js";
 import { linearHeadStep } from "./linear_head.js";
-import { attachmentParts, describeParts, MODEL_INPUT_DOC } from "./attach.js";
+import { attachmentParts, describeParts, MODEL_INPUT_DOC, refuseDuplicateOpsets } from "./attach.js";
 
 /** A decoded model: what the reader sees and, for a model built by onnx-losses, its verified contract. */
 export interface LossModel {
@@ -55,6 +55,7 @@ export function verifyContract(contract: LossContract, info: ModelInfo, what = "
   if (canonicalJson(resolved) !== canonicalJson(contract.options)) {
     fail(META.options, `expected every option of ${def.name} resolved (as onnx-losses writes them), received ${clip(canonicalJson(contract.options))}`);
   }
+  refuseDuplicateOpsets(info, what, ModelContractError);
   if (!SUPPORTED_OPSETS.includes(info.opset)) {
     throw new ModelContractError(`${what}: opset ${info.opset}: expected an ai.onnx opset from ${MIN_OPSET} to ${MAX_OPSET}, the ones onnx-losses builds`);
   }

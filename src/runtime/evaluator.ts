@@ -4,11 +4,12 @@
  * the module and the provider probe is written once, here.
  */
 import type { ModelInfo, TensorInfo } from "../builder/reader.js";
+import { decodeModel, encodeModel } from "../onnx/codec.js";
 import { OnnxRuntimeError, OptionError } from "../errors.js";
 import type { InputCheck, LossContract } from "../model/contract.js";
 import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
 import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
-import { checkOutputs, InputError, splitChecks, validateFeeds } from "./validate.js";
+import { checkAttachedShapes, checkOutputs, InputError, splitChecks, validateFeeds } from "./validate.js";
 
 /** The part of an onnxruntime JS module (onnxruntime-node, onnxruntime-web) the evaluator uses. */
 export interface OrtModule {
@@ -88,7 +89,12 @@ export async function createOrtEvaluator(
   model: Uint8Array,
   decoded: { info: ModelInfo; contract?: LossContract },
   statuses: readonly ProviderStatus[],
-  options: EvaluatorOptions & { ep: ExecutionProvider; maxThreads?: number },
+  options: EvaluatorOptions & {
+    ep: ExecutionProvider;
+    maxThreads?: number;
+    /** The module the diagnostic session of an attached model's own part is made with (default `ort`; a worker's holds one session). */
+    partOrt?: OrtModule;
+  },
 ): Promise<Evaluator> {
   const { info, contract } = decoded;
   const { threads, maxThreads } = options;
@@ -119,7 +125,10 @@ export async function createOrtEvaluator(
       failures.push({ ep, message: firstLine(e) });
       continue;
     }
-    return new OrtEvaluator(ort, session, ep, info.inputs, info.outputs, checks, loss, contract, options.skipValidation ?? false, what);
+    const attached = contract?.attached;
+    // made only after a run fails: the model without its attached loss, to say what shape it computed
+    const modelPart = attached ? () => (options.partOrt ?? ort).InferenceSession.create(withoutAttachedLoss(model, attached), sessionOptionsFor(ep, options.threads, options.spinning)) : undefined;
+    return new OrtEvaluator(ort, session, ep, info.inputs, info.outputs, checks, loss, contract, options.skipValidation ?? false, what, modelPart);
   }
   // The CPU providers run every standard op: a model they cannot load is the model's problem, not the provider's.
   const onCpu = failures.find((f) => f.ep === "cpu" || f.ep === "wasm");
@@ -146,9 +155,17 @@ class OrtEvaluator implements Evaluator {
     readonly contract: LossContract | undefined,
     private readonly skipValidation: boolean,
     private readonly what: string,
+    private readonly modelPart?: () => Promise<OrtSession>,
   ) {
     this.split = splitChecks(checks, inputs, outputs);
+    const at = contract?.attached;
+    const output = at && outputs.find((t) => t.name === at.output);
+    const target = at && inputs.find((t) => t.name === at.target);
+    this.attached = at && output && target ? { at, output, target } : undefined;
   }
+
+  /** An attached loss: its output and target, whose dims are compared after each run (checkAttachedShapes). */
+  private readonly attached?: { at: { output: string; target: string }; output: TensorInfo; target: TensorInfo };
 
   /** The checks run on the feeds, and those run on the feeds and outputs of a run (an attached loss's). */
   private readonly split: { before: InputCheck[]; after: InputCheck[] };
@@ -172,12 +189,22 @@ class OrtEvaluator implements Evaluator {
     try {
       result = await this.session.run(ortFeeds, { logSeverityLevel: 4 });
     } catch (e) {
-      throw new OnnxRuntimeError(`${this.what}: onnxruntime failed to run the model: ${firstLine(e)}`);
+      const failed = new OnnxRuntimeError(`${this.what}: onnxruntime failed to run the model: ${firstLine(e)}`);
+      // a target of other dims than the output's can also make the loss's nodes fail (a gradient's
+      // broadcast): say so, naming both shapes, where the model's part alone runs
+      if (!this.skipValidation && this.attached) await this.diagnose(ortFeeds, valid);
+      throw failed;
     }
     const out: Record<string, TensorData> = {};
     for (const name of this.session.outputNames) {
       const t = result[name];
       out[name] = { dtype: t.type as TensorDType, dims: [...t.dims], data: t.data as TensorData["data"] };
+    }
+    if (!this.skipValidation && this.attached) {
+      // nothing binds a symbolic dim of the model's output to the target before the run: the loss
+      // would broadcast or gather a target of other dims silently (and a model may compute another
+      // shape than it declares): the result is refused, not returned
+      checkAttachedShapes(this.attached.at, this.attached, valid, out);
     }
     if (!this.skipValidation && this.split.after.length > 0) {
       // an attached loss's checks that need the model's output (a class count it does not fix, its
@@ -191,11 +218,36 @@ class OrtEvaluator implements Evaluator {
     return out;
   }
 
+  /**
+   * After a failed run of a model with an attached loss: onnxruntime runs every node whatever the
+   * fetches, so the model's part runs in a session of its own (made once, on the first failure), and
+   * its output is checked against the target (throws what checkAttachedShapes throws).
+   */
+  private async diagnose(ortFeeds: Record<string, OrtTensor>, valid: Record<string, TensorData>): Promise<void> {
+    const at = this.attached;
+    if (!at || !this.modelPart) return;
+    let t: OrtTensor | undefined;
+    try {
+      this.partSession ??= this.modelPart();
+      const part = await this.partSession;
+      const feeds = Object.fromEntries(Object.entries(ortFeeds).filter(([n]) => n !== at.at.target));
+      t = (await part.run(feeds, { logSeverityLevel: 4 }))[at.at.output];
+    } catch {
+      return; // the model's part fails too: onnxruntime's own message is the one to give
+    }
+    if (!t) return;
+    checkAttachedShapes(at.at, at, valid, { [at.at.output]: { dtype: t.type as TensorDType, dims: [...t.dims], data: t.data as TensorData["data"] } });
+  }
+
+  private partSession?: Promise<OrtSession>;
+
   private released?: Promise<void>;
 
   /** End the session; a second call is a no-op. */
   release(): Promise<void> {
-    this.released ??= this.session.release();
+    const part = this.partSession;
+    this.partSession = undefined;
+    this.released ??= Promise.all([this.session.release(), part?.then((p) => p.release(), () => undefined)]).then(() => undefined);
     return this.released;
   }
 
@@ -209,6 +261,21 @@ class OrtEvaluator implements Evaluator {
     if (names.length === 0) return e;
     return new InputError(`${e.message}; ${size} is the length of option ${names.join(" and ")} of ${this.loss.name}`, e.at, e.fixedDim);
   }
+}
+
+/** A model with a loss attached, without it: the loss's nodes, constants and value_info (its prefix), its target input and outputs removed. */
+function withoutAttachedLoss(bytes: Uint8Array, at: { target: string; loss: string; gradient: string | null; prefix: string }): Uint8Array {
+  const m = decodeModel(bytes);
+  const g = m.graph;
+  if (!g) return bytes;
+  const ours = (n: string | null | undefined) => (n ?? "").startsWith(at.prefix);
+  g.node = (g.node ?? []).filter((n) => !ours(n.name));
+  g.initializer = (g.initializer ?? []).filter((t) => !ours(t.name));
+  g.valueInfo = (g.valueInfo ?? []).filter((v) => !ours(v.name));
+  g.input = (g.input ?? []).filter((v) => v.name !== at.target);
+  g.output = (g.output ?? []).filter((v) => v.name !== at.loss && v.name !== at.gradient);
+  m.metadataProps = [];
+  return encodeModel(m);
 }
 
 function passThrough(feeds: Readonly<Record<string, TensorInput>>): Record<string, TensorData> {

@@ -111,7 +111,8 @@ export async function createDecodedEvaluator(model: Uint8Array, decoded: LossMod
   // the same evaluator, over sessions that live in a worker (worker_client.ts)
   const remote = workerOrt((ort as unknown as OrtModule).Tensor);
   try {
-    return await createOrtEvaluator(remote.ort, model, decoded, nodeProviderStatuses(), settings);
+    // the diagnostic session of an attached model's own part (made only after a failed run) stays on this thread: the worker holds one session
+    return await createOrtEvaluator(remote.ort, model, decoded, nodeProviderStatuses(), { ...settings, partOrt: ort as unknown as OrtModule });
   } catch (e) {
     await remote.terminate();
     throw e;

@@ -253,3 +253,62 @@ function runCheck(c: InputCheck, feeds: Record<string, TensorData>, outputs: rea
     }
   }
 }
+
+/**
+ * The output of a model that a loss is attached to, as the model computed it, did not have the shape
+ * the model declares for it (a model may compute another shape than it declares, and onnxruntime runs
+ * it): the loss was built for the declared one, so the run's result is refused.
+ */
+export class OutputShapeError extends UserError {
+  override name = "OutputShapeError";
+}
+
+/** Where a loss is attached: the model output it reads and the target input (names from the contract). */
+export interface AttachedShapes {
+  output: string;
+  target: string;
+}
+
+/**
+ * After a run of a model with an attached loss: the attached output as the model computed it must have
+ * the dims it declares (fixed dims equal, the rank the same), and the target's dims must be the ones
+ * the loss's semantics bind to that output: equal shapes where the target has the output's rank
+ * (binary losses, probability targets), the output's dims without its class dim 1 where it has one dim
+ * fewer (class indices: target [N, d1..] for [N, C, d1..]). A symbolic dim of the model's output is not
+ * bound to anything before the run (torch.onnx.export names it after the output), so without this
+ * check a target of other dims broadcasts or gathers silently. Throws OutputShapeError for the model's
+ * output, InputError for the target; each names both shapes and the model's inputs as fed.
+ */
+export function checkAttachedShapes(
+  at: AttachedShapes,
+  declared: { output: TensorInfo; target: TensorInfo },
+  feeds: Readonly<Record<string, TensorData>>,
+  outputs: Readonly<Record<string, TensorData>>,
+): void {
+  const out = outputs[at.output];
+  const target = feeds[at.target];
+  if (!out || !target) return;
+  const fed = Object.entries(feeds)
+    .filter(([n]) => n !== at.target)
+    .map(([n, t]) => `${n} ${fmtDims(t.dims)}`)
+    .join(", ");
+  const from = fed ? ` from ${fed}` : "";
+  const want = declared.output.shape;
+  const got = out.dims;
+  const wrongAxis = got.length !== want.length ? -1 : want.findIndex((d, i) => typeof d === "number" && d !== got[i]);
+  if (got.length !== want.length || wrongAxis >= 0) {
+    const which = wrongAxis >= 0 ? ` (dim ${wrongAxis}: ${got[wrongAxis]} for ${String(want[wrongAxis])})` : ` (rank ${got.length} for ${want.length})`;
+    throw new OutputShapeError(
+      `output ${at.output}: the model declares ${fmtDims(want)} and computed ${fmtDims(got)}${which}${from}; the attached loss is built for the declared shape`,
+    );
+  }
+  const rank = target.dims.length;
+  const expected = rank === got.length ? [...got] : rank === got.length - 1 ? [got[0], ...got.slice(2)] : undefined;
+  if (expected === undefined) throw new Error(`attached loss: target rank ${rank} for output rank ${got.length}`);
+  if (expected.some((d, i) => d !== target.dims[i])) {
+    const how = rank === got.length ? `the shape of ${at.output}` : `the dims of ${at.output} but its class dim 1`;
+    throw new InputError(
+      `${at.target}: expected dims ${fmtDims(expected)} (${how}, which the model computed as ${fmtDims(got)}${from}), received ${fmtDims(target.dims)}`,
+    );
+  }
+}

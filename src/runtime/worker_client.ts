@@ -131,7 +131,8 @@ export function workerOrt(Tensor: OrtModule["Tensor"]): { ort: OrtModule; termin
   const ort: OrtModule = {
     InferenceSession: {
       async create(model: Uint8Array, options: object = {}): Promise<OrtSession> {
-        const bytes = model.slice(); // its own bytes, handed over
+        // its own bytes, handed over (a copy even of a Buffer, whose slice() is a view: transferring that would detach the caller's bytes)
+        const bytes = new Uint8Array(model);
         const r = await channel.request({ op: "create", model: bytes, options }, [bytes.buffer]);
         return new WorkerSession(channel, r.inputNames ?? [], r.outputNames ?? []);
       },
