@@ -288,3 +288,41 @@ describe("the Vite config and the page script in the README", () => {
     expect(assets.reduce((n, f) => n + statSync(join(dist, "assets", f)).size, 0)).toBeLessThan(5 * 2 ** 20);
   }, 180000);
 });
+
+describe("README.md's limits table", () => {
+  // each number the table states is the constant that enforces it
+  const table = (() => {
+    const text = readFileSync(join(ROOT, "README.md"), "utf8");
+    const start = text.indexOf("## Limits on untrusted input");
+    return text.slice(start, text.indexOf("\n## ", start + 1));
+  })();
+  const row = (what: string): string => {
+    const line = table.split("\n").find((l) => l.startsWith(`| ${what}`));
+    if (!line) throw new Error(`README.md's limits table has no row "${what}"`);
+    return line;
+  };
+  const MiB = 2 ** 20;
+  test("states the enforcing constants' values", async () => {
+    const { MAX_NPY_HEADER_BYTES } = await import("../src/io/npy.js");
+    const { MAX_EMPTY_EXTENT } = await import("../src/runtime/validate.js");
+    const { MAX_MODEL_BYTES } = await import("../src/runtime/files.js");
+    const { MAX_ORT_IR_VERSION, MIN_ORT_IR_VERSION } = await import("../src/runtime/evaluator.js");
+    const { MAX_OUTPUT_NAME_BYTES } = await import("../src/io/files.js");
+    const { MAX_NAME_LENGTH } = await import("../src/losses/attach.js");
+    const { MAX_OPTIONS_JSON, MAX_OPTIONS_DEPTH } = await import("../src/cli/parse.js");
+    const { MAX_META_BYTES } = await import("../src/model/contract.js");
+    const { DEFAULT_CHUNK_BYTES } = await import("../src/stream/evaluate_files.js");
+    const { STREAM_ABOVE_BYTES } = await import("../src/cli/commands/eval.js");
+    expect(row("a `.npy` header")).toContain(`${MAX_NPY_HEADER_BYTES / MiB} MiB (\`MAX_NPY_HEADER_BYTES\``);
+    expect(row("a tensor without elements")).toContain(`2^${Math.log2(MAX_EMPTY_EXTENT)} in its other dims`);
+    expect(row("what one pass loads")).toContain(`above ${STREAM_ABOVE_BYTES / MiB} MiB together`);
+    expect(row("memory a stream uses")).toContain(`(${DEFAULT_CHUNK_BYTES / MiB} MiB by default)`);
+    expect(row("`--options` JSON")).toContain(`${MAX_OPTIONS_JSON / MiB} MiB, ${MAX_OPTIONS_DEPTH} levels deep`);
+    expect(row("`--options @FILE`")).toContain(`the ${MAX_OPTIONS_JSON / MiB} MiB limit`);
+    expect(row("model metadata values")).toContain(`${MAX_META_BYTES / MiB} MiB each`);
+    expect(row("a model |")).toContain(`${MAX_MODEL_BYTES / 2 ** 30} GiB (\`MAX_MODEL_BYTES\``);
+    expect(row("a model |")).toContain(`\`ir_version\` ${MIN_ORT_IR_VERSION} to ${MAX_ORT_IR_VERSION}`);
+    expect(row("a model's output names as files")).toContain(`at most ${MAX_OUTPUT_NAME_BYTES} UTF-8 bytes`);
+    expect(row("names given to `attachLoss`")).toContain(`1 to ${MAX_NAME_LENGTH} characters (\`MAX_NAME_LENGTH\`)`);
+  });
+});

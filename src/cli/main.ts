@@ -1,5 +1,9 @@
 #!/usr/bin/env node
+import { quietOnnxRuntimeLog } from "../runtime/node.js";
 import { runCli } from "./program.js";
+
+// onnxruntime's process-wide log lines (ANSI coloured) would come around an error's one line
+quietOnnxRuntimeLog();
 
 // A reader that closes early (`onnx-losses list | head -1`) ends the command quietly with status 0:
 // nothing is left to say to it (Node ignores SIGPIPE, so a write fails with EPIPE instead).

@@ -156,6 +156,9 @@ export class AttachError extends UserError {
   override name = "AttachError";
 }
 
+/** The longest name attachLoss takes for an output, loss or input (a name also becomes file names and node names). */
+export const MAX_NAME_LENGTH = 4096;
+
 /**
  * Attach a catalogue loss to a model's output. `what` names the model in errors (a file name).
  * @example
@@ -169,7 +172,10 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   if (unknown.length) throw new OptionError(`attachLoss: unknown option ${unknown.join(", ")}; expected ${known.join(", ")}`);
   const nameArg = (key: string, v: unknown, fallback?: string): string => {
     const n = v === undefined ? fallback : v;
-    if (typeof n !== "string" || n.length === 0 || n.length > 4096) throw new OptionError(`${key}: expected a non-empty name, received ${JSON.stringify(n)}`);
+    if (typeof n === "string" && n.length > MAX_NAME_LENGTH) {
+      throw new OptionError(`${key}: expected a name of at most ${MAX_NAME_LENGTH} characters, received one of ${n.length} (${JSON.stringify(n.slice(0, 40))}...)`);
+    }
+    if (typeof n !== "string" || n.length === 0) throw new OptionError(`${key}: expected a non-empty name, received ${n === undefined ? "nothing" : JSON.stringify(n)}`);
     return n;
   };
   const output = nameArg("output", spec.output);

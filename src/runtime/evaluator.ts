@@ -5,11 +5,11 @@
  */
 import type { ModelInfo, TensorInfo } from "../builder/reader.js";
 import { decodeModel, encodeModel } from "../onnx/codec.js";
-import { OnnxRuntimeError, OptionError } from "../errors.js";
+import { OnnxRuntimeError, OptionError, UserError } from "../errors.js";
 import type { InputCheck, LossContract } from "../model/contract.js";
 import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
 import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
-import { checkAttachedShapes, checkOutputs, InputError, splitChecks, validateFeeds } from "./validate.js";
+import { checkAttachedShapes, checkFeedsObject, checkOutputs, InputError, splitChecks, validateFeeds } from "./validate.js";
 
 /** The part of an onnxruntime JS module (onnxruntime-node, onnxruntime-web) the evaluator uses. */
 export interface OrtModule {
@@ -34,9 +34,9 @@ export interface EvaluatorOptions {
   ep?: ExecutionProvider;
   /** Providers to try, in order, when `ep` is unavailable or fails to start. Empty by default: no silent fallback. */
   fallback?: readonly ExecutionProvider[];
-  /** Intra-op threads (default: onnxruntime's, one per physical core: see DEFAULT_THREADS_TEXT). */
+  /** Intra-op threads (default: onnxruntime's, one per physical core: see DEFAULT_THREADS_TEXT). Node only: the browser entry refuses it (its wasm threads are set by configureWasm). */
   threads?: number;
-  /** Let intra-op threads spin after a run (default false: they would steal the cores from what runs next). */
+  /** Let intra-op threads spin after a run (default false: they would steal the cores from what runs next). Node only, as `threads`. */
   spinning?: boolean;
   /** Skip input validation (for benchmarks of trusted inputs). */
   skipValidation?: boolean;
@@ -170,7 +170,24 @@ class OrtEvaluator implements Evaluator {
   /** The checks run on the feeds, and those run on the feeds and outputs of a run (an attached loss's). */
   private readonly split: { before: InputCheck[]; after: InputCheck[] };
 
-  async run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>> {
+  run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>> {
+    if (this.released) {
+      return Promise.reject(new UserError(`${this.what}: this evaluator was released; create another one to run again`));
+    }
+    // release() waits for the runs in flight: a session ended under a run would fail it
+    const p = this.runOnce(feeds);
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(settled);
+    void settled.then(() => this.inFlight.delete(settled));
+    return p;
+  }
+
+  private readonly inFlight = new Set<Promise<void>>();
+
+  private async runOnce(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>> {
     let valid: Record<string, TensorData>;
     try {
       valid = this.skipValidation ? passThrough(feeds) : validateFeeds(this.inputs, this.split.before, feeds, this.outputs);
@@ -243,11 +260,13 @@ class OrtEvaluator implements Evaluator {
 
   private released?: Promise<void>;
 
-  /** End the session; a second call is a no-op. */
+  /** End the session once the runs in flight have ended (later runs are refused); a second call is a no-op. */
   release(): Promise<void> {
-    const part = this.partSession;
-    this.partSession = undefined;
-    this.released ??= Promise.all([this.session.release(), part?.then((p) => p.release(), () => undefined)]).then(() => undefined);
+    this.released ??= Promise.all([...this.inFlight]).then(() => {
+      const part = this.partSession;
+      this.partSession = undefined;
+      return Promise.all([this.session.release(), part?.then((p) => p.release(), () => undefined)]).then(() => undefined);
+    });
     return this.released;
   }
 
@@ -279,6 +298,7 @@ function withoutAttachedLoss(bytes: Uint8Array, at: { target: string; loss: stri
 }
 
 function passThrough(feeds: Readonly<Record<string, TensorInput>>): Record<string, TensorData> {
+  checkFeedsObject(feeds);
   const out: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
   for (const [k, v] of Object.entries(feeds)) {
     if (!ArrayBuffer.isView(v.data)) throw new InputError(`${k}: expected a typed array when validation is skipped`);

@@ -17,6 +17,19 @@ import { workerOrt } from "./worker_client.js";
 
 const require = createRequire(import.meta.url);
 let loaded: typeof OrtNode | undefined;
+let quietLog = false;
+
+/**
+ * Keep onnxruntime's process-wide log (the lines it prints, ANSI coloured, outside any session: device
+ * discovery, provider registration) off stderr: the CLI calls it, so that an error stays its one line.
+ * It takes effect where onnxruntime-node is not loaded yet or has made no session (its log level is
+ * read at the first session); a library user sets `ort.env.logLevel` of onnxruntime-node themselves.
+ * Sessions always log at "fatal" only (sessionOptionsFor); a worker's sessions follow this level too.
+ */
+export function quietOnnxRuntimeLog(): void {
+  quietLog = true;
+  if (loaded) loaded.env.logLevel = "fatal";
+}
 
 /**
  * onnxruntime-node, loaded on first use: it is an optional peer dependency, so `onnx-losses` builds,
@@ -26,6 +39,7 @@ export function loadOnnxRuntimeNode(): typeof OrtNode {
   if (loaded) return loaded;
   try {
     loaded = require("onnxruntime-node") as typeof OrtNode;
+    if (quietLog) loaded.env.logLevel = "fatal";
   } catch (e) {
     const err = e as { code?: string; message?: string };
     if (err.code === "MODULE_NOT_FOUND" && /onnxruntime-node/.test(String(err.message))) {
@@ -109,7 +123,7 @@ export async function createDecodedEvaluator(model: Uint8Array, decoded: LossMod
   const ort = loadOnnxRuntimeNode();
   if (!worker) return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, nodeProviderStatuses(), settings);
   // the same evaluator, over sessions that live in a worker (worker_client.ts)
-  const remote = workerOrt((ort as unknown as OrtModule).Tensor);
+  const remote = workerOrt((ort as unknown as OrtModule).Tensor, ort.env.logLevel);
   try {
     // the diagnostic session of an attached model's own part (made only after a failed run) stays on this thread: the worker holds one session
     return await createOrtEvaluator(remote.ort, model, decoded, nodeProviderStatuses(), { ...settings, partOrt: ort as unknown as OrtModule });

@@ -17,7 +17,7 @@ export interface WireTensor {
 }
 
 export type WorkerRequest =
-  | { id: number; op: "create"; model: Uint8Array; options: object }
+  | { id: number; op: "create"; model: Uint8Array; options: object; /** the calling thread's onnxruntime env.logLevel: the process-wide log is set by the first session made */ logLevel?: string }
   | { id: number; op: "run"; feeds: Record<string, WireTensor>; options: object }
   | { id: number; op: "release" };
 
@@ -45,6 +45,7 @@ port.on("message", (request: WorkerRequest) => {
 async function handle(request: WorkerRequest): Promise<void> {
   try {
     if (request.op === "create") {
+      if (request.logLevel !== undefined) ort.env.logLevel = request.logLevel as typeof ort.env.logLevel;
       session = (await ort.InferenceSession.create(request.model, request.options)) as unknown as Session;
       reply({ id: request.id, ok: true, inputNames: [...session.inputNames], outputNames: [...session.outputNames] });
     } else if (request.op === "run") {

@@ -7,7 +7,8 @@
 import type { TensorInfo } from "../builder/reader.js";
 import { UserError } from "../errors.js";
 import type { InputCheck } from "../losses/types.js";
-import { dtypeOfArray, fmtDims, fromFloat16Bits, sizeOf, toFloat16Bits, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
+import { DTYPE_NAMES, DTYPES, isDType } from "../onnx/dtypes.js";
+import { dtypeOfArray, fmtDims, fromFloat16Bits, sizeOf, toFloat16Bits, type TensorData, type TensorDType, type TensorInput, type TypedData } from "./tensor.js";
 
 /** Bad input to an evaluator: the message names the tensor, what was expected and what was received. */
 export class InputError extends UserError {
@@ -53,6 +54,7 @@ export function validateFeeds(
   feeds: Readonly<Record<string, TensorInput>>,
   outputs: readonly TensorInfo[] = [],
 ): Record<string, TensorData> {
+  checkFeedsObject(feeds);
   const names = declared.map((d) => d.name);
   for (const name of Object.keys(feeds)) {
     if (!names.includes(name)) {
@@ -63,7 +65,7 @@ export function validateFeeds(
   const bound = new Map<string, { size: number; from: string; axis: number }>();
   for (const d of declared) {
     const feed = Object.prototype.hasOwnProperty.call(feeds, d.name) ? feeds[d.name] : undefined;
-    if (!feed) throw new InputError(`${d.name}: missing input; expected ${d.dtype} ${fmtDims(d.shape)}`);
+    if (feed === undefined) throw new InputError(`${d.name}: missing input; expected ${d.dtype} ${fmtDims(d.shape)}`);
     const t = convert(d, feed);
     if (t.dims.length !== d.shape.length) {
       throw new InputError(
@@ -126,24 +128,83 @@ export function checkOutputs(checks: readonly InputCheck[], feeds: Readonly<Reco
   for (const c of checks) runCheck(c, all, []);
 }
 
+/** How a value is named in an error: its type, or null, or an array's length. */
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  return typeof v === "string" ? `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}` : typeof v;
+}
+
+/** The feeds object itself: an object of input name to tensor. Throws InputError. */
+export function checkFeedsObject(feeds: unknown): asserts feeds is Readonly<Record<string, TensorInput>> {
+  if (feeds === null || typeof feeds !== "object" || Array.isArray(feeds) || ArrayBuffer.isView(feeds)) {
+    throw new InputError(`feeds: expected an object of input name to { data, dims }, received ${describe(feeds)}`);
+  }
+}
+
+/** One feed's form: an object with data (typed or plain array), dims (non-negative integers) and an optional known dtype. Throws InputError. */
+export function checkFeedForm(name: string, feed: unknown): asserts feed is TensorInput {
+  if (feed === null || typeof feed !== "object" || Array.isArray(feed) || ArrayBuffer.isView(feed)) {
+    throw new InputError(`${name}: expected { data, dims }, received ${describe(feed)}`);
+  }
+  const f = feed as { data?: unknown; dims?: unknown; dtype?: unknown };
+  if (!ArrayBuffer.isView(f.data) && !Array.isArray(f.data)) {
+    throw new InputError(`${name}: expected data, a typed array or an array of numbers, received ${describe(f.data)}`);
+  }
+  if (ArrayBuffer.isView(f.data) && dtypeOfArray(f.data) === undefined) {
+    throw new InputError(`${name}: expected data as Float32Array, Float64Array, Uint16Array (float16 bits), Int32Array, BigInt64Array or Uint8Array (bool), received ${describe(f.data)}`);
+  }
+  if (!Array.isArray(f.dims)) {
+    throw new InputError(`${name}: expected dims, an array of non-negative integers such as [2, 3], received ${describe(f.dims)}`);
+  }
+  const dims = f.dims as unknown[];
+  if (dims.length > 64 || dims.some((v) => typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)) {
+    throw new InputError(`${name}: expected non-negative integer dims, received [${dims.slice(0, 8).map((v) => (typeof v === "string" ? JSON.stringify(v) : String(v))).join(", ")}${dims.length > 8 ? ", ..." : ""}]`);
+  }
+  if (f.dtype !== undefined && !isDType(f.dtype)) {
+    throw new InputError(`${name}: expected dtype one of ${DTYPE_NAMES.join(", ")}, received ${typeof f.dtype === "string" ? JSON.stringify(f.dtype) : describe(f.dtype)}`);
+  }
+}
+
+const isFloat = (d: TensorDType | undefined): boolean => d === "float32" || d === "float64" || d === "float16";
+const isInt = (d: TensorDType | undefined): boolean => d === "int32" || d === "int64";
+
+/** Can a tensor of dtype `given` be fed to an input of dtype `want`? (int32 and int64 either way, any float to any float.) */
+function accepts(want: TensorDType, given: TensorDType): boolean {
+  return given === want || (isInt(want) && isInt(given)) || (isFloat(want) && isFloat(given));
+}
+
+function refuseDType(name: string, want: TensorDType, given: string): never {
+  const hint = want === "int64" ? " (int32 accepted)" : want === "int32" ? " (int64 accepted)" : isFloat(want) ? " (any float type accepted)" : "";
+  throw new InputError(`${name}: expected dtype ${want}${hint}, received ${given}`);
+}
+
 function convert(d: TensorInfo, feed: TensorInput): TensorData {
+  checkFeedForm(d.name, feed);
   const want = d.dtype as TensorDType;
   const dims = [...feed.dims];
+  if (Array.isArray(feed.data)) {
+    // a plain array holds values, never bit patterns: a stated dtype says what the values are (and
+    // must be one the input accepts), and they are converted to the input's dtype
+    const values = feed.data as readonly unknown[];
+    const given = feed.dtype ?? (values.length > 0 && typeof values[0] === "bigint" ? "int64" : undefined);
+    if (given !== undefined && !accepts(want, given)) refuseDType(d.name, want, given);
+    return { dtype: want, dims, data: fromValues(d.name, want, given ?? want, values) };
+  }
   // onnxruntime refuses views of a SharedArrayBuffer: such an input is copied into a buffer of its own
-  const raw = ArrayBuffer.isView(feed.data) && typeof SharedArrayBuffer !== "undefined" && feed.data.buffer instanceof SharedArrayBuffer ? feed.data.slice() : feed.data;
-  const given = dtypeOfArray(raw) ?? feed.dtype ?? (typeof (raw as unknown[])[0] === "bigint" ? "int64" : undefined);
-  if (!ArrayBuffer.isView(raw) && !Array.isArray(raw)) {
-    throw new InputError(`${d.name}: expected a typed array or an array of numbers, received ${typeof raw}`);
+  const typed = feed.data as TypedData;
+  const raw = typeof SharedArrayBuffer !== "undefined" && typed.buffer instanceof SharedArrayBuffer ? typed.slice() : typed;
+  const given = dtypeOfArray(raw) as TensorDType;
+  if (feed.dtype !== undefined && feed.dtype !== given) {
+    throw new InputError(`${d.name}: dtype ${feed.dtype} disagrees with its data, a ${raw.constructor.name} (${given}); give a ${DTYPES[feed.dtype].array.name} or leave dtype out`);
   }
-  if (Array.isArray(raw) && given === undefined) {
-    // a plain number array: take the declared dtype
-    return { dtype: want, dims, data: fromNumbers(d.name, want, raw as number[]) };
-  }
-  if (given === want) return { dtype: want, dims, data: Array.isArray(raw) ? fromNumbers(d.name, want, raw as number[]) : (raw as TensorData["data"]) };
-  if (want === "int64" && given === "int32") {
+  if (given === want) return { dtype: want, dims, data: raw };
+  if (!accepts(want, given)) refuseDType(d.name, want, given);
+  if (want === "int64") {
     return { dtype: want, dims, data: BigInt64Array.from(raw as Int32Array, (v) => BigInt(v)) };
   }
-  if (want === "int32" && given === "int64") {
+  if (want === "int32") {
     // graphs lowered for WebGPU take int32 class indices
     const out = new Int32Array((raw as BigInt64Array).length);
     (raw as BigInt64Array).forEach((v, i) => {
@@ -154,44 +215,38 @@ function convert(d: TensorInfo, feed: TensorInput): TensorData {
     });
     return { dtype: want, dims, data: out };
   }
-  const isFloat = (d: TensorDType | undefined) => d === "float32" || d === "float64" || d === "float16";
-  if (isFloat(want) && isFloat(given)) {
-    // floats convert to the graph's float type: float64 narrowed, float16 widened or rounded
-    const values = given === "float16" ? Float64Array.from(raw as Uint16Array, fromFloat16Bits) : (raw as Float32Array | Float64Array);
-    const data =
-      want === "float32" ? Float32Array.from(values) : want === "float64" ? Float64Array.from(values) : Uint16Array.from(values, toFloat16Bits);
-    return { dtype: want, dims, data };
-  }
-  const hint =
-    want === "int64" ? " (int32 accepted)" : want === "int32" ? " (int64 accepted)" : isFloat(want) ? " (any float type accepted)" : "";
-  throw new InputError(`${d.name}: expected dtype ${want}${hint}, received ${given ?? "unknown"}`);
+  // floats convert to the graph's float type: float64 narrowed, float16 widened or rounded
+  const values = given === "float16" ? Float64Array.from(raw as Uint16Array, fromFloat16Bits) : (raw as Float32Array | Float64Array);
+  const data = want === "float32" ? Float32Array.from(values) : want === "float64" ? Float64Array.from(values) : Uint16Array.from(values, toFloat16Bits);
+  return { dtype: want, dims, data };
 }
 
-function fromNumbers(name: string, dtype: TensorDType, values: readonly (number | bigint)[]): TensorData["data"] {
-  switch (dtype) {
-    case "float32":
-      return Float32Array.from(values as number[], Number);
-    case "float64":
-      return Float64Array.from(values as number[], Number);
-    case "int32":
-      return Int32Array.from(values as number[], (v, i) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < -2147483648 || n > 2147483647) throw new InputError(`${name}: expected integers (int32), received ${v} at index ${i}`);
-        return n;
-      });
-    case "int64":
-      return BigInt64Array.from(values, (v, i) => {
-        if (typeof v === "bigint") return v;
-        if (!Number.isInteger(v)) throw new InputError(`${name}: expected integers (int64), received ${v} at index ${i}`);
-        return BigInt(v);
-      });
-    case "bool":
-      return Uint8Array.from(values as number[], (v) => (v ? 1 : 0));
-    case "float16":
-      return Uint16Array.from(values as number[], (v) => toFloat16Bits(Number(v)));
-    default:
-      throw new InputError(`${name}: dtype ${dtype} cannot be given as a plain array; pass a typed array`);
+/**
+ * The values of a plain array as a typed array of `dtype`. `stated` is what the caller said the values
+ * are (the input's dtype where it said nothing): integer dtypes take integers only, in their range
+ * (bigints too), floats take numbers, bool takes booleans or 0 and 1. Throws InputError naming the index.
+ */
+function fromValues(name: string, dtype: TensorDType, stated: TensorDType, values: readonly unknown[]): TensorData["data"] {
+  const bad = (v: unknown, i: number, what: string): never => {
+    throw new InputError(`${name}: expected ${what}, received ${typeof v === "number" || typeof v === "bigint" ? String(v) : describe(v)} at index ${i}`, { tensor: name, flatIndex: i });
+  };
+  if (isInt(stated)) {
+    const [lo, hi] = stated === "int32" ? [-(2n ** 31n), 2n ** 31n - 1n] : [-(2n ** 63n), 2n ** 63n - 1n];
+    const ints = values.map((v, i) => {
+      const b = typeof v === "bigint" ? v : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : bad(v, i, `integers (${stated})`);
+      if (b < lo || b > hi) bad(v, i, `integers in the range of ${stated}`);
+      return b;
+    });
+    if (dtype === "int64") return BigInt64Array.from(ints);
+    return Int32Array.from(ints, (b, i) => (b < -(2n ** 31n) || b > 2n ** 31n - 1n ? bad(values[i], i, "int32 values (this graph takes int32)") : Number(b)));
   }
+  if (stated === "bool") {
+    return Uint8Array.from(values, (v, i) => (v === true || v === 1 ? 1 : v === false || v === 0 ? 0 : bad(v, i, "booleans (or 0 and 1)")));
+  }
+  const nums = values.map((v, i) => (typeof v === "number" ? v : bad(v, i, `numbers (${stated})`)));
+  if (dtype === "float32") return Float32Array.from(nums);
+  if (dtype === "float64") return Float64Array.from(nums);
+  return Uint16Array.from(nums, toFloat16Bits);
 }
 
 function runCheck(c: InputCheck, feeds: Record<string, TensorData>, outputs: readonly TensorInfo[]): void {

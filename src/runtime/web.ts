@@ -4,10 +4,10 @@
  * build, which is how the tests run it.
  */
 import * as ort from "onnxruntime-web";
-import { OptionError } from "../errors.js";
+import { OptionError, UserError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import { readLossModel } from "../losses/verify.js";
-import { createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
+import { createOrtEvaluator, messageOf, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
 import type { ExecutionProvider, ProviderStatus } from "./providers.js";
 
 /** Providers onnxruntime-web can be asked for. */
@@ -94,12 +94,15 @@ export async function createEvaluator(source: LossGraph | Uint8Array | string, o
       `worker: expected false or nothing in the browser entry, received ${JSON.stringify(options.worker)} (worker: true is Node only; in the browser run the page's own Worker, one that imports onnx-losses/web)`,
     );
   }
+  if (options.threads !== undefined || options.spinning === true) {
+    const which = options.threads !== undefined ? `threads: ${JSON.stringify(options.threads)}` : "spinning: true";
+    throw new OptionError(
+      `${which} is Node only (onnxruntime-node's intra-op threads): in the browser entry the wasm thread count is set once per page with configureWasm({ numThreads }) (more than 1 needs a cross-origin isolated page)`,
+    );
+  }
   let model: Uint8Array;
-  if (typeof source === "string") {
-    const res = await fetch(source);
-    if (!res.ok) throw new Error(`${source}: could not fetch the model (HTTP ${res.status})`);
-    model = new Uint8Array(await res.arrayBuffer());
-  } else model = source instanceof Uint8Array ? source : source.model;
+  if (typeof source === "string") model = await fetchModel(source);
+  else model = source instanceof Uint8Array ? source : source.model;
   const what = options.what ?? (typeof source === "string" ? source : undefined);
   const decoded = readLossModel(model, what);
   const ep = options.ep ?? "wasm";
@@ -109,8 +112,26 @@ export async function createEvaluator(source: LossGraph | Uint8Array | string, o
     const reason = plainOnWebgpu(decoded.contract.attached !== undefined);
     statuses = statuses.map((s) => (s.name === "webgpu" && s.available ? { name: "webgpu", available: false, reason } : s));
   }
-  const maxThreads = Math.max(1, (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 1);
-  return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, statuses, { ...options, what, ep, maxThreads });
+  return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, statuses, { ...options, what, ep });
+}
+
+/** The bytes of the model at `url`; a failed fetch or an HTTP error is one line naming the URL. */
+async function fetchModel(url: string): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    // fetch's own message ("fetch failed") and its cause's (what failed: the address, the port, the scheme)
+    const cause = typeof e === "object" && e !== null ? (e as { cause?: unknown }).cause : undefined;
+    const why = [messageOf(e), cause === undefined ? undefined : messageOf(cause)].filter(Boolean).join(": ");
+    throw new UserError(`${url}: could not fetch the model (${why})`);
+  }
+  if (!res.ok) throw new UserError(`${url}: could not fetch the model (HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""})`);
+  try {
+    return new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    throw new UserError(`${url}: the model's download failed (${messageOf(e)})`);
+  }
 }
 
 /**

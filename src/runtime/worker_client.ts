@@ -122,7 +122,7 @@ class WorkerSession implements OrtSession {
  * onnxruntime Tensor, so a tensor onnxruntime refuses is refused before anything is sent. `terminate`
  * ends the worker when no evaluator came of it (every session creation failed).
  */
-export function workerOrt(Tensor: OrtModule["Tensor"]): { ort: OrtModule; terminate(): Promise<void> } {
+export function workerOrt(Tensor: OrtModule["Tensor"], logLevel?: string): { ort: OrtModule; terminate(): Promise<void> } {
   const script = fileURLToPath(WORKER_SCRIPT);
   if (!existsSync(script)) {
     throw new Error(`worker: the evaluator's worker script ${script} is missing (npm run build compiles it from src/runtime/ort_worker.ts)`);
@@ -133,7 +133,7 @@ export function workerOrt(Tensor: OrtModule["Tensor"]): { ort: OrtModule; termin
       async create(model: Uint8Array, options: object = {}): Promise<OrtSession> {
         // its own bytes, handed over (a copy even of a Buffer, whose slice() is a view: transferring that would detach the caller's bytes)
         const bytes = new Uint8Array(model);
-        const r = await channel.request({ op: "create", model: bytes, options }, [bytes.buffer]);
+        const r = await channel.request({ op: "create", model: bytes, options, logLevel }, [bytes.buffer]);
         return new WorkerSession(channel, r.inputNames ?? [], r.outputNames ?? []);
       },
     },

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { checkWritableType, makeFolder, outputFiles, writeOutputFile } from "../../io/files.js";
 import { decodeNpy, encodeNpy } from "../../io/npy.js";
 import { buildLossForRank } from "../../losses/index.js";
-import { evaluateNpyFiles, npyRank, StreamFileError } from "../../stream/evaluate_files.js";
+import { evaluateNpyFiles, npyRank } from "../../stream/evaluate_files.js";
 import { StreamRefusedError } from "../../stream/plan.js";
 import { createEvaluator, NODE_PROVIDERS } from "../../runtime/node.js";
 import { statPath } from "../../runtime/files.js";
@@ -48,22 +48,13 @@ async function resolveModel(
   flags: EvalFlags,
   files: Record<string, string>,
   given: Record<string, string>,
-  read: Record<string, TensorData>,
 ): Promise<{ model: Uint8Array; what?: string; externalDataDir?: string }> {
   // a file by its extension in any case (X.ONNX is a file, not a loss name)
   if (!/\.onnx$/i.test(target)) {
     const options = withGradientFlag((await readOptionsFlag(flags.options, io.cwd)) ?? {}, flags.gradient);
     if (!files.input) throw new UsageError(`eval ${target}: expected --input input=FILE.npy (the loss's input)`);
-    let rank: number;
-    try {
-      rank = await npyRank(files.input, given.input);
-    } catch (e) {
-      // a pipe cannot be read twice (its header here, its data later) nor by offset: in one pass it is
-      // read whole once, here (under --stream it is refused, with the reason)
-      if (!(e instanceof StreamFileError) || flags.stream === true || flags.chunkMb !== undefined) throw e;
-      read.input = decodeNpy(await readBytes(files.input), given.input);
-      rank = read.input.dims.length;
-    }
+    // inputs are regular files (a pipe cannot be read twice: its header here, its data later)
+    const rank = await npyRank(files.input, given.input);
     const build = { opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype };
     return { model: buildLossForRank(target, options, rank, build).model, what: target };
   }
@@ -113,9 +104,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   if (Object.keys(files).length === 0) throw new UsageError("eval: expected at least one --input NAME=FILE.npy");
   const chunkMb = parseIntFlag("--chunk-mb", flags.chunkMb);
   if (chunkMb !== undefined && chunkMb < 1) throw new UsageError(`--chunk-mb: expected an integer >= 1, received ${chunkMb}`);
-  // inputs already read whole (a pipe given as the input of a loss name, read for its rank)
-  const read: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
-  const { model, what, externalDataDir } = await resolveModel(io, target, flags, files, given, read);
+  const { model, what, externalDataDir } = await resolveModel(io, target, flags, files, given);
   let total = 0;
   for (const f of Object.values(files)) total += (await statPath(f)).size;
   if (flags.stream === false && chunkMb !== undefined) throw new UsageError("eval: --no-stream and --chunk-mb contradict each other");
@@ -133,7 +122,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     }
   }
   const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
-  for (const [name, file] of Object.entries(files)) feeds[name] = read[name] ?? decodeNpy(await readBytes(file), given[name]);
+  for (const [name, file] of Object.entries(files)) feeds[name] = decodeNpy(await readBytes(file), given[name]);
 
   const evaluator = await createEvaluator(model, { ep, fallback, threads, what, externalDataDir });
   try {
