@@ -13,7 +13,6 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "@jest/globals";
 import { Graph } from "../src/builder/graph.js";
 import { readModel } from "../src/builder/reader.js";
-import { runCli } from "../src/cli/program.js";
 import { encodeNpy } from "../src/io/npy.js";
 import { AttachError, attachLoss } from "../src/losses/attach.js";
 import { readLossModel } from "../src/losses/verify.js";
@@ -23,7 +22,7 @@ import { createEvaluator } from "../src/runtime/node.js";
 import { createEvaluator as createWebEvaluator } from "../src/runtime/web.js";
 import { InputError, OutputShapeError } from "../src/runtime/validate.js";
 import type { TensorInput } from "../src/runtime/tensor.js";
-import { FIXTURES, firstMismatch, num, ROOT, type FixtureTensor } from "./helpers.js";
+import { FIXTURES, firstMismatch, num, ROOT, type FixtureTensor, runCliIn, type CliRun } from "./helpers.js";
 
 const ATTACH = join(FIXTURES, "attach");
 const model = (file: string) => new Uint8Array(readFileSync(join(ATTACH, file)));
@@ -49,12 +48,7 @@ const values = (t: { data: unknown }) => Array.from(t.data as ArrayLike<number>,
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-attach-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: dir });
-  return { code, out, err };
-}
+const cli = (...argv: string[]): Promise<CliRun> => runCliIn(dir, argv);
 
 /** The model with its decoded ModelProto changed by `edit`. */
 function edited(bytes: Uint8Array, edit: (m: onnx.ModelProto) => void): Uint8Array {

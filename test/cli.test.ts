@@ -9,6 +9,7 @@ import { LOSS_NAMES } from "../src/losses/index.js";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { readModel } from "../src/builder/reader.js";
 import { loadFixtures, num, ROOT, type FixtureCase } from "./helpers.js";
+import { PRODUCER_VERSION } from "../src/version.js";
 
 let dir: string;
 
@@ -226,7 +227,10 @@ describe("the installed binary", () => {
   const bin = join(ROOT, "dist", "cli", "main.js");
   test("exits 0 on success and 2 with one stderr line and no stack trace on bad input", () => {
     expect(existsSync(bin)).toBe(true); // npm test builds first (pretest)
-    expect(execFileSync(process.execPath, [bin, "--version"], { encoding: "utf8" }).trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    // the version printed and written into every model's producer_version is package.json's
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+    expect(execFileSync(process.execPath, [bin, "--version"], { encoding: "utf8" }).trim()).toBe(pkg.version);
+    expect(PRODUCER_VERSION).toBe(pkg.version);
     const r = spawnSync(process.execPath, [bin, "export", "nope", "-o", join(dir, "n.onnx")], { encoding: "utf8" });
     expect(r.status).toBe(2);
     expect(r.stdout).toBe("");

@@ -7,16 +7,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "@jest/globals";
 import { STREAM_ABOVE_BYTES } from "../src/cli/commands/eval.js";
-import { DEFAULT_THREADS_TEXT, runCli } from "../src/cli/program.js";
+import { DEFAULT_THREADS_TEXT } from "../src/cli/program.js";
 import { NODE_PROVIDERS } from "../src/runtime/node.js";
-import { ROOT } from "./helpers.js";
+import { ROOT, runCliIn, type CliRun } from "./helpers.js";
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: ROOT });
-  return { code, out, err };
-}
+const cli = (...argv: string[]): Promise<CliRun> => runCliIn(ROOT, argv);
 
 describe("CLI help and messages", () => {
   test("eval --help: --ep lists NODE_PROVIDERS, --stream names STREAM_ABOVE_BYTES, --threads the default", async () => {

@@ -3,16 +3,18 @@
  * place, and refused when a file's metadata was edited into something the graph is not. The same edited
  * files go through the library, `eval` and `eval --stream`: each refuses them with the same one line.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "@jest/globals";
 import { Graph } from "../src/builder/graph.js";
 import { neg } from "../src/builder/ops/index.js";
 import { readModel } from "../src/builder/reader.js";
-import { runCli } from "../src/cli/program.js";
 import { encodeNpy } from "../src/io/npy.js";
+import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
+import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
+import { ROOT, runCliIn, type CliRun } from "./helpers.js";
 import { readLossModel } from "../src/losses/verify.js";
 import { canonicalJson, CONTRACT_VERSION, decodeContract, META, ModelContractError } from "../src/model/contract.js";
 import { decodeModel, encodeModel } from "../src/onnx/codec.js";
@@ -32,12 +34,7 @@ function withMetadata(model: Uint8Array, changes: Record<string, string | null>)
   return encodeModel({ ...m, metadataProps: [...meta].map(([key, value]) => ({ key, value })) });
 }
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: dir });
-  return { code, out, err };
-}
+const cli = (...argv: string[]): Promise<CliRun> => runCliIn(dir, argv);
 
 const ce = buildLoss("cross_entropy");
 const N = 6;
@@ -208,5 +205,38 @@ describe("hand-edited metadata is refused, the same way everywhere", () => {
       expect(r.code).toBe(2);
       expect(r.err).toMatch(/^onnx-losses: target: expected class indices in \[0, 3\) or ignoreIndex -100 \(C = input dim 1\), received -3 at flat index 3/);
     }
+  });
+});
+
+describe("issue 17's defects: one kind per model, the version carried, no unknown option key", () => {
+  const mlp = readFileSync(join(ROOT, "test", "fixtures", "attach", "mlp.onnx"));
+  const attached = attachLoss(mlp, { output: "logits", loss: "cross_entropy" }).model;
+
+  test("an attached model with a hand-added onnx_losses.step key is refused", () => {
+    const both = withMetadata(attached, { [META.step]: '{"kind":"linear_head","lr":0.5}' });
+    expect(() => readLossModel(both, "m.onnx")).toThrow(
+      `m.onnx: metadata ${META.step}: expected no value in a model with a loss attached (${META.attached}): a model is a loss, a training step or an attached loss, not two, received ${JSON.stringify('{"kind":"linear_head","lr":0.5}')}`,
+    );
+  });
+
+  test("a version-2 contract decodes as version 2, a version-1 one as version 1", () => {
+    expect(readLossModel(attached).contract?.version).toBe(2);
+    expect(readLossModel(buildLoss("cross_entropy").model).contract?.version).toBe(CONTRACT_VERSION);
+  });
+
+  test("buildLoss refuses an unknown build option, naming the nearest", () => {
+    expect(() => buildLoss("cross_entropy", {}, { opest: 18 } as never)).toThrow(
+      'cross_entropy: build options: unknown option "opest" (did you mean opset?); options are opset, lowering, accumulate, outputs, dtype',
+    );
+  });
+
+  test("createEvaluator and evaluateNpyFiles refuse unknown options, naming the nearest", async () => {
+    await expect(createEvaluator(buildLoss("cross_entropy"), { thread: 1, fallbak: ["cpu"] } as never)).rejects.toThrow(
+      'createEvaluator options: unknown option "thread" (did you mean threads?); options are ep, fallback, threads, spinning, skipValidation, what, worker, externalDataDir',
+    );
+    await expect(createEvaluator(buildLoss("cross_entropy"), null as never)).rejects.toThrow("createEvaluator options: expected an object, received null");
+    await expect(evaluateNpyFiles({ loss: "cross_entropy" }, {}, { chunk_bytes: 1 } as never)).rejects.toThrow(
+      'evaluateNpyFiles options: unknown option "chunk_bytes" (did you mean chunkBytes?); options are ep, fallback, threads, spinning, skipValidation, what, worker, externalDataDir, chunkBytes, onProgress, outDir, noneOutput, shownAs',
+    );
   });
 });

@@ -9,12 +9,11 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { runCli } from "../src/cli/program.js";
 import { encodeNpy } from "../src/io/npy.js";
 import { decodeModel, encodeModel, onnx } from "../src/onnx/codec.js";
 import { readModel } from "../src/builder/reader.js";
 import { createEvaluator } from "../src/runtime/node.js";
-import { FIXTURES, ROOT } from "./helpers.js";
+import { FIXTURES, ROOT, runCliIn, type CliRun } from "./helpers.js";
 
 const EXT = join(FIXTURES, "external");
 const CLI = join(ROOT, "dist", "cli", "main.js");
@@ -31,12 +30,7 @@ beforeAll(() => {
   writeFileSync(join(dir, "t.npy"), encodeNpy({ dtype: "int64", dims: [2], data: BigInt64Array.from([2n, 0n]) }));
 });
 
-async function cli(cwd: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd });
-  return { code, out, err };
-}
+const cli = (cwd: string, ...argv: string[]): Promise<CliRun> => runCliIn(cwd, argv);
 
 /** A copy of A/ (or B/) in a fresh folder under the test's temp dir. */
 function copyOf(which: "A" | "B", name: string): string {

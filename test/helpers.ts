@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runCli } from "../src/cli/program.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import type { TensorData, TensorInput } from "../src/runtime/tensor.js";
 
@@ -72,4 +73,19 @@ export async function onePass(model: Uint8Array, feeds: Record<string, TensorDat
   } finally {
     await ev.release();
   }
+}
+
+/** What one CLI run printed and its exit status. */
+export interface CliRun {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Run the CLI in-process in folder `cwd`, collecting stdout and stderr (each line ends with a newline). */
+export async function runCliIn(cwd: string, argv: readonly string[]): Promise<CliRun> {
+  let out = "";
+  let err = "";
+  const code = await runCli([...argv], { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd });
+  return { code, out, err };
 }

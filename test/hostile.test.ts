@@ -7,12 +7,12 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { Graph } from "../src/builder/graph.js";
-import { runCli } from "../src/cli/program.js";
 import { OnnxRuntimeError } from "../src/errors.js";
 import { encodeNpy } from "../src/io/npy.js";
 import { buildLoss } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { InputError } from "../src/runtime/validate.js";
+import { runCliIn, type CliRun } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-hostile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,12 +27,7 @@ beforeAll(() => {
   writeFileSync(join(dir, "expand.onnx"), g.toModel());
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: dir });
-  return { code, out, err };
-}
+const cli = (...argv: string[]): Promise<CliRun> => runCliIn(dir, argv);
 
 const zeros = (n: number, c: number) => ({ data: new Float32Array(n * c), dims: [n, c] });
 

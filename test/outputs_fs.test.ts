@@ -10,22 +10,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import fc from "fast-check";
-import { runCli } from "../src/cli/program.js";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { buildLoss } from "../src/losses/index.js";
 import { encodeModel } from "../src/onnx/codec.js";
-import { ROOT } from "./helpers.js";
+import { ROOT, runCliIn, type CliRun } from "./helpers.js";
 
 const MAIN = join(ROOT, "dist", "cli", "main.js");
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-outputs-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(cwd: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd });
-  return { code, out, err };
-}
+const cli = (cwd: string, ...argv: string[]): Promise<CliRun> => runCliIn(cwd, argv);
 
 // ONNX TensorProto.DataType numbers
 const FLOAT = 1;

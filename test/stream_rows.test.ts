@@ -11,24 +11,18 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "@jest/globals";
 import { Graph } from "../src/builder/graph.js";
 import { neg } from "../src/builder/ops/index.js";
-import { runCli } from "../src/cli/program.js";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss } from "../src/losses/index.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
-import { ROOT, onePass } from "./helpers.js";
+import { ROOT, onePass, runCliIn, type CliRun } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-stream-rows-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const CLI = join(ROOT, "dist", "cli", "main.js");
 const posix = process.platform !== "win32";
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: dir });
-  return { code, out, err };
-}
+const cli = (...argv: string[]): Promise<CliRun> => runCliIn(dir, argv);
 
 
 const refusal = (what: string, reason: string) => `${what}: cannot be evaluated in chunks: ${reason}; evaluate it in one pass (without --stream)`;
@@ -128,7 +122,7 @@ describe("a chunk holds at least one row: a larger row is refused with the flag 
 (posix ? describe : describe.skip)("inputs that are not regular files", () => {
   const sh = (script: string) => spawnSync("bash", ["-c", script], { cwd: dir, encoding: "utf8", timeout: 60000, env: { ...process.env, CLI } });
   const line = (shown: string) =>
-    `onnx-losses: ${shown}: expected a regular file to stream, received a FIFO or pipe: streamed evaluation reads files by offset; evaluate in one pass (--no-stream) or copy it to a regular file\n`;
+    `onnx-losses: ${shown}: expected a regular file to stream, received a FIFO or pipe: streamed evaluation reads files by offset; copy it to a regular file\n`;
 
   test("a process substitution under --stream exits 2 with one line (was internal error: ESPIPE); without --stream the bounded reader refuses it with one line", () => {
     writeFileSync(join(dir, "ce_x.npy"), encodeNpy({ dtype: "float32", dims: [4, C], data: X }));
@@ -137,7 +131,7 @@ describe("a chunk holds at least one row: a larger row is refused with the flag 
     for (const inputs of ["--input input=<(cat ce_x.npy) --input target=t.npy", "--input input=ce_x.npy --input target=<(cat t.npy)"]) {
       const r = sh(`node "$CLI" eval cross_entropy ${inputs} --stream`);
       expect([r.status, r.stdout]).toEqual([2, ""]);
-      expect(r.stderr).toMatch(/^onnx-losses: \/dev\/fd\/\d+: expected a regular file to stream, received a FIFO or pipe: .*; evaluate in one pass \(--no-stream\) or copy it to a regular file\n$/);
+      expect(r.stderr).toMatch(/^onnx-losses: \/dev\/fd\/\d+: expected a regular file to stream, received a FIFO or pipe: .*; copy it to a regular file\n$/);
       // one pass reads whole files through the bounded reader, which takes regular files only (a pipe
       // has no size to check before reading)
       const p = sh(`node "$CLI" eval cross_entropy ${inputs} --json`);

@@ -3,6 +3,7 @@ import type { Lowering } from "../builder/graph.js";
 import { FLOAT_DTYPES, type FloatDType } from "../onnx/dtypes.js";
 import { canonicalJson, encodeContract } from "../model/contract.js";
 import { checkOpset, DEFAULT_OPSET } from "../onnx/versions.js";
+import { unknownKeyProblem } from "../util/names.js";
 import { getLoss, type LossName, type LossOptions } from "./catalogue.js";
 import { OptionError, resolveOptions } from "./options.js";
 import type { InferOptions, OptionSchema } from "./options.js";
@@ -80,6 +81,12 @@ export function buildLoss<K extends string>(
   return buildDefinition(getLoss(name), options as Record<string, unknown>, build) as LossGraph<ResolvedOptionsFor<K>>;
 }
 
+/** Every key of BuildOptions (the compiler checks the list is complete): any other key is refused with the nearest. */
+export const BUILD_OPTION_KEYS = ["opset", "lowering", "accumulate", "outputs", "dtype"] as const satisfies readonly (keyof BuildOptions)[];
+type MissingBuildKeys = Exclude<keyof BuildOptions, (typeof BUILD_OPTION_KEYS)[number]>;
+const buildKeysComplete: [MissingBuildKeys] extends [never] ? true : MissingBuildKeys = true;
+void buildKeysComplete;
+
 /**
  * Build a loss from its definition, in the catalogue or not (a loss being written, see
  * docs/adding-a-loss.md). Options are checked against the definition's schema as buildLoss checks them.
@@ -90,6 +97,9 @@ export function buildDefinition<N extends string, S extends OptionSchema>(
   options: Partial<InferOptions<S>> | Record<string, unknown> = {},
   build: BuildOptions = {},
 ): LossGraph<InferOptions<S>> {
+  if (build === null || typeof build !== "object" || Array.isArray(build)) throw new OptionError(`${def.name}: build options: expected an object, received ${JSON.stringify(build)}`);
+  const unknown = unknownKeyProblem(`${def.name}: build options`, build, BUILD_OPTION_KEYS);
+  if (unknown) throw new OptionError(unknown);
   const opset = checkOpset(build.opset ?? DEFAULT_OPSET);
   const lowering = build.lowering ?? "none";
   if (lowering !== "none" && lowering !== "webgpu") {

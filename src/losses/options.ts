@@ -4,7 +4,10 @@
  */
 
 import { OptionError } from "../errors.js";
+import { nearest } from "../util/names.js";
 import { depthAbove, preview as received } from "../util/preview.js";
+
+export { nearest };
 
 export { OptionError, depthAbove, received };
 
@@ -122,31 +125,3 @@ export function resolveOptions(loss: string, specs: readonly NamedOptionSpec[], 
   return out;
 }
 
-/** The closest name by edit distance (case-insensitive, also matching on substrings), if near enough. */
-export function nearest(word: string, candidates: readonly string[]): string | undefined {
-  const w = word.toLowerCase();
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(w, c.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length];
-}

@@ -221,6 +221,10 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
 
   let step: StepContract | undefined;
   if (info.metadata[META.step] !== undefined) {
+    if (attached) {
+      // a model is one kind: a loss graph, a training step around one, or a model with a loss attached
+      fail(META.step, `no value in a model with a loss attached (${META.attached}): a model is a loss, a training step or an attached loss, not two`, short(info.metadata[META.step]));
+    }
     const s = json(META.step);
     const ok = isPlainObject(s) && s.kind === "linear_head" && typeof s.lr === "number" && Number.isFinite(s.lr) && s.lr > 0 && Object.keys(s).length === 2;
     if (!ok) fail(META.step, '{"kind": "linear_head", "lr": a finite number > 0}', short(text(META.step)));
@@ -228,7 +232,7 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
   }
 
   return {
-    version: CONTRACT_VERSION,
+    version: attached ? ATTACHED_CONTRACT_VERSION : CONTRACT_VERSION,
     loss,
     options: options as Record<string, unknown>,
     checks: checks as InputCheck[],

@@ -6,6 +6,7 @@
 import type { ModelInfo, TensorInfo } from "../builder/reader.js";
 import { decodeModel, encodeModel } from "../onnx/codec.js";
 import { OnnxRuntimeError, OptionError, UserError } from "../errors.js";
+import { unknownKeyProblem } from "../util/names.js";
 import type { InputCheck, LossContract } from "../model/contract.js";
 import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
 import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
@@ -57,6 +58,21 @@ export interface EvaluatorOptions {
    * it: its data would otherwise be looked up in the working directory.
    */
   externalDataDir?: string;
+}
+
+/** Every key of EvaluatorOptions (the compiler checks the list is complete): any other key is refused with the nearest. */
+export const EVALUATOR_OPTION_KEYS = ["ep", "fallback", "threads", "spinning", "skipValidation", "what", "worker", "externalDataDir"] as const satisfies readonly (keyof EvaluatorOptions)[];
+type MissingEvaluatorKeys = Exclude<keyof EvaluatorOptions, (typeof EVALUATOR_OPTION_KEYS)[number]>;
+const evaluatorKeysComplete: [MissingEvaluatorKeys] extends [never] ? true : MissingEvaluatorKeys = true;
+void evaluatorKeysComplete;
+
+/** Refuse an options object that is not one, or that has a key EvaluatorOptions lacks (`extra` keys: those of a wider options type). Throws OptionError. */
+export function checkEvaluatorOptions(options: unknown, what = "createEvaluator options", extra: readonly string[] = []): void {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new OptionError(`${what}: expected an object, received ${options === null ? "null" : Array.isArray(options) ? "an array" : typeof options}`);
+  }
+  const problem = unknownKeyProblem(what, options, [...EVALUATOR_OPTION_KEYS, ...extra]);
+  if (problem) throw new OptionError(problem);
 }
 
 /** Evaluates one ONNX model on plain tensors. */

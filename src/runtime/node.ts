@@ -11,7 +11,7 @@ import { MissingRuntimeError, OptionError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import { readLossModel, type LossModel } from "../losses/verify.js";
 import { checkExternalFiles, readModelFile } from "./files.js";
-import { createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
+import { checkEvaluatorOptions, createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
 import { type ExecutionProvider, type ProviderStatus } from "./providers.js";
 import { workerOrt } from "./worker_client.js";
 
@@ -100,6 +100,7 @@ function bindingDir(): string {
  * const background = await createEvaluator(buildLoss("cross_entropy"), { worker: true });
  */
 export async function createEvaluator(source: LossGraph | Uint8Array | string, options: EvaluatorOptions = {}): Promise<Evaluator> {
+  checkEvaluatorOptions(options);
   if (options.externalDataDir !== undefined && typeof options.externalDataDir !== "string") {
     throw new OptionError(`externalDataDir: expected a folder path, received ${JSON.stringify(options.externalDataDir)}`);
   }

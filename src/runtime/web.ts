@@ -7,7 +7,7 @@ import * as ort from "onnxruntime-web";
 import { OptionError, UserError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import { readLossModel } from "../losses/verify.js";
-import { createOrtEvaluator, messageOf, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
+import { checkEvaluatorOptions, createOrtEvaluator, messageOf, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
 import type { ExecutionProvider, ProviderStatus } from "./providers.js";
 
 /** Providers onnxruntime-web can be asked for. */
@@ -89,6 +89,7 @@ export function configureWasm(options: { wasmPaths?: string; numThreads?: number
  * const ev = await createEvaluator(buildLoss("cross_entropy"), { ep: "wasm" });
  */
 export async function createEvaluator(source: LossGraph | Uint8Array | string, options: EvaluatorOptions = {}): Promise<Evaluator> {
+  checkEvaluatorOptions(options);
   if (options.worker !== undefined && options.worker !== false) {
     throw new OptionError(
       `worker: expected false or nothing in the browser entry, received ${JSON.stringify(options.worker)} (worker: true is Node only; in the browser run the page's own Worker, one that imports onnx-losses/web)`,

@@ -14,7 +14,7 @@ import { buildLossForRank, type BuildOptions } from "../losses/index.js";
 import { checkLossModel } from "../losses/verify.js";
 import { decodeModel } from "../onnx/codec.js";
 import { DTYPES, typedArrayOf, type DType, type FloatDType } from "../onnx/dtypes.js";
-import type { EvaluatorOptions } from "../runtime/evaluator.js";
+import { checkEvaluatorOptions, type EvaluatorOptions } from "../runtime/evaluator.js";
 import { createDecodedEvaluator } from "../runtime/node.js";
 import { fmtDims, fromFloat16Bits, sizeOf, toFloat16Bits, type TensorData } from "../runtime/tensor.js";
 import { checkEmptyExtent, InputError } from "../runtime/validate.js";
@@ -36,6 +36,12 @@ export interface StreamOptions extends EvaluatorOptions {
   /** How errors name each input's file (input name -> the path as the user gave it); default the path. */
   shownAs?: Record<string, string>;
 }
+
+/** The keys StreamOptions adds to EvaluatorOptions (the compiler checks the list is complete). */
+const STREAM_OPTION_KEYS = ["chunkBytes", "onProgress", "outDir", "noneOutput", "shownAs"] as const satisfies readonly (keyof StreamOptions)[];
+type MissingStreamKeys = Exclude<keyof StreamOptions, (typeof STREAM_OPTION_KEYS)[number] | keyof EvaluatorOptions>;
+const streamKeysComplete: [MissingStreamKeys] extends [never] ? true : MissingStreamKeys = true;
+void streamKeysComplete;
 
 export interface StreamResult {
   /** The combined outputs (for a mean or sum, `loss` as a float64 scalar); empty when they went to files. */
@@ -83,7 +89,7 @@ export class StreamFileError extends InputError {
     readonly file: string,
     readonly kind: string,
   ) {
-    super(`${file}: expected a regular file to stream, received ${kind}: streamed evaluation reads files by offset; evaluate in one pass (--no-stream) or copy it to a regular file`);
+    super(`${file}: expected a regular file to stream, received ${kind}: streamed evaluation reads files by offset; copy it to a regular file`);
   }
 }
 
@@ -149,6 +155,7 @@ const ROUNDING: Record<FloatDType, number> = { float16: 2e-3, float32: 1e-6, flo
  * r.value // the mean, combined in float64
  */
 export async function evaluateNpyFiles(source: StreamSource, files: Record<string, string>, options: StreamOptions = {}): Promise<StreamResult> {
+  checkEvaluatorOptions(options, "evaluateNpyFiles options", STREAM_OPTION_KEYS);
   const opened: OpenNpy[] = [];
   let done = false;
   try {
@@ -157,7 +164,7 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
     if (!input && !(source instanceof Uint8Array)) throw new InputError(`input: missing input; expected --input input=FILE.npy (${source.loss} is built for its rank)`);
     const first = input ?? opened[0];
     if (!first) throw new InputError("streamed evaluation: expected at least one input file");
-    const bytes = source instanceof Uint8Array ? source : buildLossForRank(source.loss, source.options ?? {}, first.header.dims.length, source).model;
+    const bytes = source instanceof Uint8Array ? source : buildLossForRank(source.loss, source.options ?? {}, first.header.dims.length, { opset: source.opset, lowering: source.lowering, dtype: source.dtype }).model;
     const what = options.what ?? "model";
     const proto = decodeModel(bytes, what);
     const decoded = checkLossModel(describeModel(proto, what), what);

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { checkWritableType, makeFolder, outputFiles, writeOutputFile } from "../../io/files.js";
 import { decodeNpy, encodeNpy } from "../../io/npy.js";
 import { buildLossForRank } from "../../losses/index.js";
-import { evaluateNpyFiles, npyRank } from "../../stream/evaluate_files.js";
+import { evaluateNpyFiles, npyRank, StreamFileError } from "../../stream/evaluate_files.js";
 import { StreamRefusedError } from "../../stream/plan.js";
 import { createEvaluator, NODE_PROVIDERS } from "../../runtime/node.js";
 import { statPath } from "../../runtime/files.js";
@@ -54,7 +54,14 @@ async function resolveModel(
     const options = withGradientFlag((await readOptionsFlag(flags.options, io.cwd)) ?? {}, flags.gradient);
     if (!files.input) throw new UsageError(`eval ${target}: expected --input input=FILE.npy (the loss's input)`);
     // inputs are regular files (a pipe cannot be read twice: its header here, its data later)
-    const rank = await npyRank(files.input, given.input);
+    let rank: number;
+    try {
+      rank = await npyRank(files.input, given.input);
+    } catch (e) {
+      // in one pass, the bounded reader's line for a file that is not regular, as for every other input
+      if (e instanceof StreamFileError && flags.stream !== true && flags.chunkMb === undefined) await readBytes(files.input);
+      throw e;
+    }
     const build = { opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype };
     return { model: buildLossForRank(target, options, rank, build).model, what: target };
   }

@@ -1,0 +1,44 @@
+/**
+ * Names near a mistyped one, and the refusal of unknown keys of an options object, for every options
+ * object the library takes (loss options, build options, evaluator options).
+ */
+
+/** The closest name by edit distance (case-insensitive, also matching on substrings), if near enough. */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(w, c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length];
+}
+
+/**
+ * Refuse keys of `given` that are not in `known`, naming the nearest known key: `what` is the options
+ * object's name in the message ("buildLoss build options"). Returns the error's message, or undefined.
+ */
+export function unknownKeyProblem(what: string, given: object, known: readonly string[]): string | undefined {
+  const unknown = Object.keys(given).find((k) => !known.includes(k));
+  if (unknown === undefined) return undefined;
+  const hint = nearest(unknown, known);
+  return `${what}: unknown option ${JSON.stringify(unknown)}${hint ? ` (did you mean ${hint}?)` : ""}; options are ${known.join(", ")}`;
+}
