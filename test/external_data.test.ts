@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { encodeNpy } from "../src/io/npy.js";
-import { decodeModel, encodeModel, onnx } from "../src/onnx/codec.js";
+import { decodeModel, encodeModel, type onnx } from "../src/onnx/codec.js";
 import { readModel } from "../src/builder/reader.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { FIXTURES, ROOT, runCliIn, type CliRun } from "./helpers.js";

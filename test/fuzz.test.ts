@@ -118,7 +118,7 @@ describe("options and shapes against the float64 reference", () => {
   const CLASS_LOSSES = new Set(["cross_entropy", "nll_loss", "softmax_focal_loss"]);
   const list = (min: number, max: number) => fc.array(fc.double({ min, max, noNaN: true }), { minLength: 1, maxLength: 5 });
   /** A plausible value for each option name, and now and then any JSON value. */
-  const valueOf = (loss: string, name: string): fc.Arbitrary<unknown> => {
+  const optionValue = (loss: string, name: string): fc.Arbitrary<unknown> => {
     const plausible: Record<string, fc.Arbitrary<unknown>> = {
       reduction: fc.constantFrom("mean", "sum", "none"),
       weight: fc.option(list(0, 4), { nil: null }),
@@ -136,7 +136,7 @@ describe("options and shapes against the float64 reference", () => {
   };
   const optionsFor = (loss: string) => {
     const names = CATALOGUE.find((d) => d.name === loss)!.optionList.map((o) => o.name).filter((n) => n !== "rank");
-    return fc.record(Object.fromEntries(names.map((n) => [n, valueOf(loss, n)])), { requiredKeys: [] }).chain((o) =>
+    return fc.record(Object.fromEntries(names.map((n) => [n, optionValue(loss, n)])), { requiredKeys: [] }).chain((o) =>
       fc.oneof({ arbitrary: fc.constant(o), weight: 19 }, { arbitrary: fc.string({ minLength: 1, maxLength: 8 }).map((k) => ({ ...o, [k]: 1 })), weight: 1 }),
     );
   };

@@ -184,7 +184,7 @@ describe("files that lie about their own sizes", () => {
     const { evaluateNpyFiles } = await import("../src/stream/evaluate_files.js");
     const dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
     let header = dict + " ".repeat(100 * 1024);
-    header += " ".repeat((64 - ((12 + header.length + 1) % 64)) % 64) + "\n";
+    header += `${" ".repeat((64 - ((12 + header.length + 1) % 64)) % 64)}\n`;
     const head = new TextEncoder().encode(header);
     const data = new Uint8Array(Float32Array.from([1, 2, 3, 0, 0, 0]).buffer);
     const bytes = new Uint8Array(12 + head.length + data.length);
@@ -244,7 +244,7 @@ describe("sizes a file declares but does not hold", () => {
   /** A .npy of float32 with this shape and no data (what a hostile 128-byte file declares). */
   const declare = (file: string, shape: string) => {
     let h = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`;
-    h += " ".repeat((64 - ((10 + h.length + 1) % 64)) % 64) + "\n";
+    h += `${" ".repeat((64 - ((10 + h.length + 1) % 64)) % 64)}\n`;
     const head = new TextEncoder().encode(h);
     const out = new Uint8Array(10 + head.length);
     out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0], 0);
@@ -400,8 +400,8 @@ describe("the real binary with --ep webgpu", () => {
 describe("a .npy header past the limit", () => {
   test("is refused naming the limit, in one pass and streamed alike", async () => {
     const { MAX_NPY_HEADER_BYTES } = await import("../src/io/npy.js");
-    let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }" + " ".repeat(MAX_NPY_HEADER_BYTES);
-    header += " ".repeat((64 - ((12 + header.length + 1) % 64)) % 64) + "\n";
+    let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }${" ".repeat(MAX_NPY_HEADER_BYTES)}`;
+    header += `${" ".repeat((64 - ((12 + header.length + 1) % 64)) % 64)}\n`;
     const head = new TextEncoder().encode(header);
     const bytes = new Uint8Array(12 + head.length + 24);
     bytes.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 2, 0], 0);

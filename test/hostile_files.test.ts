@@ -15,7 +15,7 @@ import { runCli } from "../src/cli/program.js";
 import { encodeNpy } from "../src/io/npy.js";
 import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss } from "../src/losses/index.js";
-import { decodeModel, encodeModel, onnx } from "../src/onnx/codec.js";
+import { decodeModel, encodeModel, type onnx } from "../src/onnx/codec.js";
 import { FIXTURES, ROOT } from "./helpers.js";
 
 /** Cases per property: a few dozen in npm test; ONNX_LOSSES_FUZZ_RUNS (npm run test:fuzz) for more. */

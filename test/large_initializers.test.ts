@@ -13,7 +13,7 @@ import { runCli } from "../src/cli/program.js";
 import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss } from "../src/losses/index.js";
 import { readLossModel } from "../src/losses/verify.js";
-import { decodeModel, encodeModel, onnx } from "../src/onnx/codec.js";
+import { decodeModel, encodeModel, type onnx } from "../src/onnx/codec.js";
 import { createEvaluator } from "../src/runtime/node.js";
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-large-"));

@@ -42,7 +42,7 @@ describe("options", () => {
   });
 
   test("unknown losses get a hint", () => {
-    expect(() => buildLoss("focal")).toThrow('loss: unknown loss "focal" (did you mean softmax_focal_loss or sigmoid_focal_loss?); losses are ' + LOSS_NAMES.join(", "));
+    expect(() => buildLoss("focal")).toThrow(`loss: unknown loss "focal" (did you mean softmax_focal_loss or sigmoid_focal_loss?); losses are ${LOSS_NAMES.join(", ")}`);
     expect(() => buildLoss("cross_entropi")).toThrow('loss: unknown loss "cross_entropi" (did you mean cross_entropy?)');
     expect(() => buildLoss("bce")).toThrow("(did you mean binary_cross_entropy or binary_cross_entropy_with_logits?)");
   });

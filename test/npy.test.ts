@@ -57,7 +57,7 @@ describe(".npy", () => {
 /** .npy bytes with a hand-written header dict (format 2.0, so any length), padded as numpy pads. */
 function withHeader(dict: string, data: Uint8Array = new Uint8Array(0), pad = 0): Uint8Array {
   let header = dict + " ".repeat(pad);
-  header += " ".repeat((64 - ((12 + header.length + 1) % 64)) % 64) + "\n";
+  header += `${" ".repeat((64 - ((12 + header.length + 1) % 64)) % 64)}\n`;
   const head = new TextEncoder().encode(header);
   const out = new Uint8Array(12 + head.length + data.length);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 2, 0], 0);

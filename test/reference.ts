@@ -90,7 +90,7 @@ export function sigmoidFocalLoss(x: Tensor, y: Tensor, o: { alpha?: number | nul
     const p = 1 / (1 + Math.exp(-x.data[i]));
     const yi = y.data[i];
     const pt = p * yi + (1 - p) * (1 - yi);
-    let l = c * Math.pow(1 - pt, gamma);
+    let l = c * (1 - pt) ** gamma;
     if (alpha !== null && alpha >= 0) l *= alpha * yi + (1 - alpha) * (1 - yi);
     return l;
   });
@@ -126,10 +126,10 @@ export function softmaxFocalLoss(
         if (c !== k) continue;
         q = 1;
         const p = (1 - 2 * s) * Math.exp(lp[k]) + s;
-        l -= alpha[k] * Math.pow(1 - p, gamma) * Math.log(p);
+        l -= alpha[k] * (1 - p) ** gamma * Math.log(p);
         continue;
       }
-      l -= alpha[c] * q * Math.pow(1 - Math.exp(lp[c]), gamma) * lp[c];
+      l -= alpha[c] * q * (1 - Math.exp(lp[c])) ** gamma * lp[c];
     }
     losses.push(l);
   });
@@ -178,7 +178,7 @@ export function binaryCrossEntropy(p: Tensor, y: Tensor, o: { weight?: number[] 
 function powTimes(oneMinusP: number, gamma: number, v: number): number {
   if (gamma === 0 || v === 0) return 0;
   if (oneMinusP === 0) return gamma >= 1 ? (gamma === 1 ? v : 0) : 0;
-  return Math.pow(oneMinusP, gamma - 1) * v;
+  return oneMinusP ** (gamma - 1) * v;
 }
 
 /** Probabilities of one item from its float64 log-softmax. */
@@ -262,7 +262,7 @@ export function sigmoidFocalLossGrad(x: Tensor, y: Tensor, o: { alpha?: number |
     const q = sigmoid(-xi); // 1 - p without cancellation
     const m = yi * q + (1 - yi) * p;
     const at = alpha !== null && alpha >= 0 ? alpha * yi + (1 - alpha) * (1 - yi) : 1;
-    return at * (gamma * powTimes(m, gamma, (1 - 2 * yi) * p * q * c) + Math.pow(m, gamma) * (p - yi));
+    return at * (gamma * powTimes(m, gamma, (1 - 2 * yi) * p * q * c) + m ** gamma * (p - yi));
   });
   return scaleGrad(grad, o.reduction ?? "mean", grad.length);
 }
@@ -291,7 +291,7 @@ export function softmaxFocalLossGrad(
       // dl/dp' dp'/dx_j written with p_k / p' (at most 1 / (1 - 2s)), finite where p' is subnormal
       const pp = (1 - 2 * s) * p[k] + s;
       const r = p[k] / pp;
-      const d = alpha[k] * (1 - 2 * s) * r * (gamma * powTimes(1 - pp, gamma, pp * Math.log(pp)) - Math.pow(1 - pp, gamma));
+      const d = alpha[k] * (1 - 2 * s) * r * (gamma * powTimes(1 - pp, gamma, pp * Math.log(pp)) - (1 - pp) ** gamma);
       for (let j = 0; j < C; j++) grad[at(j)] = d * ((j === k ? 1 : 0) - p[j]);
       return;
     }
@@ -301,7 +301,7 @@ export function softmaxFocalLossGrad(
       const q = (c === k ? 1 : 0) * (1 - eps) + eps / C;
       if (q === 0) return 0;
       const oneMinusP = -Math.expm1(u);
-      return alpha[c] * q * (gamma * powTimes(oneMinusP, gamma, p[c] * u) - Math.pow(oneMinusP, gamma));
+      return alpha[c] * q * (gamma * powTimes(oneMinusP, gamma, p[c] * u) - oneMinusP ** gamma);
     });
     const G = g.reduce((acc, v) => acc + v, 0);
     for (let j = 0; j < C; j++) grad[at(j)] = g[j] - p[j] * G;

@@ -39,7 +39,7 @@ function referenceGrad(loss: Loss, z: Float64Array, t: number[], C: number, o: {
     const p = e.map((v) => v / s);
     const pt = p[t[i]];
     const logPt = Math.log(pt);
-    const G = loss === "cross_entropy" ? 1 : Math.pow(1 - pt, gamma) - gamma * pt * Math.pow(1 - pt, gamma - 1) * logPt;
+    const G = loss === "cross_entropy" ? 1 : (1 - pt) ** gamma - gamma * pt * (1 - pt) ** (gamma - 1) * logPt;
     for (let j = 0; j < C; j++) g[i * C + j] = (G * (p[j] - (j === t[i] ? 1 : 0))) / ((o.reduction ?? "mean") === "mean" ? N : 1);
   }
   return g;

@@ -71,26 +71,32 @@ export function graphPicture(m: ModelInfo): string {
     col.push(key);
     columns.set(d, col);
   };
-  m.inputs.forEach((i) => add(`in:${i.name}`, 0));
-  m.nodes.forEach((_, k) => add(`n${k}`, nodeDepth[k]));
+  for (const i of m.inputs) add(`in:${i.name}`, 0);
+  for (let k = 0; k < m.nodes.length; k++) add(`n${k}`, nodeDepth[k]);
   const last = Math.max(0, ...nodeDepth) + 1;
-  m.outputs.forEach((o) => add(`out:${o.name}`, last));
+  for (const o of m.outputs) add(`out:${o.name}`, last);
   const BW = 120, BH = 34, GX = 40, GY = 14;
   let maxRows = 0;
   for (const [d, keys] of columns) {
-    keys.forEach((key, row) => place.set(key, { x: 10 + d * (BW + GX), y: 10 + row * (BH + GY) }));
+    keys.forEach((key, row) => {
+      place.set(key, { x: 10 + d * (BW + GX), y: 10 + row * (BH + GY) });
+    });
     maxRows = Math.max(maxRows, keys.length);
   }
   const producer = new Map<string, string>();
-  m.inputs.forEach((i) => producer.set(i.name, `in:${i.name}`));
-  m.nodes.forEach((n, k) => n.outputs.forEach((o) => producer.set(o, `n${k}`)));
+  for (const i of m.inputs) producer.set(i.name, `in:${i.name}`);
+  m.nodes.forEach((n, k) => {
+    for (const o of n.outputs) producer.set(o, `n${k}`);
+  });
   const edges: string[] = [];
   const edge = (from: string, to: string) => {
     const a = place.get(from), b = place.get(to);
     if (a && b) edges.push(`<path d="M${a.x + BW},${a.y + BH / 2} C${a.x + BW + GX / 2},${a.y + BH / 2} ${b.x - GX / 2},${b.y + BH / 2} ${b.x},${b.y + BH / 2}" fill="none" stroke="#99a" />`);
   };
-  m.nodes.forEach((n, k) => n.inputs.forEach((x) => producer.has(x) && edge(producer.get(x)!, `n${k}`)));
-  m.outputs.forEach((o) => producer.has(o.name) && edge(producer.get(o.name)!, `out:${o.name}`));
+  m.nodes.forEach((n, k) => {
+    for (const x of n.inputs) if (producer.has(x)) edge(producer.get(x)!, `n${k}`);
+  });
+  for (const o of m.outputs) if (producer.has(o.name)) edge(producer.get(o.name)!, `out:${o.name}`);
   const box = (key: string, title: string, sub: string, fill: string) => {
     const p = place.get(key)!;
     return `<g><rect x="${p.x}" y="${p.y}" width="${BW}" height="${BH}" rx="6" fill="${fill}" stroke="#556"/>

@@ -24,7 +24,10 @@ export function generateBatch(s: BatchSpec): Record<string, TensorInput> {
   const total = weights.reduce((a, b) => a + b, 0);
   const drawClass = () => {
     let u = r() * total;
-    for (let k = 0; k < c; k++) if ((u -= weights[k]) <= 0) return k;
+    for (let k = 0; k < c; k++) {
+      u -= weights[k];
+      if (u <= 0) return k;
+    }
     return c - 1;
   };
   const labels = Array.from({ length: n }, drawClass);

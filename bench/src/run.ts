@@ -187,7 +187,9 @@ async function interleaved(runners: Runner[], budgetMs: number): Promise<Map<str
     }
   }
   const out = new Map<string, { ms: number; runs: number }>();
-  runners.forEach((r, i) => out.set(r.key, { ms: median(times[i]), runs: times[i].length }));
+  runners.forEach((r, i) => {
+    out.set(r.key, { ms: median(times[i]), runs: times[i].length });
+  });
   return out;
 }
 

@@ -38,13 +38,13 @@ const FS_CODES: Readonly<Record<string, string>> = {
 export function isUserError(e: unknown): boolean {
   if (e instanceof UserError) return true;
   const code = (e as { code?: unknown })?.code;
-  return typeof code === "string" && Object.prototype.hasOwnProperty.call(FS_CODES, code);
+  return typeof code === "string" && Object.hasOwn(FS_CODES, code);
 }
 
 /** One line for the user: file-system errors say which path and what went wrong. */
 export function oneLine(e: unknown): string {
   const err = e as { code?: string; path?: string; message?: string };
-  if (typeof err?.code === "string" && Object.prototype.hasOwnProperty.call(FS_CODES, err.code)) {
+  if (typeof err?.code === "string" && Object.hasOwn(FS_CODES, err.code)) {
     if (err.path) return `${err.path}: ${FS_CODES[err.code]}`;
     return `${FS_CODES[err.code]} (${err.code}${typeof (err as { syscall?: unknown }).syscall === "string" ? `, ${(err as { syscall: string }).syscall}` : ""})`;
   }

@@ -9,7 +9,7 @@
  * would have to guess.
  */
 import { constants } from "node:fs";
-import { mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { UserError } from "../errors.js";
 import { npyDescrOf } from "../onnx/dtypes.js";
@@ -182,7 +182,7 @@ export async function writeNamedFile(path: string, bytes: Uint8Array | string): 
  * writer). UTF-8; errors name the file as `shown`.
  */
 export async function readBoundedText(path: string, limit: number, shown = path): Promise<string> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(path, "r");
   } catch (e) {
@@ -202,7 +202,10 @@ export async function readBoundedText(path: string, limit: number, shown = path)
     }
     const all = new Uint8Array(total);
     let at = 0;
-    for (const p of pieces) all.set(p, (at += p.length) - p.length);
+    for (const p of pieces) {
+      all.set(p, at);
+      at += p.length;
+    }
     try {
       return new TextDecoder("utf-8", { fatal: true }).decode(all);
     } catch {

@@ -68,8 +68,14 @@ function parseHeaderDict(text: string, what: string): { descr?: unknown; fortran
   };
   const value = (): unknown => {
     ws();
-    if (text.startsWith("True", i)) return (i += 4), true;
-    if (text.startsWith("False", i)) return (i += 5), false;
+    if (text.startsWith("True", i)) {
+      i += 4;
+      return true;
+    }
+    if (text.startsWith("False", i)) {
+      i += 5;
+      return false;
+    }
     if (text[i] === "'" || text[i] === '"') return str();
     if (text[i] === "(") {
       i++;
@@ -94,7 +100,7 @@ function parseHeaderDict(text: string, what: string): { descr?: unknown; fortran
     if (text[i] === "}") break;
     const key = str();
     if (!["descr", "fortran_order", "shape"].includes(key)) fail(`only the keys descr, fortran_order and shape, not ${JSON.stringify(key)}`);
-    if (Object.prototype.hasOwnProperty.call(out, key)) fail(`each key once, not ${JSON.stringify(key)} twice`);
+    if (Object.hasOwn(out, key)) fail(`each key once, not ${JSON.stringify(key)} twice`);
     eat(":");
     out[key] = value();
     ws();
@@ -181,7 +187,7 @@ export function encodeNpy(t: TensorData): Uint8Array {
   const shape = t.dims.length === 1 ? `(${t.dims[0]},)` : `(${t.dims.join(", ")})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
   const total = 10 + header.length + 1;
-  header += " ".repeat((64 - (total % 64)) % 64) + "\n";
+  header += `${" ".repeat((64 - (total % 64)) % 64)}\n`;
   const head = new TextEncoder().encode(header);
   const data = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   const out = new Uint8Array(10 + head.length + data.length);

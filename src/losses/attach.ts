@@ -194,7 +194,7 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   const proto = decodeModel(modelBytes, what);
   const info = describeModel(proto, what);
   if (hasContract(info)) {
-    throw new AttachError(`${what}: expected a model without onnx_losses metadata, received one that has it (${info.metadata["onnx_losses.loss"] ?? "keys " + Object.keys(info.metadata).join(", ")}): attach to the model the loss is not in yet`);
+    throw new AttachError(`${what}: expected a model without onnx_losses metadata, received one that has it (${info.metadata["onnx_losses.loss"] ?? `keys ${Object.keys(info.metadata).join(", ")}`}): attach to the model the loss is not in yet`);
   }
   refuseDuplicateOpsets(info, what, AttachError);
   if (!SUPPORTED_OPSETS.includes(info.opset)) {

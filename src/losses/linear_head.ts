@@ -62,7 +62,7 @@ export function linearHeadStep<K extends string>(
     throw new OptionError(`${STEP}: option reduction: expected "mean" or "sum" (a step descends one scalar loss), received ${JSON.stringify(resolved.reduction)}`);
   }
   const input = alone.inputs.find((i) => i.name === "input");
-  if (!input || input.doc !== "logits" || input.shape.length !== 2) {
+  if (input?.doc !== "logits" || input.shape.length !== 2) {
     const what = input ? `${input.doc} [${input.shape.join(", ")}]` : "no input named input";
     throw new OptionError(`${STEP}: loss ${alone.name}: expected a loss of logits [N, C] (the head computes logits), received one of ${what}`);
   }

@@ -30,6 +30,7 @@ export interface NamedOptionSpec<T = unknown> extends OptionSpec<T> {
 }
 
 /** A loss's option schema: option name -> spec, in the order help texts list them. */
+// biome-ignore lint/suspicious/noExplicitAny: a schema holds specs of every option type; unknown would make OptionSpec<number> not assignable (parse returns T)
 export type OptionSchema = Readonly<Record<string, OptionSpec<any>>>;
 
 /**
@@ -113,7 +114,7 @@ export function resolveOptions(loss: string, specs: readonly NamedOptionSpec[], 
   }
   const out: Record<string, unknown> = {};
   for (const spec of specs) {
-    const value = Object.prototype.hasOwnProperty.call(given, spec.name) ? given[spec.name] : undefined;
+    const value = Object.hasOwn(given, spec.name) ? given[spec.name] : undefined;
     if (value === undefined) {
       out[spec.name] = spec.default;
       continue;

@@ -49,7 +49,7 @@ export const DTYPE_NAMES: readonly DType[] = Object.freeze(Object.keys(DTYPES) a
 
 /** Is `name` one of the handled dtypes? */
 export function isDType(name: unknown): name is DType {
-  return typeof name === "string" && Object.prototype.hasOwnProperty.call(DTYPES, name);
+  return typeof name === "string" && Object.hasOwn(DTYPES, name);
 }
 
 /** Is `name` one of the float types a graph takes? */
@@ -111,5 +111,5 @@ const OUTPUT_ONLY_NPY: Readonly<Record<string, string>> = Object.freeze({
 /** The .npy descr a tensor of `dtype` (a table dtype or one of onnxruntime's other integer types) is written with, or undefined. */
 export function npyDescrOf(dtype: string): string | undefined {
   if (isDType(dtype)) return DTYPES[dtype].npy;
-  return Object.prototype.hasOwnProperty.call(OUTPUT_ONLY_NPY, dtype) ? OUTPUT_ONLY_NPY[dtype] : undefined;
+  return  Object.hasOwn(OUTPUT_ONLY_NPY, dtype) ? OUTPUT_ONLY_NPY[dtype] : undefined;
 }

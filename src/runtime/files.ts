@@ -6,7 +6,7 @@
  * against a limit, and reads that many bytes in bounded pieces.
  */
 import { constants, type Stats } from "node:fs";
-import { open, realpath, stat } from "node:fs/promises";
+import { type FileHandle, open, realpath, stat } from "node:fs/promises";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
 import type { ExternalRef } from "../onnx/external.js";
@@ -49,7 +49,7 @@ const OPEN_FAILURES: Readonly<Record<string, string>> = {
 export async function readFileBounded(path: string, options: { limit?: number; shown?: string; what?: string } = {}): Promise<Uint8Array> {
   const shown = options.shown ?? path;
   const limit = options.limit ?? Number.MAX_SAFE_INTEGER;
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0));
   } catch (e) {

@@ -12,7 +12,7 @@ import type { LossGraph } from "../losses/types.js";
 import { readLossModel, type LossModel } from "../losses/verify.js";
 import { checkExternalFiles, readModelFile } from "./files.js";
 import { checkEvaluatorOptions, createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
-import { type ExecutionProvider, type ProviderStatus } from "./providers.js";
+import type { ExecutionProvider, ProviderStatus } from "./providers.js";
 import { workerOrt } from "./worker_client.js";
 
 const require = createRequire(import.meta.url);

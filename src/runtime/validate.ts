@@ -64,7 +64,7 @@ export function validateFeeds(
   const out: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
   const bound = new Map<string, { size: number; from: string; axis: number }>();
   for (const d of declared) {
-    const feed = Object.prototype.hasOwnProperty.call(feeds, d.name) ? feeds[d.name] : undefined;
+    const feed = Object.hasOwn(feeds, d.name) ? feeds[d.name] : undefined;
     if (feed === undefined) throw new InputError(`${d.name}: missing input; expected ${d.dtype} ${fmtDims(d.shape)}`);
     const t = convert(d, feed);
     if (t.dims.length !== d.shape.length) {

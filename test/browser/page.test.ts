@@ -207,10 +207,10 @@ browserSuite("the demo page in Chromium", () => {
     // the number as rendered (innerText: the text as laid out on the screen)
     await page.locator("#loss-value").scrollIntoViewIfNeeded();
     expect(await page.isVisible("#loss-value")).toBe(true);
-    const shown = await page.locator("#loss-value").innerText();
+    const shown = await page.locator("#loss-value").textContent();
     const want = num(c.expected.data[0]);
     expect({ shown, close: Math.abs(Number(shown) - want) <= 1e-5 * Math.max(1, Math.abs(want)) }).toEqual({ shown, close: true });
-    expect(await page.locator("#histogram").innerText()).toContain(`${c.inputs.target.dims.reduce((a, b) => a * b, 1)} items, max count `);
+    expect(await page.locator("#histogram").textContent()).toContain(`${c.inputs.target.dims.reduce((a, b) => a * b, 1)} items, max count `);
 
     // pixels, as drawn: the number itself, the histogram's bars, and each of the focal plot's five
     // curves in its own colour (measured in Chromium: without the curves each colour covers at most 30

@@ -197,9 +197,9 @@ browserSuite("onnxruntime-web's WebGPU backend in Chromium (software adapter)", 
     const r = await evaluate(page);
     expect({ state: r.state, error: r.error }).toEqual({ state: "done", error: "" });
     const want = num(c.expected.data[0]);
-    const shown = await page.locator("#loss-value").innerText();
+    const shown = await page.locator("#loss-value").textContent();
     expect(Math.abs(Number(shown) - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want)));
-    expect(await page.locator("#ran-on").innerText()).toContain("on webgpu");
+    expect(await page.locator("#ran-on").textContent()).toContain("on webgpu");
     mkdirSync(join(ROOT, "test", "artifacts"), { recursive: true });
     await page.screenshot({ path: join(ROOT, "test", "artifacts", "page-webgpu.png"), fullPage: true });
     expect(demo.consoleErrors).toEqual([]);

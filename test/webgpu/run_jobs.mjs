@@ -41,7 +41,7 @@ export async function runJobs(lib, jobs, options) {
       for (const [name, t] of Object.entries(out)) outputs[name] = { dims: t.dims, data: Array.from(t.data, (v) => plain(Number(v))) };
       results.push({ id: job.id, provider: ev.provider, outputs });
     } catch (e) {
-      results.push({ id: job.id, error: String(e && e.message ? e.message : e).split("\n")[0] });
+      results.push({ id: job.id, error: String(e?.message ? e.message : e).split("\n")[0] });
       await release();
     }
   }

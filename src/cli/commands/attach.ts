@@ -3,7 +3,7 @@ import { dirname, resolve } from "node:path";
 import { decodeModel } from "../../onnx/codec.js";
 import { externalRefs } from "../../onnx/external.js";
 import { checkExternalFiles, MAX_MODEL_BYTES } from "../../runtime/files.js";
-import { AttachError, attachLoss } from "../../losses/attach.js";
+import { AttachError, type AttachedLoss, attachLoss } from "../../losses/attach.js";
 import { canonicalJson } from "../../model/contract.js";
 import { OptionError } from "../../errors.js";
 import { UsageError } from "../errors.js";
@@ -49,7 +49,7 @@ export async function attachCommand(io: CliIo, file: string, flags: AttachFlags)
       );
     }
   }
-  let a;
+  let a: AttachedLoss;
   try {
     a = attachLoss(bytes, { output: flags.output, loss: flags.loss, options, targetInput: flags.targetInput, lossOutput: flags.lossOutput }, file);
   } catch (e) {

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { checkWritableType, makeFolder, outputFiles, writeOutputFile } from "../../io/files.js";
 import { decodeNpy, encodeNpy } from "../../io/npy.js";
 import { buildLossForRank } from "../../losses/index.js";
-import { evaluateNpyFiles, npyRank, StreamFileError } from "../../stream/evaluate_files.js";
+import { evaluateNpyFiles, npyRank, StreamFileError, type StreamResult } from "../../stream/evaluate_files.js";
 import { StreamRefusedError } from "../../stream/plan.js";
 import { createEvaluator, NODE_PROVIDERS } from "../../runtime/node.js";
 import { statPath } from "../../runtime/files.js";
@@ -104,7 +104,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   const given: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const spec of flags.input ?? []) {
     const { name, file } = parseNamedFile("--input", spec);
-    if (Object.prototype.hasOwnProperty.call(files, name)) throw new UsageError(`--input: ${name} given twice`);
+    if (Object.hasOwn(files, name)) throw new UsageError(`--input: ${name} given twice`);
     files[name] = resolve(io.cwd, file);
     given[name] = file;
   }
@@ -169,7 +169,7 @@ async function streamEval(
   const outDir = flags.out ? resolve(io.cwd, flags.out) : undefined;
   const bar = io.progress ? new cliProgress.SingleBar({ format: "{bar} {percentage}% | {value}/{total} rows | {duration_formatted}", stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
   let started = false;
-  let result;
+  let result: StreamResult;
   try {
     result = await evaluateNpyFiles(model, files, {
       ...opts,

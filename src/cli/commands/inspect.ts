@@ -75,7 +75,9 @@ export function toDot(m: ModelInfo): string {
   const q = (s: string) => JSON.stringify(s);
   const consts = new Map(m.initializers.map((t) => [t.name, t]));
   const producer = new Map<string, string>();
-  m.nodes.forEach((n, i) => n.outputs.forEach((o) => producer.set(o, `n${i}`)));
+  m.nodes.forEach((n, i) => {
+    for (const o of n.outputs) producer.set(o, `n${i}`);
+  });
   const lines = [`digraph ${q(m.graphName || "graph")} {`, "  rankdir=TB;", '  node [fontname="Helvetica", fontsize=10];'];
   for (const t of m.inputs) {
     lines.push(`  ${q(`in:${t.name}`)} [shape=ellipse, label=${q(`${t.name}\n${t.dtype} [${t.shape.join(", ")}]`)}];`);
