@@ -14,8 +14,10 @@ import { CATALOGUE } from "../dist/index.js";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const BEGIN = "<!-- loss table: generated from the catalogue by `npm run readme` (onnx-losses list --markdown); do not edit -->";
 export const END = "<!-- end of loss table -->";
-export const ZH_BEGIN = "<!-- loss table (zh-CN): generated from the catalogue by `npm run readme` (onnx-losses list --markdown, header and PyTorch column in Chinese); do not edit -->";
-export const CLI_BEGIN = "<!-- CLI reference: generated from the CLI's own --help by `npm run readme`; test/readme.test.ts compares it with the live help; do not edit -->";
+export const ZH_BEGIN =
+  "<!-- loss table (zh-CN): generated from the catalogue by `npm run readme` (onnx-losses list --markdown, header and PyTorch column in Chinese); do not edit -->";
+export const CLI_BEGIN =
+  "<!-- CLI reference: generated from the CLI's own --help by `npm run readme`; test/readme.test.ts compares it with the live help; do not edit -->";
 export const CLI_END = "<!-- end of CLI reference -->";
 
 /** The Chinese header, and the Chinese of each PyTorch column text that is not a plain function name. */

@@ -27,7 +27,19 @@ export type {
 export { verifyContract } from "./losses/verify.js";
 export { linearHeadStep, type LinearHeadStepGraph, type LinearHeadStepOptions } from "./losses/linear_head.js";
 export { attachLoss, AttachError, type AttachOptions, type AttachedLoss } from "./losses/attach.js";
-export { ATTACHED_CONTRACT_VERSION, CONTRACT_VERSION, META, ModelContractError, canonicalJson, decodeContract, encodeContract, hasContract, type AttachedTo, type LossContract, type StepContract } from "./model/contract.js";
+export {
+  ATTACHED_CONTRACT_VERSION,
+  CONTRACT_VERSION,
+  META,
+  ModelContractError,
+  canonicalJson,
+  decodeContract,
+  encodeContract,
+  hasContract,
+  type AttachedTo,
+  type LossContract,
+  type StepContract,
+} from "./model/contract.js";
 export { MissingRuntimeError, OnnxRuntimeError, UserError } from "./errors.js";
 export { Graph, Value, float, ops, readModel } from "./builder/index.js";
 export type { AttrValue, Dim, GraphOptions, InitializerInfo, Lowering, ModelInfo, NodeInfo, TensorInfo } from "./builder/index.js";

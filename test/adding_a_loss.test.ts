@@ -75,7 +75,10 @@ describe("docs/adding-a-loss.md", () => {
 /** Debian's Python with PyTorch, where this machine has it (.ci/run does not install it: the fixtures are committed). */
 const PYTHON = process.env.PYTHON ?? "/usr/bin/python3";
 const torchHere = spawnSync(PYTHON, ["-c", "import torch, torchvision"], { stdio: "ignore" }).status === 0;
-if (!torchHere) console.warn(`docs/adding-a-loss.md's Python block not run: ${PYTHON} cannot import torch (apt-get install -y python3-torch python3-torchvision)`);
+if (!torchHere)
+  console.warn(
+    `docs/adding-a-loss.md's Python block not run: ${PYTHON} cannot import torch (apt-get install -y python3-torch python3-torchvision)`,
+  );
 
 (torchHere ? describe : describe.skip)("docs/adding-a-loss.md's fixture block, run by PyTorch", () => {
   test("its cases equal the example's graph at 1e-5", async () => {

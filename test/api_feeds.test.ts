@@ -38,7 +38,8 @@ afterAll(async () => {
 });
 
 const target = { data: new BigInt64Array([1n, 2n]), dims: [2] };
-const loss = async (e: Evaluator, feeds: unknown): Promise<number> => tensorNumbers((await e.run(feeds as Record<string, TensorInput>)).loss)[0];
+const loss = async (e: Evaluator, feeds: unknown): Promise<number> =>
+  tensorNumbers((await e.run(feeds as Record<string, TensorInput>)).loss)[0];
 const message = async (e: Evaluator, feeds: unknown): Promise<string> => {
   try {
     await e.run(feeds as Record<string, TensorInput>);
@@ -50,9 +51,12 @@ const message = async (e: Evaluator, feeds: unknown): Promise<string> => {
 };
 
 describe("plain arrays are values in every dtype", () => {
-  test.each(["float16", "float32", "float64", undefined] as const)("a plain input array stated as %s gives the float32 value", async (dtype) => {
-    expect(await loss(ev, { input: { data: LOGITS, dims: [2, 3], dtype }, target })).toBeCloseTo(CE, 6);
-  });
+  test.each(["float16", "float32", "float64", undefined] as const)(
+    "a plain input array stated as %s gives the float32 value",
+    async (dtype) => {
+      expect(await loss(ev, { input: { data: LOGITS, dims: [2, 3], dtype }, target })).toBeCloseTo(CE, 6);
+    },
+  );
 
   test("a float16 graph takes plain values (converted to float16), not bits", async () => {
     const want = await loss(ev16, { input: { data: Uint16Array.from(LOGITS, toFloat16Bits), dims: [2, 3] }, target });
@@ -71,10 +75,14 @@ describe("plain arrays are values in every dtype", () => {
   test("property: a plain array stated as any float dtype equals the Float32Array of its values", async () => {
     const f32 = fc.float({ min: -50, max: 50, noNaN: true, noDefaultInfinity: true });
     await fc.assert(
-      fc.asyncProperty(fc.array(f32, { minLength: 6, maxLength: 6 }), fc.constantFrom("float16", "float32", "float64", undefined), async (values, dtype) => {
-        const typed = await loss(ev, { input: { data: Float32Array.from(values), dims: [2, 3] }, target });
-        expect(await loss(ev, { input: { data: values, dims: [2, 3], dtype }, target })).toBe(typed);
-      }),
+      fc.asyncProperty(
+        fc.array(f32, { minLength: 6, maxLength: 6 }),
+        fc.constantFrom("float16", "float32", "float64", undefined),
+        async (values, dtype) => {
+          const typed = await loss(ev, { input: { data: Float32Array.from(values), dims: [2, 3] }, target });
+          expect(await loss(ev, { input: { data: values, dims: [2, 3], dtype }, target })).toBe(typed);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -87,17 +95,61 @@ describe("malformed feeds are one line naming the input", () => {
     ["run()", undefined, "feeds: expected an object of input name to { data, dims }, received undefined"],
     ["an array of feeds", [input, target], "feeds: expected an object of input name to { data, dims }, received an array of 2"],
     ["a feed of null", { input: null, target }, "input: expected { data, dims }, received null"],
-    ["a feed without dims", { input: { data: new Float32Array(6) }, target }, "input: expected dims, an array of non-negative integers such as [2, 3], received undefined"],
-    ["dims as a string", { input: { data: new Float32Array(6), dims: "2,3" }, target }, 'input: expected dims, an array of non-negative integers such as [2, 3], received the string "2,3"'],
-    ["a fractional dim", { input: { data: new Float32Array(6), dims: [2, 3.5] }, target }, "input: expected non-negative integer dims, received [2, 3.5]"],
-    ["data of null", { input: { data: null, dims: [2, 3] }, target }, "input: expected data, a typed array or an array of numbers, received null"],
-    ["an Int8Array", { input: { data: new Int8Array(6), dims: [2, 3] }, target }, "input: expected data as Float32Array, Float64Array, Uint16Array (float16 bits), Int32Array, BigInt64Array or Uint8Array (bool), received a Int8Array"],
-    ["an unknown dtype", { input: { ...input, dtype: "float8" }, target }, 'input: expected dtype one of float32, int32, int64, bool, float16, float64, received "float8"'],
-    ["a typed array with another dtype", { input: { data: new Float32Array(6), dims: [2, 3], dtype: "float16" }, target }, "input: dtype float16 disagrees with its data, a Float32Array (float32); give a Uint16Array or leave dtype out"],
-    ["a string among the numbers", { input: { data: [1, "2", 3, 4, 5, 6], dims: [2, 3] }, target }, 'input: expected numbers (float32), received the string "2" at index 1'],
-    ["int32 class indices with a fraction", { input, target: { data: [0, 1.5], dims: [2], dtype: "int32" } }, "target: expected integers (int32), received 1.5 at index 1"],
-    ["int32 class indices out of range", { input, target: { data: [0, 2 ** 31], dims: [2], dtype: "int32" } }, "target: expected integers in the range of int32, received 2147483648 at index 1"],
-    ["float class indices", { input, target: { data: [0, 1], dims: [2], dtype: "float32" } }, "target: expected dtype int64 (int32 accepted), received float32"],
+    [
+      "a feed without dims",
+      { input: { data: new Float32Array(6) }, target },
+      "input: expected dims, an array of non-negative integers such as [2, 3], received undefined",
+    ],
+    [
+      "dims as a string",
+      { input: { data: new Float32Array(6), dims: "2,3" }, target },
+      'input: expected dims, an array of non-negative integers such as [2, 3], received the string "2,3"',
+    ],
+    [
+      "a fractional dim",
+      { input: { data: new Float32Array(6), dims: [2, 3.5] }, target },
+      "input: expected non-negative integer dims, received [2, 3.5]",
+    ],
+    [
+      "data of null",
+      { input: { data: null, dims: [2, 3] }, target },
+      "input: expected data, a typed array or an array of numbers, received null",
+    ],
+    [
+      "an Int8Array",
+      { input: { data: new Int8Array(6), dims: [2, 3] }, target },
+      "input: expected data as Float32Array, Float64Array, Uint16Array (float16 bits), Int32Array, BigInt64Array or Uint8Array (bool), received a Int8Array",
+    ],
+    [
+      "an unknown dtype",
+      { input: { ...input, dtype: "float8" }, target },
+      'input: expected dtype one of float32, int32, int64, bool, float16, float64, received "float8"',
+    ],
+    [
+      "a typed array with another dtype",
+      { input: { data: new Float32Array(6), dims: [2, 3], dtype: "float16" }, target },
+      "input: dtype float16 disagrees with its data, a Float32Array (float32); give a Uint16Array or leave dtype out",
+    ],
+    [
+      "a string among the numbers",
+      { input: { data: [1, "2", 3, 4, 5, 6], dims: [2, 3] }, target },
+      'input: expected numbers (float32), received the string "2" at index 1',
+    ],
+    [
+      "int32 class indices with a fraction",
+      { input, target: { data: [0, 1.5], dims: [2], dtype: "int32" } },
+      "target: expected integers (int32), received 1.5 at index 1",
+    ],
+    [
+      "int32 class indices out of range",
+      { input, target: { data: [0, 2 ** 31], dims: [2], dtype: "int32" } },
+      "target: expected integers in the range of int32, received 2147483648 at index 1",
+    ],
+    [
+      "float class indices",
+      { input, target: { data: [0, 1], dims: [2], dtype: "float32" } },
+      "target: expected dtype int64 (int32 accepted), received float32",
+    ],
   ])("%s", async (_, feeds, want) => {
     expect(await message(ev, feeds)).toBe(want);
   });
@@ -121,7 +173,9 @@ describe("release()", () => {
 
 describe("the browser entry", () => {
   test.each([{ threads: 1 }, { threads: 2 }, { spinning: true }])("refuses %j, naming configureWasm", async (options) => {
-    await expect(createWebEvaluator(buildLoss("cross_entropy"), options)).rejects.toThrow(/is Node only \(onnxruntime-node's intra-op threads\): in the browser entry the wasm thread count is set once per page with configureWasm\(\{ numThreads \}\)/);
+    await expect(createWebEvaluator(buildLoss("cross_entropy"), options)).rejects.toThrow(
+      /is Node only \(onnxruntime-node's intra-op threads\): in the browser entry the wasm thread count is set once per page with configureWasm\(\{ numThreads \}\)/,
+    );
   });
 
   let server: Server;
@@ -138,7 +192,9 @@ describe("the browser entry", () => {
 
   test("a failed fetch names the URL and the cause", async () => {
     await expect(createWebEvaluator(`${base}/m.onnx`)).rejects.toThrow(`${base}/m.onnx: could not fetch the model (HTTP 404 Not Found)`);
-    await expect(createWebEvaluator("http://127.0.0.1:9/m.onnx")).rejects.toThrow(/^http:\/\/127\.0\.0\.1:9\/m\.onnx: could not fetch the model \(fetch failed: .+\)$/);
+    await expect(createWebEvaluator("http://127.0.0.1:9/m.onnx")).rejects.toThrow(
+      /^http:\/\/127\.0\.0\.1:9\/m\.onnx: could not fetch the model \(fetch failed: .+\)$/,
+    );
     await expect(createWebEvaluator("not a url")).rejects.toThrow(/^not a url: could not fetch the model \(.*Invalid URL.*\)$/);
   });
 });
@@ -167,7 +223,15 @@ describe("onnxruntime's process-wide log", () => {
     // the session is made, then the run is refused (no target): one line
     const dir = mkdtempSync(join(tmpdir(), "onnx-losses-log-"));
     writeFileSync(join(dir, "x.npy"), encodeNpy({ dtype: "float32", dims: [2, 3], data: Float32Array.from(LOGITS) }));
-    const r = node(["--import", verbose, join(ROOT, "dist", "cli", "main.js"), "eval", "cross_entropy", "--input", `input=${join(dir, "x.npy")}`]);
+    const r = node([
+      "--import",
+      verbose,
+      join(ROOT, "dist", "cli", "main.js"),
+      "eval",
+      "cross_entropy",
+      "--input",
+      `input=${join(dir, "x.npy")}`,
+    ]);
     rmSync(dir, { recursive: true, force: true });
     expect(r.stderr).toMatch(/^onnx-losses: target: missing input/);
     expect(r.status).toBe(2);

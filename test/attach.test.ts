@@ -42,7 +42,9 @@ interface AttachCase {
 const CASES = (JSON.parse(readFileSync(join(ATTACH, "cases.json"), "utf8")) as { cases: AttachCase[] }).cases;
 
 const feed = (t: FixtureTensor): TensorInput =>
-  t.dtype === "int64" ? { dims: t.dims, data: BigInt64Array.from(t.data, (v) => BigInt(v)) } : { dims: t.dims, data: Float32Array.from(t.data, num) };
+  t.dtype === "int64"
+    ? { dims: t.dims, data: BigInt64Array.from(t.data, (v) => BigInt(v)) }
+    : { dims: t.dims, data: Float32Array.from(t.data, num) };
 const values = (t: { data: unknown }) => Array.from(t.data as ArrayLike<number>, Number);
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-attach-"));
@@ -69,7 +71,12 @@ function withMetadata(bytes: Uint8Array, changes: Record<string, string | null>)
 }
 
 /** A scalar int64 initializer. */
-const int64 = (name: string, v: number): onnx.ITensorProto => ({ name, dataType: 7, dims: [], rawData: new Uint8Array(BigInt64Array.of(BigInt(v)).buffer) });
+const int64 = (name: string, v: number): onnx.ITensorProto => ({
+  name,
+  dataType: 7,
+  dims: [],
+  rawData: new Uint8Array(BigInt64Array.of(BigInt(v)).buffer),
+});
 
 const thrown = (f: () => unknown): Error => {
   try {
@@ -149,7 +156,10 @@ describe("parity with PyTorch on exported models", () => {
       // -log softmax at the targets, averaged
       const lse = (r: number[]) => Math.log(r.reduce((s, v) => s + Math.exp(v), 0));
       const want = (lse(x.slice(0, 3)) - 2 + lse(x.slice(3)) - 3) / 2;
-      const got = dtype === "float16" ? Number((await import("../src/runtime/tensor.js")).fromFloat16Bits((out.loss.data as Uint16Array)[0])) : values(out.loss)[0];
+      const got =
+        dtype === "float16"
+          ? Number((await import("../src/runtime/tensor.js")).fromFloat16Bits((out.loss.data as Uint16Array)[0]))
+          : values(out.loss)[0];
       expect(Math.abs(got - want)).toBeLessThanOrEqual((dtype === "float16" ? 1e-3 : 1e-12) * want);
     }
   });
@@ -173,7 +183,9 @@ describe("what the model had is kept", () => {
     expect(w.dataLocation).toBe(1);
     expect(w.externalData.map((e) => [e.key, e.value])).toEqual([["location", "weights.bin"]]);
     const before = decodeModel(src).graph as onnx.GraphProto;
-    expect((a.graph as onnx.GraphProto).initializer.slice(0, before.initializer.length).map((t) => t.name)).toEqual(before.initializer.map((t) => t.name));
+    expect((a.graph as onnx.GraphProto).initializer.slice(0, before.initializer.length).map((t) => t.name)).toEqual(
+      before.initializer.map((t) => t.name),
+    );
     expect((a.graph as onnx.GraphProto).node.slice(0, before.node.length)).toEqual(before.node);
     expect(a.producerName).toBe("pytorch");
   });
@@ -187,7 +199,8 @@ describe("what the model had is kept", () => {
     const src = edited(mlp, (m) => {
       const w = (m.graph as onnx.GraphProto).initializer.find((t) => t.name === "fc2.bias") as onnx.TensorProto;
       w.name = "onnx_losses/const_0";
-      for (const n of (m.graph as onnx.GraphProto).node) n.input = (n.input as string[]).map((i) => (i === "fc2.bias" ? "onnx_losses/const_0" : i));
+      for (const n of (m.graph as onnx.GraphProto).node)
+        n.input = (n.input as string[]).map((i) => (i === "fc2.bias" ? "onnx_losses/const_0" : i));
     });
     const a = attachLoss(src, { output: "logits", loss: "cross_entropy", gradient: true });
     expect(a.attached.prefix).toBe("onnx_losses_1/");
@@ -204,8 +217,16 @@ describe("what the model had is kept", () => {
 
 describe("refusals name the thing", () => {
   const cases: [string, () => unknown, string][] = [
-    ["a taken target input", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", targetInput: "x" }), 'targetInput: expected a name the model does not use, received "x", which the model already has'],
-    ["a taken loss output", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", lossOutput: "fc1.weight" }), 'lossOutput: expected a name the model does not use, received "fc1.weight", which the model already has'],
+    [
+      "a taken target input",
+      () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", targetInput: "x" }),
+      'targetInput: expected a name the model does not use, received "x", which the model already has',
+    ],
+    [
+      "a taken loss output",
+      () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", lossOutput: "fc1.weight" }),
+      'lossOutput: expected a name the model does not use, received "fc1.weight", which the model already has',
+    ],
     [
       "a taken gradient output",
       () =>
@@ -219,19 +240,86 @@ describe("refusals name the thing", () => {
       'gradient output: expected a name the model does not use, received "logits_grad", which the model already has (the gradient of logits is always named logits_grad: rename that value of the model, or attach without the gradient)',
     ],
     // named the gradient output, whose name the caller does not choose, instead of lossOutput
-    ["a loss output named as the gradient", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", gradient: true, lossOutput: "logits_grad" }), 'lossOutput: expected a name other than the gradient output\'s (logits_grad), received "logits_grad" for both'],
-    ["one name for two things", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", targetInput: "y", lossOutput: "y" }), 'lossOutput: expected a name other than targetInput\'s, received "y" for both'],
-    ["an output the model lacks", () => attachLoss(mlp, { output: "probs", loss: "cross_entropy" }), 'output: expected one of the model\'s outputs (logits), received "probs"'],
-    ["opset 12", () => attachLoss(edited(mlp, (m) => void (m.opsetImport[0].version = 12)), { output: "logits", loss: "cross_entropy" }, "old.onnx"), "old.onnx: expected a model of ai.onnx opset 13 to 23 (the loss is built at the model's opset), received opset 12: convert the model to a newer opset first (onnx.version_converter)"],
-    ["opset 24", () => attachLoss(edited(mlp, (m) => void (m.opsetImport[0].version = 24)), { output: "logits", loss: "cross_entropy" }, "new.onnx"), "new.onnx: expected a model of ai.onnx opset 13 to 23 (the loss is built at the model's opset), received opset 24"],
-    ["a rank the options contradict", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { rank: 4 } }), "output logits: expected rank 4 (cross_entropy's input [N, C, d1, d2] with options.rank 4), received rank 2 [N, 5]"],
-    ["a rank the loss cannot take", () => attachLoss(edited(mlp, (m) => void (((m.graph as onnx.GraphProto).output[0].type as onnx.TypeProto).tensorType!.shape!.dim = [])), { output: "logits", loss: "softmax_focal_loss" }), "output logits: softmax_focal_loss cannot take its rank 0 []: softmax_focal_loss: option rank: expected an integer in [2, 8], received 0"],
-    ["a class count a weight contradicts", () => attachLoss(mlp, { output: "logits", loss: "nll_loss", options: { weight: [1, 2, 3] } }), "output logits: expected dim 1 = 3 (nll_loss's input [N, 3]; 3 is the length of option weight), received [N, 5]"],
-    ["a model that already has a loss", () => attachLoss(attachLoss(mlp, { output: "logits", loss: "cross_entropy" }).model, { output: "logits", loss: "cross_entropy", targetInput: "t2", lossOutput: "l2" }, "m.onnx"), "m.onnx: expected a model without onnx_losses metadata, received one that has it (cross_entropy): attach to the model the loss is not in yet"],
-    ["an unknown loss option", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { gama: 2 } }), 'cross_entropy: unknown option "gama"; options are rank, targetType, weight, ignoreIndex, reduction, labelSmoothing, gradient'],
-    ["gradient flags that disagree", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { gradient: false }, gradient: true }), "gradient true and options.gradient false disagree"],
+    [
+      "a loss output named as the gradient",
+      () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", gradient: true, lossOutput: "logits_grad" }),
+      'lossOutput: expected a name other than the gradient output\'s (logits_grad), received "logits_grad" for both',
+    ],
+    [
+      "one name for two things",
+      () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", targetInput: "y", lossOutput: "y" }),
+      'lossOutput: expected a name other than targetInput\'s, received "y" for both',
+    ],
+    [
+      "an output the model lacks",
+      () => attachLoss(mlp, { output: "probs", loss: "cross_entropy" }),
+      'output: expected one of the model\'s outputs (logits), received "probs"',
+    ],
+    [
+      "opset 12",
+      () =>
+        attachLoss(
+          edited(mlp, (m) => void (m.opsetImport[0].version = 12)),
+          { output: "logits", loss: "cross_entropy" },
+          "old.onnx",
+        ),
+      "old.onnx: expected a model of ai.onnx opset 13 to 23 (the loss is built at the model's opset), received opset 12: convert the model to a newer opset first (onnx.version_converter)",
+    ],
+    [
+      "opset 24",
+      () =>
+        attachLoss(
+          edited(mlp, (m) => void (m.opsetImport[0].version = 24)),
+          { output: "logits", loss: "cross_entropy" },
+          "new.onnx",
+        ),
+      "new.onnx: expected a model of ai.onnx opset 13 to 23 (the loss is built at the model's opset), received opset 24",
+    ],
+    [
+      "a rank the options contradict",
+      () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { rank: 4 } }),
+      "output logits: expected rank 4 (cross_entropy's input [N, C, d1, d2] with options.rank 4), received rank 2 [N, 5]",
+    ],
+    [
+      "a rank the loss cannot take",
+      () =>
+        attachLoss(
+          edited(mlp, (m) => void (((m.graph as onnx.GraphProto).output[0].type as onnx.TypeProto).tensorType!.shape!.dim = [])),
+          { output: "logits", loss: "softmax_focal_loss" },
+        ),
+      "output logits: softmax_focal_loss cannot take its rank 0 []: softmax_focal_loss: option rank: expected an integer in [2, 8], received 0",
+    ],
+    [
+      "a class count a weight contradicts",
+      () => attachLoss(mlp, { output: "logits", loss: "nll_loss", options: { weight: [1, 2, 3] } }),
+      "output logits: expected dim 1 = 3 (nll_loss's input [N, 3]; 3 is the length of option weight), received [N, 5]",
+    ],
+    [
+      "a model that already has a loss",
+      () =>
+        attachLoss(
+          attachLoss(mlp, { output: "logits", loss: "cross_entropy" }).model,
+          { output: "logits", loss: "cross_entropy", targetInput: "t2", lossOutput: "l2" },
+          "m.onnx",
+        ),
+      "m.onnx: expected a model without onnx_losses metadata, received one that has it (cross_entropy): attach to the model the loss is not in yet",
+    ],
+    [
+      "an unknown loss option",
+      () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { gama: 2 } }),
+      'cross_entropy: unknown option "gama"; options are rank, targetType, weight, ignoreIndex, reduction, labelSmoothing, gradient',
+    ],
+    [
+      "gradient flags that disagree",
+      () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { gradient: false }, gradient: true }),
+      "gradient true and options.gradient false disagree",
+    ],
     // was taken as gradient: false, the model written without the gradient the caller asked for
-    ["an options.gradient that is not a boolean", () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { gradient: 1 } }), "cross_entropy: option gradient: expected true | false, received 1"],
+    [
+      "an options.gradient that is not a boolean",
+      () => attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { gradient: 1 } }),
+      "cross_entropy: option gradient: expected true | false, received 1",
+    ],
   ];
   test.each(cases)("%s", (_what, f, message) => {
     const e = thrown(f);
@@ -260,12 +348,20 @@ describe("the attached loss's input checks run in the evaluator", () => {
     await expect(ev.run({ x: feed(c.inputs.x), target: negative })).rejects.toThrow(
       new InputError("target: expected class indices in [0, 5) or ignoreIndex -100 (C = logits dim 1), received -5 at flat index 2"),
     );
-    await expect(ev.run({ x: feed(c.inputs.x), target: { data: [0, 1, 5, 2, 1, 3], dims: [6] } })).rejects.toThrow(/received 5 at flat index 2$/);
+    await expect(ev.run({ x: feed(c.inputs.x), target: { data: [0, 1, 5, 2, 1, 3], dims: [6] } })).rejects.toThrow(
+      /received 5 at flat index 2$/,
+    );
     await ev.release();
   });
 
   test("where the output's class dim is symbolic, the check runs on the run's output and refuses its result", async () => {
-    const open = edited(mlp, (m) => void (((m.graph as onnx.GraphProto).output[0].type as onnx.TypeProto).tensorType!.shape!.dim![1] = { dimParam: "C" } as onnx.TensorShapeProto.Dimension));
+    const open = edited(
+      mlp,
+      (m) =>
+        void (((m.graph as onnx.GraphProto).output[0].type as onnx.TypeProto).tensorType!.shape!.dim![1] = {
+          dimParam: "C",
+        } as onnx.TensorShapeProto.Dimension),
+    );
     const a = attachLoss(open, { output: "logits", loss: "cross_entropy", gradient: true });
     expect(readModel(a.model).inputs.find((t) => t.name === "target")?.shape).toEqual(["N"]);
     const ev = await createEvaluator(a.model);
@@ -279,7 +375,9 @@ describe("the attached loss's input checks run in the evaluator", () => {
 
   test("the batch dim binds the model's input and the target", async () => {
     const ev = await createEvaluator(attachLoss(mlp, { output: "logits", loss: "cross_entropy" }).model);
-    await expect(ev.run({ x: feed(c.inputs.x), target: { data: [0, 1], dims: [2] } })).rejects.toThrow("target: expected dim 0 (N) = 6 as in x dim 0, received [2]");
+    await expect(ev.run({ x: feed(c.inputs.x), target: { data: [0, 1], dims: [2] } })).rejects.toThrow(
+      "target: expected dim 0 (N) = 6 as in x dim 0, received [2]",
+    );
     await ev.release();
   });
 });
@@ -302,51 +400,77 @@ describe("the target's dims are bound to the model's output as it computed it (i
   });
 
   describe.each(evaluators)("%s", (_entry, create) => {
-    test.each(["mlp_axes.onnx", "mlp_input_axes.onnx"])("%s: cross-entropy of 3 targets for 4 rows is refused; 6 for 6 is PyTorch's", async (file) => {
-      const ev = await create(attachLoss(model(file), { output: "logits", loss: c.loss, options: c.options, gradient: true }).model);
-      try {
-        await expect(ev.run({ x: x4, target: { data: [0, 1, 2], dims: [3] } })).rejects.toThrow(
-          new InputError("target: expected dims [4] (the dims of logits but its class dim 1, which the model computed as [4, 5] from x [4, 8]), received [3]"),
-        );
-        const out = await ev.run({ x: feed(c.inputs.x), target: feed(c.inputs.target) });
-        expect(firstMismatch(values(out.loss), c.loss_value.data.map(num))).toBe(-1);
-        expect(firstMismatch(values(out.logits_grad), c.grad.data.map(num))).toBe(-1);
-      } finally {
-        await ev.release();
-      }
-    });
+    test.each(["mlp_axes.onnx", "mlp_input_axes.onnx"])(
+      "%s: cross-entropy of 3 targets for 4 rows is refused; 6 for 6 is PyTorch's",
+      async (file) => {
+        const ev = await create(attachLoss(model(file), { output: "logits", loss: c.loss, options: c.options, gradient: true }).model);
+        try {
+          await expect(ev.run({ x: x4, target: { data: [0, 1, 2], dims: [3] } })).rejects.toThrow(
+            new InputError(
+              "target: expected dims [4] (the dims of logits but its class dim 1, which the model computed as [4, 5] from x [4, 8]), received [3]",
+            ),
+          );
+          const out = await ev.run({ x: feed(c.inputs.x), target: feed(c.inputs.target) });
+          expect(firstMismatch(values(out.loss), c.loss_value.data.map(num))).toBe(-1);
+          expect(firstMismatch(values(out.logits_grad), c.grad.data.map(num))).toBe(-1);
+        } finally {
+          await ev.release();
+        }
+      },
+    );
 
-    test.each(["mlp_axes.onnx", "mlp_input_axes.onnx"])("%s: BCE with logits refuses a [1, 5] target instead of broadcasting it", async (file) => {
-      const ev = await create(attachLoss(model(file), { output: "logits", loss: "binary_cross_entropy_with_logits" }).model);
-      try {
-        await expect(ev.run({ x: x4, target: { data: new Float32Array(5), dims: [1, 5] } })).rejects.toThrow(
-          new InputError("target: expected dims [4, 5] (the shape of logits, which the model computed as [4, 5] from x [4, 8]), received [1, 5]"),
-        );
-        const ok = await ev.run({ x: x4, target: { data: new Float32Array(20), dims: [4, 5] } });
-        expect(Number.isFinite(values(ok.loss)[0])).toBe(true);
-      } finally {
-        await ev.release();
-      }
-    });
+    test.each(["mlp_axes.onnx", "mlp_input_axes.onnx"])(
+      "%s: BCE with logits refuses a [1, 5] target instead of broadcasting it",
+      async (file) => {
+        const ev = await create(attachLoss(model(file), { output: "logits", loss: "binary_cross_entropy_with_logits" }).model);
+        try {
+          await expect(ev.run({ x: x4, target: { data: new Float32Array(5), dims: [1, 5] } })).rejects.toThrow(
+            new InputError(
+              "target: expected dims [4, 5] (the shape of logits, which the model computed as [4, 5] from x [4, 8]), received [1, 5]",
+            ),
+          );
+          const ok = await ev.run({ x: x4, target: { data: new Float32Array(20), dims: [4, 5] } });
+          expect(Number.isFinite(values(ok.loss)[0])).toBe(true);
+        } finally {
+          await ev.release();
+        }
+      },
+    );
   });
 
   // torch.onnx.export of Linear(8, 1), its output declared [N, 5]
-  const lying = edited(model("head1.onnx"), (m) => void (((m.graph as onnx.GraphProto).output[0].type as onnx.TypeProto).tensorType!.shape!.dim![1] = { dimValue: 5 } as onnx.TensorShapeProto.Dimension));
+  const lying = edited(
+    model("head1.onnx"),
+    (m) =>
+      void (((m.graph as onnx.GraphProto).output[0].type as onnx.TypeProto).tensorType!.shape!.dim![1] = {
+        dimValue: 5,
+      } as onnx.TensorShapeProto.Dimension),
+  );
 
   test("a model that declares logits [N, 5] and computes [N, 1]: BCE with logits is refused naming both shapes", async () => {
     // onnxruntime-node loads and runs it
-    const ev = await createEvaluator(attachLoss(lying, { output: "logits", loss: "binary_cross_entropy_with_logits", gradient: true }).model);
+    const ev = await createEvaluator(
+      attachLoss(lying, { output: "logits", loss: "binary_cross_entropy_with_logits", gradient: true }).model,
+    );
     try {
-      const err = await ev.run({ x: x4, target: { data: new Float32Array(20), dims: [4, 5] } }).then(() => null, (e: unknown) => e as Error);
+      const err = await ev.run({ x: x4, target: { data: new Float32Array(20), dims: [4, 5] } }).then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
       expect(err).toBeInstanceOf(OutputShapeError);
-      expect(err?.message).toBe("output logits: the model declares [N, 5] and computed [4, 1] (dim 1: 1 for 5) from x [4, 8]; the attached loss is built for the declared shape");
+      expect(err?.message).toBe(
+        "output logits: the model declares [N, 5] and computed [4, 1] (dim 1: 1 for 5) from x [4, 8]; the attached loss is built for the declared shape",
+      );
     } finally {
       await ev.release();
     }
   });
 
   test("onnx-losses/web: onnxruntime-web's shape inference refuses to load that model, on one line", async () => {
-    const err = await createWebEvaluator(attachLoss(lying, { output: "logits", loss: "binary_cross_entropy_with_logits" }).model).then(() => null, (e: unknown) => e as Error);
+    const err = await createWebEvaluator(attachLoss(lying, { output: "logits", loss: "binary_cross_entropy_with_logits" }).model).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
     expect(err?.name).toBe("OnnxRuntimeError");
     expect(err?.message.split("\n")).toHaveLength(1);
     expect(err?.message).toMatch(/^model: onnxruntime cannot load the model \(wasm: .*Inferred=1 Declared=5 Dimension=1\)$/);
@@ -378,7 +502,11 @@ describe("the target's dims are bound to the model's output as it computed it (i
     writeFileSync(join(dir, "x4.npy"), encodeNpy({ dtype: "float32", dims: [4, 8], data: x4.data }));
     writeFileSync(join(dir, "t3.npy"), encodeNpy({ dtype: "int64", dims: [3], data: BigInt64Array.from([0n, 1n, 2n]) }));
     const r = await cli("eval", "axes_ce.onnx", "--input", "x=x4.npy", "--input", "target=t3.npy");
-    expect([r.code, r.out, r.err]).toEqual([2, "", "onnx-losses: target: expected dims [4] (the dims of logits but its class dim 1, which the model computed as [4, 5] from x [4, 8]), received [3]\n"]);
+    expect([r.code, r.out, r.err]).toEqual([
+      2,
+      "",
+      "onnx-losses: target: expected dims [4] (the dims of logits but its class dim 1, which the model computed as [4, 5] from x [4, 8]), received [3]\n",
+    ]);
   });
 
   test("K-dim cross-entropy: target [N, d1, d2] against the output [N, C, d1, d2] as computed", async () => {
@@ -391,9 +519,16 @@ describe("the target's dims are bound to the model's output as it computed it (i
     const ev = await createEvaluator(attachLoss(open, { output: "logits", loss: "cross_entropy", options: seg.options }).model);
     const plain = await createEvaluator(attachLoss(open, { output: "logits", loss: "cross_entropy", options: { ignoreIndex: 255 } }).model);
     try {
-      for (const dims of [[2, 8, 4], [2, 1, 8]]) {
-        await expect(plain.run({ x: feed(seg.inputs.x), target: { data: new BigInt64Array(dims[0] * dims[1] * dims[2]), dims } })).rejects.toThrow(
-          new InputError(`target: expected dims [2, 8, 8] (the dims of logits but its class dim 1, which the model computed as [2, 4, 8, 8] from x [2, 3, 8, 8]), received [${dims.join(", ")}]`),
+      for (const dims of [
+        [2, 8, 4],
+        [2, 1, 8],
+      ]) {
+        await expect(
+          plain.run({ x: feed(seg.inputs.x), target: { data: new BigInt64Array(dims[0] * dims[1] * dims[2]), dims } }),
+        ).rejects.toThrow(
+          new InputError(
+            `target: expected dims [2, 8, 8] (the dims of logits but its class dim 1, which the model computed as [2, 4, 8, 8] from x [2, 3, 8, 8]), received [${dims.join(", ")}]`,
+          ),
         );
       }
       const out = await ev.run({ x: feed(seg.inputs.x), target: feed(seg.inputs.target) });
@@ -407,9 +542,24 @@ describe("the target's dims are bound to the model's output as it computed it (i
 
 describe("what attach refuses before it builds (issue 16)", () => {
   test.each([
-    ["ai.onnx twice", [{ domain: "", version: 13 }], "m.onnx: expected one opset import per domain, received ai.onnx twice (versions 17 and 13; onnxruntime would use the last, the loss is built at the first)"],
-    ["ai.onnx and its alias", [{ domain: "ai.onnx", version: 18 }], "m.onnx: expected one opset import per domain, received ai.onnx twice (versions 17 and 18; onnxruntime would use the last, the loss is built at the first)"],
-    ["another domain twice", [{ domain: "com.example", version: 1 }, { domain: "com.example", version: 2 }], "m.onnx: expected one opset import per domain, received com.example twice (versions 1 and 2; onnxruntime would use the last, the loss is built at the first)"],
+    [
+      "ai.onnx twice",
+      [{ domain: "", version: 13 }],
+      "m.onnx: expected one opset import per domain, received ai.onnx twice (versions 17 and 13; onnxruntime would use the last, the loss is built at the first)",
+    ],
+    [
+      "ai.onnx and its alias",
+      [{ domain: "ai.onnx", version: 18 }],
+      "m.onnx: expected one opset import per domain, received ai.onnx twice (versions 17 and 18; onnxruntime would use the last, the loss is built at the first)",
+    ],
+    [
+      "another domain twice",
+      [
+        { domain: "com.example", version: 1 },
+        { domain: "com.example", version: 2 },
+      ],
+      "m.onnx: expected one opset import per domain, received com.example twice (versions 1 and 2; onnxruntime would use the last, the loss is built at the first)",
+    ],
   ])("%s", async (_what, extra, message) => {
     const src = edited(mlp, (m) => void m.opsetImport.push(...(extra as onnx.OperatorSetIdProto[])));
     const e = thrown(() => attachLoss(src, { output: "logits", loss: "cross_entropy" }, "m.onnx"));
@@ -422,16 +572,29 @@ describe("what attach refuses before it builds (issue 16)", () => {
 
   test("an import added after attach is refused by verification (onnxruntime would run the loss at the other opset)", () => {
     const a = attachLoss(mlp, { output: "logits", loss: "cross_entropy" });
-    const e = thrown(() => readLossModel(edited(a.model, (m) => void m.opsetImport.push({ domain: "", version: 13 } as onnx.OperatorSetIdProto)), "m.onnx"));
+    const e = thrown(() =>
+      readLossModel(
+        edited(a.model, (m) => void m.opsetImport.push({ domain: "", version: 13 } as onnx.OperatorSetIdProto)),
+        "m.onnx",
+      ),
+    );
     expect(e).toBeInstanceOf(ModelContractError);
-    expect(e.message).toBe("m.onnx: expected one opset import per domain, received ai.onnx twice (versions 17 and 13; onnxruntime would use the last, the loss is built at the first)");
+    expect(e.message).toBe(
+      "m.onnx: expected one opset import per domain, received ai.onnx twice (versions 17 and 13; onnxruntime would use the last, the loss is built at the first)",
+    );
   });
 
   test.each([
     ["a C of -5", 1, -5, "output logits: expected dims >= 0 in its declared shape, received dim 1 = -5 in [N, -5]"],
     ["a batch of -1", 0, -1, "output logits: expected dims >= 0 in its declared shape, received dim 0 = -1 in [-1, 5]"],
   ])("%s in the output's declared shape", async (_what, axis, value, message) => {
-    const src = edited(mlp, (m) => void (((m.graph as onnx.GraphProto).output[0].type as onnx.TypeProto).tensorType!.shape!.dim![axis] = { dimValue: value } as onnx.TensorShapeProto.Dimension));
+    const src = edited(
+      mlp,
+      (m) =>
+        void (((m.graph as onnx.GraphProto).output[0].type as onnx.TypeProto).tensorType!.shape!.dim![axis] = {
+          dimValue: value,
+        } as onnx.TensorShapeProto.Dimension),
+    );
     for (const loss of ["cross_entropy", "binary_cross_entropy_with_logits"]) {
       const e = thrown(() => attachLoss(src, { output: "logits", loss }));
       expect(e).toBeInstanceOf(AttachError);
@@ -450,29 +613,84 @@ describe("hand-edited metadata of an attached model is refused", () => {
   const options = JSON.parse(meta(META.options)) as Record<string, unknown>;
   const these = `cross_entropy with options ${canonicalJson(options)} attached to output logits`;
   const HOSTILE: [string, Uint8Array, string][] = [
-    ["checks emptied", withMetadata(a.model, { [META.checks]: "[]" }), `metadata onnx_losses.checks: expected ${canonicalJson(a.checks)} (what ${these} needs), received []`],
+    [
+      "checks emptied",
+      withMetadata(a.model, { [META.checks]: "[]" }),
+      `metadata onnx_losses.checks: expected ${canonicalJson(a.checks)} (what ${these} needs), received []`,
+    ],
     [
       "ignoreIndex changed to let negative targets through",
       withMetadata(a.model, { [META.options]: canonicalJson({ ...options, ignoreIndex: -5 }) }),
       `metadata onnx_losses.options: the graph does not hold what cross_entropy with options ${canonicalJson({ ...options, ignoreIndex: -5 })} attached to output logits builds at opset 15 (missing constant onnx_losses/const_0; was it edited after attach?)`,
     ],
-    ["the attached output moved to probs", withMetadata(a.model, { [META.attached]: canonicalJson({ ...attached, output: "probs" }) }), "metadata onnx_losses.checks: expected input checks on the graph's inputs and the attached output (x, target, probs), received check 0 names classesOf \"logits\", which is not a graph input"],
+    [
+      "the attached output moved to probs",
+      withMetadata(a.model, { [META.attached]: canonicalJson({ ...attached, output: "probs" }) }),
+      'metadata onnx_losses.checks: expected input checks on the graph\'s inputs and the attached output (x, target, probs), received check 0 names classesOf "logits", which is not a graph input',
+    ],
     [
       "the attached output moved to log_probs (no gradient)",
-      withMetadata(a.model, { [META.attached]: canonicalJson({ ...attached, output: "log_probs", gradient: null }), [META.options]: canonicalJson({ ...options, gradient: false }) }),
+      withMetadata(a.model, {
+        [META.attached]: canonicalJson({ ...attached, output: "log_probs", gradient: null }),
+        [META.options]: canonicalJson({ ...options, gradient: false }),
+      }),
       'metadata onnx_losses.checks: expected input checks on the graph\'s inputs and the attached output (x, target, log_probs), received check 0 names classesOf "logits", which is not a graph input',
     ],
-    ["a target that is the model's input", withMetadata(a.model, { [META.attached]: canonicalJson({ ...attached, target: "x" }) }), "metadata onnx_losses.options: the graph does not hold what"],
-    ["an attached record that is not one", withMetadata(a.model, { [META.attached]: "[]" }), "metadata onnx_losses.attached: expected {output, target, loss, gradient, prefix}"],
-    ["a loss node removed", edited(a.model, (m) => void (m.graph as onnx.GraphProto).node.pop()), "metadata onnx_losses.options: the graph does not hold what"],
-    ["a float type the output does not have", withMetadata(a.model, { [META.dtype]: "float64" }), 'metadata onnx_losses.dtype: expected the float type of the attached output (logits is float32), received "float64"'],
-    ["version 1 with the attached record", withMetadata(a.model, { [META.version]: "1" }), "metadata onnx_losses.attached: expected no value in a version 1 contract"],
+    [
+      "a target that is the model's input",
+      withMetadata(a.model, { [META.attached]: canonicalJson({ ...attached, target: "x" }) }),
+      "metadata onnx_losses.options: the graph does not hold what",
+    ],
+    [
+      "an attached record that is not one",
+      withMetadata(a.model, { [META.attached]: "[]" }),
+      "metadata onnx_losses.attached: expected {output, target, loss, gradient, prefix}",
+    ],
+    [
+      "a loss node removed",
+      edited(a.model, (m) => void (m.graph as onnx.GraphProto).node.pop()),
+      "metadata onnx_losses.options: the graph does not hold what",
+    ],
+    [
+      "a float type the output does not have",
+      withMetadata(a.model, { [META.dtype]: "float64" }),
+      'metadata onnx_losses.dtype: expected the float type of the attached output (logits is float32), received "float64"',
+    ],
+    [
+      "version 1 with the attached record",
+      withMetadata(a.model, { [META.version]: "1" }),
+      "metadata onnx_losses.attached: expected no value in a version 1 contract",
+    ],
     // a second definition of a name the loss reads: onnxruntime used it, and an ignored target (-1) became class 0
-    ["a second initializer of the loss's ignoreIndex constant", edited(a.model, (m) => void (m.graph as onnx.GraphProto).initializer.push(int64("onnx_losses/const_0", 7))), `metadata onnx_losses.options: the graph defines onnx_losses/const_0 2 times (an initializer, an initializer), where ${these} defines it once (was it edited after attach?)`],
-    ["a Constant node before the loss that redefines its constant", edited(a.model, (m) => void (m.graph as onnx.GraphProto).node.unshift({ opType: "Constant", output: ["onnx_losses/const_0"], attribute: [{ name: "value", type: 4, t: int64("", 7) }] } as onnx.NodeProto)), `metadata onnx_losses.options: the graph defines onnx_losses/const_0 2 times (an initializer, the output of a Constant node), where ${these}`],
+    [
+      "a second initializer of the loss's ignoreIndex constant",
+      edited(a.model, (m) => void (m.graph as onnx.GraphProto).initializer.push(int64("onnx_losses/const_0", 7))),
+      `metadata onnx_losses.options: the graph defines onnx_losses/const_0 2 times (an initializer, an initializer), where ${these} defines it once (was it edited after attach?)`,
+    ],
+    [
+      "a Constant node before the loss that redefines its constant",
+      edited(
+        a.model,
+        (m) =>
+          void (m.graph as onnx.GraphProto).node.unshift({
+            opType: "Constant",
+            output: ["onnx_losses/const_0"],
+            attribute: [{ name: "value", type: 4, t: int64("", 7) }],
+          } as onnx.NodeProto),
+      ),
+      `metadata onnx_losses.options: the graph defines onnx_losses/const_0 2 times (an initializer, the output of a Constant node), where ${these}`,
+    ],
     [
       "a sparse initializer that redefines the loss's constant",
-      edited(a.model, (m) => void (m.graph as onnx.GraphProto).sparseInitializer.push({ values: { ...int64("onnx_losses/const_0", 7), dims: [1] }, indices: { dataType: 7, dims: [1], int64Data: [0] }, dims: [] } as unknown as onnx.SparseTensorProto)),
+      edited(
+        a.model,
+        (m) =>
+          void (m.graph as onnx.GraphProto).sparseInitializer.push({
+            values: { ...int64("onnx_losses/const_0", 7), dims: [1] },
+            indices: { dataType: 7, dims: [1], int64Data: [0] },
+            dims: [],
+          } as unknown as onnx.SparseTensorProto),
+      ),
       "metadata onnx_losses.options: the graph defines onnx_losses/const_0 2 times (an initializer, a sparse initializer)",
     ],
     [
@@ -486,11 +704,19 @@ describe("hand-edited metadata of an attached model is refused", () => {
   ];
 
   test("the untouched model verifies, and inspect shows where the loss is", async () => {
-    expect(readLossModel(a.model).contract?.attached).toEqual({ output: "logits", target: "target", loss: "loss", gradient: "logits_grad", prefix: "onnx_losses/" });
+    expect(readLossModel(a.model).contract?.attached).toEqual({
+      output: "logits",
+      target: "target",
+      loss: "loss",
+      gradient: "logits_grad",
+      prefix: "onnx_losses/",
+    });
     writeFileSync(join(dir, "attached.onnx"), a.model);
     const r = await cli("inspect", "attached.onnx");
     expect(r.code).toBe(0);
-    expect(r.out).toContain("  attached to output logits: target input target, outputs loss, logits_grad; the loss's other names start with onnx_losses/\n");
+    expect(r.out).toContain(
+      "  attached to output logits: target input target, outputs loss, logits_grad; the loss's other names start with onnx_losses/\n",
+    );
     expect(r.out).toContain("  checks before each run: target in [0, logits dim 1) or -1\n");
   });
 
@@ -499,7 +725,8 @@ describe("hand-edited metadata of an attached model is refused", () => {
     const target = { data: [1, -1], dims: [2] };
     const redefined = edited(a.model, (m) => void (m.graph as onnx.GraphProto).initializer.push(int64("onnx_losses/const_0", 7)));
     // the same graph without its contract runs unchecked, as any ONNX model: the ignored item is counted as class 0
-    const bare = (bytes: Uint8Array) => edited(bytes, (m) => void (m.metadataProps = m.metadataProps.filter((p) => !(p.key ?? "").startsWith("onnx_losses."))));
+    const bare = (bytes: Uint8Array) =>
+      edited(bytes, (m) => void (m.metadataProps = m.metadataProps.filter((p) => !(p.key ?? "").startsWith("onnx_losses."))));
     const run = async (bytes: Uint8Array) => {
       const ev = await createEvaluator(bytes);
       try {
@@ -526,18 +753,42 @@ describe("hand-edited metadata of an attached model is refused", () => {
 
 describe("onnx-losses attach", () => {
   const c = CASES.find((k) => k.model === "seg.onnx" && k.loss === "cross_entropy") as AttachCase;
-  writeFileSync(join(dir, "seg_x.npy"), encodeNpy({ dtype: "float32", dims: c.inputs.x.dims, data: Float32Array.from(c.inputs.x.data, num) }));
-  writeFileSync(join(dir, "seg_t.npy"), encodeNpy({ dtype: "int64", dims: c.inputs.target.dims, data: BigInt64Array.from(c.inputs.target.data, (v) => BigInt(v)) }));
+  writeFileSync(
+    join(dir, "seg_x.npy"),
+    encodeNpy({ dtype: "float32", dims: c.inputs.x.dims, data: Float32Array.from(c.inputs.x.data, num) }),
+  );
+  writeFileSync(
+    join(dir, "seg_t.npy"),
+    encodeNpy({ dtype: "int64", dims: c.inputs.target.dims, data: BigInt64Array.from(c.inputs.target.data, (v) => BigInt(v)) }),
+  );
 
   test("writes the model (same bytes as the API, every time), which eval runs on the model's input and the target", async () => {
-    const argv = ["attach", join(ATTACH, "seg.onnx"), "--output", "logits", "--loss", "cross_entropy", "--options", JSON.stringify(c.options), "--gradient", "-o", "seg_ce.onnx"];
+    const argv = [
+      "attach",
+      join(ATTACH, "seg.onnx"),
+      "--output",
+      "logits",
+      "--loss",
+      "cross_entropy",
+      "--options",
+      JSON.stringify(c.options),
+      "--gradient",
+      "-o",
+      "seg_ce.onnx",
+    ];
     const r = await cli(...argv);
     expect([r.code, r.err]).toEqual([0, ""]);
-    expect(r.out).toMatch(/^wrote seg_ce\.onnx \(cross_entropy on output logits, opset 13, float32, \d+ bytes\) input target: int64 \[N, 8, 8\], outputs \+ loss, logits_grad; options \{/);
+    expect(r.out).toMatch(
+      /^wrote seg_ce\.onnx \(cross_entropy on output logits, opset 13, float32, \d+ bytes\) input target: int64 \[N, 8, 8\], outputs \+ loss, logits_grad; options \{/,
+    );
     const first = readFileSync(join(dir, "seg_ce.onnx"));
     expect((await cli(...argv)).code).toBe(0);
     expect(readFileSync(join(dir, "seg_ce.onnx")).equals(first)).toBe(true);
-    expect(first.equals(Buffer.from(attachLoss(model("seg.onnx"), { output: "logits", loss: "cross_entropy", options: c.options, gradient: true }).model))).toBe(true);
+    expect(
+      first.equals(
+        Buffer.from(attachLoss(model("seg.onnx"), { output: "logits", loss: "cross_entropy", options: c.options, gradient: true }).model),
+      ),
+    ).toBe(true);
     const e = await cli("eval", "seg_ce.onnx", "--input", "x=seg_x.npy", "--input", "target=seg_t.npy", "--json");
     expect([e.code, e.err]).toEqual([0, ""]);
     const outputs = JSON.parse(e.out).outputs as Record<string, { dims: number[]; data: number[] }>;
@@ -547,14 +798,38 @@ describe("onnx-losses attach", () => {
   });
 
   test.each([
-    [["--output", "logits", "--loss", "cross_entropy", "--target-input", "x", "-o", "o.onnx"], 'onnx-losses: --target-input: expected a name the model does not use, received "x", which the model already has'],
-    [["--output", "logits", "--loss", "cross_entropy", "--loss-output", "logits", "-o", "o.onnx"], 'onnx-losses: --loss-output: expected a name the model does not use, received "logits", which the model already has'],
-    [["--output", "scores", "--loss", "cross_entropy", "-o", "o.onnx"], 'onnx-losses: --output: expected one of the model\'s outputs (logits), received "scores"'],
-    [["--output", "logits", "--loss", "nll_loss", "--options", '{"weight":[1,2]}', "-o", "o.onnx"], "onnx-losses: output logits: expected dim 1 = 2 (nll_loss's input [N, 2]; 2 is the length of option weight), received [N, 5]"],
-    [["--output", "logits", "--loss", "cross_entropy"], "onnx-losses: attach: expected -o FILE.onnx (where the model with the loss is written)"],
-    [["--output", "logits", "--loss", "cross_entropy", "--target-input", "a", "--loss-output", "a", "-o", "o.onnx"], 'onnx-losses: --loss-output: expected a name other than --target-input\'s, received "a" for both'],
-    [["--output", "logits", "--loss", "cross_entropy", "--gradient", "--loss-output", "logits_grad", "-o", "o.onnx"], 'onnx-losses: --loss-output: expected a name other than the gradient output\'s (logits_grad), received "logits_grad" for both'],
-    [["--output", "logits", "--loss", "focal", "-o", "o.onnx"], 'onnx-losses: --loss: unknown loss "focal" (did you mean softmax_focal_loss or sigmoid_focal_loss?)'],
+    [
+      ["--output", "logits", "--loss", "cross_entropy", "--target-input", "x", "-o", "o.onnx"],
+      'onnx-losses: --target-input: expected a name the model does not use, received "x", which the model already has',
+    ],
+    [
+      ["--output", "logits", "--loss", "cross_entropy", "--loss-output", "logits", "-o", "o.onnx"],
+      'onnx-losses: --loss-output: expected a name the model does not use, received "logits", which the model already has',
+    ],
+    [
+      ["--output", "scores", "--loss", "cross_entropy", "-o", "o.onnx"],
+      'onnx-losses: --output: expected one of the model\'s outputs (logits), received "scores"',
+    ],
+    [
+      ["--output", "logits", "--loss", "nll_loss", "--options", '{"weight":[1,2]}', "-o", "o.onnx"],
+      "onnx-losses: output logits: expected dim 1 = 2 (nll_loss's input [N, 2]; 2 is the length of option weight), received [N, 5]",
+    ],
+    [
+      ["--output", "logits", "--loss", "cross_entropy"],
+      "onnx-losses: attach: expected -o FILE.onnx (where the model with the loss is written)",
+    ],
+    [
+      ["--output", "logits", "--loss", "cross_entropy", "--target-input", "a", "--loss-output", "a", "-o", "o.onnx"],
+      'onnx-losses: --loss-output: expected a name other than --target-input\'s, received "a" for both',
+    ],
+    [
+      ["--output", "logits", "--loss", "cross_entropy", "--gradient", "--loss-output", "logits_grad", "-o", "o.onnx"],
+      'onnx-losses: --loss-output: expected a name other than the gradient output\'s (logits_grad), received "logits_grad" for both',
+    ],
+    [
+      ["--output", "logits", "--loss", "focal", "-o", "o.onnx"],
+      'onnx-losses: --loss: unknown loss "focal" (did you mean softmax_focal_loss or sigmoid_focal_loss?)',
+    ],
   ])("%j exits 2 with one line", async (args, message) => {
     const r = await cli("attach", join(ATTACH, "mlp.onnx"), ...args);
     expect([r.code, r.out]).toEqual([2, ""]);
@@ -567,17 +842,45 @@ describe("onnx-losses attach", () => {
     const g = new Graph("centred", { opset: 17 });
     const x = g.input("x", "float32", ["N", 3]);
     g.output(g.node("Sub", [x, g.node("ReduceMean", [x], { axes: [0], keepdims: 1 })]), "logits", ["N", 3]);
-    writeFileSync(join(dir, "centred.onnx"), attachLoss(g.toModel(), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model);
-    writeFileSync(join(dir, "c_x.npy"), encodeNpy({ dtype: "float32", dims: [4, 3], data: Float32Array.from([3, 0, 1, -2, 4, 0, 1, 1, 5, 0, -3, 2]) }));
+    writeFileSync(
+      join(dir, "centred.onnx"),
+      attachLoss(g.toModel(), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model,
+    );
+    writeFileSync(
+      join(dir, "c_x.npy"),
+      encodeNpy({ dtype: "float32", dims: [4, 3], data: Float32Array.from([3, 0, 1, -2, 4, 0, 1, 1, 5, 0, -3, 2]) }),
+    );
     writeFileSync(join(dir, "c_t.npy"), encodeNpy({ dtype: "int64", dims: [4], data: BigInt64Array.from([0n, 1n, 2n, 1n]) }));
     const r = await cli("eval", "centred.onnx", "--input", "x=c_x.npy", "--input", "target=c_t.npy", "--stream", "--out", "centred_out");
-    expect([r.code, r.err]).toEqual([2, "onnx-losses: centred.onnx: cannot be evaluated in chunks: its output logits is not per item along N: rows 0..1 and 2..3 evaluated apart do not combine into rows 0..3; evaluate it in one pass (without --stream)\n"]);
+    expect([r.code, r.err]).toEqual([
+      2,
+      "onnx-losses: centred.onnx: cannot be evaluated in chunks: its output logits is not per item along N: rows 0..1 and 2..3 evaluated apart do not combine into rows 0..3; evaluate it in one pass (without --stream)\n",
+    ]);
     // a model that keeps rows apart streams its attached per-item loss as one pass gives it
     const c = CASES.find((k) => k.model === "mlp.onnx" && k.loss === "cross_entropy") as AttachCase;
-    writeFileSync(join(dir, "mlp_none.onnx"), attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { ...c.options, reduction: "none" }, gradient: true }).model);
-    writeFileSync(join(dir, "mlp_x.npy"), encodeNpy({ dtype: "float32", dims: c.inputs.x.dims, data: Float32Array.from(c.inputs.x.data, num) }));
-    writeFileSync(join(dir, "mlp_t.npy"), encodeNpy({ dtype: "int64", dims: c.inputs.target.dims, data: BigInt64Array.from(c.inputs.target.data, (v) => BigInt(v)) }));
-    const streamed = await cli("eval", "mlp_none.onnx", "--input", "x=mlp_x.npy", "--input", "target=mlp_t.npy", "--stream", "--out", "mlp_out");
+    writeFileSync(
+      join(dir, "mlp_none.onnx"),
+      attachLoss(mlp, { output: "logits", loss: "cross_entropy", options: { ...c.options, reduction: "none" }, gradient: true }).model,
+    );
+    writeFileSync(
+      join(dir, "mlp_x.npy"),
+      encodeNpy({ dtype: "float32", dims: c.inputs.x.dims, data: Float32Array.from(c.inputs.x.data, num) }),
+    );
+    writeFileSync(
+      join(dir, "mlp_t.npy"),
+      encodeNpy({ dtype: "int64", dims: c.inputs.target.dims, data: BigInt64Array.from(c.inputs.target.data, (v) => BigInt(v)) }),
+    );
+    const streamed = await cli(
+      "eval",
+      "mlp_none.onnx",
+      "--input",
+      "x=mlp_x.npy",
+      "--input",
+      "target=mlp_t.npy",
+      "--stream",
+      "--out",
+      "mlp_out",
+    );
     expect([streamed.code, streamed.err]).toEqual([0, ""]);
     const once = await cli("eval", "mlp_none.onnx", "--input", "x=mlp_x.npy", "--input", "target=mlp_t.npy", "--json");
     const { decodeNpy } = await import("../src/io/npy.js");
@@ -586,17 +889,25 @@ describe("onnx-losses attach", () => {
   });
 
   test("an opset 12 model exits 2 naming the range", async () => {
-    writeFileSync(join(dir, "old.onnx"), edited(mlp, (m) => void (m.opsetImport[0].version = 12)));
+    writeFileSync(
+      join(dir, "old.onnx"),
+      edited(mlp, (m) => void (m.opsetImport[0].version = 12)),
+    );
     const r = await cli("attach", "old.onnx", "--output", "logits", "--loss", "cross_entropy", "-o", "o.onnx");
     expect([r.code, r.out]).toEqual([2, ""]);
-    expect(r.err).toBe("onnx-losses: old.onnx: expected a model of ai.onnx opset 13 to 23 (the loss is built at the model's opset), received opset 12: convert the model to a newer opset first (onnx.version_converter)\n");
+    expect(r.err).toBe(
+      "onnx-losses: old.onnx: expected a model of ai.onnx opset 13 to 23 (the loss is built at the model's opset), received opset 12: convert the model to a newer opset first (onnx.version_converter)\n",
+    );
   });
 });
 
 // Debian's python3-onnx, as test/onnx_checker.test.ts finds it; skipped, saying so, where it is missing
-const PY = [process.env.PYTHON, "python3", "/usr/bin/python3"].filter((p): p is string => !!p).find((p) => spawnSync(p, ["-c", "import onnx"], { encoding: "utf8" }).status === 0);
+const PY = [process.env.PYTHON, "python3", "/usr/bin/python3"]
+  .filter((p): p is string => !!p)
+  .find((p) => spawnSync(p, ["-c", "import onnx"], { encoding: "utf8" }).status === 0);
 const checkerTest = PY || process.env.ONNX_LOSSES_REQUIRE_ONNX_CHECKER === "1" ? test : test.skip;
-if (!PY && process.env.ONNX_LOSSES_REQUIRE_ONNX_CHECKER !== "1") console.warn("attach.test.ts: onnx checker case skipped: no python3 that imports onnx (apt-get install -y python3-onnx)");
+if (!PY && process.env.ONNX_LOSSES_REQUIRE_ONNX_CHECKER !== "1")
+  console.warn("attach.test.ts: onnx checker case skipped: no python3 that imports onnx (apt-get install -y python3-onnx)");
 
 describe("onnx.checker.check_model(full_check=True)", () => {
   checkerTest("accepts every attached fixture model", () => {
@@ -606,7 +917,10 @@ describe("onnx.checker.check_model(full_check=True)", () => {
       return f;
     });
     const r = spawnSync(PY ?? "python3", [join(ROOT, "scripts", "check_models.py"), ...files], { encoding: "utf8" });
-    const results = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { ok: boolean });
+    const results = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { ok: boolean });
     expect(results.filter((x) => !x.ok)).toEqual([]);
     expect(results).toHaveLength(files.length);
   });

@@ -36,7 +36,9 @@ describe("bench --quick", () => {
     expect(ce.variants.map((v) => v.key)).toEqual(expect.arrayContaining(["one-node", "naive"]));
     expect(benchRows(r).length).toBeGreaterThan(18 * 4);
     expect(markdownTable(r)).toMatch(/^\| workload \| loss \| graph or peer \| median ms \| vs this project \|/);
-    expect(machineLine(r)).toMatch(/cores, \d+ GiB, .*onnxruntime-node 1\.30\.0 \(cpu\) with \d+ intra-op threads and spinning off; onnxruntime-web wasm with \d+ threads?; no PyTorch/);
+    expect(machineLine(r)).toMatch(
+      /cores, \d+ GiB, .*onnxruntime-node 1\.30\.0 \(cpu\) with \d+ intra-op threads and spinning off; onnxruntime-web wasm with \d+ threads?; no PyTorch/,
+    );
     expect(r.ep).toBe("cpu");
     expect(r.dtype).toBe("float32");
     expect(targetChecks(r).join("\n")).toContain("classification cross_entropy vs PyTorch eager: not measured");
@@ -57,13 +59,23 @@ describe("bench --quick", () => {
       await ev.release();
     }
     expect(values[0]).toBeCloseTo(values[1], 6);
-    expect(values[0]).toBeCloseTo((-(3 - Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3))) - (0.5 - Math.log(Math.exp(0.5) + Math.exp(-1) + Math.exp(2)))) / 2, 6);
+    expect(values[0]).toBeCloseTo(
+      (-(3 - Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3))) - (0.5 - Math.log(Math.exp(0.5) + Math.exp(-1) + Math.exp(2)))) / 2,
+      6,
+    );
   });
 });
 
 describe("bench --dtype float16", () => {
   test("times this project's float16 graphs on float16 data and skips the float32-only rows with a note", async () => {
-    const r = await runBench({ quick: true, torch: false, web: true, budgetMs: 30, dtype: "float16", only: ["classification", "detection"] });
+    const r = await runBench({
+      quick: true,
+      torch: false,
+      web: true,
+      budgetMs: 30,
+      dtype: "float16",
+      only: ["classification", "detection"],
+    });
     expect(r.dtype).toBe("float16");
     expect(machineLine(r)).toContain("; inputs float16;");
     for (const g of r.groups) {
@@ -90,7 +102,8 @@ describe("npm run bench -- [flags]", () => {
   test("--help lists every flag; the default --out is gitignored, not the tracked bench/results.json", async () => {
     const r = await bench(ROOT, "--help");
     expect(r.code).toBe(0);
-    for (const flag of ["--quick", "--only", "--threads", "--budget", "--ep", "--dtype", "--no-torch", "--no-web", "--markdown", "--out"]) expect(r.out).toContain(flag);
+    for (const flag of ["--quick", "--only", "--threads", "--budget", "--ep", "--dtype", "--no-torch", "--no-web", "--markdown", "--out"])
+      expect(r.out).toContain(flag);
     expect(r.out).toMatch(/^Usage: npm run bench -- \[options\]/);
     expect(DEFAULT_OUT).toBe("bench/tmp/results.json");
     expect(r.out.replace(/\s+/g, " ")).toContain(`default ${DEFAULT_OUT}`);
@@ -99,14 +112,21 @@ describe("npm run bench -- [flags]", () => {
 
   test("bad flags exit 2 with one line", async () => {
     const only = await bench(ROOT, "--only", "nope");
-    expect(only).toMatchObject({ code: 2, err: 'bench: --only: unknown workload "nope"; workloads are classification, segmentation, detection, large-c, large-n, large-n-sigmoid\n' });
+    expect(only).toMatchObject({
+      code: 2,
+      err: 'bench: --only: unknown workload "nope"; workloads are classification, segmentation, detection, large-c, large-n, large-n-sigmoid\n',
+    });
     const threads = await bench(ROOT, "--threads", "0");
     expect(threads).toMatchObject({ code: 2, err: "bench: --threads: expected an integer >= 1, received 0\n" });
     expect((await bench(ROOT, "--frobnicate")).err).toBe("bench: unknown option '--frobnicate'\n");
     expect(await bench(ROOT, "--ep", "tpu")).toMatchObject({ code: 2, err: 'bench: --ep: expected cpu | cuda | dml, received "tpu"\n' });
     const cuda = await bench(ROOT, "--ep", "cuda", "--quick");
-    if (cuda.code !== 0) expect(cuda).toMatchObject({ code: 2, err: expect.stringMatching(/^bench: --ep cuda: not available here \(.+\)\n$/) });
-    expect(await bench(ROOT, "--dtype", "bfloat16")).toMatchObject({ code: 2, err: 'bench: --dtype: expected float32 | float16, received "bfloat16"\n' });
+    if (cuda.code !== 0)
+      expect(cuda).toMatchObject({ code: 2, err: expect.stringMatching(/^bench: --ep cuda: not available here \(.+\)\n$/) });
+    expect(await bench(ROOT, "--dtype", "bfloat16")).toMatchObject({
+      code: 2,
+      err: 'bench: --dtype: expected float32 | float16, received "bfloat16"\n',
+    });
   });
 
   test("--quick writes bench/tmp/results.json under the working directory by default, --out elsewhere", async () => {
@@ -119,7 +139,19 @@ describe("npm run bench -- [flags]", () => {
     expect(written.quick).toBe(true);
     expect(written.groups.map((g) => g.loss)).toEqual(["cross_entropy", "nll_loss", "softmax_focal_loss"]);
     expect(existsSync(join(cwd, "bench", "results.json"))).toBe(false);
-    const md = await bench(cwd, "--quick", "--no-torch", "--no-web", "--only", "detection", "--budget", "20", "--markdown", "--out", "elsewhere/r.json");
+    const md = await bench(
+      cwd,
+      "--quick",
+      "--no-torch",
+      "--no-web",
+      "--only",
+      "detection",
+      "--budget",
+      "20",
+      "--markdown",
+      "--out",
+      "elsewhere/r.json",
+    );
     expect(md.code).toBe(0);
     expect(md.out).toMatch(/^\| workload \| loss \| graph or peer \| median ms \| vs this project \|/);
     expect(JSON.parse(readFileSync(join(cwd, "elsewhere", "r.json"), "utf8")).groups).toHaveLength(3);

@@ -1,7 +1,22 @@
 /** The graph builder: opset handling, IR versions, determinism, naming, the reader. */
 import { describe, expect, test } from "@jest/globals";
 import { Graph, float, readModel } from "../src/builder/index.js";
-import { add, cast, clip, equal, gather, logSoftmax, mul, powConst, reduceMax, reduceMean, reduceSum, squeeze, unsqueeze, where } from "../src/builder/ops/index.js";
+import {
+  add,
+  cast,
+  clip,
+  equal,
+  gather,
+  logSoftmax,
+  mul,
+  powConst,
+  reduceMax,
+  reduceMean,
+  reduceSum,
+  squeeze,
+  unsqueeze,
+  where,
+} from "../src/builder/ops/index.js";
 import { irVersionForOpset, SUPPORTED_OPSETS } from "../src/onnx/versions.js";
 import { createEvaluator } from "../src/runtime/node.js";
 
@@ -104,7 +119,9 @@ describe("graph construction", () => {
     const x = a.input("x", "float32", [1]);
     expect(() => b.node("Neg", [x])).toThrow("value x: expected a value of graph b, received one of graph a");
     expect(() => a.input("x", "float32", [1])).toThrow("graph a: value name x is already used");
-    expect(() => a.node("LogSoftmax", [x], { axis: 0.5 })).toThrow("LogSoftmax: attribute axis expected an integer (wrap floats with float()), received 0.5");
+    expect(() => a.node("LogSoftmax", [x], { axis: 0.5 })).toThrow(
+      "LogSoftmax: attribute axis expected an integer (wrap floats with float()), received 0.5",
+    );
     expect(() => new Graph("empty").toModel()).toThrow("graph empty: expected at least one output, received none");
   });
 
@@ -154,7 +171,9 @@ describe("reader", () => {
   });
 
   test("refuses bytes that are not a model", () => {
-    expect(() => readModel(new Uint8Array([0xff, 0xff, 0xff, 0xff]))).toThrow(/^onnx model: expected ONNX ModelProto bytes, could not decode/);
+    expect(() => readModel(new Uint8Array([0xff, 0xff, 0xff, 0xff]))).toThrow(
+      /^onnx model: expected ONNX ModelProto bytes, could not decode/,
+    );
   });
 });
 

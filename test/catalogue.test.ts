@@ -34,7 +34,9 @@ describe("the catalogue is the one list", () => {
 
   test("onnx-losses list names every loss and its options, in catalogue order", async () => {
     const listed = await listJson();
-    expect(listed.map((l) => [l.name, l.options.map((o) => o.name)])).toEqual(CATALOGUE.map((d) => [d.name, d.optionList.map((o) => o.name)]));
+    expect(listed.map((l) => [l.name, l.options.map((o) => o.name)])).toEqual(
+      CATALOGUE.map((d) => [d.name, d.optionList.map((o) => o.name)]),
+    );
   });
 
   test("the README's loss table is the catalogue's (npm run readme rewrites it)", () => {
@@ -47,7 +49,9 @@ describe("the catalogue is the one list", () => {
   });
 
   test("graphs/ holds every loss (npm run graphs; CI diff-checks the bytes)", () => {
-    const manifest = JSON.parse(readFileSync(join(ROOT, "graphs", "manifest.json"), "utf8")) as { graphs: { name: string; file: string }[] };
+    const manifest = JSON.parse(readFileSync(join(ROOT, "graphs", "manifest.json"), "utf8")) as {
+      graphs: { name: string; file: string }[];
+    };
     expect(manifest.graphs.map((g) => g.file)).toEqual(LOSS_NAMES.flatMap((n) => [`${n}.onnx`, `${n}_grad.onnx`]));
     for (const g of manifest.graphs) expect(existsSync(join(ROOT, "graphs", g.file))).toBe(true);
   });

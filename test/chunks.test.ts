@@ -39,31 +39,35 @@ const CASES: [string, Record<string, unknown>][] = [
 ];
 
 describe.each(CASES)("%s %j", (loss, options) => {
-  test.each(BATCHES)("N = %i rows of 20: mean and sum equal the float64 reference and one pass", async (N) => {
-    const r = seeded(N + 7);
-    const size = N * C;
-    const x = Float32Array.from({ length: size }, () => (loss === "binary_cross_entropy" ? r() : (r() - 0.5) * 20));
-    const y = Float32Array.from({ length: size }, () => (r() < 0.1 ? 1 : r() < 0.5 ? 0 : r()));
-    const feeds = { input: { data: x, dims: [N, C] }, target: { data: y, dims: [N, C] } };
-    const none = await createEvaluator(buildLoss(loss, { ...options, rank: 2, reduction: "none" }));
-    const items = (await none.run(feeds)).loss.data as Float32Array;
-    await none.release();
-    let onePass = 0;
-    for (const v of items) onePass += v;
-    for (const reduction of ["sum", "mean"] as const) {
-      const ev = await createEvaluator(buildLoss(loss, { ...options, rank: 2, reduction }));
-      const got = (await ev.run(feeds)).loss.data[0] as number;
-      await ev.release();
-      const want = referenceFor(loss, { dims: [N, C], data: x }, { dims: [N, C], data: y }, { ...options, reduction })[0];
-      if (N === 0) {
-        expect(reduction === "sum" ? got === 0 : Number.isNaN(got)).toBe(true);
-        continue;
+  test.each(BATCHES)(
+    "N = %i rows of 20: mean and sum equal the float64 reference and one pass",
+    async (N) => {
+      const r = seeded(N + 7);
+      const size = N * C;
+      const x = Float32Array.from({ length: size }, () => (loss === "binary_cross_entropy" ? r() : (r() - 0.5) * 20));
+      const y = Float32Array.from({ length: size }, () => (r() < 0.1 ? 1 : r() < 0.5 ? 0 : r()));
+      const feeds = { input: { data: x, dims: [N, C] }, target: { data: y, dims: [N, C] } };
+      const none = await createEvaluator(buildLoss(loss, { ...options, rank: 2, reduction: "none" }));
+      const items = (await none.run(feeds)).loss.data as Float32Array;
+      await none.release();
+      let onePass = 0;
+      for (const v of items) onePass += v;
+      for (const reduction of ["sum", "mean"] as const) {
+        const ev = await createEvaluator(buildLoss(loss, { ...options, rank: 2, reduction }));
+        const got = (await ev.run(feeds)).loss.data[0] as number;
+        await ev.release();
+        const want = referenceFor(loss, { dims: [N, C], data: x }, { dims: [N, C], data: y }, { ...options, reduction })[0];
+        if (N === 0) {
+          expect(reduction === "sum" ? got === 0 : Number.isNaN(got)).toBe(true);
+          continue;
+        }
+        expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-6 * Math.abs(want));
+        const pass = reduction === "mean" ? onePass / size : onePass;
+        expect(Math.abs(got - pass)).toBeLessThanOrEqual(1e-6 * Math.abs(pass));
       }
-      expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-6 * Math.abs(want));
-      const pass = reduction === "mean" ? onePass / size : onePass;
-      expect(Math.abs(got - pass)).toBeLessThanOrEqual(1e-6 * Math.abs(pass));
-    }
-  }, 60000);
+    },
+    60000,
+  );
 });
 
 /**
@@ -84,9 +88,11 @@ function formulaInputs(n: number, c: number): { logits: Float32Array; probs: Flo
 }
 
 describe("PyTorch parity on batches that fill every slice (test/fixtures/chunks/large.json)", () => {
-  const cases = (JSON.parse(readFileSync(join(FIXTURES, "chunks", "large.json"), "utf8")) as {
-    cases: { id: string; loss: string; options: Record<string, unknown>; dims: number[]; expected: number | string }[];
-  }).cases;
+  const cases = (
+    JSON.parse(readFileSync(join(FIXTURES, "chunks", "large.json"), "utf8")) as {
+      cases: { id: string; loss: string; options: Record<string, unknown>; dims: number[]; expected: number | string }[];
+    }
+  ).cases;
 
   test("the fixture fills all slices and leaves the last one short", () => {
     const sizes = [...new Set(cases.map((c) => c.dims[0]))];
@@ -94,12 +100,23 @@ describe("PyTorch parity on batches that fill every slice (test/fixtures/chunks/
     expect(sizes.some((n) => Math.ceil(n / rowsPerChunk(n)) === CHUNKS && n % rowsPerChunk(n) > 0)).toBe(true);
   });
 
-  test.each(cases.map((c) => [c.id, c] as const))("%s", async (_id, c) => {
-    const { logits, probs, target } = formulaInputs(c.dims[0], c.dims[1]);
-    const ev = await createEvaluator(buildLoss(c.loss, c.options));
-    const got = Number((await ev.run({ input: { data: c.loss === "binary_cross_entropy" ? probs : logits, dims: c.dims }, target: { data: target, dims: c.dims } })).loss.data[0]);
-    await ev.release();
-    const want = num(c.expected);
-    expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-5 * Math.abs(want));
-  }, 60000);
+  test.each(cases.map((c) => [c.id, c] as const))(
+    "%s",
+    async (_id, c) => {
+      const { logits, probs, target } = formulaInputs(c.dims[0], c.dims[1]);
+      const ev = await createEvaluator(buildLoss(c.loss, c.options));
+      const got = Number(
+        (
+          await ev.run({
+            input: { data: c.loss === "binary_cross_entropy" ? probs : logits, dims: c.dims },
+            target: { data: target, dims: c.dims },
+          })
+        ).loss.data[0],
+      );
+      await ev.release();
+      const want = num(c.expected);
+      expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-5 * Math.abs(want));
+    },
+    60000,
+  );
 });

@@ -16,7 +16,11 @@ let dir: string;
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
   let err = "";
-  const code = await runCli(argv, { out: (t) => (out += t.endsWith("\n") ? t : `${t}\n`), err: (t) => (err += t.endsWith("\n") ? t : `${t}\n`), cwd: dir });
+  const code = await runCli(argv, {
+    out: (t) => (out += t.endsWith("\n") ? t : `${t}\n`),
+    err: (t) => (err += t.endsWith("\n") ? t : `${t}\n`),
+    cwd: dir,
+  });
   return { code, out, err };
 }
 
@@ -37,25 +41,48 @@ describe("list", () => {
   test("shows every loss with its options and defaults", async () => {
     const r = await cli("list");
     expect(r.code).toBe(0);
-    for (const name of ["cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "softmax_focal_loss", "sigmoid_focal_loss"]) {
+    for (const name of [
+      "cross_entropy",
+      "nll_loss",
+      "binary_cross_entropy",
+      "binary_cross_entropy_with_logits",
+      "softmax_focal_loss",
+      "sigmoid_focal_loss",
+    ]) {
       expect(r.out).toContain(`${name}: `);
     }
     expect(r.out).toMatch(/gamma\s+2\s+a number >= 0/);
     const json = JSON.parse((await cli("list", "--json")).out) as { name: string; options: { name: string; default: unknown }[] }[];
     expect(json.find((l) => l.name === "sigmoid_focal_loss")!.options.find((o) => o.name === "alpha")!.default).toBe(0.25);
     const one = await cli("list", "softmax_focal_loss");
-    expect(one.out).toContain("    oneHotClamp (default 0): The article's smooth: the one-hot is clamped into [s, 1 - s] before p_t is taken.\n      allowed: a number in [0, 0.5]");
+    expect(one.out).toContain(
+      "    oneHotClamp (default 0): The article's smooth: the one-hot is clamped into [s, 1 - s] before p_t is taken.\n      allowed: a number in [0, 0.5]",
+    );
     expect((await cli("list", "focal")).code).toBe(2);
   });
 });
 
 describe("export", () => {
   test("writes one loss with options, opset and rank", async () => {
-    const r = await cli("export", "softmax_focal_loss", "--options", '{"gamma": 1, "alpha": 0.25}', "--opset", "18", "--rank", "4", "-o", "f.onnx");
+    const r = await cli(
+      "export",
+      "softmax_focal_loss",
+      "--options",
+      '{"gamma": 1, "alpha": 0.25}',
+      "--opset",
+      "18",
+      "--rank",
+      "4",
+      "-o",
+      "f.onnx",
+    );
     expect(r.code).toBe(0);
     const info = readModel(readFileSync(join(dir, "f.onnx")));
     expect(info.opset).toBe(18);
-    expect(info.inputs.map((i) => i.shape)).toEqual([["N", "C", "d1", "d2"], ["N", "d1", "d2"]]);
+    expect(info.inputs.map((i) => i.shape)).toEqual([
+      ["N", "C", "d1", "d2"],
+      ["N", "d1", "d2"],
+    ]);
     expect(JSON.parse(info.metadata["onnx_losses.options"])).toMatchObject({ gamma: 1, alpha: 0.25, rank: 4 });
     const lowered = await cli("export", "cross_entropy", "--lowering", "webgpu", "-o", "ce_webgpu.onnx");
     expect(lowered.out).toContain("webgpu lowering");
@@ -112,9 +139,18 @@ describe("eval", () => {
     const c = loadFixtures("cross_entropy.json").find((x) => x.inputs.input.dims.length === 4 && x.options.reduction === "mean")!;
     const opts = { ...c.options };
     delete opts.rank;
-    const r = await cli("eval", "cross_entropy", ...writeInputs(c, "k4").flatMap((i) => ["--input", i]), "--options", JSON.stringify(opts), "--json");
+    const r = await cli(
+      "eval",
+      "cross_entropy",
+      ...writeInputs(c, "k4").flatMap((i) => ["--input", i]),
+      "--options",
+      JSON.stringify(opts),
+      "--json",
+    );
     expect(r.code).toBe(0);
-    expect(Math.abs(JSON.parse(r.out).outputs.loss.data[0] - num(c.expected.data[0]))).toBeLessThan(1e-5 * Math.max(1, Math.abs(num(c.expected.data[0]))));
+    expect(Math.abs(JSON.parse(r.out).outputs.loss.data[0] - num(c.expected.data[0]))).toBeLessThan(
+      1e-5 * Math.max(1, Math.abs(num(c.expected.data[0]))),
+    );
   });
 
   test("--stream / --chunk-mb evaluate in chunks with the same value; none needs --out", async () => {
@@ -172,18 +208,36 @@ describe("errors: exit 2 with one line on stderr", () => {
 
   // each case: the whole stderr line, exactly (missing files are named by the path the CLI resolved)
   test.each([
-    [["export", "focal", "-o", "x.onnx"], `onnx-losses: loss: unknown loss "focal" (did you mean softmax_focal_loss or sigmoid_focal_loss?); losses are ${LOSS_NAMES.join(", ")}`],
-    [["export", "softmax_focal_loss", "--options", '{"gamma": -1}', "-o", "x.onnx"], "onnx-losses: softmax_focal_loss: option gamma: expected a number >= 0, received -1"],
-    [["export", "cross_entropy", "--options", "{gamma", "-o", "x.onnx"], `onnx-losses: --options: expected a JSON object, could not parse "{gamma": ${jsonError("{gamma")}`],
+    [
+      ["export", "focal", "-o", "x.onnx"],
+      `onnx-losses: loss: unknown loss "focal" (did you mean softmax_focal_loss or sigmoid_focal_loss?); losses are ${LOSS_NAMES.join(", ")}`,
+    ],
+    [
+      ["export", "softmax_focal_loss", "--options", '{"gamma": -1}', "-o", "x.onnx"],
+      "onnx-losses: softmax_focal_loss: option gamma: expected a number >= 0, received -1",
+    ],
+    [
+      ["export", "cross_entropy", "--options", "{gamma", "-o", "x.onnx"],
+      `onnx-losses: --options: expected a JSON object, could not parse "{gamma": ${jsonError("{gamma")}`,
+    ],
     [["export", "cross_entropy", "--opset", "12", "-o", "x.onnx"], "onnx-losses: opset: expected an integer from 13 to 23, received 12"],
     [["export", "cross_entropy", "--rank", "two", "-o", "x.onnx"], 'onnx-losses: --rank: expected an integer, received "two"'],
     [["export", "cross_entropy"], "onnx-losses: export: expected -o FILE.onnx (or -o DIR with --all)"],
     [["eval", "cross_entropy"], "onnx-losses: eval: expected at least one --input NAME=FILE.npy"],
     [["eval", "cross_entropy", "--input", "input"], 'onnx-losses: --input: expected NAME=FILE.npy, received "input"'],
-    [["eval", "cross_entropy", "--input", "input=missing.npy"], () => `onnx-losses: ${resolve(dir, "missing.npy")}: no such file or directory`],
-    [["eval", "cross_entropy", "--input", "x=a.npy", "--ep", "tpu"], "onnx-losses: option '--ep <provider>' argument 'tpu' is invalid. Allowed choices are cpu, cuda, dml, webgpu."],
+    [
+      ["eval", "cross_entropy", "--input", "input=missing.npy"],
+      () => `onnx-losses: ${resolve(dir, "missing.npy")}: no such file or directory`,
+    ],
+    [
+      ["eval", "cross_entropy", "--input", "x=a.npy", "--ep", "tpu"],
+      "onnx-losses: option '--ep <provider>' argument 'tpu' is invalid. Allowed choices are cpu, cuda, dml, webgpu.",
+    ],
     [["inspect", "nothere.onnx"], () => `onnx-losses: ${resolve(dir, "nothere.onnx")}: no such file or directory`],
-    [["eval", "m.onnx", "--input", "input=a.npy", "--dtype", "float64", "--stream"], "onnx-losses: eval: --dtype applies to a loss name; a .onnx file carries its own"],
+    [
+      ["eval", "m.onnx", "--input", "input=a.npy", "--dtype", "float64", "--stream"],
+      "onnx-losses: eval: --dtype applies to a loss name; a .onnx file carries its own",
+    ],
     [["frobnicate"], "onnx-losses: unknown command 'frobnicate'"],
     [["list", "--bogus"], "onnx-losses: unknown option '--bogus'"],
     [[], "onnx-losses: expected a command (list, export, attach, eval, inspect, demo)"],
@@ -195,7 +249,10 @@ describe("errors: exit 2 with one line on stderr", () => {
 
   test("a file that is not a model, or not an .npy, is named", async () => {
     writeFileSync(join(dir, "bad.onnx"), "hello");
-    for (const argv of [["inspect", "bad.onnx"], ["eval", "bad.onnx", "--input", "input=bad.onnx"]]) {
+    for (const argv of [
+      ["inspect", "bad.onnx"],
+      ["eval", "bad.onnx", "--input", "input=bad.onnx"],
+    ]) {
       const r = await cli(...argv);
       expect(r.code).toBe(2);
       expect(r.err).toMatch(/^onnx-losses: bad\.onnx: expected (ONNX ModelProto bytes|a \.npy file)/);
@@ -209,7 +266,9 @@ describe("errors: exit 2 with one line on stderr", () => {
     const bad = { ...c, inputs: { ...c.inputs, target: { ...c.inputs.target, data: [...c.inputs.target.data.slice(0, 7), -3] } } };
     const r = await cli("eval", "cross_entropy", ...writeInputs(bad, "bad").flatMap((i) => ["--input", i]));
     expect(r.code).toBe(2);
-    expect(r.err).toBe("onnx-losses: target: expected class indices in [0, 5) or ignoreIndex -100 (C = input dim 1), received -3 at flat index 7\n");
+    expect(r.err).toBe(
+      "onnx-losses: target: expected class indices in [0, 5) or ignoreIndex -100 (C = input dim 1), received -3 at flat index 7\n",
+    );
   });
 
   test("a provider that is not available here", async () => {
@@ -217,7 +276,15 @@ describe("errors: exit 2 with one line on stderr", () => {
     const r = await cli("eval", "cross_entropy", ...writeInputs(c, "ep").flatMap((i) => ["--input", i]), "--ep", "dml");
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/^onnx-losses: execution provider dml: not available \(dml: /);
-    const fb = await cli("eval", "cross_entropy", ...writeInputs(c, "ep").flatMap((i) => ["--input", i]), "--ep", "dml", "--fallback", "cpu");
+    const fb = await cli(
+      "eval",
+      "cross_entropy",
+      ...writeInputs(c, "ep").flatMap((i) => ["--input", i]),
+      "--ep",
+      "dml",
+      "--fallback",
+      "cpu",
+    );
     expect(fb.code).toBe(0);
     expect(fb.err).toBe("note: ran on cpu (dml was not available)\n");
   });
@@ -245,4 +312,3 @@ describe("the installed binary", () => {
     expect(r.stdout.match(/ yes$/gm)).toHaveLength(2 * LOSS_NAMES.length); // each loss and its _grad graph
   });
 });
-

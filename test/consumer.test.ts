@@ -37,17 +37,28 @@ function project(name: string, packages: string[]): string {
   const p = join(dir, name);
   mkdirSync(p);
   writeFileSync(join(p, "package.json"), JSON.stringify({ name, private: true, type: "module" }));
-  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", tarball, ...packages], { cwd: p, env, stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", tarball, ...packages], {
+    cwd: p,
+    env,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   return p;
 }
 
 const npx = (cwd: string, ...args: string[]) => spawnSync("npx", ["--no-install", "onnx-losses", ...args], { cwd, env, encoding: "utf8" });
-const node = (cwd: string, code: string) => spawnSync(process.execPath, ["--input-type=module", "-e", code], { cwd, env, encoding: "utf8" });
+const node = (cwd: string, code: string) =>
+  spawnSync(process.execPath, ["--input-type=module", "-e", code], { cwd, env, encoding: "utf8" });
 
 const sample = loadFixtures("samples.json").find((c) => c.loss === "cross_entropy")!;
 function writeSample(p: string): void {
-  writeFileSync(join(p, "x.npy"), encodeNpy({ dtype: "float32", dims: sample.inputs.input.dims, data: Float32Array.from(sample.inputs.input.data, num) }));
-  writeFileSync(join(p, "t.npy"), encodeNpy({ dtype: "int64", dims: sample.inputs.target.dims, data: BigInt64Array.from(sample.inputs.target.data, (v) => BigInt(v)) }));
+  writeFileSync(
+    join(p, "x.npy"),
+    encodeNpy({ dtype: "float32", dims: sample.inputs.input.dims, data: Float32Array.from(sample.inputs.input.data, num) }),
+  );
+  writeFileSync(
+    join(p, "t.npy"),
+    encodeNpy({ dtype: "int64", dims: sample.inputs.target.dims, data: BigInt64Array.from(sample.inputs.target.data, (v) => BigInt(v)) }),
+  );
 }
 
 describe("from the packed tarball", () => {
@@ -59,7 +70,10 @@ describe("from the packed tarball", () => {
     expect([exported.status, exported.stderr]).toEqual([0, ""]);
     expect(npx(p, "inspect", "focal.onnx").stdout).toContain("loss softmax_focal_loss");
     expect(npx(p, "list").stdout).toContain("cross_entropy: ");
-    const api = node(p, 'import { buildLoss, readModel } from "onnx-losses"; const g = buildLoss("cross_entropy"); console.log(readModel(g.model).outputs[0].name);');
+    const api = node(
+      p,
+      'import { buildLoss, readModel } from "onnx-losses"; const g = buildLoss("cross_entropy"); console.log(readModel(g.model).outputs[0].name);',
+    );
     expect([api.status, api.stdout.trim()]).toEqual([0, "loss"]);
     writeSample(p);
     const ev = npx(p, "eval", "cross_entropy", "--input", "input=x.npy", "--input", "target=t.npy");
@@ -67,7 +81,10 @@ describe("from the packed tarball", () => {
     expect(ev.stderr).toBe(
       "onnx-losses: evaluating in Node needs onnxruntime-node, which is not installed: npm install onnxruntime-node (ONNXRUNTIME_NODE_INSTALL=skip before it skips its CUDA download)\n",
     );
-    const missing = node(p, 'import { buildLoss, createEvaluator } from "onnx-losses"; try { await createEvaluator(buildLoss("cross_entropy")); } catch (e) { console.log(e.name); }');
+    const missing = node(
+      p,
+      'import { buildLoss, createEvaluator } from "onnx-losses"; try { await createEvaluator(buildLoss("cross_entropy")); } catch (e) { console.log(e.name); }',
+    );
     expect(missing.stdout.trim()).toBe("MissingRuntimeError");
   }, 300000);
 

@@ -22,7 +22,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const available = existsSync(CHROMIUM);
 const required = process.env.ONNX_LOSSES_REQUIRE_BROWSER === "1";
 const browserSuite = available || required ? describe : describe.skip;
-if (!available && !required) console.warn(`consumer web test: the Chromium part is skipped: need ${CHROMIUM} (apt-get install -y chromium)`);
+if (!available && !required)
+  console.warn(`consumer web test: the Chromium part is skipped: need ${CHROMIUM} (apt-get install -y chromium)`);
 
 /** The samples the page evaluates: the cross_entropy one and the sigmoid_focal_loss one. */
 const LOSSES = ["cross_entropy", "sigmoid_focal_loss"];
@@ -43,7 +44,8 @@ const env = {
 };
 
 beforeAll(() => {
-  if (!existsSync(join(ROOT, "dist", "web.js"))) throw new Error("dist/web.js is missing: run `npm run build` first (the tarball packs dist/)");
+  if (!existsSync(join(ROOT, "dist", "web.js")))
+    throw new Error("dist/web.js is missing: run `npm run build` first (the tarball packs dist/)");
   const out = execFileSync("npm", ["pack", "--pack-destination", dir, "--silent"], { cwd: ROOT, env, encoding: "utf8" });
   const tarball = join(dir, out.trim().split("\n").pop()!);
   cpSync(join(ROOT, "test", "consumer", "web-app"), app, { recursive: true });

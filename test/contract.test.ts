@@ -39,7 +39,10 @@ const cli = (...argv: string[]): Promise<CliRun> => runCliIn(dir, argv);
 const ce = buildLoss("cross_entropy");
 const N = 6;
 const C = 3;
-writeFileSync(join(dir, "x.npy"), encodeNpy({ dtype: "float32", dims: [N, C], data: Float32Array.from({ length: N * C }, (_, i) => Math.sin(i) * 3) }));
+writeFileSync(
+  join(dir, "x.npy"),
+  encodeNpy({ dtype: "float32", dims: [N, C], data: Float32Array.from({ length: N * C }, (_, i) => Math.sin(i) * 3) }),
+);
 writeFileSync(join(dir, "t.npy"), encodeNpy({ dtype: "int64", dims: [N], data: BigInt64Array.from([0n, 1n, 2n, -100n, 1n, 0n]) }));
 writeFileSync(join(dir, "neg3.npy"), encodeNpy({ dtype: "int64", dims: [N], data: BigInt64Array.from([0n, 1n, 2n, -3n, 1n, 0n]) }));
 const inputs = ["--input", "input=x.npy", "--input", "target=t.npy"];
@@ -115,9 +118,21 @@ const HOSTILE: [string, Uint8Array, string][] = [
     withMetadata(ce.model, { [META.options]: options({ reduction: "sum" }) }),
     `metadata onnx_losses.options: the graph is not what cross_entropy with options ${options({ reduction: "sum" })} builds at opset 17 (was it edited after export? a model without onnx_losses metadata is evaluated as any ONNX model, without input checks)`,
   ],
-  ["malformed options JSON", withMetadata(ce.model, { [META.options]: '{"reduction' }), "metadata onnx_losses.options: expected JSON, received text that does not parse ("],
-  ["checks [null]", withMetadata(ce.model, { [META.checks]: "[null]" }), "metadata onnx_losses.checks: expected input checks on the graph's inputs (input, target), received check 0 null is not an object"],
-  ["checks emptied", withMetadata(ce.model, { [META.checks]: "[]" }), `metadata onnx_losses.checks: expected ${checks} (what ${these} needs), received []`],
+  [
+    "malformed options JSON",
+    withMetadata(ce.model, { [META.options]: '{"reduction' }),
+    "metadata onnx_losses.options: expected JSON, received text that does not parse (",
+  ],
+  [
+    "checks [null]",
+    withMetadata(ce.model, { [META.checks]: "[null]" }),
+    "metadata onnx_losses.checks: expected input checks on the graph's inputs (input, target), received check 0 null is not an object",
+  ],
+  [
+    "checks emptied",
+    withMetadata(ce.model, { [META.checks]: "[]" }),
+    `metadata onnx_losses.checks: expected ${checks} (what ${these} needs), received []`,
+  ],
   [
     "a check on a tensor the graph does not have",
     withMetadata(ce.model, { [META.checks]: checks.replace('"tensor":"target"', '"tensor":"labels"') }),
@@ -133,30 +148,68 @@ const HOSTILE: [string, Uint8Array, string][] = [
     withMetadata(ce.model, { [META.version]: null }),
     "metadata onnx_losses.version: expected 1 (a loss graph) or 2 (a model with a loss attached), received none (written by another release of onnx-losses: export the model again with this one)",
   ],
-  ["version 2 (attached) without its record", withMetadata(ce.model, { [META.version]: "2" }), "metadata onnx_losses.attached: expected a value (every onnx_losses key is written together), received none"],
+  [
+    "version 2 (attached) without its record",
+    withMetadata(ce.model, { [META.version]: "2" }),
+    "metadata onnx_losses.attached: expected a value (every onnx_losses key is written together), received none",
+  ],
   [
     "an attached record in a version 1 contract",
     withMetadata(ce.model, { [META.attached]: '{"gradient":null,"loss":"loss","output":"input","prefix":"p/","target":"target"}' }),
     'metadata onnx_losses.attached: expected no value in a version 1 contract (a loss graph; a model with a loss attached is version 2), received "{\\"gradient\\":null,\\"loss\\":\\"loss\\",\\"output\\":\\"input\\",\\"prefix\\":..."',
   ],
-  ["an unknown key", withMetadata(ce.model, { "onnx_losses.extra": "1" }), `metadata onnx_losses.extra: expected one of the keys ${Object.values(META).join(", ")}, received an unknown key`],
-  ["a missing key", withMetadata(ce.model, { [META.inputs]: null }), "metadata onnx_losses.inputs: expected a value (every onnx_losses key is written together), received none"],
-  ["an option that does not parse", withMetadata(ce.model, { [META.options]: options({ labelSmoothing: 2 }) }), "metadata onnx_losses.options: cross_entropy: option labelSmoothing: expected a number in [0, 1], received 2"],
-  ["an unknown loss", withMetadata(ce.model, { [META.loss]: "focal" }), 'metadata onnx_losses.loss: loss: unknown loss "focal" (did you mean softmax_focal_loss or sigmoid_focal_loss?); losses are cross_entropy, nll_loss, binary_cross_entropy, binary_cross_entropy_with_logits, softmax_focal_loss, sigmoid_focal_loss'],
-  ["a float type the inputs do not have", withMetadata(ce.model, { [META.dtype]: "float64" }), 'metadata onnx_losses.dtype: expected the float type of the graph\'s inputs (input is float32), received "float64"'],
+  [
+    "an unknown key",
+    withMetadata(ce.model, { "onnx_losses.extra": "1" }),
+    `metadata onnx_losses.extra: expected one of the keys ${Object.values(META).join(", ")}, received an unknown key`,
+  ],
+  [
+    "a missing key",
+    withMetadata(ce.model, { [META.inputs]: null }),
+    "metadata onnx_losses.inputs: expected a value (every onnx_losses key is written together), received none",
+  ],
+  [
+    "an option that does not parse",
+    withMetadata(ce.model, { [META.options]: options({ labelSmoothing: 2 }) }),
+    "metadata onnx_losses.options: cross_entropy: option labelSmoothing: expected a number in [0, 1], received 2",
+  ],
+  [
+    "an unknown loss",
+    withMetadata(ce.model, { [META.loss]: "focal" }),
+    'metadata onnx_losses.loss: loss: unknown loss "focal" (did you mean softmax_focal_loss or sigmoid_focal_loss?); losses are cross_entropy, nll_loss, binary_cross_entropy, binary_cross_entropy_with_logits, softmax_focal_loss, sigmoid_focal_loss',
+  ],
+  [
+    "a float type the inputs do not have",
+    withMetadata(ce.model, { [META.dtype]: "float64" }),
+    'metadata onnx_losses.dtype: expected the float type of the graph\'s inputs (input is float32), received "float64"',
+  ],
   [
     "keys renamed (which would switch the checks off)",
-    encodeModel({ ...decodeModel(ce.model), metadataProps: decodeModel(ce.model).metadataProps.map((p) => ({ key: (p.key ?? "").replace("onnx_losses.", "Onnx_losses."), value: p.value })) }),
+    encodeModel({
+      ...decodeModel(ce.model),
+      metadataProps: decodeModel(ce.model).metadataProps.map((p) => ({
+        key: (p.key ?? "").replace("onnx_losses.", "Onnx_losses."),
+        value: p.value,
+      })),
+    }),
     `metadata Onnx_losses.checks: expected one of the keys ${Object.values(META).join(", ")}, received an unknown key`,
   ],
   [
     "another release's producer version with ignoreIndex -3 written into options and checks (the graph ignores -100)",
-    withProducer(withMetadata(ce.model, { [META.options]: options({ ignoreIndex: -3 }), [META.checks]: checks.replace("-100", "-3") }), "0.0.9"),
+    withProducer(
+      withMetadata(ce.model, { [META.options]: options({ ignoreIndex: -3 }), [META.checks]: checks.replace("-100", "-3") }),
+      "0.0.9",
+    ),
     `metadata onnx_losses.options: the graph is not what cross_entropy with options ${options({ ignoreIndex: -3 })} builds at opset 17, and it was written by onnx-losses 0.0.9: export it again with 0.1.0 (was it edited after export? a model without onnx_losses metadata is evaluated as any ONNX model, without input checks)`,
   ],
   [
     "another loss's input docs",
-    withMetadata(ce.model, { [META.inputs]: canonicalJson([{ name: "input", doc: "log-probabilities" }, { name: "target", doc: "class indices in [0, C) or ignoreIndex" }]) }),
+    withMetadata(ce.model, {
+      [META.inputs]: canonicalJson([
+        { name: "input", doc: "log-probabilities" },
+        { name: "target", doc: "class indices in [0, C) or ignoreIndex" },
+      ]),
+    }),
     `metadata onnx_losses.inputs: expected ${canonicalJson(ce.inputs.map((i) => ({ name: i.name, doc: i.doc })))} (what ${these} takes), received`,
   ],
   [
@@ -178,7 +231,11 @@ describe("hand-edited metadata is refused, the same way everywhere", () => {
     expect(thrown).toBeInstanceOf(ModelContractError);
     expect((thrown as Error).message.startsWith(full)).toBe(true);
     // inspect, eval and eval --stream: exit 2, the same one line
-    for (const argv of [["inspect", "edited.onnx"], ["eval", "edited.onnx", ...inputs], ["eval", "edited.onnx", ...inputs, "--stream"]]) {
+    for (const argv of [
+      ["inspect", "edited.onnx"],
+      ["eval", "edited.onnx", ...inputs],
+      ["eval", "edited.onnx", ...inputs, "--stream"],
+    ]) {
       const r = await cli(...argv);
       expect([r.code, r.out]).toEqual([2, ""]);
       expect(r.err.startsWith(`onnx-losses: ${full}`)).toBe(true);
@@ -188,7 +245,11 @@ describe("hand-edited metadata is refused, the same way everywhere", () => {
 
   test("every refusal above is exact where the text is ours (only JSON.parse's and a listing's tails vary)", () => {
     const prefixOnly = HOSTILE.filter(([, , m]) => m.endsWith("(") || m.endsWith("received"));
-    expect(prefixOnly.map(([w]) => w)).toEqual(["malformed options JSON", "another loss's input docs", "a Neg model whose metadata says cross_entropy"]);
+    expect(prefixOnly.map(([w]) => w)).toEqual([
+      "malformed options JSON",
+      "another loss's input docs",
+      "a Neg model whose metadata says cross_entropy",
+    ]);
   });
 
   test("the untouched file: eval and eval --stream agree, and a negative target is refused by both", async () => {
@@ -203,7 +264,9 @@ describe("hand-edited metadata is refused, the same way everywhere", () => {
     for (const extra of [[], ["--stream"]]) {
       const r = await cli("eval", "ce.onnx", "--input", "input=x.npy", "--input", "target=neg3.npy", ...extra);
       expect(r.code).toBe(2);
-      expect(r.err).toMatch(/^onnx-losses: target: expected class indices in \[0, 3\) or ignoreIndex -100 \(C = input dim 1\), received -3 at flat index 3/);
+      expect(r.err).toMatch(
+        /^onnx-losses: target: expected class indices in \[0, 3\) or ignoreIndex -100 \(C = input dim 1\), received -3 at flat index 3/,
+      );
     }
   });
 });
@@ -234,7 +297,9 @@ describe("issue 17's defects: one kind per model, the version carried, no unknow
     await expect(createEvaluator(buildLoss("cross_entropy"), { thread: 1, fallbak: ["cpu"] } as never)).rejects.toThrow(
       'createEvaluator options: unknown option "thread" (did you mean threads?); options are ep, fallback, threads, spinning, skipValidation, what, worker, externalDataDir',
     );
-    await expect(createEvaluator(buildLoss("cross_entropy"), null as never)).rejects.toThrow("createEvaluator options: expected an object, received null");
+    await expect(createEvaluator(buildLoss("cross_entropy"), null as never)).rejects.toThrow(
+      "createEvaluator options: expected an object, received null",
+    );
     await expect(evaluateNpyFiles({ loss: "cross_entropy" }, {}, { chunk_bytes: 1 } as never)).rejects.toThrow(
       'evaluateNpyFiles options: unknown option "chunk_bytes" (did you mean chunkBytes?); options are ep, fallback, threads, spinning, skipValidation, what, worker, externalDataDir, chunkBytes, onProgress, outDir, noneOutput, shownAs',
     );

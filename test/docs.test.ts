@@ -44,7 +44,11 @@ function walk(dir: string, keep: (file: string) => boolean): string[] {
 function citingFiles(root: string): string[] {
   const top = (name: string) => (existsSync(join(root, name)) ? [join(root, name)] : []);
   const flat = (dir: string, keep: (f: string) => boolean) =>
-    existsSync(join(root, dir)) ? readdirSync(join(root, dir)).map((f) => join(root, dir, f)).filter((f) => statSync(f).isFile() && keep(f)) : [];
+    existsSync(join(root, dir))
+      ? readdirSync(join(root, dir))
+          .map((f) => join(root, dir, f))
+          .filter((f) => statSync(f).isFile() && keep(f))
+      : [];
   return [
     ...top("README.md"),
     ...top("README.zh-CN.md"),
@@ -107,7 +111,10 @@ function headingAnchors(markdown: string): Set<string> {
     if (/^\s*(```|~~~)/.test(line)) fenced = !fenced;
     const h = fenced ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (!h) continue;
-    const slug = h[1].toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+    const slug = h[1]
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+      .replace(/\s/g, "-");
     const n = seen.get(slug) ?? 0;
     seen.set(slug, n + 1);
     anchors.add(n ? `${slug}-${n}` : slug);
@@ -118,7 +125,18 @@ function headingAnchors(markdown: string): Set<string> {
 describe("cited repository files exist", () => {
   test("the scan covers the README, docs, sources, scripts and tests", () => {
     const files = citingFiles(ROOT).map((f) => relative(ROOT, f).split(sep).join("/"));
-    for (const f of ["README.md", "README.zh-CN.md", "bench/README.md", "docs/design.md", "docs/maintaining.md", "src/cli/program.ts", "scripts/make_fixtures.py", "test/reference.ts", "test/browser/page.test.ts", "web/generate.ts"]) {
+    for (const f of [
+      "README.md",
+      "README.zh-CN.md",
+      "bench/README.md",
+      "docs/design.md",
+      "docs/maintaining.md",
+      "src/cli/program.ts",
+      "scripts/make_fixtures.py",
+      "test/reference.ts",
+      "test/browser/page.test.ts",
+      "web/generate.ts",
+    ]) {
       expect(files).toContain(f);
     }
   });

@@ -33,7 +33,9 @@ describe("onnx-losses (the Node entry)", () => {
 
   test("the worker of createEvaluator(source, { worker: true }) loads only onnxruntime-node and worker_threads", () => {
     // a Worker loads it by URL, not by import, so the walk above does not reach it
-    expect(readFileSync(join(ROOT, "dist", "runtime", "worker_client.js"), "utf8")).toContain('new URL("./ort_worker.js", import.meta.url)');
+    expect(readFileSync(join(ROOT, "dist", "runtime", "worker_client.js"), "utf8")).toContain(
+      'new URL("./ort_worker.js", import.meta.url)',
+    );
     const graph = moduleGraph(join(ROOT, "dist", "runtime", "ort_worker.js"));
     expect(graph.files).toEqual([join(ROOT, "dist", "runtime", "ort_worker.js")]);
     expect(graph.bare).toEqual(["node:worker_threads", "onnxruntime-node"]);
@@ -56,7 +58,8 @@ describe("onnx-losses (the Node entry)", () => {
     const files: Record<string, string> = {
       "dist/index.js": 'export * from "./shared.js";\nexport { runCli } from "./cli/program.js";\n// import "commander";\n',
       "dist/shared.js": 'import ort from "onnxruntime-node";\nexport const x = 1;\n',
-      "dist/cli/program.js": 'import { Command } from "commander";\nimport { runBench } from "../bench/run.js";\nconst p = await import("cli-progress");\n',
+      "dist/cli/program.js":
+        'import { Command } from "commander";\nimport { runBench } from "../bench/run.js";\nconst p = await import("cli-progress");\n',
       "dist/bench/run.js": 'import { spawnSync } from "node:child_process";\nimport { execFile } from "child_process";\n',
     };
     for (const [f, text] of Object.entries(files)) {
@@ -65,7 +68,14 @@ describe("onnx-losses (the Node entry)", () => {
     }
     const graph = moduleGraph(join(root, "dist", "index.js"));
     expect(graph.bare).toEqual(["child_process", "cli-progress", "commander", "node:child_process", "onnxruntime-node"]);
-    expect(frontEndModules(graph, root).sort()).toEqual(["/dist/bench/run.js", "/dist/cli/program.js", "child_process", "cli-progress", "commander", "node:child_process"]);
+    expect(frontEndModules(graph, root).sort()).toEqual([
+      "/dist/bench/run.js",
+      "/dist/cli/program.js",
+      "child_process",
+      "cli-progress",
+      "commander",
+      "node:child_process",
+    ]);
     // the same tree without the re-export is clean
     writeFileSync(join(root, "dist/index.js"), 'export * from "./shared.js";\n');
     expect(frontEndModules(moduleGraph(join(root, "dist", "index.js")), root)).toEqual([]);

@@ -9,9 +9,20 @@ class SharedTypedArraysEnvironment extends TestEnvironment {
   constructor(config, context) {
     super(config, context);
     for (const name of [
-      "ArrayBuffer", "SharedArrayBuffer", "DataView",
-      "Float32Array", "Float64Array", "Int8Array", "Int16Array", "Int32Array", "Uint8Array",
-      "Uint8ClampedArray", "Uint16Array", "Uint32Array", "BigInt64Array", "BigUint64Array",
+      "ArrayBuffer",
+      "SharedArrayBuffer",
+      "DataView",
+      "Float32Array",
+      "Float64Array",
+      "Int8Array",
+      "Int16Array",
+      "Int32Array",
+      "Uint8Array",
+      "Uint8ClampedArray",
+      "Uint16Array",
+      "Uint32Array",
+      "BigInt64Array",
+      "BigUint64Array",
     ]) {
       this.global[name] = globalThis[name];
     }

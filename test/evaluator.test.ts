@@ -22,22 +22,54 @@ async function runCe(options: object, feeds: Record<string, { data: unknown; dim
 
 describe("input validation", () => {
   test.each([
-    ["a negative class index (ONNX would wrap it around)", {}, { input: logits(3, 4), target: labels([0, -1, 2]) },
-      "target: expected class indices in [0, 4) or ignoreIndex -100 (C = input dim 1), received -1 at flat index 1"],
-    ["a class index >= C", {}, { input: logits(3, 4), target: labels([0, 4, 2]) },
-      "target: expected class indices in [0, 4) or ignoreIndex -100 (C = input dim 1), received 4 at flat index 1"],
-    ["a batch size that differs between input and target", {}, { input: logits(3, 4), target: labels([0, 1]) },
-      "target: expected dim 0 (N) = 3 as in input dim 0, received [2]"],
-    ["a wrong rank", {}, { input: { data: new Float32Array(24), dims: [2, 3, 4] }, target: labels([0, 1]) },
-      "input: expected rank 2 [N, C], received rank 3 [2, 3, 4]"],
-    ["a C that differs from the weight length", { weight: [1, 2, 3] }, { input: logits(2, 4), target: labels([0, 1]) },
-      "input: expected dim 1 = 3 (shape [N, 3]), received [2, 4]"],
-    ["float targets for class indices", {}, { input: logits(2, 4), target: { data: new Float32Array([0, 1]), dims: [2] } },
-      "target: expected dtype int64 (int32 accepted), received float32"],
-    ["a data length that does not match dims", {}, { input: { data: new Float32Array(7), dims: [2, 4] }, target: labels([0, 1]) },
-      "input: expected 8 values for dims [2, 4], received 7"],
-    ["an unknown input name", {}, { input: logits(2, 4), target: labels([0, 1]), weights: logits(1, 1) },
-      "weights: unknown input; the model's inputs are input, target"],
+    [
+      "a negative class index (ONNX would wrap it around)",
+      {},
+      { input: logits(3, 4), target: labels([0, -1, 2]) },
+      "target: expected class indices in [0, 4) or ignoreIndex -100 (C = input dim 1), received -1 at flat index 1",
+    ],
+    [
+      "a class index >= C",
+      {},
+      { input: logits(3, 4), target: labels([0, 4, 2]) },
+      "target: expected class indices in [0, 4) or ignoreIndex -100 (C = input dim 1), received 4 at flat index 1",
+    ],
+    [
+      "a batch size that differs between input and target",
+      {},
+      { input: logits(3, 4), target: labels([0, 1]) },
+      "target: expected dim 0 (N) = 3 as in input dim 0, received [2]",
+    ],
+    [
+      "a wrong rank",
+      {},
+      { input: { data: new Float32Array(24), dims: [2, 3, 4] }, target: labels([0, 1]) },
+      "input: expected rank 2 [N, C], received rank 3 [2, 3, 4]",
+    ],
+    [
+      "a C that differs from the weight length",
+      { weight: [1, 2, 3] },
+      { input: logits(2, 4), target: labels([0, 1]) },
+      "input: expected dim 1 = 3 (shape [N, 3]), received [2, 4]",
+    ],
+    [
+      "float targets for class indices",
+      {},
+      { input: logits(2, 4), target: { data: new Float32Array([0, 1]), dims: [2] } },
+      "target: expected dtype int64 (int32 accepted), received float32",
+    ],
+    [
+      "a data length that does not match dims",
+      {},
+      { input: { data: new Float32Array(7), dims: [2, 4] }, target: labels([0, 1]) },
+      "input: expected 8 values for dims [2, 4], received 7",
+    ],
+    [
+      "an unknown input name",
+      {},
+      { input: logits(2, 4), target: labels([0, 1]), weights: logits(1, 1) },
+      "weights: unknown input; the model's inputs are input, target",
+    ],
     ["a missing input", {}, { input: logits(2, 4) }, "target: missing input; expected int64 [N]"],
   ])("rejects %s", async (_what, options, feeds, message) => {
     const run = runCe(options, feeds as never);
@@ -49,7 +81,9 @@ describe("input validation", () => {
     const ev = await createEvaluator(buildLoss("cross_entropy"), { skipValidation: true });
     const ok = await ev.run({ input: logits(2, 3), target: labels([0, 2]) });
     expect(Number.isFinite(ok.loss.data[0] as number)).toBe(true);
-    await expect(ev.run({ input: logits(2, 3), target: { data: [0, 2], dims: [2] } })).rejects.toThrow("target: expected a typed array when validation is skipped");
+    await expect(ev.run({ input: logits(2, 3), target: { data: [0, 2], dims: [2] } })).rejects.toThrow(
+      "target: expected a typed array when validation is skipped",
+    );
     await ev.release();
   });
 
@@ -60,10 +94,13 @@ describe("input validation", () => {
 
   test("int32 targets are widened and float64 inputs narrowed, giving the same loss", async () => {
     const base = await runCe({}, { input: logits(3, 4), target: labels([0, 3, 2]) });
-    const widened = await runCe({}, {
-      input: { data: Float64Array.from(logits(3, 4).data), dims: [3, 4] },
-      target: { data: new Int32Array([0, 3, 2]), dims: [3] },
-    });
+    const widened = await runCe(
+      {},
+      {
+        input: { data: Float64Array.from(logits(3, 4).data), dims: [3, 4] },
+        target: { data: new Int32Array([0, 3, 2]), dims: [3] },
+      },
+    );
     expect(widened.loss.data[0]).toBe(base.loss.data[0]);
   });
 
@@ -149,16 +186,28 @@ describe("execution providers", () => {
 
   test("session options: spinning off by default, DirectML without memory pattern and sequential", () => {
     expect(sessionOptionsFor("cpu", 2)).toEqual({
-      executionProviders: ["cpu"], graphOptimizationLevel: "all", intraOpNumThreads: 2, logSeverityLevel: 4,
+      executionProviders: ["cpu"],
+      graphOptimizationLevel: "all",
+      intraOpNumThreads: 2,
+      logSeverityLevel: 4,
       extra: { session: { intra_op: { allow_spinning: "0" } } },
     });
     expect(sessionOptionsFor("dml")).toMatchObject({ executionProviders: ["dml"], enableMemPattern: false, executionMode: "sequential" });
   });
 
   test("Node probe: bundled providers are available, cuda only with its libraries, dml only on Windows", () => {
-    const supported = [{ name: "cpu", bundled: true }, { name: "webgpu", bundled: true }, { name: "cuda", bundled: false }];
+    const supported = [
+      { name: "cpu", bundled: true },
+      { name: "webgpu", bundled: true },
+      { name: "cuda", bundled: false },
+    ];
     const without = nodeProviderStatuses(supported, () => false);
-    expect(without.map((s) => [s.name, s.available])).toEqual([["cpu", true], ["cuda", false], ["dml", false], ["webgpu", true]]);
+    expect(without.map((s) => [s.name, s.available])).toEqual([
+      ["cpu", true],
+      ["cuda", false],
+      ["dml", false],
+      ["webgpu", true],
+    ]);
     expect(without[1].reason).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/);
     const withLibs = nodeProviderStatuses(supported, (f) => f === "libonnxruntime_providers_cuda.so");
     expect(withLibs[1].available).toBe(true);
@@ -166,7 +215,11 @@ describe("execution providers", () => {
   });
 
   test("cuda selection from the Node probe: no cpu unless a fallback names it", () => {
-    const supported = [{ name: "cpu", bundled: true }, { name: "webgpu", bundled: true }, { name: "cuda", bundled: false }];
+    const supported = [
+      { name: "cpu", bundled: true },
+      { name: "webgpu", bundled: true },
+      { name: "cuda", bundled: false },
+    ];
     const withLibs = nodeProviderStatuses(supported, (f) => f === "libonnxruntime_providers_cuda.so");
     expect(planProviders("cuda", [], withLibs)).toEqual(["cuda"]);
     expect(planProviders("cuda", ["cpu"], withLibs)).toEqual(["cuda", "cpu"]);
@@ -203,18 +256,28 @@ describe("execution providers", () => {
           },
         },
         Tensor: class {
-          constructor(readonly type: string, readonly data: unknown, readonly dims: readonly number[]) {}
+          constructor(
+            readonly type: string,
+            readonly data: unknown,
+            readonly dims: readonly number[],
+          ) {}
         },
       };
       return { ort, tried };
     }
-    const cudaUp: ProviderStatus[] = [{ name: "cpu", available: true }, { name: "cuda", available: true }];
+    const cudaUp: ProviderStatus[] = [
+      { name: "cpu", available: true },
+      { name: "cuda", available: true },
+    ];
     const model = buildLoss("cross_entropy").model;
     const decoded = readLossModel(model);
 
     test("without a fallback: a ProviderError naming cuda and onnxruntime's reason; cpu is never tried", async () => {
       const { ort, tried } = fakeOrt(false);
-      const err = await createOrtEvaluator(ort, model, decoded, cudaUp, { ep: "cuda" }).then(() => null, (e: unknown) => e);
+      const err = await createOrtEvaluator(ort, model, decoded, cudaUp, { ep: "cuda" }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(ProviderError);
       expect((err as Error).message).toBe(`execution provider cuda: session creation failed (cuda: ${cudaError})`);
       expect(tried).toEqual(["cuda"]);
@@ -242,43 +305,52 @@ describe("execution providers", () => {
   const cudaHere = statusesHere.find((s) => s.name === "cuda")!;
   const feeds = { input: logits(3, 4), target: labels([0, 3, 2]) };
 
-  (cudaHere.available ? test : test.skip)("this machine has CUDA's libraries: cuda runs on cuda or fails naming cuda, never silently on cpu", async () => {
-    const model = buildLoss("cross_entropy");
-    const onCpu = await runCe({}, feeds);
-    const ev = await createEvaluator(model, { ep: "cuda" }).catch((e: unknown) => {
-      // the libraries are there but the CUDA runtime, cuDNN or a GPU is not: onnxruntime's reason, named
-      expect(e).toBeInstanceOf(ProviderError);
-      expect((e as Error).message).toMatch(/^execution provider cuda: session creation failed \(cuda: .+\)$/);
-      return null;
-    });
-    if (ev) {
-      expect(ev.provider).toBe("cuda");
-      const { loss } = await ev.run(feeds);
-      expect(Math.abs((loss.data[0] as number) - (onCpu.loss.data[0] as number))).toBeLessThanOrEqual(1e-5);
-      await ev.release();
-    }
-    const fb = await createEvaluator(model, { ep: "cuda", fallback: ["cpu"] });
-    expect(fb.provider).toBe(ev ? "cuda" : "cpu");
-    await fb.release();
-  });
+  (cudaHere.available ? test : test.skip)(
+    "this machine has CUDA's libraries: cuda runs on cuda or fails naming cuda, never silently on cpu",
+    async () => {
+      const model = buildLoss("cross_entropy");
+      const onCpu = await runCe({}, feeds);
+      const ev = await createEvaluator(model, { ep: "cuda" }).catch((e: unknown) => {
+        // the libraries are there but the CUDA runtime, cuDNN or a GPU is not: onnxruntime's reason, named
+        expect(e).toBeInstanceOf(ProviderError);
+        expect((e as Error).message).toMatch(/^execution provider cuda: session creation failed \(cuda: .+\)$/);
+        return null;
+      });
+      if (ev) {
+        expect(ev.provider).toBe("cuda");
+        const { loss } = await ev.run(feeds);
+        expect(Math.abs((loss.data[0] as number) - (onCpu.loss.data[0] as number))).toBeLessThanOrEqual(1e-5);
+        await ev.release();
+      }
+      const fb = await createEvaluator(model, { ep: "cuda", fallback: ["cpu"] });
+      expect(fb.provider).toBe(ev ? "cuda" : "cpu");
+      await fb.release();
+    },
+  );
 
-  (cudaHere.available ? test.skip : test)("this machine lacks CUDA: cuda without a fallback is refused before any session; with fallback cpu it runs on cpu", async () => {
-    expect([
-      "its libraries are not installed; reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (or ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node in a project; needs the CUDA 12 runtime and cuDNN 9)",
-      `not in this onnxruntime-node build (${process.platform}/${process.arch})`,
-    ]).toContain(cudaHere.reason);
-    const available = statusesHere.filter((s) => s.available).map((s) => s.name);
-    expect(available).toContain("cpu");
-    const model = buildLoss("cross_entropy");
-    const err = await createEvaluator(model, { ep: "cuda" }).then(() => null, (e: unknown) => e);
-    expect(err).toBeInstanceOf(ProviderError);
-    expect((err as Error).message).toBe(
-      `execution provider cuda: not available (cuda: ${cudaHere.reason}); available here: ${available.join(", ")}; pass a fallback list (e.g. --fallback ${available[0]}) to run elsewhere`,
-    );
-    const ev = await createEvaluator(model, { ep: "cuda", fallback: ["cpu"] });
-    expect(ev.provider).toBe("cpu");
-    const { loss } = await ev.run(feeds);
-    expect(loss.data[0]).toBe((await runCe({}, feeds)).loss.data[0]);
-    await ev.release();
-  });
+  (cudaHere.available ? test.skip : test)(
+    "this machine lacks CUDA: cuda without a fallback is refused before any session; with fallback cpu it runs on cpu",
+    async () => {
+      expect([
+        "its libraries are not installed; reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (or ONNXRUNTIME_NODE_INSTALL=cuda12 npm install onnxruntime-node in a project; needs the CUDA 12 runtime and cuDNN 9)",
+        `not in this onnxruntime-node build (${process.platform}/${process.arch})`,
+      ]).toContain(cudaHere.reason);
+      const available = statusesHere.filter((s) => s.available).map((s) => s.name);
+      expect(available).toContain("cpu");
+      const model = buildLoss("cross_entropy");
+      const err = await createEvaluator(model, { ep: "cuda" }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ProviderError);
+      expect((err as Error).message).toBe(
+        `execution provider cuda: not available (cuda: ${cudaHere.reason}); available here: ${available.join(", ")}; pass a fallback list (e.g. --fallback ${available[0]}) to run elsewhere`,
+      );
+      const ev = await createEvaluator(model, { ep: "cuda", fallback: ["cpu"] });
+      expect(ev.provider).toBe("cpu");
+      const { loss } = await ev.run(feeds);
+      expect(loss.data[0]).toBe((await runCe({}, feeds)).loss.data[0]);
+      await ev.release();
+    },
+  );
 });

@@ -58,11 +58,19 @@ const logits = (out: string) => /logits float32 \[2, 3\]: \[([^\]]*)\]/.exec(out
 describe("external data resolves against the model's folder", () => {
   test("A/m.onnx evaluated from inside B/ (which has its own m.data) runs with A's weights", () => {
     // a child process: onnxruntime looked external data up in the process's working directory
-    const r = spawnSync(process.execPath, [CLI, "eval", join(EXT, "A", "m.onnx"), "--input", `x=${join(dir, "x.npy")}`], { cwd: join(EXT, "B"), encoding: "utf8", timeout: 60000 });
+    const r = spawnSync(process.execPath, [CLI, "eval", join(EXT, "A", "m.onnx"), "--input", `x=${join(dir, "x.npy")}`], {
+      cwd: join(EXT, "B"),
+      encoding: "utf8",
+      timeout: 60000,
+    });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(logits(r.stdout)).toEqual(A_LOGITS);
-    const b = spawnSync(process.execPath, [CLI, "eval", "m.onnx", "--input", `x=${join(dir, "x.npy")}`], { cwd: join(EXT, "B"), encoding: "utf8", timeout: 60000 });
+    const b = spawnSync(process.execPath, [CLI, "eval", "m.onnx", "--input", `x=${join(dir, "x.npy")}`], {
+      cwd: join(EXT, "B"),
+      encoding: "utf8",
+      timeout: 60000,
+    });
     expect(logits(b.stdout)).toEqual(B_LOGITS);
   });
 
@@ -73,7 +81,10 @@ describe("external data resolves against the model's folder", () => {
   });
 
   test("the API: a path resolves against its folder; bytes need the folder named, and are refused without it", async () => {
-    for (const ev of [await createEvaluator(join(EXT, "A", "t.onnx")), await createEvaluator(readFileSync(join(EXT, "A", "t.onnx")), { externalDataDir: join(EXT, "A") })]) {
+    for (const ev of [
+      await createEvaluator(join(EXT, "A", "t.onnx")),
+      await createEvaluator(readFileSync(join(EXT, "A", "t.onnx")), { externalDataDir: join(EXT, "A") }),
+    ]) {
       const out = await ev.run({ x: { data: X, dims: [2, 4] } });
       await ev.release();
       expect(Array.from(out.logits.data as Float32Array)).toEqual(A_LOGITS);
@@ -86,10 +97,22 @@ describe("external data resolves against the model's folder", () => {
   test("inspect shows where each external initializer is, not its (absent) values", async () => {
     const r = await cli(EXT, "inspect", "A/m.onnx");
     expect(r.code).toBe(0);
-    expect(r.out).toContain("    W: float32 [4, 3] external m.data offset 0 length 48\n    b: float32 [3] external m.data offset 48 length 12\n");
-    const json = JSON.parse((await cli(EXT, "inspect", "A/m.onnx", "--json")).out) as { initializers: { name: string; external?: unknown; values?: unknown }[] };
-    expect(json.initializers[0]).toEqual({ name: "W", dtype: "float32", shape: [4, 3], count: 12, external: { location: "m.data", offset: 0, length: 48 } });
-    expect(readModel(readFileSync(join(EXT, "A", "m.onnx"))).externalData.map((r) => `${r.tensor} ${r.location} ${r.offset} ${r.length}`)).toEqual(['initializer "W" m.data 0 48', 'initializer "b" m.data 48 12']);
+    expect(r.out).toContain(
+      "    W: float32 [4, 3] external m.data offset 0 length 48\n    b: float32 [3] external m.data offset 48 length 12\n",
+    );
+    const json = JSON.parse((await cli(EXT, "inspect", "A/m.onnx", "--json")).out) as {
+      initializers: { name: string; external?: unknown; values?: unknown }[];
+    };
+    expect(json.initializers[0]).toEqual({
+      name: "W",
+      dtype: "float32",
+      shape: [4, 3],
+      count: 12,
+      external: { location: "m.data", offset: 0, length: 48 },
+    });
+    expect(
+      readModel(readFileSync(join(EXT, "A", "m.onnx"))).externalData.map((r) => `${r.tensor} ${r.location} ${r.offset} ${r.length}`),
+    ).toEqual(['initializer "W" m.data 0 48', 'initializer "b" m.data 48 12']);
   });
 });
 
@@ -102,22 +125,58 @@ describe("a location that leaves the folder, a missing file, a range past the en
     symlinkSync("/dev/zero", join(d, "zero.data"));
   });
   const cases: [string, Record<string, string | undefined>, string][] = [
-    ["a .. segment", { location: "../outside.data" }, 'initializer "W": external data location "../outside.data": expected a file in the model\'s folder, received a .. segment'],
-    ["an absolute path", { location: "/etc/passwd" }, 'initializer "W": external data location "/etc/passwd": expected a file in the model\'s folder, received an absolute path'],
-    ["a NUL", { location: "m.data\0x" }, 'initializer "W": external data location "m.data\\u0000x": expected a file in the model\'s folder, received a NUL character'],
-    ["an empty location", { location: "" }, 'initializer "W": external data location "": expected a file in the model\'s folder, received an empty location'],
+    [
+      "a .. segment",
+      { location: "../outside.data" },
+      'initializer "W": external data location "../outside.data": expected a file in the model\'s folder, received a .. segment',
+    ],
+    [
+      "an absolute path",
+      { location: "/etc/passwd" },
+      'initializer "W": external data location "/etc/passwd": expected a file in the model\'s folder, received an absolute path',
+    ],
+    [
+      "a NUL",
+      { location: "m.data\0x" },
+      'initializer "W": external data location "m.data\\u0000x": expected a file in the model\'s folder, received a NUL character',
+    ],
+    [
+      "an empty location",
+      { location: "" },
+      'initializer "W": external data location "": expected a file in the model\'s folder, received an empty location',
+    ],
     ["no location", { location: undefined }, 'initializer "W": external data without a location'],
     ["a missing file", { location: "gone.data" }, `initializer "W": external data "gone.data" not found in the model's folder`],
     ["a symlink out of the folder", { location: "link.data" }, `initializer "W": external data "link.data" leaves the model's folder`],
     ["a symlink to a device", { location: "zero.data" }, `initializer "W": external data "zero.data" leaves the model's folder`],
-    ["an offset past the end", { offset: "40" }, 'initializer "W": external data "m.data" offset 40 length 48: past the end of the file (60 bytes)'],
-    ["a length that is not the tensor's", { length: "4" }, 'initializer "W": external data length 4: expected 48 (the bytes of its type and dims [4, 3])'],
-    ["an offset that is not a number", { offset: "-1" }, 'initializer "W": external data offset "-1": expected a byte count (a non-negative integer)'],
-    ["an offset beyond 2^53", { offset: "99999999999999999999" }, 'initializer "W": external data offset "99999999999999999999": expected a byte count (a non-negative integer)'],
+    [
+      "an offset past the end",
+      { offset: "40" },
+      'initializer "W": external data "m.data" offset 40 length 48: past the end of the file (60 bytes)',
+    ],
+    [
+      "a length that is not the tensor's",
+      { length: "4" },
+      'initializer "W": external data length 4: expected 48 (the bytes of its type and dims [4, 3])',
+    ],
+    [
+      "an offset that is not a number",
+      { offset: "-1" },
+      'initializer "W": external data offset "-1": expected a byte count (a non-negative integer)',
+    ],
+    [
+      "an offset beyond 2^53",
+      { offset: "99999999999999999999" },
+      'initializer "W": external data offset "99999999999999999999": expected a byte count (a non-negative integer)',
+    ],
   ];
   test.each(cases)("%s", async (_what, edit, message) => {
     writeFileSync(join(d, "bad.onnx"), withW(edit));
-    for (const argv of [["inspect", "bad.onnx"], ["eval", "bad.onnx", "--input", `x=${join(dir, "x.npy")}`], ["attach", "bad.onnx", "--output", "logits", "--loss", "cross_entropy", "-o", "out.onnx"]]) {
+    for (const argv of [
+      ["inspect", "bad.onnx"],
+      ["eval", "bad.onnx", "--input", `x=${join(dir, "x.npy")}`],
+      ["attach", "bad.onnx", "--output", "logits", "--loss", "cross_entropy", "-o", "out.onnx"],
+    ]) {
       const r = await cli(d, ...argv);
       expect({ argv, code: r.code, out: r.out }).toEqual({ argv, code: 2, out: "" });
       expect(r.err.split("\n").filter((l) => l)).toHaveLength(1);

@@ -44,7 +44,28 @@ const headerOf = (dict: string) => {
 
 describe(".npy", () => {
   test("any header text: a tensor or an NpyError", () => {
-    const token = fc.constantFrom("{", "}", "(", ")", ",", ":", " ", "'descr'", "'shape'", "'fortran_order'", "'<f4'", "'<i8'", "True", "False", "3", "0", "99999999999999999999", "'", '"', "L");
+    const token = fc.constantFrom(
+      "{",
+      "}",
+      "(",
+      ")",
+      ",",
+      ":",
+      " ",
+      "'descr'",
+      "'shape'",
+      "'fortran_order'",
+      "'<f4'",
+      "'<i8'",
+      "True",
+      "False",
+      "3",
+      "0",
+      "99999999999999999999",
+      "'",
+      '"',
+      "L",
+    );
     fc.assert(
       fc.property(fc.array(token, { maxLength: 40 }), (tokens) => {
         userErrorOr(() => decodeNpy(headerOf(tokens.join("")), "fuzz.npy"));
@@ -56,12 +77,16 @@ describe(".npy", () => {
   test("any mutation of a valid file: the same tensor, another valid one, or an NpyError", () => {
     const valid = encodeNpy({ dtype: "float32", dims: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) });
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat(valid.length), (edits, cut) => {
-        const bytes = valid.slice(0, Math.max(cut, 0) || valid.length);
-        for (const [i, v] of edits) if (i < bytes.length) bytes[i] = v;
-        const r = userErrorOr(() => decodeNpy(bytes, "fuzz.npy"));
-        if (!(r instanceof UserError)) expect(r.data.length).toBe(r.dims.reduce((a, b) => a * b, 1));
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+        fc.nat(valid.length),
+        (edits, cut) => {
+          const bytes = valid.slice(0, Math.max(cut, 0) || valid.length);
+          for (const [i, v] of edits) if (i < bytes.length) bytes[i] = v;
+          const r = userErrorOr(() => decodeNpy(bytes, "fuzz.npy"));
+          if (!(r instanceof UserError)) expect(r.data.length).toBe(r.dims.reduce((a, b) => a * b, 1));
+        },
+      ),
       { numRuns: runs(3000) },
     );
   });
@@ -72,38 +97,61 @@ describe("models", () => {
   const keys = Object.values(META);
   const jsonish = fc.oneof(
     fc.json(),
-    fc.constantFrom("", "[]", "{}", "[null]", "null", '{"reduction":"sum","rank":2}', "1", '"x"', "[[[[[[[[[[]]]]]]]]]]", "2", "none", "webgpu", "float64", "cross_entropy"),
+    fc.constantFrom(
+      "",
+      "[]",
+      "{}",
+      "[null]",
+      "null",
+      '{"reduction":"sum","rank":2}',
+      "1",
+      '"x"',
+      "[[[[[[[[[[]]]]]]]]]]",
+      "2",
+      "none",
+      "webgpu",
+      "float64",
+      "cross_entropy",
+    ),
   );
 
   test("any metadata edit: a verified contract or a ModelContractError, never anything else", () => {
     fc.assert(
-      fc.property(fc.nat(models.length - 1), fc.array(fc.tuple(fc.constantFrom(...keys, "onnx_losses.x"), fc.option(jsonish)), { minLength: 1, maxLength: 3 }), (k, edits) => {
-        const m = decodeModel(models[k]);
-        const meta = new Map(m.metadataProps.map((p) => [p.key ?? "", p.value ?? ""]));
-        for (const [key, value] of edits) {
-          if (value === null) meta.delete(key);
-          else meta.set(key, value);
-        }
-        const bytes = encodeModel({ ...m, metadataProps: [...meta].map(([key, value]) => ({ key, value })) });
-        const r = userErrorOr(() => readLossModel(bytes, "fuzz.onnx"));
-        if (!(r instanceof UserError) && r.contract) {
-          // what passed must be exactly what the catalogue builds from it
-          expect(r.contract.checks).toEqual(buildLoss(r.contract.loss, r.contract.options).checks);
-        }
-      }),
+      fc.property(
+        fc.nat(models.length - 1),
+        fc.array(fc.tuple(fc.constantFrom(...keys, "onnx_losses.x"), fc.option(jsonish)), { minLength: 1, maxLength: 3 }),
+        (k, edits) => {
+          const m = decodeModel(models[k]);
+          const meta = new Map(m.metadataProps.map((p) => [p.key ?? "", p.value ?? ""]));
+          for (const [key, value] of edits) {
+            if (value === null) meta.delete(key);
+            else meta.set(key, value);
+          }
+          const bytes = encodeModel({ ...m, metadataProps: [...meta].map(([key, value]) => ({ key, value })) });
+          const r = userErrorOr(() => readLossModel(bytes, "fuzz.onnx"));
+          if (!(r instanceof UserError) && r.contract) {
+            // what passed must be exactly what the catalogue builds from it
+            expect(r.contract.checks).toEqual(buildLoss(r.contract.loss, r.contract.options).checks);
+          }
+        },
+      ),
       { numRuns: runs(1500) },
     );
   });
 
   test("any byte mutation of a model: decoded, or a user error naming the file", () => {
     fc.assert(
-      fc.property(fc.nat(models.length - 1), fc.array(fc.tuple(fc.nat(5000), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), (k, edits) => {
-        const bytes = models[k].slice();
-        for (const [i, v] of edits) bytes[i % bytes.length] = v;
-        const r = userErrorOr(() => readLossModel(bytes, "fuzz.onnx"));
-        if (r instanceof UserError) expect(r.message.startsWith("fuzz.onnx: ")).toBe(true);
-        else expect(readModel(bytes).inputs.length).toBeGreaterThanOrEqual(0);
-      }),
+      fc.property(
+        fc.nat(models.length - 1),
+        fc.array(fc.tuple(fc.nat(5000), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        (k, edits) => {
+          const bytes = models[k].slice();
+          for (const [i, v] of edits) bytes[i % bytes.length] = v;
+          const r = userErrorOr(() => readLossModel(bytes, "fuzz.onnx"));
+          if (r instanceof UserError) expect(r.message.startsWith("fuzz.onnx: ")).toBe(true);
+          else expect(readModel(bytes).inputs.length).toBeGreaterThanOrEqual(0);
+        },
+      ),
       { numRuns: runs(1500) },
     );
   });
@@ -127,7 +175,10 @@ describe("options and shapes against the float64 reference", () => {
       labelSmoothing: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 1, noNaN: true })),
       targetType: fc.constantFrom("index", "probs"),
       gamma: fc.constantFrom(0, 0.5, 1, 2, 3.5),
-      alpha: loss === "softmax_focal_loss" ? fc.oneof(fc.constant(null), fc.double({ min: 0, max: 1, noNaN: true }), list(0, 2)) : fc.oneof(fc.constant(null), fc.double({ min: -1, max: 1, noNaN: true })),
+      alpha:
+        loss === "softmax_focal_loss"
+          ? fc.oneof(fc.constant(null), fc.double({ min: 0, max: 1, noNaN: true }), list(0, 2))
+          : fc.oneof(fc.constant(null), fc.double({ min: -1, max: 1, noNaN: true })),
       balanceIndex: fc.integer({ min: 0, max: 3 }),
       oneHotClamp: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.5, noNaN: true })),
       gradient: fc.boolean(),
@@ -135,78 +186,115 @@ describe("options and shapes against the float64 reference", () => {
     return fc.oneof({ arbitrary: plausible[name] ?? fc.jsonValue(), weight: 9 }, { arbitrary: fc.jsonValue(), weight: 1 });
   };
   const optionsFor = (loss: string) => {
-    const names = CATALOGUE.find((d) => d.name === loss)!.optionList.map((o) => o.name).filter((n) => n !== "rank");
-    return fc.record(Object.fromEntries(names.map((n) => [n, optionValue(loss, n)])), { requiredKeys: [] }).chain((o) =>
-      fc.oneof({ arbitrary: fc.constant(o), weight: 19 }, { arbitrary: fc.string({ minLength: 1, maxLength: 8 }).map((k) => ({ ...o, [k]: 1 })), weight: 1 }),
-    );
+    const names = CATALOGUE.find((d) => d.name === loss)!
+      .optionList.map((o) => o.name)
+      .filter((n) => n !== "rank");
+    return fc
+      .record(Object.fromEntries(names.map((n) => [n, optionValue(loss, n)])), { requiredKeys: [] })
+      .chain((o) =>
+        fc.oneof(
+          { arbitrary: fc.constant(o), weight: 19 },
+          { arbitrary: fc.string({ minLength: 1, maxLength: 8 }).map((k) => ({ ...o, [k]: 1 })), weight: 1 },
+        ),
+      );
   };
-  const logit = fc.oneof({ arbitrary: fc.double({ min: -10, max: 10, noNaN: true }), weight: 8 }, { arbitrary: fc.constantFrom(-1e4, 1e4, -30, 30, 0), weight: 2 });
+  const logit = fc.oneof(
+    { arbitrary: fc.double({ min: -10, max: 10, noNaN: true }), weight: 8 },
+    { arbitrary: fc.constantFrom(-1e4, 1e4, -30, 30, 0), weight: 2 },
+  );
 
-  test.each(CATALOGUE.map((d) => d.name))("%s", async (loss) => {
-    await fc.assert(
-      fc.asyncProperty(optionsFor(loss), fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (options, seed) => {
-        let graph: ReturnType<typeof buildLoss> | undefined;
-        const dims = shapeFor(loss, options, seed);
-        try {
-          graph = buildLoss(loss, { ...options, rank: dims.length });
-        } catch (e) {
-          // refused: one line naming the loss and the option (or the unknown key)
-          expect(e).toBeInstanceOf(UserError);
-          expect((e as Error).message).toMatch(new RegExp(`^${loss}: (option |options |unknown option )`));
-          return;
-        }
-        const o = graph.options as Record<string, unknown>;
-        const r = seeded(seed);
-        const size = dims.reduce((a, b) => a * b, 1);
-        const draw = () => fc.sample(logit, { numRuns: 1, seed: Math.floor(r() * 2 ** 31) })[0];
-        const x = Float32Array.from({ length: size }, () => (loss === "binary_cross_entropy" ? r() : draw()));
-        if (loss === "binary_cross_entropy" && size > 0) x[0] = r() < 0.5 ? 0 : 1; // the clamp at log 0
-        let target: { data: Float32Array | BigInt64Array; dims: number[] };
-        if (CLASS_LOSSES.has(loss) && o.targetType !== "probs") {
-          const C = dims[1];
-          const items = [dims[0], ...dims.slice(2)];
-          const n = items.reduce((a, b) => a * b, 1);
-          target = { dims: items, data: BigInt64Array.from({ length: n }, () => BigInt(r() < 0.15 ? (o.ignoreIndex as number) : Math.floor(r() * C))) };
-        } else {
-          target = { dims, data: Float32Array.from({ length: size }, () => (r() < 0.5 ? Math.round(r()) : r())) };
-        }
-        const ev = await createEvaluator(graph);
-        const outs = await ev.run({ input: { data: x, dims }, target });
-        const got = outs.loss;
-        await ev.release();
-        // the graph holds float options as float32 constants (as PyTorch holds float32 weight tensors):
-        // the reference takes the weights and eps rounded the same way (a weight of 5e-324 is 0 in both,
-        // so a mean over it is 0 / 0)
-        const f32 = (v: unknown): unknown => (typeof v === "number" ? Math.fround(v) : Array.isArray(v) ? v.map(f32) : v);
-        const o32 = Object.fromEntries(Object.entries(o).map(([k, v]) => [k, ["weight", "posWeight", "labelSmoothing", "alpha"].includes(k) && !(typeof v === "number" && v < 0) ? f32(v) : v]));
-        const want = referenceFor(loss, { dims, data: x }, { dims: target.dims, data: Array.from(target.data as ArrayLike<number | bigint>, Number) }, o32);
-        // (1 - p_t)^gamma magnifies float32's rounding of 1 - p_t about gamma times: past gamma 50 (a value
-        // only the any-JSON generator draws) float32 evaluation, ours or PyTorch's, parts from float64
-        if (typeof o.gamma === "number" && o.gamma > 50) return;
-        // a weight below float32's normal range (2^-126) is a subnormal constant, whose products keep a
-        // bit or two: any float32 evaluation parts from float64 there
-        const subnormal = (v: unknown) => Array.isArray(v) && v.some((w) => w !== 0 && Math.abs(Math.fround(w)) < 2 ** -126);
-        if (subnormal(o.weight) || subnormal(o.posWeight) || subnormal(o.alpha)) return;
-        // a weight near float32's largest value (3.4e38) overflows float32 sums, ours and PyTorch's alike
-        const items = referenceFor(loss, { dims, data: x }, { dims: target.dims, data: Array.from(target.data as ArrayLike<number | bigint>, Number) }, { ...o32, reduction: "none" });
-        if (items.reduce((a, v) => a + Math.abs(v), 0) > 1e37) return;
-        if (o.gradient === true) checkGradient(loss, o32, dims, x, target, outs.input_grad ? tensorNumbers(outs.input_grad) : undefined);
-        // BCE on logits computes relu(x) - x y (as PyTorch does): for a soft y and |x| near 1e4 that
-        // difference keeps float32's absolute precision of x, not of the result. Allow that much there.
-        const gotN = tensorNumbers(got);
-        if (["binary_cross_entropy_with_logits", "sigmoid_focal_loss"].includes(loss) && want.length > 0) {
-          const ax = Array.from(x, Math.abs);
-          const per = o.reduction === "none" ? ax : [ax.reduce((a, b) => a + b, 0) / (o.reduction === "mean" ? Math.max(1, ax.length) : 1)];
-          const bad = want.findIndex((w, k) => !(Math.abs(gotN[k] - w) <= 2e-5 * Math.max(1, Math.abs(w)) + 2 ** -21 * per[k]) && !(Number.isNaN(w) && Number.isNaN(gotN[k])));
-          if (bad >= 0) throw new Error(`${loss} ${JSON.stringify(o)} dims [${dims}]: at ${bad} got ${gotN[bad]}, want ${want[bad]}`);
-          return;
-        }
-        const i = firstMismatch(gotN, want, 2e-5);
-        if (i >= 0) throw new Error(`${loss} ${JSON.stringify(o)} dims [${dims}]: at ${i} got ${tensorNumbers(got)[i]}, want ${want[i]}`);
-      }),
-      { numRuns: runs(60), seed: Number(process.env.ONNX_LOSSES_FUZZ_SEED ?? 42) },
-    );
-  }, 600000);
+  test.each(CATALOGUE.map((d) => d.name))(
+    "%s",
+    async (loss) => {
+      await fc.assert(
+        fc.asyncProperty(optionsFor(loss), fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (options, seed) => {
+          let graph: ReturnType<typeof buildLoss> | undefined;
+          const dims = shapeFor(loss, options, seed);
+          try {
+            graph = buildLoss(loss, { ...options, rank: dims.length });
+          } catch (e) {
+            // refused: one line naming the loss and the option (or the unknown key)
+            expect(e).toBeInstanceOf(UserError);
+            expect((e as Error).message).toMatch(new RegExp(`^${loss}: (option |options |unknown option )`));
+            return;
+          }
+          const o = graph.options as Record<string, unknown>;
+          const r = seeded(seed);
+          const size = dims.reduce((a, b) => a * b, 1);
+          const draw = () => fc.sample(logit, { numRuns: 1, seed: Math.floor(r() * 2 ** 31) })[0];
+          const x = Float32Array.from({ length: size }, () => (loss === "binary_cross_entropy" ? r() : draw()));
+          if (loss === "binary_cross_entropy" && size > 0) x[0] = r() < 0.5 ? 0 : 1; // the clamp at log 0
+          let target: { data: Float32Array | BigInt64Array; dims: number[] };
+          if (CLASS_LOSSES.has(loss) && o.targetType !== "probs") {
+            const C = dims[1];
+            const items = [dims[0], ...dims.slice(2)];
+            const n = items.reduce((a, b) => a * b, 1);
+            target = {
+              dims: items,
+              data: BigInt64Array.from({ length: n }, () => BigInt(r() < 0.15 ? (o.ignoreIndex as number) : Math.floor(r() * C))),
+            };
+          } else {
+            target = { dims, data: Float32Array.from({ length: size }, () => (r() < 0.5 ? Math.round(r()) : r())) };
+          }
+          const ev = await createEvaluator(graph);
+          const outs = await ev.run({ input: { data: x, dims }, target });
+          const got = outs.loss;
+          await ev.release();
+          // the graph holds float options as float32 constants (as PyTorch holds float32 weight tensors):
+          // the reference takes the weights and eps rounded the same way (a weight of 5e-324 is 0 in both,
+          // so a mean over it is 0 / 0)
+          const f32 = (v: unknown): unknown => (typeof v === "number" ? Math.fround(v) : Array.isArray(v) ? v.map(f32) : v);
+          const o32 = Object.fromEntries(
+            Object.entries(o).map(([k, v]) => [
+              k,
+              ["weight", "posWeight", "labelSmoothing", "alpha"].includes(k) && !(typeof v === "number" && v < 0) ? f32(v) : v,
+            ]),
+          );
+          const want = referenceFor(
+            loss,
+            { dims, data: x },
+            { dims: target.dims, data: Array.from(target.data as ArrayLike<number | bigint>, Number) },
+            o32,
+          );
+          // (1 - p_t)^gamma magnifies float32's rounding of 1 - p_t about gamma times: past gamma 50 (a value
+          // only the any-JSON generator draws) float32 evaluation, ours or PyTorch's, parts from float64
+          if (typeof o.gamma === "number" && o.gamma > 50) return;
+          // a weight below float32's normal range (2^-126) is a subnormal constant, whose products keep a
+          // bit or two: any float32 evaluation parts from float64 there
+          const subnormal = (v: unknown) => Array.isArray(v) && v.some((w) => w !== 0 && Math.abs(Math.fround(w)) < 2 ** -126);
+          if (subnormal(o.weight) || subnormal(o.posWeight) || subnormal(o.alpha)) return;
+          // a weight near float32's largest value (3.4e38) overflows float32 sums, ours and PyTorch's alike
+          const items = referenceFor(
+            loss,
+            { dims, data: x },
+            { dims: target.dims, data: Array.from(target.data as ArrayLike<number | bigint>, Number) },
+            { ...o32, reduction: "none" },
+          );
+          if (items.reduce((a, v) => a + Math.abs(v), 0) > 1e37) return;
+          if (o.gradient === true) checkGradient(loss, o32, dims, x, target, outs.input_grad ? tensorNumbers(outs.input_grad) : undefined);
+          // BCE on logits computes relu(x) - x y (as PyTorch does): for a soft y and |x| near 1e4 that
+          // difference keeps float32's absolute precision of x, not of the result. Allow that much there.
+          const gotN = tensorNumbers(got);
+          if (["binary_cross_entropy_with_logits", "sigmoid_focal_loss"].includes(loss) && want.length > 0) {
+            const ax = Array.from(x, Math.abs);
+            const per =
+              o.reduction === "none" ? ax : [ax.reduce((a, b) => a + b, 0) / (o.reduction === "mean" ? Math.max(1, ax.length) : 1)];
+            const bad = want.findIndex(
+              (w, k) =>
+                !(Math.abs(gotN[k] - w) <= 2e-5 * Math.max(1, Math.abs(w)) + 2 ** -21 * per[k]) &&
+                !(Number.isNaN(w) && Number.isNaN(gotN[k])),
+            );
+            if (bad >= 0) throw new Error(`${loss} ${JSON.stringify(o)} dims [${dims}]: at ${bad} got ${gotN[bad]}, want ${want[bad]}`);
+            return;
+          }
+          const i = firstMismatch(gotN, want, 2e-5);
+          if (i >= 0) throw new Error(`${loss} ${JSON.stringify(o)} dims [${dims}]: at ${i} got ${tensorNumbers(got)[i]}, want ${want[i]}`);
+        }),
+        { numRuns: runs(60), seed: Number(process.env.ONNX_LOSSES_FUZZ_SEED ?? 42) },
+      );
+    },
+    600000,
+  );
 });
 
 /** Shapes consistent with the options: C from a weight or alpha list, the last dim from a BCE weight list. */
@@ -269,6 +357,9 @@ function checkGradient(
     down[i] -= h;
     const fd = (total(up) - total(down)) / (up[i] - down[i]);
     if (!Number.isFinite(fd)) continue; // a mean over no items
-    if (!(Math.abs(ref[i] - fd) <= 1e-4 * Math.max(1, Math.abs(fd)))) throw new Error(`${loss} ${JSON.stringify(o)} dims [${dims}]: float64 closed form [${i}] = ${ref[i]}, slope of the reference loss ${fd}`);
+    if (!(Math.abs(ref[i] - fd) <= 1e-4 * Math.max(1, Math.abs(fd))))
+      throw new Error(
+        `${loss} ${JSON.stringify(o)} dims [${dims}]: float64 closed form [${i}] = ${ref[i]}, slope of the reference loss ${fd}`,
+      );
   }
 }

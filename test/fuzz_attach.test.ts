@@ -55,8 +55,16 @@ const SAME_SHAPE_LOSSES = ["binary_cross_entropy_with_logits", "sigmoid_focal_lo
 function headModel(C: number, declared: readonly Dim[], opsets: "one" | "alias" | "twice" | "alias twice"): Uint8Array {
   const g = new Graph("head", { opset: 17 });
   const x = g.input("x", "float32", ["B", K]);
-  const W = g.constant(Array.from({ length: K * C }, (_, i) => Math.sin(i + 1)), "float32", [K, C]);
-  const b = g.constant(Array.from({ length: C }, (_, i) => Math.cos(i) / 2), "float32", [C]);
+  const W = g.constant(
+    Array.from({ length: K * C }, (_, i) => Math.sin(i + 1)),
+    "float32",
+    [K, C],
+  );
+  const b = g.constant(
+    Array.from({ length: C }, (_, i) => Math.cos(i) / 2),
+    "float32",
+    [C],
+  );
   g.output(g.node("Add", [g.node("MatMul", [x, W]), b]), "logits", declared);
   const m = decodeModel(g.toModel());
   if (opsets === "alias") m.opsetImport[0].domain = "ai.onnx";
@@ -75,7 +83,20 @@ function targetOf(indices: boolean, dims: number[], seed: number, C: number): Te
 }
 
 describe("attached models: mutations of the model, the options and the feeds", () => {
-  const dimOf = (what: string, size: number): Dim => (what === "shared" ? "B" : what === "named" ? "logits_dynamic_axes_1" : what === "unknown" ? "?" : what === "fixed" ? size : what === "wrong" ? size + 1 : what === "one" ? 1 : -5);
+  const dimOf = (what: string, size: number): Dim =>
+    what === "shared"
+      ? "B"
+      : what === "named"
+        ? "logits_dynamic_axes_1"
+        : what === "unknown"
+          ? "?"
+          : what === "fixed"
+            ? size
+            : what === "wrong"
+              ? size + 1
+              : what === "one"
+                ? 1
+                : -5;
   const caseArb = fc.record({
     loss: fc.constantFrom(...INDEX_LOSSES, ...SAME_SHAPE_LOSSES),
     C: fc.integer({ min: 1, max: 4 }),
@@ -96,7 +117,10 @@ describe("attached models: mutations of the model, the options and the feeds", (
       fc.asyncProperty(caseArb, async (k) => {
         const declared = [dimOf(k.batchDim, k.n), k.classDim === "named" ? "C" : dimOf(k.classDim, k.C)];
         const bytes = headModel(k.C, declared, k.opsets as never);
-        const options: Record<string, unknown> = { reduction: k.reduction, ...(INDEX_LOSSES.includes(k.loss) ? { ignoreIndex: k.ignoreIndex } : {}) };
+        const options: Record<string, unknown> = {
+          reduction: k.reduction,
+          ...(INDEX_LOSSES.includes(k.loss) ? { ignoreIndex: k.ignoreIndex } : {}),
+        };
         const a = await userErrorOr(() => attachLoss(bytes, { output: "logits", loss: k.loss, options, gradient: k.gradient }, "m.onnx"));
         if (a instanceof UserError) {
           // refused at attach: only for a domain imported twice or a negative declared dim
@@ -106,12 +130,17 @@ describe("attached models: mutations of the model, the options and the feeds", (
         const indices = INDEX_LOSSES.includes(k.loss);
         const right = indices ? [k.n] : [k.n, k.C];
         const dims =
-          k.targetDims === "right" ? right
-          : k.targetDims === "more" ? [k.n + 1, ...right.slice(1)]
-          : k.targetDims === "fewer" ? [Math.max(k.n - 1, 0), ...right.slice(1)]
-          : k.targetDims === "one item" ? [1, ...right.slice(1)]
-          : indices ? right
-          : [k.n, k.targetDims === "class off" ? k.C + 1 : 1];
+          k.targetDims === "right"
+            ? right
+            : k.targetDims === "more"
+              ? [k.n + 1, ...right.slice(1)]
+              : k.targetDims === "fewer"
+                ? [Math.max(k.n - 1, 0), ...right.slice(1)]
+                : k.targetDims === "one item"
+                  ? [1, ...right.slice(1)]
+                  : indices
+                    ? right
+                    : [k.n, k.targetDims === "class off" ? k.C + 1 : 1];
         const x: TensorInput = { dims: [k.n, K], data: Float32Array.from({ length: k.n * K }, (_, i) => Math.cos(i * 1.7 + k.seed)) };
         const target = targetOf(indices, dims, k.seed, k.C);
         const ev = await userErrorOr(() => createEvaluator(a.model, { what: "m.onnx" }));
@@ -180,7 +209,9 @@ describe("training-step models: mutations of the feeds' dims and of the model's 
           return;
         }
         try {
-          const out = await userErrorOr(() => ev.run({ X: { dims: Xd, data: X }, W: { dims: Wd, data: W }, b: { dims: bd, data: b }, target }));
+          const out = await userErrorOr(() =>
+            ev.run({ X: { dims: Xd, data: X }, W: { dims: Wd, data: W }, b: { dims: bd, data: b }, target }),
+          );
           if (out instanceof UserError) return;
           // it ran: no dim was off (a class-index target has no C to be off)
           expect(k.off === "none" || (indices && k.off === "target.C")).toBe(true);

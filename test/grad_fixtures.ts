@@ -10,7 +10,11 @@ import { referenceGradFor } from "./reference.js";
 
 /** PyTorch's input_grad for each case of `${loss}.json`, in its order. */
 export function loadGradFixtures(loss: string): { id: string; input_grad: { data: (number | string)[] } }[] {
-  return (JSON.parse(readFileSync(join(FIXTURES, "grad", `${loss}.json`), "utf8")) as { cases: { id: string; input_grad: { data: (number | string)[] } }[] }).cases;
+  return (
+    JSON.parse(readFileSync(join(FIXTURES, "grad", `${loss}.json`), "utf8")) as {
+      cases: { id: string; input_grad: { data: (number | string)[] } }[];
+    }
+  ).cases;
 }
 
 /**
@@ -34,8 +38,15 @@ export function closedFormGrad(c: FixtureCase): number[] {
 }
 
 /** The input_grad a graph must give on case k of `${loss}.json`: autograd's, and the closed form's limit where autograd is NaN. */
-export function expectedGrad(cases: readonly FixtureCase[], grads: ReturnType<typeof loadGradFixtures>, k: number): { want: number[]; limits: boolean[] } {
+export function expectedGrad(
+  cases: readonly FixtureCase[],
+  grads: ReturnType<typeof loadGradFixtures>,
+  k: number,
+): { want: number[]; limits: boolean[] } {
   const autograd = grads[k].input_grad.data.map(num);
   const limit = autograd.some(Number.isNaN) ? closedFormGrad(cases[k]) : undefined;
-  return { want: autograd.map((w, i) => (Number.isNaN(w) && limit ? limit[i] : w)), limits: autograd.map((w) => Number.isNaN(w) && limit !== undefined) };
+  return {
+    want: autograd.map((w, i) => (Number.isNaN(w) && limit ? limit[i] : w)),
+    limits: autograd.map((w) => Number.isNaN(w) && limit !== undefined),
+  };
 }

@@ -12,13 +12,21 @@ import { buildLoss } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { FIXTURES, loadFixtures, num, type FixtureCase } from "./helpers.js";
 
-const LOSSES = ["cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "softmax_focal_loss", "sigmoid_focal_loss"];
+const LOSSES = [
+  "cross_entropy",
+  "nll_loss",
+  "binary_cross_entropy",
+  "binary_cross_entropy_with_logits",
+  "softmax_focal_loss",
+  "sigmoid_focal_loss",
+];
 
 interface GradCase {
   id: string;
   input_grad: { dims: number[]; data: (number | string)[] };
 }
-const loadGrads = (loss: string) => (JSON.parse(readFileSync(join(FIXTURES, "grad", `${loss}.json`), "utf8")) as { cases: GradCase[] }).cases;
+const loadGrads = (loss: string) =>
+  (JSON.parse(readFileSync(join(FIXTURES, "grad", `${loss}.json`), "utf8")) as { cases: GradCase[] }).cases;
 
 describe.each(LOSSES)("%s", (loss) => {
   const cases = loadFixtures(`${loss}.json`);
@@ -40,7 +48,10 @@ describe.each(LOSSES)("%s", (loss) => {
       const g = grads[k].input_grad.data.map(num);
       const x = Float64Array.from(c.inputs.input.data, num);
       const t = c.inputs.target;
-      const target = t.dtype === "int64" ? { data: BigInt64Array.from(t.data, (v) => BigInt(v)), dims: t.dims } : { data: Float64Array.from(t.data, num), dims: t.dims };
+      const target =
+        t.dtype === "int64"
+          ? { data: BigInt64Array.from(t.data, (v) => BigInt(v)), dims: t.dims }
+          : { data: Float64Array.from(t.data, num), dims: t.dims };
       const options = { ...c.options, reduction: c.options.reduction === "none" ? "sum" : c.options.reduction };
       let ev;
       try {
@@ -50,7 +61,9 @@ describe.each(LOSSES)("%s", (loss) => {
         continue;
       }
       const at = async (v: Float64Array) => Number((await ev.run({ input: { data: v, dims: c.inputs.input.dims }, target })).loss.data[0]);
-      const picks = [0, Math.floor(x.length / 3), Math.floor((2 * x.length) / 3), x.length - 1].filter((i, j, a) => i >= 0 && a.indexOf(i) === j);
+      const picks = [0, Math.floor(x.length / 3), Math.floor((2 * x.length) / 3), x.length - 1].filter(
+        (i, j, a) => i >= 0 && a.indexOf(i) === j,
+      );
       for (const i of picks) {
         if (!Number.isFinite(g[i])) continue; // autograd's NaN where the closed form has a limit
         const h = 1e-6 * Math.max(1, Math.abs(x[i]));

@@ -12,13 +12,15 @@ import { closedFormGrad, loadGradFixtures } from "./grad_fixtures.js";
 import { feedsOf, loadFixtures, num } from "./helpers.js";
 
 /** Every catalogue loss that builds its gradient (all of them today; a new one may come without). */
-const LOSSES = process.env.ONNX_LOSSES_GRAD_LOSSES?.split(",") ?? CATALOGUE.map((d) => d.name).filter((n) => {
-  try {
-    return buildLoss(n, { gradient: true }).outputs.some((o) => o.name === "input_grad");
-  } catch {
-    return false;
-  }
-});
+const LOSSES =
+  process.env.ONNX_LOSSES_GRAD_LOSSES?.split(",") ??
+  CATALOGUE.map((d) => d.name).filter((n) => {
+    try {
+      return buildLoss(n, { gradient: true }).outputs.some((o) => o.name === "input_grad");
+    } catch {
+      return false;
+    }
+  });
 test("every catalogue loss builds its gradient", () => expect(LOSSES).toEqual(CATALOGUE.map((d) => d.name)));
 
 describe.each(LOSSES)("%s", (loss) => {
@@ -35,7 +37,8 @@ describe.each(LOSSES)("%s", (loss) => {
       for (let i = 0; i < want.length; i++) {
         if (Number.isNaN(want[i])) {
           limits++;
-          if (!Number.isFinite(ref[i])) failures.push(`${cases[k].id} [${i}]: autograd NaN, closed form ${ref[i]} (expected its finite limit)`);
+          if (!Number.isFinite(ref[i]))
+            failures.push(`${cases[k].id} [${i}]: autograd NaN, closed form ${ref[i]} (expected its finite limit)`);
         } else if (!(Math.abs(ref[i] - want[i]) <= 1e-9 * Math.max(1, Math.abs(want[i])))) {
           failures.push(`${cases[k].id} [${i}]: closed form ${ref[i]}, autograd ${want[i]}`);
         }
@@ -52,27 +55,31 @@ describe.each(LOSSES)("%s", (loss) => {
     ["opset 23", { opset: 23 }],
     ["the WebGPU lowering", { lowering: "webgpu" as const }],
     ["float64", { dtype: "float64" as const }],
-  ])("input_grad equals PyTorch autograd, %s", async (_what, build) => {
-    const failures: string[] = [];
-    for (let k = 0; k < cases.length; k++) {
-      const c = cases[k];
-      const want = grads[k].input_grad.data.map(num);
-      const limit = want.some(Number.isNaN) ? closedForm(k) : undefined;
-      const ev = await createEvaluator(buildLoss(loss, { ...c.options, gradient: true }, build));
-      const out = await ev.run(feedsOf(c));
-      await ev.release();
-      const got = out.input_grad.data as Float32Array | Float64Array;
-      for (let i = 0; i < want.length; i++) {
-        // where autograd is NaN: the float64 closed form's finite limit
-        const w = Number.isNaN(want[i]) && limit ? limit[i] : want[i];
-        const ok = Math.abs(got[i] - w) <= 1e-5 * Math.max(1, Math.abs(w));
-        if (!ok) {
-          failures.push(`${c.id} [${i}]: got ${got[i]}, ${w === want[i] ? "autograd" : "float64 limit"} ${w}`);
-          break;
+  ])(
+    "input_grad equals PyTorch autograd, %s",
+    async (_what, build) => {
+      const failures: string[] = [];
+      for (let k = 0; k < cases.length; k++) {
+        const c = cases[k];
+        const want = grads[k].input_grad.data.map(num);
+        const limit = want.some(Number.isNaN) ? closedForm(k) : undefined;
+        const ev = await createEvaluator(buildLoss(loss, { ...c.options, gradient: true }, build));
+        const out = await ev.run(feedsOf(c));
+        await ev.release();
+        const got = out.input_grad.data as Float32Array | Float64Array;
+        for (let i = 0; i < want.length; i++) {
+          // where autograd is NaN: the float64 closed form's finite limit
+          const w = Number.isNaN(want[i]) && limit ? limit[i] : want[i];
+          const ok = Math.abs(got[i] - w) <= 1e-5 * Math.max(1, Math.abs(w));
+          if (!ok) {
+            failures.push(`${c.id} [${i}]: got ${got[i]}, ${w === want[i] ? "autograd" : "float64 limit"} ${w}`);
+            break;
+          }
         }
+        if (failures.length > 8) break;
       }
-      if (failures.length > 8) break;
-    }
-    expect(failures).toEqual([]);
-  }, 120000);
+      expect(failures).toEqual([]);
+    },
+    120000,
+  );
 });

@@ -41,7 +41,9 @@ describe("class indices meet ignoreIndex and C exactly, as int64", () => {
   ])("%s is refused", async (_what, options, bad) => {
     const ev = await createEvaluator(buildLoss("cross_entropy", options));
     await expect(ev.run({ input: zeros(2, 3), target: { data: BigInt64Array.from([bad, 0n]), dims: [2] } })).rejects.toThrow(
-      new InputError(`target: expected class indices in [0, 3) or ignoreIndex ${(options as { ignoreIndex?: number }).ignoreIndex ?? -100} (C = input dim 1), received ${bad} at flat index 0`),
+      new InputError(
+        `target: expected class indices in [0, 3) or ignoreIndex ${(options as { ignoreIndex?: number }).ignoreIndex ?? -100} (C = input dim 1), received ${bad} at flat index 0`,
+      ),
     );
     await ev.release();
   });
@@ -56,7 +58,9 @@ describe("class indices meet ignoreIndex and C exactly, as int64", () => {
     expect(() => buildLoss("cross_entropy", { ignoreIndex: 2 ** 32 }, { lowering: "webgpu" })).toThrow(
       "cross_entropy: option ignoreIndex: expected an integer in [-2^31, 2^31 - 1] with the WebGPU lowering (its class indices are int32), received 4294967296",
     );
-    expect(buildLoss("cross_entropy", { ignoreIndex: -(2 ** 31) }, { lowering: "webgpu" }).checks[0]).toMatchObject({ ignoreIndex: -(2 ** 31) });
+    expect(buildLoss("cross_entropy", { ignoreIndex: -(2 ** 31) }, { lowering: "webgpu" }).checks[0]).toMatchObject({
+      ignoreIndex: -(2 ** 31),
+    });
   });
 
   test("ignored targets and a positive ignoreIndex still evaluate", async () => {
@@ -80,7 +84,10 @@ describe("flags and options", () => {
     writeFileSync(join(dir, "x.npy"), encodeNpy({ dtype: "float32", dims: [2, 3], data: new Float32Array(6) }));
     writeFileSync(join(dir, "t.npy"), encodeNpy({ dtype: "int64", dims: [2], data: new BigInt64Array(2) }));
     const r = await cli("eval", "cross_entropy", "--input", "input=x.npy", "--input", "target=t.npy", "--threads", "100000");
-    expect([r.code, r.err]).toEqual([2, `onnx-losses: --threads: expected an integer from 1 to ${availableParallelism()} (the cores this machine offers), received 100000\n`]);
+    expect([r.code, r.err]).toEqual([
+      2,
+      `onnx-losses: --threads: expected an integer from 1 to ${availableParallelism()} (the cores this machine offers), received 100000\n`,
+    ]);
     await expect(createEvaluator(buildLoss("cross_entropy"), { threads: 100000 })).rejects.toThrow(
       `threads: expected an integer from 1 to ${availableParallelism()} (the cores this machine offers), received 100000`,
     );
@@ -136,7 +143,11 @@ describe("reductions over equal values, where float32 rounding errors add up", (
     writeFileSync(join(dir, "zeros.npy"), encodeNpy({ dtype: "float32", ...input }));
     writeFileSync(join(dir, "zeros_t.npy"), encodeNpy({ dtype: "int64", ...target }));
     const { evaluateNpyFiles } = await import("../src/stream/evaluate_files.js");
-    const s = await evaluateNpyFiles({ loss: "cross_entropy" }, { input: join(dir, "zeros.npy"), target: join(dir, "zeros_t.npy") }, { chunkBytes: 8 * 2 ** 20 });
+    const s = await evaluateNpyFiles(
+      { loss: "cross_entropy" },
+      { input: join(dir, "zeros.npy"), target: join(dir, "zeros_t.npy") },
+      { chunkBytes: 8 * 2 ** 20 },
+    );
     expect(s.chunks).toBeGreaterThan(3);
     expect(Math.abs(s.value! - Math.log(C)) / Math.log(C)).toBeLessThan(3e-7);
   });
@@ -174,9 +185,15 @@ describe("files that lie about their own sizes", () => {
     const m = decodeModel(buildLoss("cross_entropy").model);
     m.graph!.initializer![0].rawData = new Uint8Array(3); // an int64 constant of 3 bytes
     writeFileSync(join(dir, "raw3.onnx"), encodeModel(m));
-    for (const argv of [["inspect", "raw3.onnx"], ["eval", "raw3.onnx", "--input", "input=x.npy", "--input", "target=t.npy"]]) {
+    for (const argv of [
+      ["inspect", "raw3.onnx"],
+      ["eval", "raw3.onnx", "--input", "input=x.npy", "--input", "target=t.npy"],
+    ]) {
       const r = await cli(...argv);
-      expect([r.code, r.err]).toEqual([2, 'onnx-losses: raw3.onnx: initializer "const_0": expected raw_data of a multiple of 8 bytes for int64, received 3\n']);
+      expect([r.code, r.err]).toEqual([
+        2,
+        'onnx-losses: raw3.onnx: initializer "const_0": expected raw_data of a multiple of 8 bytes for int64, received 3\n',
+      ]);
     }
   });
 
@@ -203,7 +220,10 @@ describe("the real binary: a failure inside onnxruntime is one line on stderr", 
   test("onnxruntime's own log does not reach stderr", async () => {
     const { spawnSync } = await import("node:child_process");
     const { ROOT } = await import("./helpers.js");
-    const r = spawnSync(process.execPath, [join(ROOT, "dist", "cli", "main.js"), "eval", "expand.onnx", "--input", "x=x1.npy"], { cwd: dir, encoding: "utf8" });
+    const r = spawnSync(process.execPath, [join(ROOT, "dist", "cli", "main.js"), "eval", "expand.onnx", "--input", "x=x1.npy"], {
+      cwd: dir,
+      encoding: "utf8",
+    });
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/^onnx-losses: expand\.onnx: onnxruntime failed to run the model: /);
@@ -211,23 +231,43 @@ describe("the real binary: a failure inside onnxruntime is one line on stderr", 
 });
 
 describe("found by the generated-input tests (test/fuzz.test.ts), each now equal to the float64 reference", () => {
-  const ref = async (loss: string, options: Record<string, unknown>, input: { data: Float32Array; dims: number[] }, target: { data: Float32Array | BigInt64Array; dims: number[] }) => {
+  const ref = async (
+    loss: string,
+    options: Record<string, unknown>,
+    input: { data: Float32Array; dims: number[] },
+    target: { data: Float32Array | BigInt64Array; dims: number[] },
+  ) => {
     const { referenceFor } = await import("./reference.js");
     const ev = await createEvaluator(buildLoss(loss, options));
     const { loss: got } = await ev.run({ input, target });
     await ev.release();
-    const want = referenceFor(loss, input, { dims: target.dims, data: Array.from(target.data as ArrayLike<number | bigint>, Number) }, options);
+    const want = referenceFor(
+      loss,
+      input,
+      { dims: target.dims, data: Array.from(target.data as ArrayLike<number | bigint>, Number) },
+      options,
+    );
     return { got: Number(got.data[0]), want: want[0] };
   };
 
   test("oneHotClamp below float32's range with a logit 1e4 below the others: finite (log space), not inf", async () => {
     const x = Float32Array.from([-1e4, 0, 0, 0]);
-    const { got, want } = await ref("softmax_focal_loss", { oneHotClamp: 1e-300 }, { data: x, dims: [1, 4] }, { data: BigInt64Array.from([0n]), dims: [1] });
+    const { got, want } = await ref(
+      "softmax_focal_loss",
+      { oneHotClamp: 1e-300 },
+      { data: x, dims: [1, 4] },
+      { data: BigInt64Array.from([0n]), dims: [1] },
+    );
     expect(Math.abs(got - want) / want).toBeLessThan(1e-5);
   });
 
   test("a posWeight of 2e-9 weighs positives 2e-9, not 0 (1 + (pw - 1) y cancelled in float32)", async () => {
-    const { got, want } = await ref("binary_cross_entropy_with_logits", { posWeight: [2e-9], reduction: "sum", rank: 1 }, { data: Float32Array.from([-3]), dims: [1] }, { data: Float32Array.from([1]), dims: [1] });
+    const { got, want } = await ref(
+      "binary_cross_entropy_with_logits",
+      { posWeight: [2e-9], reduction: "sum", rank: 1 },
+      { data: Float32Array.from([-3]), dims: [1] },
+      { data: Float32Array.from([1]), dims: [1] },
+    );
     expect(want).toBeGreaterThan(0);
     expect(Math.abs(got - want) / want).toBeLessThan(1e-5);
   });
@@ -235,7 +275,12 @@ describe("found by the generated-input tests (test/fuzz.test.ts), each now equal
   test("a number alpha with label smoothing and a far logit: no cancellation", async () => {
     const x = Float32Array.from([3, -1e4, 0.5, 1, 2, -2, 0, 4, 1, 1]);
     const options = { alpha: 0, labelSmoothing: 0.1047 };
-    const { got, want } = await ref("softmax_focal_loss", options, { data: x, dims: [2, 5] }, { data: BigInt64Array.from([1n, 3n]), dims: [2] });
+    const { got, want } = await ref(
+      "softmax_focal_loss",
+      options,
+      { data: x, dims: [2, 5] },
+      { data: BigInt64Array.from([1n, 3n]), dims: [2] },
+    );
     expect(Math.abs(got - want) / want).toBeLessThan(1e-6);
   });
 });
@@ -261,7 +306,10 @@ describe("sizes a file declares but does not hold", () => {
     declare("empty.npy", shape);
     for (const extra of [[], ["--stream"]]) {
       const r = await cli("eval", "binary_cross_entropy", "--input", "input=empty.npy", "--input", "target=empty.npy", ...extra);
-      expect([r.code, r.err]).toEqual([2, `onnx-losses: input: expected a tensor without elements to have at most 16777216 in its other dims together (a graph allocates by them), received ${dims}\n`]);
+      expect([r.code, r.err]).toEqual([
+        2,
+        `onnx-losses: input: expected a tensor without elements to have at most 16777216 in its other dims together (a graph allocates by them), received ${dims}\n`,
+      ]);
     }
   });
 
@@ -270,7 +318,9 @@ describe("sizes a file declares but does not hold", () => {
     for (const extra of [[], ["--stream"]]) {
       const r = await cli("eval", "binary_cross_entropy", "--input", "input=huge.npy", "--input", "target=huge.npy", ...extra);
       expect(r.code).toBe(2);
-      expect(r.err).toMatch(/^onnx-losses: huge\.npy: expected a \.npy header dict with descr, fortran_order and shape \(a dim below 2\^53 \(100000000000000000000\) at character \d+\)/);
+      expect(r.err).toMatch(
+        /^onnx-losses: huge\.npy: expected a \.npy header dict with descr, fortran_order and shape \(a dim below 2\^53 \(100000000000000000000\) at character \d+\)/,
+      );
     }
   });
 
@@ -282,7 +332,10 @@ describe("sizes a file declares but does not hold", () => {
     m.graph!.output = [];
     writeFileSync(join(dir, "nooutputs.onnx"), encodeModel(m));
     const r = await cli("eval", "nooutputs.onnx", "--input", "x=x1.npy");
-    expect([r.code, r.err]).toEqual([2, "onnx-losses: nooutputs.onnx: expected a model with at least one output, received a graph without outputs\n"]);
+    expect([r.code, r.err]).toEqual([
+      2,
+      "onnx-losses: nooutputs.onnx: expected a model with at least one output, received a graph without outputs\n",
+    ]);
   });
 
   test.each(["__proto__", "constructor", "toString"])("--input %s=... is an input name like any other", async (name) => {
@@ -304,7 +357,19 @@ describe("messages that name their cause", () => {
     const { nodeProviderStatuses } = await import("../src/runtime/node.js");
     // a provider this install lacks (DirectML off Windows, CUDA without its libraries): there is always one
     const absent = nodeProviderStatuses().find((s) => !s.available)!.name;
-    const r = await cli("eval", "cross_entropy", "--input", "input=x.npy", "--input", "target=t.npy", "--ep", absent, "--fallback", "cpu", "--json");
+    const r = await cli(
+      "eval",
+      "cross_entropy",
+      "--input",
+      "input=x.npy",
+      "--input",
+      "target=t.npy",
+      "--ep",
+      absent,
+      "--fallback",
+      "cpu",
+      "--json",
+    );
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).outputs.loss.dims).toEqual([]);
     expect(r.err).toBe(`note: ran on cpu (${absent} was not available)\n`);
@@ -314,7 +379,9 @@ describe("messages that name their cause", () => {
 describe("found by the second adversarial run", () => {
   test("--json refuses an output too large for one JSON text, naming --out", async () => {
     const { jsonNumbers, MAX_JSON_VALUES } = await import("../src/cli/format.js");
-    expect(() => jsonNumbers({ dtype: "float32", dims: [MAX_JSON_VALUES + 1], data: new Float32Array(MAX_JSON_VALUES + 1) }, "loss")).toThrow(
+    expect(() =>
+      jsonNumbers({ dtype: "float32", dims: [MAX_JSON_VALUES + 1], data: new Float32Array(MAX_JSON_VALUES + 1) }, "loss"),
+    ).toThrow(
       `--json: loss has ${MAX_JSON_VALUES + 1} values, more than the ${MAX_JSON_VALUES} --json prints; --out DIR writes it as DIR/loss.npy`,
     );
   });
@@ -371,7 +438,9 @@ describe("found by the second adversarial run", () => {
     const before = readFileSync(join(outDir, "loss.npy"));
     t[350] = -3n;
     writeFileSync(join(dir, "st.npy"), encodeNpy({ dtype: "int64", dims: [N], data: t }));
-    await expect(evaluateNpyFiles({ loss: "cross_entropy", options: { reduction: "none" } }, files, { outDir, chunkBytes: 20 * 20 })).rejects.toThrow("received -3 at flat index 350");
+    await expect(
+      evaluateNpyFiles({ loss: "cross_entropy", options: { reduction: "none" } }, files, { outDir, chunkBytes: 20 * 20 }),
+    ).rejects.toThrow("received -3 at flat index 350");
     expect(readFileSync(join(outDir, "loss.npy")).equals(before)).toBe(true);
   });
 });
@@ -381,7 +450,21 @@ describe("the real binary with --ep webgpu", () => {
     const { spawnSync } = await import("node:child_process");
     const { ROOT } = await import("./helpers.js");
     const run = (...ep: string[]) =>
-      spawnSync(process.execPath, [join(ROOT, "dist", "cli", "main.js"), "eval", "cross_entropy", "--input", "input=x.npy", "--input", "target=t.npy", "--json", ...ep], { cwd: dir, encoding: "utf8" });
+      spawnSync(
+        process.execPath,
+        [
+          join(ROOT, "dist", "cli", "main.js"),
+          "eval",
+          "cross_entropy",
+          "--input",
+          "input=x.npy",
+          "--input",
+          "target=t.npy",
+          "--json",
+          ...ep,
+        ],
+        { cwd: dir, encoding: "utf8" },
+      );
     const cpu = run();
     const gpu = run("--ep", "webgpu");
     if (gpu.status === 0) {
@@ -390,7 +473,9 @@ describe("the real binary with --ep webgpu", () => {
     }
     expect(gpu.status).toBe(2);
     expect(gpu.stderr.trim().split("\n")).toHaveLength(1);
-    expect(gpu.stderr).toMatch(/^onnx-losses: execution provider webgpu: not available \(.+\); pass a fallback list \(e\.g\. --fallback cpu\) to run elsewhere\n$/);
+    expect(gpu.stderr).toMatch(
+      /^onnx-losses: execution provider webgpu: not available \(.+\); pass a fallback list \(e\.g\. --fallback cpu\) to run elsewhere\n$/,
+    );
     const fallback = run("--ep", "webgpu", "--fallback", "cpu");
     expect([fallback.status, fallback.stderr]).toEqual([0, "note: ran on cpu (webgpu was not available)\n"]);
     expect(JSON.parse(fallback.stdout)).toEqual(JSON.parse(cpu.stdout));
@@ -449,7 +534,9 @@ describe("found by the review of attach and linearHeadStep", () => {
     } as never);
     const bytes = encodeModel(m);
     expect(() => readLossModel(bytes, "sparse.onnx")).toThrow(ModelContractError);
-    expect(() => readLossModel(bytes, "sparse.onnx")).toThrow(/^sparse\.onnx: metadata onnx_losses\.options: the graph is not what cross_entropy with options .* builds at opset 17/);
+    expect(() => readLossModel(bytes, "sparse.onnx")).toThrow(
+      /^sparse\.onnx: metadata onnx_losses\.options: the graph is not what cross_entropy with options .* builds at opset 17/,
+    );
     writeFileSync(join(dir, "sparse.onnx"), bytes);
     const r = await cli("eval", "sparse.onnx", "--input", "input=x.npy", "--input", "target=t.npy");
     expect([r.code, r.out]).toEqual([2, ""]);

@@ -5,7 +5,18 @@
  * line, never hangs and never reports an internal error. The properties draw from the same kinds.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,7 +69,17 @@ function oneLineRefusal(r: { code: number; out: string; err: string }, argv: str
 
 /** The kinds of file a path can be, each made under `dir` as NAME (with the extension the role needs). */
 type Kind = "fifo" | "fifo-writer" | "zero" | "urandom" | "null" | "directory" | "socket" | "dangling" | "loop" | "dirlink";
-const KINDS: Kind[] = ["zero", "urandom", "null", "directory", "socket", "dangling", "loop", "dirlink", ...(hasMkfifo ? (["fifo", "fifo-writer"] as Kind[]) : [])];
+const KINDS: Kind[] = [
+  "zero",
+  "urandom",
+  "null",
+  "directory",
+  "socket",
+  "dangling",
+  "loop",
+  "dirlink",
+  ...(hasMkfifo ? (["fifo", "fifo-writer"] as Kind[]) : []),
+];
 /** What the one line says of each kind. */
 const SAYS: Record<Kind, string> = {
   fifo: "a FIFO (named pipe) or pipe, expected",
@@ -129,29 +150,43 @@ const ROLES: [string, string, (f: string) => string[]][] = [
 ];
 
 describe("file kinds: devices, FIFOs, sockets, folders, links are refused in one line naming the path, before any read", () => {
-  test.each(ROLES.flatMap(([role, ext, argv]) => KINDS.map((k) => [k, role, ext, argv] as const)))("%s as %s", async (kind, _role, ext, argv) => {
-    const name = make(kind, ext);
-    const t0 = performance.now();
-    const a = argv(name);
-    const line = oneLineRefusal(await cli(dir, a), a);
-    expect(line).toContain(join(dir, name));
-    expect(line).toContain(SAYS[kind]);
-    expect(performance.now() - t0).toBeLessThan(10000);
-  }, 30000);
+  test.each(ROLES.flatMap(([role, ext, argv]) => KINDS.map((k) => [k, role, ext, argv] as const)))(
+    "%s as %s",
+    async (kind, _role, ext, argv) => {
+      const name = make(kind, ext);
+      const t0 = performance.now();
+      const a = argv(name);
+      const line = oneLineRefusal(await cli(dir, a), a);
+      expect(line).toContain(join(dir, name));
+      expect(line).toContain(SAYS[kind]);
+      expect(performance.now() - t0).toBeLessThan(10000);
+    },
+    30000,
+  );
 
   test("a model past the 2 GiB limit (a sparse file) is refused by its fstat size, unread", async () => {
     const p = join(dir, "huge.onnx");
     closeSync(openSync(p, "w"));
     truncateSync(p, 2 ** 31 + 1);
-    for (const a of [["inspect", "huge.onnx"], ["eval", "huge.onnx", "--input", "input=x.npy"]]) {
-      expect(oneLineRefusal(await cli(dir, a, 5000), a)).toBe(`onnx-losses: ${p}: 2147483649 bytes, expected a .onnx model of at most 2147483648 bytes`);
+    for (const a of [
+      ["inspect", "huge.onnx"],
+      ["eval", "huge.onnx", "--input", "input=x.npy"],
+    ]) {
+      expect(oneLineRefusal(await cli(dir, a, 5000), a)).toBe(
+        `onnx-losses: ${p}: 2147483649 bytes, expected a .onnx model of at most 2147483648 bytes`,
+      );
     }
   });
 
   test("a pipe on stdin given as /dev/stdin is refused, not read whole", () => {
-    const r = spawnSync("sh", ["-c", `cat '${join(dir, "ce.onnx")}' | '${process.execPath}' '${CLI}' inspect /dev/stdin`], { encoding: "utf8", timeout: 60000 });
+    const r = spawnSync("sh", ["-c", `cat '${join(dir, "ce.onnx")}' | '${process.execPath}' '${CLI}' inspect /dev/stdin`], {
+      encoding: "utf8",
+      timeout: 60000,
+    });
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe("onnx-losses: /dev/stdin: a FIFO (named pipe) or pipe, expected a .onnx model (a regular file: onnx-losses reads no devices, pipes or sockets)\n");
+    expect(r.stderr).toBe(
+      "onnx-losses: /dev/stdin: a FIFO (named pipe) or pipe, expected a .onnx model (a regular file: onnx-losses reads no devices, pipes or sockets)\n",
+    );
   });
 });
 
@@ -161,7 +196,9 @@ describe("messages", () => {
     m.irVersion = 2 ** 40;
     writeFileSync(join(dir, "ir.onnx"), encodeModel(m));
     const a = ["eval", "ir.onnx", "--input", "input=x.npy", "--input", "target=t.npy"];
-    expect(oneLineRefusal(await cli(dir, a), a)).toBe("onnx-losses: ir.onnx: ir_version 1099511627776: expected 0 to 13 (the IR versions onnxruntime 1.30 reads)");
+    expect(oneLineRefusal(await cli(dir, a), a)).toBe(
+      "onnx-losses: ir.onnx: ir_version 1099511627776: expected 0 to 13 (the IR versions onnxruntime 1.30 reads)",
+    );
   });
 
   test("X.ONNX (an upper-case extension) is a file, not a loss name", async () => {
@@ -175,7 +212,9 @@ describe("messages", () => {
     const a = attachLoss(readFileSync(join(FIXTURES, "attach", "multi.onnx")), { output: "probs", loss: "binary_cross_entropy" });
     writeFileSync(join(dir, "bce.onnx"), a.model);
     const r = await cli(dir, ["inspect", "bce.onnx"]);
-    expect(r.out).toContain("  checks before each run: none\n  checks of each run's outputs (its results are refused when one fails): probs in [0, 1]\n");
+    expect(r.out).toContain(
+      "  checks before each run: none\n  checks of each run's outputs (its results are refused when one fails): probs in [0, 1]\n",
+    );
   });
 });
 
@@ -197,20 +236,48 @@ describe("properties", () => {
     if (hasMkfifo) spawnSync("mkfifo", [join(base, "model", "fifo.data")]);
   });
   /** The files a location may resolve to inside the folder, by location. */
-  const INSIDE: Record<string, string> = { "m.data": "m.data", "./m.data": "m.data", "sub/n.data": "sub/n.data", "sub/./n.data": "sub/n.data", "in-link.data": "m.data", "long.data": "long.data" };
-  const LOCATIONS = [...Object.keys(INSIDE), "../outside.data", "sub/../m.data", "/etc/passwd", "\\\\host\\share", "C:m.data", "", "m.data\0", "missing.data", "out-link.data", "zero.data", "dir.data", ...(hasMkfifo ? ["fifo.data"] : [])];
+  const INSIDE: Record<string, string> = {
+    "m.data": "m.data",
+    "./m.data": "m.data",
+    "sub/n.data": "sub/n.data",
+    "sub/./n.data": "sub/n.data",
+    "in-link.data": "m.data",
+    "long.data": "long.data",
+  };
+  const LOCATIONS = [
+    ...Object.keys(INSIDE),
+    "../outside.data",
+    "sub/../m.data",
+    "/etc/passwd",
+    "\\\\host\\share",
+    "C:m.data",
+    "",
+    "m.data\0",
+    "missing.data",
+    "out-link.data",
+    "zero.data",
+    "dir.data",
+    ...(hasMkfifo ? ["fifo.data"] : []),
+  ];
   const X = [1, -2, 0.5, 3];
 
   test("mutated external-data layouts of W: exit 0 with x W + b read from where the layout says, or exit 2 with one line", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...LOCATIONS),
-        fc.oneof(fc.constantFrom(undefined, "0", "4", "12", "48", "80", "81", "2", "-4", "1e3", "0x10", "9007199254740993", " 4"), fc.nat(200).map(String)),
+        fc.oneof(
+          fc.constantFrom(undefined, "0", "4", "12", "48", "80", "81", "2", "-4", "1e3", "0x10", "9007199254740993", " 4"),
+          fc.nat(200).map(String),
+        ),
         fc.constantFrom(undefined, "48", "47", "0", "4096", "-48", "48.0"),
         async (location, offset, length) => {
           const m = decodeModel(readFileSync(join(EXT, "A", "m.onnx")));
           const w = (m.graph as onnx.GraphProto).initializer.find((t) => t.name === "W") as onnx.TensorProto;
-          w.externalData = [["location", location], ["offset", offset], ["length", length]]
+          w.externalData = [
+            ["location", location],
+            ["offset", offset],
+            ["length", length],
+          ]
             .filter((e): e is [string, string] => e[1] !== undefined)
             .map(([key, value]) => ({ key, value }) as onnx.StringStringEntryProto);
           writeFileSync(join(base, "model", "m.onnx"), encodeModel(m));
@@ -222,7 +289,8 @@ describe("properties", () => {
           const file = INSIDE[location];
           const off = offset === undefined ? 0 : /^(0|[1-9][0-9]*)$/.test(offset) ? Number(offset) : NaN;
           const data = file ? readFileSync(join(base, "model", file)) : undefined;
-          const valid = data !== undefined && Number.isSafeInteger(off) && (length === undefined || length === "48") && off + 48 <= data.length;
+          const valid =
+            data !== undefined && Number.isSafeInteger(off) && (length === undefined || length === "48") && off + 48 <= data.length;
           if (!valid) {
             oneLineRefusal(r, a);
             return;
@@ -230,7 +298,11 @@ describe("properties", () => {
           expect(r.err).toBe("");
           const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
           const bView = readFileSync(join(EXT, "A", "m.data"));
-          const want = [0, 1, 2].map((j) => X.reduce((s, xi, i) => s + xi * view.getFloat32(off + 4 * (i * 3 + j), true), 0) + new DataView(bView.buffer, bView.byteOffset).getFloat32(48 + 4 * j, true));
+          const want = [0, 1, 2].map(
+            (j) =>
+              X.reduce((s, xi, i) => s + xi * view.getFloat32(off + 4 * (i * 3 + j), true), 0) +
+              new DataView(bView.buffer, bView.byteOffset).getFloat32(48 + 4 * j, true),
+          );
           const got = /logits float32 \[1, 3\]: \[([^\]]*)\]/.exec(r.out)?.[1].split(", ").map(Number) ?? [];
           expect(got.length).toBe(3);
           got.forEach((g, j) => expect(Math.abs(g - want[j])).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(want[j]))));
@@ -242,31 +314,35 @@ describe("properties", () => {
 
   test("file kinds in every role: exit 0 with the loss for a regular file, or exit 2 with one line naming the path", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom<Kind | "regular" | "link-to-regular">("regular", "link-to-regular", ...KINDS), fc.nat(ROLES.length - 1), async (kind, role) => {
-        const [, ext, argv] = ROLES[role];
-        let name: string;
-        if (kind === "regular" || kind === "link-to-regular") {
-          name = `${kind}_${made++}${ext}`;
-          const src = join(dir, ext === ".onnx" ? "ce.onnx" : "t.npy");
-          if (kind === "regular") copyFileSync(src, join(dir, name));
-          else symlinkSync(src, join(dir, name));
-        } else {
-          name = make(kind, ext);
-        }
-        const a = argv(name);
-        const r = await cli(dir, a);
-        if (kind !== "regular" && kind !== "link-to-regular") {
-          expect(oneLineRefusal(r, a)).toContain(join(dir, name));
-          return;
-        }
-        // a regular model: inspect prints, attach refuses a loss model in one line, eval gives the loss
-        if (role === 1) {
-          oneLineRefusal(r, a);
-          return;
-        }
-        expect({ a, code: r.code, err: r.err }).toEqual({ a, code: 0, err: "" });
-        if (role >= 2) expect(r.out).toMatch(/^loss float32 \[\]: 0\.4076/);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom<Kind | "regular" | "link-to-regular">("regular", "link-to-regular", ...KINDS),
+        fc.nat(ROLES.length - 1),
+        async (kind, role) => {
+          const [, ext, argv] = ROLES[role];
+          let name: string;
+          if (kind === "regular" || kind === "link-to-regular") {
+            name = `${kind}_${made++}${ext}`;
+            const src = join(dir, ext === ".onnx" ? "ce.onnx" : "t.npy");
+            if (kind === "regular") copyFileSync(src, join(dir, name));
+            else symlinkSync(src, join(dir, name));
+          } else {
+            name = make(kind, ext);
+          }
+          const a = argv(name);
+          const r = await cli(dir, a);
+          if (kind !== "regular" && kind !== "link-to-regular") {
+            expect(oneLineRefusal(r, a)).toContain(join(dir, name));
+            return;
+          }
+          // a regular model: inspect prints, attach refuses a loss model in one line, eval gives the loss
+          if (role === 1) {
+            oneLineRefusal(r, a);
+            return;
+          }
+          expect({ a, code: r.code, err: r.err }).toEqual({ a, code: 0, err: "" });
+          if (role >= 2) expect(r.out).toMatch(/^loss float32 \[\]: 0\.4076/);
+        },
+      ),
       { numRuns: runs(40) },
     );
   }, 300000);

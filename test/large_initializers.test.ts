@@ -29,7 +29,10 @@ function bigTensor(name: string): onnx.ITensorProto {
 
 /** x [N, 5] -> logits = x + sum(big): a head whose one weight is 40 MB. */
 function head(): Uint8Array {
-  const vi = (name: string, dims: (number | string)[]) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } } } });
+  const vi = (name: string, dims: (number | string)[]) => ({
+    name,
+    type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } } },
+  });
   return encodeModel({
     irVersion: 8,
     opsetImport: [{ domain: "", version: 17 }],
@@ -87,7 +90,9 @@ describe("large initializers", () => {
     const code = await runCli(["inspect", "ce.onnx"], { out: () => undefined, err: (s) => (err += s), cwd: dir });
     expect((performance.now() - t0) / 1000).toBeLessThan(10);
     expect(code).toBe(2);
-    expect(err).toMatch(/^onnx-losses: ce\.onnx: metadata onnx_losses\.options: the graph is not what cross_entropy with options .* builds at opset 17/);
+    expect(err).toMatch(
+      /^onnx-losses: ce\.onnx: metadata onnx_losses\.options: the graph is not what cross_entropy with options .* builds at opset 17/,
+    );
     expect(err.trim().split("\n")).toHaveLength(1);
   }, 120000);
 });

@@ -9,7 +9,22 @@ import { describe, expect, test } from "@jest/globals";
 import { ROOT } from "./helpers.js";
 
 /** Bottom to top. A top-level file (errors.ts, version.ts, index.ts ...) is its own layer. */
-export const LAYERS = ["errors", "util", "version", "onnx", "builder", "model", "losses", "runtime", "io", "stream", "cli", "shared", "index", "web"];
+export const LAYERS = [
+  "errors",
+  "util",
+  "version",
+  "onnx",
+  "builder",
+  "model",
+  "losses",
+  "runtime",
+  "io",
+  "stream",
+  "cli",
+  "shared",
+  "index",
+  "web",
+];
 
 const SRC = join(ROOT, "src");
 
@@ -21,7 +36,10 @@ function sources(dir: string): string[] {
   });
 }
 
-const layerOf = (file: string) => relative(SRC, file).split(sep)[0].replace(/\.(ts|js)$/, "");
+const layerOf = (file: string) =>
+  relative(SRC, file)
+    .split(sep)[0]
+    .replace(/\.(ts|js)$/, "");
 
 /** Every relative import that goes up a layer, as "from -> to". */
 export function upwardImports(files: readonly string[], read: (f: string) => string): string[] {

@@ -12,37 +12,89 @@ const info = (name: string, options: object = {}) => readModel(buildLoss(name, o
 describe("options", () => {
   test("defaults are filled in, in schema order", () => {
     expect(resolveLossOptions("softmax_focal_loss")).toEqual({
-      rank: 2, gamma: 2, alpha: null, balanceIndex: 0, ignoreIndex: -100, labelSmoothing: 0, oneHotClamp: 0, reduction: "mean", gradient: false,
+      rank: 2,
+      gamma: 2,
+      alpha: null,
+      balanceIndex: 0,
+      ignoreIndex: -100,
+      labelSmoothing: 0,
+      oneHotClamp: 0,
+      reduction: "mean",
+      gradient: false,
     });
     expect(resolveLossOptions("sigmoid_focal_loss")).toEqual({ rank: 2, alpha: 0.25, gamma: 2, reduction: "mean", gradient: false });
     expect(resolveLossOptions("cross_entropy")).toEqual({
-      rank: 2, targetType: "index", weight: null, ignoreIndex: -100, reduction: "mean", labelSmoothing: 0, gradient: false,
+      rank: 2,
+      targetType: "index",
+      weight: null,
+      ignoreIndex: -100,
+      reduction: "mean",
+      labelSmoothing: 0,
+      gradient: false,
     });
   });
 
   test.each([
     ["softmax_focal_loss", { gamma: -1 }, "softmax_focal_loss: option gamma: expected a number >= 0, received -1"],
-    ["softmax_focal_loss", { alpha: 1.5 }, "softmax_focal_loss: option alpha: expected null, a number in [0, 1], or a non-empty list of numbers >= 0, received 1.5"],
-    ["sigmoid_focal_loss", { alpha: 2 }, "sigmoid_focal_loss: option alpha: expected null or a number <= 1 (negative disables), received 2"],
+    [
+      "softmax_focal_loss",
+      { alpha: 1.5 },
+      "softmax_focal_loss: option alpha: expected null, a number in [0, 1], or a non-empty list of numbers >= 0, received 1.5",
+    ],
+    [
+      "sigmoid_focal_loss",
+      { alpha: 2 },
+      "sigmoid_focal_loss: option alpha: expected null or a number <= 1 (negative disables), received 2",
+    ],
     ["cross_entropy", { labelSmoothing: 1.2 }, "cross_entropy: option labelSmoothing: expected a number in [0, 1], received 1.2"],
     ["cross_entropy", { reduction: "avg" }, 'cross_entropy: option reduction: expected "mean" | "sum" | "none", received "avg"'],
     ["cross_entropy", { weight: [] }, "cross_entropy: option weight: expected null or a non-empty list of numbers >= 0, received []"],
-    ["cross_entropy", { weight: [1, -2] }, "cross_entropy: option weight: expected null or a non-empty list of numbers >= 0, received [1,-2]"],
+    [
+      "cross_entropy",
+      { weight: [1, -2] },
+      "cross_entropy: option weight: expected null or a non-empty list of numbers >= 0, received [1,-2]",
+    ],
     ["cross_entropy", { rank: 1 }, "cross_entropy: option rank: expected an integer in [2, 8], received 1"],
-    ["cross_entropy", { ignore_index: 3 }, 'cross_entropy: unknown option "ignore_index" (did you mean ignoreIndex?); options are rank, targetType, weight, ignoreIndex, reduction, labelSmoothing'],
-    ["softmax_focal_loss", { smooth: 0.1 }, 'softmax_focal_loss: unknown option "smooth"; options are rank, gamma, alpha, balanceIndex, ignoreIndex, labelSmoothing, oneHotClamp, reduction'],
+    [
+      "cross_entropy",
+      { ignore_index: 3 },
+      'cross_entropy: unknown option "ignore_index" (did you mean ignoreIndex?); options are rank, targetType, weight, ignoreIndex, reduction, labelSmoothing',
+    ],
+    [
+      "softmax_focal_loss",
+      { smooth: 0.1 },
+      'softmax_focal_loss: unknown option "smooth"; options are rank, gamma, alpha, balanceIndex, ignoreIndex, labelSmoothing, oneHotClamp, reduction',
+    ],
     ["softmax_focal_loss", { oneHotClamp: 0.6 }, "softmax_focal_loss: option oneHotClamp: expected a number in [0, 0.5], received 0.6"],
-    ["softmax_focal_loss", { oneHotClamp: 0.1, labelSmoothing: 0.1 }, "softmax_focal_loss: options labelSmoothing and oneHotClamp: expected at most one of them > 0, received labelSmoothing 0.1 and oneHotClamp 0.1"],
-    ["softmax_focal_loss", { alpha: [1, 2], balanceIndex: 1 }, "softmax_focal_loss: option balanceIndex: expected the default 0 when alpha is a list (it applies to a number alpha), received 1"],
-    ["binary_cross_entropy_with_logits", { weight: [1, 2, 3], posWeight: [1, 2] }, "binary_cross_entropy_with_logits: option posWeight: expected 3 numbers (the length of weight, both run along the last dim), received 2"],
-    ["cross_entropy", { targetType: "probs", ignoreIndex: 1 }, 'cross_entropy: option ignoreIndex: expected the default -100 with targetType "probs" (PyTorch ignores it for probabilities), received 1'],
+    [
+      "softmax_focal_loss",
+      { oneHotClamp: 0.1, labelSmoothing: 0.1 },
+      "softmax_focal_loss: options labelSmoothing and oneHotClamp: expected at most one of them > 0, received labelSmoothing 0.1 and oneHotClamp 0.1",
+    ],
+    [
+      "softmax_focal_loss",
+      { alpha: [1, 2], balanceIndex: 1 },
+      "softmax_focal_loss: option balanceIndex: expected the default 0 when alpha is a list (it applies to a number alpha), received 1",
+    ],
+    [
+      "binary_cross_entropy_with_logits",
+      { weight: [1, 2, 3], posWeight: [1, 2] },
+      "binary_cross_entropy_with_logits: option posWeight: expected 3 numbers (the length of weight, both run along the last dim), received 2",
+    ],
+    [
+      "cross_entropy",
+      { targetType: "probs", ignoreIndex: 1 },
+      'cross_entropy: option ignoreIndex: expected the default -100 with targetType "probs" (PyTorch ignores it for probabilities), received 1',
+    ],
     ["nll_loss", "gamma", 'nll_loss: options: expected an object, received "gamma"'],
   ])("%s %j is refused", (loss, options, message) => {
     expect(() => buildLoss(loss, options)).toThrow(message);
   });
 
   test("unknown losses get a hint", () => {
-    expect(() => buildLoss("focal")).toThrow(`loss: unknown loss "focal" (did you mean softmax_focal_loss or sigmoid_focal_loss?); losses are ${LOSS_NAMES.join(", ")}`);
+    expect(() => buildLoss("focal")).toThrow(
+      `loss: unknown loss "focal" (did you mean softmax_focal_loss or sigmoid_focal_loss?); losses are ${LOSS_NAMES.join(", ")}`,
+    );
     expect(() => buildLoss("cross_entropi")).toThrow('loss: unknown loss "cross_entropi" (did you mean cross_entropy?)');
     expect(() => buildLoss("bce")).toThrow("(did you mean binary_cross_entropy or binary_cross_entropy_with_logits?)");
   });
@@ -96,23 +148,26 @@ describe("graph structure", () => {
     expect(g0).not.toContain("Pow");
   });
 
-  test.each([{}, { posWeight: [2, 3] }, { reduction: "none" }])("BCE with logits %j takes log only of sigmoid(|x|), never of sigmoid(x)", (options) => {
-    const m = info("binary_cross_entropy_with_logits", options);
-    const producer = new Map(m.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
-    const logs = m.nodes.filter((n) => n.opType === "Log");
-    // one per chunk of the batch for a mean or a sum (see the chunk tests below), one for "none"
-    expect(logs).toHaveLength((options as { reduction?: string }).reduction === "none" ? 1 : CHUNKS);
-    for (const log of logs) {
-      // a mean or a sum without posWeight takes one Log per 16 values: of their product (sumOfLogs)
-      let sig = producer.get(log.inputs[0])!;
-      while (["ReduceProd", "Reshape", "Pad"].includes(sig.opType)) sig = producer.get(sig.inputs[0])!;
-      expect(sig.opType).toBe("Sigmoid");
-      expect(producer.get(sig.inputs[0])!.opType).toBe("Abs");
-    }
-    const grouped = (options as { reduction?: string; posWeight?: unknown }).reduction !== "none" && !("posWeight" in options);
-    expect(m.nodes.filter((n) => n.opType === "ReduceProd")).toHaveLength(grouped ? CHUNKS : 0);
-    expect(m.nodes.map((n) => n.opType)).not.toContain("Softplus");
-  });
+  test.each([{}, { posWeight: [2, 3] }, { reduction: "none" }])(
+    "BCE with logits %j takes log only of sigmoid(|x|), never of sigmoid(x)",
+    (options) => {
+      const m = info("binary_cross_entropy_with_logits", options);
+      const producer = new Map(m.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+      const logs = m.nodes.filter((n) => n.opType === "Log");
+      // one per chunk of the batch for a mean or a sum (see the chunk tests below), one for "none"
+      expect(logs).toHaveLength((options as { reduction?: string }).reduction === "none" ? 1 : CHUNKS);
+      for (const log of logs) {
+        // a mean or a sum without posWeight takes one Log per 16 values: of their product (sumOfLogs)
+        let sig = producer.get(log.inputs[0])!;
+        while (["ReduceProd", "Reshape", "Pad"].includes(sig.opType)) sig = producer.get(sig.inputs[0])!;
+        expect(sig.opType).toBe("Sigmoid");
+        expect(producer.get(sig.inputs[0])!.opType).toBe("Abs");
+      }
+      const grouped = (options as { reduction?: string; posWeight?: unknown }).reduction !== "none" && !("posWeight" in options);
+      expect(m.nodes.filter((n) => n.opType === "ReduceProd")).toHaveLength(grouped ? CHUNKS : 0);
+      expect(m.nodes.map((n) => n.opType)).not.toContain("Softplus");
+    },
+  );
 
   test("mean and sum of elementwise losses are blocked: float32 over the last axis, then float64", () => {
     // in chunks: each chunk's sum is float32 over the last axis, then float64; the chunks add in float64

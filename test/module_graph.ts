@@ -12,8 +12,12 @@ export function moduleGraph(entry: string): { files: string[]; bare: string[] } 
   const visit = (file: string) => {
     if (files.has(file)) return;
     files.add(file);
-    const src = readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, ""); // code, not comments
-    for (const m of src.matchAll(/(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|import\s*["']([^"']+)["']/g)) {
+    const src = readFileSync(file, "utf8")
+      .replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/^\s*\/\/.*$/gm, ""); // code, not comments
+    for (const m of src.matchAll(
+      /(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|import\s*["']([^"']+)["']/g,
+    )) {
       const spec = m[1] ?? m[2] ?? m[3];
       if (spec.startsWith(".")) visit(resolve(dirname(file), spec));
       else bare.add(spec);

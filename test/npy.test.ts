@@ -48,9 +48,13 @@ describe(".npy", () => {
   });
 
   test("refuses other bytes and truncated data", () => {
-    expect(() => decodeNpy(new TextEncoder().encode("hello world"), "x.npy")).toThrow("x.npy: expected a .npy file (magic \\x93NUMPY), received other bytes");
+    expect(() => decodeNpy(new TextEncoder().encode("hello world"), "x.npy")).toThrow(
+      "x.npy: expected a .npy file (magic \\x93NUMPY), received other bytes",
+    );
     const bytes = new Uint8Array(readFileSync(join(FIXTURES, "npy", "logits_f32.npy")));
-    expect(() => decodeNpy(bytes.subarray(0, bytes.length - 4), "cut.npy")).toThrow("cut.npy: expected 160 data bytes for float32 [8,5], received 156");
+    expect(() => decodeNpy(bytes.subarray(0, bytes.length - 4), "cut.npy")).toThrow(
+      "cut.npy: expected 160 data bytes for float32 [8,5], received 156",
+    );
   });
 });
 
@@ -71,22 +75,28 @@ describe(".npy headers from files nobody vouches for", () => {
   const two = new Uint8Array(Float32Array.from([1.5, -2]).buffer);
 
   test("a header numpy reads differently is refused: duplicated or unknown keys", () => {
-    expect(() => decodeNpy(withHeader("{'descr': '<f4', 'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", two), "dup.npy")).toThrow(
+    expect(() =>
+      decodeNpy(withHeader("{'descr': '<f4', 'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", two), "dup.npy"),
+    ).toThrow(
       /^dup\.npy: expected a \.npy header dict with descr, fortran_order and shape \(each key once, not "descr" twice at character \d+\), received /,
     );
     expect(() => decodeNpy(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1}", two), "extra.npy")).toThrow(
       'extra.npy: expected a .npy header dict with descr, fortran_order and shape (only the keys descr, fortran_order and shape, not "extra"',
     );
-    expect(() => decodeNpy(withHeader("{'descr': '<f4', 'fortran_order': False}", two), "short.npy")).toThrow("(the key shape at character");
-    expect(() => decodeNpy(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999,), }", two), "big.npy")).toThrow(
-      "(a dim below 2^53 (99999999999999999)",
+    expect(() => decodeNpy(withHeader("{'descr': '<f4', 'fortran_order': False}", two), "short.npy")).toThrow(
+      "(the key shape at character",
     );
+    expect(() =>
+      decodeNpy(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999,), }", two), "big.npy"),
+    ).toThrow("(a dim below 2^53 (99999999999999999)");
   });
 
   test("a long but valid header is read (numpy writes it too); one longer than the limit is refused, naming the limit", () => {
     const long = withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", two, 100 * 1024);
     expect(Array.from(decodeNpy(long, "long.npy").data as Float32Array)).toEqual([1.5, -2]);
     const tooLong = withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", two, MAX_NPY_HEADER_BYTES);
-    expect(() => decodeNpy(tooLong, "huge.npy")).toThrow(`huge.npy: expected a .npy header of at most ${MAX_NPY_HEADER_BYTES} bytes, received one of`);
+    expect(() => decodeNpy(tooLong, "huge.npy")).toThrow(
+      `huge.npy: expected a .npy header of at most ${MAX_NPY_HEADER_BYTES} bytes, received one of`,
+    );
   });
 });

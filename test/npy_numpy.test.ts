@@ -27,12 +27,17 @@ const arrayOf = (dtype: DType) =>
   fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 4 }).chain((dims) => {
     const n = dims.reduce((a, b) => a * b, 1);
     const value: fc.Arbitrary<number | bigint> =
-      dtype === "int64" ? fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n })
-      : dtype === "int32" ? fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })
-      : dtype === "bool" ? fc.integer({ min: 0, max: 1 })
-      : dtype === "float16" ? fc.integer({ min: 0, max: 0xffff }).filter((b) => (b & 0x7c00) !== 0x7c00 || (b & 0x3ff) === 0) // no NaN payloads
-      : dtype === "float32" ? fc.float({ noNaN: true })
-      : fc.double({ noNaN: true });
+      dtype === "int64"
+        ? fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n })
+        : dtype === "int32"
+          ? fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })
+          : dtype === "bool"
+            ? fc.integer({ min: 0, max: 1 })
+            : dtype === "float16"
+              ? fc.integer({ min: 0, max: 0xffff }).filter((b) => (b & 0x7c00) !== 0x7c00 || (b & 0x3ff) === 0) // no NaN payloads
+              : dtype === "float32"
+                ? fc.float({ noNaN: true })
+                : fc.double({ noNaN: true });
     return fc.array(value, { minLength: n, maxLength: n }).map((values) => ({ dtype, dims, values }));
   });
 
@@ -69,7 +74,12 @@ print(json.dumps(out))
     expect(numpyReadsOurs.map((ok, i) => (ok ? "ok" : `${i} ${spec[i].dtype} [${spec[i].dims}]`)).filter((s) => s !== "ok")).toEqual([]);
     const misread = spec.flatMap((s, i) => {
       const back = decodeNpy(new Uint8Array(readFileSync(join(dir, `numpy_${i}.npy`))), `numpy_${i}.npy`);
-      const same = back.dtype === s.dtype && back.dims.join() === s.dims.join() && Buffer.from(back.data.buffer, back.data.byteOffset, back.data.byteLength).equals(Buffer.from(s.t.data.buffer, s.t.data.byteOffset, s.t.data.byteLength));
+      const same =
+        back.dtype === s.dtype &&
+        back.dims.join() === s.dims.join() &&
+        Buffer.from(back.data.buffer, back.data.byteOffset, back.data.byteLength).equals(
+          Buffer.from(s.t.data.buffer, s.t.data.byteOffset, s.t.data.byteLength),
+        );
       return same ? [] : [`${i} ${s.dtype} [${s.dims}]`];
     });
     expect(misread).toEqual([]);

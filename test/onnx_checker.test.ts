@@ -27,12 +27,17 @@ if (!hasOnnx && !required) {
 function check(files: string[]): { file: string; ok: boolean; error?: string }[] {
   const r = spawnSync(PYTHON, [join(ROOT, "scripts", "check_models.py"), ...files], { encoding: "utf8" });
   if (r.error || (r.status !== 0 && r.status !== 1)) throw new Error(`check_models.py failed to run: ${r.error?.message ?? r.stderr}`);
-  return r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  return r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
 }
 
 describe("onnx.checker.check_model(full_check=True)", () => {
   checkerTest("graphs/ (the default catalogue)", () => {
-    const files = readdirSync(join(ROOT, "graphs")).filter((f) => f.endsWith(".onnx")).map((f) => join(ROOT, "graphs", f));
+    const files = readdirSync(join(ROOT, "graphs"))
+      .filter((f) => f.endsWith(".onnx"))
+      .map((f) => join(ROOT, "graphs", f));
     expect(files).toHaveLength(2 * CATALOGUE.length); // each loss and its gradient graph
     expect(check(files).filter((r) => !r.ok)).toEqual([]);
   });

@@ -88,20 +88,38 @@ describe("eval --out: a model's output names never choose where files go", () =>
   test.each([["one pass"], ["--stream"]])("an output named ../../escaped is refused, nothing written (%s)", async (mode) => {
     const work = mkdtempSync(join(dir, "escape-"));
     mkdirSync(join(work, "a", "b"), { recursive: true });
-    const r = await cli(join(work, "a", "b"), "eval", join(dir, "escape.onnx"), "--input", `in=${join(dir, "in.npy")}`, "--out", "c", ...(mode === "--stream" ? ["--stream"] : []));
-    expect([r.code, r.err]).toEqual([2, `onnx-losses: ${join(dir, "escape.onnx")}: output "../../escaped" cannot be written as a file in the --out folder: the name holds a path separator (/)\n`]);
+    const r = await cli(
+      join(work, "a", "b"),
+      "eval",
+      join(dir, "escape.onnx"),
+      "--input",
+      `in=${join(dir, "in.npy")}`,
+      "--out",
+      "c",
+      ...(mode === "--stream" ? ["--stream"] : []),
+    );
+    expect([r.code, r.err]).toEqual([
+      2,
+      `onnx-losses: ${join(dir, "escape.onnx")}: output "../../escaped" cannot be written as a file in the --out folder: the name holds a path separator (/)\n`,
+    ]);
     expect(tree(work)).toEqual(["a", join("a", "b")]);
   });
 
   test.each([["one pass"], ["--stream"]])("two outputs of one name are refused, not an internal error (%s)", async (mode) => {
     const r = await cli(dir, "eval", "dup.onnx", "--input", "in=in.npy", "--out", "dup-out", ...(mode === "--stream" ? ["--stream"] : []));
-    expect([r.code, r.err]).toEqual([2, 'onnx-losses: dup.onnx: output "y" cannot be written as a file in the --out folder: the model has two outputs of that name\n']);
+    expect([r.code, r.err]).toEqual([
+      2,
+      'onnx-losses: dup.onnx: output "y" cannot be written as a file in the --out folder: the model has two outputs of that name\n',
+    ]);
     expect(existsSync(join(dir, "dup-out"))).toBe(false);
   });
 
   test("names one case-insensitive file system takes as one file are refused", async () => {
     const r = await cli(dir, "eval", "case.onnx", "--input", "in=in.npy", "--out", "case-out");
-    expect([r.code, r.err]).toEqual([2, 'onnx-losses: case.onnx: outputs "Loss" and "loss" cannot be written as files in the --out folder: a case-insensitive file system takes them as one file\n']);
+    expect([r.code, r.err]).toEqual([
+      2,
+      'onnx-losses: case.onnx: outputs "Loss" and "loss" cannot be written as files in the --out folder: a case-insensitive file system takes them as one file\n',
+    ]);
   });
 
   test("the rules, name by name", async () => {
@@ -120,7 +138,9 @@ describe("eval --out: a model's output names never choose where files go", () =>
     expect(outputNameProblem("..a")).toBeUndefined(); // a file name, inside the folder
     expect(outputNameProblem("損失")).toBeUndefined();
     // NFC and NFD spellings of one name are one file on macOS
-    expect(() => outputFiles("d", ["\u00e9", "e\u0301"])).toThrow('outputs "\u00e9" and "e\u0301" cannot be written as files in the --out folder');
+    expect(() => outputFiles("d", ["\u00e9", "e\u0301"])).toThrow(
+      'outputs "\u00e9" and "e\u0301" cannot be written as files in the --out folder',
+    );
   });
 
   test("a link placed where an output goes is replaced, not written through", async () => {
@@ -131,7 +151,10 @@ describe("eval --out: a model's output names never choose where files go", () =>
     symlinkSync(join(work, "victim.npy"), join(work, "out", "y.npy.partial"));
     const r = await cli(dir, "eval", "plain.onnx", "--input", "in=in.npy", "--out", join(work, "out"));
     // O_NOFOLLOW refuses the link at y.npy.partial: exit 2 naming it, the file it points to intact
-    expect([r.code, r.err]).toEqual([2, `onnx-losses: ${join(work, "out", "y.npy.partial")}: too many levels of symbolic links, or a symbolic link where a file is written\n`]);
+    expect([r.code, r.err]).toEqual([
+      2,
+      `onnx-losses: ${join(work, "out", "y.npy.partial")}: too many levels of symbolic links, or a symbolic link where a file is written\n`,
+    ]);
     expect(readFileSync(join(work, "victim.npy"), "utf8")).toBe("keep");
     rmSync(join(work, "out", "y.npy.partial"));
     const again = await cli(dir, "eval", "plain.onnx", "--input", "in=in.npy", "--out", join(work, "out"));
@@ -142,9 +165,53 @@ describe("eval --out: a model's output names never choose where files go", () =>
 
   // property: exit 0 with every file inside the --out folder (its parent holds nothing else), or exit 2 with one line
   test("generated output names: written inside the folder, or refused on one line", async () => {
-    const nasty = fc.constantFrom("..", ".", "", "/", "\\", "a/b", "../x", "..\\x", "/tmp/abs", "a\u0000b", "\u0000", "\n", "CON", "nul.txt", "Loss", "loss", "\u00df", "SS", "ss", "\u00e9", "e\u0301", "x".repeat(201), "\u00e9".repeat(101), "\u202eevil", "a:b", "a*b", "..a", "a..", " ", "-", "--out", "loss.npy", "y.partial", "../../escaped", "../../../m");
-    const name = fc.oneof(nasty, fc.string({ unit: "grapheme", minLength: 0, maxLength: 12 }), fc.string({ unit: "binary", minLength: 0, maxLength: 6 }), fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_.]{0,10}$/));
-    const names = fc.array(name.filter((n) => n !== "in"), { minLength: 1, maxLength: 4 });
+    const nasty = fc.constantFrom(
+      "..",
+      ".",
+      "",
+      "/",
+      "\\",
+      "a/b",
+      "../x",
+      "..\\x",
+      "/tmp/abs",
+      "a\u0000b",
+      "\u0000",
+      "\n",
+      "CON",
+      "nul.txt",
+      "Loss",
+      "loss",
+      "\u00df",
+      "SS",
+      "ss",
+      "\u00e9",
+      "e\u0301",
+      "x".repeat(201),
+      "\u00e9".repeat(101),
+      "\u202eevil",
+      "a:b",
+      "a*b",
+      "..a",
+      "a..",
+      " ",
+      "-",
+      "--out",
+      "loss.npy",
+      "y.partial",
+      "../../escaped",
+      "../../../m",
+    );
+    const name = fc.oneof(
+      nasty,
+      fc.string({ unit: "grapheme", minLength: 0, maxLength: 12 }),
+      fc.string({ unit: "binary", minLength: 0, maxLength: 6 }),
+      fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_.]{0,10}$/),
+    );
+    const names = fc.array(
+      name.filter((n) => n !== "in"),
+      { minLength: 1, maxLength: 4 },
+    );
     let i = 0;
     const codes = new Map<number, number>();
     await fc.assert(
@@ -154,7 +221,16 @@ describe("eval --out: a model's output names never choose where files go", () =>
         const work = join(root, "a", "b");
         mkdirSync(work, { recursive: true });
         writeFileSync(join(work, "m.onnx"), identityModel(outs));
-        const r = await cli(work, "eval", "m.onnx", "--input", `in=${join(dir, "in.npy")}`, "--out", "out", ...(stream ? ["--stream"] : []));
+        const r = await cli(
+          work,
+          "eval",
+          "m.onnx",
+          "--input",
+          `in=${join(dir, "in.npy")}`,
+          "--out",
+          "out",
+          ...(stream ? ["--stream"] : []),
+        );
         const before = ["a", join("a", "b"), join("a", "b", "m.onnx")];
         codes.set(r.code, (codes.get(r.code) ?? 0) + 1);
         if (r.code === 0) {
@@ -178,8 +254,15 @@ describe("eval --out: a model's output names never choose where files go", () =>
 describe("folders that cannot be made, full disks and open-file limits: exit 2 naming the path", () => {
   test("--out under /proc/self/x, where Node's recursive mkdir loops forever", () => {
     for (const stream of [[], ["--stream"]]) {
-      const r = spawnSync(process.execPath, [MAIN, "eval", "plain.onnx", "--input", "in=in.npy", "--out", "/proc/self/x/y", ...stream], { cwd: dir, encoding: "utf8", timeout: 30000 });
-      expect([r.status, r.stderr]).toEqual([2, "onnx-losses: /proc/self/x: cannot create this folder (mkdir says its parent does not exist, though /proc/self does)\n"]);
+      const r = spawnSync(process.execPath, [MAIN, "eval", "plain.onnx", "--input", "in=in.npy", "--out", "/proc/self/x/y", ...stream], {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 30000,
+      });
+      expect([r.status, r.stderr]).toEqual([
+        2,
+        "onnx-losses: /proc/self/x: cannot create this folder (mkdir says its parent does not exist, though /proc/self does)\n",
+      ]);
     }
   });
 
@@ -205,21 +288,38 @@ describe("folders that cannot be made, full disks and open-file limits: exit 2 n
       encodeModel({
         irVersion: 8,
         opsetImport: [{ domain: "", version: 17 }],
-        graph: { name: "sum", node: [{ opType: "Sum", name: "sum", input: inputs, output: ["y"] }], input: inputs.map((n) => valueInfo(n, FLOAT, ["N"])), output: [valueInfo("y", FLOAT, ["N"])] },
+        graph: {
+          name: "sum",
+          node: [{ opType: "Sum", name: "sum", input: inputs, output: ["y"] }],
+          input: inputs.map((n) => valueInfo(n, FLOAT, ["N"])),
+          output: [valueInfo("y", FLOAT, ["N"])],
+        },
       }),
     );
     for (const n of inputs) writeFileSync(join(work, `${n}.npy`), encodeNpy({ dtype: "float32", dims: [2], data: Float32Array.of(1, 2) }));
     const args = inputs.map((n) => `--input ${n}=${n}.npy`).join(" ");
-    const r = spawnSync("bash", ["-c", `ulimit -n 64; exec "${process.execPath}" "${MAIN}" eval sum.onnx --stream --out o ${args}`], { cwd: work, encoding: "utf8", timeout: 60000 });
+    const r = spawnSync("bash", ["-c", `ulimit -n 64; exec "${process.execPath}" "${MAIN}" eval sum.onnx --stream --out o ${args}`], {
+      cwd: work,
+      encoding: "utf8",
+      timeout: 60000,
+    });
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^onnx-losses: ${work.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/x\\d+\\.npy: too many open files in this process \\(raise ulimit -n\\)\\n$`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^onnx-losses: ${work.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/x\\d+\\.npy: too many open files in this process \\(raise ulimit -n\\)\\n$`,
+      ),
+    );
   });
 });
 
 describe("outputs of types outside the six .npy dtypes", () => {
   test("printed: uint8 and uint64 as exact integers, strings quoted", async () => {
     const ints = await cli(dir, "eval", "ints.onnx", "--input", "in=in.npy");
-    expect([ints.code, ints.out, ints.err]).toEqual([0, "u8 uint8 [3]: [1, 200, 3]\nbig uint64 [2]: [18446744073709551615, 9007199254740993]\n", ""]);
+    expect([ints.code, ints.out, ints.err]).toEqual([
+      0,
+      "u8 uint8 [3]: [1, 200, 3]\nbig uint64 [2]: [18446744073709551615, 9007199254740993]\n",
+      "",
+    ]);
     const strings = await cli(dir, "eval", "strings.onnx", "--input", "in=in.npy");
     expect([strings.code, strings.out, strings.err]).toEqual([0, 'u8 uint8 [3]: [1, 200, 3]\ns string [3]: ["1.5", "200", "3"]\n', ""]);
   });
@@ -228,7 +328,9 @@ describe("outputs of types outside the six .npy dtypes", () => {
     const r = await cli(dir, "eval", "strings.onnx", "--input", "in=in.npy", "--json");
     expect([r.code, r.out]).toEqual([0, '{"outputs":{"u8":{"dims":[3],"data":[1,200,3]},"s":{"dims":[3],"data":["1.5","200","3"]}}}\n']);
     const big = await cli(dir, "eval", "ints.onnx", "--input", "in=in.npy", "--json");
-    expect(big.out).toBe('{"outputs":{"u8":{"dims":[3],"data":[1,200,3]},"big":{"dims":[2],"data":[18446744073709551615,9007199254740993]}}}\n');
+    expect(big.out).toBe(
+      '{"outputs":{"u8":{"dims":[3],"data":[1,200,3]},"big":{"dims":[2],"data":[18446744073709551615,9007199254740993]}}}\n',
+    );
   });
 
   test.each([["one pass"], ["--stream"]])("--out writes uint8 as |u1 and uint64 as <u8 (%s)", async (mode) => {
@@ -242,13 +344,28 @@ describe("outputs of types outside the six .npy dtypes", () => {
     if (mode !== "--stream") {
       const big = readFileSync(join(dir, out, "big.npy"));
       expect(new TextDecoder().decode(big.subarray(10, 60))).toContain("'descr': '<u8'");
-      expect(Array.from(new BigUint64Array(big.buffer.slice(big.byteOffset + big.length - 16, big.byteOffset + big.length)))).toEqual([2n ** 64n - 1n, 2n ** 53n + 1n]);
+      expect(Array.from(new BigUint64Array(big.buffer.slice(big.byteOffset + big.length - 16, big.byteOffset + big.length)))).toEqual([
+        2n ** 64n - 1n,
+        2n ** 53n + 1n,
+      ]);
     }
   });
 
   test.each([["one pass"], ["--stream"]])("--out refuses a string output by name and type, before any file (%s)", async (mode) => {
-    const r = await cli(dir, "eval", "strings.onnx", "--input", "in=in.npy", "--out", "strings-out", ...(mode === "--stream" ? ["--stream"] : []));
-    expect([r.code, r.err]).toEqual([2, 'onnx-losses: strings.onnx: output "s" is string, which --out cannot write as .npy (it writes numbers and bool); print it with --json instead\n']);
+    const r = await cli(
+      dir,
+      "eval",
+      "strings.onnx",
+      "--input",
+      "in=in.npy",
+      "--out",
+      "strings-out",
+      ...(mode === "--stream" ? ["--stream"] : []),
+    );
+    expect([r.code, r.err]).toEqual([
+      2,
+      'onnx-losses: strings.onnx: output "s" is string, which --out cannot write as .npy (it writes numbers and bool); print it with --json instead\n',
+    ]);
     expect(existsSync(join(dir, "strings-out", "u8.npy"))).toBe(false);
   });
 });
@@ -290,7 +407,19 @@ describe("--options @FILE", () => {
     writeFileSync(join(dir, "t.npy"), encodeNpy({ dtype: "int64", dims: [2], data: new BigInt64Array(2) }));
     const e = await cli(dir, "eval", "cross_entropy", "--input", "input=x.npy", "--input", "target=t.npy", "--options", "@mean.json");
     expect([e.code, e.out]).toEqual([0, "loss float32 []: 2.19722462\n"]);
-    const a = await cli(dir, "attach", "plain.onnx", "--output", "y", "--loss", "binary_cross_entropy_with_logits", "--options", "@nope.json", "-o", "att.onnx");
+    const a = await cli(
+      dir,
+      "attach",
+      "plain.onnx",
+      "--output",
+      "y",
+      "--loss",
+      "binary_cross_entropy_with_logits",
+      "--options",
+      "@nope.json",
+      "-o",
+      "att.onnx",
+    );
     expect([a.code, a.err]).toEqual([2, "onnx-losses: nope.json: no such file or directory\n"]);
   });
 
@@ -304,13 +433,18 @@ describe("--options @FILE", () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/^onnx-losses: --options @bad\.json: expected a JSON object, could not parse "\{reduction: sum\}": [^\n]+\n$/);
     const empty = await cli(dir, "export", "cross_entropy", "--options", "@", "-o", "z.onnx");
-    expect([empty.code, empty.err]).toEqual([2, "onnx-losses: --options: expected a file name after @ (--options @FILE reads the JSON from FILE)\n"]);
+    expect([empty.code, empty.err]).toEqual([
+      2,
+      "onnx-losses: --options: expected a file name after @ (--options @FILE reads the JSON from FILE)\n",
+    ]);
   });
 });
 
 describe("messages", () => {
   test("NaN and Infinity in options are named, not shown as null", async () => {
-    expect(() => buildLoss("softmax_focal_loss", { gamma: NaN })).toThrow("softmax_focal_loss: option gamma: expected a number >= 0, received NaN");
+    expect(() => buildLoss("softmax_focal_loss", { gamma: NaN })).toThrow(
+      "softmax_focal_loss: option gamma: expected a number >= 0, received NaN",
+    );
     expect(() => buildLoss("softmax_focal_loss", { gamma: -Infinity })).toThrow("received -Infinity");
     expect(() => buildLoss("cross_entropy", { weight: [1, Infinity, NaN] })).toThrow("received [1,Infinity,NaN]");
     const r = await cli(dir, "export", "softmax_focal_loss", "--options", '{"gamma": NaN}', "-o", "z.onnx");
@@ -322,6 +456,10 @@ describe("messages", () => {
     writeFileSync(join(dir, "samples.txt"), "not json");
     const r = await cli(dir, "demo", "--samples", "samples.txt");
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(new RegExp(`^onnx-losses: demo: ${join(dir, "samples.txt").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: expected JSON, could not parse it: [^\\n]+\\n$`));
+    expect(r.err).toMatch(
+      new RegExp(
+        `^onnx-losses: demo: ${join(dir, "samples.txt").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: expected JSON, could not parse it: [^\\n]+\\n$`,
+      ),
+    );
   });
 });

@@ -76,7 +76,12 @@ describe("random cases against the float64 reference", () => {
         rank: d.rank,
         reduction: d.pick(["mean", "sum", "none"] as const),
         gamma: d.pick([0, 0.5, 1, 2, 2.5, 3, 4, 5]),
-        alpha: alphaKind === "none" ? null : alphaKind === "number" ? Math.fround(d.r()) : Array.from({ length: d.C }, () => Math.fround(d.r() * 2)),
+        alpha:
+          alphaKind === "none"
+            ? null
+            : alphaKind === "number"
+              ? Math.fround(d.r())
+              : Array.from({ length: d.C }, () => Math.fround(d.r() * 2)),
         balanceIndex: alphaKind === "number" ? d.int(0, d.C - 1) : 0,
         ignoreIndex: d.pick([-100, 0, -1]),
         labelSmoothing: clamp ? 0 : d.pick([0, 0.1, 0.3]),
@@ -84,7 +89,10 @@ describe("random cases against the float64 reference", () => {
       };
       const tRef = Array.from({ length: d.items }, () => (d.r() < 0.2 ? o.ignoreIndex : d.int(0, d.C - 1)));
       const tDims = [d.dims[0], ...d.dims.slice(2)];
-      const got = await evalLoss("softmax_focal_loss", o, { input: { data: d.x, dims: d.dims }, target: { data: BigInt64Array.from(tRef.map(BigInt)), dims: tDims } });
+      const got = await evalLoss("softmax_focal_loss", o, {
+        input: { data: d.x, dims: d.dims },
+        target: { data: BigInt64Array.from(tRef.map(BigInt)), dims: tDims },
+      });
       const want = ref.softmaxFocalLoss({ dims: d.dims, data: d.x }, { dims: tDims, data: tRef }, o);
       expect({ i, o, at: firstMismatch(got, want) }).toEqual({ i, o, at: -1 });
     }
@@ -100,7 +108,8 @@ describe("random cases against the float64 reference", () => {
       const feeds = { input: { data: d.x, dims: d.dims }, target: { data: y, dims: d.dims } };
       const list = () => (d.r() < 0.3 ? [Math.fround(0.5 + d.r())] : Array.from({ length: last }, () => Math.fround(0.1 + d.r() * 3)));
       const bo = { rank: d.rank, reduction, weight: d.r() < 0.4 ? list() : null, posWeight: d.r() < 0.5 ? list() : null };
-      if (bo.weight && bo.posWeight && bo.weight.length > 1 && bo.posWeight.length > 1 && bo.weight.length !== bo.posWeight.length) bo.posWeight = null;
+      if (bo.weight && bo.posWeight && bo.weight.length > 1 && bo.posWeight.length > 1 && bo.weight.length !== bo.posWeight.length)
+        bo.posWeight = null;
       const gotB = await evalLoss("binary_cross_entropy_with_logits", bo, feeds);
       const wantB = ref.binaryCrossEntropyWithLogits(feeds.input, feeds.target, bo);
       expect({ i, bo, at: firstMismatch(gotB, wantB) }).toEqual({ i, bo, at: -1 });

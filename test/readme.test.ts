@@ -48,7 +48,14 @@ export function readBlocks(file: string): Block[] {
     const before = i > 0 ? lines[i - 1] : "";
     const m = MARKER.exec(before);
     if (!m && before.startsWith("<!--")) throw new Error(`${file}:${i}: unknown marker ${before}`);
-    blocks.push({ file, line: i + 1, lang: open[1], code: lines.slice(i + 1, end).join("\n"), kind: (m?.[1] as Kind) ?? "run", arg: m?.[2]?.trim() ?? "" });
+    blocks.push({
+      file,
+      line: i + 1,
+      lang: open[1],
+      code: lines.slice(i + 1, end).join("\n"),
+      kind: (m?.[1] as Kind) ?? "run",
+      arg: m?.[2]?.trim() ?? "",
+    });
     i = end;
   }
   return blocks;
@@ -62,14 +69,20 @@ const PYTHON = process.env.PYTHON ?? "/usr/bin/python3";
 const canImport = (mod: string) => spawnSync(PYTHON, ["-c", `import ${mod}`], { stdio: "ignore" }).status === 0;
 const numpyHere = canImport("numpy");
 const torchHere = numpyHere && canImport("torch");
-if (!numpyHere) console.warn(`README blocks not run: ${PYTHON} cannot import numpy, which the walk-through needs (apt-get install -y python3-numpy)`);
-if (numpyHere && !torchHere) console.warn(`README: the PyTorch blocks are skipped: ${PYTHON} cannot import torch (apt-get install -y python3-torch); the CLI's value is checked against NumPy in float64 instead`);
+if (!numpyHere)
+  console.warn(`README blocks not run: ${PYTHON} cannot import numpy, which the walk-through needs (apt-get install -y python3-numpy)`);
+if (numpyHere && !torchHere)
+  console.warn(
+    `README: the PyTorch blocks are skipped: ${PYTHON} cannot import torch (apt-get install -y python3-torch); the CLI's value is checked against NumPy in float64 instead`,
+  );
 
 const work = mkdtempSync(join(tmpdir(), "onnx-losses-readme-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const bin = join(work, ".bin");
 mkdirSync(bin);
-writeFileSync(join(bin, "onnx-losses"), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "dist", "cli", "main.js")}" "$@"\n`, { mode: 0o755 });
+writeFileSync(join(bin, "onnx-losses"), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "dist", "cli", "main.js")}" "$@"\n`, {
+  mode: 0o755,
+});
 const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))), PATH: `${bin}:${process.env.PATH}` };
 
 /** Run a shell command in the work folder, stderr into stdout (in the order written). */
@@ -109,7 +122,11 @@ function lineMatches(want: string, got: string): boolean {
 }
 /** Printed output against the README's: line by line, a line "..." standing for any lines. */
 export function outputMatches(want: string, got: string): boolean {
-  const lines = (t: string) => t.replace(/\s+$/, "").split("\n").map((l) => l.trimEnd());
+  const lines = (t: string) =>
+    t
+      .replace(/\s+$/, "")
+      .split("\n")
+      .map((l) => l.trimEnd());
   const w = lines(want);
   const g = lines(got);
   const match = (i: number, j: number): boolean => {
@@ -162,7 +179,9 @@ describe("README.md's blocks", () => {
         expect([where, i > 0 && ["run", "exits"].includes(README[i - 1].kind)]).toEqual([where, true]);
       }
     }
-    const notRun = README.filter((b) => b.kind === "not run" || b.kind === "output, not compared").map((b) => `README.md:${b.line}: ${b.kind}: ${b.arg}`);
+    const notRun = README.filter((b) => b.kind === "not run" || b.kind === "output, not compared").map(
+      (b) => `README.md:${b.line}: ${b.kind}: ${b.arg}`,
+    );
     console.log(`README blocks not run or not compared:\n${notRun.join("\n")}`);
     expect(notRun.length).toBeLessThan(README.length / 3);
   });
@@ -171,10 +190,14 @@ describe("README.md's blocks", () => {
   README.forEach((b, index) => {
     const name = `README.md:${b.line} (${b.lang || "text"}, ${b.kind}${b.arg ? `: ${b.arg}` : ""})`;
     if (b.kind === "run" || b.kind === "exits") {
-      runnable(name, () => {
-        const out = runBlock(b, index);
-        if (out !== undefined) printed.set(index, out);
-      }, 180000);
+      runnable(
+        name,
+        () => {
+          const out = runBlock(b, index);
+          if (out !== undefined) printed.set(index, out);
+        },
+        180000,
+      );
     } else if (b.kind === "output") {
       runnable(name, () => {
         const out = printed.get(index - 1);
@@ -185,22 +208,32 @@ describe("README.md's blocks", () => {
       runnable(name, () => {
         const r = sh(b.arg);
         expect(r.status).toBe(0);
-        if (!outputMatches(b.code, r.out)) throw new Error(`README.md:${b.line}: the README shows\n${b.code}\nbut ${b.arg} printed\n${r.out}`);
+        if (!outputMatches(b.code, r.out))
+          throw new Error(`README.md:${b.line}: the README shows\n${b.code}\nbut ${b.arg} printed\n${r.out}`);
       });
     }
   });
 
   runnable("the walk-through: the CLI prints PyTorch's cross-entropy (NumPy's float64 value where torch is missing)", () => {
-    const cli = README.findIndex((b) => b.lang === "sh" && b.code.includes("eval cross_entropy --input input=logits.npy --input target=labels.npy --json"));
+    const cli = README.findIndex(
+      (b) => b.lang === "sh" && b.code.includes("eval cross_entropy --input input=logits.npy --input target=labels.npy --json"),
+    );
     const torch = README.findIndex((b) => b.lang === "python" && b.code.includes("F.cross_entropy(logits, labels)"));
     expect([cli, torch].every((i) => i > 0)).toBe(true);
     const got = (JSON.parse(printed.get(cli)!) as { outputs: { loss: { data: number[] } } }).outputs.loss.data[0];
-    const numpy = spawnSync(PYTHON, ["-c", [
-      "import numpy as np",
-      "x = np.load('logits.npy').astype(np.float64); t = np.load('labels.npy')",
-      "m = x.max(1, keepdims=True); lse = (m + np.log(np.exp(x - m).sum(1, keepdims=True)))[:, 0]",
-      "print(repr(float(np.mean(lse - x[np.arange(len(t)), t]))))",
-    ].join("\n")], { cwd: work, encoding: "utf8" });
+    const numpy = spawnSync(
+      PYTHON,
+      [
+        "-c",
+        [
+          "import numpy as np",
+          "x = np.load('logits.npy').astype(np.float64); t = np.load('labels.npy')",
+          "m = x.max(1, keepdims=True); lse = (m + np.log(np.exp(x - m).sum(1, keepdims=True)))[:, 0]",
+          "print(repr(float(np.mean(lse - x[np.arange(len(t)), t]))))",
+        ].join("\n"),
+      ],
+      { cwd: work, encoding: "utf8" },
+    );
     const want = torchHere ? Number(printed.get(torch)) : Number(numpy.stdout);
     expect(Number.isFinite(want)).toBe(true);
     expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-6 * Math.abs(want));
@@ -210,7 +243,10 @@ describe("README.md's blocks", () => {
 
 describe("README.md's generated parts", () => {
   test("the CLI reference is the CLI's own --help, for every command", () => {
-    const help = (args: string) => spawnSync(process.execPath, [join(ROOT, "dist", "cli", "main.js"), ...args.split(" ").filter(Boolean)], { encoding: "utf8" }).stdout.trimEnd();
+    const help = (args: string) =>
+      spawnSync(process.execPath, [join(ROOT, "dist", "cli", "main.js"), ...args.split(" ").filter(Boolean)], {
+        encoding: "utf8",
+      }).stdout.trimEnd();
     const blocks = README.filter((b) => b.kind === "help");
     const top = help("--help");
     const commands = [...top.matchAll(/^ {2}(\w+) /gm)].map((m) => m[1]).filter((c) => c !== "help");
@@ -222,7 +258,15 @@ describe("README.md's generated parts", () => {
     const script = pathToFileURL(join(ROOT, "scripts", "readme-table.mjs")).href;
     const list = pathToFileURL(join(ROOT, "dist", "cli", "commands", "list.js")).href;
     const index = pathToFileURL(join(ROOT, "dist", "index.js")).href;
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", `import { zhTable } from ${JSON.stringify(script)}; import { markdownTable } from ${JSON.stringify(list)}; import { CATALOGUE } from ${JSON.stringify(index)}; process.stdout.write(zhTable(markdownTable(CATALOGUE)));`], { encoding: "utf8" });
+    const r = spawnSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { zhTable } from ${JSON.stringify(script)}; import { markdownTable } from ${JSON.stringify(list)}; import { CATALOGUE } from ${JSON.stringify(index)}; process.stdout.write(zhTable(markdownTable(CATALOGUE)));`,
+      ],
+      { encoding: "utf8" },
+    );
     expect(r.stderr).toBe("");
     const zh = readFileSync(join(ROOT, "README.zh-CN.md"), "utf8");
     const begin = zh.indexOf("<!-- loss table (zh-CN): generated");
@@ -235,9 +279,17 @@ describe("README.zh-CN.md", () => {
   /** A block's code without its comments (which may be translated) and blank lines. */
   const bare = (b: Block) => {
     const comment = b.lang === "ts" ? /(^|\s)\/\/.*$/ : b.lang === "sh" || b.lang === "python" ? /(^|\s)#.*$/ : null;
-    return b.code.split("\n").map((l) => (comment ? l.replace(comment, "") : l).trimEnd()).filter(Boolean).join("\n");
+    return b.code
+      .split("\n")
+      .map((l) => (comment ? l.replace(comment, "") : l).trimEnd())
+      .filter(Boolean)
+      .join("\n");
   };
-  const same = (a: Block, b: Block) => a.lang === b.lang && a.kind === b.kind && bare(a) === bare(b) && (["not run", "output, not compared"].includes(a.kind) || a.arg === b.arg);
+  const same = (a: Block, b: Block) =>
+    a.lang === b.lang &&
+    a.kind === b.kind &&
+    bare(a) === bare(b) &&
+    (["not run", "output, not compared"].includes(a.kind) || a.arg === b.arg);
 
   test("is linked from the top of the README, and links back", () => {
     const head = readFileSync(join(ROOT, "README.md"), "utf8").split("\n").slice(0, 5).join("\n");
@@ -257,7 +309,11 @@ describe("README.zh-CN.md", () => {
     // "### Working on this repository"
     const lines = readFileSync(join(ROOT, "README.md"), "utf8").split("\n");
     const at = (heading: string) => lines.indexOf(heading) + 1;
-    const [working, walk, losses] = [at("### Working on this repository"), at("## Five minutes: PyTorch and onnx-losses on the same batch"), at("## The losses")];
+    const [working, walk, losses] = [
+      at("### Working on this repository"),
+      at("## Five minutes: PyTorch and onnx-losses on the same batch"),
+      at("## The losses"),
+    ];
     expect(0 < working && working < walk && walk < losses).toBe(true);
     const needed = README.filter((r) => r.line < losses && !(working < r.line && r.line < walk));
     expect(needed.length).toBeGreaterThan(6);
@@ -276,10 +332,16 @@ describe("the Vite config and the page script in the README", () => {
     writeFileSync(join(app, "index.html"), '<!doctype html>\n<html><body><script type="module" src="./main.ts"></script></body></html>\n');
     symlinkSync(ROOT, join(app, "node_modules", "onnx-losses"), "dir");
     for (const dep of ["vite", "onnxruntime-web"]) symlinkSync(join(ROOT, "node_modules", dep), join(app, "node_modules", dep), "dir");
-    const r = spawnSync(process.execPath, [join(ROOT, "node_modules", "vite", "bin", "vite.js"), "build", "--logLevel", "error"], { cwd: app, env, encoding: "utf8", timeout: 170000 });
+    const r = spawnSync(process.execPath, [join(ROOT, "node_modules", "vite", "bin", "vite.js"), "build", "--logLevel", "error"], {
+      cwd: app,
+      env,
+      encoding: "utf8",
+      timeout: 170000,
+    });
     expect([r.status, r.stderr]).toEqual([0, ""]);
     const dist = join(app, "dist");
-    for (const f of ["ort-wasm-simd-threaded.jsep.wasm", "ort-wasm-simd-threaded.jsep.mjs"]) expect(existsSync(join(dist, "ort", f))).toBe(true);
+    for (const f of ["ort-wasm-simd-threaded.jsep.wasm", "ort-wasm-simd-threaded.jsep.mjs"])
+      expect(existsSync(join(dist, "ort", f))).toBe(true);
     const assets = readdirSync(join(dist, "assets")).filter((f) => f.endsWith(".js"));
     const js = assets.map((f) => readFileSync(join(dist, "assets", f), "utf8")).join("\n");
     expect(js).toContain("softmax_focal_loss");

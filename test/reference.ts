@@ -28,7 +28,6 @@ function forItems(dims: number[], f: (item: number, at: (c: number) => number) =
   for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) f(n * S + s, (c) => (n * C + c) * S + s);
 }
 
-
 /** A weight list along the last dim (1 number broadcasts; null weighs 1): the weight of flat element i. */
 function lastDimPicker(dims: number[]): (v: number[] | null | undefined, i: number) => number {
   const last = dims[dims.length - 1];
@@ -38,10 +37,18 @@ function lastDimPicker(dims: number[]): (v: number[] | null | undefined, i: numb
 /** The softmax focal loss's per-class alpha: a list as given, a number to balanceIndex and 1 - it elsewhere, none as 1. */
 function focalAlphas(C: number, o: { alpha?: number | number[] | null; balanceIndex?: number }): number[] {
   const a = o.alpha ?? null;
-  return Array.isArray(a) ? a : typeof a === "number" ? Array.from({ length: C }, (_, c) => (c === (o.balanceIndex ?? 0) ? a : 1 - a)) : Array(C).fill(1);
+  return Array.isArray(a)
+    ? a
+    : typeof a === "number"
+      ? Array.from({ length: C }, (_, c) => (c === (o.balanceIndex ?? 0) ? a : 1 - a))
+      : Array(C).fill(1);
 }
 
-export function crossEntropy(x: Tensor, t: Tensor, o: { weight?: number[] | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number; targetType?: string }): number[] {
+export function crossEntropy(
+  x: Tensor,
+  t: Tensor,
+  o: { weight?: number[] | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number; targetType?: string },
+): number[] {
   const C = x.dims[1];
   const w = o.weight ?? Array(C).fill(1);
   const eps = o.labelSmoothing ?? 0;
@@ -70,7 +77,11 @@ export function crossEntropy(x: Tensor, t: Tensor, o: { weight?: number[] | null
   return reduce(losses, o.reduction ?? "mean", denom);
 }
 
-export function binaryCrossEntropyWithLogits(x: Tensor, y: Tensor, o: { weight?: number[] | null; posWeight?: number[] | null; reduction?: Reduction }): number[] {
+export function binaryCrossEntropyWithLogits(
+  x: Tensor,
+  y: Tensor,
+  o: { weight?: number[] | null; posWeight?: number[] | null; reduction?: Reduction },
+): number[] {
   const pick = lastDimPicker(x.dims);
   const losses = Array.from({ length: x.data.length }, (_, i) => {
     const xi = x.data[i];
@@ -100,7 +111,15 @@ export function sigmoidFocalLoss(x: Tensor, y: Tensor, o: { alpha?: number | nul
 export function softmaxFocalLoss(
   x: Tensor,
   t: Tensor,
-  o: { gamma?: number; alpha?: number | number[] | null; balanceIndex?: number; ignoreIndex?: number; labelSmoothing?: number; oneHotClamp?: number; reduction?: Reduction },
+  o: {
+    gamma?: number;
+    alpha?: number | number[] | null;
+    balanceIndex?: number;
+    ignoreIndex?: number;
+    labelSmoothing?: number;
+    oneHotClamp?: number;
+    reduction?: Reduction;
+  },
 ): number[] {
   const C = x.dims[1];
   const gamma = o.gamma ?? 2;
@@ -164,7 +183,6 @@ export function binaryCrossEntropy(p: Tensor, y: Tensor, o: { weight?: number[] 
   return reduce(losses, o.reduction ?? "mean");
 }
 
-
 /*
  * Float64 gradients in closed form: d loss / d input of the reduced loss ("none": of the sum of the
  * items, as PyTorch's backward(ones_like(loss))), derived by hand from the losses above, independently of
@@ -186,7 +204,11 @@ function softmaxOf(lp: number[]): number[] {
   return lp.map(Math.exp);
 }
 
-export function crossEntropyGrad(x: Tensor, t: Tensor, o: { weight?: number[] | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number; targetType?: string }): number[] {
+export function crossEntropyGrad(
+  x: Tensor,
+  t: Tensor,
+  o: { weight?: number[] | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number; targetType?: string },
+): number[] {
   const C = x.dims[1];
   const w = o.weight ?? Array(C).fill(1);
   const W = w.reduce((a, b) => a + b, 0);
@@ -228,7 +250,11 @@ export function nllLossGrad(x: Tensor, t: Tensor, o: { weight?: number[] | null;
   return scaleGrad(grad, o.reduction ?? "mean", denom);
 }
 
-export function binaryCrossEntropyWithLogitsGrad(x: Tensor, y: Tensor, o: { weight?: number[] | null; posWeight?: number[] | null; reduction?: Reduction }): number[] {
+export function binaryCrossEntropyWithLogitsGrad(
+  x: Tensor,
+  y: Tensor,
+  o: { weight?: number[] | null; posWeight?: number[] | null; reduction?: Reduction },
+): number[] {
   const pick = lastDimPicker(x.dims);
   // d/dx [(1 - y) x + (1 + (pw - 1) y)(-log sigmoid x)] = (1 - y) - (1 + (pw - 1) y) sigmoid(-x)
   const grad = Array.from({ length: x.data.length }, (_, i) => {
@@ -270,7 +296,15 @@ export function sigmoidFocalLossGrad(x: Tensor, y: Tensor, o: { alpha?: number |
 export function softmaxFocalLossGrad(
   x: Tensor,
   t: Tensor,
-  o: { gamma?: number; alpha?: number | number[] | null; balanceIndex?: number; ignoreIndex?: number; labelSmoothing?: number; oneHotClamp?: number; reduction?: Reduction },
+  o: {
+    gamma?: number;
+    alpha?: number | number[] | null;
+    balanceIndex?: number;
+    ignoreIndex?: number;
+    labelSmoothing?: number;
+    oneHotClamp?: number;
+    reduction?: Reduction;
+  },
 ): number[] {
   const C = x.dims[1];
   const gamma = o.gamma ?? 2;

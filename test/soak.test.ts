@@ -34,7 +34,10 @@ async function values(ev: Evaluator, batches: Record<string, TensorInput>[], con
 describe("200 concurrent runs on one evaluator", () => {
   const batches = Array.from({ length: 200 }, (_, i) => batch(i));
 
-  test.each<[string, boolean]>([["in-thread", false], ["worker: true", true]])("%s: exactly the values of 200 sequential runs", async (_what, worker) => {
+  test.each<[string, boolean]>([
+    ["in-thread", false],
+    ["worker: true", true],
+  ])("%s: exactly the values of 200 sequential runs", async (_what, worker) => {
     const ev = await createEvaluator(buildLoss("cross_entropy", { reduction: "none" }), { worker });
     try {
       const sequential = await values(ev, batches, false);
@@ -56,7 +59,10 @@ describe("200 concurrent runs on one evaluator", () => {
 describe("5000 runs in a row on one evaluator", () => {
   /** RSS growth over 5000 runs after a 500-run warm-up, each measured after a full GC, in a child process. */
   function rssGrowth(mode: "in-thread" | "worker"): { growthMiB: number; gc: boolean; runs: number; ms: number; finite: boolean } {
-    const r = spawnSync(process.execPath, ["--expose-gc", join(ROOT, "test", "soak", "rss-child.mjs"), mode, "5000"], { encoding: "utf8", timeout: 50000 });
+    const r = spawnSync(process.execPath, ["--expose-gc", join(ROOT, "test", "soak", "rss-child.mjs"), mode, "5000"], {
+      encoding: "utf8",
+      timeout: 50000,
+    });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     return JSON.parse(r.stdout);

@@ -46,24 +46,40 @@ describe("chunked evaluation equals one pass", () => {
     ["nll_loss", { ignoreIndex: -100 }],
   ])("%s %j with class weights and ignored rows, in chunks of ~40 rows", async (loss, options) => {
     const want = (await onePass(loss, options, t, [N])).data[0] as number;
-    const got = await evaluateNpyFiles({ loss, options }, { input: join(dir, "x.npy"), target: join(dir, "t.npy") }, { chunkBytes: 40 * (C * 4 + 8) });
+    const got = await evaluateNpyFiles(
+      { loss, options },
+      { input: join(dir, "x.npy"), target: join(dir, "t.npy") },
+      { chunkBytes: 40 * (C * 4 + 8) },
+    );
     expect(got.chunks).toBe(Math.ceil(N / 40));
     expect(Math.abs(got.value! - want) / Math.abs(want)).toBeLessThan(1e-6);
   });
 
   test("elementwise losses (mean over elements) and converted dtypes (float64 input, int32 target)", async () => {
     const want = (await onePass("sigmoid_focal_loss", {}, y, [N, C])).data[0] as number;
-    const got = await evaluateNpyFiles({ loss: "sigmoid_focal_loss" }, { input: join(dir, "x64.npy"), target: join(dir, "y.npy") }, { chunkBytes: 3000 });
+    const got = await evaluateNpyFiles(
+      { loss: "sigmoid_focal_loss" },
+      { input: join(dir, "x64.npy"), target: join(dir, "y.npy") },
+      { chunkBytes: 3000 },
+    );
     expect(Math.abs(got.value! - want) / want).toBeLessThan(1e-6);
     const ce = (await onePass("cross_entropy", {}, t, [N])).data[0] as number;
-    const got32 = await evaluateNpyFiles({ loss: "cross_entropy" }, { input: join(dir, "x.npy"), target: join(dir, "t32.npy") }, { chunkBytes: 5000 });
+    const got32 = await evaluateNpyFiles(
+      { loss: "cross_entropy" },
+      { input: join(dir, "x.npy"), target: join(dir, "t32.npy") },
+      { chunkBytes: 5000 },
+    );
     expect(Math.abs(got32.value! - ce) / ce).toBeLessThan(1e-6);
   });
 
   test('reduction "none" streams into an .npy file equal to one pass', async () => {
     const want = await onePass("cross_entropy", { reduction: "none" }, t, [N]);
     const file = join(dir, "none.npy");
-    const got = await evaluateNpyFiles({ loss: "cross_entropy", options: { reduction: "none" } }, { input: join(dir, "x.npy"), target: join(dir, "t.npy") }, { chunkBytes: 7000, noneOutput: file });
+    const got = await evaluateNpyFiles(
+      { loss: "cross_entropy", options: { reduction: "none" } },
+      { input: join(dir, "x.npy"), target: join(dir, "t.npy") },
+      { chunkBytes: 7000, noneOutput: file },
+    );
     expect(got.written).toEqual({ file, dims: [N] });
     const back = decodeNpy(readFileSync(file));
     expect(back.dims).toEqual([N]);
@@ -78,13 +94,15 @@ describe("chunked evaluation equals one pass", () => {
     const bad = BigInt64Array.from(t);
     bad[4321] = -3n;
     writeFileSync(join(dir, "bad.npy"), encodeNpy({ dtype: "int64", dims: [N], data: bad }));
-    await expect(evaluateNpyFiles({ loss: "cross_entropy" }, { input: join(dir, "x.npy"), target: join(dir, "bad.npy") }, { chunkBytes: 10000 })).rejects.toThrow(
+    await expect(
+      evaluateNpyFiles({ loss: "cross_entropy" }, { input: join(dir, "x.npy"), target: join(dir, "bad.npy") }, { chunkBytes: 10000 }),
+    ).rejects.toThrow(
       /^target: expected class indices in \[0, 7\) or ignoreIndex -100 \(C = input dim 1\), received -3 at flat index \d+ \(in rows \d+\.\.\d+ of 5000\)$/,
     );
     writeFileSync(join(dir, "short.npy"), encodeNpy({ dtype: "int64", dims: [N - 1], data: t.subarray(0, N - 1) }));
-    await expect(evaluateNpyFiles({ loss: "cross_entropy" }, { input: join(dir, "x.npy"), target: join(dir, "short.npy") })).rejects.toThrow(
-      "target: expected dim 0 (N) = 5000 as in input dim 0, received [4999]",
-    );
+    await expect(
+      evaluateNpyFiles({ loss: "cross_entropy" }, { input: join(dir, "x.npy"), target: join(dir, "short.npy") }),
+    ).rejects.toThrow("target: expected dim 0 (N) = 5000 as in input dim 0, received [4999]");
   });
 });
 
@@ -112,13 +130,25 @@ describe("a large input: bounded memory, float64 value", () => {
       for (let i = 0; i < times; i++) writeSync(fd, chunk);
       closeSync(fd);
     };
-    const headerOf = (dtype: "float32" | "int64", dims: number[]) => encodeNpy({ dtype, dims, data: dtype === "int64" ? new BigInt64Array(0) : new Float32Array(0) } as never);
+    const headerOf = (dtype: "float32" | "int64", dims: number[]) =>
+      encodeNpy({ dtype, dims, data: dtype === "int64" ? new BigInt64Array(0) : new Float32Array(0) } as never);
     writeRepeated(xFile, headerOf("float32", [N, C]), new Uint8Array(block.buffer), N / P);
     writeRepeated(tFile, headerOf("int64", [N]), new Uint8Array(labels.buffer), N / P);
     try {
       const r2 = spawnSync(
         process.execPath,
-        [join(ROOT, "test", "stream", "rss-child.mjs"), "eval", "cross_entropy", "--input", `input=${xFile}`, "--input", `target=${tFile}`, "--options", JSON.stringify({ weight: w }), "--json"],
+        [
+          join(ROOT, "test", "stream", "rss-child.mjs"),
+          "eval",
+          "cross_entropy",
+          "--input",
+          `input=${xFile}`,
+          "--input",
+          `target=${tFile}`,
+          "--options",
+          JSON.stringify({ weight: w }),
+          "--json",
+        ],
         { encoding: "utf8", maxBuffer: 1 << 20 },
       );
       expect(r2.status).toBe(0);
@@ -127,7 +157,9 @@ describe("a large input: bounded memory, float64 value", () => {
       const got = JSON.parse(res.out).outputs.loss.data[0] as number;
       expect(Math.abs(got - want) / want).toBeLessThan(1e-6);
       expect(res.maxRssMiB).toBeLessThan(600);
-      console.log(`streamed ${N} x ${C} float32 (${((N * C * 4) / 1e9).toFixed(2)} GB): peak RSS ${res.maxRssMiB.toFixed(0)} MiB, value ${got} vs float64 ${want}`);
+      console.log(
+        `streamed ${N} x ${C} float32 (${((N * C * 4) / 1e9).toFixed(2)} GB): peak RSS ${res.maxRssMiB.toFixed(0)} MiB, value ${got} vs float64 ${want}`,
+      );
     } finally {
       rmSync(xFile, { force: true });
       rmSync(tFile, { force: true });

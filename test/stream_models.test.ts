@@ -43,8 +43,8 @@ function dataFor(loss: string): { feeds: Record<string, TensorData>; files: Reco
   return { feeds, files };
 }
 
-
-const close = (a: number, b: number, rel = 1e-6) => (Number.isNaN(a) && Number.isNaN(b)) || Math.abs(a - b) <= rel * Math.max(1e-30, Math.abs(a), Math.abs(b));
+const close = (a: number, b: number, rel = 1e-6) =>
+  (Number.isNaN(a) && Number.isNaN(b)) || Math.abs(a - b) <= rel * Math.max(1e-30, Math.abs(a), Math.abs(b));
 
 /** Bytes of about 7 rows per chunk, so that every stream runs many chunks. */
 const CHUNK = 7 * C * 12;
@@ -84,7 +84,9 @@ describe("every loss and reduction: --stream equals one pass over the same file"
     const files = { input: join(dir, "empty_x.npy"), target: join(dir, "empty_t.npy") };
     writeFileSync(files.input, encodeNpy({ dtype: "float32", dims: [0, C], data: new Float32Array(0) }));
     writeFileSync(files.target, encodeNpy({ dtype: "float32", dims: [0], data: new Float32Array(0) }));
-    await expect(evaluateNpyFiles({ loss: "cross_entropy" }, files)).rejects.toThrow("target: expected dtype int64 (int32 accepted), received float32");
+    await expect(evaluateNpyFiles({ loss: "cross_entropy" }, files)).rejects.toThrow(
+      "target: expected dtype int64 (int32 accepted), received float32",
+    );
     writeFileSync(files.target, encodeNpy({ dtype: "int64", dims: [0], data: new BigInt64Array(0) }));
     const s = await evaluateNpyFiles({ loss: "cross_entropy" }, files);
     expect(s.value).toBeNaN(); // mean over no items, as PyTorch and one pass
@@ -172,7 +174,8 @@ describe("models onnx-losses did not write", () => {
 });
 
 describe("models whose outputs lie about being per item or sums are refused, not combined", () => {
-  const refusal = (what: string, reason: string) => `${what}: cannot be evaluated in chunks: ${reason}; evaluate it in one pass (without --stream)`;
+  const refusal = (what: string, reason: string) =>
+    `${what}: cannot be evaluated in chunks: ${reason}; evaluate it in one pass (without --stream)`;
 
   test("per-item outputs that depend on other rows (a cumulative sum)", async () => {
     const g = new Graph("cumsum");
@@ -180,7 +183,10 @@ describe("models whose outputs lie about being per item or sums are refused, not
     g.output(g.node("CumSum", [reduceSum(x, { axes: [1] }), g.constant(0, "int64")]), "running", ["N"]);
     const outDir = mkdtempSync(join(dir, "out-"));
     await expect(evaluateNpyFiles(g.toModel(), { x: xFile }, { chunkBytes: CHUNK, outDir, what: "cumsum.onnx" })).rejects.toThrow(
-      refusal("cumsum.onnx", "its output running is not per item along N: rows 0..9 and 10..20 evaluated apart do not combine into rows 0..20"),
+      refusal(
+        "cumsum.onnx",
+        "its output running is not per item along N: rows 0..9 and 10..20 evaluated apart do not combine into rows 0..20",
+      ),
     );
   });
 
@@ -206,7 +212,10 @@ describe("models whose outputs lie about being per item or sums are refused, not
     const n = max.annotate(cast(max.node("Size", [x], {}, { dtype: "int64" }), "float64"), "weight_sum", []);
     max.output(cast(max.node("Div", [m, n]), "float32"), "loss", []);
     await expect(evaluateNpyFiles(max.toModel(), { x: xFile }, { chunkBytes: CHUNK, what: "max.onnx" })).rejects.toThrow(
-      refusal("max.onnx", "its output loss_sum is not a sum over items: rows 0..9 and 10..20 evaluated apart do not combine into rows 0..20"),
+      refusal(
+        "max.onnx",
+        "its output loss_sum is not a sum over items: rows 0..9 and 10..20 evaluated apart do not combine into rows 0..20",
+      ),
     );
   });
 

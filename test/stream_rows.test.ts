@@ -24,8 +24,8 @@ const posix = process.platform !== "win32";
 
 const cli = (...argv: string[]): Promise<CliRun> => runCliIn(dir, argv);
 
-
-const refusal = (what: string, reason: string) => `${what}: cannot be evaluated in chunks: ${reason}; evaluate it in one pass (without --stream)`;
+const refusal = (what: string, reason: string) =>
+  `${what}: cannot be evaluated in chunks: ${reason}; evaluate it in one pass (without --stream)`;
 
 /** logits = x - the batch's mean over rows: per item in shape, not in value. */
 function centring(C: number): Uint8Array {
@@ -49,22 +49,31 @@ describe("the row check runs whatever the chunk size", () => {
   test("a row-centring model in one-row chunks is refused (it streamed zeros)", async () => {
     const outDir = mkdtempSync(join(dir, "out-"));
     await expect(evaluateNpyFiles(centring(C), { x: files.x }, { chunkBytes: C * 4, outDir, what: "centred.onnx" })).rejects.toThrow(
-      refusal("centred.onnx", "its output logits is not per item along N: rows 0..0 and 1..1 evaluated apart do not combine into rows 0..1"),
+      refusal(
+        "centred.onnx",
+        "its output logits is not per item along N: rows 0..0 and 1..1 evaluated apart do not combine into rows 0..1",
+      ),
     );
     expect(readdirSync(outDir)).toEqual([]);
   });
 
-  test.each([1, 2, 3])("an attached cross-entropy (reduction none) after a row-centring model, chunks of %i rows, is refused", async (rows) => {
-    const model = attachLoss(centring(C), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model;
-    const one = await onePass(model, { x: { dtype: "float32", dims: [4, C], data: X }, target: { dtype: "int64", dims: [4], data: T } });
-    expect(Array.from(one.loss.data as Float32Array, (v) => +v.toFixed(3))).toEqual([0, 4.513, 5.211, 6.52]);
-    const outDir = mkdtempSync(join(dir, "out-"));
-    const h = Math.floor(Math.max(2, rows) / 2);
-    const last = Math.max(2, rows) - 1;
-    await expect(evaluateNpyFiles(model, files, { chunkBytes: rows * rowBytes, outDir, what: "a.onnx" })).rejects.toThrow(
-      refusal("a.onnx", `its output logits is not per item along N: rows 0..${h - 1} and ${h}..${last} evaluated apart do not combine into rows 0..${last}`),
-    );
-  });
+  test.each([1, 2, 3])(
+    "an attached cross-entropy (reduction none) after a row-centring model, chunks of %i rows, is refused",
+    async (rows) => {
+      const model = attachLoss(centring(C), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model;
+      const one = await onePass(model, { x: { dtype: "float32", dims: [4, C], data: X }, target: { dtype: "int64", dims: [4], data: T } });
+      expect(Array.from(one.loss.data as Float32Array, (v) => +v.toFixed(3))).toEqual([0, 4.513, 5.211, 6.52]);
+      const outDir = mkdtempSync(join(dir, "out-"));
+      const h = Math.floor(Math.max(2, rows) / 2);
+      const last = Math.max(2, rows) - 1;
+      await expect(evaluateNpyFiles(model, files, { chunkBytes: rows * rowBytes, outDir, what: "a.onnx" })).rejects.toThrow(
+        refusal(
+          "a.onnx",
+          `its output logits is not per item along N: rows 0..${h - 1} and ${h}..${last} evaluated apart do not combine into rows 0..${last}`,
+        ),
+      );
+    },
+  );
 
   test("the CLI: --chunk-mb 1 on rows of 800 kB exits 2 with one line; a model that keeps rows apart streams as one pass", async () => {
     const wide = 200000;
@@ -82,7 +91,10 @@ describe("the row check runs whatever the chunk size", () => {
     // the same loss after a model that keeps rows apart (negation): streamed in one-row chunks, as one pass
     const g = new Graph("negated", { opset: 17 });
     g.output(neg(g.input("x", "float32", ["N", wide])), "logits", ["N", wide]);
-    writeFileSync(join(dir, "neg.onnx"), attachLoss(g.toModel(), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model);
+    writeFileSync(
+      join(dir, "neg.onnx"),
+      attachLoss(g.toModel(), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model,
+    );
     const s = await cli("eval", "neg.onnx", "--input", "x=wx.npy", "--input", "target=wt.npy", "--chunk-mb", "1", "--out", "neg_out");
     expect([s.code, s.err]).toEqual([0, ""]);
     expect(s.out).toContain("loss float32 [3]: streamed to neg_out/loss.npy (2 chunks)"); // rows 0..1, then 2
@@ -100,10 +112,30 @@ describe("a chunk holds at least one row: a larger row is refused with the flag 
     writeFileSync(join(dir, "bx.npy"), encodeNpy({ dtype: "float32", dims: [2, wide], data: x }));
     writeFileSync(join(dir, "by.npy"), encodeNpy({ dtype: "float32", dims: [2, wide], data: y }));
     const bce = { loss: "binary_cross_entropy_with_logits", options: { reduction: "none" } };
-    await expect(evaluateNpyFiles(bce, { input: join(dir, "bx.npy"), target: join(dir, "by.npy") }, { chunkBytes: 2 ** 20, noneOutput: join(dir, "b.npy"), what: "bce" })).rejects.toThrow(
-      refusal("bce", "one row of its inputs (input, target together) is 2 MiB, above the chunk size of 1 MiB, and a chunk holds at least one row: raise --chunk-mb (chunkBytes) to 2 or more"),
+    await expect(
+      evaluateNpyFiles(
+        bce,
+        { input: join(dir, "bx.npy"), target: join(dir, "by.npy") },
+        { chunkBytes: 2 ** 20, noneOutput: join(dir, "b.npy"), what: "bce" },
+      ),
+    ).rejects.toThrow(
+      refusal(
+        "bce",
+        "one row of its inputs (input, target together) is 2 MiB, above the chunk size of 1 MiB, and a chunk holds at least one row: raise --chunk-mb (chunkBytes) to 2 or more",
+      ),
     );
-    const argv = ["eval", "binary_cross_entropy_with_logits", "--input", "input=bx.npy", "--input", "target=by.npy", "--options", '{"reduction":"none"}', "--out", "b_out"];
+    const argv = [
+      "eval",
+      "binary_cross_entropy_with_logits",
+      "--input",
+      "input=bx.npy",
+      "--input",
+      "target=by.npy",
+      "--options",
+      '{"reduction":"none"}',
+      "--out",
+      "b_out",
+    ];
     const r = await cli(...argv, "--chunk-mb", "1");
     expect([r.code, r.out]).toEqual([2, ""]);
     expect(r.err).toBe(
@@ -120,7 +152,8 @@ describe("a chunk holds at least one row: a larger row is refused with the flag 
 });
 
 (posix ? describe : describe.skip)("inputs that are not regular files", () => {
-  const sh = (script: string) => spawnSync("bash", ["-c", script], { cwd: dir, encoding: "utf8", timeout: 60000, env: { ...process.env, CLI } });
+  const sh = (script: string) =>
+    spawnSync("bash", ["-c", script], { cwd: dir, encoding: "utf8", timeout: 60000, env: { ...process.env, CLI } });
   const line = (shown: string) =>
     `onnx-losses: ${shown}: expected a regular file to stream, received a FIFO or pipe: streamed evaluation reads files by offset; copy it to a regular file\n`;
 
@@ -131,7 +164,9 @@ describe("a chunk holds at least one row: a larger row is refused with the flag 
     for (const inputs of ["--input input=<(cat ce_x.npy) --input target=t.npy", "--input input=ce_x.npy --input target=<(cat t.npy)"]) {
       const r = sh(`node "$CLI" eval cross_entropy ${inputs} --stream`);
       expect([r.status, r.stdout]).toEqual([2, ""]);
-      expect(r.stderr).toMatch(/^onnx-losses: \/dev\/fd\/\d+: expected a regular file to stream, received a FIFO or pipe: .*; copy it to a regular file\n$/);
+      expect(r.stderr).toMatch(
+        /^onnx-losses: \/dev\/fd\/\d+: expected a regular file to stream, received a FIFO or pipe: .*; copy it to a regular file\n$/,
+      );
       // one pass reads whole files through the bounded reader, which takes regular files only (a pipe
       // has no size to check before reading)
       const p = sh(`node "$CLI" eval cross_entropy ${inputs} --json`);
@@ -155,12 +190,16 @@ describe("a chunk holds at least one row: a larger row is refused with the flag 
 (process.platform === "linux" ? describe : describe.skip)("open files", () => {
   test("more inputs than ulimit -n under --stream: exit 2 naming the path (was internal error: EMFILE)", () => {
     const inputs = Array.from({ length: 100 }, (_, i) => `--input x${i}=t.npy`).join(" ");
-    const r = spawnSync("bash", ["-c", `ulimit -n 50 && node "$CLI" eval cross_entropy --input input=ce_x.npy --input target=t.npy ${inputs} --stream`], {
-      cwd: dir,
-      encoding: "utf8",
-      timeout: 60000,
-      env: { ...process.env, CLI },
-    });
+    const r = spawnSync(
+      "bash",
+      ["-c", `ulimit -n 50 && node "$CLI" eval cross_entropy --input input=ce_x.npy --input target=t.npy ${inputs} --stream`],
+      {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 60000,
+        env: { ...process.env, CLI },
+      },
+    );
     expect([r.status, r.stdout]).toEqual([2, ""]);
     expect(r.stderr).toBe(`onnx-losses: ${join(dir, "t.npy")}: too many open files in this process (raise ulimit -n)\n`);
   });
@@ -179,7 +218,14 @@ describe("a chunk holds at least one row: a larger row is refused with the flag 
       [[ce, { input: xs, target: join(dir, "bad_t.npy") }, { chunkBytes: rowBytes }], /received 9 at flat index 3/],
       [[ce, { input: xs, target: join(dir, "missing.npy") }], /ENOENT/],
       [[centring(C), { x: xs }, { chunkBytes: C * 4, outDir: dir }], /cannot be evaluated in chunks/],
-      [[{ loss: "cross_entropy", options: { reduction: "none" } }, { input: xs, target: join(dir, "t.npy") }, { chunkBytes: 2 * rowBytes, outDir: join(dir, "a_file") }], /EEXIST|ENOTDIR/],
+      [
+        [
+          { loss: "cross_entropy", options: { reduction: "none" } },
+          { input: xs, target: join(dir, "t.npy") },
+          { chunkBytes: 2 * rowBytes, outDir: join(dir, "a_file") },
+        ],
+        /EEXIST|ENOTDIR/,
+      ],
       [[ce, { input: xs, target: join(dir, "t.npy") }, { chunkBytes: 8 }], /raise --chunk-mb/],
     ];
     // one run first, so that what onnxruntime keeps open for the process is open before counting

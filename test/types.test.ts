@@ -35,7 +35,14 @@ describe("typed options", () => {
     expect(buildLoss("softmax_focal_loss", focal).options.gamma).toBe(1);
     const name: string = "sigmoid_focal_loss";
     expect(buildLoss(name, { alpha: null }).options.alpha).toBeNull();
-    const names: LossName[] = ["cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "softmax_focal_loss", "sigmoid_focal_loss"];
+    const names: LossName[] = [
+      "cross_entropy",
+      "nll_loss",
+      "binary_cross_entropy",
+      "binary_cross_entropy_with_logits",
+      "softmax_focal_loss",
+      "sigmoid_focal_loss",
+    ];
     for (const n of names) expect(buildLoss(n).name).toBe(n);
   });
 });

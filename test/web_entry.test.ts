@@ -32,7 +32,9 @@ describe("onnx-losses/web", () => {
     expect(none[1]).toMatchObject({ available: false, reason: expect.stringContaining("gave no adapter") });
     const some = await webProviderStatuses({ gpu: { requestAdapter: async () => ({}) } });
     expect(some[1]).toEqual({ name: "webgpu", available: true });
-    await expect(createEvaluator(buildLoss("cross_entropy"), { ep: "webgpu" })).rejects.toThrow(/^execution provider webgpu: not available \(webgpu: /);
+    await expect(createEvaluator(buildLoss("cross_entropy"), { ep: "webgpu" })).rejects.toThrow(
+      /^execution provider webgpu: not available \(webgpu: /,
+    );
   });
 
   test("the adapter is probed once per navigator (a browser logs a line for each request that finds none)", async () => {
@@ -44,7 +46,10 @@ describe("onnx-losses/web", () => {
   });
 
   test("worker: true is Node only: refused, naming the page's own Worker", async () => {
-    const err = await createEvaluator(buildLoss("cross_entropy"), { worker: true }).then(() => null, (e: unknown) => e);
+    const err = await createEvaluator(buildLoss("cross_entropy"), { worker: true }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(OptionError);
     expect((err as Error).message).toBe(
       "worker: expected false or nothing in the browser entry, received true (worker: true is Node only; in the browser run the page's own Worker, one that imports onnx-losses/web)",
@@ -84,9 +89,15 @@ describe("WebGPU lowering", () => {
     for (const options of variants) {
       const m = readModel(buildLoss(name, options, { lowering: "webgpu" }).model);
       const ops = m.nodes.map((n) => n.opType);
-      for (const bad of ["LogSoftmax", "Softplus", "OneHot", "Max", "Min", "Size", "Range"]) expect({ options, ops }).toEqual({ options, ops: ops.filter((o) => o !== bad) });
+      for (const bad of ["LogSoftmax", "Softplus", "OneHot", "Max", "Min", "Size", "Range"])
+        expect({ options, ops }).toEqual({ options, ops: ops.filter((o) => o !== bad) });
       const shapes = new Set(m.nodes.filter((n) => n.opType === "Shape").flatMap((n) => n.outputs));
-      expect(m.nodes.filter((n) => n.inputs.some((i) => shapes.has(i))).map((n) => n.opType).filter((o) => o !== "Expand")).toEqual([]);
+      expect(
+        m.nodes
+          .filter((n) => n.inputs.some((i) => shapes.has(i)))
+          .map((n) => n.opType)
+          .filter((o) => o !== "Expand"),
+      ).toEqual([]);
       expect(m.nodes.filter((n) => n.opType === "Cast" && n.attributes.to === 11)).toEqual([]); // no float64
       expect(m.inputs.map((i) => i.dtype)).not.toContain("int64");
       expect(m.metadata["onnx_losses.lowering"]).toBe("webgpu");
@@ -96,32 +107,36 @@ describe("WebGPU lowering", () => {
 
 describe("WebGPU lowering on an empty batch", () => {
   // the lowering's counts and class indices come from shapes of slices: N = 0 (and a zero spatial dim) must still work
-  test.each(CATALOGUE.map((d) => d.name))("%s: the lowered graph gives what the plain graph gives, N = 0, ranks 2 and 5, every reduction, with input_grad", async (name) => {
-    const extra: Record<string, Record<string, unknown>> = {
-      cross_entropy: { labelSmoothing: 0.1, weight: [1, 2, 3] },
-      nll_loss: { weight: [1, 2, 3] },
-      softmax_focal_loss: { labelSmoothing: 0.1, alpha: 0.25, balanceIndex: 1 },
-    };
-    for (const rank of name.startsWith("binary") || name === "sigmoid_focal_loss" ? [1, 2, 5] : [2, 5]) {
-      for (const reduction of ["mean", "sum", "none"] as const) {
-        const options: Record<string, unknown> = { rank, reduction, gradient: true, ...(extra[name] ?? {}) };
-        const outs = [];
-        for (const lowering of ["none", "webgpu"] as const) {
-          const g = buildLoss(name, options, { lowering });
-          const feeds: Record<string, TensorInput> = {};
-          for (const i of g.inputs) {
-            const dims = i.shape.map((d) => (d === "N" ? 0 : typeof d === "number" ? d : 3));
-            feeds[i.name] = { dims, data: i.dtype === "int64" || i.dtype === "int32" ? new BigInt64Array(0) : new Float32Array(0) };
+  test.each(CATALOGUE.map((d) => d.name))(
+    "%s: the lowered graph gives what the plain graph gives, N = 0, ranks 2 and 5, every reduction, with input_grad",
+    async (name) => {
+      const extra: Record<string, Record<string, unknown>> = {
+        cross_entropy: { labelSmoothing: 0.1, weight: [1, 2, 3] },
+        nll_loss: { weight: [1, 2, 3] },
+        softmax_focal_loss: { labelSmoothing: 0.1, alpha: 0.25, balanceIndex: 1 },
+      };
+      for (const rank of name.startsWith("binary") || name === "sigmoid_focal_loss" ? [1, 2, 5] : [2, 5]) {
+        for (const reduction of ["mean", "sum", "none"] as const) {
+          const options: Record<string, unknown> = { rank, reduction, gradient: true, ...(extra[name] ?? {}) };
+          const outs = [];
+          for (const lowering of ["none", "webgpu"] as const) {
+            const g = buildLoss(name, options, { lowering });
+            const feeds: Record<string, TensorInput> = {};
+            for (const i of g.inputs) {
+              const dims = i.shape.map((d) => (d === "N" ? 0 : typeof d === "number" ? d : 3));
+              feeds[i.name] = { dims, data: i.dtype === "int64" || i.dtype === "int32" ? new BigInt64Array(0) : new Float32Array(0) };
+            }
+            const ev = await createEvaluator(g);
+            outs.push(await ev.run(feeds));
+            await ev.release();
           }
-          const ev = await createEvaluator(g);
-          outs.push(await ev.run(feeds));
-          await ev.release();
+          const show = (o: Record<string, { dims: number[]; data: ArrayLike<number | bigint> }>) =>
+            Object.fromEntries(Object.entries(o).map(([k, v]) => [k, { dims: v.dims, data: Array.from(v.data, Number) }]));
+          expect({ name, options, out: show(outs[1]) }).toEqual({ name, options, out: show(outs[0]) });
         }
-        const show = (o: Record<string, { dims: number[]; data: ArrayLike<number | bigint> }>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, { dims: v.dims, data: Array.from(v.data, Number) }]));
-        expect({ name, options, out: show(outs[1]) }).toEqual({ name, options, out: show(outs[0]) });
       }
-    }
-  });
+    },
+  );
 });
 
 describe.each(fixtureFiles())("%s through onnxruntime-web (wasm)", (file) => {

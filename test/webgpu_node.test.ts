@@ -21,7 +21,17 @@ import { linearHeadStep } from "../src/losses/linear_head.js";
 import { buildLoss } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { FIXTURES, firstMismatch, fixtureFiles, loadFixtures, num, ROOT } from "./helpers.js";
-import { base64, fixtureJobs, loweredGraphJobs, mismatches, placementFailures, type Expected, type Job, type JobResult, type JobSet } from "./webgpu/jobs.js";
+import {
+  base64,
+  fixtureJobs,
+  loweredGraphJobs,
+  mismatches,
+  placementFailures,
+  type Expected,
+  type Job,
+  type JobResult,
+  type JobSet,
+} from "./webgpu/jobs.js";
 import { describeIcd, nodeWebgpuSuite, swiftShaderIcd, webgpuChildEnv } from "./webgpu/env.js";
 
 const RUNNER = join(ROOT, "test", "webgpu", "node_runner.mjs");
@@ -69,17 +79,31 @@ nodeWebgpuSuite("onnxruntime-node, --ep webgpu on a real adapter", () => {
   });
 
   test("the adapter is there: a session starts on webgpu", async () => {
-    const { results } = await runner("eval", [{ id: "probe", model: base64(buildLoss("cross_entropy").model), feeds: { input: { dtype: "float32", dims: [1, 2], data: [0, 0] }, target: { dtype: "int64", dims: [1], data: [0] } } }], "probe");
+    const { results } = await runner(
+      "eval",
+      [
+        {
+          id: "probe",
+          model: base64(buildLoss("cross_entropy").model),
+          feeds: { input: { dtype: "float32", dims: [1, 2], data: [0, 0] }, target: { dtype: "int64", dims: [1], data: [0] } },
+        },
+      ],
+      "probe",
+    );
     expect(results[0].error).toBeUndefined();
     expect(results[0].provider).toBe("webgpu");
     expect(num(results[0].outputs!.loss.data[0])).toBeCloseTo(Math.log(2), 6);
   }, 60000);
 
-  test.each(fixtureFiles().filter((f) => f !== "float16.json"))("%s: every case, forward and input_grad, default and lowered, equals PyTorch", async (file) => {
-    const set = fixtureJobs([file]);
-    expect(set.jobs.length).toBeGreaterThan(40);
-    expect(mismatches(set, await evaluate(set, file), "webgpu")).toEqual([]);
-  }, 1200000);
+  test.each(fixtureFiles().filter((f) => f !== "float16.json"))(
+    "%s: every case, forward and input_grad, default and lowered, equals PyTorch",
+    async (file) => {
+      const set = fixtureJobs([file]);
+      expect(set.jobs.length).toBeGreaterThan(40);
+      expect(mismatches(set, await evaluate(set, file), "webgpu")).toEqual([]);
+    },
+    1200000,
+  );
 
   test("every node of every lowered graph (each fixture's options, forward and input_grad, and the step graphs) is placed on the WebGPU provider", async () => {
     const jobs = loweredGraphJobs();
@@ -89,21 +113,47 @@ nodeWebgpuSuite("onnxruntime-node, --ep webgpu on a real adapter", () => {
   }, 600000);
 
   test("the linear-head step, default and lowered: loss, W_next and b_next on webgpu equal the CPU's", async () => {
-    const N = 64, D = 3, C = 4;
+    const N = 64,
+      D = 3,
+      C = 4;
     let s = 7;
     const r = () => ((s = (s * 16807) % 2147483647) / 2147483647) * 2 - 1;
-    const X = Array.from({ length: N * D }, r), W = Array.from({ length: D * C }, r), b = Array.from({ length: C }, r);
+    const X = Array.from({ length: N * D }, r),
+      W = Array.from({ length: D * C }, r),
+      b = Array.from({ length: C }, r);
     const t = Array.from({ length: N }, (_, i) => (i * 7) % C);
-    const feeds = { X: { dtype: "float32" as const, dims: [N, D], data: X }, target: { dtype: "int64" as const, dims: [N], data: t }, W: { dtype: "float32" as const, dims: [D, C], data: W }, b: { dtype: "float32" as const, dims: [C], data: b } };
+    const feeds = {
+      X: { dtype: "float32" as const, dims: [N, D], data: X },
+      target: { dtype: "int64" as const, dims: [N], data: t },
+      W: { dtype: "float32" as const, dims: [D, C], data: W },
+      b: { dtype: "float32" as const, dims: [C], data: b },
+    };
     const set: JobSet = { jobs: [], expected: new Map() };
     for (const loss of ["cross_entropy", "softmax_focal_loss", "sigmoid_focal_loss"]) {
       for (const lowering of ["none", "webgpu"] as const) {
         const step = linearHeadStep(loss, loss === "sigmoid_focal_loss" ? {} : { reduction: "sum" }, { lr: 0.5 }, { lowering });
         const id = `${loss} [${lowering}]`;
-        set.jobs.push({ id, model: base64(step.model), feeds: loss === "sigmoid_focal_loss" ? { ...feeds, target: { dtype: "float32", dims: [N, C], data: Array.from({ length: N * C }, (_, i) => (i % 3 === 0 ? 1 : 0)) } } : feeds });
+        set.jobs.push({
+          id,
+          model: base64(step.model),
+          feeds:
+            loss === "sigmoid_focal_loss"
+              ? {
+                  ...feeds,
+                  target: { dtype: "float32", dims: [N, C], data: Array.from({ length: N * C }, (_, i) => (i % 3 === 0 ? 1 : 0)) },
+                }
+              : feeds,
+        });
         const cpu = await createEvaluator(step);
         const f = set.jobs[set.jobs.length - 1].feeds;
-        const out = await cpu.run(Object.fromEntries(Object.entries(f).map(([k, v]) => [k, { dims: v.dims, data: v.dtype === "int64" ? BigInt64Array.from(v.data, (x) => BigInt(x)) : Float32Array.from(v.data, num) }])));
+        const out = await cpu.run(
+          Object.fromEntries(
+            Object.entries(f).map(([k, v]) => [
+              k,
+              { dims: v.dims, data: v.dtype === "int64" ? BigInt64Array.from(v.data, (x) => BigInt(x)) : Float32Array.from(v.data, num) },
+            ]),
+          ),
+        );
         await cpu.release();
         const want: Expected = {};
         for (const [name, o] of Object.entries(out)) want[name] = { dims: o.dims, data: Array.from(o.data as Float32Array) };
@@ -114,28 +164,63 @@ nodeWebgpuSuite("onnxruntime-node, --ep webgpu on a real adapter", () => {
   }, 300000);
 
   test("a loss attached to torch.onnx.export models (MLP, segmenter, shared logits): loss and d loss / d logits on webgpu equal PyTorch", async () => {
-    type AttachCase = { id: string; model: string; output: string; loss: string; options: Record<string, unknown>; inputs: Record<string, { dtype: "float32" | "int64"; dims: number[]; data: number[] }>; loss_value: { data: (number | string)[] }; grad: { dims: number[]; data: (number | string)[] } };
+    type AttachCase = {
+      id: string;
+      model: string;
+      output: string;
+      loss: string;
+      options: Record<string, unknown>;
+      inputs: Record<string, { dtype: "float32" | "int64"; dims: number[]; data: number[] }>;
+      loss_value: { data: (number | string)[] };
+      grad: { dims: number[]; data: (number | string)[] };
+    };
     const cases = (JSON.parse(readFileSync(join(FIXTURES, "attach", "cases.json"), "utf8")) as { cases: AttachCase[] }).cases;
     const set: JobSet = { jobs: [], expected: new Map() };
     for (const c of cases) {
-      const a = attachLoss(readFileSync(join(FIXTURES, "attach", c.model)), { output: c.output, loss: c.loss, options: c.options, gradient: true });
+      const a = attachLoss(readFileSync(join(FIXTURES, "attach", c.model)), {
+        output: c.output,
+        loss: c.loss,
+        options: c.options,
+        gradient: true,
+      });
       set.jobs.push({ id: c.id, model: base64(a.model), feeds: { x: c.inputs.x, target: c.inputs.target } });
-      set.expected.set(c.id, { loss: { dims: [], data: c.loss_value.data.map(num) }, [`${c.output}_grad`]: { dims: c.grad.dims, data: c.grad.data.map(num) } });
+      set.expected.set(c.id, {
+        loss: { dims: [], data: c.loss_value.data.map(num) },
+        [`${c.output}_grad`]: { dims: c.grad.dims, data: c.grad.data.map(num) },
+      });
     }
     expect(set.jobs.length).toBeGreaterThanOrEqual(8);
     const results = await evaluate(set, "attach");
     // reduction "none" losses have the item dims; compare values, whatever their dims
-    for (const r of results) for (const [name, w] of Object.entries(set.expected.get(r.id)!)) if (r.outputs?.[name]) w.dims = r.outputs[name].dims;
+    for (const r of results)
+      for (const [name, w] of Object.entries(set.expected.get(r.id)!)) if (r.outputs?.[name]) w.dims = r.outputs[name].dims;
     expect(mismatches(set, results, "webgpu")).toEqual([]);
   }, 300000);
 
   test("the real binary: eval --ep webgpu prints PyTorch's value, and stderr stays empty", () => {
     const sample = loadFixtures("samples.json").find((s) => s.loss === "cross_entropy")!;
-    const x = sample.inputs.input, t = sample.inputs.target;
+    const x = sample.inputs.input,
+      t = sample.inputs.target;
     writeFileSync(join(dir, "x.npy"), encodeNpy({ dtype: "float32", dims: x.dims, data: Float32Array.from(x.data, num) }));
     writeFileSync(join(dir, "t.npy"), encodeNpy({ dtype: "int64", dims: t.dims, data: BigInt64Array.from(t.data, (v) => BigInt(v)) }));
     for (const lowering of [[], ["--lowering", "webgpu"]]) {
-      const r = spawnSync(process.execPath, [join(ROOT, "dist", "cli", "main.js"), "eval", "cross_entropy", "--input", "input=x.npy", "--input", "target=t.npy", "--ep", "webgpu", "--json", ...lowering], { cwd: dir, env, encoding: "utf8" });
+      const r = spawnSync(
+        process.execPath,
+        [
+          join(ROOT, "dist", "cli", "main.js"),
+          "eval",
+          "cross_entropy",
+          "--input",
+          "input=x.npy",
+          "--input",
+          "target=t.npy",
+          "--ep",
+          "webgpu",
+          "--json",
+          ...lowering,
+        ],
+        { cwd: dir, env, encoding: "utf8" },
+      );
       expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
       const got = (JSON.parse(r.stdout) as { outputs: { loss: { data: number[] } } }).outputs.loss.data;
       expect(firstMismatch(got, sample.expected.data.map(num))).toBe(-1);

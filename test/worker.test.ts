@@ -15,7 +15,18 @@ import { ROOT } from "./helpers.js";
 
 // the build, typed as the sources (a path TypeScript does not follow, so typechecking needs no build)
 const lib = (await import(join(ROOT, "dist", "index.js"))) as typeof import("../src/index.js");
-const { buildLoss, createEvaluator, evaluateNpyFiles, encodeNpy, Graph, InputError, OnnxRuntimeError, OptionError, ProviderError, nodeProviderStatuses } = lib;
+const {
+  buildLoss,
+  createEvaluator,
+  evaluateNpyFiles,
+  encodeNpy,
+  Graph,
+  InputError,
+  OnnxRuntimeError,
+  OptionError,
+  ProviderError,
+  nodeProviderStatuses,
+} = lib;
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-worker-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -108,7 +119,10 @@ describe("worker: true gives the in-thread evaluator's errors", () => {
     const good = small([0n, 1n]);
     for (const f of [feeds, good]) {
       expect(await outcome(ev.run(f))).toEqual(await outcome(inThreadEv.run(f)));
-      expect(await outcome(ev.run(f))).toEqual({ error: "UserError", message: "model: this evaluator was released; create another one to run again" });
+      expect(await outcome(ev.run(f))).toEqual({
+        error: "UserError",
+        message: "model: this evaluator was released; create another one to run again",
+      });
     }
     expect(await outcome(ev.release())).toEqual(await outcome(inThreadEv.release()));
   });
@@ -116,7 +130,10 @@ describe("worker: true gives the in-thread evaluator's errors", () => {
   test("onnxruntime failing inside the worker: the same OnnxRuntimeError (an Expand to an impossible shape)", async () => {
     const [inThread, inWorker] = await both(expandModel(), { what: "expand.onnx" }, { x: { data: new Float32Array(3), dims: [3] } });
     expect(inWorker).toEqual(inThread);
-    expect(inWorker).toMatchObject({ error: "OnnxRuntimeError", message: expect.stringMatching(/^expand\.onnx: onnxruntime failed to run the model: .*invalid expand shape/) });
+    expect(inWorker).toMatchObject({
+      error: "OnnxRuntimeError",
+      message: expect.stringMatching(/^expand\.onnx: onnxruntime failed to run the model: .*invalid expand shape/),
+    });
     // and the worker runs on after it
     const ev = await createEvaluator(expandModel(), { worker: true });
     await expect(ev.run({ x: { data: new Float32Array(3), dims: [3] } })).rejects.toThrow(OnnxRuntimeError);
@@ -129,7 +146,10 @@ describe("worker: true gives the in-thread evaluator's errors", () => {
     g.output(g.node("NoSuchOp", [g.input("x", "float32", ["N"])]), "y", ["N"]);
     const [inThread, inWorker] = await both(g.toModel(), {});
     expect(inWorker).toEqual(inThread);
-    expect(inWorker).toMatchObject({ error: "OnnxRuntimeError", message: expect.stringMatching(/^model: onnxruntime cannot load the model \(cpu: .*NoSuchOp/) });
+    expect(inWorker).toMatchObject({
+      error: "OnnxRuntimeError",
+      message: expect.stringMatching(/^model: onnxruntime cannot load the model \(cpu: .*NoSuchOp/),
+    });
   });
 
   test("a provider this install lacks, bad threads, a tensor onnxruntime refuses: the same errors", async () => {
@@ -137,20 +157,31 @@ describe("worker: true gives the in-thread evaluator's errors", () => {
     if (missing) {
       const [inThread, inWorker] = await both(ce, { ep: missing.name });
       expect(inWorker).toEqual(inThread);
-      expect(inWorker).toMatchObject({ error: "ProviderError", message: expect.stringMatching(new RegExp(`^execution provider ${missing.name}: not available`)) });
+      expect(inWorker).toMatchObject({
+        error: "ProviderError",
+        message: expect.stringMatching(new RegExp(`^execution provider ${missing.name}: not available`)),
+      });
       await expect(createEvaluator(ce, { ep: missing.name, worker: true })).rejects.toThrow(ProviderError);
     }
     const [t1, t2] = await both(ce, { threads: 0 });
     expect(t2).toEqual(t1);
     expect(t2).toMatchObject({ error: "OptionError", message: expect.stringMatching(/^threads: expected an integer/) });
-    const refused = { input: { data: new Int32Array(6), dims: [2, 3], dtype: "float32" as const }, target: { data: new BigInt64Array(2), dims: [2] } };
+    const refused = {
+      input: { data: new Int32Array(6), dims: [2, 3], dtype: "float32" as const },
+      target: { data: new BigInt64Array(2), dims: [2] },
+    };
     const [r1, r2] = await both(ce, { skipValidation: true }, refused);
     expect(r2).toEqual(r1);
-    expect(r2).toMatchObject({ error: "InputError", message: expect.stringMatching(/^input: onnxruntime refused the tensor float32 \[2, 3\]: /) });
+    expect(r2).toMatchObject({
+      error: "InputError",
+      message: expect.stringMatching(/^input: onnxruntime refused the tensor float32 \[2, 3\]: /),
+    });
   });
 
   test("worker must be a boolean", async () => {
-    await expect(createEvaluator(ce, { worker: "yes" as never })).rejects.toThrow(new OptionError('worker: expected true or false, received "yes"'));
+    await expect(createEvaluator(ce, { worker: "yes" as never })).rejects.toThrow(
+      new OptionError('worker: expected true or false, received "yes"'),
+    );
   });
 });
 
@@ -174,8 +205,14 @@ describe("worker: true, the rest of the interface", () => {
   test("streaming .npy files takes worker: true and gives the same value", async () => {
     const N = 1000;
     const C = 4;
-    writeFileSync(join(dir, "x.npy"), encodeNpy({ dtype: "float32", dims: [N, C], data: Float32Array.from({ length: N * C }, (_, i) => Math.cos(i)) }));
-    writeFileSync(join(dir, "t.npy"), encodeNpy({ dtype: "int64", dims: [N], data: BigInt64Array.from({ length: N }, (_, i) => BigInt(i % C)) }));
+    writeFileSync(
+      join(dir, "x.npy"),
+      encodeNpy({ dtype: "float32", dims: [N, C], data: Float32Array.from({ length: N * C }, (_, i) => Math.cos(i)) }),
+    );
+    writeFileSync(
+      join(dir, "t.npy"),
+      encodeNpy({ dtype: "int64", dims: [N], data: BigInt64Array.from({ length: N }, (_, i) => BigInt(i % C)) }),
+    );
     const files = { input: join(dir, "x.npy"), target: join(dir, "t.npy") };
     const inThread = await evaluateNpyFiles({ loss: "cross_entropy" }, files, { chunkBytes: 4000 });
     const inWorker = await evaluateNpyFiles({ loss: "cross_entropy" }, files, { chunkBytes: 4000, worker: true });
@@ -185,7 +222,10 @@ describe("worker: true, the rest of the interface", () => {
 
   test("release() ends the worker: the process ends on its own, with fewer threads after release()", () => {
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [join(ROOT, "test", "soak", "release-child.mjs"), "release"], { encoding: "utf8", timeout: 30000 });
+    const r = spawnSync(process.execPath, [join(ROOT, "test", "soak", "release-child.mjs"), "release"], {
+      encoding: "utf8",
+      timeout: 30000,
+    });
     const ms = performance.now() - t0;
     expect(r.stderr).toBe("");
     expect(r.signal).toBeNull();
@@ -201,7 +241,10 @@ describe("worker: true, the rest of the interface", () => {
   });
 
   test("an unreleased worker evaluator holds the process open only while a run is in flight", () => {
-    const r = spawnSync(process.execPath, [join(ROOT, "test", "soak", "release-child.mjs"), "unreleased"], { encoding: "utf8", timeout: 30000 });
+    const r = spawnSync(process.execPath, [join(ROOT, "test", "soak", "release-child.mjs"), "unreleased"], {
+      encoding: "utf8",
+      timeout: 30000,
+    });
     expect(r.stderr).toBe("");
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);

@@ -2,7 +2,8 @@
 import type { ModelInfo } from "../src/web.js";
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-const fmt = (v: number) => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : Number(v.toPrecision(3)).toString());
+const fmt = (v: number) =>
+  Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : Number(v.toPrecision(3)).toString();
 
 /** The fill of the histogram's bars. */
 export const BAR_COLOR = "#3b5bdb";
@@ -16,7 +17,9 @@ export function histogram(values: ArrayLike<number>, bins = 30): string {
   const width = hi > lo ? (hi - lo) / bins : 1;
   const counts = new Array(bins).fill(0);
   for (const v of finite) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]++;
-  const W = 480, H = 200, P = 30;
+  const W = 480,
+    H = 200,
+    P = 30;
   const top = Math.max(...counts);
   const bw = (W - 2 * P) / bins;
   const bars = counts
@@ -35,8 +38,13 @@ export function histogram(values: ArrayLike<number>, bins = 30): string {
 export const COLORS = ["#1b1b1b", "#3b5bdb", "#2b8a3e", "#e67700", "#c2255c", "#7048e8"];
 
 /** Lines y(x) for several series on shared axes. */
-export function linePlot(series: { label: string; x: number[]; y: number[] }[], opts: { xLabel: string; yLabel: string; yMax: number }): string {
-  const W = 480, H = 300, P = 40;
+export function linePlot(
+  series: { label: string; x: number[]; y: number[] }[],
+  opts: { xLabel: string; yLabel: string; yMax: number },
+): string {
+  const W = 480,
+    H = 300,
+    P = 40;
   const sx = (x: number) => P + x * (W - 2 * P);
   const sy = (y: number) => H - P - (Math.min(y, opts.yMax) / opts.yMax) * (H - 2 * P);
   const lines = series
@@ -46,8 +54,12 @@ export function linePlot(series: { label: string; x: number[]; y: number[] }[], 
 <text x="${W - P - 70}" y="${P + 14 * i}" font-size="12" fill="${COLORS[i % COLORS.length]}">${esc(s.label)}</text>`;
     })
     .join("");
-  const ticks = [0, 0.2, 0.4, 0.6, 0.8, 1].map((t) => `<text x="${sx(t)}" y="${H - P + 14}" font-size="10" text-anchor="middle">${t}</text>`).join("");
-  const yticks = [0, opts.yMax / 2, opts.yMax].map((t) => `<text x="${P - 6}" y="${sy(t) + 3}" font-size="10" text-anchor="end">${t}</text>`).join("");
+  const ticks = [0, 0.2, 0.4, 0.6, 0.8, 1]
+    .map((t) => `<text x="${sx(t)}" y="${H - P + 14}" font-size="10" text-anchor="middle">${t}</text>`)
+    .join("");
+  const yticks = [0, opts.yMax / 2, opts.yMax]
+    .map((t) => `<text x="${P - 6}" y="${sy(t) + 3}" font-size="10" text-anchor="end">${t}</text>`)
+    .join("");
   return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(opts.yLabel)} against ${esc(opts.xLabel)}">
 <line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="#333"/><line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="#333"/>
 ${ticks}${yticks}<text x="${W / 2}" y="${H - 6}" font-size="12" text-anchor="middle">${esc(opts.xLabel)}</text>
@@ -75,7 +87,10 @@ export function graphPicture(m: ModelInfo): string {
   for (let k = 0; k < m.nodes.length; k++) add(`n${k}`, nodeDepth[k]);
   const last = Math.max(0, ...nodeDepth) + 1;
   for (const o of m.outputs) add(`out:${o.name}`, last);
-  const BW = 120, BH = 34, GX = 40, GY = 14;
+  const BW = 120,
+    BH = 34,
+    GX = 40,
+    GY = 14;
   let maxRows = 0;
   for (const [d, keys] of columns) {
     keys.forEach((key, row) => {
@@ -90,8 +105,12 @@ export function graphPicture(m: ModelInfo): string {
   });
   const edges: string[] = [];
   const edge = (from: string, to: string) => {
-    const a = place.get(from), b = place.get(to);
-    if (a && b) edges.push(`<path d="M${a.x + BW},${a.y + BH / 2} C${a.x + BW + GX / 2},${a.y + BH / 2} ${b.x - GX / 2},${b.y + BH / 2} ${b.x},${b.y + BH / 2}" fill="none" stroke="#99a" />`);
+    const a = place.get(from),
+      b = place.get(to);
+    if (a && b)
+      edges.push(
+        `<path d="M${a.x + BW},${a.y + BH / 2} C${a.x + BW + GX / 2},${a.y + BH / 2} ${b.x - GX / 2},${b.y + BH / 2} ${b.x},${b.y + BH / 2}" fill="none" stroke="#99a" />`,
+      );
   };
   m.nodes.forEach((n, k) => {
     for (const x of n.inputs) if (producer.has(x)) edge(producer.get(x)!, `n${k}`);
@@ -112,6 +131,7 @@ export function graphPicture(m: ModelInfo): string {
     }),
     ...m.outputs.map((o) => box(`out:${o.name}`, o.name, `${o.dtype} [${o.shape.join(",")}]`, "#e6f7ea")),
   ];
-  const W = 20 + (last + 1) * (BW + GX), H = 20 + maxRows * (BH + GY);
+  const W = 20 + (last + 1) * (BW + GX),
+    H = 20 + maxRows * (BH + GY);
   return `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="graph with ${m.nodes.length} nodes">${edges.join("")}${boxes.join("")}</svg>`;
 }

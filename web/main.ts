@@ -104,10 +104,14 @@ async function readFeeds(options: Record<string, unknown>): Promise<Record<strin
   const kind = source();
   if (kind === "generate") {
     const num = (id: string) => Number($<HTMLInputElement>(id).value);
-    const n = num("gen-n"), c = num("gen-c"), imbalance = num("gen-imbalance"), seed = num("gen-seed");
+    const n = num("gen-n"),
+      c = num("gen-c"),
+      imbalance = num("gen-imbalance"),
+      seed = num("gen-seed");
     if (!Number.isInteger(n) || n < 1) throw new Error(`N: expected an integer >= 1, received ${$<HTMLInputElement>("gen-n").value}`);
     if (!Number.isInteger(c) || c < 2) throw new Error(`C: expected an integer >= 2, received ${$<HTMLInputElement>("gen-c").value}`);
-    if (!(imbalance >= 0 && imbalance <= 1)) throw new Error(`class imbalance: expected a number in [0, 1], received ${$<HTMLInputElement>("gen-imbalance").value}`);
+    if (!(imbalance >= 0 && imbalance <= 1))
+      throw new Error(`class imbalance: expected a number in [0, 1], received ${$<HTMLInputElement>("gen-imbalance").value}`);
     return generateBatch({ loss: lossSelect.value, options, n, c, imbalance, seed });
   }
   if (kind === "json") {
@@ -115,12 +119,15 @@ async function readFeeds(options: Record<string, unknown>): Promise<Record<strin
     try {
       parsed = JSON.parse($<HTMLTextAreaElement>("json-input").value);
     } catch (e) {
-      throw new Error(`pasted JSON: expected {"input": {"dims": [...], "data": [...]}, "target": {...}}, could not parse: ${(e as Error).message}`);
+      throw new Error(
+        `pasted JSON: expected {"input": {"dims": [...], "data": [...]}, "target": {...}}, could not parse: ${(e as Error).message}`,
+      );
     }
     if (!parsed || typeof parsed !== "object") throw new Error("pasted JSON: expected an object of tensors");
     const feeds: Record<string, TensorInput> = {};
     for (const [name, t] of Object.entries(parsed as Record<string, { dims?: unknown; data?: unknown }>)) {
-      if (!Array.isArray(t?.dims) || !Array.isArray(t?.data)) throw new Error(`pasted JSON: ${name}: expected {"dims": [...], "data": [...]}`);
+      if (!Array.isArray(t?.dims) || !Array.isArray(t?.data))
+        throw new Error(`pasted JSON: ${name}: expected {"dims": [...], "data": [...]}`);
       feeds[name] = { dims: t.dims as number[], data: (t.data as unknown[]).map(Number) };
     }
     return feeds;
@@ -136,10 +143,14 @@ async function readFeeds(options: Record<string, unknown>): Promise<Record<strin
 
 /** Build the graph for the form's loss and options, at the rank of `input`. */
 function currentGraph(options: Record<string, unknown>, rank: number, reduction?: string): LossGraph {
-  return buildLoss(lossSelect.value, { ...options, rank, ...(reduction ? { reduction } : {}) }, {
-    opset: Number(opsetSelect.value),
-    lowering: lowering.checked ? "webgpu" : "none",
-  });
+  return buildLoss(
+    lossSelect.value,
+    { ...options, rank, ...(reduction ? { reduction } : {}) },
+    {
+      opset: Number(opsetSelect.value),
+      lowering: lowering.checked ? "webgpu" : "none",
+    },
+  );
 }
 
 function showError(e: unknown): void {
@@ -163,10 +174,16 @@ async function evaluate(): Promise<void> {
     const ms = performance.now() - t0;
     await ev.release();
     const loss = out.loss;
-    $("loss-value").textContent = loss.dims.length === 0 ? String(Number(loss.data[0])) : `[${Array.from(loss.data as Float32Array).slice(0, 8).join(", ")}${loss.data.length > 8 ? ", ..." : ""}] (${loss.dims.join(" x ")})`;
+    $("loss-value").textContent =
+      loss.dims.length === 0
+        ? String(Number(loss.data[0]))
+        : `[${Array.from(loss.data as Float32Array)
+            .slice(0, 8)
+            .join(", ")}${loss.data.length > 8 ? ", ..." : ""}] (${loss.dims.join(" x ")})`;
     $("time").textContent = `${ms.toFixed(2)} ms (session.run)`;
     const threads = ev.provider === "wasm" ? `, ${wasmThreads} thread${wasmThreads === 1 ? "" : "s"}, SIMD` : "";
-    $("ran-on").textContent = `on ${ev.provider}${threads}, opset ${graph.opset}, ${graph.lowering === "webgpu" ? "WebGPU lowering" : "plain graph"}`;
+    $("ran-on").textContent =
+      `on ${ev.provider}${threads}, opset ${graph.opset}, ${graph.lowering === "webgpu" ? "WebGPU lowering" : "plain graph"}`;
     $("ran-on").dataset.provider = ev.provider;
     $("ran-on").dataset.lowering = graph.lowering;
     $("ran-on").dataset.threads = String(ev.provider === "wasm" ? wasmThreads : 0);
@@ -190,7 +207,8 @@ async function evaluate(): Promise<void> {
 
 function showGraph(graph: LossGraph): void {
   const m = readModel(graph.model);
-  $("graph-summary").textContent = `${m.nodes.length} nodes, opset ${m.opset}, IR ${m.irVersion}, ${graph.model.length} bytes; inputs ${m.inputs.map((i) => `${i.name} ${i.dtype} [${i.shape.join(", ")}]`).join(", ")}`;
+  $("graph-summary").textContent =
+    `${m.nodes.length} nodes, opset ${m.opset}, IR ${m.irVersion}, ${graph.model.length} bytes; inputs ${m.inputs.map((i) => `${i.name} ${i.dtype} [${i.shape.join(", ")}]`).join(", ")}`;
   $("graph-view").innerHTML = graphPicture(m);
 }
 
@@ -244,12 +262,20 @@ let trainRuns = 0;
 function drawRegions(canvas: HTMLCanvasElement, set: TrainSet, W: ArrayLike<number>, b: ArrayLike<number>): void {
   const ctx = canvas.getContext("2d")!;
   const { width, height } = canvas;
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  let x0 = Infinity,
+    x1 = -Infinity,
+    y0 = Infinity,
+    y1 = -Infinity;
   for (let i = 0; i < set.n; i++) {
-    x0 = Math.min(x0, set.X[2 * i]); x1 = Math.max(x1, set.X[2 * i]);
-    y0 = Math.min(y0, set.X[2 * i + 1]); y1 = Math.max(y1, set.X[2 * i + 1]);
+    x0 = Math.min(x0, set.X[2 * i]);
+    x1 = Math.max(x1, set.X[2 * i]);
+    y0 = Math.min(y0, set.X[2 * i + 1]);
+    y1 = Math.max(y1, set.X[2 * i + 1]);
   }
-  x0 -= 0.5; x1 += 0.5; y0 -= 0.5; y1 += 0.5;
+  x0 -= 0.5;
+  x1 += 0.5;
+  y0 -= 0.5;
+  y1 += 0.5;
   const image = ctx.createImageData(width, height);
   const rgb = CLASS_FILL.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
   for (let py = 0; py < height; py++) {
@@ -278,7 +304,8 @@ async function trainPanel(): Promise<void> {
   try {
     const num = (id: string) => Number($<HTMLInputElement>(id).value);
     const steps = num("train-steps");
-    if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new Error(`steps: expected an integer from 1 to 1000, received ${$<HTMLInputElement>("train-steps").value}`);
+    if (!Number.isInteger(steps) || steps < 1 || steps > 1000)
+      throw new Error(`steps: expected an integer from 1 to 1000, received ${$<HTMLInputElement>("train-steps").value}`);
     const lr = num("train-lr");
     const gamma = num("train-gamma");
     const build = { opset: Number(opsetSelect.value), lowering: lowering.checked ? ("webgpu" as const) : ("none" as const) };
@@ -309,7 +336,11 @@ async function trainPanel(): Promise<void> {
       }
     }
     const yMax = Math.max(...curves.map((c) => c.y[0])) * 1.05;
-    $("train-curves").innerHTML = linePlot(curves, { xLabel: `step / ${steps} (on ${provider}, ${build.lowering === "webgpu" ? "WebGPU lowering" : "plain graph"})`, yLabel: "loss", yMax: Number(yMax.toPrecision(2)) });
+    $("train-curves").innerHTML = linePlot(curves, {
+      xLabel: `step / ${steps} (on ${provider}, ${build.lowering === "webgpu" ? "WebGPU lowering" : "plain graph"})`,
+      yLabel: "loss",
+      yMax: Number(yMax.toPrecision(2)),
+    });
     panel.dataset.result = JSON.stringify(result);
     panel.dataset.state = "done";
   } catch (e) {

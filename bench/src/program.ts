@@ -36,19 +36,25 @@ export interface BenchFlags {
 
 /** Time the graphs against the alternatives, print the table, write the results JSON. */
 export async function benchCommand(io: CliIo, flags: BenchFlags): Promise<void> {
-  const only = flags.only?.split(",").map((s) => s.trim()).filter(Boolean);
+  const only = flags.only
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const w of only ?? []) {
-    if (!WORKLOADS.some((x) => x.name === w)) throw new UsageError(`--only: unknown workload ${JSON.stringify(w)}; workloads are ${WORKLOADS.map((x) => x.name).join(", ")}`);
+    if (!WORKLOADS.some((x) => x.name === w))
+      throw new UsageError(`--only: unknown workload ${JSON.stringify(w)}; workloads are ${WORKLOADS.map((x) => x.name).join(", ")}`);
   }
   const threads = parseIntFlag("--threads", flags.threads);
   if (threads !== undefined && threads < 1) throw new UsageError(`--threads: expected an integer >= 1, received ${threads}`);
   const budgetMs = parseIntFlag("--budget", flags.budget);
   const ep = flags.ep ?? "cpu";
-  if (!(BENCH_PROVIDERS as readonly string[]).includes(ep)) throw new UsageError(`--ep: expected ${BENCH_PROVIDERS.join(" | ")}, received ${JSON.stringify(ep)}`);
+  if (!(BENCH_PROVIDERS as readonly string[]).includes(ep))
+    throw new UsageError(`--ep: expected ${BENCH_PROVIDERS.join(" | ")}, received ${JSON.stringify(ep)}`);
   const status = nodeProviderStatuses().find((p) => p.name === ep);
   if (!status?.available) throw new UsageError(`--ep ${ep}: not available here (${status?.reason ?? "unknown provider"})`);
   const dtype = flags.dtype ?? "float32";
-  if (!(BENCH_DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`--dtype: expected ${BENCH_DTYPES.join(" | ")}, received ${JSON.stringify(dtype)}`);
+  if (!(BENCH_DTYPES as readonly string[]).includes(dtype))
+    throw new UsageError(`--dtype: expected ${BENCH_DTYPES.join(" | ")}, received ${JSON.stringify(dtype)}`);
   const result = await runBench({
     ep: ep as BenchProvider,
     dtype: dtype as BenchDType,
@@ -89,8 +95,14 @@ export async function runBenchCli(argv: readonly string[], io: CliIo): Promise<n
     .option("--only <workloads>", `comma-separated: ${WORKLOADS.map((w) => w.name).join(", ")}`)
     .option("--threads <n>", "intra-op threads for onnxruntime and PyTorch (default: every logical CPU, os.cpus().length)")
     .option("--budget <ms>", "time per (workload, loss) group, which sets the rounds (default 4000)")
-    .option("--ep <provider>", `onnxruntime-node execution provider: ${BENCH_PROVIDERS.join(", ")} (default cpu; PyTorch runs on cuda with cuda, and is skipped with dml)`)
-    .option("--dtype <type>", `input float type: ${BENCH_DTYPES.join(", ")} (default float32; float16 builds this project's graphs with dtype float16 and skips the float32-only rows)`)
+    .option(
+      "--ep <provider>",
+      `onnxruntime-node execution provider: ${BENCH_PROVIDERS.join(", ")} (default cpu; PyTorch runs on cuda with cuda, and is skipped with dml)`,
+    )
+    .option(
+      "--dtype <type>",
+      `input float type: ${BENCH_DTYPES.join(", ")} (default float32; float16 builds this project's graphs with dtype float16 and skips the float32-only rows)`,
+    )
     .option("--no-torch", "skip the PyTorch columns")
     .option("--no-web", "skip onnxruntime-web (wasm)")
     .option("--markdown", "print the table as Markdown")

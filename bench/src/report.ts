@@ -32,21 +32,27 @@ export function machineLine(r: BenchResult): string {
 
 export function markdownTable(r: BenchResult): string {
   const head = "| workload | loss | graph or peer | median ms | vs this project |\n|---|---|---|---|---|";
-  return `${head}\n${benchRows(r).map((row) => `| ${row.join(" | ")} |`).join("\n")}`;
+  return `${head}\n${benchRows(r)
+    .map((row) => `| ${row.join(" | ")} |`)
+    .join("\n")}`;
 }
 
 /** Each loss on its workload's logits scaled by 100: finite here, and what the exported graphs give. */
 export function stabilityLines(r: BenchResult): string[] {
   return r.groups
     .filter((g) => g.stability && g.stability.values.length > 1)
-    .map((g) => `- ${g.title}, ${g.loss}, logits x${g.stability!.scale}: ${g.stability!.values.map((v) => `${v.label} ${v.value}`).join("; ")}`);
+    .map(
+      (g) =>
+        `- ${g.title}, ${g.loss}, logits x${g.stability!.scale}: ${g.stability!.values.map((v) => `${v.label} ${v.value}`).join("; ")}`,
+    );
 }
 
 /**
  * The issue's targets, checked against the medians: each line says met or missed, with the numbers.
  */
 export function targetChecks(r: BenchResult): string[] {
-  const ms = (w: string, loss: string, key: string) => r.groups.find((g) => g.workload === w && g.loss === loss)?.variants.find((v) => v.key === key)?.ms ?? null;
+  const ms = (w: string, loss: string, key: string) =>
+    r.groups.find((g) => g.workload === w && g.loss === loss)?.variants.find((v) => v.key === key)?.ms ?? null;
   const lines: string[] = [];
   const check = (what: string, a: number | null, b: number | null, max: number) => {
     if (a === null || b === null) return lines.push(`- ${what}: not measured`);
@@ -55,7 +61,12 @@ export function targetChecks(r: BenchResult): string[] {
   };
   for (const loss of ["cross_entropy", "softmax_focal_loss"]) {
     check(`classification ${loss} vs PyTorch eager`, ms("classification", loss, "ours"), ms("classification", loss, "torch"), 0.2);
-    check(`classification ${loss} vs torch.onnx.export graph`, ms("classification", loss, "ours"), ms("classification", loss, "torch-onnx"), 0.25);
+    check(
+      `classification ${loss} vs torch.onnx.export graph`,
+      ms("classification", loss, "ours"),
+      ms("classification", loss, "torch-onnx"),
+      0.25,
+    );
     check(`classification ${loss} vs one read (floor)`, ms("classification", loss, "ours"), ms("classification", loss, "floor"), 1.5);
     check(`segmentation ${loss} vs PyTorch eager`, ms("segmentation", loss, "ours"), ms("segmentation", loss, "torch"), 0.4);
     check(`segmentation ${loss} vs torch.onnx.export graph`, ms("segmentation", loss, "ours"), ms("segmentation", loss, "torch-onnx"), 0.4);
@@ -66,19 +77,49 @@ export function targetChecks(r: BenchResult): string[] {
     if (ab) check(`${w}: softmax_focal_loss vs cross_entropy (paired, ${ab.rounds} rounds)`, ab.focal, ab.crossEntropy, 1.05);
     else check(`${w}: softmax_focal_loss vs cross_entropy`, ms(w, "softmax_focal_loss", "ours"), ms(w, "cross_entropy", "ours"), 1.05);
   }
-  check("segmentation cross_entropy vs one read (floor)", ms("segmentation", "cross_entropy", "ours"), ms("segmentation", "cross_entropy", "floor"), 2);
-  check("segmentation softmax_focal_loss vs one read (floor)", ms("segmentation", "softmax_focal_loss", "ours"), ms("segmentation", "softmax_focal_loss", "floor"), 2);
-  check("detection sigmoid_focal_loss vs torchvision", ms("detection", "sigmoid_focal_loss", "ours"), ms("detection", "sigmoid_focal_loss", "torch"), 0.3);
+  check(
+    "segmentation cross_entropy vs one read (floor)",
+    ms("segmentation", "cross_entropy", "ours"),
+    ms("segmentation", "cross_entropy", "floor"),
+    2,
+  );
+  check(
+    "segmentation softmax_focal_loss vs one read (floor)",
+    ms("segmentation", "softmax_focal_loss", "ours"),
+    ms("segmentation", "softmax_focal_loss", "floor"),
+    2,
+  );
+  check(
+    "detection sigmoid_focal_loss vs torchvision",
+    ms("detection", "sigmoid_focal_loss", "ours"),
+    ms("detection", "sigmoid_focal_loss", "torch"),
+    0.3,
+  );
   check(
     "detection sigmoid_focal_loss vs PyTorch's F.binary_cross_entropy_with_logits (same batch)",
     ms("detection", "sigmoid_focal_loss", "ours"),
     ms("detection", "binary_cross_entropy_with_logits", "torch"),
     1.0,
   );
-  check("detection binary_cross_entropy_with_logits vs PyTorch eager", ms("detection", "binary_cross_entropy_with_logits", "ours"), ms("detection", "binary_cross_entropy_with_logits", "torch"), 0.5);
-  check("detection binary_cross_entropy vs PyTorch eager", ms("detection", "binary_cross_entropy", "ours"), ms("detection", "binary_cross_entropy", "torch"), 0.6);
+  check(
+    "detection binary_cross_entropy_with_logits vs PyTorch eager",
+    ms("detection", "binary_cross_entropy_with_logits", "ours"),
+    ms("detection", "binary_cross_entropy_with_logits", "torch"),
+    0.5,
+  );
+  check(
+    "detection binary_cross_entropy vs PyTorch eager",
+    ms("detection", "binary_cross_entropy", "ours"),
+    ms("detection", "binary_cross_entropy", "torch"),
+    0.6,
+  );
   for (const loss of ["cross_entropy", "softmax_focal_loss"]) {
-    check(`classification ${loss}: onnxruntime-web wasm vs onnxruntime-node CPU`, ms("classification", loss, "ort-web"), ms("classification", loss, "ours"), 3);
+    check(
+      `classification ${loss}: onnxruntime-web wasm vs onnxruntime-node CPU`,
+      ms("classification", loss, "ort-web"),
+      ms("classification", loss, "ours"),
+      3,
+    );
   }
   // no loss slower than PyTorch eager or its torch.onnx.export graph where PyTorch takes over 1 ms
   for (const g of r.groups) {

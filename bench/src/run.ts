@@ -134,7 +134,14 @@ interface Runner {
   release: () => Promise<void>;
 }
 
-async function nodeRunner(key: string, label: string, model: Uint8Array, feeds: Record<string, TensorData>, threads: number, ep: ExecutionProvider = "cpu"): Promise<Runner> {
+async function nodeRunner(
+  key: string,
+  label: string,
+  model: Uint8Array,
+  feeds: Record<string, TensorData>,
+  threads: number,
+  ep: ExecutionProvider = "cpu",
+): Promise<Runner> {
   const session = await ort.InferenceSession.create(model, sessionOptionsFor(ep, threads) as ort.InferenceSession.SessionOptions);
   const tensors: Record<string, ort.Tensor> = {};
   for (const name of session.inputNames) {
@@ -230,17 +237,26 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   const budgetMs = opts.budgetMs ?? 4000;
   const ep: BenchProvider = opts.ep ?? "cpu";
   const dtype: BenchDType = opts.dtype ?? "float32";
-  if (!BENCH_PROVIDERS.includes(ep)) throw new Error(`bench: --ep: expected ${BENCH_PROVIDERS.join(" | ")}, received ${JSON.stringify(ep)}`);
-  if (!BENCH_DTYPES.includes(dtype)) throw new Error(`bench: --dtype: expected ${BENCH_DTYPES.join(" | ")}, received ${JSON.stringify(dtype)}`);
+  if (!BENCH_PROVIDERS.includes(ep))
+    throw new Error(`bench: --ep: expected ${BENCH_PROVIDERS.join(" | ")}, received ${JSON.stringify(ep)}`);
+  if (!BENCH_DTYPES.includes(dtype))
+    throw new Error(`bench: --dtype: expected ${BENCH_DTYPES.join(" | ")}, received ${JSON.stringify(dtype)}`);
   const status = nodeProviderStatuses().find((p) => p.name === ep);
   if (!status?.available) throw new Error(`bench: --ep ${ep}: not available here (${status?.reason ?? "unknown provider"})`);
   const half = dtype === "float16";
-  const float32Only = (key: string, label: string): VariantResult => ({ key, label, ms: null, runs: 0, note: "float32 only: skipped with --dtype float16" });
+  const float32Only = (key: string, label: string): VariantResult => ({
+    key,
+    label,
+    ms: null,
+    runs: 0,
+    note: "float32 only: skipped with --dtype float16",
+  });
   // PyTorch runs where onnxruntime does: on the GPU with cuda; it has no DirectML
   const torchDevice = ep === "cuda" ? "cuda" : "cpu";
   const python = opts.torch === false || ep === "dml" ? undefined : findTorchPython();
   if (ep === "dml" && opts.torch !== false) log("PyTorch columns skipped: PyTorch has no DirectML device");
-  if (opts.torch === undefined && !python) log("PyTorch columns skipped: no python3 here can import torch and torchvision (apt-get install -y python3-torch python3-torchvision)");
+  if (opts.torch === undefined && !python)
+    log("PyTorch columns skipped: no python3 here can import torch and torchvision (apt-get install -y python3-torch python3-torchvision)");
   if (opts.torch === true && !python) throw new Error("bench: --torch needs a python3 that can import torch and torchvision");
   const tmp = opts.tmpDir ?? join(ROOT, "bench", "tmp");
   const all = opts.quick ? QUICK_WORKLOADS : WORKLOADS;
@@ -263,9 +279,27 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       const built = (o: Record<string, unknown>, b: Parameters<typeof buildLoss>[2] = {}) => buildLoss(loss, o, { ...b, dtype }).model;
       const ours = built(lossOptions(loss, rank));
       runners.push(await nodeRunner("ours", `this project's graph (${on}${half ? ", float16" : ""})`, ours, feeds, threads, ep));
-      runners.push(await nodeRunner("ours-f32", "the same graph, float32 final reduction", built(lossOptions(loss, rank), { accumulate: "float32" }), feeds, threads, ep));
+      runners.push(
+        await nodeRunner(
+          "ours-f32",
+          "the same graph, float32 final reduction",
+          built(lossOptions(loss, rank), { accumulate: "float32" }),
+          feeds,
+          threads,
+          ep,
+        ),
+      );
       // the loss and its gradient input_grad in one graph (gradient: true): the issue's bound is ~2x the forward
-      runners.push(await nodeRunner("ours-grad", "the same loss with input_grad (gradient: true)", built({ ...lossOptions(loss, rank), gradient: true }), feeds, threads, ep));
+      runners.push(
+        await nodeRunner(
+          "ours-grad",
+          "the same loss with input_grad (gradient: true)",
+          built({ ...lossOptions(loss, rank), gradient: true }),
+          feeds,
+          threads,
+          ep,
+        ),
+      );
       if (loss === "cross_entropy" || loss === "nll_loss") {
         const op = loss === "cross_entropy" ? "SoftmaxCrossEntropyLoss" : "NegativeLogLikelihoodLoss";
         if (half) notes.push(float32Only("one-node", `one ${op} node`));
@@ -284,7 +318,13 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       const exportedModels: { label: string; model: Uint8Array }[] = [];
       for (const [key, e] of Object.entries(torchRes?.workloads[w.name]?.[loss]?.exported ?? {})) {
         if (e.error || !e.path) {
-          notes.push({ key, label: e.label, ms: null, runs: 0, note: e.error === FLOAT32_ONLY ? "float32 only: skipped with --dtype float16" : `export failed: ${e.error}` });
+          notes.push({
+            key,
+            label: e.label,
+            ms: null,
+            runs: 0,
+            note: e.error === FLOAT32_ONLY ? "float32 only: skipped with --dtype float16" : `export failed: ${e.error}`,
+          });
           continue;
         }
         try {
@@ -293,10 +333,25 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
           runners.push(await nodeRunner(key, `${e.label}, under ${on}`, model, exportedFeeds, threads, ep));
           exportedModels.push({ label: e.label, model });
         } catch (err) {
-          notes.push({ key, label: e.label, ms: null, runs: 0, note: `onnxruntime could not run it: ${String((err as Error).message).split("\n")[0]}` });
+          notes.push({
+            key,
+            label: e.label,
+            ms: null,
+            runs: 0,
+            note: `onnxruntime could not run it: ${String((err as Error).message).split("\n")[0]}`,
+          });
         }
       }
-      runners.push(await nodeRunner("floor", "one read of the input (one ReduceMax node)", floorGraph(rank, half ? "float16" : "float32"), feeds, threads, ep));
+      runners.push(
+        await nodeRunner(
+          "floor",
+          "one read of the input (one ReduceMax node)",
+          floorGraph(rank, half ? "float16" : "float32"),
+          feeds,
+          threads,
+          ep,
+        ),
+      );
       if (opts.web !== false) {
         const label = `this project's graph on onnxruntime-web (wasm SIMD, ${threads} thread${threads === 1 ? "" : "s"}, in Node)`;
         if (half) notes.push(float32Only("ort-web", label));
@@ -304,7 +359,13 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
           try {
             runners.push(await webRunner(label, ours, feeds, threads));
           } catch (err) {
-            notes.push({ key: "ort-web", label: "onnxruntime-web (wasm)", ms: null, runs: 0, note: String((err as Error).message).split("\n")[0] });
+            notes.push({
+              key: "ort-web",
+              label: "onnxruntime-web (wasm)",
+              ms: null,
+              runs: 0,
+              note: String((err as Error).message).split("\n")[0],
+            });
           }
         }
       }
@@ -366,7 +427,16 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
 
 interface TorchResult {
   torch: string;
-  workloads: Record<string, Record<string, { eager: Record<string, { label: string; ms: number; runs: number; error?: string }>; exported: Record<string, { label: string; path?: string; error?: string }> }>>;
+  workloads: Record<
+    string,
+    Record<
+      string,
+      {
+        eager: Record<string, { label: string; ms: number; runs: number; error?: string }>;
+        exported: Record<string, { label: string; path?: string; error?: string }>;
+      }
+    >
+  >;
 }
 
 /** What bench_torch.py writes as an export's error when it does not export (half precision). */
@@ -391,11 +461,16 @@ function runTorch(
   writeFileSync(join(folder, "target.npy"), encodeNpy(d.target));
   const spec = join(folder, "spec.json");
   const out = join(folder, "torch.json");
-  writeFileSync(spec, JSON.stringify({ threads, device: where.device, dtype: where.dtype, workloads: [{ name: w.name, folder, losses: w.losses, rounds }] }));
+  writeFileSync(
+    spec,
+    JSON.stringify({ threads, device: where.device, dtype: where.dtype, workloads: [{ name: w.name, folder, losses: w.losses, rounds }] }),
+  );
   log(`${w.title}: PyTorch eager and torch.onnx.export`);
   const r = spawnSync(python, [join(ROOT, "scripts", "bench_torch.py"), spec, out], { encoding: "utf8", maxBuffer: 1 << 26 });
   if (r.status !== 0) {
-    log(`PyTorch columns for ${w.name} skipped: bench_torch.py failed: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-1)[0]}`);
+    log(
+      `PyTorch columns for ${w.name} skipped: bench_torch.py failed: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-1)[0]}`,
+    );
     return undefined;
   }
   return JSON.parse(readFileSync(out, "utf8")) as TorchResult;

@@ -4,7 +4,21 @@
  * same builder.
  */
 import { Graph } from "../../src/builder/graph.js";
-import { cast, gather, log, mul, neg, powConst, reduceMax, reduceMean, reduceSum, shape, sigmoid, softmax, sub } from "../../src/builder/ops/index.js";
+import {
+  cast,
+  gather,
+  log,
+  mul,
+  neg,
+  powConst,
+  reduceMax,
+  reduceMean,
+  reduceSum,
+  shape,
+  sigmoid,
+  softmax,
+  sub,
+} from "../../src/builder/ops/index.js";
 import { classInputDims, itemDims } from "../../src/losses/common.js";
 
 /** One-node SoftmaxCrossEntropyLoss (cross_entropy) or NegativeLogLikelihoodLoss (nll_loss), mean. */

@@ -132,7 +132,8 @@ export class Graph {
     this.lowering = options.lowering ?? "none";
     this.ioFloatType = options.dtype ?? "float32";
     this.floatType = this.ioFloatType === "float64" ? "float64" : "float32";
-    this.accumulateType = this.lowering === "webgpu" ? "float32" : this.floatType === "float64" ? "float64" : (options.accumulate ?? "float64");
+    this.accumulateType =
+      this.lowering === "webgpu" ? "float32" : this.floatType === "float64" ? "float64" : (options.accumulate ?? "float64");
     irVersionForOpset(this.opset); // validates the opset
   }
 
@@ -140,7 +141,6 @@ export class Graph {
   get indexType(): DType {
     return this.lowering === "webgpu" ? "int32" : "int64";
   }
-
 
   /** Declare a graph input. */
   input(name: string, dtype: DType, shape: readonly Dim[]): Value {
@@ -174,7 +174,8 @@ export class Graph {
   annotate(value: Value, name: string, shape: readonly Dim[]): Value {
     this.own(value);
     let v = value;
-    const taken = [...this.inputs, ...this.outputs, ...this.annotations].some((o) => o.value === v) || this.initializers.some((i) => i.value === v);
+    const taken =
+      [...this.inputs, ...this.outputs, ...this.annotations].some((o) => o.value === v) || this.initializers.some((i) => i.value === v);
     if (taken) v = this.node("Identity", [v]);
     this.names.delete(v.name);
     v._rename(this.claim(name));
@@ -264,7 +265,9 @@ export class Graph {
         initializer: initializers.map((c) => encodeTensor(c.value.name, c.value.dtype, c.dims, c.data)),
         input: this.inputs.map((i) => valueInfo(i.value.name, i.value.dtype, i.shape)),
         output: this.outputs.map((o) => valueInfo(o.value.name, o.value.dtype, o.shape)),
-        valueInfo: this.annotations.filter((a) => nodes.some((n) => n.outputs.includes(a.value))).map((a) => valueInfo(a.value.name, a.value.dtype, a.shape)),
+        valueInfo: this.annotations
+          .filter((a) => nodes.some((n) => n.outputs.includes(a.value)))
+          .map((a) => valueInfo(a.value.name, a.value.dtype, a.shape)),
       },
     };
   }

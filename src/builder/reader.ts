@@ -151,7 +151,11 @@ function initializerInfo(t: onnx.TensorProto.$Properties, what = "onnx model"): 
   const info = { name: t.name ?? "", dtype: dtypeName(t.dataType ?? 0), shape, count: shape.reduce((a, b) => a * b, 1) } as InitializerInfo;
   if (external) {
     const e = new Map((t.externalData ?? []).map((x) => [x.key ?? "", x.value ?? ""]));
-    (info as { external?: InitializerInfo["external"] }).external = { location: e.get("location") ?? "", offset: Number(e.get("offset") ?? 0), length: Number(e.get("length") ?? NaN) };
+    (info as { external?: InitializerInfo["external"] }).external = {
+      location: e.get("location") ?? "",
+      offset: Number(e.get("offset") ?? 0),
+      length: Number(e.get("length") ?? NaN),
+    };
   }
   let values: number[] | undefined;
   let bytes: Uint8Array | undefined;

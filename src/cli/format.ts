@@ -31,7 +31,9 @@ export function jsonNumbers(t: TensorData, name = "output"): (number | null)[] {
 
 function checkJsonSize(t: TensorData, name: string): void {
   if (t.data.length > MAX_JSON_VALUES) {
-    throw new UsageError(`--json: ${name} has ${t.data.length} values, more than the ${MAX_JSON_VALUES} --json prints; --out DIR writes it as DIR/${name}.npy`);
+    throw new UsageError(
+      `--json: ${name} has ${t.data.length} values, more than the ${MAX_JSON_VALUES} --json prints; --out DIR writes it as DIR/${name}.npy`,
+    );
   }
 }
 
@@ -45,7 +47,8 @@ export function jsonData(t: TensorData, name = "output"): string {
   if (Array.isArray(data)) {
     let chars = 0;
     for (const s of data as string[]) chars += String(s).length;
-    if (chars > MAX_JSON_STRING_CHARS) throw new UsageError(`--json: ${name} holds ${chars} characters of strings, more than the ${MAX_JSON_STRING_CHARS} --json prints`);
+    if (chars > MAX_JSON_STRING_CHARS)
+      throw new UsageError(`--json: ${name} holds ${chars} characters of strings, more than the ${MAX_JSON_STRING_CHARS} --json prints`);
     return JSON.stringify(Array.from(data as string[], String));
   }
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) return `[${Array.from(data, String).join(",")}]`;
@@ -90,5 +93,12 @@ export function describeTensor(name: string, t: TensorData, limit = 20): string 
 /** Left-aligned columns. */
 export function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }

@@ -16,7 +16,8 @@ export const MAX_OPTIONS_DEPTH = 8;
  */
 export function parseOptionsJson(text: string | undefined, flag = "--options"): Record<string, unknown> | undefined {
   if (text === undefined) return undefined;
-  if (text.length > MAX_OPTIONS_JSON) throw new UsageError(`${flag}: expected at most ${MAX_OPTIONS_JSON} characters of JSON, received ${text.length}`);
+  if (text.length > MAX_OPTIONS_JSON)
+    throw new UsageError(`${flag}: expected at most ${MAX_OPTIONS_JSON} characters of JSON, received ${text.length}`);
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -28,7 +29,8 @@ export function parseOptionsJson(text: string | undefined, flag = "--options"): 
   if (!v || typeof v !== "object" || Array.isArray(v)) {
     throw new UsageError(`${flag}: expected a JSON object, received ${received(text)}`);
   }
-  if (depthAbove(v, MAX_OPTIONS_DEPTH)) throw new UsageError(`${flag}: expected JSON at most ${MAX_OPTIONS_DEPTH} levels deep, received deeper`);
+  if (depthAbove(v, MAX_OPTIONS_DEPTH))
+    throw new UsageError(`${flag}: expected JSON at most ${MAX_OPTIONS_DEPTH} levels deep, received deeper`);
   return v as Record<string, unknown>;
 }
 
@@ -46,7 +48,8 @@ export async function readOptionsFlag(text: string | undefined, cwd: string): Pr
   try {
     content = await readBoundedText(resolve(cwd, file), MAX_OPTIONS_JSON, file);
   } catch (e) {
-    if (e instanceof UserError && !(e instanceof UsageError)) throw new UsageError(`${flag}: ${e.message.startsWith(`${file}: `) ? e.message.slice(file.length + 2) : e.message}`);
+    if (e instanceof UserError && !(e instanceof UsageError))
+      throw new UsageError(`${flag}: ${e.message.startsWith(`${file}: `) ? e.message.slice(file.length + 2) : e.message}`);
     throw e;
   }
   return parseOptionsJson(content, flag);

@@ -18,7 +18,6 @@ import { DEFAULT_THREADS_TEXT } from "../runtime/providers.js";
 
 export { DEFAULT_THREADS_TEXT };
 
-
 /**
  * Run the CLI with argv (without `node` and the script) and return the exit code: 0 on success, 2 on
  * bad usage, bad input or a bad option (one line on stderr), 1 on an unexpected failure.
@@ -49,11 +48,22 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .argument("[loss]", `one of ${LOSS_NAMES.join(", ")}`)
     .option("--all", "every loss with default options, plus manifest.json, into the -o directory")
     .option("--options <json>", "loss options as JSON, or @FILE to read them from FILE (see list)")
-    .option("--gradient", "also output input_grad, d loss / d input (the option gradient: true); with --all, each loss's _grad graph as well")
+    .option(
+      "--gradient",
+      "also output input_grad, d loss / d input (the option gradient: true); with --all, each loss's _grad graph as well",
+    )
     .option("--opset <n>", `ai.onnx opset, ${MIN_OPSET} to ${MAX_OPSET}`, String(DEFAULT_OPSET))
     .option("--rank <r>", "rank of input: 2 for [N, C], R > 2 for [N, C, d1..]")
-    .addOption(new Option("--lowering <form>", "webgpu: every node on the GPU, as onnxruntime-web's WebGPU backend needs").choices(["none", "webgpu"]).default("none"))
-    .addOption(new Option("--dtype <type>", "float type of the inputs and the loss (float16: math in float32 inside)").choices(["float32", "float16", "float64"]).default("float32"))
+    .addOption(
+      new Option("--lowering <form>", "webgpu: every node on the GPU, as onnxruntime-web's WebGPU backend needs")
+        .choices(["none", "webgpu"])
+        .default("none"),
+    )
+    .addOption(
+      new Option("--dtype <type>", "float type of the inputs and the loss (float16: math in float32 inside)")
+        .choices(["float32", "float16", "float64"])
+        .default("float32"),
+    )
     .option("-o, --output <path>", "the .onnx file (a directory with --all)")
     .action((loss, o) => exportCommand(io, loss, o));
 
@@ -78,9 +88,26 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .option("--options <json>", "loss options as JSON, or @FILE to read them from FILE (loss names only)")
     .option("--gradient", "also output input_grad, d loss / d input (loss names only; the option gradient: true)")
     .option("--opset <n>", `ai.onnx opset, ${MIN_OPSET} to ${MAX_OPSET} (loss names only; default ${DEFAULT_OPSET})`)
-    .addOption(new Option("--lowering <form>", "webgpu: every node on the GPU, as onnxruntime-web's WebGPU backend needs (loss names only)").choices(["none", "webgpu"]))
-    .addOption(new Option("--dtype <type>", "float type of the graph (loss names only; inputs are converted to it)").choices(["float32", "float16", "float64"]))
-    .addOption(new Option("--ep <provider>", "execution provider (webgpu: the first run compiles the graph's shaders, about a second on a software adapter)").choices([...NODE_PROVIDERS]).default("cpu"))
+    .addOption(
+      new Option("--lowering <form>", "webgpu: every node on the GPU, as onnxruntime-web's WebGPU backend needs (loss names only)").choices(
+        ["none", "webgpu"],
+      ),
+    )
+    .addOption(
+      new Option("--dtype <type>", "float type of the graph (loss names only; inputs are converted to it)").choices([
+        "float32",
+        "float16",
+        "float64",
+      ]),
+    )
+    .addOption(
+      new Option(
+        "--ep <provider>",
+        "execution provider (webgpu: the first run compiles the graph's shaders, about a second on a software adapter)",
+      )
+        .choices([...NODE_PROVIDERS])
+        .default("cpu"),
+    )
     .option("--fallback <list>", "comma-separated providers to try when --ep is unavailable (none by default)")
     .option("--threads <n>", `intra-op threads (default: ${DEFAULT_THREADS_TEXT})`)
     .option("--json", 'print {"outputs": {"loss": {"dims": [...], "data": [...]}}} (NaN and inf as null)')

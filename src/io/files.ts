@@ -31,7 +31,10 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 
 /** An output name as the messages show it: JSON (controls escaped), at most 60 characters, no bidi controls. */
 export function shownName(name: string): string {
-  return preview(name).replace(/[\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return preview(name).replace(
+    /[\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** Why `name` cannot be a file name NAME.npy, or undefined when it can. */
@@ -42,12 +45,14 @@ export function outputNameProblem(name: string): string | undefined {
   if (bad) {
     const c = bad[0];
     if (c === "/" || c === "\\") return `the name holds a path separator (${c})`;
-    if (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) >= 0x7f) return `the name holds a control character (U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")})`;
+    if (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) >= 0x7f)
+      return `the name holds a control character (U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")})`;
     return `the name holds ${c}, which Windows does not allow in a file name`;
   }
   if (LONE_SURROGATE.test(name)) return "the name is not well-formed Unicode";
   const bytes = new TextEncoder().encode(name).length;
-  if (bytes > MAX_OUTPUT_NAME_BYTES) return `the name is ${bytes} bytes of UTF-8, more than the ${MAX_OUTPUT_NAME_BYTES} a file name may take here`;
+  if (bytes > MAX_OUTPUT_NAME_BYTES)
+    return `the name is ${bytes} bytes of UTF-8, more than the ${MAX_OUTPUT_NAME_BYTES} a file name may take here`;
   if (WINDOWS_DEVICE.test(name)) return "the name is a device's on Windows";
   return undefined;
 }
@@ -67,12 +72,18 @@ export function outputFiles(dir: string, names: readonly string[], what = "model
   const keys = new Map<string, string>();
   for (const name of names) {
     const problem = outputNameProblem(name);
-    if (problem) throw new OutputFileError(`${what}: output ${shownName(name)} cannot be written as a file in the --out folder: ${problem}`);
-    if (files.has(name)) throw new OutputFileError(`${what}: output ${shownName(name)} cannot be written as a file in the --out folder: the model has two outputs of that name`);
+    if (problem)
+      throw new OutputFileError(`${what}: output ${shownName(name)} cannot be written as a file in the --out folder: ${problem}`);
+    if (files.has(name))
+      throw new OutputFileError(
+        `${what}: output ${shownName(name)} cannot be written as a file in the --out folder: the model has two outputs of that name`,
+      );
     const key = foldKey(name);
     const other = keys.get(key);
     if (other !== undefined) {
-      throw new OutputFileError(`${what}: outputs ${shownName(other)} and ${shownName(name)} cannot be written as files in the --out folder: a case-insensitive file system takes them as one file`);
+      throw new OutputFileError(
+        `${what}: outputs ${shownName(other)} and ${shownName(name)} cannot be written as files in the --out folder: a case-insensitive file system takes them as one file`,
+      );
     }
     keys.set(key, name);
     files.set(name, join(dir, `${name}.npy`));
@@ -83,13 +94,20 @@ export function outputFiles(dir: string, names: readonly string[], what = "model
 /** Refuse an output whose element type has no .npy form here (string, complex, bfloat16), naming it. */
 export function checkWritableType(name: string, dtype: string, what = "model"): void {
   if (npyDescrOf(dtype) === undefined) {
-    throw new OutputFileError(`${what}: output ${shownName(name)} is ${dtype}, which --out cannot write as .npy (it writes numbers and bool); print it with --json instead`);
+    throw new OutputFileError(
+      `${what}: output ${shownName(name)} is ${dtype}, which --out cannot write as .npy (it writes numbers and bool); print it with --json instead`,
+    );
   }
 }
 
 /** Give a file-system error the path it concerns (Node leaves it out of write errors, e.g. ENOSPC). */
 export function withPath(e: unknown, path: string): unknown {
-  if (typeof e === "object" && e !== null && typeof (e as { code?: unknown }).code === "string" && (e as { path?: unknown }).path === undefined) {
+  if (
+    typeof e === "object" &&
+    e !== null &&
+    typeof (e as { code?: unknown }).code === "string" &&
+    (e as { path?: unknown }).path === undefined
+  ) {
     Object.assign(e, { path });
   }
   return e;
@@ -105,7 +123,8 @@ export async function makeFolder(dir: string): Promise<void> {
   for (let p = dir; ; ) {
     try {
       const s = await stat(p);
-      if (!s.isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${p}'`), { code: "ENOTDIR", path: p, syscall: "mkdir" });
+      if (!s.isDirectory())
+        throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${p}'`), { code: "ENOTDIR", path: p, syscall: "mkdir" });
       break;
     } catch (e) {
       if ((e as { code?: unknown }).code !== "ENOENT") throw withPath(e, p);
@@ -120,8 +139,16 @@ export async function makeFolder(dir: string): Promise<void> {
       await mkdir(p);
     } catch (e) {
       const code = (e as { code?: unknown }).code;
-      if (code === "EEXIST" && (await stat(p).then((s) => s.isDirectory(), () => false))) continue; // made meanwhile
-      if (code === "ENOENT") throw new UserError(`${p}: cannot create this folder (mkdir says its parent does not exist, though ${dirname(p)} does)`);
+      if (
+        code === "EEXIST" &&
+        (await stat(p).then(
+          (s) => s.isDirectory(),
+          () => false,
+        ))
+      )
+        continue; // made meanwhile
+      if (code === "ENOENT")
+        throw new UserError(`${p}: cannot create this folder (mkdir says its parent does not exist, though ${dirname(p)} does)`);
       throw withPath(e, p);
     }
   }

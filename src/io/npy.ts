@@ -28,7 +28,6 @@ export interface NpyHeader {
 /** The longest .npy header read (numpy's own writer pads to 64 bytes; a header this long is hostile). */
 export const MAX_NPY_HEADER_BYTES = 2 ** 20;
 
-
 /**
  * The header dict, a Python literal as numpy writes it: `{'descr': '<f4', 'fortran_order': False,
  * 'shape': (3, 4), }`. Exactly the keys descr, fortran_order and shape, each once (numpy refuses other
@@ -37,7 +36,9 @@ export const MAX_NPY_HEADER_BYTES = 2 ** 20;
 function parseHeaderDict(text: string, what: string): { descr?: unknown; fortran_order?: unknown; shape?: number[] } {
   let i = 0;
   const fail = (expected: string): never => {
-    throw new NpyError(`${what}: expected a .npy header dict with descr, fortran_order and shape (${expected} at character ${i}), received ${show(text.trim())}`);
+    throw new NpyError(
+      `${what}: expected a .npy header dict with descr, fortran_order and shape (${expected} at character ${i}), received ${show(text.trim())}`,
+    );
   };
   const ws = () => {
     while (i < text.length && /\s/.test(text[i])) i++;
@@ -99,7 +100,8 @@ function parseHeaderDict(text: string, what: string): { descr?: unknown; fortran
     ws();
     if (text[i] === "}") break;
     const key = str();
-    if (!["descr", "fortran_order", "shape"].includes(key)) fail(`only the keys descr, fortran_order and shape, not ${JSON.stringify(key)}`);
+    if (!["descr", "fortran_order", "shape"].includes(key))
+      fail(`only the keys descr, fortran_order and shape, not ${JSON.stringify(key)}`);
     if (Object.hasOwn(out, key)) fail(`each key once, not ${JSON.stringify(key)} twice`);
     eat(":");
     out[key] = value();
@@ -169,7 +171,9 @@ export function decodeNpy(bytes: Uint8Array, what = "npy"): TensorData {
   const count = sizeOf(h.dims);
   const need = count * DTYPES[h.dtype].bytes;
   if (bytes.length - h.dataOffset < need) {
-    throw new NpyError(`${what}: expected ${need} data bytes for ${h.dtype} ${JSON.stringify(h.dims)}, received ${bytes.length - h.dataOffset}`);
+    throw new NpyError(
+      `${what}: expected ${need} data bytes for ${h.dtype} ${JSON.stringify(h.dims)}, received ${bytes.length - h.dataOffset}`,
+    );
   }
   // copy into an aligned buffer of its own (Buffer#slice would return a view of a shared pool)
   const buf = Uint8Array.prototype.slice.call(bytes, h.dataOffset, h.dataOffset + need).buffer;
@@ -183,7 +187,8 @@ export function decodeNpy(bytes: Uint8Array, what = "npy"): TensorData {
  */
 export function encodeNpy(t: TensorData): Uint8Array {
   const descr = npyDescrOf(t.dtype);
-  if (descr === undefined || !ArrayBuffer.isView(t.data)) throw new NpyError(`.npy: cannot write a tensor of ${String(t.dtype)} (it holds numbers and bool)`);
+  if (descr === undefined || !ArrayBuffer.isView(t.data))
+    throw new NpyError(`.npy: cannot write a tensor of ${String(t.dtype)} (it holds numbers and bool)`);
   const shape = t.dims.length === 1 ? `(${t.dims[0]},)` : `(${t.dims.join(", ")})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
   const total = 10 + header.length + 1;

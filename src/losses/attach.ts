@@ -90,10 +90,14 @@ export function attachmentParts(
   const negative = out.shape.findIndex((d) => typeof d === "number" && !(Number.isSafeInteger(d) && d >= 0));
   if (negative >= 0) {
     // a dim value the ONNX format forbids: the loss would be built for it (a class count of -5)
-    throw new AttachError(`output ${out.name}: expected dims >= 0 in its declared shape, received dim ${negative} = ${String(out.shape[negative])} in ${shown}`);
+    throw new AttachError(
+      `output ${out.name}: expected dims >= 0 in its declared shape, received dim ${negative} = ${String(out.shape[negative])} in ${shown}`,
+    );
   }
   if (lossInput.shape.length !== out.shape.length) {
-    throw new AttachError(`output ${out.name}: expected rank ${lossInput.shape.length} (${built.name}'s input [${lossInput.shape.join(", ")}] with options.rank ${String(built.options.rank)}), received rank ${out.shape.length} ${shown}`);
+    throw new AttachError(
+      `output ${out.name}: expected rank ${lossInput.shape.length} (${built.name}'s input [${lossInput.shape.join(", ")}] with options.rank ${String(built.options.rank)}), received rank ${out.shape.length} ${shown}`,
+    );
   }
   // the loss's symbolic dims take the output's dims (N of the loss is the model's batch dim, ...)
   const dims = new Map<string, Dim>();
@@ -101,9 +105,13 @@ export function attachmentParts(
     const have = out.shape[axis];
     if (typeof d === "number") {
       if (typeof have === "number" && have !== d) {
-        const fixedBy = Object.entries(built.options).filter(([, v]) => Array.isArray(v) && v.length === d).map(([k]) => `option ${k}`);
+        const fixedBy = Object.entries(built.options)
+          .filter(([, v]) => Array.isArray(v) && v.length === d)
+          .map(([k]) => `option ${k}`);
         const why = fixedBy.length ? `; ${d} is the length of ${fixedBy.join(" and ")}` : "";
-        throw new AttachError(`output ${out.name}: expected dim ${axis} = ${d} (${built.name}'s input [${lossInput.shape.join(", ")}]${why}), received ${shown}`);
+        throw new AttachError(
+          `output ${out.name}: expected dim ${axis} = ${d} (${built.name}'s input [${lossInput.shape.join(", ")}]${why}), received ${shown}`,
+        );
       }
     } else if (!dims.has(d)) {
       dims.set(d, have);
@@ -129,7 +137,12 @@ export function attachmentParts(
     return valueInfo(name, t?.elemType ?? 0, shape);
   };
   // decoded messages keep the fields that were set as own properties: a spread copies them
-  const nodes: onnx.INodeProto[] = g.node.map((n) => ({ ...n, name: rename(n.name), input: (n.input ?? []).map(rename), output: (n.output ?? []).map(rename) }));
+  const nodes: onnx.INodeProto[] = g.node.map((n) => ({
+    ...n,
+    name: rename(n.name),
+    input: (n.input ?? []).map(rename),
+    output: (n.output ?? []).map(rename),
+  }));
   const initializers: onnx.ITensorProto[] = g.initializer.map((t) => ({ ...t, name: rename(t.name) }));
   const valueInfos = g.valueInfo.map((v) => retype(v, rename(v.name)));
   const targetProto = g.input.find((v) => v.name === "target");
@@ -173,9 +186,12 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   const nameArg = (key: string, v: unknown, fallback?: string): string => {
     const n = v === undefined ? fallback : v;
     if (typeof n === "string" && n.length > MAX_NAME_LENGTH) {
-      throw new OptionError(`${key}: expected a name of at most ${MAX_NAME_LENGTH} characters, received one of ${n.length} (${JSON.stringify(n.slice(0, 40))}...)`);
+      throw new OptionError(
+        `${key}: expected a name of at most ${MAX_NAME_LENGTH} characters, received one of ${n.length} (${JSON.stringify(n.slice(0, 40))}...)`,
+      );
     }
-    if (typeof n !== "string" || n.length === 0) throw new OptionError(`${key}: expected a non-empty name, received ${n === undefined ? "nothing" : JSON.stringify(n)}`);
+    if (typeof n !== "string" || n.length === 0)
+      throw new OptionError(`${key}: expected a non-empty name, received ${n === undefined ? "nothing" : JSON.stringify(n)}`);
     return n;
   };
   const output = nameArg("output", spec.output);
@@ -184,8 +200,10 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   const target = nameArg("targetInput", spec.targetInput, "target");
   const lossOutput = nameArg("lossOutput", spec.lossOutput, "loss");
   const options = spec.options ?? {};
-  if (!isPlainObject(options)) throw new OptionError(`options: expected an object of ${lossName}'s options, received ${JSON.stringify(options)}`);
-  if (spec.gradient !== undefined && typeof spec.gradient !== "boolean") throw new OptionError(`gradient: expected true or false, received ${JSON.stringify(spec.gradient)}`);
+  if (!isPlainObject(options))
+    throw new OptionError(`options: expected an object of ${lossName}'s options, received ${JSON.stringify(options)}`);
+  if (spec.gradient !== undefined && typeof spec.gradient !== "boolean")
+    throw new OptionError(`gradient: expected true or false, received ${JSON.stringify(spec.gradient)}`);
   if (spec.gradient !== undefined && options.gradient !== undefined && options.gradient !== spec.gradient) {
     throw new OptionError(`gradient ${spec.gradient} and options.gradient ${JSON.stringify(options.gradient)} disagree`);
   }
@@ -194,7 +212,9 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   const proto = decodeModel(modelBytes, what);
   const info = describeModel(proto, what);
   if (hasContract(info)) {
-    throw new AttachError(`${what}: expected a model without onnx_losses metadata, received one that has it (${info.metadata["onnx_losses.loss"] ?? `keys ${Object.keys(info.metadata).join(", ")}`}): attach to the model the loss is not in yet`);
+    throw new AttachError(
+      `${what}: expected a model without onnx_losses metadata, received one that has it (${info.metadata["onnx_losses.loss"] ?? `keys ${Object.keys(info.metadata).join(", ")}`}): attach to the model the loss is not in yet`,
+    );
   }
   refuseDuplicateOpsets(info, what, AttachError);
   if (!SUPPORTED_OPSETS.includes(info.opset)) {
@@ -203,26 +223,43 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
     );
   }
   const out = info.outputs.find((t) => t.name === output);
-  if (!out) throw new AttachError(`output: expected one of the model's outputs (${info.outputs.map((t) => t.name).join(", ")}), received ${JSON.stringify(output)}`);
+  if (!out)
+    throw new AttachError(
+      `output: expected one of the model's outputs (${info.outputs.map((t) => t.name).join(", ")}), received ${JSON.stringify(output)}`,
+    );
   const outProto = proto.graph?.output?.find((v) => v.name === output);
-  if (!outProto?.type?.tensorType?.shape) throw new AttachError(`output ${output}: expected a tensor of known rank (the loss is built for it), received an output without a shape`);
-  if (!isFloatDType(out.dtype)) throw new AttachError(`output ${output}: expected float16, float32 or float64 (the loss's input), received ${out.dtype}`);
+  if (!outProto?.type?.tensorType?.shape)
+    throw new AttachError(
+      `output ${output}: expected a tensor of known rank (the loss is built for it), received an output without a shape`,
+    );
+  if (!isFloatDType(out.dtype))
+    throw new AttachError(`output ${output}: expected float16, float32 or float64 (the loss's input), received ${out.dtype}`);
   const dtype = out.dtype as FloatDType;
 
   // every name in the model, subgraphs included: the names the loss brings must all be new
   const taken = modelNames(proto.graph as onnx.GraphProto);
   const gradName = gradient ? `${output}_grad` : null;
-  const chosen: [string, string][] = [["targetInput", target], ["lossOutput", lossOutput], ...(gradName ? ([["gradient output", gradName]] as [string, string][]) : [])];
+  const chosen: [string, string][] = [
+    ["targetInput", target],
+    ["lossOutput", lossOutput],
+    ...(gradName ? ([["gradient output", gradName]] as [string, string][]) : []),
+  ];
   // the gradient output's name is not chosen but made from the output's: a message about it says how
   const made = ` (the gradient of ${output} is always named ${output}_grad: rename that value of the model, or attach without the gradient)`;
   for (const [key, n] of chosen) {
-    if (taken.has(n)) throw new AttachError(`${key}: expected a name the model does not use, received ${JSON.stringify(n)}, which the model already has${n === gradName ? made : ""}`);
+    if (taken.has(n))
+      throw new AttachError(
+        `${key}: expected a name the model does not use, received ${JSON.stringify(n)}, which the model already has${n === gradName ? made : ""}`,
+      );
   }
   for (let i = 0; i < chosen.length; i++) {
     for (let j = i + 1; j < chosen.length; j++) {
       // name the one the caller chose (targetInput, lossOutput), not the gradient output
       const [a, b] = chosen[j][1] === gradName ? [chosen[j], chosen[i]] : [chosen[i], chosen[j]];
-      if (a[1] === b[1]) throw new AttachError(`${b[0]}: expected a name other than ${a[1] === gradName ? `the gradient output's (${output}_grad)` : `${a[0]}'s`}, received ${JSON.stringify(b[1])} for both`);
+      if (a[1] === b[1])
+        throw new AttachError(
+          `${b[0]}: expected a name other than ${a[1] === gradName ? `the gradient output's (${output}_grad)` : `${a[0]}'s`}, received ${JSON.stringify(b[1])} for both`,
+        );
     }
   }
   const all = [...taken, ...chosen.map(([, n]) => n)];
@@ -234,7 +271,13 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   let parts: AttachmentParts;
   try {
     // options.gradient as given (the loss refuses one that is not a boolean), else the gradient flag
-    parts = attachmentParts(out, lossName, { rank, ...options, ...(options.gradient === undefined ? { gradient } : {}) }, { opset: info.opset, dtype }, names);
+    parts = attachmentParts(
+      out,
+      lossName,
+      { rank, ...options, ...(options.gradient === undefined ? { gradient } : {}) },
+      { opset: info.opset, dtype },
+      names,
+    );
   } catch (e) {
     if (e instanceof OptionError && options.rank === undefined && /\boption rank:/.test(e.message)) {
       throw new AttachError(`output ${output}: ${lossName} cannot take its rank ${rank} [${out.shape.join(", ")}]: ${e.message}`);
@@ -252,7 +295,12 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
     dtype,
     attached: names,
   });
-  const metadata = [...proto.metadataProps.map((p) => ({ key: p.key, value: p.value })), ...Object.keys(contract).sort().map((key) => ({ key, value: contract[key] }))];
+  const metadata = [
+    ...proto.metadataProps.map((p) => ({ key: p.key, value: p.value })),
+    ...Object.keys(contract)
+      .sort()
+      .map((key) => ({ key, value: contract[key] })),
+  ];
   const model: onnx.IModelProto = {
     ...proto,
     irVersion: Math.max(info.irVersion, irVersionForOpset(info.opset)),
@@ -268,7 +316,16 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   };
   const bytes = encodeModel(model);
   const targetInfo = describeModel(decodeModel(bytes)).inputs.find((t) => t.name === target) as TensorInfo;
-  return { model: bytes, loss: built.name, options: built.options, opset: info.opset, dtype, attached: names, target: targetInfo, checks: parts.checks };
+  return {
+    model: bytes,
+    loss: built.name,
+    options: built.options,
+    opset: info.opset,
+    dtype,
+    attached: names,
+    target: targetInfo,
+    checks: parts.checks,
+  };
 }
 
 /**
@@ -281,7 +338,9 @@ export function refuseDuplicateOpsets(info: ModelInfo, what: string, Err: new (m
     const domain = o.domain === "ai.onnx" ? "" : o.domain;
     const first = seen.get(domain);
     if (first !== undefined) {
-      throw new Err(`${what}: expected one opset import per domain, received ${domain || "ai.onnx"} twice (versions ${first} and ${o.version}; onnxruntime would use the last, the loss is built at the first)`);
+      throw new Err(
+        `${what}: expected one opset import per domain, received ${domain || "ai.onnx"} twice (versions ${first} and ${o.version}; onnxruntime would use the last, the loss is built at the first)`,
+      );
     }
     seen.set(domain, o.version);
   }
@@ -306,7 +365,12 @@ export function modelNames(g: onnx.IGraphProto, into = new Set<string>()): Set<s
 function valueInfo(name: string, elemType: number, shape: readonly Dim[]): onnx.IValueInfoProto {
   return {
     name,
-    type: { tensorType: { elemType, shape: { dim: shape.map((d) => (typeof d === "number" ? { dimValue: d } : d === "?" ? {} : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: shape.map((d) => (typeof d === "number" ? { dimValue: d } : d === "?" ? {} : { dimParam: d })) },
+      },
+    },
   };
 }
 
@@ -322,7 +386,13 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function describeParts(parts: AttachmentParts): ModelInfo {
   return describeModel(
     new onnx.ModelProto({
-      graph: { node: parts.nodes, initializer: parts.initializers, valueInfo: parts.valueInfo, input: [parts.target], output: parts.outputs },
+      graph: {
+        node: parts.nodes,
+        initializer: parts.initializers,
+        valueInfo: parts.valueInfo,
+        input: [parts.target],
+        output: parts.outputs,
+      },
     }),
   );
 }

@@ -50,7 +50,8 @@ export function getLoss(name: string): LossDefinition {
   const def = CATALOGUE.find((d) => d.name === name);
   if (def) return def as LossDefinition;
   const key = String(name).toLowerCase().replace(/-/g, "_");
-  const hints = (Object.hasOwn(ALIASES, key) ? ALIASES[key] : undefined) ?? [nearest(key, LOSS_NAMES)].filter((h): h is string => h !== undefined);
+  const hints =
+    (Object.hasOwn(ALIASES, key) ? ALIASES[key] : undefined) ?? [nearest(key, LOSS_NAMES)].filter((h): h is string => h !== undefined);
   const hint = hints.length ? ` (did you mean ${hints.join(" or ")}?)` : "";
   const shown = JSON.stringify(String(name).length > 60 ? `${String(name).slice(0, 57)}...` : String(name));
   throw new OptionError(`loss: unknown loss ${shown}${hint}; losses are ${LOSS_NAMES.join(", ")}`);

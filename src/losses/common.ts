@@ -109,7 +109,9 @@ function targetMask(x: Value, safe: Value, rank: number): Value {
 export function hardTargets(t: Value, ignoreIndex: number): { valid: Value; safe: Value } {
   if (t.dtype === "int32" && (ignoreIndex < -(2 ** 31) || ignoreIndex > 2 ** 31 - 1)) {
     // an int32 constant would wrap it around (2^32 becomes 0, and class 0 would be ignored)
-    throw new OptionError(`${t.graph.name}: option ignoreIndex: expected an integer in [-2^31, 2^31 - 1] with the WebGPU lowering (its class indices are int32), received ${ignoreIndex}`);
+    throw new OptionError(
+      `${t.graph.name}: option ignoreIndex: expected an integer in [-2^31, 2^31 - 1] with the WebGPU lowering (its class indices are int32), received ${ignoreIndex}`,
+    );
   }
   const valid = not(equal(t, ignoreIndex));
   // A negative ignoreIndex (the default -100) is the only negative value the evaluator lets through,
@@ -185,7 +187,13 @@ export class ClassLogProbs {
  * to divide by (PyTorch's weighted mean; a bool mask counts items); without it the mean is over all
  * items.
  */
-export function reduceItems(loss: Value, reduction: Reduction, itemRank: number, denominator?: Value, total?: Value): { value: Value; weights?: Value } {
+export function reduceItems(
+  loss: Value,
+  reduction: Reduction,
+  itemRank: number,
+  denominator?: Value,
+  total?: Value,
+): { value: Value; weights?: Value } {
   const g = loss.graph;
   const out = g.ioFloatType;
   if (reduction === "none") return { value: cast(loss, out) };
@@ -247,7 +255,9 @@ export function lossGraph(name: string, ctx: BuildContext): Graph {
   const g = ctx.host.graph;
   if (ctx.outputs !== "loss") throw new Error(`${name}: expected outputs "loss" in a host graph, received ${JSON.stringify(ctx.outputs)}`);
   if (g.opset !== ctx.opset || g.lowering !== ctx.lowering || g.ioFloatType !== ctx.dtype) {
-    throw new Error(`${name}: expected a host graph built with the loss's opset, lowering and dtype, received graph ${g.name} (opset ${g.opset}, lowering ${g.lowering}, dtype ${g.ioFloatType})`);
+    throw new Error(
+      `${name}: expected a host graph built with the loss's opset, lowering and dtype, received graph ${g.name} (opset ${g.opset}, lowering ${g.lowering}, dtype ${g.ioFloatType})`,
+    );
   }
   HOSTED.set(g, ctx.host.bind);
   return g;
@@ -326,7 +336,8 @@ export function declareInput(g: Graph, specs: TensorSpec[], name: string, dtype:
   const bound = HOSTED.get(g)?.[name];
   if (bound) {
     const want = dtype === "float" ? g.floatType : dtype;
-    if (bound.dtype !== want) throw new Error(`${g.name}: input ${name}: expected a bound value of dtype ${want}, received ${bound.dtype} (${bound.name})`);
+    if (bound.dtype !== want)
+      throw new Error(`${g.name}: input ${name}: expected a bound value of dtype ${want}, received ${bound.dtype} (${bound.name})`);
     return bound;
   }
   const v = g.input(name, declared, shape);
@@ -358,7 +369,8 @@ export function finishLoss(
   },
 ): BuiltParts {
   const base = { graph: g, inputs, checks: o.checks ?? [], doc: o.doc };
-  if (o.gradient && o.outputs === "parts") throw new OptionError('gradient: expected outputs "loss" (the gradient is of the loss), received outputs "parts"');
+  if (o.gradient && o.outputs === "parts")
+    throw new OptionError('gradient: expected outputs "loss" (the gradient is of the loss), received outputs "parts"');
   if (o.outputs === "parts") {
     const rank = o.items.length;
     const acc = g.accumulateType;
@@ -392,7 +404,12 @@ export function finishLoss(
   if (grad) {
     const input = inputs.find((i) => i.name === "input")!;
     g.output(cast(grad, g.ioFloatType), "input_grad", input.shape);
-    outputs.push({ name: "input_grad", dtype: g.ioFloatType, shape: input.shape, doc: "d loss / d input (for reduction none: of the sum of the items)" });
+    outputs.push({
+      name: "input_grad",
+      dtype: g.ioFloatType,
+      shape: input.shape,
+      doc: "d loss / d input (for reduction none: of the sum of the items)",
+    });
   }
   return { ...base, outputs };
 }

@@ -1,6 +1,18 @@
 import type { Value } from "../builder/graph.js";
 import { add, cast, div, mul, neg, reduceMean, reduceSum, sub, unsqueeze, where } from "../builder/ops/index.js";
-import { classCount, classInputDims, classValueAt, ClassLogProbs, declareInput, finishLoss, hardTargets, itemDims, lossGraph, perClass, subtractAtTarget } from "./common.js";
+import {
+  classCount,
+  classInputDims,
+  classValueAt,
+  ClassLogProbs,
+  declareInput,
+  finishLoss,
+  hardTargets,
+  itemDims,
+  lossGraph,
+  perClass,
+  subtractAtTarget,
+} from "./common.js";
 import { integerIn, numberIn, numberList, OptionError, oneOf, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
@@ -20,7 +32,8 @@ export const crossEntropy = defineLoss({
   name: "cross_entropy",
   summary: "Cross-entropy of logits against class indices or class probabilities.",
   pytorch: "torch.nn.functional.cross_entropy",
-  formula: "l_i = -w[t_i] log_softmax(x_i)[t_i]; smoothing eps: (1-eps) l_i - (eps/C) sum_c w_c log p_ic; probs: -sum_c w_c q_ic log p_ic, q = (1-eps) q + eps/C",
+  formula:
+    "l_i = -w[t_i] log_softmax(x_i)[t_i]; smoothing eps: (1-eps) l_i - (eps/C) sum_c w_c log p_ic; probs: -sum_c w_c q_ic log p_ic, q = (1-eps) q + eps/C",
   options: {
     rank: rankOption(2, "Rank of input: 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
     targetType: oneOf("index: int64 class indices [N, d..]; probs: class probabilities shaped like input.", "index", ["index", "probs"]),
@@ -83,11 +96,21 @@ export const crossEntropy = defineLoss({
         gradient = mul(subtractAtTarget(base, safe, wt ? mul(wt, 1 - eps) : 1 - eps, o.rank), unsqueeze(cast(valid, g.floatType), [1]));
       }
     }
-    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, denominator, items: itemDims(o.rank), checks, gradient, doc: "cross_entropy: F.cross_entropy parity; input = logits" });
+    return finishLoss(g, inputs, loss, {
+      outputs: ctx.outputs,
+      reduction: o.reduction,
+      denominator,
+      items: itemDims(o.rank),
+      checks,
+      gradient,
+      doc: "cross_entropy: F.cross_entropy parity; input = logits",
+    });
   },
   check(o) {
     if (o.targetType === "probs" && o.ignoreIndex !== -100) {
-      throw new OptionError(`cross_entropy: option ignoreIndex: expected the default -100 with targetType "probs" (PyTorch ignores it for probabilities), received ${o.ignoreIndex}`);
+      throw new OptionError(
+        `cross_entropy: option ignoreIndex: expected the default -100 with targetType "probs" (PyTorch ignores it for probabilities), received ${o.ignoreIndex}`,
+      );
     }
   },
 });

@@ -11,7 +11,16 @@ import type { LossDefinition, LossGraph } from "./types.js";
 
 export { CATALOGUE, LOSS_NAMES, getLoss, type LossName, type LossOptions, type LossOptionsMap } from "./catalogue.js";
 export { OptionError, type InferOptions, type NamedOptionSpec, type OptionSchema, type OptionSpec, type Reduction } from "./options.js";
-export { defineLoss, type BuildContext, type BuiltParts, type InputCheck, type LossDefinition, type LossGraph, type OptionsOf, type TensorSpec } from "./types.js";
+export {
+  defineLoss,
+  type BuildContext,
+  type BuiltParts,
+  type InputCheck,
+  type LossDefinition,
+  type LossGraph,
+  type OptionsOf,
+  type TensorSpec,
+} from "./types.js";
 
 /**
  * The options a call may pass: for a known loss name, any subset of its options (so TypeScript
@@ -97,7 +106,8 @@ export function buildDefinition<N extends string, S extends OptionSchema>(
   options: Partial<InferOptions<S>> | Record<string, unknown> = {},
   build: BuildOptions = {},
 ): LossGraph<InferOptions<S>> {
-  if (build === null || typeof build !== "object" || Array.isArray(build)) throw new OptionError(`${def.name}: build options: expected an object, received ${JSON.stringify(build)}`);
+  if (build === null || typeof build !== "object" || Array.isArray(build))
+    throw new OptionError(`${def.name}: build options: expected an object, received ${JSON.stringify(build)}`);
   const unknown = unknownKeyProblem(`${def.name}: build options`, build, BUILD_OPTION_KEYS);
   if (unknown) throw new OptionError(unknown);
   const opset = checkOpset(build.opset ?? DEFAULT_OPSET);
@@ -117,7 +127,8 @@ export function buildDefinition<N extends string, S extends OptionSchema>(
     throw new OptionError('dtype: expected "float32" or "float16" with the WebGPU lowering (GPUs have no float64), received "float64"');
   }
   const outputs = build.outputs ?? "loss";
-  if (outputs !== "loss" && outputs !== "parts") throw new OptionError(`outputs: expected "loss" | "parts", received ${JSON.stringify(outputs)}`);
+  if (outputs !== "loss" && outputs !== "parts")
+    throw new OptionError(`outputs: expected "loss" | "parts", received ${JSON.stringify(outputs)}`);
   const resolved = resolveOptions(def.name, def.optionList, options) as InferOptions<S>;
   def.check?.(resolved);
   if (outputs === "parts" && resolved.reduction === "none") {

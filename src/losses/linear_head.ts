@@ -49,22 +49,30 @@ export function linearHeadStep<K extends string>(
   const lr = checkStep(step);
   const given = (options ?? {}) as Record<string, unknown>;
   if (given.gradient !== undefined && given.gradient !== true) {
-    throw new OptionError(`${STEP}: option gradient: expected true or nothing (a step needs the loss's gradient), received ${JSON.stringify(given.gradient)}`);
+    throw new OptionError(
+      `${STEP}: option gradient: expected true or nothing (a step needs the loss's gradient), received ${JSON.stringify(given.gradient)}`,
+    );
   }
   const outputs = (build as BuildOptions).outputs;
   if (outputs !== undefined && outputs !== "loss") {
-    throw new OptionError(`${STEP}: build option outputs: expected "loss" or nothing (a step outputs loss, W_next and b_next), received ${JSON.stringify(outputs)}`);
+    throw new OptionError(
+      `${STEP}: build option outputs: expected "loss" or nothing (a step outputs loss, W_next and b_next), received ${JSON.stringify(outputs)}`,
+    );
   }
   // The loss alone first: it checks the options and the build options, and says what the loss takes.
   const alone = buildLoss(loss, { ...given, gradient: true } as LossOptionsFor<K>, { ...build, outputs: "loss" });
   const resolved = alone.options as Record<string, unknown>;
   if (resolved.reduction !== "mean" && resolved.reduction !== "sum") {
-    throw new OptionError(`${STEP}: option reduction: expected "mean" or "sum" (a step descends one scalar loss), received ${JSON.stringify(resolved.reduction)}`);
+    throw new OptionError(
+      `${STEP}: option reduction: expected "mean" or "sum" (a step descends one scalar loss), received ${JSON.stringify(resolved.reduction)}`,
+    );
   }
   const input = alone.inputs.find((i) => i.name === "input");
   if (input?.doc !== "logits" || input.shape.length !== 2) {
     const what = input ? `${input.doc} [${input.shape.join(", ")}]` : "no input named input";
-    throw new OptionError(`${STEP}: loss ${alone.name}: expected a loss of logits [N, C] (the head computes logits), received one of ${what}`);
+    throw new OptionError(
+      `${STEP}: loss ${alone.name}: expected a loss of logits [N, C] (the head computes logits), received one of ${what}`,
+    );
   }
   const C = input.shape[1];
   const ctx = { opset: alone.opset, lowering: alone.lowering, dtype: alone.dtype, accumulate: build.accumulate ?? "float64" } as const;
@@ -82,7 +90,9 @@ export function linearHeadStep<K extends string>(
   const parts = getLoss(alone.name).build(resolved, { ...ctx, outputs: "loss", host: { graph: g, bind } });
   const values = parts.values;
   if (parts.graph !== g || !values?.inputGrad) {
-    throw new OptionError(`${STEP}: loss ${alone.name}: expected a loss whose build appends to the graph lossGraph() gives it (see docs/adding-a-loss.md), received one that builds a graph of its own`);
+    throw new OptionError(
+      `${STEP}: loss ${alone.name}: expected a loss whose build appends to the graph lossGraph() gives it (see docs/adding-a-loss.md), received one that builds a graph of its own`,
+    );
   }
   const grad = values.inputGrad; // d loss / d logits [N, C]
   const dW = g.node("MatMul", [g.node("Transpose", [X], { perm: [1, 0] }), grad]);
@@ -94,7 +104,15 @@ export function linearHeadStep<K extends string>(
   const stepContract: StepContract = { kind: "linear_head", lr };
   const model = g.toModel({
     docString: `One gradient-descent step (lr ${lr}) of a linear head trained with ${alone.name}. Built by onnx-losses with options ${canonicalJson(resolved)}.`,
-    metadata: encodeContract({ loss: alone.name, options: resolved, checks, inputs: specs.map((s) => ({ name: s.name, doc: s.doc })), lowering: alone.lowering, dtype: alone.dtype, step: stepContract }),
+    metadata: encodeContract({
+      loss: alone.name,
+      options: resolved,
+      checks,
+      inputs: specs.map((s) => ({ name: s.name, doc: s.doc })),
+      lowering: alone.lowering,
+      dtype: alone.dtype,
+      step: stepContract,
+    }),
   });
   return {
     name: alone.name,
@@ -124,7 +142,9 @@ function checkStep(step: LinearHeadStepOptions): number {
   }
   const { lr } = step;
   if (typeof lr !== "number" || !Number.isFinite(lr) || lr <= 0) {
-    throw new OptionError(`${STEP}: step option lr: expected a finite number > 0, received ${typeof lr === "number" ? String(lr) : (JSON.stringify(lr) ?? String(lr))}`);
+    throw new OptionError(
+      `${STEP}: step option lr: expected a finite number > 0, received ${typeof lr === "number" ? String(lr) : (JSON.stringify(lr) ?? String(lr))}`,
+    );
   }
   return lr;
 }
@@ -148,7 +168,8 @@ function onStepInputs(c: InputCheck): InputCheck {
       return { ...c, tensor: t.tensor, axis: t.axis };
     }
     case "range":
-      if (c.tensor === "input") throw new OptionError(`${STEP}: expected a loss without a range check on its logits, received one on ${c.tensor}`);
+      if (c.tensor === "input")
+        throw new OptionError(`${STEP}: expected a loss without a range check on its logits, received one on ${c.tensor}`);
       return c;
   }
 }

@@ -1,6 +1,16 @@
 import type { Value } from "../builder/graph.js";
 import { cast, mul, neg, shape, where } from "../builder/ops/index.js";
-import { classInputDims, classValueAt, declareInput, finishLoss, gatherAtTarget, hardTargets, itemDims, lossGraph, subtractAtTarget } from "./common.js";
+import {
+  classInputDims,
+  classValueAt,
+  declareInput,
+  finishLoss,
+  gatherAtTarget,
+  hardTargets,
+  itemDims,
+  lossGraph,
+  subtractAtTarget,
+} from "./common.js";
 import { integerIn, numberList, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type TensorSpec } from "./types.js";
 

@@ -125,4 +125,3 @@ export function resolveOptions(loss: string, specs: readonly NamedOptionSpec[], 
   }
   return out;
 }
-

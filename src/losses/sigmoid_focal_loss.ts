@@ -9,7 +9,8 @@ const alphaOption: OptionSpec<number | null> = {
   doc: "Weight of positives (negatives get 1 - alpha); null or a negative number disables it.",
   allowed: "null or a number <= 1 (negative disables)",
   default: 0.25,
-  parse: (v) => (v === null || (typeof v === "number" && Number.isFinite(v) && v <= 1) ? { ok: true, value: v as number | null } : { ok: false }),
+  parse: (v) =>
+    v === null || (typeof v === "number" && Number.isFinite(v) && v <= 1) ? { ok: true, value: v as number | null } : { ok: false },
 };
 
 /**
@@ -76,7 +77,10 @@ export const sigmoidFocalLoss = defineLoss({
         // g m^(g-1) (1 - 2y) s (1 - s) ce + m^g (s - y); for g < 1, m^(g-1) s (1 - s) = m^g s (1 - s) / m,
         // and where m = 0 (then s (1 - s) = 0 too) the term is 0 rather than 0 / 0
         const s1s = mul(sigmoid(x), sigmoid(neg(x)));
-        const dm = o.gamma >= 1 ? mul(o.gamma === 1 ? s1s : mul(powConst(base, o.gamma - 1)!, s1s), o.gamma) : mul(div(mul(factor, s1s), max(base, 1e-30)), o.gamma);
+        const dm =
+          o.gamma >= 1
+            ? mul(o.gamma === 1 ? s1s : mul(powConst(base, o.gamma - 1)!, s1s), o.gamma)
+            : mul(div(mul(factor, s1s), max(base, 1e-30)), o.gamma);
         gradient = add(mul(mul(dm, sub(1, mul(y, 2))), ce), mul(factor, gradient));
       }
       if (alphaT) gradient = mul(gradient, alphaT);

@@ -18,7 +18,20 @@ import {
   unsqueeze,
   where,
 } from "../builder/ops/index.js";
-import { classCount, classIndices, classInputDims, classValueAt, ClassLogProbs, declareInput, finishLoss, hardTargets, itemDims, lossGraph, perClass, subtractAtTarget } from "./common.js";
+import {
+  classCount,
+  classIndices,
+  classInputDims,
+  classValueAt,
+  ClassLogProbs,
+  declareInput,
+  finishLoss,
+  hardTargets,
+  itemDims,
+  lossGraph,
+  perClass,
+  subtractAtTarget,
+} from "./common.js";
 import { integerIn, numberIn, OptionError, type OptionSpec, rankOption, received, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
 
@@ -101,7 +114,9 @@ export const softmaxFocalLoss = defineLoss({
       );
     }
     if (Array.isArray(o.alpha) && o.balanceIndex !== 0) {
-      throw new OptionError(`softmax_focal_loss: option balanceIndex: expected the default 0 when alpha is a list (it applies to a number alpha), received ${received(o.balanceIndex)}`);
+      throw new OptionError(
+        `softmax_focal_loss: option balanceIndex: expected the default 0 when alpha is a list (it applies to a number alpha), received ${received(o.balanceIndex)}`,
+      );
     }
   },
   build(o, ctx) {
@@ -136,7 +151,16 @@ export const softmaxFocalLoss = defineLoss({
     // -alpha_t (1 - p_t)^gamma log p_t: with an alpha the sign goes into the alpha (one pass fewer)
     const focal = factor ? mul(factor, logPt) : logPt;
     let loss: Value;
-    if (alphaList) loss = mul(focal, classValueAt(x, alphaList.map((a) => -a), safe, o.rank));
+    if (alphaList)
+      loss = mul(
+        focal,
+        classValueAt(
+          x,
+          alphaList.map((a) => -a),
+          safe,
+          o.rank,
+        ),
+      );
     else if (alphaNum !== null) loss = mul(focal, where(equal(safe, o.balanceIndex), -alphaNum, alphaNum - 1, g.floatType));
     else loss = neg(focal);
 
@@ -171,7 +195,11 @@ export const softmaxFocalLoss = defineLoss({
         const slopeP = focalSlope(add(mul(mT, 1 - 2 * s), s), logPt, exp(logPt), o.gamma);
         coef = mul(mul(slopeP ?? g.constant(1, g.floatType), exp(sub(logPt0, logPt))), 1 - 2 * s);
       } else coef = focalSlope(mT, logPt, exp(logPt), o.gamma) ?? undefined;
-      const aT = alphaList ? classValueAt(x, alphaList, safe, o.rank) : alphaNum !== null ? where(equal(safe, o.balanceIndex), alphaNum, 1 - alphaNum, g.floatType) : undefined;
+      const aT = alphaList
+        ? classValueAt(x, alphaList, safe, o.rank)
+        : alphaNum !== null
+          ? where(equal(safe, o.balanceIndex), alphaNum, 1 - alphaNum, g.floatType)
+          : undefined;
       if (aT) coef = coef ? mul(coef, aT) : aT;
       // coef (p_j - [j = t]), the one-hot part scattered at the targets
       let grad = coef ? subtractAtTarget(mul(P, unsqueeze(coef, [1])), safe, coef, o.rank) : subtractAtTarget(P, safe, 1, o.rank);
@@ -185,14 +213,31 @@ export const softmaxFocalLoss = defineLoss({
           h = mul(h, balancedAlpha(x, o.rank, o.balanceIndex, alphaNum));
         }
         const soft = sub(h, mul(P, reduceSum(h, { axes: [1], keepdims: true })));
-        grad = add(mul(grad, 1 - eps), mul(soft, C ? g.constant(eps / C, g.floatType) : div(g.constant(eps, g.floatType), classCount(x, o.rank))));
+        grad = add(
+          mul(grad, 1 - eps),
+          mul(soft, C ? g.constant(eps / C, g.floatType) : div(g.constant(eps, g.floatType), classCount(x, o.rank))),
+        );
       }
       gradient = mul(grad, unsqueeze(cast(valid, g.floatType), [1]));
     }
     const checks: InputCheck[] = [{ kind: "classIndex", tensor: "target", classesOf: "input", axis: 1, ignoreIndex: o.ignoreIndex }];
     if (alphaNum !== null) {
-      checks.push({ kind: "minDim", tensor: "input", axis: 1, min: o.balanceIndex + 1, why: `balanceIndex ${o.balanceIndex} must be a class` });
+      checks.push({
+        kind: "minDim",
+        tensor: "input",
+        axis: 1,
+        min: o.balanceIndex + 1,
+        why: `balanceIndex ${o.balanceIndex} must be a class`,
+      });
     }
-    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, denominator: valid, items: itemDims(o.rank), checks, gradient, doc: "softmax_focal_loss: the article's FocalLoss with its alpha defect fixed; input = logits" });
+    return finishLoss(g, inputs, loss, {
+      outputs: ctx.outputs,
+      reduction: o.reduction,
+      denominator: valid,
+      items: itemDims(o.rank),
+      checks,
+      gradient,
+      doc: "softmax_focal_loss: the article's FocalLoss with its alpha defect fixed; input = logits",
+    });
   },
 });

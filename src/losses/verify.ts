@@ -53,11 +53,16 @@ export function verifyContract(contract: LossContract, info: ModelInfo, what = "
   const def = user(META.loss, () => getLoss(contract.loss));
   const resolved = user(META.options, () => resolveLossOptions(def.name, contract.options) as Record<string, unknown>);
   if (canonicalJson(resolved) !== canonicalJson(contract.options)) {
-    fail(META.options, `expected every option of ${def.name} resolved (as onnx-losses writes them), received ${clip(canonicalJson(contract.options))}`);
+    fail(
+      META.options,
+      `expected every option of ${def.name} resolved (as onnx-losses writes them), received ${clip(canonicalJson(contract.options))}`,
+    );
   }
   refuseDuplicateOpsets(info, what, ModelContractError);
   if (!SUPPORTED_OPSETS.includes(info.opset)) {
-    throw new ModelContractError(`${what}: opset ${info.opset}: expected an ai.onnx opset from ${MIN_OPSET} to ${MAX_OPSET}, the ones onnx-losses builds`);
+    throw new ModelContractError(
+      `${what}: opset ${info.opset}: expected an ai.onnx opset from ${MIN_OPSET} to ${MAX_OPSET}, the ones onnx-losses builds`,
+    );
   }
   if (contract.attached) return verifyAttached({ ...contract, options: resolved, attached: contract.attached }, info, what);
   const outputs = info.outputs.some((o) => o.name === "loss_sum") ? "parts" : "loss";
@@ -66,10 +71,20 @@ export function verifyContract(contract: LossContract, info: ModelInfo, what = "
   const accumulate = total?.dtype === "float32" && contract.dtype === "float32" ? "float32" : "float64";
   const step = contract.step;
   const built = step
-    ? user(META.step, () => linearHeadStep(def.name, resolved, { lr: step.lr }, { opset: info.opset, lowering: contract.lowering, dtype: contract.dtype, accumulate }))
-    : user(META.options, () => buildLoss(def.name, resolved, { opset: info.opset, lowering: contract.lowering, dtype: contract.dtype, outputs, accumulate }));
+    ? user(META.step, () =>
+        linearHeadStep(
+          def.name,
+          resolved,
+          { lr: step.lr },
+          { opset: info.opset, lowering: contract.lowering, dtype: contract.dtype, accumulate },
+        ),
+      )
+    : user(META.options, () =>
+        buildLoss(def.name, resolved, { opset: info.opset, lowering: contract.lowering, dtype: contract.dtype, outputs, accumulate }),
+      );
   const expected = readModel(built.model);
-  const sig = (ts: readonly TensorInfo[], withType: boolean) => ts.map((t) => `${t.name}: ${withType ? `${t.dtype} ` : ""}[${t.shape.join(", ")}]`).join("; ");
+  const sig = (ts: readonly TensorInfo[], withType: boolean) =>
+    ts.map((t) => `${t.name}: ${withType ? `${t.dtype} ` : ""}[${t.shape.join(", ")}]`).join("; ");
   const these = `${def.name} with options ${clip(canonicalJson(resolved))}${step ? ` in a linear-head step with lr ${step.lr}` : ""}`;
   if (sig(expected.inputs, true) !== sig(info.inputs, true)) {
     fail(META.options, `${these} takes inputs ${sig(expected.inputs, true)}; the graph has ${sig(info.inputs, true)}`);
@@ -78,7 +93,10 @@ export function verifyContract(contract: LossContract, info: ModelInfo, what = "
     fail(META.options, `${these} gives outputs ${sig(expected.outputs, false)}; the graph has ${sig(info.outputs, false)}`);
   }
   if (canonicalJson(built.checks) !== canonicalJson(contract.checks)) {
-    fail(META.checks, `expected ${clip(canonicalJson(built.checks))} (what ${these} needs), received ${clip(canonicalJson(contract.checks))}`);
+    fail(
+      META.checks,
+      `expected ${clip(canonicalJson(built.checks))} (what ${these} needs), received ${clip(canonicalJson(contract.checks))}`,
+    );
   }
   const docs = (ts: readonly { name: string; doc: string }[]) => canonicalJson(ts.map((t) => ({ name: t.name, doc: t.doc })));
   if (docs(built.inputs) !== docs(contract.inputs)) {
@@ -89,7 +107,10 @@ export function verifyContract(contract: LossContract, info: ModelInfo, what = "
   // negative target as a class). A model from another release whose graph differs is refused too: its
   // contract cannot be checked against this release's builders.
   if (!sameGraph(expected, info)) {
-    const other = info.producerName === PRODUCER_NAME && info.producerVersion !== PRODUCER_VERSION ? `, and it was written by onnx-losses ${info.producerVersion}: export it again with ${PRODUCER_VERSION}` : "";
+    const other =
+      info.producerName === PRODUCER_NAME && info.producerVersion !== PRODUCER_VERSION
+        ? `, and it was written by onnx-losses ${info.producerVersion}: export it again with ${PRODUCER_VERSION}`
+        : "";
     fail(
       META.options,
       `the graph is not what ${these} builds at opset ${info.opset}${other} (was it edited after export? a model without onnx_losses metadata is evaluated as any ONNX model, without input checks)`,
@@ -113,11 +134,20 @@ function verifyAttached(contract: LossContract & { attached: AttachedTo }, info:
   const out = info.outputs.find((t) => t.name === a.output) as TensorInfo;
   const these = `${contract.loss} with options ${clip(canonicalJson(contract.options))} attached to output ${a.output}`;
   if ((a.gradient !== null) !== (contract.options.gradient === true)) {
-    fail(META.attached, `gradient ${contract.options.gradient === true ? "an output name" : "null"} (options.gradient is ${String(contract.options.gradient)}), received ${JSON.stringify(a.gradient)}`);
+    fail(
+      META.attached,
+      `gradient ${contract.options.gradient === true ? "an output name" : "null"} (options.gradient is ${String(contract.options.gradient)}), received ${JSON.stringify(a.gradient)}`,
+    );
   }
   let parts: ReturnType<typeof attachmentParts>;
   try {
-    parts = attachmentParts(out, contract.loss, contract.options, { opset: info.opset, dtype: contract.dtype, lowering: contract.lowering }, a);
+    parts = attachmentParts(
+      out,
+      contract.loss,
+      contract.options,
+      { opset: info.opset, dtype: contract.dtype, lowering: contract.lowering },
+      a,
+    );
   } catch (e) {
     if (e instanceof UserError) return fail(META.options, `${these}: ${e.message}`);
     throw e;
@@ -130,14 +160,23 @@ function verifyAttached(contract: LossContract & { attached: AttachedTo }, info:
   const byName = new Map<string, InitializerInfo[]>();
   for (const t of info.initializers) byName.set(t.name, [...(byName.get(t.name) ?? []), t]);
   const missing = [
-    ...(info.nodes.length < expected.nodes.length || key(tail) !== key(expected.nodes) ? [`its ${expected.nodes.length} nodes as the graph's last`] : []),
+    ...(info.nodes.length < expected.nodes.length || key(tail) !== key(expected.nodes)
+      ? [`its ${expected.nodes.length} nodes as the graph's last`]
+      : []),
     ...expected.initializers.filter((t) => !(byName.get(t.name) ?? []).some((u) => sameInitializer(u, t))).map((t) => `constant ${t.name}`),
     ...expected.valueInfo.filter((t) => !info.valueInfo.some((u) => key(u) === key(t))).map((t) => `value_info ${t.name}`),
-    ...expected.inputs.filter((t) => !info.inputs.some((u) => key(u) === key(t))).map((t) => `input ${t.name}: ${t.dtype} [${t.shape.join(", ")}]`),
-    ...expected.outputs.filter((t) => !info.outputs.some((u) => key(u) === key(t))).map((t) => `output ${t.name}: ${t.dtype} [${t.shape.join(", ")}]`),
+    ...expected.inputs
+      .filter((t) => !info.inputs.some((u) => key(u) === key(t)))
+      .map((t) => `input ${t.name}: ${t.dtype} [${t.shape.join(", ")}]`),
+    ...expected.outputs
+      .filter((t) => !info.outputs.some((u) => key(u) === key(t)))
+      .map((t) => `output ${t.name}: ${t.dtype} [${t.shape.join(", ")}]`),
   ];
   if (missing.length) {
-    fail(META.options, `the graph does not hold what ${these} builds at opset ${info.opset} (missing ${clip(missing.join(", "))}; was it edited after attach?)`);
+    fail(
+      META.options,
+      `the graph does not hold what ${these} builds at opset ${info.opset} (missing ${clip(missing.join(", "))}; was it edited after attach?)`,
+    );
   }
   // Found is not enough: a second definition of a name the loss reads (an initializer of the same name,
   // a sparse one, a Constant node before the loss) is the one onnxruntime may use, and the loss would
@@ -147,7 +186,10 @@ function verifyAttached(contract: LossContract & { attached: AttachedTo }, info:
   lossNames.delete("");
   const twice = [...definitions(info)].find(([n, kinds]) => kinds.length > 1 && lossNames.has(n));
   if (twice) {
-    fail(META.options, `the graph defines ${twice[0]} ${twice[1].length} times (${twice[1].join(", ")}), where ${these} defines it once (was it edited after attach?)`);
+    fail(
+      META.options,
+      `the graph defines ${twice[0]} ${twice[1].length} times (${twice[1].join(", ")}), where ${these} defines it once (was it edited after attach?)`,
+    );
   }
   if (key(parts.checks) !== key(contract.checks)) {
     fail(META.checks, `expected ${clip(key(parts.checks))} (what ${these} needs), received ${clip(key(contract.checks))}`);
@@ -164,13 +206,27 @@ function verifyAttached(contract: LossContract & { attached: AttachedTo }, info:
  */
 function sameGraph(a: ModelInfo, b: ModelInfo): boolean {
   if (a.initializers.length !== b.initializers.length) return false;
-  const shape = (m: ModelInfo) => canonicalJson({ nodes: m.nodes, initializers: m.initializers, sparseInitializers: m.sparseInitializers, inputs: m.inputs, outputs: m.outputs, valueInfo: m.valueInfo });
+  const shape = (m: ModelInfo) =>
+    canonicalJson({
+      nodes: m.nodes,
+      initializers: m.initializers,
+      sparseInitializers: m.sparseInitializers,
+      inputs: m.inputs,
+      outputs: m.outputs,
+      valueInfo: m.valueInfo,
+    });
   return shape(a) === shape(b) && a.initializers.every((t, i) => sameInitializer(t, b.initializers[i]));
 }
 
 /** The same constant: name, type, dims, external location and bytes. */
 function sameInitializer(a: InitializerInfo, b: InitializerInfo): boolean {
-  if (a.name !== b.name || a.dtype !== b.dtype || canonicalJson(a.shape) !== canonicalJson(b.shape) || canonicalJson(a.external ?? null) !== canonicalJson(b.external ?? null)) return false;
+  if (
+    a.name !== b.name ||
+    a.dtype !== b.dtype ||
+    canonicalJson(a.shape) !== canonicalJson(b.shape) ||
+    canonicalJson(a.external ?? null) !== canonicalJson(b.external ?? null)
+  )
+    return false;
   const x = a.bytes;
   const y = b.bytes;
   if (x.byteLength !== y.byteLength) return false;

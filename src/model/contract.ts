@@ -104,7 +104,11 @@ export class ModelContractError extends UserError {
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
+      ? Object.fromEntries(
+          Object.keys(v as object)
+            .sort()
+            .map((k) => [k, (v as Record<string, unknown>)[k]]),
+        )
       : v,
   );
 }
@@ -173,7 +177,11 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
   }
   const attached = version === String(ATTACHED_CONTRACT_VERSION) ? decodeAttached(info, json(META.attached), fail) : undefined;
   if (!attached && info.metadata[META.attached] !== undefined) {
-    fail(META.attached, `no value in a version ${CONTRACT_VERSION} contract (a loss graph; a model with a loss attached is version ${ATTACHED_CONTRACT_VERSION})`, short(info.metadata[META.attached]));
+    fail(
+      META.attached,
+      `no value in a version ${CONTRACT_VERSION} contract (a loss graph; a model with a loss attached is version ${ATTACHED_CONTRACT_VERSION})`,
+      short(info.metadata[META.attached]),
+    );
   }
   const loss = text(META.loss);
   if (!/^[a-z][a-z0-9_]{0,63}$/.test(loss)) fail(META.loss, "a loss name", short(loss));
@@ -181,7 +189,8 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
   const options = json(META.options);
   if (!isPlainObject(options)) fail(META.options, "a JSON object", short(text(META.options)));
   for (const [k, v] of Object.entries(options as object)) {
-    if (!isOptionValue(v)) fail(META.options, "option values that are null, booleans, numbers, strings or lists of numbers", `${short(k)}: ${show(v)}`);
+    if (!isOptionValue(v))
+      fail(META.options, "option values that are null, booleans, numbers, strings or lists of numbers", `${short(k)}: ${show(v)}`);
   }
 
   const lowering = text(META.lowering);
@@ -209,24 +218,40 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
   }
 
   const checks = json(META.checks);
-  if (!Array.isArray(checks) || checks.length > MAX_CHECKS) fail(META.checks, `a list of at most ${MAX_CHECKS} input checks`, short(text(META.checks)));
+  if (!Array.isArray(checks) || checks.length > MAX_CHECKS)
+    fail(META.checks, `a list of at most ${MAX_CHECKS} input checks`, short(text(META.checks)));
   // an attached loss's checks may also read the attached output (its class count, its value range):
   // the evaluator runs those on the output onnxruntime returns, or before the run where its dims are fixed
   const checkable = attached ? [...info.inputs, info.outputs.find((t) => t.name === attached.output) as TensorInfo] : info.inputs;
   const checkNames = checkable.map((t) => t.name).join(", ");
   (checks as unknown[]).forEach((c, i) => {
     const why = checkProblem(c, checkable);
-    if (why) fail(META.checks, `input checks on the graph's inputs${attached ? " and the attached output" : ""} (${checkNames})`, `check ${i} ${why}`);
+    if (why)
+      fail(
+        META.checks,
+        `input checks on the graph's inputs${attached ? " and the attached output" : ""} (${checkNames})`,
+        `check ${i} ${why}`,
+      );
   });
 
   let step: StepContract | undefined;
   if (info.metadata[META.step] !== undefined) {
     if (attached) {
       // a model is one kind: a loss graph, a training step around one, or a model with a loss attached
-      fail(META.step, `no value in a model with a loss attached (${META.attached}): a model is a loss, a training step or an attached loss, not two`, short(info.metadata[META.step]));
+      fail(
+        META.step,
+        `no value in a model with a loss attached (${META.attached}): a model is a loss, a training step or an attached loss, not two`,
+        short(info.metadata[META.step]),
+      );
     }
     const s = json(META.step);
-    const ok = isPlainObject(s) && s.kind === "linear_head" && typeof s.lr === "number" && Number.isFinite(s.lr) && s.lr > 0 && Object.keys(s).length === 2;
+    const ok =
+      isPlainObject(s) &&
+      s.kind === "linear_head" &&
+      typeof s.lr === "number" &&
+      Number.isFinite(s.lr) &&
+      s.lr > 0 &&
+      Object.keys(s).length === 2;
     if (!ok) fail(META.step, '{"kind": "linear_head", "lr": a finite number > 0}', short(text(META.step)));
     step = s as unknown as StepContract;
   }
@@ -246,7 +271,8 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
 
 /** The `onnx_losses.attached` record: well formed, and naming an output, an input and outputs the graph has. */
 function decodeAttached(info: ModelInfo, value: unknown, fail: (key: string, expected: string, got: string) => never): AttachedTo {
-  const expected = "{output, target, loss, gradient, prefix}: the attached output, the target input, the loss output, the gradient output (or null) and the prefix of the loss's names";
+  const expected =
+    "{output, target, loss, gradient, prefix}: the attached output, the target input, the loss output, the gradient output (or null) and the prefix of the loss's names";
   const name = (v: unknown) => typeof v === "string" && v.length > 0 && v.length <= 4096;
   if (
     !isPlainObject(value) ||
@@ -261,10 +287,16 @@ function decodeAttached(info: ModelInfo, value: unknown, fail: (key: string, exp
   }
   const a = value as unknown as AttachedTo;
   const isOutput = (n: string) => info.outputs.some((t) => t.name === n);
-  if (!isOutput(a.output)) fail(META.attached, `an output of the graph for output (${info.outputs.map((t) => t.name).join(", ")})`, show(a.output));
-  if (!info.inputs.some((t) => t.name === a.target)) fail(META.attached, `an input of the graph for target (${info.inputs.map((t) => t.name).join(", ")})`, show(a.target));
-  for (const [field, n] of [["loss", a.loss], ["gradient", a.gradient]] as const) {
-    if (n !== null && (!isOutput(n) || n === a.output)) fail(META.attached, `an output of the graph other than ${a.output} for ${field}`, show(n));
+  if (!isOutput(a.output))
+    fail(META.attached, `an output of the graph for output (${info.outputs.map((t) => t.name).join(", ")})`, show(a.output));
+  if (!info.inputs.some((t) => t.name === a.target))
+    fail(META.attached, `an input of the graph for target (${info.inputs.map((t) => t.name).join(", ")})`, show(a.target));
+  for (const [field, n] of [
+    ["loss", a.loss],
+    ["gradient", a.gradient],
+  ] as const) {
+    if (n !== null && (!isOutput(n) || n === a.output))
+      fail(META.attached, `an output of the graph other than ${a.output} for ${field}`, show(n));
   }
   return { output: a.output, target: a.target, loss: a.loss, gradient: a.gradient, prefix: a.prefix };
 }
@@ -286,7 +318,8 @@ function checkProblem(c: unknown, inputs: readonly TensorInfo[]): string | undef
       const of = tensorOf("classesOf");
       if (!of) return `names classesOf ${show(c.classesOf)}, which is not a graph input`;
       if (t.dtype !== "int64" && t.dtype !== "int32") return `checks class indices of ${t.name}, which is ${t.dtype}, not an integer input`;
-      if (!isInt(c.axis) || (c.axis as number) < 0 || (c.axis as number) >= of.shape.length) return `has axis ${show(c.axis)}, not a dim of ${of.name}`;
+      if (!isInt(c.axis) || (c.axis as number) < 0 || (c.axis as number) >= of.shape.length)
+        return `has axis ${show(c.axis)}, not a dim of ${of.name}`;
       if (c.ignoreIndex !== null && !isInt(c.ignoreIndex)) return `has ignoreIndex ${show(c.ignoreIndex)}, not null or a safe integer`;
       return keys("tensor", "classesOf", "axis", "ignoreIndex");
     }

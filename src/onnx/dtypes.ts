@@ -59,9 +59,23 @@ export function isFloatDType(name: unknown): name is FloatDType {
 
 /** Readable names of every ONNX data type number, including the ones this project does not handle. */
 const ONNX_NAME: Readonly<Record<number, string>> = Object.freeze({
-  0: "undefined", 1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
-  8: "string", 9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 14: "complex64",
-  15: "complex128", 16: "bfloat16",
+  0: "undefined",
+  1: "float32",
+  2: "uint8",
+  3: "int8",
+  4: "uint16",
+  5: "int16",
+  6: "int32",
+  7: "int64",
+  8: "string",
+  9: "bool",
+  10: "float16",
+  11: "float64",
+  12: "uint32",
+  13: "uint64",
+  14: "complex64",
+  15: "complex128",
+  16: "bfloat16",
 });
 
 /** The ONNX TensorProto.DataType number of a dtype. */
@@ -111,5 +125,5 @@ const OUTPUT_ONLY_NPY: Readonly<Record<string, string>> = Object.freeze({
 /** The .npy descr a tensor of `dtype` (a table dtype or one of onnxruntime's other integer types) is written with, or undefined. */
 export function npyDescrOf(dtype: string): string | undefined {
   if (isDType(dtype)) return DTYPES[dtype].npy;
-  return  Object.hasOwn(OUTPUT_ONLY_NPY, dtype) ? OUTPUT_ONLY_NPY[dtype] : undefined;
+  return Object.hasOwn(OUTPUT_ONLY_NPY, dtype) ? OUTPUT_ONLY_NPY[dtype] : undefined;
 }

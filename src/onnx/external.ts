@@ -9,8 +9,30 @@ import { ModelDecodeError, onnx, toNumber } from "./codec.js";
 
 /** Bytes per element of each ONNX tensor type that can be stored as external data (string cannot). */
 const ELEMENT_BYTES: Readonly<Record<number, number>> = Object.freeze({
-  1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2,
-  17: 1, 18: 1, 19: 1, 20: 1, 21: 1, 22: 1, 23: 1, 24: 1, 25: 1,
+  1: 4,
+  2: 1,
+  3: 1,
+  4: 2,
+  5: 2,
+  6: 4,
+  7: 8,
+  9: 1,
+  10: 2,
+  11: 8,
+  12: 4,
+  13: 8,
+  14: 8,
+  15: 16,
+  16: 2,
+  17: 1,
+  18: 1,
+  19: 1,
+  20: 1,
+  21: 1,
+  22: 1,
+  23: 1,
+  24: 1,
+  25: 1,
 });
 // 21/22 (uint4/int4) and 23 (float4e2m1) pack two elements per byte: see expectedLength
 
@@ -79,14 +101,16 @@ export function externalRefs(m: onnx.IModelProto, what = "onnx model"): External
     const int = (key: string): number | undefined => {
       const v = entries.get(key);
       if (v === undefined) return undefined;
-      if (!DECIMAL.test(v) || !Number.isSafeInteger(Number(v))) fail(`${key} ${JSON.stringify(v.slice(0, 40))}: expected a byte count (a non-negative integer)`);
+      if (!DECIMAL.test(v) || !Number.isSafeInteger(Number(v)))
+        fail(`${key} ${JSON.stringify(v.slice(0, 40))}: expected a byte count (a non-negative integer)`);
       return Number(v);
     };
     const offset = int("offset") ?? 0;
     const given = int("length");
     const expected = expectedLength(t);
     if (expected === undefined) fail(`of type ${t.dataType ?? 0}: expected a numeric tensor type`);
-    if (given !== undefined && given !== expected) fail(`length ${given}: expected ${expected} (the bytes of its type and dims [${(t.dims ?? []).map(toNumber).join(", ")}])`);
+    if (given !== undefined && given !== expected)
+      fail(`length ${given}: expected ${expected} (the bytes of its type and dims [${(t.dims ?? []).map(toNumber).join(", ")}])`);
     refs.push({ tensor: shown, location: location as string, offset, length: expected as number, lengthGiven: given !== undefined });
   };
   const graph = (g: onnx.IGraphProto | null | undefined, where: string) => {
@@ -108,7 +132,8 @@ export function externalRefs(m: onnx.IModelProto, what = "onnx model"): External
   };
   graph(m.graph, "");
   for (const f of m.functions ?? []) {
-    for (const n of f.node ?? []) for (const a of n.attribute ?? []) visit(a.t, `function ${f.name ?? ""} attribute ${a.name ?? ""}: tensor`);
+    for (const n of f.node ?? [])
+      for (const a of n.attribute ?? []) visit(a.t, `function ${f.name ?? ""} attribute ${a.name ?? ""}: tensor`);
   }
   return refs;
 }

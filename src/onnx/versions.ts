@@ -25,7 +25,9 @@ export const DEFAULT_OPSET = 17;
 
 /** The opsets this project can emit, in order. */
 export const SUPPORTED_OPSETS: readonly number[] = Object.freeze(
-  Object.keys(MIN_IR_VERSION_FOR_OPSET).map(Number).sort((a, b) => a - b),
+  Object.keys(MIN_IR_VERSION_FOR_OPSET)
+    .map(Number)
+    .sort((a, b) => a - b),
 );
 
 /**

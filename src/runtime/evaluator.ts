@@ -61,7 +61,16 @@ export interface EvaluatorOptions {
 }
 
 /** Every key of EvaluatorOptions (the compiler checks the list is complete): any other key is refused with the nearest. */
-export const EVALUATOR_OPTION_KEYS = ["ep", "fallback", "threads", "spinning", "skipValidation", "what", "worker", "externalDataDir"] as const satisfies readonly (keyof EvaluatorOptions)[];
+export const EVALUATOR_OPTION_KEYS = [
+  "ep",
+  "fallback",
+  "threads",
+  "spinning",
+  "skipValidation",
+  "what",
+  "worker",
+  "externalDataDir",
+] as const satisfies readonly (keyof EvaluatorOptions)[];
 type MissingEvaluatorKeys = Exclude<keyof EvaluatorOptions, (typeof EVALUATOR_OPTION_KEYS)[number]>;
 const evaluatorKeysComplete: [MissingEvaluatorKeys] extends [never] ? true : MissingEvaluatorKeys = true;
 void evaluatorKeysComplete;
@@ -69,7 +78,9 @@ void evaluatorKeysComplete;
 /** Refuse an options object that is not one, or that has a key EvaluatorOptions lacks (`extra` keys: those of a wider options type). Throws OptionError. */
 export function checkEvaluatorOptions(options: unknown, what = "createEvaluator options", extra: readonly string[] = []): void {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new OptionError(`${what}: expected an object, received ${options === null ? "null" : Array.isArray(options) ? "an array" : typeof options}`);
+    throw new OptionError(
+      `${what}: expected an object, received ${options === null ? "null" : Array.isArray(options) ? "an array" : typeof options}`,
+    );
   }
   const problem = unknownKeyProblem(what, options, [...EVALUATOR_OPTION_KEYS, ...extra]);
   if (problem) throw new OptionError(problem);
@@ -123,9 +134,12 @@ export async function createOrtEvaluator(
   const plan = planProviders(options.ep, options.fallback ?? [], statuses);
   const failures: { ep: ExecutionProvider; message: string }[] = [];
   const what = options.what ?? "model";
-  if (info.outputs.length === 0) throw new OnnxRuntimeError(`${what}: expected a model with at least one output, received a graph without outputs`);
+  if (info.outputs.length === 0)
+    throw new OnnxRuntimeError(`${what}: expected a model with at least one output, received a graph without outputs`);
   if (!(info.irVersion >= MIN_ORT_IR_VERSION && info.irVersion <= MAX_ORT_IR_VERSION)) {
-    throw new OnnxRuntimeError(`${what}: ir_version ${info.irVersion}: expected ${MIN_ORT_IR_VERSION} to ${MAX_ORT_IR_VERSION} (the IR versions onnxruntime 1.30 reads)`);
+    throw new OnnxRuntimeError(
+      `${what}: ir_version ${info.irVersion}: expected ${MIN_ORT_IR_VERSION} to ${MAX_ORT_IR_VERSION} (the IR versions onnxruntime 1.30 reads)`,
+    );
   }
   if (info.externalData.length > 0 && options.externalDataDir === undefined) {
     const r = info.externalData[0];
@@ -143,13 +157,33 @@ export async function createOrtEvaluator(
     }
     const attached = contract?.attached;
     // made only after a run fails: the model without its attached loss, to say what shape it computed
-    const modelPart = attached ? () => (options.partOrt ?? ort).InferenceSession.create(withoutAttachedLoss(model, attached), sessionOptionsFor(ep, options.threads, options.spinning)) : undefined;
-    return new OrtEvaluator(ort, session, ep, info.inputs, info.outputs, checks, loss, contract, options.skipValidation ?? false, what, modelPart);
+    const modelPart = attached
+      ? () =>
+          (options.partOrt ?? ort).InferenceSession.create(
+            withoutAttachedLoss(model, attached),
+            sessionOptionsFor(ep, options.threads, options.spinning),
+          )
+      : undefined;
+    return new OrtEvaluator(
+      ort,
+      session,
+      ep,
+      info.inputs,
+      info.outputs,
+      checks,
+      loss,
+      contract,
+      options.skipValidation ?? false,
+      what,
+      modelPart,
+    );
   }
   // The CPU providers run every standard op: a model they cannot load is the model's problem, not the provider's.
   const onCpu = failures.find((f) => f.ep === "cpu" || f.ep === "wasm");
   if (onCpu) throw new OnnxRuntimeError(`${what}: onnxruntime cannot load the model (${onCpu.ep}: ${onCpu.message})`);
-  throw new ProviderError(`execution provider ${options.ep}: session creation failed (${failures.map((f) => `${f.ep}: ${f.message}`).join("; ")})`);
+  throw new ProviderError(
+    `execution provider ${options.ep}: session creation failed (${failures.map((f) => `${f.ep}: ${f.message}`).join("; ")})`,
+  );
 }
 
 /**
@@ -269,7 +303,9 @@ class OrtEvaluator implements Evaluator {
       return; // the model's part fails too: onnxruntime's own message is the one to give
     }
     if (!t) return;
-    checkAttachedShapes(at.at, at, valid, { [at.at.output]: { dtype: t.type as TensorDType, dims: [...t.dims], data: t.data as TensorData["data"] } });
+    checkAttachedShapes(at.at, at, valid, {
+      [at.at.output]: { dtype: t.type as TensorDType, dims: [...t.dims], data: t.data as TensorData["data"] },
+    });
   }
 
   private partSession?: Promise<OrtSession>;
@@ -281,7 +317,13 @@ class OrtEvaluator implements Evaluator {
     this.released ??= Promise.all([...this.inFlight]).then(() => {
       const part = this.partSession;
       this.partSession = undefined;
-      return Promise.all([this.session.release(), part?.then((p) => p.release(), () => undefined)]).then(() => undefined);
+      return Promise.all([
+        this.session.release(),
+        part?.then(
+          (p) => p.release(),
+          () => undefined,
+        ),
+      ]).then(() => undefined);
     });
     return this.released;
   }

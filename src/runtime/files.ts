@@ -55,7 +55,10 @@ export async function readFileBounded(path: string, options: { limit?: number; s
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     // a socket cannot be opened at all; a device may refuse the open
-    if (code === "ENXIO" || code === "ENODEV") throw new FileError(`${shown}: not a regular file (${code === "ENXIO" ? "a socket or a device without a reader" : "a device"}), expected ${options.what ?? "a file"}`);
+    if (code === "ENXIO" || code === "ENODEV")
+      throw new FileError(
+        `${shown}: not a regular file (${code === "ENXIO" ? "a socket or a device without a reader" : "a device"}), expected ${options.what ?? "a file"}`,
+      );
     if (typeof code === "string" && OPEN_FAILURES[code]) throw new FileError(`${shown}: cannot be opened (${OPEN_FAILURES[code]})`);
     if (typeof e === "object" && e !== null && (e as { path?: unknown }).path === undefined) Object.assign(e, { path: shown });
     throw e;
@@ -63,7 +66,10 @@ export async function readFileBounded(path: string, options: { limit?: number; s
   try {
     const st = await fh.stat();
     if (st.isDirectory()) throw new FileError(`${shown}: is a directory, expected a file`);
-    if (!st.isFile()) throw new FileError(`${shown}: ${fileKind(st)}, expected ${options.what ?? "a file"} (a regular file: onnx-losses reads no devices, pipes or sockets)`);
+    if (!st.isFile())
+      throw new FileError(
+        `${shown}: ${fileKind(st)}, expected ${options.what ?? "a file"} (a regular file: onnx-losses reads no devices, pipes or sockets)`,
+      );
     if (st.size > limit) throw new FileError(`${shown}: ${st.size} bytes, expected ${options.what ?? "a file"} of at most ${limit} bytes`);
     const out = new Uint8Array(st.size);
     let done = 0;
@@ -74,7 +80,8 @@ export async function readFileBounded(path: string, options: { limit?: number; s
     }
     return out;
   } catch (e) {
-    if (typeof e === "object" && e !== null && (e as { code?: unknown }).code && (e as { path?: unknown }).path === undefined) Object.assign(e, { path: shown });
+    if (typeof e === "object" && e !== null && (e as { code?: unknown }).code && (e as { path?: unknown }).path === undefined)
+      Object.assign(e, { path: shown });
     throw e;
   } finally {
     await fh.close();
@@ -109,7 +116,8 @@ export async function checkExternalFiles(refs: readonly ExternalRef[], dir: stri
         return fail(code === "ENOENT" ? `not found in the model's folder (${dir})` : `cannot be opened (${code ?? String(e)})`);
       }
       const rel = relative(root, real);
-      if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) fail(`leaves the model's folder (it resolves to ${real}, outside ${root})`);
+      if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel))
+        fail(`leaves the model's folder (it resolves to ${real}, outside ${root})`);
       const st = await stat(real);
       if (!st.isFile()) fail(`is ${fileKind(st)}, expected a regular file`);
       size = st.size;

@@ -72,7 +72,10 @@ export function nodeProviderStatuses(
   return NODE_PROVIDERS.map((name) => {
     const s = supported.find((b) => b.name === name);
     if (!s) {
-      const reason = name === "dml" ? "DirectML ships with onnxruntime-node on Windows only" : `not in this onnxruntime-node build (${process.platform}/${process.arch})`;
+      const reason =
+        name === "dml"
+          ? "DirectML ships with onnxruntime-node on Windows only"
+          : `not in this onnxruntime-node build (${process.platform}/${process.arch})`;
       return { name, available: false, reason };
     }
     if (s.bundled) return { name, available: true };
@@ -127,7 +130,10 @@ export async function createDecodedEvaluator(model: Uint8Array, decoded: LossMod
   const remote = workerOrt((ort as unknown as OrtModule).Tensor, ort.env.logLevel);
   try {
     // the diagnostic session of an attached model's own part (made only after a failed run) stays on this thread: the worker holds one session
-    return await createOrtEvaluator(remote.ort, model, decoded, nodeProviderStatuses(), { ...settings, partOrt: ort as unknown as OrtModule });
+    return await createOrtEvaluator(remote.ort, model, decoded, nodeProviderStatuses(), {
+      ...settings,
+      partOrt: ort as unknown as OrtModule,
+    });
   } catch (e) {
     await remote.terminate();
     throw e;

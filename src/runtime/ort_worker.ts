@@ -17,7 +17,13 @@ export interface WireTensor {
 }
 
 export type WorkerRequest =
-  | { id: number; op: "create"; model: Uint8Array; options: object; /** the calling thread's onnxruntime env.logLevel: the process-wide log is set by the first session made */ logLevel?: string }
+  | {
+      id: number;
+      op: "create";
+      model: Uint8Array;
+      options: object /** the calling thread's onnxruntime env.logLevel: the process-wide log is set by the first session made */;
+      logLevel?: string;
+    }
   | { id: number; op: "run"; feeds: Record<string, WireTensor>; options: object }
   | { id: number; op: "release" };
 

@@ -66,7 +66,12 @@ export function planProviders(
 }
 
 /** onnxruntime session options for a provider (DirectML wants no memory pattern and sequential execution). */
-export function sessionOptionsFor(ep: ExecutionProvider, threads?: number, spinning = false, externalDataDir?: string): Record<string, unknown> {
+export function sessionOptionsFor(
+  ep: ExecutionProvider,
+  threads?: number,
+  spinning = false,
+  externalDataDir?: string,
+): Record<string, unknown> {
   // a model given as bytes has no path: onnxruntime resolves its external data against this folder
   // (without it, against the working directory, and some optimizers fail with model_path.empty())
   const folder = externalDataDir === undefined ? {} : { model_external_initializers_file_folder_path: externalDataDir };

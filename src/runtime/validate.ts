@@ -8,7 +8,17 @@ import type { TensorInfo } from "../builder/reader.js";
 import { UserError } from "../errors.js";
 import type { InputCheck } from "../losses/types.js";
 import { DTYPE_NAMES, DTYPES, isDType } from "../onnx/dtypes.js";
-import { dtypeOfArray, fmtDims, fromFloat16Bits, sizeOf, toFloat16Bits, type TensorData, type TensorDType, type TensorInput, type TypedData } from "./tensor.js";
+import {
+  dtypeOfArray,
+  fmtDims,
+  fromFloat16Bits,
+  sizeOf,
+  toFloat16Bits,
+  type TensorData,
+  type TensorDType,
+  type TensorInput,
+  type TypedData,
+} from "./tensor.js";
 
 /** Bad input to an evaluator: the message names the tensor, what was expected and what was received. */
 export class InputError extends UserError {
@@ -79,7 +89,11 @@ export function validateFeeds(
       }
       if (typeof want === "number") {
         if (size !== want) {
-          throw new InputError(`${d.name}: expected dim ${axis} = ${want} (shape ${fmtDims(d.shape)}), received ${fmtDims(t.dims)}`, undefined, { tensor: d.name, axis, size: want });
+          throw new InputError(
+            `${d.name}: expected dim ${axis} = ${want} (shape ${fmtDims(d.shape)}), received ${fmtDims(t.dims)}`,
+            undefined,
+            { tensor: d.name, axis, size: want },
+          );
         }
       } else if (want !== "?") {
         const b = bound.get(want);
@@ -123,7 +137,11 @@ export function splitChecks(
 }
 
 /** Run checks that read outputs (see {@link splitChecks}) on the feeds and the outputs of a run. Throws InputError. */
-export function checkOutputs(checks: readonly InputCheck[], feeds: Readonly<Record<string, TensorData>>, outputs: Readonly<Record<string, TensorData>>): void {
+export function checkOutputs(
+  checks: readonly InputCheck[],
+  feeds: Readonly<Record<string, TensorData>>,
+  outputs: Readonly<Record<string, TensorData>>,
+): void {
   const all: Record<string, TensorData> = Object.assign(Object.create(null) as Record<string, TensorData>, feeds, outputs);
   for (const c of checks) runCheck(c, all, []);
 }
@@ -153,17 +171,26 @@ export function checkFeedForm(name: string, feed: unknown): asserts feed is Tens
     throw new InputError(`${name}: expected data, a typed array or an array of numbers, received ${describe(f.data)}`);
   }
   if (ArrayBuffer.isView(f.data) && dtypeOfArray(f.data) === undefined) {
-    throw new InputError(`${name}: expected data as Float32Array, Float64Array, Uint16Array (float16 bits), Int32Array, BigInt64Array or Uint8Array (bool), received ${describe(f.data)}`);
+    throw new InputError(
+      `${name}: expected data as Float32Array, Float64Array, Uint16Array (float16 bits), Int32Array, BigInt64Array or Uint8Array (bool), received ${describe(f.data)}`,
+    );
   }
   if (!Array.isArray(f.dims)) {
     throw new InputError(`${name}: expected dims, an array of non-negative integers such as [2, 3], received ${describe(f.dims)}`);
   }
   const dims = f.dims as unknown[];
   if (dims.length > 64 || dims.some((v) => typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)) {
-    throw new InputError(`${name}: expected non-negative integer dims, received [${dims.slice(0, 8).map((v) => (typeof v === "string" ? JSON.stringify(v) : String(v))).join(", ")}${dims.length > 8 ? ", ..." : ""}]`);
+    throw new InputError(
+      `${name}: expected non-negative integer dims, received [${dims
+        .slice(0, 8)
+        .map((v) => (typeof v === "string" ? JSON.stringify(v) : String(v)))
+        .join(", ")}${dims.length > 8 ? ", ..." : ""}]`,
+    );
   }
   if (f.dtype !== undefined && !isDType(f.dtype)) {
-    throw new InputError(`${name}: expected dtype one of ${DTYPE_NAMES.join(", ")}, received ${typeof f.dtype === "string" ? JSON.stringify(f.dtype) : describe(f.dtype)}`);
+    throw new InputError(
+      `${name}: expected dtype one of ${DTYPE_NAMES.join(", ")}, received ${typeof f.dtype === "string" ? JSON.stringify(f.dtype) : describe(f.dtype)}`,
+    );
   }
 }
 
@@ -176,7 +203,8 @@ function accepts(want: TensorDType, given: TensorDType): boolean {
 }
 
 function refuseDType(name: string, want: TensorDType, given: string): never {
-  const hint = want === "int64" ? " (int32 accepted)" : want === "int32" ? " (int64 accepted)" : isFloat(want) ? " (any float type accepted)" : "";
+  const hint =
+    want === "int64" ? " (int32 accepted)" : want === "int32" ? " (int64 accepted)" : isFloat(want) ? " (any float type accepted)" : "";
   throw new InputError(`${name}: expected dtype ${want}${hint}, received ${given}`);
 }
 
@@ -197,7 +225,9 @@ function convert(d: TensorInfo, feed: TensorInput): TensorData {
   const raw = typeof SharedArrayBuffer !== "undefined" && typed.buffer instanceof SharedArrayBuffer ? typed.slice() : typed;
   const given = dtypeOfArray(raw) as TensorDType;
   if (feed.dtype !== undefined && feed.dtype !== given) {
-    throw new InputError(`${d.name}: dtype ${feed.dtype} disagrees with its data, a ${raw.constructor.name} (${given}); give a ${DTYPES[feed.dtype].array.name} or leave dtype out`);
+    throw new InputError(
+      `${d.name}: dtype ${feed.dtype} disagrees with its data, a ${raw.constructor.name} (${given}); give a ${DTYPES[feed.dtype].array.name} or leave dtype out`,
+    );
   }
   if (given === want) return { dtype: want, dims, data: raw };
   if (!accepts(want, given)) refuseDType(d.name, want, given);
@@ -209,7 +239,10 @@ function convert(d: TensorInfo, feed: TensorInput): TensorData {
     const out = new Int32Array((raw as BigInt64Array).length);
     (raw as BigInt64Array).forEach((v, i) => {
       if (v < -2147483648n || v > 2147483647n) {
-        throw new InputError(`${d.name}: expected int32 values (this graph takes int32), received ${v} at flat index ${i}`, { tensor: d.name, flatIndex: i });
+        throw new InputError(`${d.name}: expected int32 values (this graph takes int32), received ${v} at flat index ${i}`, {
+          tensor: d.name,
+          flatIndex: i,
+        });
       }
       out[i] = Number(v);
     });
@@ -217,7 +250,12 @@ function convert(d: TensorInfo, feed: TensorInput): TensorData {
   }
   // floats convert to the graph's float type: float64 narrowed, float16 widened or rounded
   const values = given === "float16" ? Float64Array.from(raw as Uint16Array, fromFloat16Bits) : (raw as Float32Array | Float64Array);
-  const data = want === "float32" ? Float32Array.from(values) : want === "float64" ? Float64Array.from(values) : Uint16Array.from(values, toFloat16Bits);
+  const data =
+    want === "float32"
+      ? Float32Array.from(values)
+      : want === "float64"
+        ? Float64Array.from(values)
+        : Uint16Array.from(values, toFloat16Bits);
   return { dtype: want, dims, data };
 }
 
@@ -228,7 +266,10 @@ function convert(d: TensorInfo, feed: TensorInput): TensorData {
  */
 function fromValues(name: string, dtype: TensorDType, stated: TensorDType, values: readonly unknown[]): TensorData["data"] {
   const bad = (v: unknown, i: number, what: string): never => {
-    throw new InputError(`${name}: expected ${what}, received ${typeof v === "number" || typeof v === "bigint" ? String(v) : describe(v)} at index ${i}`, { tensor: name, flatIndex: i });
+    throw new InputError(
+      `${name}: expected ${what}, received ${typeof v === "number" || typeof v === "bigint" ? String(v) : describe(v)} at index ${i}`,
+      { tensor: name, flatIndex: i },
+    );
   };
   if (isInt(stated)) {
     const [lo, hi] = stated === "int32" ? [-(2n ** 31n), 2n ** 31n - 1n] : [-(2n ** 63n), 2n ** 63n - 1n];
@@ -238,7 +279,9 @@ function fromValues(name: string, dtype: TensorDType, stated: TensorDType, value
       return b;
     });
     if (dtype === "int64") return BigInt64Array.from(ints);
-    return Int32Array.from(ints, (b, i) => (b < -(2n ** 31n) || b > 2n ** 31n - 1n ? bad(values[i], i, "int32 values (this graph takes int32)") : Number(b)));
+    return Int32Array.from(ints, (b, i) =>
+      b < -(2n ** 31n) || b > 2n ** 31n - 1n ? bad(values[i], i, "int32 values (this graph takes int32)") : Number(b),
+    );
   }
   if (stated === "bool") {
     return Uint8Array.from(values, (v, i) => (v === true || v === 1 ? 1 : v === false || v === 0 ? 0 : bad(v, i, "booleans (or 0 and 1)")));
@@ -255,13 +298,17 @@ function runCheck(c: InputCheck, feeds: Record<string, TensorData>, outputs: rea
   if (c.kind === "classIndex") {
     // the class count from a fed tensor, or from the declared shape of an output that fixes it
     const declaredC = outputs.find((o) => o.name === c.classesOf)?.shape[c.axis];
-    const of = feeds[c.classesOf] ?? (typeof declaredC === "number" ? { dims: Object.assign([], { [c.axis]: declaredC }) as number[] } : undefined);
+    const of =
+      feeds[c.classesOf] ?? (typeof declaredC === "number" ? { dims: Object.assign([], { [c.axis]: declaredC }) as number[] } : undefined);
     if (!of) return;
     const C = of.dims[c.axis];
     const ignore = c.ignoreIndex;
     const ign = ignore === null ? "" : ` or ignoreIndex ${ignore}`;
     const bad = (v: bigint | number, i: number) =>
-      new InputError(`${c.tensor}: expected class indices in [0, ${C})${ign} (C = ${c.classesOf} dim ${c.axis}), received ${v} at flat index ${i}`, { tensor: c.tensor, flatIndex: i });
+      new InputError(
+        `${c.tensor}: expected class indices in [0, ${C})${ign} (C = ${c.classesOf} dim ${c.axis}), received ${v} at flat index ${i}`,
+        { tensor: c.tensor, flatIndex: i },
+      );
     if (t.data instanceof BigInt64Array) {
       // Compared as exact int64, as the graph compares them (a Number rounds beyond 2^53), on the two
       // 32-bit words of each value (little-endian), which is as fast as comparing numbers:
@@ -298,7 +345,10 @@ function runCheck(c: InputCheck, feeds: Record<string, TensorData>, outputs: rea
     for (let i = 0; i < data.length; i++) {
       const v = data[i];
       if (!(v >= c.min && v <= c.max)) {
-        throw new InputError(`${c.tensor}: expected values in [${c.min}, ${c.max}], received ${v} at flat index ${i}`, { tensor: c.tensor, flatIndex: i });
+        throw new InputError(`${c.tensor}: expected values in [${c.min}, ${c.max}], received ${v} at flat index ${i}`, {
+          tensor: c.tensor,
+          flatIndex: i,
+        });
       }
     }
   } else if (c.kind === "minDim") {
@@ -352,7 +402,8 @@ export function checkAttachedShapes(
   const got = out.dims;
   const wrongAxis = got.length !== want.length ? -1 : want.findIndex((d, i) => typeof d === "number" && d !== got[i]);
   if (got.length !== want.length || wrongAxis >= 0) {
-    const which = wrongAxis >= 0 ? ` (dim ${wrongAxis}: ${got[wrongAxis]} for ${String(want[wrongAxis])})` : ` (rank ${got.length} for ${want.length})`;
+    const which =
+      wrongAxis >= 0 ? ` (dim ${wrongAxis}: ${got[wrongAxis]} for ${String(want[wrongAxis])})` : ` (rank ${got.length} for ${want.length})`;
     throw new OutputShapeError(
       `output ${at.output}: the model declares ${fmtDims(want)} and computed ${fmtDims(got)}${which}${from}; the attached loss is built for the declared shape`,
     );

@@ -7,7 +7,14 @@ import * as ort from "onnxruntime-web";
 import { OptionError, UserError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import { readLossModel } from "../losses/verify.js";
-import { checkEvaluatorOptions, createOrtEvaluator, messageOf, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
+import {
+  checkEvaluatorOptions,
+  createOrtEvaluator,
+  messageOf,
+  type Evaluator,
+  type EvaluatorOptions,
+  type OrtModule,
+} from "./evaluator.js";
 import type { ExecutionProvider, ProviderStatus } from "./providers.js";
 
 /** Providers onnxruntime-web can be asked for. */
@@ -22,7 +29,9 @@ export interface GpuNavigator {
  * Which providers this page has: wasm always; webgpu when the browser exposes `navigator.gpu` and hands
  * out an adapter.
  */
-export async function webProviderStatuses(nav: GpuNavigator | undefined = globalThis.navigator as GpuNavigator | undefined): Promise<ProviderStatus[]> {
+export async function webProviderStatuses(
+  nav: GpuNavigator | undefined = globalThis.navigator as GpuNavigator | undefined,
+): Promise<ProviderStatus[]> {
   return [{ name: "wasm", available: true }, await webgpuStatus(nav)];
 }
 
@@ -36,7 +45,11 @@ const probes = new WeakMap<object, Promise<ProviderStatus>>();
 function webgpuStatus(nav: GpuNavigator | undefined): Promise<ProviderStatus> {
   const gpu = nav?.gpu;
   if (!gpu) {
-    return Promise.resolve({ name: "webgpu", available: false, reason: "this browser has no WebGPU (navigator.gpu is undefined; it needs a secure context and a browser with WebGPU)" });
+    return Promise.resolve({
+      name: "webgpu",
+      available: false,
+      reason: "this browser has no WebGPU (navigator.gpu is undefined; it needs a secure context and a browser with WebGPU)",
+    });
   }
   let probe = probes.get(gpu);
   if (!probe) {
@@ -49,7 +62,11 @@ function webgpuStatus(nav: GpuNavigator | undefined): Promise<ProviderStatus> {
       }
       return adapter
         ? { name: "webgpu", available: true }
-        : { name: "webgpu", available: false, reason: "navigator.gpu.requestAdapter() gave no adapter (no usable GPU, or WebGPU is disabled)" };
+        : {
+            name: "webgpu",
+            available: false,
+            reason: "navigator.gpu.requestAdapter() gave no adapter (no usable GPU, or WebGPU is disabled)",
+          };
     })();
     probes.set(gpu, probe);
   }
@@ -61,7 +78,9 @@ function webgpuStatus(nav: GpuNavigator | undefined): Promise<ProviderStatus> {
  * (navigator.hardwareConcurrency, at most 16) where the page is cross-origin isolated, which threads
  * need (SharedArrayBuffer); 1 elsewhere. onnxruntime-web's own default is half the cores, at most 4.
  */
-export function allWasmThreads(scope: { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } } = globalThis as never): number {
+export function allWasmThreads(
+  scope: { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } } = globalThis as never,
+): number {
   if (!scope.crossOriginIsolated) return 1;
   return Math.max(1, Math.min(16, Math.floor(scope.navigator?.hardwareConcurrency ?? 1)));
 }
@@ -77,7 +96,8 @@ export function configureWasm(options: { wasmPaths?: string; numThreads?: number
   if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
   const n = options.numThreads === "all" ? allWasmThreads() : options.numThreads;
   if (n !== undefined) {
-    if (!Number.isInteger(n) || n < 0) throw new OptionError(`numThreads: expected an integer >= 0 or "all", received ${JSON.stringify(n)}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new OptionError(`numThreads: expected an integer >= 0 or "all", received ${JSON.stringify(n)}`);
     ort.env.wasm.numThreads = n;
   }
   return ort.env.wasm.numThreads ?? 0;

@@ -54,7 +54,9 @@ class Channel {
     worker.unref();
     worker.on("message", (reply: WorkerReply) => this.settle(reply));
     worker.on("error", (e: unknown) => this.fail(new Error(`the evaluator's worker failed: ${messageOf(e)}`)));
-    worker.on("messageerror", (e: unknown) => this.fail(new Error(`the evaluator's worker sent a message that cannot be read: ${messageOf(e)}`)));
+    worker.on("messageerror", (e: unknown) =>
+      this.fail(new Error(`the evaluator's worker sent a message that cannot be read: ${messageOf(e)}`)),
+    );
     worker.on("exit", (code) => {
       if (!this.terminated) this.fail(new Error(`the evaluator's worker stopped (exit code ${code})`));
     });
@@ -125,7 +127,9 @@ class WorkerSession implements OrtSession {
 export function workerOrt(Tensor: OrtModule["Tensor"], logLevel?: string): { ort: OrtModule; terminate(): Promise<void> } {
   const script = fileURLToPath(WORKER_SCRIPT);
   if (!existsSync(script)) {
-    throw new Error(`worker: the evaluator's worker script ${script} is missing (npm run build compiles it from src/runtime/ort_worker.ts)`);
+    throw new Error(
+      `worker: the evaluator's worker script ${script} is missing (npm run build compiles it from src/runtime/ort_worker.ts)`,
+    );
   }
   const channel = new Channel();
   const ort: OrtModule = {

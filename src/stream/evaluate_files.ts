@@ -22,7 +22,9 @@ import { NpyWriter } from "./npy_writer.js";
 import { agrees, planStream, StreamRefusedError, type StreamPlan } from "./plan.js";
 
 /** What to evaluate: a catalogue loss by name (built for the rank of the `input` file), or model bytes. */
-export type StreamSource = ({ loss: string; options?: Record<string, unknown> } & Pick<BuildOptions, "opset" | "lowering" | "dtype">) | Uint8Array;
+export type StreamSource =
+  | ({ loss: string; options?: Record<string, unknown> } & Pick<BuildOptions, "opset" | "lowering" | "dtype">)
+  | Uint8Array;
 
 export interface StreamOptions extends EvaluatorOptions {
   /** Bytes of input rows per chunk, all files together (default 64 MiB). */
@@ -38,7 +40,13 @@ export interface StreamOptions extends EvaluatorOptions {
 }
 
 /** The keys StreamOptions adds to EvaluatorOptions (the compiler checks the list is complete). */
-const STREAM_OPTION_KEYS = ["chunkBytes", "onProgress", "outDir", "noneOutput", "shownAs"] as const satisfies readonly (keyof StreamOptions)[];
+const STREAM_OPTION_KEYS = [
+  "chunkBytes",
+  "onProgress",
+  "outDir",
+  "noneOutput",
+  "shownAs",
+] as const satisfies readonly (keyof StreamOptions)[];
 type MissingStreamKeys = Exclude<keyof StreamOptions, (typeof STREAM_OPTION_KEYS)[number] | keyof EvaluatorOptions>;
 const streamKeysComplete: [MissingStreamKeys] extends [never] ? true : MissingStreamKeys = true;
 void streamKeysComplete;
@@ -89,7 +97,9 @@ export class StreamFileError extends InputError {
     readonly file: string,
     readonly kind: string,
   ) {
-    super(`${file}: expected a regular file to stream, received ${kind}: streamed evaluation reads files by offset; copy it to a regular file`);
+    super(
+      `${file}: expected a regular file to stream, received ${kind}: streamed evaluation reads files by offset; copy it to a regular file`,
+    );
   }
 }
 
@@ -124,12 +134,14 @@ async function openNpy(name: string, path: string, file = path): Promise<OpenNpy
     const rowElems = sizeOf(header.dims.slice(1));
     const { bytes } = DTYPES[header.dtype];
     const need = header.dataOffset + sizeOf(header.dims) * bytes;
-    if (st.size < need) throw new NpyError(`${file}: expected ${need} bytes for ${header.dtype} ${fmtDims(header.dims)}, the file has ${st.size}`);
+    if (st.size < need)
+      throw new NpyError(`${file}: expected ${need} bytes for ${header.dtype} ${fmtDims(header.dims)}, the file has ${st.size}`);
     return { name, file, handle, header, rowElems, rowBytes: rowElems * bytes };
   } catch (e) {
     await handle.close().catch(() => undefined); // the first error is the one to report
     // reading a folder fails with EISDIR but no path: name the file, as for a missing one
-    if (typeof e === "object" && e !== null && (e as { code?: unknown }).code !== undefined && (e as { path?: unknown }).path === undefined) Object.assign(e, { path: file });
+    if (typeof e === "object" && e !== null && (e as { code?: unknown }).code !== undefined && (e as { path?: unknown }).path === undefined)
+      Object.assign(e, { path: file });
     throw e;
   }
 }
@@ -154,26 +166,44 @@ const ROUNDING: Record<FloatDType, number> = { float16: 2e-3, float32: 1e-6, flo
  * const r = await evaluateNpyFiles({ loss: "cross_entropy" }, { input: "logits.npy", target: "labels.npy" });
  * r.value // the mean, combined in float64
  */
-export async function evaluateNpyFiles(source: StreamSource, files: Record<string, string>, options: StreamOptions = {}): Promise<StreamResult> {
+export async function evaluateNpyFiles(
+  source: StreamSource,
+  files: Record<string, string>,
+  options: StreamOptions = {},
+): Promise<StreamResult> {
   checkEvaluatorOptions(options, "evaluateNpyFiles options", STREAM_OPTION_KEYS);
   const opened: OpenNpy[] = [];
   let done = false;
   try {
     for (const [name, file] of Object.entries(files)) opened.push(await openNpy(name, file, options.shownAs?.[name] ?? file));
     const input = opened.find((o) => o.name === "input");
-    if (!input && !(source instanceof Uint8Array)) throw new InputError(`input: missing input; expected --input input=FILE.npy (${source.loss} is built for its rank)`);
+    if (!input && !(source instanceof Uint8Array))
+      throw new InputError(`input: missing input; expected --input input=FILE.npy (${source.loss} is built for its rank)`);
     const first = input ?? opened[0];
     if (!first) throw new InputError("streamed evaluation: expected at least one input file");
-    const bytes = source instanceof Uint8Array ? source : buildLossForRank(source.loss, source.options ?? {}, first.header.dims.length, { opset: source.opset, lowering: source.lowering, dtype: source.dtype }).model;
+    const bytes =
+      source instanceof Uint8Array
+        ? source
+        : buildLossForRank(source.loss, source.options ?? {}, first.header.dims.length, {
+            opset: source.opset,
+            lowering: source.lowering,
+            dtype: source.dtype,
+          }).model;
     const what = options.what ?? "model";
     const proto = decodeModel(bytes, what);
     const decoded = checkLossModel(describeModel(proto, what), what);
     // the plan first: it refuses inputs whose dim 0 is not one shared dim (a step's W [D, C]) for what they are
-    const plan = planStream(decoded.info, opened.map((o) => o.name), what);
+    const plan = planStream(
+      decoded.info,
+      opened.map((o) => o.name),
+      what,
+    );
     const N = first.header.dims[0];
     for (const o of opened) {
       if (o.header.dims[0] !== N) {
-        throw new InputError(`${o.name}: expected dim 0 (${plan.dim}) = ${N} as in ${first.name} dim 0, received ${fmtDims(o.header.dims)} (${o.file})`);
+        throw new InputError(
+          `${o.name}: expected dim 0 (${plan.dim}) = ${N} as in ${first.name} dim 0, received ${fmtDims(o.header.dims)} (${o.file})`,
+        );
       }
     }
 
@@ -181,7 +211,11 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
     let info: ModelInfo = decoded.info;
     if (plan.kind === "ratio") {
       const extra = [plan.sum, ...(plan.weight ? [plan.weight] : [])];
-      model = withOutputs(proto, extra.map((v) => v.name), what);
+      model = withOutputs(
+        proto,
+        extra.map((v) => v.name),
+        what,
+      );
       info = { ...info, outputs: [...info.outputs, ...extra] };
     }
     const outputType = info.outputs[0]?.dtype;
@@ -191,7 +225,12 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
     const rowBytes = opened.reduce((a, o) => a + o.rowBytes, 0);
     if (rowBytes > chunkBytes) {
       // whole MiB as such; otherwise the bytes, and the MiB rounded up (a row "above" never reads as equal)
-      const mib = (b: number) => (b > 0 && b % 2 ** 20 === 0 ? `${b / 2 ** 20} MiB` : b >= 2 ** 20 ? `${b} bytes (${Math.ceil((b / 2 ** 20) * 10) / 10} MiB)` : `${b} bytes`);
+      const mib = (b: number) =>
+        b > 0 && b % 2 ** 20 === 0
+          ? `${b / 2 ** 20} MiB`
+          : b >= 2 ** 20
+            ? `${b} bytes (${Math.ceil((b / 2 ** 20) * 10) / 10} MiB)`
+            : `${b} bytes`;
       const names = opened.length > 1 ? ` (${opened.map((o) => o.name).join(", ")} together)` : "";
       throw new StreamRefusedError(
         what,
@@ -240,7 +279,11 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
             if (bytesRead === 0) throw new NpyError(`${o.file}: ended early at row ${r0}`);
             got += bytesRead;
           }
-          feeds[o.name] = { dtype: o.header.dtype, dims: [rows, ...o.header.dims.slice(1)], data: typedArrayOf(o.header.dtype, buffers[i], rows * o.rowElems) };
+          feeds[o.name] = {
+            dtype: o.header.dtype,
+            dims: [rows, ...o.header.dims.slice(1)],
+            data: typedArrayOf(o.header.dtype, buffers[i], rows * o.rowElems),
+          };
         }
         let out: Record<string, TensorData>;
         try {
@@ -249,7 +292,9 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
           if (e instanceof InputError && N > 0) {
             // the index in the file, not in the chunk
             const at = e.at && opened.find((o) => o.name === e.at!.tensor);
-            const message = at ? e.message.replace(`at flat index ${e.at!.flatIndex}`, `at flat index ${e.at!.flatIndex + r0 * at.rowElems}`) : e.message;
+            const message = at
+              ? e.message.replace(`at flat index ${e.at!.flatIndex}`, `at flat index ${e.at!.flatIndex + r0 * at.rowElems}`)
+              : e.message;
             throw new InputError(`${message} (in rows ${r0}..${r0 + rows - 1} of ${N})`);
           }
           throw e;
@@ -258,7 +303,11 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
         if (plan.kind === "rows") {
           for (const name of plan.outputs) {
             const t = out[name];
-            if (t.dims[0] !== rows) throw new StreamRefusedError(what, `its output ${name} has ${t.dims[0] ?? "no"} rows for a chunk of ${rows}, so it is not per item along ${plan.dim}`);
+            if (t.dims[0] !== rows)
+              throw new StreamRefusedError(
+                what,
+                `its output ${name} has ${t.dims[0] ?? "no"} rows for a chunk of ${rows}, so it is not per item along ${plan.dim}`,
+              );
             let w = writers.get(name);
             if (!w) {
               checkWritableType(name, t.dtype, what);
@@ -271,9 +320,11 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
         } else if (plan.kind === "sums") {
           for (const name of plan.outputs) {
             const t = out[name];
-            if (t.data.length !== 1) throw new StreamRefusedError(what, `its output ${name} has ${t.data.length} values [${t.dims.join(", ")}], not one sum`);
+            if (t.data.length !== 1)
+              throw new StreamRefusedError(what, `its output ${name} has ${t.data.length} values [${t.dims.join(", ")}], not one sum`);
             if (!shapes.has(name)) shapes.set(name, { dtype: t.dtype, dims: [...t.dims] });
-            if (t.dtype === "int64" || t.dtype === "int32") intTotals.set(name, (intTotals.get(name) ?? 0n) + BigInt(t.data[0] as number | bigint));
+            if (t.dtype === "int64" || t.dtype === "int32")
+              intTotals.set(name, (intTotals.get(name) ?? 0n) + BigInt(t.data[0] as number | bigint));
             else totals.set(name, (totals.get(name) ?? 0) + scalar(t));
           }
         } else {
@@ -284,7 +335,10 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
           const want = roundTo(out[plan.output].dtype, weight === undefined ? sum : sum / weight);
           if (!agrees(got, want, tol)) {
             const formula = weight === undefined ? plan.sum.name : `${plan.sum.name} / ${plan.weight!.name}`;
-            throw new StreamRefusedError(what, `its output ${plan.output} (${got}) is not ${formula} (${want}) of the same graph on rows ${r0}..${r0 + rows - 1}`);
+            throw new StreamRefusedError(
+              what,
+              `its output ${plan.output} (${got}) is not ${formula} (${want}) of the same graph on rows ${r0}..${r0 + rows - 1}`,
+            );
           }
           totals.set("sum", (totals.get("sum") ?? 0) + sum);
           if (weight !== undefined) totals.set("weight", (totals.get("weight") ?? 0) + weight);
@@ -318,9 +372,11 @@ export async function evaluateNpyFiles(source: StreamSource, files: Record<strin
         const { dtype, dims } = shapes.get(name) ?? { dtype: typeOf(name), dims: [] };
         const int = intTotals.get(name);
         outputs[name] =
-          dtype === "int64" ? { dtype, dims, data: BigInt64Array.of(BigInt.asIntN(64, int ?? 0n)) }
-          : dtype === "int32" ? { dtype, dims, data: Int32Array.of(Number(BigInt.asIntN(32, int ?? 0n))) }
-          : { ...scalarTensor(dtype, totals.get(name) ?? 0), dims };
+          dtype === "int64"
+            ? { dtype, dims, data: BigInt64Array.of(BigInt.asIntN(64, int ?? 0n)) }
+            : dtype === "int32"
+              ? { dtype, dims, data: Int32Array.of(Number(BigInt.asIntN(32, int ?? 0n))) }
+              : { ...scalarTensor(dtype, totals.get(name) ?? 0), dims };
       }
       done = true;
       return { outputs, chunks, rows: N };
@@ -377,7 +433,11 @@ async function checkRowsCombine(
     const part: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
     for (const [name, t] of Object.entries(feeds)) {
       const per = t.data.length / rows;
-      part[name] = { dtype: t.dtype, dims: [to - from, ...t.dims.slice(1)], data: t.data.slice(from * per, to * per) as TensorData["data"] };
+      part[name] = {
+        dtype: t.dtype,
+        dims: [to - from, ...t.dims.slice(1)],
+        data: t.data.slice(from * per, to * per) as TensorData["data"],
+      };
     }
     return evaluator.run(part);
   };
@@ -385,7 +445,10 @@ async function checkRowsCombine(
   const names = plan.kind === "rows" || plan.kind === "sums" ? plan.outputs : [plan.sum.name, ...(plan.weight ? [plan.weight.name] : [])];
   const how = plan.kind === "rows" ? `per item along ${plan.dim}` : "a sum over items";
   const refuse = (name: string): never => {
-    throw new StreamRefusedError(what, `its output ${name} is not ${how}: rows 0..${h - 1} and ${h}..${rows - 1} evaluated apart do not combine into rows 0..${rows - 1}`);
+    throw new StreamRefusedError(
+      what,
+      `its output ${name} is not ${how}: rows 0..${h - 1} and ${h}..${rows - 1} evaluated apart do not combine into rows 0..${rows - 1}`,
+    );
   };
   for (const name of names) {
     const w = whole[name];
@@ -394,7 +457,12 @@ async function checkRowsCombine(
     const near = (u: number, v: number, scale: number) => agrees(u, v, tol) || Math.abs(u - v) <= 1e-6 + tol * scale;
     if (plan.kind === "rows") {
       // dims first (an output [N, N] has other dims in each half), then the values, read in place
-      if (x.dims.slice(1).join() !== w.dims.slice(1).join() || y.dims.slice(1).join() !== w.dims.slice(1).join() || x.data.length + y.data.length !== w.data.length) refuse(name);
+      if (
+        x.dims.slice(1).join() !== w.dims.slice(1).join() ||
+        y.dims.slice(1).join() !== w.dims.slice(1).join() ||
+        x.data.length + y.data.length !== w.data.length
+      )
+        refuse(name);
       for (let i = 0; i < w.data.length; i++) {
         const part = i < x.data.length ? at(x, i) : at(y, i - x.data.length);
         if (!near(at(w, i), part, 0)) refuse(name);

@@ -48,7 +48,8 @@ export function planStream(info: ModelInfo, streamed: readonly string[], what = 
     const t = info.inputs.find((i) => i.name === name);
     if (!t) continue; // an unknown input: validation names it on the first chunk
     const d = t.shape[0];
-    if (typeof d !== "string" || d === "?") refuse(`input ${name} has dim 0 = ${JSON.stringify(d ?? null)}, not a named (symbolic) dim to split rows along`);
+    if (typeof d !== "string" || d === "?")
+      refuse(`input ${name} has dim 0 = ${JSON.stringify(d ?? null)}, not a named (symbolic) dim to split rows along`);
     dims.add(d as string);
   }
   if (dims.size !== 1) refuse(`the streamed inputs do not share one symbolic dim 0 (${[...dims].join(", ") || "none"})`);

@@ -7,7 +7,8 @@ export function preview(v: unknown): string {
   if (typeof v === "bigint") return `${v}n`;
   // JSON would say null for these: say what was received
   if (typeof v === "number" && !Number.isFinite(v)) return String(v);
-  if (typeof v === "object" && v !== null && depthAbove(v, 32)) return Array.isArray(v) ? "a list nested over 32 deep" : "an object nested over 32 deep";
+  if (typeof v === "object" && v !== null && depthAbove(v, 32))
+    return Array.isArray(v) ? "a list nested over 32 deep" : "an object nested over 32 deep";
   try {
     const s = jsonWithNonFinite(v);
     return s.length > 60 ? `${s.slice(0, 57)}...` : s;

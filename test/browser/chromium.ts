@@ -44,7 +44,13 @@ export async function openDemoPage(context: BrowserContextOptions = {}, options:
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", options.webgpu ? "--enable-unsafe-webgpu" : "--disable-gpu"],
+      args: [
+        "--no-sandbox",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        options.webgpu ? "--enable-unsafe-webgpu" : "--disable-gpu",
+      ],
     });
     const page = await (await browser.newContext(context)).newPage();
     const requests: string[] = [];

@@ -13,8 +13,15 @@ import type { Page } from "playwright-core";
 import { buildLoss, CATALOGUE } from "../../src/losses/index.js";
 import { BAR_COLOR, COLORS } from "../../web/charts.js";
 import { FIXTURES, loadFixtures, num, ROOT, type FixtureCase } from "../helpers.js";
-import { browserSuite, caseFor, evaluate as evaluateOn, openDemoPage, pasteInputs as pasteInputsOn, setLoss as setLossOn, type DemoPage } from "./chromium.js";
-
+import {
+  browserSuite,
+  caseFor,
+  evaluate as evaluateOn,
+  openDemoPage,
+  pasteInputs as pasteInputsOn,
+  setLoss as setLossOn,
+  type DemoPage,
+} from "./chromium.js";
 
 let demo: DemoPage;
 let page: Page;
@@ -125,7 +132,9 @@ browserSuite("the demo page in Chromium", () => {
     expect(bad.error).toBe("softmax_focal_loss: option gamma: expected a number >= 0, received -1");
     await page.fill("#opt-gamma", "2");
     await page.fill("#opt-alpha", "1.5");
-    expect((await evaluate()).error).toBe("softmax_focal_loss: option alpha: expected null, a number in [0, 1], or a non-empty list of numbers >= 0, received 1.5");
+    expect((await evaluate()).error).toBe(
+      "softmax_focal_loss: option alpha: expected null, a number in [0, 1], or a non-empty list of numbers >= 0, received 1.5",
+    );
     await page.fill("#opt-alpha", "null");
   });
 
@@ -210,7 +219,9 @@ browserSuite("the demo page in Chromium", () => {
     const shown = await page.locator("#loss-value").textContent();
     const want = num(c.expected.data[0]);
     expect({ shown, close: Math.abs(Number(shown) - want) <= 1e-5 * Math.max(1, Math.abs(want)) }).toEqual({ shown, close: true });
-    expect(await page.locator("#histogram").textContent()).toContain(`${c.inputs.target.dims.reduce((a, b) => a * b, 1)} items, max count `);
+    expect(await page.locator("#histogram").textContent()).toContain(
+      `${c.inputs.target.dims.reduce((a, b) => a * b, 1)} items, max count `,
+    );
 
     // pixels, as drawn: the number itself, the histogram's bars, and each of the focal plot's five
     // curves in its own colour (measured in Chromium: without the curves each colour covers at most 30
@@ -225,10 +236,13 @@ browserSuite("the demo page in Chromium", () => {
     mkdirSync(join(ROOT, "test", "artifacts"), { recursive: true });
     const png = await page.screenshot({ path: join(ROOT, "test", "artifacts", "page.png"), fullPage: true });
     const full = await inkOf(png, []);
-    const [w, h, dpr] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight, devicePixelRatio]);
+    const [w, h, dpr] = await page.evaluate(() => [
+      document.documentElement.scrollWidth,
+      document.documentElement.scrollHeight,
+      devicePixelRatio,
+    ]);
     expect({ width: full.width, height: full.height }).toEqual({ width: Math.round(w * dpr), height: Math.round(h * dpr) });
     expect(full.ink).toBeGreaterThan(0.01 * full.width * full.height);
     expect(demo.consoleErrors).toEqual([]);
   });
 });
-

@@ -14,7 +14,6 @@ import { createEvaluator } from "../../src/runtime/node.js";
 import { imbalancedSet, recalls, train } from "../../web/train.js";
 import { browserSuite, openDemoPage, type DemoPage } from "./chromium.js";
 
-
 const LOSSES = ["cross_entropy", "softmax_focal_loss"] as const;
 type PanelResult = Record<(typeof LOSSES)[number], { losses: number[]; recalls: number[]; W: number[]; b: number[] }>;
 
@@ -33,7 +32,8 @@ async function runPanel(): Promise<PanelResult> {
 function close(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
   expect(got.length).toBe(want.length);
   for (let i = 0; i < want.length; i++) {
-    if (!(Math.abs(got[i] - want[i]) <= 1e-5 * Math.max(1, Math.abs(want[i])))) throw new Error(`${what} [${i}]: page ${got[i]}, Node ${want[i]}`);
+    if (!(Math.abs(got[i] - want[i]) <= 1e-5 * Math.max(1, Math.abs(want[i]))))
+      throw new Error(`${what} [${i}]: page ${got[i]}, Node ${want[i]}`);
   }
 }
 
@@ -78,7 +78,9 @@ browserSuite("the train panel in Chromium", () => {
         expect(shown).toContain(`minority class 0: ${(100 * got.recalls[0]).toFixed(0)}%`);
         expect(JSON.parse((await page.getAttribute(`#train-recall-${loss}`, "data-recalls"))!)).toEqual(got.recalls);
       }
-      expect(await page.textContent("#train-curves")).toContain(lowering === "webgpu" ? "on wasm, WebGPU lowering" : "on wasm, plain graph");
+      expect(await page.textContent("#train-curves")).toContain(
+        lowering === "webgpu" ? "on wasm, WebGPU lowering" : "on wasm, plain graph",
+      );
       expect(await page.locator("#train-curves svg path").count()).toBe(2);
     }, 180000);
   }

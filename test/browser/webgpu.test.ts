@@ -22,7 +22,16 @@ import { createEvaluator } from "../../src/runtime/node.js";
 import { plainOnWebgpu } from "../../src/runtime/web.js";
 import { imbalancedSet, train } from "../../web/train.js";
 import { FIXTURES, firstMismatch, fixtureFiles, loadFixtures, num, ROOT } from "../helpers.js";
-import { base64, fixtureJobs, loweredGraphJobs, mismatches, placementFailures, type Job, type JobResult, type JobSet } from "../webgpu/jobs.js";
+import {
+  base64,
+  fixtureJobs,
+  loweredGraphJobs,
+  mismatches,
+  placementFailures,
+  type Job,
+  type JobResult,
+  type JobSet,
+} from "../webgpu/jobs.js";
 import { browserSuite, caseFor, evaluate, openDemoPage, pasteInputs, setLoss, type DemoPage } from "./chromium.js";
 
 let demo: DemoPage;
@@ -33,10 +42,15 @@ async function inPage(set: JobSet): Promise<JobResult[]> {
   const results: JobResult[] = [];
   for (let i = 0; i < set.jobs.length; i += 200) {
     const batch = set.jobs.slice(i, i + 200);
-    results.push(...(await page.evaluate(async (jobs: Job[]) => {
-      const g = globalThis as unknown as { runJobs: (lib: unknown, jobs: Job[], o: { ep: string }) => Promise<JobResult[]>; onnxLosses: unknown };
-      return g.runJobs(g.onnxLosses, jobs, { ep: "webgpu" });
-    }, batch)));
+    results.push(
+      ...(await page.evaluate(async (jobs: Job[]) => {
+        const g = globalThis as unknown as {
+          runJobs: (lib: unknown, jobs: Job[], o: { ep: string }) => Promise<JobResult[]>;
+          onnxLosses: unknown;
+        };
+        return g.runJobs(g.onnxLosses, jobs, { ep: "webgpu" });
+      }, batch)),
+    );
   }
   return results;
 }
@@ -45,7 +59,10 @@ browserSuite("onnxruntime-web's WebGPU backend in Chromium (software adapter)", 
   beforeAll(async () => {
     demo = await openDemoPage({}, { webgpu: true });
     page = demo.page;
-    const source = readFileSync(join(ROOT, "test", "webgpu", "run_jobs.mjs"), "utf8").replace("export async function runJobs", "globalThis.runJobs = async function runJobs");
+    const source = readFileSync(join(ROOT, "test", "webgpu", "run_jobs.mjs"), "utf8").replace(
+      "export async function runJobs",
+      "globalThis.runJobs = async function runJobs",
+    );
     await page.addScriptTag({ content: source });
   }, 120000);
 
@@ -55,31 +72,53 @@ browserSuite("onnxruntime-web's WebGPU backend in Chromium (software adapter)", 
 
   test("the page gets an adapter (printed here)", async () => {
     const adapter = await page.evaluate(async () => {
-      const a = await (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: Record<string, string>; isFallbackAdapter?: boolean; features: Set<string> } | null> } }).gpu?.requestAdapter();
+      const a = await (
+        navigator as unknown as {
+          gpu?: { requestAdapter(): Promise<{ info?: Record<string, string>; isFallbackAdapter?: boolean; features: Set<string> } | null> };
+        }
+      ).gpu?.requestAdapter();
       if (!a) return null;
       const info = a.info ?? {};
-      return { vendor: info.vendor, architecture: info.architecture, description: info.description, fallback: a.isFallbackAdapter ?? null, shaderF16: a.features.has("shader-f16") };
+      return {
+        vendor: info.vendor,
+        architecture: info.architecture,
+        description: info.description,
+        fallback: a.isFallbackAdapter ?? null,
+        shaderF16: a.features.has("shader-f16"),
+      };
     });
     console.log(`Chromium WebGPU adapter: ${JSON.stringify(adapter)}`);
     expect(adapter).not.toBeNull();
   });
 
-  test.each(fixtureFiles().filter((f) => f !== "float16.json"))("%s: every case, forward and input_grad, lowered, equals PyTorch on webgpu", async (file) => {
-    const set = fixtureJobs([file], ["webgpu"]);
-    expect(mismatches(set, await inPage(set), "webgpu")).toEqual([]);
-  }, 600000);
+  test.each(fixtureFiles().filter((f) => f !== "float16.json"))(
+    "%s: every case, forward and input_grad, lowered, equals PyTorch on webgpu",
+    async (file) => {
+      const set = fixtureJobs([file], ["webgpu"]);
+      expect(mismatches(set, await inPage(set), "webgpu")).toEqual([]);
+    },
+    600000,
+  );
 
   test("plain graphs are refused on webgpu, naming the lowering; wasm runs them", async () => {
     const set = fixtureJobs(["nll_loss.json"], ["none"]);
     const results = await inPage(set);
-    const refusal = (attached: boolean) => `execution provider webgpu: not available (webgpu: ${plainOnWebgpu(attached)}); available here: wasm; pass a fallback list (e.g. --fallback wasm) to run elsewhere`;
+    const refusal = (attached: boolean) =>
+      `execution provider webgpu: not available (webgpu: ${plainOnWebgpu(attached)}); available here: wasm; pass a fallback list (e.g. --fallback wasm) to run elsewhere`;
     expect(new Set(results.map((r) => r.error))).toEqual(new Set([refusal(false)]));
     const tryOn = (model: string, options: object) =>
       page.evaluate(
         async ({ model, options }) => {
-          const L = (globalThis as unknown as { onnxLosses: { createEvaluator(m: Uint8Array, o: object): Promise<{ provider: string; release(): Promise<void> }> } }).onnxLosses;
+          const L = (
+            globalThis as unknown as {
+              onnxLosses: { createEvaluator(m: Uint8Array, o: object): Promise<{ provider: string; release(): Promise<void> }> };
+            }
+          ).onnxLosses;
           try {
-            const ev = await L.createEvaluator(Uint8Array.from(atob(model), (c) => c.charCodeAt(0)), options);
+            const ev = await L.createEvaluator(
+              Uint8Array.from(atob(model), (c) => c.charCodeAt(0)),
+              options,
+            );
             await ev.release();
             return `ran on ${ev.provider}`;
           } catch (e) {
@@ -88,13 +127,18 @@ browserSuite("onnxruntime-web's WebGPU backend in Chromium (software adapter)", 
         },
         { model, options },
       );
-    const attached = base64(attachLoss(readFileSync(join(FIXTURES, "attach", "mlp.onnx")), { output: "logits", loss: "cross_entropy" }).model);
+    const attached = base64(
+      attachLoss(readFileSync(join(FIXTURES, "attach", "mlp.onnx")), { output: "logits", loss: "cross_entropy" }).model,
+    );
     expect(await tryOn(attached, { ep: "webgpu" })).toBe(refusal(true));
     // a fallback list still applies; a lowered graph runs on webgpu
     expect(await tryOn(set.jobs[0].model, { ep: "webgpu", fallback: ["wasm"] })).toBe("ran on wasm");
     expect(await tryOn(base64(buildLoss("nll_loss", {}, { lowering: "webgpu" }).model), { ep: "webgpu" })).toBe("ran on webgpu");
     const wasm = await page.evaluate(async (jobs: Job[]) => {
-      const g = globalThis as unknown as { runJobs: (lib: unknown, jobs: Job[], o: { ep: string }) => Promise<JobResult[]>; onnxLosses: unknown };
+      const g = globalThis as unknown as {
+        runJobs: (lib: unknown, jobs: Job[], o: { ep: string }) => Promise<JobResult[]>;
+        onnxLosses: unknown;
+      };
       return g.runJobs(g.onnxLosses, jobs, { ep: "wasm" });
     }, set.jobs);
     expect(mismatches(set, wasm, "wasm")).toEqual([]);
@@ -105,9 +149,26 @@ browserSuite("onnxruntime-web's WebGPU backend in Chromium (software adapter)", 
     const model = base64(buildLoss(c.loss, { ...c.options, gradient: true }).model);
     const got = await page.evaluate(
       async ({ model, feeds }) => {
-        const ort = (globalThis as unknown as { ort: { Tensor: new (t: string, d: Float32Array, dims: number[]) => unknown; InferenceSession: { create(b: Uint8Array, o: object): Promise<{ run(f: object): Promise<Record<string, { data: Float32Array }>>; release(): Promise<void> }> } } }).ort;
-        const s = await ort.InferenceSession.create(Uint8Array.from(atob(model), (ch) => ch.charCodeAt(0)), { executionProviders: ["webgpu"], logSeverityLevel: 4 });
-        const f = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor("float32", Float32Array.from(t.data.map(Number)), t.dims)]));
+        const ort = (
+          globalThis as unknown as {
+            ort: {
+              Tensor: new (t: string, d: Float32Array, dims: number[]) => unknown;
+              InferenceSession: {
+                create(
+                  b: Uint8Array,
+                  o: object,
+                ): Promise<{ run(f: object): Promise<Record<string, { data: Float32Array }>>; release(): Promise<void> }>;
+              };
+            };
+          }
+        ).ort;
+        const s = await ort.InferenceSession.create(
+          Uint8Array.from(atob(model), (ch) => ch.charCodeAt(0)),
+          { executionProviders: ["webgpu"], logSeverityLevel: 4 },
+        );
+        const f = Object.fromEntries(
+          Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor("float32", Float32Array.from(t.data.map(Number)), t.dims)]),
+        );
         const out = await s.run(f);
         await s.release();
         return Array.from(out.loss.data);
@@ -122,13 +183,20 @@ browserSuite("onnxruntime-web's WebGPU backend in Chromium (software adapter)", 
     const jobs = loweredGraphJobs();
     const start = demo.console.length;
     const errors = await page.evaluate(async (jobs: { id: string; model: string }[]) => {
-      const ort = (globalThis as unknown as { ort: { env: { logLevel: string }; InferenceSession: { create(b: Uint8Array, o: object): Promise<{ release(): Promise<void> }> } } }).ort;
+      const ort = (
+        globalThis as unknown as {
+          ort: { env: { logLevel: string }; InferenceSession: { create(b: Uint8Array, o: object): Promise<{ release(): Promise<void> }> } };
+        }
+      ).ort;
       const failed: string[] = [];
       for (const job of jobs) {
         console.log(`@@ ${job.id}`);
         ort.env.logLevel = "verbose";
         try {
-          const s = await ort.InferenceSession.create(Uint8Array.from(atob(job.model), (c) => c.charCodeAt(0)), { executionProviders: ["webgpu"], graphOptimizationLevel: "all", logSeverityLevel: 0, logVerbosityLevel: 0 });
+          const s = await ort.InferenceSession.create(
+            Uint8Array.from(atob(job.model), (c) => c.charCodeAt(0)),
+            { executionProviders: ["webgpu"], graphOptimizationLevel: "all", logSeverityLevel: 0, logVerbosityLevel: 0 },
+          );
           await s.release();
         } catch (e) {
           failed.push(`${job.id}: ${String(e)}`);
@@ -141,35 +209,43 @@ browserSuite("onnxruntime-web's WebGPU backend in Chromium (software adapter)", 
     }, jobs);
     expect(errors).toEqual([]);
     const deadline = Date.now() + 10000;
-    while (!demo.console.slice(start).some((m) => m.endsWith("@@ end")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const log = demo.console.slice(start).map((m) => m.replace(/^\w+: /, "")).join("\n");
+    while (!demo.console.slice(start).some((m) => m.endsWith("@@ end")) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    const log = demo.console
+      .slice(start)
+      .map((m) => m.replace(/^\w+: /, ""))
+      .join("\n");
     expect(placementFailures(log, jobs, "JsExecutionProvider")).toEqual([]);
     // onnxruntime-web writes its verbose and info lines with console.error: they are not the page's errors
     const logged = demo.consoleErrors.filter((m) => !/\[[VI]:onnxruntime/.test(m));
     demo.consoleErrors.splice(0, demo.consoleErrors.length, ...logged);
   }, 600000);
 
-  test.each(CATALOGUE.map((d) => d.name))("the page's form on webgpu: %s on a PyTorch fixture shows PyTorch's value with the lowering and says so; the plain graph gets the refusal", async (loss) => {
-    const c = caseFor(loss);
-    await page.selectOption("#ep", "webgpu");
-    expect(await page.isChecked("#lowering")).toBe(true); // the lowering follows the provider
-    await setLoss(page, loss, c.options);
-    await pasteInputs(page, c);
-    const want = num(c.expected.data[0]);
-    const r = await evaluate(page);
-    expect({ id: c.id, error: r.error, state: r.state }).toEqual({ id: c.id, error: "", state: "done" });
-    expect(Math.abs(Number(r.value) - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want)));
-    expect(await page.textContent("#ran-on")).toMatch(/^on webgpu, opset \d+, WebGPU lowering$/);
-    // the plain graph on webgpu: the refusal, on the page's error line
-    await page.setChecked("#lowering", false);
-    const refused = await evaluate(page);
-    expect(refused.state).toBe("error");
-    expect(refused.error).toContain(plainOnWebgpu(false));
-    await page.selectOption("#ep", "wasm");
-    expect(await page.isChecked("#lowering")).toBe(false);
-    await page.selectOption("#ep", "webgpu");
-    expect(await page.isChecked("#lowering")).toBe(true);
-  }, 120000);
+  test.each(CATALOGUE.map((d) => d.name))(
+    "the page's form on webgpu: %s on a PyTorch fixture shows PyTorch's value with the lowering and says so; the plain graph gets the refusal",
+    async (loss) => {
+      const c = caseFor(loss);
+      await page.selectOption("#ep", "webgpu");
+      expect(await page.isChecked("#lowering")).toBe(true); // the lowering follows the provider
+      await setLoss(page, loss, c.options);
+      await pasteInputs(page, c);
+      const want = num(c.expected.data[0]);
+      const r = await evaluate(page);
+      expect({ id: c.id, error: r.error, state: r.state }).toEqual({ id: c.id, error: "", state: "done" });
+      expect(Math.abs(Number(r.value) - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want)));
+      expect(await page.textContent("#ran-on")).toMatch(/^on webgpu, opset \d+, WebGPU lowering$/);
+      // the plain graph on webgpu: the refusal, on the page's error line
+      await page.setChecked("#lowering", false);
+      const refused = await evaluate(page);
+      expect(refused.state).toBe("error");
+      expect(refused.error).toContain(plainOnWebgpu(false));
+      await page.selectOption("#ep", "wasm");
+      expect(await page.isChecked("#lowering")).toBe(false);
+      await page.selectOption("#ep", "webgpu");
+      expect(await page.isChecked("#lowering")).toBe(true);
+    },
+    120000,
+  );
 
   test("the train panel on webgpu (lowered): 50 steps of both losses equal the same step graph run in Node within 1e-5", async () => {
     await page.selectOption("#ep", "webgpu");
@@ -178,13 +254,24 @@ browserSuite("onnxruntime-web's WebGPU backend in Chromium (software adapter)", 
     await page.click("#train-run");
     await page.waitForFunction((n) => Number(document.getElementById("train")!.dataset.runs ?? 0) > n, before, { timeout: 240000 });
     expect(await page.getAttribute("#train", "data-state")).toBe("done");
-    const result = JSON.parse((await page.getAttribute("#train", "data-result"))!) as Record<string, { losses: number[]; W: number[]; b: number[] }>;
+    const result = JSON.parse((await page.getAttribute("#train", "data-result"))!) as Record<
+      string,
+      { losses: number[]; W: number[]; b: number[] }
+    >;
     for (const loss of ["cross_entropy", "softmax_focal_loss"] as const) {
-      const ev = await createEvaluator(linearHeadStep(loss, loss === "softmax_focal_loss" ? { gamma: 2 } : {}, { lr: 1 }, { lowering: "webgpu" }));
+      const ev = await createEvaluator(
+        linearHeadStep(loss, loss === "softmax_focal_loss" ? { gamma: 2 } : {}, { lr: 1 }, { lowering: "webgpu" }),
+      );
       const want = await train(ev, imbalancedSet(1), 50);
       await ev.release();
-      const off = (got: number[], w: ArrayLike<number>) => got.findIndex((g, i) => !(Math.abs(g - w[i]) <= 1e-5 * Math.max(1, Math.abs(w[i]))));
-      expect({ loss, losses: off(result[loss].losses, want.losses), W: off(result[loss].W, want.W), b: off(result[loss].b, want.b) }).toEqual({ loss, losses: -1, W: -1, b: -1 });
+      const off = (got: number[], w: ArrayLike<number>) =>
+        got.findIndex((g, i) => !(Math.abs(g - w[i]) <= 1e-5 * Math.max(1, Math.abs(w[i]))));
+      expect({
+        loss,
+        losses: off(result[loss].losses, want.losses),
+        W: off(result[loss].W, want.W),
+        b: off(result[loss].b, want.b),
+      }).toEqual({ loss, losses: -1, W: -1, b: -1 });
     }
     expect(await page.textContent("#train-curves")).toContain("on webgpu, WebGPU lowering");
   }, 300000);

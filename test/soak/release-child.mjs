@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { buildLoss, createEvaluator } from "../../dist/index.js";
 
-const threads = () => (existsSync("/proc/self/status") ? Number(/^Threads:\s+(\d+)/m.exec(readFileSync("/proc/self/status", "utf8"))[1]) : null);
+const threads = () =>
+  existsSync("/proc/self/status") ? Number(/^Threads:\s+(\d+)/m.exec(readFileSync("/proc/self/status", "utf8"))[1]) : null;
 const feeds = { input: { data: new Float32Array([1, 2, 3, 4, 5, 6]), dims: [2, 3] }, target: { data: [0, 2], dims: [2] } };
 const mode = process.argv[2] ?? "release";
 const start = threads();

@@ -31,5 +31,13 @@ const ms = performance.now() - t0;
 const after = await settle();
 await ev.release();
 process.stdout.write(
-  JSON.stringify({ mode, runs, gc: typeof globalThis.gc === "function", growthMiB: (after - before) / 2 ** 20, beforeMiB: before / 2 ** 20, ms, finite: Number.isFinite(check) }),
+  JSON.stringify({
+    mode,
+    runs,
+    gc: typeof globalThis.gc === "function",
+    growthMiB: (after - before) / 2 ** 20,
+    beforeMiB: before / 2 ** 20,
+    ms,
+    finite: Number.isFinite(check),
+  }),
 );

@@ -40,7 +40,10 @@ export const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString
  * has gradient fixtures: onnx_conformance.json has none). Jobs of one graph are adjacent, so that they
  * share a session.
  */
-export function fixtureJobs(files = fixtureFiles().filter((f) => f !== "float16.json"), lowerings: readonly ("none" | "webgpu")[] = ["none", "webgpu"]): JobSet {
+export function fixtureJobs(
+  files = fixtureFiles().filter((f) => f !== "float16.json"),
+  lowerings: readonly ("none" | "webgpu")[] = ["none", "webgpu"],
+): JobSet {
   const jobs: Job[] = [];
   const expected = new Map<string, Expected>();
   for (const file of files) {
@@ -90,7 +93,8 @@ export function mismatches(set: JobSet, results: readonly JobResult[], provider:
       }
       const values = got.data.map(num);
       const i = firstMismatch(values, w.data);
-      if (i >= 0 || got.dims.join() !== w.dims.join()) failures.push(`${r.id}: ${name}[${i}] = ${values[i]}, PyTorch ${w.data[i]} (dims ${got.dims} vs ${w.dims})`);
+      if (i >= 0 || got.dims.join() !== w.dims.join())
+        failures.push(`${r.id}: ${name}[${i}] = ${values[i]}, PyTorch ${w.data[i]} (dims ${got.dims} vs ${w.dims})`);
     }
   }
   for (const id of set.expected.keys()) if (!seen.has(id)) failures.push(`${id}: no result`);
@@ -144,11 +148,13 @@ export function loweredGraphJobs(): Job[] {
  */
 export function placementFailures(log: string, jobs: readonly Job[], provider: string): string[] {
   const blocks = log.split(/^@@ /m).slice(1);
-  if (blocks.length !== jobs.length + 1) return [`expected ${jobs.length} sessions and an end marker in the log, found ${blocks.length} blocks`];
+  if (blocks.length !== jobs.length + 1)
+    return [`expected ${jobs.length} sessions and an end marker in the log, found ${blocks.length} blocks`];
   const off: string[] = [];
   for (const block of blocks.slice(0, -1)) {
     const placed = placements(block);
-    if (placed.size !== 1 || !placed.has(provider)) off.push(`${block.slice(0, block.indexOf("\n"))}: ${JSON.stringify(Object.fromEntries(placed))}`);
+    if (placed.size !== 1 || !placed.has(provider))
+      off.push(`${block.slice(0, block.indexOf("\n"))}: ${JSON.stringify(Object.fromEntries(placed))}`);
   }
   return off;
 }

@@ -15,7 +15,8 @@ function binary(op: string, a: Operand, b: Operand): Value {
 
 /** ONNX binds both operands of an elementwise op to one type: check it here, not at session creation. */
 function sameType(op: string, a: Value, b: Value): [Value, Value] {
-  if (a.dtype !== b.dtype) throw new Error(`${op}: expected operands of one dtype, received ${a.dtype} (${a.name}) and ${b.dtype} (${b.name})`);
+  if (a.dtype !== b.dtype)
+    throw new Error(`${op}: expected operands of one dtype, received ${a.dtype} (${a.name}) and ${b.dtype} (${b.name})`);
   return [a, b];
 }
 

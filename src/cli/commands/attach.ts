@@ -23,7 +23,12 @@ export interface AttachFlags {
 }
 
 /** The API's names of what a message is about, as the command line spells them. */
-const FLAG_OF: Readonly<Record<string, string>> = { targetInput: "--target-input", lossOutput: "--loss-output", output: "--output", loss: "--loss" };
+const FLAG_OF: Readonly<Record<string, string>> = {
+  targetInput: "--target-input",
+  lossOutput: "--loss-output",
+  output: "--output",
+  loss: "--loss",
+};
 
 /**
  * `onnx-losses attach MODEL.onnx --output NAME --loss L [--options JSON] [--gradient] [--target-input T]
@@ -51,11 +56,17 @@ export async function attachCommand(io: CliIo, file: string, flags: AttachFlags)
   }
   let a: AttachedLoss;
   try {
-    a = attachLoss(bytes, { output: flags.output, loss: flags.loss, options, targetInput: flags.targetInput, lossOutput: flags.lossOutput }, file);
+    a = attachLoss(
+      bytes,
+      { output: flags.output, loss: flags.loss, options, targetInput: flags.targetInput, lossOutput: flags.lossOutput },
+      file,
+    );
   } catch (e) {
     if (e instanceof AttachError || e instanceof OptionError) {
       // the API's names of the options, wherever the message says them, as flags (targetInput's -> --target-input's)
-      const named = e.message.replace(/^(\w+):/, (m, key: string) => (FLAG_OF[key] ? `${FLAG_OF[key]}:` : m)).replace(/\b(targetInput|lossOutput)'s\b/g, (_m, key: string) => `${FLAG_OF[key]}'s`);
+      const named = e.message
+        .replace(/^(\w+):/, (m, key: string) => (FLAG_OF[key] ? `${FLAG_OF[key]}:` : m))
+        .replace(/\b(targetInput|lossOutput)'s\b/g, (_m, key: string) => `${FLAG_OF[key]}'s`);
       if (named !== e.message) throw new UsageError(named);
     }
     throw e;

@@ -29,9 +29,11 @@ export async function demoCommand(io: CliIo, flags: { graphs?: string; samples?:
   const samplesFile = resolve(io.cwd, flags.samples ?? join(PACKAGE_ROOT, "test", "fixtures", "samples.json"));
   const manifestFile = join(graphsDir, "manifest.json");
   const manifest = (await readJson(manifestFile)) as { graphs?: unknown };
-  if (!manifest || !Array.isArray(manifest.graphs)) throw new UsageError(`demo: ${manifestFile}: expected {"graphs": [...]} as export --all writes it`);
+  if (!manifest || !Array.isArray(manifest.graphs))
+    throw new UsageError(`demo: ${manifestFile}: expected {"graphs": [...]} as export --all writes it`);
   const parsed = (await readJson(samplesFile)) as { cases?: unknown };
-  if (!parsed || !Array.isArray(parsed.cases)) throw new UsageError(`demo: ${samplesFile}: expected {"cases": [...]} as test/fixtures/samples.json holds`);
+  if (!parsed || !Array.isArray(parsed.cases))
+    throw new UsageError(`demo: ${samplesFile}: expected {"cases": [...]} as test/fixtures/samples.json holds`);
   const samples = parsed.cases as Sample[];
   const rows = [["graph", "onnxruntime", "PyTorch", "|diff|", "ok"]];
   let failures = 0;
@@ -55,7 +57,11 @@ export async function demoCommand(io: CliIo, flags: { graphs?: string; samples?:
   const n = first?.inputs.input?.dims.join(" x ") ?? "?";
   io.out(`Each graph in ${flags.graphs ?? "graphs"}/ on the sample batch (input ${n}), against PyTorch's value:\n`);
   io.out(table(rows));
-  io.out(failures ? `\n${failures} graph(s) differ from PyTorch by more than 1e-5 relative` : "\nevery graph equals PyTorch within 1e-5 relative");
+  io.out(
+    failures
+      ? `\n${failures} graph(s) differ from PyTorch by more than 1e-5 relative`
+      : "\nevery graph equals PyTorch within 1e-5 relative",
+  );
   return failures ? 1 : 0;
 }
 

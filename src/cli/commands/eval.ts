@@ -65,7 +65,13 @@ async function resolveModel(
     const build = { opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype };
     return { model: buildLossForRank(target, options, rank, build).model, what: target };
   }
-  for (const [flag, value] of [["--options", flags.options], ["--opset", flags.opset], ["--lowering", flags.lowering], ["--dtype", flags.dtype], ["--gradient", flags.gradient]]) {
+  for (const [flag, value] of [
+    ["--options", flags.options],
+    ["--opset", flags.opset],
+    ["--lowering", flags.lowering],
+    ["--dtype", flags.dtype],
+    ["--gradient", flags.gradient],
+  ]) {
     if (value !== undefined) throw new UsageError(`eval: ${flag} applies to a loss name; a .onnx file carries its own`);
   }
   const file = await readModelArg(resolve(io.cwd, target), target);
@@ -89,7 +95,10 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     const why = webgpuUnavailable();
     if (why !== undefined) {
       const rest = [ep, ...fallback].filter((p) => p !== "webgpu");
-      if (ep === "webgpu" && fallback.length === 0) throw new ProviderError(`execution provider webgpu: not available (${why}); pass a fallback list (e.g. --fallback cpu) to run elsewhere`);
+      if (ep === "webgpu" && fallback.length === 0)
+        throw new ProviderError(
+          `execution provider webgpu: not available (${why}); pass a fallback list (e.g. --fallback cpu) to run elsewhere`,
+        );
       if (rest.length === 0) throw new ProviderError(`execution provider webgpu: not available (${why})`);
       [ep, ...fallback] = rest;
     }
@@ -118,7 +127,13 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   const auto = flags.stream === undefined && chunkMb === undefined && total > STREAM_ABOVE_BYTES;
   if (flags.stream === true || chunkMb !== undefined || auto) {
     try {
-      return await streamEval(io, model, what, files, given, flags, { ep, fallback, threads, externalDataDir, chunkBytes: chunkMb === undefined ? undefined : chunkMb * 2 ** 20 });
+      return await streamEval(io, model, what, files, given, flags, {
+        ep,
+        fallback,
+        threads,
+        externalDataDir,
+        chunkBytes: chunkMb === undefined ? undefined : chunkMb * 2 ** 20,
+      });
     } catch (e) {
       if (auto && e instanceof StreamRefusedError) {
         throw new UsageError(
@@ -136,18 +151,37 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     const dir = flags.out ? resolve(io.cwd, flags.out) : undefined;
     if (dir) {
       // every output's file name and declared type checked, and the folder made, before the run
-      outputFiles(dir, evaluator.outputs.map((o) => o.name), what);
-      for (const o of evaluator.outputs) if (o.dtype !== "undefined" && !o.dtype.startsWith("dtype(")) checkWritableType(o.name, o.dtype, what);
+      outputFiles(
+        dir,
+        evaluator.outputs.map((o) => o.name),
+        what,
+      );
+      for (const o of evaluator.outputs)
+        if (o.dtype !== "undefined" && !o.dtype.startsWith("dtype(")) checkWritableType(o.name, o.dtype, what);
       await makeFolder(dir);
     }
     const outputs = await evaluator.run(feeds);
     if (dir) await writeOutputs(dir, outputs, what);
     if (flags.json) {
       // an output too large for one JSON text that --out has written names its file instead
-      io.out(outputsJson(Object.entries(outputs).map(([name, t]) => [name, flags.out && t.data.length > MAX_JSON_VALUES ? { dims: t.dims, file: join(flags.out, `${name}.npy`) } : { dims: t.dims, data: t }])));
+      io.out(
+        outputsJson(
+          Object.entries(outputs).map(([name, t]) => [
+            name,
+            flags.out && t.data.length > MAX_JSON_VALUES
+              ? { dims: t.dims, file: join(flags.out, `${name}.npy`) }
+              : { dims: t.dims, data: t },
+          ]),
+        ),
+      );
     } else {
       for (const [name, t] of Object.entries(outputs)) io.out(describeTensor(name, t));
-      if (flags.out) io.out(`wrote ${Object.keys(outputs).map((n) => join(flags.out as string, `${n}.npy`)).join(", ")}`);
+      if (flags.out)
+        io.out(
+          `wrote ${Object.keys(outputs)
+            .map((n) => join(flags.out as string, `${n}.npy`))
+            .join(", ")}`,
+        );
     }
     // on stderr in --json mode too: stdout stays pure JSON, and a fallback is never silent
     if (evaluator.provider !== requested) io.err(`note: ran on ${evaluator.provider} (${requested} was not available)`);
@@ -164,10 +198,21 @@ async function streamEval(
   files: Record<string, string>,
   given: Record<string, string>,
   flags: EvalFlags,
-  opts: { ep: ReturnType<typeof parseProvider>; fallback: ReturnType<typeof parseProvider>[]; threads?: number; chunkBytes?: number; externalDataDir?: string },
+  opts: {
+    ep: ReturnType<typeof parseProvider>;
+    fallback: ReturnType<typeof parseProvider>[];
+    threads?: number;
+    chunkBytes?: number;
+    externalDataDir?: string;
+  },
 ): Promise<void> {
   const outDir = flags.out ? resolve(io.cwd, flags.out) : undefined;
-  const bar = io.progress ? new cliProgress.SingleBar({ format: "{bar} {percentage}% | {value}/{total} rows | {duration_formatted}", stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+  const bar = io.progress
+    ? new cliProgress.SingleBar(
+        { format: "{bar} {percentage}% | {value}/{total} rows | {duration_formatted}", stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
   let started = false;
   let result: StreamResult;
   try {
@@ -192,7 +237,8 @@ async function streamEval(
       const json = Object.fromEntries(Object.entries(result.files).map(([name, f]) => [name, { dims: f.dims, file: shown(name) }]));
       io.out(JSON.stringify({ outputs: json }));
     } else {
-      for (const [name, f] of Object.entries(result.files)) io.out(`${name} ${f.dtype} [${f.dims.join(", ")}]: streamed to ${shown(name)} (${result.chunks} chunks)`);
+      for (const [name, f] of Object.entries(result.files))
+        io.out(`${name} ${f.dtype} [${f.dims.join(", ")}]: streamed to ${shown(name)} (${result.chunks} chunks)`);
     }
     return;
   }

@@ -63,7 +63,10 @@ export async function exportCommand(io: CliIo, loss: string | undefined, flags: 
         io.out(`wrote ${join(flags.output, file)} (${g.model.length} bytes)`);
       }
     }
-    await writeNamedFile(join(out, "manifest.json"), `${JSON.stringify({ generator: "onnx-losses export --all", graphs: manifest }, null, 2)}\n`);
+    await writeNamedFile(
+      join(out, "manifest.json"),
+      `${JSON.stringify({ generator: "onnx-losses export --all", graphs: manifest }, null, 2)}\n`,
+    );
     io.out(`wrote ${join(flags.output, "manifest.json")} (${manifest.length} graphs)`);
     return;
   }

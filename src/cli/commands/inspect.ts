@@ -11,7 +11,8 @@ import { readModelArg, type CliIo } from "../io.js";
 export async function inspectCommand(io: CliIo, file: string, flags: { dot?: boolean; json?: boolean }): Promise<void> {
   const { info, contract } = await readModelArg(resolve(io.cwd, file), file);
   if (flags.dot) io.out(toDot(info));
-  else if (flags.json) io.out(JSON.stringify({ ...info, initializers: info.initializers.map(jsonInitializer), contract: contract ?? null }, null, 2));
+  else if (flags.json)
+    io.out(JSON.stringify({ ...info, initializers: info.initializers.map(jsonInitializer), contract: contract ?? null }, null, 2));
   else io.out(describe(file, info, contract));
 }
 
@@ -24,7 +25,8 @@ function jsonInitializer(t: InitializerInfo): Record<string, unknown> {
 
 /** An initializer's data as `inspect` shows it: up to 8 values, else their count; external data's place. */
 function describeData(t: InitializerInfo): string {
-  if (t.external) return ` external ${t.external.location} offset ${t.external.offset}${Number.isFinite(t.external.length) ? ` length ${t.external.length}` : ""}`;
+  if (t.external)
+    return ` external ${t.external.location} offset ${t.external.offset}${Number.isFinite(t.external.length) ? ` length ${t.external.length}` : ""}`;
   return t.count <= 8 ? ` = [${t.values.join(", ")}]` : ` (${t.count} values)`;
 }
 
@@ -37,13 +39,18 @@ function describe(file: string, m: ModelInfo, contract: LossContract | undefined
   ];
   if (contract) {
     lines.push(`  loss ${contract.loss} ${canonicalJson(contract.options)}`);
-    if (contract.step) lines.push(`  a training step around the loss: ${contract.step.kind}, lr ${contract.step.lr} (outputs the updated parameters)`);
+    if (contract.step)
+      lines.push(`  a training step around the loss: ${contract.step.kind}, lr ${contract.step.lr} (outputs the updated parameters)`);
     const a = contract.attached;
-    if (a) lines.push(`  attached to output ${a.output}: target input ${a.target}, outputs ${a.loss}${a.gradient ? `, ${a.gradient}` : ""}; the loss's other names start with ${a.prefix}`);
+    if (a)
+      lines.push(
+        `  attached to output ${a.output}: target input ${a.target}, outputs ${a.loss}${a.gradient ? `, ${a.gradient}` : ""}; the loss's other names start with ${a.prefix}`,
+      );
     // an attached loss's checks on the model's output run on the run's outputs, after it
     const { before, after } = splitChecks(contract.checks, m.inputs, m.outputs);
     lines.push(`  checks before each run: ${before.length ? before.map(describeCheck).join("; ") : "none"}`);
-    if (after.length) lines.push(`  checks of each run's outputs (its results are refused when one fails): ${after.map(describeCheck).join("; ")}`);
+    if (after.length)
+      lines.push(`  checks of each run's outputs (its results are refused when one fails): ${after.map(describeCheck).join("; ")}`);
   }
   lines.push("  inputs:", ...m.inputs.map((t) => `    ${sig(t)}`));
   lines.push("  outputs:", ...m.outputs.map((t) => `    ${sig(t)}`));
@@ -53,7 +60,9 @@ function describe(file: string, m: ModelInfo, contract: LossContract | undefined
   }
   lines.push(`  nodes (${m.nodes.length}):`);
   for (const n of m.nodes) {
-    const attrs = Object.entries(n.attributes).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ");
+    const attrs = Object.entries(n.attributes)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(" ");
     lines.push(`    ${n.outputs.join(", ")} = ${n.opType}(${n.inputs.join(", ")})${attrs ? ` ${attrs}` : ""}`);
   }
   return lines.join("\n");

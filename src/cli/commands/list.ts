@@ -28,7 +28,8 @@ export function listCommand(io: CliIo, loss: string | undefined, opts: { json?: 
   if (loss) {
     const d = defs[0];
     const lines = [`${d.name}: ${d.summary}`, `  PyTorch: ${d.pytorch}`, `  ${d.formula}`, "  options:"];
-    for (const o of d.optionList) lines.push(`    ${o.name} (default ${JSON.stringify(o.default)}): ${o.doc}`, `      allowed: ${o.allowed}`);
+    for (const o of d.optionList)
+      lines.push(`    ${o.name} (default ${JSON.stringify(o.default)}): ${o.doc}`, `      allowed: ${o.allowed}`);
     io.out(lines.join("\n"));
     return;
   }
@@ -36,7 +37,9 @@ export function listCommand(io: CliIo, loss: string | undefined, opts: { json?: 
     const rows = [["  option", "default", "allowed"], ...d.optionList.map((o) => [`  ${o.name}`, JSON.stringify(o.default), o.allowed])];
     return `${d.name}: ${d.summary}\n  PyTorch: ${d.pytorch}\n  ${d.formula}\n${table(rows)}`;
   });
-  io.out(`${blocks.join("\n\n")}\n\nOptions go in --options as JSON, e.g. --options '{"gamma": 1, "reduction": "sum"}'; onnx-losses list <loss> explains each.`);
+  io.out(
+    `${blocks.join("\n\n")}\n\nOptions go in --options as JSON, e.g. --options '{"gamma": 1, "reduction": "sum"}'; onnx-losses list <loss> explains each.`,
+  );
 }
 
 /** The options every loss takes, which the table states once above it rather than in every row. */
@@ -52,5 +55,7 @@ export function markdownTable(defs: readonly LossDefinition[]): string {
     const options = d.optionList.filter((o) => !COMMON.includes(o.name)).map((o) => `\`${o.name}\` (${cell(JSON.stringify(o.default))})`);
     return `| \`${d.name}\` | ${cell(d.pytorch)} | \`${cell(d.formula)}\` | ${options.join(", ") || "none"} |`;
   });
-  return ["| loss | PyTorch | per item (x logits, p probabilities, y/t targets) | options (defaults) |", "|---|---|---|---|", ...rows].join("\n");
+  return ["| loss | PyTorch | per item (x logits, p probabilities, y/t targets) | options (defaults) |", "|---|---|---|---|", ...rows].join(
+    "\n",
+  );
 }

@@ -10,7 +10,10 @@ import samples from "./samples.json";
 configureWasm({ wasmPaths: new URL("ort/", document.baseURI).href });
 
 /** A fixture tensor as the evaluator takes it: a typed array of its dtype, and its dims. */
-const tensor = ({ dtype, dims, data }) => ({ dims, data: dtype === "int64" ? BigInt64Array.from(data, BigInt) : Float32Array.from(data, Number) });
+const tensor = ({ dtype, dims, data }) => ({
+  dims,
+  data: dtype === "int64" ? BigInt64Array.from(data, BigInt) : Float32Array.from(data, Number),
+});
 
 const table = document.getElementById("losses");
 try {
