@@ -15,6 +15,7 @@ import { Graph } from "../src/builder/graph.js";
 import { readModel } from "../src/builder/reader.js";
 import { encodeNpy } from "../src/io/npy.js";
 import { AttachError, attachLoss } from "../src/losses/attach.js";
+import { buildLoss } from "../src/losses/index.js";
 import { readLossModel } from "../src/losses/verify.js";
 import { ATTACHED_CONTRACT_VERSION, canonicalJson, META, ModelContractError } from "../src/model/contract.js";
 import { decodeModel, encodeModel, type onnx } from "../src/onnx/codec.js";
@@ -854,7 +855,7 @@ describe("onnx-losses attach", () => {
     const r = await cli("eval", "centred.onnx", "--input", "x=c_x.npy", "--input", "target=c_t.npy", "--stream", "--out", "centred_out");
     expect([r.code, r.err]).toEqual([
       2,
-      "onnx-losses: centred.onnx: cannot be evaluated in chunks: its output logits is not per item along N: rows 0..1 and 2..3 evaluated apart do not combine into rows 0..3; evaluate it in one pass (without --stream)\n",
+      "onnx-losses: centred.onnx: cannot be evaluated in chunks: its output logits is not per item along N: rows 0, 1, 2, 3 of 4 evaluated one at a time differ from the same rows together; evaluate it in one pass (without --stream)\n",
     ]);
     // a model that keeps rows apart streams its attached per-item loss as one pass gives it
     const c = CASES.find((k) => k.model === "mlp.onnx" && k.loss === "cross_entropy") as AttachCase;
@@ -923,5 +924,53 @@ describe("onnx.checker.check_model(full_check=True)", () => {
       .map((l) => JSON.parse(l) as { ok: boolean });
     expect(results.filter((x) => !x.ok)).toEqual([]);
     expect(results).toHaveLength(files.length);
+  });
+});
+
+describe("a class count a list option fixes binds the class dim the model computes (second attack on issue 16)", () => {
+  // torch.onnx.export with dynamic_axes={"logits": {0: "N", 1: "C"}}: the declared shape leaves C open,
+  // so attach cannot compare it with the weight list; a weight of 5 over 3 classes ran with exit 0
+  // where PyTorch says "weight tensor should be defined either for all 3 classes or no classes"
+  const g = new Graph("open_c", { opset: 17 });
+  g.output(g.node("Neg", [g.input("x", "float32", ["N", "C"])]), "logits", ["N", "C"]);
+  const open = g.toModel();
+  const feeds = {
+    x: { data: Float32Array.from([1, 2, 3, 0, -1, 2, 4, 1, 0, 2, 2, 2]), dims: [4, 3] },
+    target: { data: BigInt64Array.from([0n, 1n, 2n, 1n]), dims: [4] },
+  };
+  test.each([
+    ["cross_entropy", { weight: [1, 2, 3, 4, 5] }, "weight", 5],
+    ["cross_entropy", { weight: [1, 2] }, "weight", 2],
+    ["nll_loss", { weight: [1, 2, 3, 4, 5], reduction: "sum" }, "weight", 5],
+    ["softmax_focal_loss", { alpha: [0.1, 0.2, 0.3, 0.2, 0.2] }, "alpha", 5],
+  ] as const)("%s with %j over 3 computed classes is refused in one line", async (loss, options, option, d) => {
+    const ev = await createEvaluator(attachLoss(open, { output: "logits", loss, options }).model);
+    const web = await createWebEvaluator(attachLoss(open, { output: "logits", loss, options }).model);
+    try {
+      for (const e of [ev, web]) {
+        const err = await e.run(feeds).then(
+          () => undefined,
+          (x: unknown) => x,
+        );
+        expect(err).toBeInstanceOf(OutputShapeError);
+        expect((err as Error).message).toBe(
+          `output logits: the attached loss takes dim 1 = ${d} (${d} is the length of option ${option} of ${loss}), and the model computed [4, 3] from x [4, 3]`,
+        );
+      }
+    } finally {
+      await ev.release();
+      await web.release();
+    }
+  });
+
+  test("a list of the computed length runs as before", async () => {
+    const ev = await createEvaluator(attachLoss(open, { output: "logits", loss: "cross_entropy", options: { weight: [1, 2, 3] } }).model);
+    const r = await ev.run(feeds);
+    await ev.release();
+    // the same loss on the model's output (-x), built alone
+    const alone = await createEvaluator(buildLoss("cross_entropy", { weight: [1, 2, 3] }));
+    const want = await alone.run({ input: { data: feeds.x.data.map((v) => -v), dims: [4, 3] }, target: feeds.target });
+    await alone.release();
+    expect(r.loss.data[0]).toBe(want.loss.data[0]);
   });
 });

@@ -14,6 +14,7 @@ import { neg } from "../src/builder/ops/index.js";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss } from "../src/losses/index.js";
+import { encodeModel } from "../src/onnx/codec.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 import { ROOT, onePass, runCliIn, type CliRun } from "./helpers.js";
 
@@ -51,7 +52,7 @@ describe("the row check runs whatever the chunk size", () => {
     await expect(evaluateNpyFiles(centring(C), { x: files.x }, { chunkBytes: C * 4, outDir, what: "centred.onnx" })).rejects.toThrow(
       refusal(
         "centred.onnx",
-        "its output logits is not per item along N: rows 0..0 and 1..1 evaluated apart do not combine into rows 0..1",
+        "its output logits is not per item along N: rows 0, 3 of 4 evaluated one at a time differ from the same rows together",
       ),
     );
     expect(readdirSync(outDir)).toEqual([]);
@@ -64,14 +65,15 @@ describe("the row check runs whatever the chunk size", () => {
       const one = await onePass(model, { x: { dtype: "float32", dims: [4, C], data: X }, target: { dtype: "int64", dims: [4], data: T } });
       expect(Array.from(one.loss.data as Float32Array, (v) => +v.toFixed(3))).toEqual([0, 4.513, 5.211, 6.52]);
       const outDir = mkdtempSync(join(dir, "out-"));
-      const h = Math.floor(Math.max(2, rows) / 2);
-      const last = Math.max(2, rows) - 1;
+      // the probe: up to two chunks' worth of rows spread over the file, together and one at a time
+      const probed = rows === 1 ? "0, 3" : "0, 1, 2, 3";
       await expect(evaluateNpyFiles(model, files, { chunkBytes: rows * rowBytes, outDir, what: "a.onnx" })).rejects.toThrow(
         refusal(
           "a.onnx",
-          `its output logits is not per item along N: rows 0..${h - 1} and ${h}..${last} evaluated apart do not combine into rows 0..${last}`,
+          `its output logits is not per item along N: rows ${probed} of 4 evaluated one at a time differ from the same rows together`,
         ),
       );
+      expect(readdirSync(outDir)).toEqual([]);
     },
   );
 
@@ -86,7 +88,7 @@ describe("the row check runs whatever the chunk size", () => {
     expect([r.code, r.out, r.err]).toEqual([
       2,
       "",
-      "onnx-losses: wide.onnx: cannot be evaluated in chunks: its output logits is not per item along N: rows 0..0 and 1..1 evaluated apart do not combine into rows 0..1; evaluate it in one pass (without --stream)\n",
+      "onnx-losses: wide.onnx: cannot be evaluated in chunks: its output logits is not per item along N: rows 0, 2 of 3 evaluated one at a time differ from the same rows together; evaluate it in one pass (without --stream)\n",
     ]);
     // the same loss after a model that keeps rows apart (negation): streamed in one-row chunks, as one pass
     const g = new Graph("negated", { opset: 17 });
@@ -101,6 +103,91 @@ describe("the row check runs whatever the chunk size", () => {
     const once = await cli("eval", "neg.onnx", "--input", "x=wx.npy", "--input", "target=wt.npy", "--json");
     const want = (JSON.parse(once.out) as { outputs: { loss: { data: number[] } } }).outputs.loss.data;
     expect(Array.from(decodeNpy(new Uint8Array(readFileSync(join(dir, "neg_out", "loss.npy")))).data as Float32Array)).toEqual(want);
+  });
+});
+
+describe("the probe of rows spread over the file (found by the second attack on issue 16)", () => {
+  // the first two rows equal: centring them gives 0 together or apart, so a check on the first chunk
+  // alone passed, and one-row chunks streamed zeros where one pass does not
+  const dup = Float32Array.from(X);
+  dup.set(X.subarray(0, C), C);
+  writeFileSync(join(dir, "dup.npy"), encodeNpy({ dtype: "float32", dims: [4, C], data: dup }));
+
+  test("equal first rows no longer hide a batch mean", async () => {
+    const outDir = join(dir, "dup-out", "deeper");
+    await expect(
+      evaluateNpyFiles(centring(C), { x: join(dir, "dup.npy") }, { chunkBytes: C * 4, outDir, what: "centred.onnx" }),
+    ).rejects.toThrow(
+      refusal(
+        "centred.onnx",
+        "its output logits is not per item along N: rows 0, 3 of 4 evaluated one at a time differ from the same rows together",
+      ),
+    );
+    // refused before the output folder is made
+    expect(readdirSync(dir)).not.toContain("dup-out");
+    const model = attachLoss(centring(C), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model;
+    await expect(
+      evaluateNpyFiles(model, { x: join(dir, "dup.npy"), target: files.target }, { chunkBytes: rowBytes, outDir, what: "a.onnx" }),
+    ).rejects.toThrow("its output logits is not per item along N: rows 0, 3 of 4 evaluated one at a time");
+  });
+
+  test("a model that mixes rows only in batches of more than 4 (an If on the batch size) is refused", async () => {
+    // logits = x - mean(x) when N > 4, else x: chunks of 4 rows never mixed, one pass of 8 does
+    const FLOAT = 1;
+    const INT64 = 7;
+    const info = (name: string, type: number, dims: (number | string)[]) => ({
+      name,
+      type: {
+        tensorType: { elemType: type, shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } },
+      },
+    });
+    const int64 = (name: string, v: number) => ({ name, dataType: INT64, dims: [], int64Data: [v] });
+    const branch = (name: string, node: object, out: string) => ({ name, node: [node], output: [info(out, FLOAT, ["N", C])] });
+    const model = encodeModel({
+      irVersion: 8,
+      opsetImport: [{ domain: "", version: 17 }],
+      graph: {
+        name: "sometimes",
+        initializer: [int64("zero", 0), int64("four", 4)],
+        node: [
+          { opType: "Shape", input: ["x"], output: ["shape"] },
+          { opType: "Gather", input: ["shape", "zero"], output: ["n"], attribute: [{ name: "axis", type: 2, i: 0 }] },
+          { opType: "Greater", input: ["n", "four"], output: ["big"] },
+          {
+            opType: "ReduceMean",
+            input: ["x"],
+            output: ["mean"],
+            attribute: [
+              { name: "axes", type: 7, ints: [0] },
+              { name: "keepdims", type: 2, i: 1 },
+            ],
+          },
+          {
+            opType: "If",
+            input: ["big"],
+            output: ["logits"],
+            attribute: [
+              { name: "then_branch", type: 5, g: branch("then", { opType: "Sub", input: ["x", "mean"], output: ["centred"] }, "centred") },
+              { name: "else_branch", type: 5, g: branch("else", { opType: "Identity", input: ["x"], output: ["same"] }, "same") },
+            ],
+          },
+        ],
+        input: [info("x", FLOAT, ["N", C])],
+        output: [info("logits", FLOAT, ["N", C])],
+      },
+    });
+    const X8 = Float32Array.from({ length: 8 * C }, (_, i) => Math.sin(i) * 4);
+    writeFileSync(join(dir, "x8.npy"), encodeNpy({ dtype: "float32", dims: [8, C], data: X8 }));
+    const one = await onePass(model, { x: { dtype: "float32", dims: [8, C], data: X8 } });
+    expect(Array.from(one.logits.data as Float32Array)).not.toEqual(Array.from(X8)); // one pass centres
+    await expect(
+      evaluateNpyFiles(model, { x: join(dir, "x8.npy") }, { chunkBytes: 4 * C * 4, outDir: join(dir, "if-out"), what: "if.onnx" }),
+    ).rejects.toThrow(
+      refusal(
+        "if.onnx",
+        "its output logits is not per item along N: rows 0, 1, 2, 3, 4, 5, 6, 7 of 8 evaluated one at a time differ from the same rows together",
+      ),
+    );
   });
 });
 

@@ -196,7 +196,8 @@ function verifyAttached(contract: LossContract & { attached: AttachedTo }, info:
   }
   const docs = info.inputs.map((t) => ({ name: t.name, doc: t.name === a.target ? parts.targetDoc : MODEL_INPUT_DOC }));
   if (key(docs) !== key(contract.inputs)) fail(META.inputs, `expected ${clip(key(docs))}, received ${clip(key(contract.inputs))}`);
-  return contract;
+  const lossInput = parts.built.inputs.find((t) => t.name === "input");
+  return lossInput ? { ...contract, lossInputShape: [...lossInput.shape] } : contract;
 }
 
 /**

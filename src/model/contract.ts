@@ -93,6 +93,12 @@ export interface LossContract {
   step?: StepContract;
   /** For a model with a loss attached (contract version 2): where. Its checks may name the attached output. */
   attached?: AttachedTo;
+  /**
+   * For a model with a loss attached, set by verification (never written as metadata): the shape of the
+   * loss's input as the loss builds it, whose numbers (a class count fixed by a weight list) the output
+   * the model computes must have.
+   */
+  lossInputShape?: readonly (number | string)[];
 }
 
 /** Metadata that a model cannot mean: malformed, of an unknown version, or inconsistent with its graph. */

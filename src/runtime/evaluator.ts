@@ -10,7 +10,15 @@ import { unknownKeyProblem } from "../util/names.js";
 import type { InputCheck, LossContract } from "../model/contract.js";
 import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
 import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
-import { checkAttachedShapes, checkFeedsObject, checkOutputs, InputError, splitChecks, validateFeeds } from "./validate.js";
+import {
+  type AttachedShapes,
+  checkAttachedShapes,
+  checkFeedsObject,
+  checkOutputs,
+  InputError,
+  splitChecks,
+  validateFeeds,
+} from "./validate.js";
 
 /** The part of an onnxruntime JS module (onnxruntime-node, onnxruntime-web) the evaluator uses. */
 export interface OrtModule {
@@ -211,11 +219,14 @@ class OrtEvaluator implements Evaluator {
     const at = contract?.attached;
     const output = at && outputs.find((t) => t.name === at.output);
     const target = at && inputs.find((t) => t.name === at.target);
-    this.attached = at && output && target ? { at, output, target } : undefined;
+    this.attached =
+      at && output && target
+        ? { at: { output: at.output, target: at.target, lossInput: contract?.lossInputShape, loss: this.loss }, output, target }
+        : undefined;
   }
 
   /** An attached loss: its output and target, whose dims are compared after each run (checkAttachedShapes). */
-  private readonly attached?: { at: { output: string; target: string }; output: TensorInfo; target: TensorInfo };
+  private readonly attached?: { at: AttachedShapes; output: TensorInfo; target: TensorInfo };
 
   /** The checks run on the feeds, and those run on the feeds and outputs of a run (an attached loss's). */
   private readonly split: { before: InputCheck[]; after: InputCheck[] };

@@ -372,6 +372,10 @@ export class OutputShapeError extends UserError {
 export interface AttachedShapes {
   output: string;
   target: string;
+  /** The loss's input shape as it was built (contract.lossInputShape): its numbers bind the computed output too. */
+  lossInput?: readonly (number | string)[];
+  /** The loss and its options, to name the option that fixed a dim. */
+  loss?: { name: string; options: Record<string, unknown> };
 }
 
 /**
@@ -406,6 +410,20 @@ export function checkAttachedShapes(
       wrongAxis >= 0 ? ` (dim ${wrongAxis}: ${got[wrongAxis]} for ${String(want[wrongAxis])})` : ` (rank ${got.length} for ${want.length})`;
     throw new OutputShapeError(
       `output ${at.output}: the model declares ${fmtDims(want)} and computed ${fmtDims(got)}${which}${from}; the attached loss is built for the declared shape`,
+    );
+  }
+  // a dim the loss fixes (C by a weight or alpha list) that the model's declared shape leaves open
+  const fixedAxis = at.lossInput ? at.lossInput.findIndex((d, i) => typeof d === "number" && d !== got[i]) : -1;
+  if (at.lossInput && fixedAxis >= 0) {
+    const d = at.lossInput[fixedAxis] as number;
+    const by = at.loss
+      ? Object.entries(at.loss.options)
+          .filter(([, v]) => Array.isArray(v) && v.length === d)
+          .map(([k]) => k)
+      : [];
+    const why = by.length ? ` (${d} is the length of option ${by.join(" and ")} of ${at.loss?.name})` : "";
+    throw new OutputShapeError(
+      `output ${at.output}: the attached loss takes dim ${fixedAxis} = ${d}${why}, and the model computed ${fmtDims(got)}${from}`,
     );
   }
   const rank = target.dims.length;

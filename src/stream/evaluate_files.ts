@@ -259,12 +259,15 @@ export async function evaluateNpyFiles(
       if (options.noneOutput && info.outputs.length === 1) return options.noneOutput;
       throw new InputError(`${what}: per-item output ${name} over a streamed input: expected a folder for it (--out DIR)`);
     };
-    if (plan.kind === "rows") {
-      for (const name of plan.outputs) fileOf(name); // refuse before any work
-      if (options.outDir) await makeFolder(options.outDir);
-    }
+    if (plan.kind === "rows") for (const name of plan.outputs) fileOf(name); // refuse before any work
     let ran = false;
     try {
+      // a model without a verified contract: rows spread over the file, together and one at a time
+      // (before the output folder is made: a refused model leaves nothing behind)
+      // (up to two chunks' worth of rows, as the first chunk's own check below)
+      if (!verified && N >= 2)
+        await probeRowsApart(evaluator, opened, N, Math.min(N, PROBE_ROWS, Math.max(2, 2 * rowsPerChunk)), plan, what);
+      if (plan.kind === "rows" && options.outDir) await makeFolder(options.outDir);
       // at least one chunk, so that N = 0 is validated as one pass validates it
       for (let r0 = 0, rows = 0; r0 < N || chunks === 0; r0 += rows) {
         rows = Math.min(chunks === 0 ? firstRows : rowsPerChunk, N - r0);
@@ -299,7 +302,23 @@ export async function evaluateNpyFiles(
           }
           throw e;
         }
-        if (!verified && chunks === 0 && rows >= 2) await checkRowsCombine(evaluator, feeds, out, plan, rows, what);
+        if (!verified && chunks === 0 && rows >= 2) {
+          const h = Math.floor(rows / 2);
+          const because = `rows 0..${h - 1} and ${h}..${rows - 1} evaluated apart do not combine into rows 0..${rows - 1}`;
+          await checkRowsCombine(
+            evaluator,
+            feeds,
+            out,
+            plan,
+            rows,
+            [
+              [0, h],
+              [h, rows],
+            ],
+            because,
+            what,
+          );
+        }
         if (plan.kind === "rows") {
           for (const name of plan.outputs) {
             const t = out[name];
@@ -415,10 +434,9 @@ function roundTo(dtype: DType, v: number): number {
 }
 
 /**
- * A model onnx-losses did not verify (or whose verified loss is attached to a model) is streamed on its
- * outputs' word that they are per item or sums.
- * Check it on the first chunk: its two halves, evaluated apart, must combine into the whole chunk's
- * outputs (a cumulative sum, a row-centred value, a max or a mean named loss_sum fail this).
+ * Rows of `feeds` (a batch of `rows`) evaluated in the groups `parts` (ranges of rows) must give what the
+ * whole batch gave (`whole`): per-item outputs row for row, sums as the sum of the groups'. `because`
+ * ends the refusal (which rows were evaluated how). Throws StreamRefusedError.
  */
 async function checkRowsCombine(
   evaluator: { run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> },
@@ -426,54 +444,119 @@ async function checkRowsCombine(
   whole: Record<string, TensorData>,
   plan: StreamPlan,
   rows: number,
+  parts: readonly [number, number][],
+  because: string,
   what: string,
 ): Promise<void> {
-  const h = Math.floor(rows / 2);
-  const half = (from: number, to: number) => {
-    const part: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
+  const part = (from: number, to: number) => {
+    const rowsOf: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
     for (const [name, t] of Object.entries(feeds)) {
       const per = t.data.length / rows;
-      part[name] = {
+      rowsOf[name] = {
         dtype: t.dtype,
         dims: [to - from, ...t.dims.slice(1)],
         data: t.data.slice(from * per, to * per) as TensorData["data"],
       };
     }
-    return evaluator.run(part);
+    return evaluator.run(rowsOf);
   };
-  const [a, b] = [await half(0, h), await half(h, rows)];
+  const got: Record<string, TensorData>[] = [];
+  for (const [from, to] of parts) got.push(await part(from, to));
   const names = plan.kind === "rows" || plan.kind === "sums" ? plan.outputs : [plan.sum.name, ...(plan.weight ? [plan.weight.name] : [])];
   const how = plan.kind === "rows" ? `per item along ${plan.dim}` : "a sum over items";
   const refuse = (name: string): never => {
-    throw new StreamRefusedError(
-      what,
-      `its output ${name} is not ${how}: rows 0..${h - 1} and ${h}..${rows - 1} evaluated apart do not combine into rows 0..${rows - 1}`,
-    );
+    throw new StreamRefusedError(what, `its output ${name} is not ${how}: ${because}`);
   };
   for (const name of names) {
     const w = whole[name];
-    const [x, y] = [a[name], b[name]];
     const tol = w.dtype === "float16" ? 2e-3 : 1e-5;
     const near = (u: number, v: number, scale: number) => agrees(u, v, tol) || Math.abs(u - v) <= 1e-6 + tol * scale;
     if (plan.kind === "rows") {
-      // dims first (an output [N, N] has other dims in each half), then the values, read in place
-      if (
-        x.dims.slice(1).join() !== w.dims.slice(1).join() ||
-        y.dims.slice(1).join() !== w.dims.slice(1).join() ||
-        x.data.length + y.data.length !== w.data.length
-      )
+      // dims first (an output [N, N] has other dims in each part), then the values, read in place
+      const inner = w.dims.slice(1).join();
+      if (got.some((g) => g[name].dims.slice(1).join() !== inner) || got.reduce((a, g) => a + g[name].data.length, 0) !== w.data.length) {
         refuse(name);
-      for (let i = 0; i < w.data.length; i++) {
-        const part = i < x.data.length ? at(x, i) : at(y, i - x.data.length);
-        if (!near(at(w, i), part, 0)) refuse(name);
+      }
+      let i = 0;
+      for (const g of got) {
+        const t = g[name];
+        for (let j = 0; j < t.data.length; j++, i++) if (!near(at(w, i), at(t, j), 0)) refuse(name);
       }
     } else {
-      if (w.data.length !== 1 || x.data.length !== 1 || y.data.length !== 1) refuse(name);
-      // the halves' own sizes bound the float32 rounding of their sum
-      const [u, v] = [at(x, 0), at(y, 0)];
-      if (!near(at(w, 0), u + v, Math.abs(u) + Math.abs(v))) refuse(name);
+      if (w.data.length !== 1 || got.some((g) => g[name].data.length !== 1)) refuse(name);
+      // the parts' own sizes bound the float32 rounding of their sum
+      const values = got.map((g) => at(g[name], 0));
+      const sum = values.reduce((a, b) => a + b, 0);
+      if (
+        !near(
+          at(w, 0),
+          sum,
+          values.reduce((a, b) => a + Math.abs(b), 0),
+        )
+      )
+        refuse(name);
     }
   }
+}
+
+/** How many rows the probe of a model without a verified contract evaluates together and one at a time. */
+export const PROBE_ROWS = 8;
+
+/**
+ * Before streaming a model onnx-losses did not verify: up to PROBE_ROWS rows spread over the file (the
+ * first, the last and evenly between, so that equal neighbouring rows do not hide a batch statistic)
+ * evaluated together and one at a time must give the same outputs. Catches a model that mixes rows
+ * (a batch mean, a normalisation over the batch, a cumulative sum) whatever the chunk size; a model made
+ * to behave otherwise only at batch sizes it is never probed with cannot be caught this way, which is
+ * why the README says that streaming such a model takes its rows to be independent.
+ */
+async function probeRowsApart(
+  evaluator: { run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> },
+  opened: readonly OpenNpy[],
+  N: number,
+  k: number,
+  plan: StreamPlan,
+  what: string,
+): Promise<void> {
+  const index = Array.from({ length: k }, (_, i) => (k === 1 ? 0 : Math.round((i * (N - 1)) / (k - 1))));
+  const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
+  for (const o of opened) {
+    const buffer = new ArrayBuffer(k * o.rowBytes);
+    for (let i = 0; i < k; i++) {
+      const view = new Uint8Array(buffer, i * o.rowBytes, o.rowBytes);
+      let got = 0;
+      while (got < o.rowBytes) {
+        const { bytesRead } = await o.handle.read(view, got, o.rowBytes - got, o.header.dataOffset + index[i] * o.rowBytes + got);
+        if (bytesRead === 0) throw new NpyError(`${o.file}: ended early at row ${index[i]}`);
+        got += bytesRead;
+      }
+    }
+    feeds[o.name] = {
+      dtype: o.header.dtype,
+      dims: [k, ...o.header.dims.slice(1)],
+      data: typedArrayOf(o.header.dtype, buffer, k * o.rowElems),
+    };
+  }
+  const rowsShown = `rows ${index.join(", ")} of ${N}`;
+  let whole: Record<string, TensorData>;
+  try {
+    whole = await evaluator.run(feeds);
+  } catch (e) {
+    // an input error in one of these rows: the main loop would name it in its chunk; name it here
+    if (e instanceof InputError) throw new InputError(`${e.message} (in ${rowsShown}, evaluated first to check that rows stay apart)`);
+    throw e;
+  }
+  const singles = index.map((_, i) => [i, i + 1] as [number, number]);
+  await checkRowsCombine(
+    evaluator,
+    feeds,
+    whole,
+    plan,
+    k,
+    singles,
+    `${rowsShown} evaluated one at a time differ from the same rows together`,
+    what,
+  );
 }
 
 /** Value i of a tensor as a number (float16 decoded). */
