@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import fc from "fast-check";
 import { attachLoss } from "../src/losses/attach.js";
+import { encodeModel } from "../src/onnx/codec.js";
 import { buildLoss } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import type { Evaluator } from "../src/runtime/evaluator.js";
@@ -20,7 +21,7 @@ import { createEvaluator as createWebEvaluator } from "../src/web.js";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { encodeNpy } from "../src/io/npy.js";
-import { FIXTURES, ROOT } from "./helpers.js";
+import { FIXTURES, ROOT, runCliIn } from "./helpers.js";
 
 const LOGITS = [1, 2, 0.5, 0.1, 0.3, 2];
 // F.cross_entropy(torch.tensor([[1, 2, 0.5], [0.1, 0.3, 2]]), torch.tensor([1, 2])), float32
@@ -51,12 +52,15 @@ const message = async (e: Evaluator, feeds: unknown): Promise<string> => {
 };
 
 describe("plain arrays are values in every dtype", () => {
-  test.each(["float16", "float32", "float64", undefined] as const)(
-    "a plain input array stated as %s gives the float32 value",
-    async (dtype) => {
-      expect(await loss(ev, { input: { data: LOGITS, dims: [2, 3], dtype }, target })).toBeCloseTo(CE, 6);
-    },
-  );
+  test.each(["float32", "float64", undefined] as const)("a plain input array stated as %s gives the float32 value", async (dtype) => {
+    expect(await loss(ev, { input: { data: LOGITS, dims: [2, 3], dtype }, target })).toBeCloseTo(CE, 6);
+  });
+
+  test("a plain input array stated as float16 gives the value of its float16 tensor (not bits)", async () => {
+    const bits = await loss(ev, { input: { data: Uint16Array.from(LOGITS, toFloat16Bits), dims: [2, 3] }, target });
+    expect(await loss(ev, { input: { data: LOGITS, dims: [2, 3], dtype: "float16" }, target })).toBe(bits);
+    expect(bits).toBeCloseTo(CE, 4);
+  });
 
   test("a float16 graph takes plain values (converted to float16), not bits", async () => {
     const want = await loss(ev16, { input: { data: Uint16Array.from(LOGITS, toFloat16Bits), dims: [2, 3] }, target });
@@ -72,19 +76,86 @@ describe("plain arrays are values in every dtype", () => {
     }
   });
 
-  test("property: a plain array stated as any float dtype equals the Float32Array of its values", async () => {
+  test("property: a plain array stated as a float dtype equals the typed array of that dtype", async () => {
     const f32 = fc.float({ min: -50, max: 50, noNaN: true, noDefaultInfinity: true });
     await fc.assert(
       fc.asyncProperty(
         fc.array(f32, { minLength: 6, maxLength: 6 }),
         fc.constantFrom("float16", "float32", "float64", undefined),
         async (values, dtype) => {
-          const typed = await loss(ev, { input: { data: Float32Array.from(values), dims: [2, 3] }, target });
+          const data =
+            dtype === "float16"
+              ? Uint16Array.from(values, toFloat16Bits)
+              : dtype === "float64"
+                ? Float64Array.from(values)
+                : Float32Array.from(values);
+          const typed = await loss(ev, { input: { data, dims: [2, 3] }, target });
           expect(await loss(ev, { input: { data: values, dims: [2, 3], dtype }, target })).toBe(typed);
         },
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe("found by the second attack", () => {
+  test("a hole in a sparse plain array is refused, in floats and in integers", async () => {
+    const holes = [1, 2, 3, 4, 5];
+    holes.length = 6;
+    expect(await message(ev, { input: { data: holes, dims: [2, 3] }, target })).toBe(
+      "input: expected numbers (float32), received undefined at index 5",
+    );
+    const t = [1];
+    t.length = 2;
+    expect(await message(ev, { input: { data: LOGITS, dims: [2, 3] }, target: { data: t, dims: [2] } })).toBe(
+      "target: expected integers (int64), received undefined at index 1",
+    );
+  });
+
+  test("plain values stated as float16 are float16 values: rounded to it first (1e6 is inf)", async () => {
+    const big = [1e6, 2, 0.5, 0.1, 0.3, 2];
+    const viaBits = await loss(ev, { input: { data: Uint16Array.from(big, toFloat16Bits), dims: [2, 3] }, target });
+    expect(await loss(ev, { input: { data: big, dims: [2, 3], dtype: "float16" }, target })).toBe(viaBits);
+    expect(viaBits).toBe(Number.NaN); // inf - inf in the log-softmax, as PyTorch on a float16 inf
+  });
+});
+
+describe("negative declared dims and paths that are not loss names (second attack)", () => {
+  // dim_value -1, which some exporters wrote for a dynamic dim (ONNX forbids it; onnxruntime runs it)
+  const info = (name: string, dims: number[]) => ({
+    name,
+    type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
+  });
+  const model = encodeModel({
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: 17 }],
+    graph: {
+      name: "neg",
+      node: [{ opType: "Neg", input: ["x"], output: ["logits"] }],
+      input: [info("x", [-1, 3])],
+      output: [info("logits", [-1, 3])],
+    },
+  });
+
+  test("evaluation takes a declared -1 as an unknown dim, never asks for a dim of -1", async () => {
+    const e = await createEvaluator(model);
+    const r = await e.run({ x: { data: Float32Array.from(LOGITS), dims: [2, 3] } });
+    await e.release();
+    expect(Array.from(r.logits.data as Float32Array)).toEqual(Array.from(Float32Array.from(LOGITS, (v) => -v)));
+  });
+
+  test("attach refuses it, naming the input and the dim", () => {
+    expect(() => attachLoss(model, { output: "logits", loss: "cross_entropy" }, "m.onnx")).toThrow(
+      "m.onnx: input x: expected dims >= 0 in its declared shape, received dim 0 = -1 in [-1, 3]",
+    );
+  });
+
+  test("eval of a path that is not a .onnx name is read as a file, not taken as a loss name", async () => {
+    const r = await runCliIn(ROOT, ["eval", "/dev/zero", "--input", "input=x.npy"]);
+    expect([r.code, r.err]).toEqual([
+      2,
+      "onnx-losses: /dev/zero: a character device, expected a .onnx model (a regular file: onnx-losses reads no devices, pipes or sockets)\n",
+    ]);
   });
 });
 

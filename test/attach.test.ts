@@ -938,12 +938,12 @@ describe("a class count a list option fixes binds the class dim the model comput
     x: { data: Float32Array.from([1, 2, 3, 0, -1, 2, 4, 1, 0, 2, 2, 2]), dims: [4, 3] },
     target: { data: BigInt64Array.from([0n, 1n, 2n, 1n]), dims: [4] },
   };
-  test.each([
+  test.each<[string, Record<string, unknown>, string, number]>([
     ["cross_entropy", { weight: [1, 2, 3, 4, 5] }, "weight", 5],
     ["cross_entropy", { weight: [1, 2] }, "weight", 2],
     ["nll_loss", { weight: [1, 2, 3, 4, 5], reduction: "sum" }, "weight", 5],
     ["softmax_focal_loss", { alpha: [0.1, 0.2, 0.3, 0.2, 0.2] }, "alpha", 5],
-  ] as const)("%s with %j over 3 computed classes is refused in one line", async (loss, options, option, d) => {
+  ])("%s with %j over 3 computed classes is refused in one line", async (loss, options, option, d) => {
     const ev = await createEvaluator(attachLoss(open, { output: "logits", loss, options }).model);
     const web = await createWebEvaluator(attachLoss(open, { output: "logits", loss, options }).model);
     try {

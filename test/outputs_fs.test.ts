@@ -391,6 +391,20 @@ describe("a reader that closes stdout early", () => {
   });
 });
 
+(existsSync("/dev/full") ? describe : describe.skip)("a stdout that cannot be written (second attack on issue 16)", () => {
+  test.each([["list"], ["list", "--json"], ["--help"], ["--version"], ["demo"], ["eval", "plain.onnx", "--input", "in=in.npy"]])(
+    "%s > /dev/full: one line, exit 2, no stack trace",
+    (...argv) => {
+      const r = spawnSync("bash", ["-c", `exec "${process.execPath}" "${MAIN}" ${argv.join(" ")} > /dev/full`], {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 60000,
+      });
+      expect([r.status, r.stderr]).toEqual([2, "onnx-losses: stdout: no space left on the device\n"]);
+    },
+  );
+});
+
 describe("--options @FILE", () => {
   test("past one argument's 128 KiB: 30000 class weights from a file", async () => {
     const weight = Array.from({ length: 30000 }, (_, i) => 1 + (i % 7) / 8);
@@ -462,4 +476,51 @@ describe("messages", () => {
       ),
     );
   });
+
+  test.each([
+    [
+      "cases[0].inputs = null",
+      (d: Samples) => void (d.cases[0].inputs = null),
+      'cases[0].inputs: expected an object of input name to {"dtype", "dims", "data"}, received null',
+    ],
+    [
+      "data a string",
+      (d: Samples) => void ((d.cases[0].inputs as Record<string, { data: unknown }>).input.data = "abc"),
+      'cases[0].inputs.input: expected {"dtype": a dtype, "dims": [..], "data": [numbers]}, received {"dtype":"float32","dims":[8,5],"data":"abc"}',
+    ],
+    [
+      "no expected",
+      (d: Samples) => void delete d.cases[0].expected,
+      'cases[0].expected: expected {"dims": [..], "data": [PyTorch\'s value]}, received nothing',
+    ],
+    [
+      "a null case",
+      (d: Samples) => void d.cases.unshift(null as never),
+      'cases[0]: expected {"loss", "inputs", "expected"}, received null',
+    ],
+  ])("demo --samples of JSON in another structure (%s): one line naming where", async (_what, edit, want) => {
+    const d = JSON.parse(readFileSync(join(ROOT, "test", "fixtures", "samples.json"), "utf8")) as Samples;
+    edit(d);
+    writeFileSync(join(dir, "edited.json"), JSON.stringify(d));
+    const r = await cli(dir, "demo", "--samples", "edited.json");
+    expect([r.code, r.err]).toEqual([2, `onnx-losses: demo: ${join(dir, "edited.json")}: ${want}\n`]);
+  });
+
+  test.each([
+    ['{"graphs":[null]}', 'graphs[0]: expected {"name", "file", ...} as export --all writes it, received null'],
+    ['{"graphs":[{"name":"cross_entropy"}]}', "graphs[0].file: expected a .onnx file name in the folder, received nothing"],
+    [
+      '{"graphs":[{"name":"cross_entropy","file":"../cross_entropy.onnx"}]}',
+      'graphs[0].file: expected a .onnx file name in the folder, received "../cross_entropy.onnx"',
+    ],
+  ])("demo --graphs with manifest %s: one line", async (manifest, want) => {
+    const g = mkdtempSync(join(dir, "graphs-"));
+    writeFileSync(join(g, "manifest.json"), manifest);
+    const r = await cli(dir, "demo", "--graphs", g);
+    expect([r.code, r.err]).toEqual([2, `onnx-losses: demo: ${join(g, "manifest.json")}: ${want}\n`]);
+  });
 });
+
+interface Samples {
+  cases: { inputs: unknown; expected?: unknown }[];
+}

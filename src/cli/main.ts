@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { quietOnnxRuntimeLog } from "../runtime/node.js";
+import { oneLine } from "./errors.js";
 import { runCli } from "./program.js";
 
 // onnxruntime's process-wide log lines (ANSI coloured) would come around an error's one line
@@ -8,9 +9,11 @@ quietOnnxRuntimeLog();
 // A reader that closes early (`onnx-losses list | head -1`) ends the command quietly with status 0:
 // nothing is left to say to it (Node ignores SIGPIPE, so a write fails with EPIPE instead).
 // A closed stderr (`2>&1 | head -1`) is ignored: the command goes on, and its status is its own.
+// Any other failure to write stdout (a full disk: `> /dev/full`, EIO) is one line on stderr, exit 2.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   if (e.code === "EPIPE" || e.code === "ERR_STREAM_DESTROYED") process.exit(0);
-  throw e;
+  process.stderr.write(`onnx-losses: ${oneLine(Object.assign(e, { path: "stdout" }))}\n`);
+  process.exit(2);
 });
 process.stderr.on("error", (e: NodeJS.ErrnoException) => {
   if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;

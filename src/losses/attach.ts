@@ -222,6 +222,15 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
       `${what}: expected a model of ai.onnx opset ${MIN_OPSET} to ${MAX_OPSET} (the loss is built at the model's opset), received ${info.opset === 0 ? "a model without an ai.onnx opset" : `opset ${info.opset}`}${info.opset > 0 && info.opset < MIN_OPSET ? ": convert the model to a newer opset first (onnx.version_converter)" : ""}`,
     );
   }
+  // a dim value the ONNX format forbids in a declared input (evaluation would then ask for a dim of -5)
+  for (const t of info.inputs) {
+    const negative = t.shape.findIndex((d) => typeof d === "number" && !(Number.isSafeInteger(d) && d >= 0));
+    if (negative >= 0) {
+      throw new AttachError(
+        `${what}: input ${t.name}: expected dims >= 0 in its declared shape, received dim ${negative} = ${String(t.shape[negative])} in [${t.shape.join(", ")}]`,
+      );
+    }
+  }
   const out = info.outputs.find((t) => t.name === output);
   if (!out)
     throw new AttachError(

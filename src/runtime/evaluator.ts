@@ -131,7 +131,14 @@ export async function createOrtEvaluator(
     partOrt?: OrtModule;
   },
 ): Promise<Evaluator> {
-  const { info, contract } = decoded;
+  const { contract } = decoded;
+  // a negative declared dim (-1, which some exporters wrote for a dynamic one; ONNX forbids it) is an
+  // unknown dim to validation, as onnxruntime takes it: never a dim of -1 to ask the caller for
+  const open = (t: TensorInfo): TensorInfo =>
+    t.shape.some((d) => typeof d === "number" && d < 0)
+      ? { ...t, shape: t.shape.map((d) => (typeof d === "number" && d < 0 ? "?" : d)) }
+      : t;
+  const info = { ...decoded.info, inputs: decoded.info.inputs.map(open), outputs: decoded.info.outputs.map(open) };
   const { threads, maxThreads } = options;
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= (maxThreads ?? Infinity))) {
     const range = maxThreads === undefined ? "an integer >= 1" : `an integer from 1 to ${maxThreads} (the cores this machine offers)`;

@@ -273,7 +273,8 @@ function fromValues(name: string, dtype: TensorDType, stated: TensorDType, value
   };
   if (isInt(stated)) {
     const [lo, hi] = stated === "int32" ? [-(2n ** 31n), 2n ** 31n - 1n] : [-(2n ** 63n), 2n ** 63n - 1n];
-    const ints = values.map((v, i) => {
+    // Array.from, not map: a hole in a sparse array is undefined, refused like any other non-number
+    const ints = Array.from(values, (v, i) => {
       const b = typeof v === "bigint" ? v : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : bad(v, i, `integers (${stated})`);
       if (b < lo || b > hi) bad(v, i, `integers in the range of ${stated}`);
       return b;
@@ -286,7 +287,11 @@ function fromValues(name: string, dtype: TensorDType, stated: TensorDType, value
   if (stated === "bool") {
     return Uint8Array.from(values, (v, i) => (v === true || v === 1 ? 1 : v === false || v === 0 ? 0 : bad(v, i, "booleans (or 0 and 1)")));
   }
-  const nums = values.map((v, i) => (typeof v === "number" ? v : bad(v, i, `numbers (${stated})`)));
+  // values of the stated float type are that type's values: rounded to it first (1e6 stated as float16
+  // is inf, as a float16 tensor of it is), then converted to the input's
+  const round =
+    stated === "float16" ? (v: number) => fromFloat16Bits(toFloat16Bits(v)) : stated === "float32" ? Math.fround : (v: number) => v;
+  const nums = Array.from(values, (v, i) => (typeof v === "number" ? round(v) : bad(v, i, `numbers (${stated})`)));
   if (dtype === "float32") return Float32Array.from(nums);
   if (dtype === "float64") return Float64Array.from(nums);
   return Uint16Array.from(nums, toFloat16Bits);

@@ -34,10 +34,11 @@ export async function demoCommand(io: CliIo, flags: { graphs?: string; samples?:
   const parsed = (await readJson(samplesFile)) as { cases?: unknown };
   if (!parsed || !Array.isArray(parsed.cases))
     throw new UsageError(`demo: ${samplesFile}: expected {"cases": [...]} as test/fixtures/samples.json holds`);
-  const samples = parsed.cases as Sample[];
+  const samples = parsed.cases.map((c, i) => checkSample(c, `${samplesFile}: cases[${i}]`));
+  const entries = manifest.graphs.map((g, i) => checkEntry(g, `${manifestFile}: graphs[${i}]`));
   const rows = [["graph", "onnxruntime", "PyTorch", "|diff|", "ok"]];
   let failures = 0;
-  for (const g of manifest.graphs as ManifestEntry[]) {
+  for (const g of entries) {
     const sample = samples.find((s) => s.loss === g.name);
     if (!sample) throw new UsageError(`demo: no sample batch for ${g.name} in ${samplesFile}`);
     const ev = await createEvaluator(join(graphsDir, g.file));
@@ -63,6 +64,39 @@ export async function demoCommand(io: CliIo, flags: { graphs?: string; samples?:
       : "\nevery graph equals PyTorch within 1e-5 relative",
   );
   return failures ? 1 : 0;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const shown = (v: unknown): string => (v === undefined ? "nothing" : (JSON.stringify(v)?.slice(0, 60) ?? String(v)));
+
+/** One entry of a manifest.json: a graph's name and its file, a plain .onnx name in the folder. Throws UsageError naming `at`. */
+function checkEntry(g: unknown, at: string): Pick<ManifestEntry, "name" | "file"> {
+  if (!isObject(g) || typeof g.name !== "string")
+    throw new UsageError(`demo: ${at}: expected {"name", "file", ...} as export --all writes it, received ${shown(g)}`);
+  if (typeof g.file !== "string" || !/^[^/\\]+\.onnx$/i.test(g.file) || g.file.startsWith("..")) {
+    throw new UsageError(`demo: ${at}.file: expected a .onnx file name in the folder, received ${shown(g.file)}`);
+  }
+  return { name: g.name, file: g.file };
+}
+
+/** One case of a samples file: a loss, its inputs as {dtype, dims, data} and PyTorch's value. Throws UsageError naming `at`. */
+function checkSample(c: unknown, at: string): Sample {
+  if (!isObject(c)) throw new UsageError(`demo: ${at}: expected {"loss", "inputs", "expected"}, received ${shown(c)}`);
+  if (typeof c.loss !== "string") throw new UsageError(`demo: ${at}.loss: expected a loss name, received ${shown(c.loss)}`);
+  if (!isObject(c.inputs))
+    throw new UsageError(`demo: ${at}.inputs: expected an object of input name to {"dtype", "dims", "data"}, received ${shown(c.inputs)}`);
+  const numbers = (v: unknown) =>
+    Array.isArray(v) && v.every((x) => typeof x === "number" || (typeof x === "string" && x.trim() !== "" && !Number.isNaN(Number(x))));
+  for (const [name, t] of Object.entries(c.inputs)) {
+    const where = `${at}.inputs.${name}`;
+    if (!isObject(t) || typeof t.dtype !== "string" || !Array.isArray(t.dims) || !numbers(t.data)) {
+      throw new UsageError(`demo: ${where}: expected {"dtype": a dtype, "dims": [..], "data": [numbers]}, received ${shown(t)}`);
+    }
+  }
+  if (!isObject(c.expected) || !numbers(c.expected.data) || (c.expected.data as unknown[]).length === 0) {
+    throw new UsageError(`demo: ${at}.expected: expected {"dims": [..], "data": [PyTorch's value]}, received ${shown(c.expected)}`);
+  }
+  return c as unknown as Sample;
 }
 
 /** A JSON file the user may have named: text that is not JSON is one line naming the file. */

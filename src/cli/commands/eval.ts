@@ -49,8 +49,9 @@ async function resolveModel(
   files: Record<string, string>,
   given: Record<string, string>,
 ): Promise<{ model: Uint8Array; what?: string; externalDataDir?: string }> {
-  // a file by its extension in any case (X.ONNX is a file, not a loss name)
-  if (!/\.onnx$/i.test(target)) {
+  // a file by its extension in any case (X.ONNX is a file, not a loss name), or by a path separator
+  // (/dev/fd/63, ./model: no loss name has one)
+  if (!/\.onnx$/i.test(target) && !/[\\/]/.test(target)) {
     const options = withGradientFlag((await readOptionsFlag(flags.options, io.cwd)) ?? {}, flags.gradient);
     if (!files.input) throw new UsageError(`eval ${target}: expected --input input=FILE.npy (the loss's input)`);
     // inputs are regular files (a pipe cannot be read twice: its header here, its data later)
