@@ -121,61 +121,76 @@ describe("random cases against the float64 reference", () => {
   });
 });
 
+// tens of millions of values: minutes on a loaded 2-core machine, not jest's default 60 s
+const BIG_TIMEOUT = 300_000;
+
 describe("large reductions stay within 1e-6 of float64", () => {
-  test("N = 1e7 items: cross_entropy mean and sum against a float64 sum of the per-item losses", async () => {
-    const N = 1e7;
-    const C = 2;
-    const r = rng(5);
-    const x = Float32Array.from({ length: N * C }, () => (r() * 2 - 1) * 3);
-    const t = new BigInt64Array(N);
-    for (let i = 0; i < N; i++) t[i] = BigInt(Math.floor(r() * C));
-    const feeds = { input: { data: x, dims: [N, C] }, target: { data: t, dims: [N] } };
-    const items = await evalLoss("cross_entropy", { reduction: "none" }, feeds);
-    let sum = 0;
-    for (const v of items) sum += v;
-    const [mean] = await evalLoss("cross_entropy", {}, feeds);
-    const [total] = await evalLoss("cross_entropy", { reduction: "sum" }, feeds);
-    expect(Math.abs(mean - sum / N) / (sum / N)).toBeLessThan(1e-6);
-    expect(Math.abs(total - sum) / sum).toBeLessThan(1e-6);
-  });
+  test(
+    "N = 1e7 items: cross_entropy mean and sum against a float64 sum of the per-item losses",
+    async () => {
+      const N = 1e7;
+      const C = 2;
+      const r = rng(5);
+      const x = Float32Array.from({ length: N * C }, () => (r() * 2 - 1) * 3);
+      const t = new BigInt64Array(N);
+      for (let i = 0; i < N; i++) t[i] = BigInt(Math.floor(r() * C));
+      const feeds = { input: { data: x, dims: [N, C] }, target: { data: t, dims: [N] } };
+      const items = await evalLoss("cross_entropy", { reduction: "none" }, feeds);
+      let sum = 0;
+      for (const v of items) sum += v;
+      const [mean] = await evalLoss("cross_entropy", {}, feeds);
+      const [total] = await evalLoss("cross_entropy", { reduction: "sum" }, feeds);
+      expect(Math.abs(mean - sum / N) / (sum / N)).toBeLessThan(1e-6);
+      expect(Math.abs(total - sum) / sum).toBeLessThan(1e-6);
+    },
+    BIG_TIMEOUT,
+  );
 
-  test("1e7 elements: binary_cross_entropy_with_logits mean over [2500, 4000] against float64", async () => {
-    const dims = [2500, 4000];
-    const n = dims[0] * dims[1];
-    const r = rng(6);
-    const x = Float32Array.from({ length: n }, () => (r() * 2 - 1) * 5);
-    const y = Float32Array.from({ length: n }, () => (r() < 0.3 ? 1 : 0));
-    const feeds = { input: { data: x, dims }, target: { data: y, dims } };
-    const items = await evalLoss("binary_cross_entropy_with_logits", { reduction: "none" }, feeds);
-    let sum = 0;
-    for (const v of items) sum += v;
-    const [mean] = await evalLoss("binary_cross_entropy_with_logits", {}, feeds);
-    expect(Math.abs(mean - sum / n) / (sum / n)).toBeLessThan(1e-6);
-  });
+  test(
+    "1e7 elements: binary_cross_entropy_with_logits mean over [2500, 4000] against float64",
+    async () => {
+      const dims = [2500, 4000];
+      const n = dims[0] * dims[1];
+      const r = rng(6);
+      const x = Float32Array.from({ length: n }, () => (r() * 2 - 1) * 5);
+      const y = Float32Array.from({ length: n }, () => (r() < 0.3 ? 1 : 0));
+      const feeds = { input: { data: x, dims }, target: { data: y, dims } };
+      const items = await evalLoss("binary_cross_entropy_with_logits", { reduction: "none" }, feeds);
+      let sum = 0;
+      for (const v of items) sum += v;
+      const [mean] = await evalLoss("binary_cross_entropy_with_logits", {}, feeds);
+      expect(Math.abs(mean - sum / n) / (sum / n)).toBeLessThan(1e-6);
+    },
+    BIG_TIMEOUT,
+  );
 
-  test("C = 2e5 classes: cross_entropy with label smoothing against a float64 reference", async () => {
-    // The class axis is summed by onnxruntime's float32 LogSoftmax kernel, as PyTorch's float32
-    // log_softmax sums it: on these inputs PyTorch's own float32 cross_entropy is 1.1e-6 to 1.6e-6 off
-    // float64 per row, and the graph's per-row losses equal PyTorch's bit for bit (measured, AVX2 CPU;
-    // the error follows the kernel's summation order, so it differs between CPUs). The rows are held to
-    // 4e-6 of float64; the mean, which the graph sums itself (in float64), to 1e-6 of the float64 mean
-    // of its own rows.
-    const N = 8;
-    const C = 200000;
-    const r = rng(7);
-    const x = Float32Array.from({ length: N * C }, () => (r() * 2 - 1) * 6);
-    const t = Array.from({ length: N }, () => Math.floor(r() * C));
-    const feeds = { input: { data: x, dims: [N, C] }, target: { data: BigInt64Array.from(t.map(BigInt)), dims: [N] } };
-    for (const eps of [0, 0.1]) {
-      const want = ref.crossEntropy({ dims: [N, C], data: x }, { dims: [N], data: t }, { labelSmoothing: eps, reduction: "none" });
-      const rows = await evalLoss("cross_entropy", { labelSmoothing: eps, reduction: "none" }, feeds);
-      const worst = Math.max(...rows.map((v, i) => Math.abs(v - want[i]) / want[i]));
-      expect({ eps, rows: worst < 4e-6 }).toEqual({ eps, rows: true });
-      const [mean] = await evalLoss("cross_entropy", { labelSmoothing: eps }, feeds);
-      const rowMean = rows.reduce((a, b) => a + b, 0) / N;
-      expect({ eps, mean: Math.abs(mean - rowMean) / rowMean < 1e-6 }).toEqual({ eps, mean: true });
-    }
-  });
+  test(
+    "C = 2e5 classes: cross_entropy with label smoothing against a float64 reference",
+    async () => {
+      // The class axis is summed by onnxruntime's float32 LogSoftmax kernel, as PyTorch's float32
+      // log_softmax sums it: on these inputs PyTorch's own float32 cross_entropy is 1.1e-6 to 1.6e-6 off
+      // float64 per row, and the graph's per-row losses equal PyTorch's bit for bit (measured, AVX2 CPU;
+      // the error follows the kernel's summation order, so it differs between CPUs). The rows are held to
+      // 4e-6 of float64; the mean, which the graph sums itself (in float64), to 1e-6 of the float64 mean
+      // of its own rows.
+      const N = 8;
+      const C = 200000;
+      const r = rng(7);
+      const x = Float32Array.from({ length: N * C }, () => (r() * 2 - 1) * 6);
+      const t = Array.from({ length: N }, () => Math.floor(r() * C));
+      const feeds = { input: { data: x, dims: [N, C] }, target: { data: BigInt64Array.from(t.map(BigInt)), dims: [N] } };
+      for (const eps of [0, 0.1]) {
+        const want = ref.crossEntropy({ dims: [N, C], data: x }, { dims: [N], data: t }, { labelSmoothing: eps, reduction: "none" });
+        const rows = await evalLoss("cross_entropy", { labelSmoothing: eps, reduction: "none" }, feeds);
+        const worst = Math.max(...rows.map((v, i) => Math.abs(v - want[i]) / want[i]));
+        expect({ eps, rows: worst < 4e-6 }).toEqual({ eps, rows: true });
+        const [mean] = await evalLoss("cross_entropy", { labelSmoothing: eps }, feeds);
+        const rowMean = rows.reduce((a, b) => a + b, 0) / N;
+        expect({ eps, mean: Math.abs(mean - rowMean) / rowMean < 1e-6 }).toEqual({ eps, mean: true });
+      }
+    },
+    BIG_TIMEOUT,
+  );
 
   test("cross_entropy mean and sum over N = 2^21 items", async () => {
     const N = 1 << 21;
