@@ -13,6 +13,11 @@ export interface TensorInfo {
   shape: Dim[];
 }
 
+/** The first axis whose declared size is a number ONNX forbids (negative, not an integer), or -1. */
+export function negativeDimAxis(shape: readonly Dim[]): number {
+  return shape.findIndex((d) => typeof d === "number" && !(Number.isSafeInteger(d) && d >= 0));
+}
+
 /** One node of a decoded graph. */
 export interface NodeInfo {
   name: string;

@@ -9,7 +9,8 @@
  * of the model starts with. The same renaming, from the contract's record of it, is what
  * losses/verify.ts rebuilds to check an attached model's graph against its metadata.
  */
-import { describeModel, type ModelInfo, type TensorInfo } from "../builder/reader.js";
+import { describeModel, type ModelInfo, negativeDimAxis, type TensorInfo } from "../builder/reader.js";
+import { listOptionsOfLength } from "../util/names.js";
 import type { Dim } from "../builder/graph.js";
 import { decodeModel, encodeModel, onnx } from "../onnx/codec.js";
 import { isFloatDType, onnxDataType, type DType, type FloatDType } from "../onnx/dtypes.js";
@@ -87,7 +88,7 @@ export function attachmentParts(
   const lossInput = built.inputs.find((t) => t.name === "input");
   if (!lossInput) throw new Error(`${built.name}: expected an input named input`);
   const shown = `[${out.shape.join(", ")}]`;
-  const negative = out.shape.findIndex((d) => typeof d === "number" && !(Number.isSafeInteger(d) && d >= 0));
+  const negative = negativeDimAxis(out.shape);
   if (negative >= 0) {
     // a dim value the ONNX format forbids: the loss would be built for it (a class count of -5)
     throw new AttachError(
@@ -105,9 +106,7 @@ export function attachmentParts(
     const have = out.shape[axis];
     if (typeof d === "number") {
       if (typeof have === "number" && have !== d) {
-        const fixedBy = Object.entries(built.options)
-          .filter(([, v]) => Array.isArray(v) && v.length === d)
-          .map(([k]) => `option ${k}`);
+        const fixedBy = listOptionsOfLength(built.options, d).map((k) => `option ${k}`);
         const why = fixedBy.length ? `; ${d} is the length of ${fixedBy.join(" and ")}` : "";
         throw new AttachError(
           `output ${out.name}: expected dim ${axis} = ${d} (${built.name}'s input [${lossInput.shape.join(", ")}]${why}), received ${shown}`,
@@ -224,7 +223,7 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   }
   // a dim value the ONNX format forbids in a declared input (evaluation would then ask for a dim of -5)
   for (const t of info.inputs) {
-    const negative = t.shape.findIndex((d) => typeof d === "number" && !(Number.isSafeInteger(d) && d >= 0));
+    const negative = negativeDimAxis(t.shape);
     if (negative >= 0) {
       throw new AttachError(
         `${what}: input ${t.name}: expected dims >= 0 in its declared shape, received dim ${negative} = ${String(t.shape[negative])} in [${t.shape.join(", ")}]`,

@@ -6,7 +6,7 @@
 import type { ModelInfo, TensorInfo } from "../builder/reader.js";
 import { decodeModel, encodeModel } from "../onnx/codec.js";
 import { OnnxRuntimeError, OptionError, UserError } from "../errors.js";
-import { unknownKeyProblem } from "../util/names.js";
+import { listOptionsOfLength, unknownKeyProblem } from "../util/names.js";
 import type { InputCheck, LossContract } from "../model/contract.js";
 import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
 import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
@@ -350,9 +350,7 @@ class OrtEvaluator implements Evaluator {
   private withOption(e: unknown): unknown {
     if (!(e instanceof InputError) || !e.fixedDim || !this.loss) return e;
     const { size } = e.fixedDim;
-    const names = Object.entries(this.loss.options)
-      .filter(([, v]) => Array.isArray(v) && v.length === size)
-      .map(([k]) => k);
+    const names = listOptionsOfLength(this.loss.options, size);
     if (names.length === 0) return e;
     return new InputError(`${e.message}; ${size} is the length of option ${names.join(" and ")} of ${this.loss.name}`, e.at, e.fixedDim);
   }

@@ -5,6 +5,7 @@
  * would otherwise fail with an opaque message or, for a negative class index, silently wrap around.
  */
 import type { TensorInfo } from "../builder/reader.js";
+import { listOptionsOfLength } from "../util/names.js";
 import { UserError } from "../errors.js";
 import type { InputCheck } from "../losses/types.js";
 import { DTYPE_NAMES, DTYPES, isDType } from "../onnx/dtypes.js";
@@ -421,11 +422,7 @@ export function checkAttachedShapes(
   const fixedAxis = at.lossInput ? at.lossInput.findIndex((d, i) => typeof d === "number" && d !== got[i]) : -1;
   if (at.lossInput && fixedAxis >= 0) {
     const d = at.lossInput[fixedAxis] as number;
-    const by = at.loss
-      ? Object.entries(at.loss.options)
-          .filter(([, v]) => Array.isArray(v) && v.length === d)
-          .map(([k]) => k)
-      : [];
+    const by = at.loss ? listOptionsOfLength(at.loss.options, d) : [];
     const why = by.length ? ` (${d} is the length of option ${by.join(" and ")} of ${at.loss?.name})` : "";
     throw new OutputShapeError(
       `output ${at.output}: the attached loss takes dim ${fixedAxis} = ${d}${why}, and the model computed ${fmtDims(got)}${from}`,

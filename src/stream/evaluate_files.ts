@@ -275,13 +275,7 @@ export async function evaluateNpyFiles(
         for (let i = 0; i < opened.length; i++) {
           const o = opened[i];
           const size = rows * o.rowBytes;
-          const view = new Uint8Array(buffers[i], 0, size);
-          let got = 0;
-          while (got < size) {
-            const { bytesRead } = await o.handle.read(view, got, size - got, o.header.dataOffset + r0 * o.rowBytes + got);
-            if (bytesRead === 0) throw new NpyError(`${o.file}: ended early at row ${r0}`);
-            got += bytesRead;
-          }
+          await readRows(o, new Uint8Array(buffers[i], 0, size), r0);
           feeds[o.name] = {
             dtype: o.header.dtype,
             dims: [rows, ...o.header.dims.slice(1)],
@@ -499,6 +493,16 @@ async function checkRowsCombine(
   }
 }
 
+/** Fill `view` (whole rows) with the file's rows from row `from` on. Throws NpyError for a file that ends early. */
+async function readRows(o: OpenNpy, view: Uint8Array, from: number): Promise<void> {
+  let got = 0;
+  while (got < view.length) {
+    const { bytesRead } = await o.handle.read(view, got, view.length - got, o.header.dataOffset + from * o.rowBytes + got);
+    if (bytesRead === 0) throw new NpyError(`${o.file}: ended early at row ${from}`);
+    got += bytesRead;
+  }
+}
+
 /** How many rows the probe of a model without a verified contract evaluates together and one at a time. */
 export const PROBE_ROWS = 8;
 
@@ -523,13 +527,7 @@ async function probeRowsApart(
   for (const o of opened) {
     const buffer = new ArrayBuffer(k * o.rowBytes);
     for (let i = 0; i < k; i++) {
-      const view = new Uint8Array(buffer, i * o.rowBytes, o.rowBytes);
-      let got = 0;
-      while (got < o.rowBytes) {
-        const { bytesRead } = await o.handle.read(view, got, o.rowBytes - got, o.header.dataOffset + index[i] * o.rowBytes + got);
-        if (bytesRead === 0) throw new NpyError(`${o.file}: ended early at row ${index[i]}`);
-        got += bytesRead;
-      }
+      await readRows(o, new Uint8Array(buffer, i * o.rowBytes, o.rowBytes), index[i]);
     }
     feeds[o.name] = {
       dtype: o.header.dtype,

@@ -42,3 +42,10 @@ export function unknownKeyProblem(what: string, given: object, known: readonly s
   const hint = nearest(unknown, known);
   return `${what}: unknown option ${JSON.stringify(unknown)}${hint ? ` (did you mean ${hint}?)` : ""}; options are ${known.join(", ")}`;
 }
+
+/** The names of the list options of `options` that hold `n` values (the options that fix a dim of size n). */
+export function listOptionsOfLength(options: Readonly<Record<string, unknown>>, n: number): string[] {
+  return Object.entries(options)
+    .filter(([, v]) => Array.isArray(v) && v.length === n)
+    .map(([k]) => k);
+}
