@@ -24,11 +24,12 @@ export type {
   ResolvedOptionsFor,
   TensorSpec,
 } from "./losses/index.js";
-export { verifyContract } from "./losses/verify.js";
+export { verifyContract } from "./models/kinds.js";
 export { linearHeadStep, type LinearHeadStepGraph, type LinearHeadStepOptions } from "./losses/linear_head.js";
 export { attachLoss, AttachError, type AttachOptions, type AttachedLoss } from "./losses/attach.js";
 export {
   ATTACHED_CONTRACT_VERSION,
+  CONTRACT_KINDS,
   CONTRACT_VERSION,
   META,
   ModelContractError,
@@ -37,6 +38,10 @@ export {
   encodeContract,
   hasContract,
   type AttachedTo,
+  type ContractBase,
+  type ContractFields,
+  type ContractKind,
+  type ContractOf,
   type LossContract,
   type StepContract,
 } from "./model/contract.js";

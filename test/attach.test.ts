@@ -16,7 +16,7 @@ import { readModel } from "../src/builder/reader.js";
 import { encodeNpy } from "../src/io/npy.js";
 import { AttachError, attachLoss } from "../src/losses/attach.js";
 import { buildLoss } from "../src/losses/index.js";
-import { readLossModel } from "../src/losses/verify.js";
+import { readLossModel } from "../src/models/kinds.js";
 import { ATTACHED_CONTRACT_VERSION, canonicalJson, META, ModelContractError } from "../src/model/contract.js";
 import { decodeModel, encodeModel, type onnx } from "../src/onnx/codec.js";
 import { createEvaluator } from "../src/runtime/node.js";

@@ -15,7 +15,7 @@ import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 import { ROOT, runCliIn, type CliRun } from "./helpers.js";
-import { readLossModel } from "../src/losses/verify.js";
+import { readLossModel } from "../src/models/kinds.js";
 import { canonicalJson, CONTRACT_VERSION, decodeContract, META, ModelContractError } from "../src/model/contract.js";
 import { decodeModel, encodeModel } from "../src/onnx/codec.js";
 import { createEvaluator } from "../src/runtime/node.js";
@@ -54,6 +54,7 @@ describe("encode and decode", () => {
       const info = readModel(g.model);
       const c = decodeContract(info, "m.onnx")!;
       expect(c).toEqual({
+        kind: "loss",
         version: CONTRACT_VERSION,
         loss: name,
         options: JSON.parse(canonicalJson(g.options)),

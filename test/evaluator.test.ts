@@ -2,7 +2,7 @@
 import { runInNewContext } from "node:vm";
 import { describe, expect, test } from "@jest/globals";
 import { buildLoss } from "../src/losses/index.js";
-import { readLossModel } from "../src/losses/verify.js";
+import { readLossModel } from "../src/models/kinds.js";
 import { createEvaluator, nodeProviderStatuses } from "../src/runtime/node.js";
 import { parseProvider, planProviders, ProviderError, sessionOptionsFor, type ProviderStatus } from "../src/runtime/providers.js";
 import { InputError } from "../src/runtime/validate.js";

@@ -9,7 +9,7 @@ import { readModel } from "../src/builder/reader.js";
 import { UserError } from "../src/errors.js";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
-import { readLossModel } from "../src/losses/verify.js";
+import { readLossModel } from "../src/models/kinds.js";
 import { META } from "../src/model/contract.js";
 import { decodeModel, encodeModel } from "../src/onnx/codec.js";
 import { createEvaluator } from "../src/runtime/node.js";

@@ -522,7 +522,7 @@ describe("found by the review of attach and linearHeadStep", () => {
 
   test("a loss graph with a sparse initializer that redefines its ignoreIndex constant is refused, not run with it", async () => {
     const { decodeModel, encodeModel } = await import("../src/onnx/codec.js");
-    const { readLossModel } = await import("../src/losses/verify.js");
+    const { readLossModel } = await import("../src/models/kinds.js");
     const { ModelContractError } = await import("../src/model/contract.js");
     const m = decodeModel(buildLoss("cross_entropy").model);
     // const_0 is the -100 the graph compares targets with: as 7, an ignored -100 was counted as class 0

@@ -17,6 +17,7 @@ export const LAYERS = [
   "builder",
   "model",
   "losses",
+  "models",
   "runtime",
   "io",
   "stream",

@@ -15,7 +15,7 @@ import { OptionError } from "../src/errors.js";
 import { encodeNpy } from "../src/io/npy.js";
 import { linearHeadStep } from "../src/losses/linear_head.js";
 import { buildLoss } from "../src/losses/index.js";
-import { readLossModel } from "../src/losses/verify.js";
+import { readLossModel } from "../src/models/kinds.js";
 import { encodeModel, decodeModel } from "../src/onnx/codec.js";
 import { META, ModelContractError } from "../src/model/contract.js";
 import { createEvaluator } from "../src/runtime/node.js";

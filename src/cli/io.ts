@@ -1,5 +1,5 @@
 import { checkExternalFiles, MAX_MODEL_BYTES, readFileBounded } from "../runtime/files.js";
-import { readLossModel, type LossModel } from "../losses/verify.js";
+import { readLossModel, type LossModel } from "../models/kinds.js";
 import { dirname } from "node:path";
 
 /** Where the CLI writes; tests pass their own. */

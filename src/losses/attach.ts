@@ -7,7 +7,7 @@
  * then renamed: its `input` becomes the model's output, `target`, `loss` and `input_grad` the names
  * the caller chose, and every other name (values, nodes, constants, value_info) gets a prefix no name
  * of the model starts with. The same renaming, from the contract's record of it, is what
- * losses/verify.ts rebuilds to check an attached model's graph against its metadata.
+ * models/attached.ts rebuilds to check an attached model's graph against its metadata.
  */
 import { describeModel, type ModelInfo, negativeDimAxis, type TensorInfo } from "../builder/reader.js";
 import { listOptionsOfLength } from "../util/names.js";
@@ -295,6 +295,7 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   const { built } = parts;
   const graph = proto.graph as onnx.GraphProto;
   const contract = encodeContract({
+    kind: "attached",
     loss: built.name,
     options: built.options,
     checks: parts.checks,

@@ -142,6 +142,7 @@ export function buildDefinition<N extends string, S extends OptionSchema>(
   const model = parts.graph.toModel({
     docString: `${parts.doc}. Built by onnx-losses with options ${canonicalJson(resolved)}.`,
     metadata: encodeContract({
+      kind: "loss",
       loss: def.name,
       options: resolved as Record<string, unknown>,
       checks: parts.checks,

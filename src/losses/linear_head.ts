@@ -105,6 +105,7 @@ export function linearHeadStep<K extends string>(
   const model = g.toModel({
     docString: `One gradient-descent step (lr ${lr}) of a linear head trained with ${alone.name}. Built by onnx-losses with options ${canonicalJson(resolved)}.`,
     metadata: encodeContract({
+      kind: "step",
       loss: alone.name,
       options: resolved,
       checks,

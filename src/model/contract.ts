@@ -7,7 +7,7 @@
  * graph does not have, or a float type the graph's inputs do not have is a ModelContractError naming the
  * file (the CLI exits 2 on it). A model without any `onnx_losses.*` key is not an onnx-losses model and
  * decodes to undefined: it is evaluated as any ONNX model. Checking the options against the loss's
- * schema needs the catalogue, which sits above this layer: see losses/verify.ts.
+ * schema needs the catalogue, which sits above this layer: see models/kinds.ts.
  */
 import type { Lowering } from "../builder/graph.js";
 import type { ModelInfo, TensorInfo } from "../builder/reader.js";
@@ -77,8 +77,17 @@ export interface AttachedTo {
   prefix: string;
 }
 
-/** What a model built by onnx-losses says about itself. */
-export interface LossContract {
+/**
+ * The kinds of model onnx-losses writes, one contract each: a catalogue loss graph (buildLoss, export), a
+ * training step built around a loss (linearHeadStep, key onnx_losses.step), a model with a loss attached
+ * (attachLoss, contract version 2, key onnx_losses.attached). What each kind means to verification,
+ * inspect and streaming is one entry of the table in models/kinds.ts.
+ */
+export const CONTRACT_KINDS = ["loss", "step", "attached"] as const;
+export type ContractKind = (typeof CONTRACT_KINDS)[number];
+
+/** What every kind of contract says. */
+export interface ContractBase {
   version: number;
   /** The catalogue loss it computes. */
   loss: string;
@@ -89,17 +98,52 @@ export interface LossContract {
   inputs: { name: string; doc: string }[];
   lowering: Lowering;
   dtype: FloatDType;
-  /** Set when the model is a training step around the loss, not the loss alone (key onnx_losses.step, absent otherwise). */
-  step?: StepContract;
-  /** For a model with a loss attached (contract version 2): where. Its checks may name the attached output. */
-  attached?: AttachedTo;
-  /**
-   * For a model with a loss attached, set by verification (never written as metadata): the shape of the
-   * loss's input as the loss builds it, whose numbers (a class count fixed by a weight list) the output
-   * the model computes must have.
-   */
-  lossInputShape?: readonly (number | string)[];
 }
+
+/**
+ * What a model built by onnx-losses says about itself: one of its kinds. The kind's own fields are
+ * absent (typed never) on the other kinds, so `contract.attached` reads as undefined there; test
+ * `contract.kind` to tell them apart.
+ */
+export type LossContract = ContractBase &
+  (
+    | {
+        /** The loss graph alone. */
+        kind: "loss";
+        step?: never;
+        attached?: never;
+        lossInputShape?: never;
+      }
+    | {
+        /** A training step around the loss, not the loss alone (key onnx_losses.step). */
+        kind: "step";
+        step: StepContract;
+        attached?: never;
+        lossInputShape?: never;
+      }
+    | {
+        /** A model with a loss attached (contract version 2): where. Its checks may name the attached output. */
+        kind: "attached";
+        attached: AttachedTo;
+        step?: never;
+        /**
+         * Set by verification (never written as metadata): the shape of the loss's input as the loss
+         * builds it, whose numbers (a class count fixed by a weight list) the output the model computes
+         * must have.
+         */
+        lossInputShape?: readonly (number | string)[];
+      }
+  );
+
+/** The contract of one kind. */
+export type ContractOf<K extends ContractKind> = Extract<LossContract, { kind: K }>;
+
+/** What encodeContract writes: a contract of any kind, without the version (the kind decides it) or what verification adds. */
+export type ContractFields = LossContract extends infer C
+  ? C extends LossContract
+    ? Omit<C, "version" | "lossInputShape">
+    : never
+  : never;
 
 /** Metadata that a model cannot mean: malformed, of an unknown version, or inconsistent with its graph. */
 export class ModelContractError extends UserError {
@@ -120,17 +164,17 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** The metadata entries of a contract (the builder sorts them by key). */
-export function encodeContract(c: Omit<LossContract, "version">): Record<string, string> {
+export function encodeContract(c: ContractFields): Record<string, string> {
   return {
-    [META.version]: String(c.attached ? ATTACHED_CONTRACT_VERSION : CONTRACT_VERSION),
+    [META.version]: String(c.kind === "attached" ? ATTACHED_CONTRACT_VERSION : CONTRACT_VERSION),
     [META.loss]: c.loss,
     [META.options]: canonicalJson(c.options),
     [META.checks]: canonicalJson(c.checks),
     [META.inputs]: canonicalJson(c.inputs),
     [META.lowering]: c.lowering,
     [META.dtype]: c.dtype,
-    ...(c.step ? { [META.step]: canonicalJson(c.step) } : {}),
-    ...(c.attached ? { [META.attached]: canonicalJson(c.attached) } : {}),
+    ...(c.kind === "step" ? { [META.step]: canonicalJson(c.step) } : {}),
+    ...(c.kind === "attached" ? { [META.attached]: canonicalJson(c.attached) } : {}),
   };
 }
 
@@ -262,7 +306,7 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
     step = s as unknown as StepContract;
   }
 
-  return {
+  const base: ContractBase = {
     version: attached ? ATTACHED_CONTRACT_VERSION : CONTRACT_VERSION,
     loss,
     options: options as Record<string, unknown>,
@@ -270,9 +314,11 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
     inputs: inputs as { name: string; doc: string }[],
     lowering: lowering as Lowering,
     dtype: dtype as FloatDType,
-    ...(step ? { step } : {}),
-    ...(attached ? { attached } : {}),
   };
+  // one kind: a step and an attachment together were refused above
+  if (attached) return { kind: "attached", ...base, attached };
+  if (step) return { kind: "step", ...base, step };
+  return { kind: "loss", ...base };
 }
 
 /** The `onnx_losses.attached` record: well formed, and naming an output, an input and outputs the graph has. */

@@ -116,7 +116,7 @@ export interface Evaluator {
 
 /**
  * Create an evaluator over an onnxruntime module. `statuses` says which providers the module has here;
- * `decoded` is the model as read and checked by the caller (the entries use losses/verify.ts's
+ * `decoded` is the model as read and checked by the caller (the entries use models/kinds.ts's
  * readLossModel): its inputs, and its contract, whose checks run before every run.
  */
 export async function createOrtEvaluator(
@@ -170,7 +170,7 @@ export async function createOrtEvaluator(
       failures.push({ ep, message: firstLine(e) });
       continue;
     }
-    const attached = contract?.attached;
+    const attached = contract?.kind === "attached" ? contract.attached : undefined;
     // made only after a run fails: the model without its attached loss, to say what shape it computed
     const modelPart = attached
       ? () =>
@@ -223,12 +223,13 @@ class OrtEvaluator implements Evaluator {
     private readonly modelPart?: () => Promise<OrtSession>,
   ) {
     this.split = splitChecks(checks, inputs, outputs);
-    const at = contract?.attached;
+    const c = contract?.kind === "attached" ? contract : undefined;
+    const at = c?.attached;
     const output = at && outputs.find((t) => t.name === at.output);
     const target = at && inputs.find((t) => t.name === at.target);
     this.attached =
       at && output && target
-        ? { at: { output: at.output, target: at.target, lossInput: contract?.lossInputShape, loss: this.loss }, output, target }
+        ? { at: { output: at.output, target: at.target, lossInput: c.lossInputShape, loss: this.loss }, output, target }
         : undefined;
   }
 

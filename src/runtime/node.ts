@@ -9,7 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import type * as OrtNode from "onnxruntime-node";
 import { MissingRuntimeError, OptionError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
-import { readLossModel, type LossModel } from "../losses/verify.js";
+import { readLossModel, type LossModel } from "../models/kinds.js";
 import { checkExternalFiles, readModelFile } from "./files.js";
 import { checkEvaluatorOptions, createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
 import type { ExecutionProvider, ProviderStatus } from "./providers.js";

@@ -6,7 +6,7 @@
 import * as ort from "onnxruntime-web";
 import { OptionError, UserError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
-import { readLossModel } from "../losses/verify.js";
+import { readLossModel } from "../models/kinds.js";
 import {
   checkEvaluatorOptions,
   createOrtEvaluator,
@@ -130,7 +130,7 @@ export async function createEvaluator(source: LossGraph | Uint8Array | string, o
   let statuses = await webProviderStatuses();
   // a plain onnx-losses graph: webgpu is not available to it (see plainOnWebgpu); a fallback list still applies
   if (decoded.contract && decoded.contract.lowering !== "webgpu") {
-    const reason = plainOnWebgpu(decoded.contract.attached !== undefined);
+    const reason = plainOnWebgpu(decoded.contract.kind === "attached");
     statuses = statuses.map((s) => (s.name === "webgpu" && s.available ? { name: "webgpu", available: false, reason } : s));
   }
   return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, statuses, { ...options, what, ep });

@@ -11,7 +11,7 @@ import { describeModel, type ModelInfo } from "../builder/reader.js";
 import { checkWritableType, makeFolder, outputFiles } from "../io/files.js";
 import { NpyError, npyHeaderBytes, parseNpyHeader, type NpyHeader } from "../io/npy.js";
 import { buildLossForRank, type BuildOptions } from "../losses/index.js";
-import { checkLossModel } from "../losses/verify.js";
+import { checkLossModel, mustProbeRows } from "../models/kinds.js";
 import { decodeModel } from "../onnx/codec.js";
 import { DTYPES, typedArrayOf, type DType, type FloatDType } from "../onnx/dtypes.js";
 import { checkEvaluatorOptions, type EvaluatorOptions } from "../runtime/evaluator.js";
@@ -238,8 +238,9 @@ export async function evaluateNpyFiles(
       );
     }
     const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / Math.max(1, rowBytes)));
-    // an attached loss's contract verifies the loss, not the model before it (which may mix rows)
-    const verified = decoded.contract !== undefined && decoded.contract.attached === undefined;
+    // the model kind's streaming rule: an attached loss's contract verifies the loss, not the model before
+    // it (which may mix rows); a model without a contract is not verified at all
+    const verified = !mustProbeRows(decoded.contract);
     // a model onnx-losses did not verify is checked on its first chunk, split in two: that chunk holds at
     // least two rows whatever the chunk size, so one-row chunks are checked too (2 rows <= 2 chunk sizes)
     const firstRows = verified ? rowsPerChunk : Math.max(2, rowsPerChunk);

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { InitializerInfo, ModelInfo, TensorInfo } from "../../builder/reader.js";
-import { canonicalJson, type LossContract } from "../../model/contract.js";
+import type { LossContract } from "../../model/contract.js";
+import { inspectLines } from "../../models/kinds.js";
 import { splitChecks } from "../../runtime/validate.js";
 import { readModelArg, type CliIo } from "../io.js";
 
@@ -38,14 +39,8 @@ function describe(file: string, m: ModelInfo, contract: LossContract | undefined
     `  ir_version ${m.irVersion}, opset ${m.opsetImports.map((o) => `${o.domain || "ai.onnx"} ${o.version}`).join(", ")}, producer ${m.producerName} ${m.producerVersion}`,
   ];
   if (contract) {
-    lines.push(`  loss ${contract.loss} ${canonicalJson(contract.options)}`);
-    if (contract.step)
-      lines.push(`  a training step around the loss: ${contract.step.kind}, lr ${contract.step.lr} (outputs the updated parameters)`);
-    const a = contract.attached;
-    if (a)
-      lines.push(
-        `  attached to output ${a.output}: target input ${a.target}, outputs ${a.loss}${a.gradient ? `, ${a.gradient}` : ""}; the loss's other names start with ${a.prefix}`,
-      );
+    // the loss, and what the model's kind adds to it (models/kinds.ts)
+    lines.push(...inspectLines(contract));
     // an attached loss's checks on the model's output run on the run's outputs, after it
     const { before, after } = splitChecks(contract.checks, m.inputs, m.outputs);
     lines.push(`  checks before each run: ${before.length ? before.map(describeCheck).join("; ") : "none"}`);
