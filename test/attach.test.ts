@@ -510,6 +510,31 @@ describe("the target's dims are bound to the model's output as it computed it (i
     ]);
   });
 
+  test("a symbolic C and a class index out of range: the target is named, not onnxruntime's Gather (Node, web, CLI)", async () => {
+    // C is known only from the output the model computes; the loss's GatherElements failed first
+    const g = new Graph("negC", { opset: 17 });
+    g.output(g.node("Neg", [g.input("x", "float32", ["N", "C"])]), "logits", ["N", "C"]);
+    const bytes = attachLoss(g.toModel(), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model;
+    const want = "target: expected class indices in [0, 2) or ignoreIndex -100 (C = logits dim 1), received 3 at flat index 1";
+    for (const create of [createEvaluator, createWebEvaluator]) {
+      const ev = await create(bytes);
+      try {
+        await expect(ev.run({ x: { data: new Float32Array(4), dims: [2, 2] }, target: { data: [0, 3], dims: [2] } })).rejects.toThrow(
+          new InputError(want),
+        );
+        const ok = await ev.run({ x: { data: new Float32Array(4), dims: [2, 2] }, target: { data: [0, 1], dims: [2] } });
+        expect(values(ok.loss).every((v) => Math.abs(v - Math.LN2) < 1e-6)).toBe(true); // log 2: two equal logits
+      } finally {
+        await ev.release();
+      }
+    }
+    writeFileSync(join(dir, "negC.onnx"), bytes);
+    writeFileSync(join(dir, "x22.npy"), encodeNpy({ dtype: "float32", dims: [2, 2], data: new Float32Array(4) }));
+    writeFileSync(join(dir, "t03.npy"), encodeNpy({ dtype: "int64", dims: [2], data: BigInt64Array.from([0n, 3n]) }));
+    const r = await cli("eval", "negC.onnx", "--input", "x=x22.npy", "--input", "target=t03.npy");
+    expect([r.code, r.out, r.err]).toEqual([2, "", `onnx-losses: ${want}\n`]);
+  });
+
   test("K-dim cross-entropy: target [N, d1, d2] against the output [N, C, d1, d2] as computed", async () => {
     const open = edited(model("seg.onnx"), (m) => {
       const dims = ((m.graph as onnx.GraphProto).output[0].type as onnx.TypeProto).tensorType!.shape!.dim!;

@@ -305,4 +305,44 @@ describe("issue 17's defects: one kind per model, the version carried, no unknow
       'evaluateNpyFiles options: unknown option "chunk_bytes" (did you mean chunkBytes?); options are ep, fallback, threads, spinning, skipValidation, what, worker, externalDataDir, chunkBytes, onProgress, outDir, noneOutput, shownAs',
     );
   });
+
+  test("evaluateNpyFiles checks its source and files: a typo'd key, { model }, no loss, a path that is not a string", async () => {
+    const bytes = buildLoss("cross_entropy").model;
+    const cases: [unknown, unknown, string][] = [
+      [
+        { loss: "cross_entropy", option: { reduction: "sum" } },
+        {},
+        'evaluateNpyFiles source: unknown option "option" (did you mean options?); options are loss, options, opset, lowering, dtype',
+      ],
+      [
+        { model: bytes },
+        {},
+        'evaluateNpyFiles source: unknown option "model"; pass a model\'s bytes as the source itself, not as { model }',
+      ],
+      [{ options: {} }, {}, "evaluateNpyFiles source: loss: expected a catalogue loss name, received undefined"],
+      [
+        { loss: "cross_entropy", options: [] },
+        {},
+        "evaluateNpyFiles source: options: expected an object of loss options, received an array",
+      ],
+      [
+        "cross_entropy",
+        {},
+        'evaluateNpyFiles source: expected a model\'s bytes (Uint8Array) or { loss, options?, opset?, lowering?, dtype? }, received "cross_entropy"',
+      ],
+      [bytes, { input: 3 }, "evaluateNpyFiles files: input: expected a path, received number"],
+      [bytes, null, "evaluateNpyFiles files: expected an object of input name to .npy path, received null"],
+    ];
+    for (const [source, files, message] of cases) {
+      await expect(evaluateNpyFiles(source as never, files as never)).rejects.toThrow(message);
+    }
+  });
+
+  test("attachLoss refuses unknown options, naming the nearest (the step's in train.test.ts)", () => {
+    const g = new Graph("m", { opset: 17 });
+    g.output(neg(g.input("x", "float32", ["N", 3])), "logits", ["N", 3]);
+    expect(() => attachLoss(g.toModel(), { output: "logits", loss: "cross_entropy", lossOuput: "l" } as never)).toThrow(
+      'attachLoss: unknown option "lossOuput" (did you mean lossOutput?); options are output, loss, options, gradient, targetInput, lossOutput',
+    );
+  });
 });

@@ -403,6 +403,18 @@ describe("a reader that closes stdout early", () => {
       expect([r.status, r.stderr]).toEqual([2, "onnx-losses: stdout: no space left on the device\n"]);
     },
   );
+
+  test.each([["list"], ["eval", "no_such_loss"], ["eval", "plain.onnx", "--input", "in=in.npy"]])(
+    "%s > /dev/full 2> /dev/full: exit 2 (was 1: the failed stderr write threw)",
+    (...argv) => {
+      const r = spawnSync("bash", ["-c", `exec "${process.execPath}" "${MAIN}" ${argv.join(" ")} > /dev/full 2> /dev/full`], {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 60000,
+      });
+      expect(r.status).toBe(2);
+    },
+  );
 });
 
 describe("--options @FILE", () => {
@@ -497,6 +509,17 @@ describe("messages", () => {
       "a null case",
       (d: Samples) => void d.cases.unshift(null as never),
       'cases[0]: expected {"loss", "inputs", "expected"}, received null',
+    ],
+    // what the graph refuses: the evaluator's line, with the case it is in
+    [
+      "dims that disagree with the data",
+      (d: Samples) => void ((d.cases[0].inputs as Record<string, { dims: unknown }>).input.dims = [8, 4]),
+      "cases[0] (cross_entropy): input: expected 32 values for dims [8, 4], received 40",
+    ],
+    [
+      "a float target for class indices",
+      (d: Samples) => void ((d.cases[1].inputs as Record<string, { dtype: unknown }>).target.dtype = "float32"),
+      "cases[1] (nll_loss): target: expected dtype int64 (int32 accepted), received float32",
     ],
   ])("demo --samples of JSON in another structure (%s): one line naming where", async (_what, edit, want) => {
     const d = JSON.parse(readFileSync(join(ROOT, "test", "fixtures", "samples.json"), "utf8")) as Samples;

@@ -15,6 +15,7 @@ import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss } from "../src/losses/index.js";
 import { encodeModel } from "../src/onnx/codec.js";
+import { InputError, OutputShapeError } from "../src/runtime/validate.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 import { ROOT, onePass, runCliIn, type CliRun } from "./helpers.js";
 
@@ -187,6 +188,156 @@ describe("the probe of rows spread over the file (found by the second attack on 
         "if.onnx",
         "its output logits is not per item along N: rows 0, 1, 2, 3, 4, 5, 6, 7 of 8 evaluated one at a time differ from the same rows together",
       ),
+    );
+  });
+});
+
+describe("the rows check, third look (issue 16): exact integers, equal rows, the file's indices", () => {
+  test("an int64 output that adds the batch size is refused: integers compare exactly, not within 1e-5", async () => {
+    // y = t + N on values near 1e9: a relative 1e-5 let it stream (N differs by 7 at most)
+    const g = new Graph("plus_n", { opset: 17 });
+    const t = g.input("t", "int64", ["N"]);
+    g.output(g.node("Add", [t, g.node("Shape", [t])]), "y", ["N"]);
+    const v = BigInt64Array.from({ length: 16 }, (_, i) => 1000000000n + BigInt(i * 3));
+    writeFileSync(join(dir, "big_t.npy"), encodeNpy({ dtype: "int64", dims: [16], data: v }));
+    await expect(
+      evaluateNpyFiles(g.toModel(), { t: join(dir, "big_t.npy") }, { outDir: join(dir, "plus-out"), what: "plus.onnx" }),
+    ).rejects.toThrow(
+      refusal(
+        "plus.onnx",
+        "its output y is not per item along N: rows 0, 2, 4, 6, 9, 11, 13, 15 of 16 evaluated one at a time differ from the same rows together",
+      ),
+    );
+    expect(readdirSync(dir)).not.toContain("plus-out");
+    // the same model without the batch size streams as one pass
+    const h = new Graph("plus_one", { opset: 17 });
+    h.output(h.node("Add", [h.input("t", "int64", ["N"]), h.constant(1, "int64")]), "y", ["N"]);
+    const r = await evaluateNpyFiles(h.toModel(), { t: join(dir, "big_t.npy") }, { outDir: join(dir, "one-out"), chunkBytes: 40 });
+    expect(r.chunks).toBe(4);
+    const streamed = decodeNpy(new Uint8Array(readFileSync(join(dir, "one-out", "y.npy")))).data as BigInt64Array;
+    expect(Array.from(streamed)).toEqual(Array.from(v, (x) => x + 1n));
+  });
+
+  // a zero-padded file: centring equal rows gives 0 together or apart, so only different rows show it
+  const padded = (n: number, from: number) => {
+    const x = new Float32Array(n * C);
+    for (let r = from; r < from + 20; r++) for (let j = 0; j < C; j++) x[r * C + j] = Math.sin(r * C + j) * 5;
+    return encodeNpy({ dtype: "float32", dims: [n, C], data: x });
+  };
+
+  test("the probe passes over rows equal to one it took (rows 500..519 of 1000 differ from the zeros)", async () => {
+    writeFileSync(join(dir, "pad1000.npy"), padded(1000, 500));
+    const err = await evaluateNpyFiles(
+      centring(C),
+      { x: join(dir, "pad1000.npy") },
+      { chunkBytes: 100 * C * 4, outDir: join(dir, "pad-out"), what: "c.onnx" },
+    ).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    // rows 0 and 507 (the spread candidate among the different ones), then equal rows to fill up
+    expect(err?.message).toMatch(
+      /^c\.onnx: cannot be evaluated in chunks: its output logits is not per item along N: rows 0, [\d, ]*507[\d, ]* of 1000 evaluated one at a time/,
+    );
+    expect(readdirSync(dir)).not.toContain("pad-out");
+  });
+
+  test("where no spread row differs, the first chunk with two different rows is checked, and the folder it made is removed", async () => {
+    // rows 5000..5019 of 10000: between two of the 64 spread candidates (4920 and 5079)
+    writeFileSync(join(dir, "pad10000.npy"), padded(10000, 5000));
+    const outDir = join(dir, "pad2-out", "deeper");
+    await expect(
+      evaluateNpyFiles(centring(C), { x: join(dir, "pad10000.npy") }, { chunkBytes: 100 * C * 4, outDir, what: "c.onnx" }),
+    ).rejects.toThrow(
+      refusal(
+        "c.onnx",
+        "its output logits is not per item along N: rows 5000..5049 and 5050..5099 evaluated apart do not combine into rows 5000..5099",
+      ),
+    );
+    expect(readdirSync(dir)).not.toContain("pad2-out");
+    // a model that keeps rows apart streams the same file as one pass
+    const g = new Graph("negated", { opset: 17 });
+    g.output(neg(g.input("x", "float32", ["N", C])), "logits", ["N", C]);
+    const r = await evaluateNpyFiles(g.toModel(), { x: join(dir, "pad10000.npy") }, { chunkBytes: 100 * C * 4, outDir });
+    expect(r.chunks).toBe(100);
+    const x = decodeNpy(new Uint8Array(readFileSync(join(dir, "pad10000.npy")))).data as Float32Array;
+    expect(Array.from(decodeNpy(new Uint8Array(readFileSync(join(outDir, "logits.npy")))).data as Float32Array)).toEqual(
+      Array.from(x, (v) => -v),
+    );
+  });
+
+  test("a bad value among the probed rows is named by its index in the file; a class count the loss fixes, with the rows probed", async () => {
+    const model = attachLoss(centring(C), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model;
+    const x = Float32Array.from({ length: 40 * C }, (_, i) => Math.cos(i));
+    writeFileSync(join(dir, "x40.npy"), encodeNpy({ dtype: "float32", dims: [40, C], data: x }));
+    const t = new BigInt64Array(40);
+    t[39] = 7n;
+    writeFileSync(join(dir, "t40.npy"), encodeNpy({ dtype: "int64", dims: [40], data: t }));
+    // the probe batch holds rows 0, 8, 16, 23, 31, 39: row 39 is index 5 in it, 39 in the file
+    await expect(
+      evaluateNpyFiles(
+        model,
+        { x: join(dir, "x40.npy"), target: join(dir, "t40.npy") },
+        { chunkBytes: 3 * rowBytes, outDir: join(dir, "t40-out") },
+      ),
+    ).rejects.toThrow(
+      new InputError(
+        "target: expected class indices in [0, 5) or ignoreIndex -100 (C = logits dim 1), received 7 at flat index 39 (in rows 0, 8, 16, 23, 31, 39 of 40, evaluated together first to check that rows stay apart)",
+      ),
+    );
+    // a symbolic C, and a weight list of 3: the [8, 2] the model computed is the probe's, and says so
+    const g = new Graph("negC", { opset: 17 });
+    g.output(neg(g.input("x", "float32", ["N", "C"])), "logits", ["N", "C"]);
+    const weighted = attachLoss(g.toModel(), {
+      output: "logits",
+      loss: "cross_entropy",
+      options: { reduction: "none", weight: [1, 2, 3] },
+    }).model;
+    writeFileSync(join(dir, "x40c2.npy"), encodeNpy({ dtype: "float32", dims: [40, 2], data: x.subarray(0, 80) }));
+    writeFileSync(join(dir, "t40z.npy"), encodeNpy({ dtype: "int64", dims: [40], data: new BigInt64Array(40) }));
+    const err = await evaluateNpyFiles(
+      weighted,
+      { x: join(dir, "x40c2.npy"), target: join(dir, "t40z.npy") },
+      { outDir: join(dir, "w-out") },
+    ).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(err).toBeInstanceOf(OutputShapeError);
+    expect(err?.message).toBe(
+      "output logits: the attached loss takes dim 1 = 3 (3 is the length of option weight of cross_entropy), and the model computed [8, 2] from x [8, 2] (in rows 0, 6, 11, 17, 22, 28, 33, 39 of 40, evaluated together first to check that rows stay apart)",
+    );
+  });
+
+  test("an attached loss on a torch.onnx.export model (the target's dim named after the output's) streams as one pass", async () => {
+    // torch names logits' batch dim logits_dynamic_axes_1 and x's x_dynamic_axes_1: the target takes the
+    // output's, and the stream was refused as "do not share one symbolic dim 0"
+    const torch = new Uint8Array(readFileSync(join(ROOT, "test", "fixtures", "attach", "mlp_axes.onnx")));
+    const model = attachLoss(torch, { output: "logits", loss: "cross_entropy", options: { reduction: "none" }, gradient: true }).model;
+    const x = Float32Array.from({ length: 50 * 8 }, (_, i) => Math.sin(i * 0.7) * 2);
+    const t = BigInt64Array.from({ length: 50 }, (_, i) => BigInt(i % 5));
+    writeFileSync(join(dir, "tx.npy"), encodeNpy({ dtype: "float32", dims: [50, 8], data: x }));
+    writeFileSync(join(dir, "tt.npy"), encodeNpy({ dtype: "int64", dims: [50], data: t }));
+    const outDir = join(dir, "torch-out");
+    const r = await evaluateNpyFiles(
+      model,
+      { x: join(dir, "tx.npy"), target: join(dir, "tt.npy") },
+      { chunkBytes: 7 * (8 * 4 + 8), outDir },
+    );
+    expect(r.chunks).toBe(8);
+    const one = await onePass(model, { x: { dtype: "float32", dims: [50, 8], data: x }, target: { dtype: "int64", dims: [50], data: t } });
+    for (const name of ["logits", "loss", "logits_grad"]) {
+      const streamed = decodeNpy(new Uint8Array(readFileSync(join(outDir, `${name}.npy`))));
+      expect(streamed.dims).toEqual(one[name].dims);
+      const a = streamed.data as Float32Array;
+      const b = one[name].data as Float32Array;
+      // the gradient of the per-item loss is per row; rows of a Gemm blocked otherwise differ by rounding
+      expect(a.every((v, i) => Math.abs(v - b[i]) <= 1e-6 + 1e-5 * Math.abs(b[i]))).toBe(true);
+    }
+    // a target of other rows than x is refused in the chunk that shows it, naming the file's rows
+    writeFileSync(join(dir, "tt49.npy"), encodeNpy({ dtype: "int64", dims: [49], data: t.subarray(0, 49) }));
+    await expect(evaluateNpyFiles(model, { x: join(dir, "tx.npy"), target: join(dir, "tt49.npy") }, { outDir })).rejects.toThrow(
+      "target: expected dim 0 (x_dynamic_axes_1) = 50 as in x dim 0, received [49]",
     );
   });
 });

@@ -228,7 +228,11 @@ describe("linearHeadStep", () => {
       ],
       [
         () => linearHeadStep("cross_entropy", {}, { lr: 1, momentum: 0.9 } as { lr: number }),
-        'linear_head_step: unknown step option "momentum"; step options are lr',
+        'linear_head_step: step options: unknown option "momentum"; options are lr',
+      ],
+      [
+        () => linearHeadStep("cross_entropy", {}, { Lr: 1 } as unknown as { lr: number }),
+        'linear_head_step: step options: unknown option "Lr" (did you mean lr?); options are lr',
       ],
       [
         () => linearHeadStep("cross_entropy", { reduction: "none" }, { lr: 1 }),

@@ -8,15 +8,14 @@ quietOnnxRuntimeLog();
 
 // A reader that closes early (`onnx-losses list | head -1`) ends the command quietly with status 0:
 // nothing is left to say to it (Node ignores SIGPIPE, so a write fails with EPIPE instead).
-// A closed stderr (`2>&1 | head -1`) is ignored: the command goes on, and its status is its own.
 // Any other failure to write stdout (a full disk: `> /dev/full`, EIO) is one line on stderr, exit 2.
+// A stderr that cannot be written (closed: `2>&1 | head -1`, or full: `2> /dev/full`) is ignored:
+// there is nowhere left to say so, and the status is the command's own (2 for a user error).
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   if (e.code === "EPIPE" || e.code === "ERR_STREAM_DESTROYED") process.exit(0);
   process.stderr.write(`onnx-losses: ${oneLine(Object.assign(e, { path: "stdout" }))}\n`);
   process.exit(2);
 });
-process.stderr.on("error", (e: NodeJS.ErrnoException) => {
-  if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;
-});
+process.stderr.on("error", () => undefined);
 
 process.exitCode = await runCli(process.argv.slice(2));

@@ -117,9 +117,11 @@ export function withPath(e: unknown, path: string): unknown {
  * Create the folder `dir` and any missing parents, one non-recursive mkdir each: first up to the
  * nearest folder that exists, then down again. Each step runs once, so a path where mkdir keeps
  * failing (`/proc/self/x`, where Node's recursive mkdir loops forever) is refused, naming it.
+ * Returns the folders it made, outermost first (none when `dir` was there).
  */
-export async function makeFolder(dir: string): Promise<void> {
+export async function makeFolder(dir: string): Promise<string[]> {
   const missing: string[] = [];
+  const made: string[] = [];
   for (let p = dir; ; ) {
     try {
       const s = await stat(p);
@@ -137,6 +139,7 @@ export async function makeFolder(dir: string): Promise<void> {
   for (const p of missing.reverse()) {
     try {
       await mkdir(p);
+      made.push(p);
     } catch (e) {
       const code = (e as { code?: unknown }).code;
       if (
@@ -152,6 +155,7 @@ export async function makeFolder(dir: string): Promise<void> {
       throw withPath(e, p);
     }
   }
+  return made;
 }
 
 /** Open flags for a new file that never follow a link put where the file goes (O_NOFOLLOW where the OS has it). */

@@ -10,7 +10,7 @@
  * models/attached.ts rebuilds to check an attached model's graph against its metadata.
  */
 import { describeModel, type ModelInfo, negativeDimAxis, type TensorInfo } from "../builder/reader.js";
-import { listOptionsOfLength } from "../util/names.js";
+import { listOptionsOfLength, unknownKeyProblem } from "../util/names.js";
 import type { Dim } from "../builder/graph.js";
 import { decodeModel, encodeModel, onnx } from "../onnx/codec.js";
 import { isFloatDType, onnxDataType, type DType, type FloatDType } from "../onnx/dtypes.js";
@@ -171,6 +171,19 @@ export class AttachError extends UserError {
 /** The longest name attachLoss takes for an output, loss or input (a name also becomes file names and node names). */
 export const MAX_NAME_LENGTH = 4096;
 
+/** The keys of AttachOptions (the compiler checks the list is complete). */
+const ATTACH_OPTION_KEYS = [
+  "output",
+  "loss",
+  "options",
+  "gradient",
+  "targetInput",
+  "lossOutput",
+] as const satisfies readonly (keyof AttachOptions)[];
+type MissingAttachKeys = Exclude<keyof AttachOptions, (typeof ATTACH_OPTION_KEYS)[number]>;
+const attachKeysComplete: [MissingAttachKeys] extends [never] ? true : MissingAttachKeys = true;
+void attachKeysComplete;
+
 /**
  * Attach a catalogue loss to a model's output. `what` names the model in errors (a file name).
  * @example
@@ -179,9 +192,8 @@ export const MAX_NAME_LENGTH = 4096;
  */
 export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "model"): AttachedLoss {
   if (!isPlainObject(spec)) throw new OptionError(`attachLoss: expected options {output, loss, ...}, received ${JSON.stringify(spec)}`);
-  const known = ["output", "loss", "options", "gradient", "targetInput", "lossOutput"];
-  const unknown = Object.keys(spec).filter((k) => !known.includes(k));
-  if (unknown.length) throw new OptionError(`attachLoss: unknown option ${unknown.join(", ")}; expected ${known.join(", ")}`);
+  const problem = unknownKeyProblem("attachLoss", spec, ATTACH_OPTION_KEYS);
+  if (problem) throw new OptionError(problem);
   const nameArg = (key: string, v: unknown, fallback?: string): string => {
     const n = v === undefined ? fallback : v;
     if (typeof n === "string" && n.length > MAX_NAME_LENGTH) {

@@ -13,6 +13,7 @@ import { declareInput } from "./common.js";
 import { buildLoss, type BuildOptions, type LossOptionsFor, type ResolvedOptionsFor } from "./index.js";
 import { OptionError } from "./options.js";
 import type { InputCheck, LossGraph, TensorSpec } from "./types.js";
+import { unknownKeyProblem } from "../util/names.js";
 
 /** Options of the step itself (build-time constants of the graph). */
 export interface LinearHeadStepOptions {
@@ -133,14 +134,19 @@ export function linearHeadStep<K extends string>(
   };
 }
 
+/** The keys of LinearHeadStepOptions (the compiler checks the list is complete). */
+const STEP_OPTION_KEYS = ["lr"] as const satisfies readonly (keyof LinearHeadStepOptions)[];
+type MissingStepKeys = Exclude<keyof LinearHeadStepOptions, (typeof STEP_OPTION_KEYS)[number]>;
+const stepKeysComplete: [MissingStepKeys] extends [never] ? true : MissingStepKeys = true;
+void stepKeysComplete;
+
 /** The learning rate, checked: a finite number > 0. */
 function checkStep(step: LinearHeadStepOptions): number {
   if (typeof step !== "object" || step === null || Array.isArray(step)) {
     throw new OptionError(`${STEP}: step options: expected an object { lr }, received ${JSON.stringify(step) ?? String(step)}`);
   }
-  for (const key of Object.keys(step)) {
-    if (key !== "lr") throw new OptionError(`${STEP}: unknown step option ${JSON.stringify(key)}; step options are lr`);
-  }
+  const problem = unknownKeyProblem(`${STEP}: step options`, step, STEP_OPTION_KEYS);
+  if (problem) throw new OptionError(problem);
   const { lr } = step;
   if (typeof lr !== "number" || !Number.isFinite(lr) || lr <= 0) {
     throw new OptionError(

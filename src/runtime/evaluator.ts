@@ -322,9 +322,15 @@ class OrtEvaluator implements Evaluator {
       return; // the model's part fails too: onnxruntime's own message is the one to give
     }
     if (!t) return;
-    checkAttachedShapes(at.at, at, valid, {
-      [at.at.output]: { dtype: t.type as TensorDType, dims: [...t.dims], data: t.data as TensorData["data"] },
-    });
+    const out = { [at.at.output]: { dtype: t.type as TensorDType, dims: [...t.dims], data: t.data as TensorData["data"] } };
+    checkAttachedShapes(at.at, at, valid, out);
+    // the checks that read the output (class indices against a C the model computes): a target out
+    // of range made the loss's Gather fail, and its message named no input
+    try {
+      checkOutputs(this.split.after, valid, out);
+    } catch (e) {
+      throw this.withOption(e);
+    }
   }
 
   private partSession?: Promise<OrtSession>;

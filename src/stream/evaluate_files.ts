@@ -5,7 +5,7 @@
  * weight_sum the same graph computes, in float64). Node only.
  */
 import { constants, type Stats } from "node:fs";
-import { open, stat, type FileHandle } from "node:fs/promises";
+import { open, rmdir, stat, type FileHandle } from "node:fs/promises";
 import { withOutputs } from "../builder/edit.js";
 import { describeModel, type ModelInfo } from "../builder/reader.js";
 import { checkWritableType, makeFolder, outputFiles } from "../io/files.js";
@@ -14,10 +14,12 @@ import { buildLossForRank, type BuildOptions } from "../losses/index.js";
 import { checkLossModel, mustProbeRows } from "../models/kinds.js";
 import { decodeModel } from "../onnx/codec.js";
 import { DTYPES, typedArrayOf, type DType, type FloatDType } from "../onnx/dtypes.js";
+import { OptionError } from "../errors.js";
 import { checkEvaluatorOptions, type EvaluatorOptions } from "../runtime/evaluator.js";
 import { createDecodedEvaluator } from "../runtime/node.js";
 import { fmtDims, fromFloat16Bits, sizeOf, toFloat16Bits, type TensorData } from "../runtime/tensor.js";
-import { checkEmptyExtent, InputError } from "../runtime/validate.js";
+import { checkEmptyExtent, InputError, OutputShapeError } from "../runtime/validate.js";
+import { unknownKeyProblem } from "../util/names.js";
 import { NpyWriter } from "./npy_writer.js";
 import { agrees, planStream, StreamRefusedError, type StreamPlan } from "./plan.js";
 
@@ -50,6 +52,49 @@ const STREAM_OPTION_KEYS = [
 type MissingStreamKeys = Exclude<keyof StreamOptions, (typeof STREAM_OPTION_KEYS)[number] | keyof EvaluatorOptions>;
 const streamKeysComplete: [MissingStreamKeys] extends [never] ? true : MissingStreamKeys = true;
 void streamKeysComplete;
+
+/** The keys of a StreamSource that names a catalogue loss (the compiler checks the list is complete). */
+const SOURCE_KEYS = ["loss", "options", "opset", "lowering", "dtype"] as const satisfies readonly (keyof Exclude<
+  StreamSource,
+  Uint8Array
+>)[];
+type MissingSourceKeys = Exclude<keyof Exclude<StreamSource, Uint8Array>, (typeof SOURCE_KEYS)[number]>;
+const sourceKeysComplete: [MissingSourceKeys] extends [never] ? true : MissingSourceKeys = true;
+void sourceKeysComplete;
+
+/** The source and files arguments of evaluateNpyFiles, as a caller without types may pass them. Throws OptionError. */
+function checkSourceAndFiles(source: unknown, files: unknown): void {
+  const what = "evaluateNpyFiles source";
+  const form = "a model's bytes (Uint8Array) or { loss, options?, opset?, lowering?, dtype? }";
+  if (source instanceof Uint8Array) {
+    // fall through to the files
+  } else if (source === null || typeof source !== "object" || Array.isArray(source) || ArrayBuffer.isView(source)) {
+    throw new OptionError(`${what}: expected ${form}, received ${describeValue(source)}`);
+  } else {
+    const s = source as Record<string, unknown>;
+    if ("model" in s && s.model instanceof Uint8Array)
+      throw new OptionError(`${what}: unknown option "model"; pass a model's bytes as the source itself, not as { model }`);
+    const problem = unknownKeyProblem(what, s, SOURCE_KEYS);
+    if (problem) throw new OptionError(problem);
+    if (typeof s.loss !== "string")
+      throw new OptionError(`${what}: loss: expected a catalogue loss name, received ${describeValue(s.loss)}`);
+    if (s.options !== undefined && (s.options === null || typeof s.options !== "object" || Array.isArray(s.options)))
+      throw new OptionError(`${what}: options: expected an object of loss options, received ${describeValue(s.options)}`);
+  }
+  if (files === null || typeof files !== "object" || Array.isArray(files))
+    throw new OptionError(`evaluateNpyFiles files: expected an object of input name to .npy path, received ${describeValue(files)}`);
+  for (const [name, file] of Object.entries(files))
+    if (typeof file !== "string")
+      throw new OptionError(`evaluateNpyFiles files: ${name}: expected a path, received ${describeValue(file)}`);
+}
+
+/** How a value is named in an error. */
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (Array.isArray(v)) return "an array";
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  return typeof v === "string" ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v) : typeof v;
+}
 
 export interface StreamResult {
   /** The combined outputs (for a mean or sum, `loss` as a float64 scalar); empty when they went to files. */
@@ -172,6 +217,7 @@ export async function evaluateNpyFiles(
   options: StreamOptions = {},
 ): Promise<StreamResult> {
   checkEvaluatorOptions(options, "evaluateNpyFiles options", STREAM_OPTION_KEYS);
+  checkSourceAndFiles(source, files);
   const opened: OpenNpy[] = [];
   let done = false;
   try {
@@ -197,6 +243,7 @@ export async function evaluateNpyFiles(
       decoded.info,
       opened.map((o) => o.name),
       what,
+      decoded.contract?.kind === "attached" ? decoded.contract.attached : undefined,
     );
     const N = first.header.dims[0];
     for (const o of opened) {
@@ -262,13 +309,17 @@ export async function evaluateNpyFiles(
     };
     if (plan.kind === "rows") for (const name of plan.outputs) fileOf(name); // refuse before any work
     let ran = false;
+    /** The folders made for the outputs, removed again (when still empty) if the stream fails. */
+    let made: string[] = [];
+    /** Whether the rows check has run on a chunk of two different rows (a model without a verified contract). */
+    let halvesChecked = false;
     try {
       // a model without a verified contract: rows spread over the file, together and one at a time
       // (before the output folder is made: a refused model leaves nothing behind)
       // (up to two chunks' worth of rows, as the first chunk's own check below)
       if (!verified && N >= 2)
-        await probeRowsApart(evaluator, opened, N, Math.min(N, PROBE_ROWS, Math.max(2, 2 * rowsPerChunk)), plan, what);
-      if (plan.kind === "rows" && options.outDir) await makeFolder(options.outDir);
+        await probeRowsApart(evaluator, opened, N, Math.min(N, PROBE_ROWS, Math.max(2, 2 * rowsPerChunk)), 2 * chunkBytes, plan, what);
+      if (plan.kind === "rows" && options.outDir) made = await makeFolder(options.outDir);
       // at least one chunk, so that N = 0 is validated as one pass validates it
       for (let r0 = 0, rows = 0; r0 < N || chunks === 0; r0 += rows) {
         rows = Math.min(chunks === 0 ? firstRows : rowsPerChunk, N - r0);
@@ -287,19 +338,24 @@ export async function evaluateNpyFiles(
         try {
           out = await evaluator.run(feeds);
         } catch (e) {
-          if (e instanceof InputError && N > 0) {
-            // the index in the file, not in the chunk
-            const at = e.at && opened.find((o) => o.name === e.at!.tensor);
-            const message = at
-              ? e.message.replace(`at flat index ${e.at!.flatIndex}`, `at flat index ${e.at!.flatIndex + r0 * at.rowElems}`)
-              : e.message;
-            throw new InputError(`${message} (in rows ${r0}..${r0 + rows - 1} of ${N})`);
+          if ((e instanceof InputError || e instanceof OutputShapeError) && !(e instanceof StreamRefusedError) && N > 0) {
+            // the index in the file, not in the chunk; the dims named are the chunk's
+            const at = e instanceof InputError && e.at ? opened.find((o) => o.name === e.at!.tensor) : undefined;
+            const message =
+              at && e instanceof InputError && e.at
+                ? e.message.replace(`at flat index ${e.at.flatIndex}`, `at flat index ${e.at.flatIndex + r0 * at.rowElems}`)
+                : e.message;
+            throw withSameClass(e, `${message} (in rows ${r0}..${r0 + rows - 1} of ${N})`);
           }
           throw e;
         }
-        if (!verified && chunks === 0 && rows >= 2) {
+        // the first chunk split in two; and while its rows were all equal (halves of equal rows hide a
+        // batch statistic), the next chunk that holds two different rows
+        if (!verified && !halvesChecked && rows >= 2 && (chunks === 0 || rowsDiffer(opened, buffers, rows))) {
+          halvesChecked = chunks > 0 || rowsDiffer(opened, buffers, rows);
           const h = Math.floor(rows / 2);
-          const because = `rows 0..${h - 1} and ${h}..${rows - 1} evaluated apart do not combine into rows 0..${rows - 1}`;
+          const shown = (a: number, b: number) => `${r0 + a}..${r0 + b - 1}`;
+          const because = `rows ${shown(0, h)} and ${shown(h, rows)} evaluated apart do not combine into rows ${shown(0, rows)}`;
           await checkRowsCombine(
             evaluator,
             feeds,
@@ -377,6 +433,8 @@ export async function evaluateNpyFiles(
       // every handle closed and every partial file removed, whichever of them fails; an error already
       // under way is the one reported
       await settleAll([evaluator.release(), ...[...writers.values()].map((w) => w.abort())], ran);
+      // a refused or failed stream leaves no folder it made behind (rmdir: only an empty one goes)
+      if (!ran) for (const d of [...made].reverse()) await rmdir(d).catch(() => undefined);
     }
     // each output in the type one pass gives it (a float16 sum past 65504 is inf there, so here too)
     const typeOf = (name: string) => info.outputs.find((o) => o.name === name)!.dtype as DType;
@@ -464,8 +522,19 @@ async function checkRowsCombine(
   };
   for (const name of names) {
     const w = whole[name];
-    const tol = w.dtype === "float16" ? 2e-3 : 1e-5;
-    const near = (u: number, v: number, scale: number) => agrees(u, v, tol) || Math.abs(u - v) <= 1e-6 + tol * scale;
+    const tol = COMBINE_TOLERANCE[w.dtype];
+    if (tol === undefined) {
+      // integers and booleans exactly (an int64 of 1e9 plus the batch size is no rounding)
+      if (plan.kind === "rows") {
+        if (!sameRowsExactly(w, got, name)) refuse(name);
+      } else {
+        if (w.data.length !== 1 || got.some((g) => g[name].data.length !== 1)) refuse(name);
+        const sum = got.reduce((a, g) => a + BigInt(g[name].data[0] as number | bigint), 0n);
+        if (BigInt(w.data[0] as number | bigint) !== sum) refuse(name);
+      }
+      continue;
+    }
+    const near = (u: number, v: number, scale: number) => agrees(u, v, tol) || Math.abs(u - v) <= tol * (1e-1 + scale);
     if (plan.kind === "rows") {
       // dims first (an output [N, N] has other dims in each part), then the values, read in place
       const inner = w.dims.slice(1).join();
@@ -494,6 +563,29 @@ async function checkRowsCombine(
   }
 }
 
+/**
+ * How far apart rows evaluated together and apart may be, relative, per float output type: rounding
+ * of a kernel blocked otherwise for another batch size (a SIMD body and its scalar tail round
+ * differently), and within the parity contract's 1e-5. A float64 output may hold float32 work (an
+ * onnx-losses sum accumulates float32 losses in float64), so it gets float32's. Other types are
+ * compared exactly.
+ */
+const COMBINE_TOLERANCE: Partial<Record<DType, number>> = { float16: 2e-3, float32: 1e-5, float64: 1e-5 };
+
+/** Do the parts' rows of output `name`, one after the other, equal the whole's, dims and values, exactly? */
+function sameRowsExactly(w: TensorData, got: readonly Record<string, TensorData>[], name: string): boolean {
+  const inner = w.dims.slice(1).join();
+  if (got.some((g) => g[name].dims.slice(1).join() !== inner) || got.reduce((a, g) => a + g[name].data.length, 0) !== w.data.length) {
+    return false;
+  }
+  let i = 0;
+  for (const g of got) {
+    const t = g[name].data;
+    for (let j = 0; j < t.length; j++, i++) if (t[j] !== w.data[i]) return false;
+  }
+  return true;
+}
+
 /** Fill `view` (whole rows) with the file's rows from row `from` on. Throws NpyError for a file that ends early. */
 async function readRows(o: OpenNpy, view: Uint8Array, from: number): Promise<void> {
   let got = 0;
@@ -506,30 +598,57 @@ async function readRows(o: OpenNpy, view: Uint8Array, from: number): Promise<voi
 
 /** How many rows the probe of a model without a verified contract evaluates together and one at a time. */
 export const PROBE_ROWS = 8;
+/** How many rows spread over the file the probe reads at most to find PROBE_ROWS different ones. */
+export const PROBE_CANDIDATES = 64;
 
 /**
- * Before streaming a model onnx-losses did not verify: up to PROBE_ROWS rows spread over the file (the
- * first, the last and evenly between, so that equal neighbouring rows do not hide a batch statistic)
- * evaluated together and one at a time must give the same outputs. Catches a model that mixes rows
- * (a batch mean, a normalisation over the batch, a cumulative sum) whatever the chunk size; a model made
- * to behave otherwise only at batch sizes it is never probed with cannot be caught this way, which is
- * why the README says that streaming such a model takes its rows to be independent.
+ * Before streaming a model onnx-losses did not verify: up to `k` rows spread over the file (the first,
+ * the last and evenly between) evaluated together and one at a time must give the same outputs. Rows
+ * equal to one already taken (a zero-padded file) are passed over for the next of up to
+ * PROBE_CANDIDATES spread rows, reading at most `budget` bytes: equal rows hide a batch statistic.
+ * Catches a model that mixes rows (a batch mean, a normalisation over the batch, a cumulative sum)
+ * whatever the chunk size; a model made to behave otherwise only at batch sizes it is never probed
+ * with cannot be caught this way, which is why the README says that streaming such a model takes its
+ * rows to be independent.
  */
 async function probeRowsApart(
   evaluator: { run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> },
   opened: readonly OpenNpy[],
   N: number,
   k: number,
+  budget: number,
   plan: StreamPlan,
   what: string,
 ): Promise<void> {
-  const index = Array.from({ length: k }, (_, i) => (k === 1 ? 0 : Math.round((i * (N - 1)) / (k - 1))));
-  const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
-  for (const o of opened) {
-    const buffer = new ArrayBuffer(k * o.rowBytes);
-    for (let i = 0; i < k; i++) {
-      await readRows(o, new Uint8Array(buffer, i * o.rowBytes, o.rowBytes), index[i]);
+  const rowBytes = opened.reduce((a, o) => a + o.rowBytes, 0);
+  const m = Math.max(k, Math.min(N, PROBE_CANDIDATES, Math.floor(budget / Math.max(1, rowBytes))));
+  const spread = (n: number) => [...new Set(Array.from({ length: n }, (_, i) => (n === 1 ? 0 : Math.round((i * (N - 1)) / (n - 1)))))];
+  // the k rows first as before (first, last, evenly between), then the other candidates in spread order
+  const first = spread(k);
+  const candidates = [...first, ...spread(m).filter((r) => !first.includes(r))];
+  const taken: { row: number; bytes: Uint8Array[] }[] = [];
+  const equalRows: { row: number; bytes: Uint8Array[] }[] = [];
+  const same = (a: Uint8Array[], b: Uint8Array[]) => a.every((x, i) => Buffer.compare(x, b[i]) === 0);
+  for (const row of candidates) {
+    if (taken.length === k) break;
+    const bytes: Uint8Array[] = [];
+    for (const o of opened) {
+      const b = new Uint8Array(o.rowBytes);
+      await readRows(o, b, row);
+      bytes.push(b);
     }
+    if (taken.some((t) => same(t.bytes, bytes))) {
+      if (equalRows.length < k) equalRows.push({ row, bytes });
+    } else taken.push({ row, bytes });
+  }
+  // fewer different rows than k: equal ones fill up (a model that reads the batch size still shows)
+  while (taken.length < k && equalRows.length) taken.push(equalRows.shift()!);
+  taken.sort((a, b) => a.row - b.row);
+  const index = taken.map((t) => t.row);
+  const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
+  for (const [j, o] of opened.entries()) {
+    const buffer = new ArrayBuffer(k * o.rowBytes);
+    for (const [i, t] of taken.entries()) new Uint8Array(buffer, i * o.rowBytes, o.rowBytes).set(t.bytes[j]);
     feeds[o.name] = {
       dtype: o.header.dtype,
       dims: [k, ...o.header.dims.slice(1)],
@@ -541,8 +660,19 @@ async function probeRowsApart(
   try {
     whole = await evaluator.run(feeds);
   } catch (e) {
-    // an input error in one of these rows: the main loop would name it in its chunk; name it here
-    if (e instanceof InputError) throw new InputError(`${e.message} (in ${rowsShown}, evaluated first to check that rows stay apart)`);
+    // an input error in one of these rows: the main loop would name it in its chunk; name it here,
+    // with the index in the file (probe row i is file row index[i])
+    if (e instanceof InputError || e instanceof OutputShapeError) {
+      const o = e instanceof InputError && e.at ? opened.find((f) => f.name === e.at!.tensor) : undefined;
+      const message =
+        o && e instanceof InputError && e.at
+          ? e.message.replace(
+              `at flat index ${e.at.flatIndex}`,
+              `at flat index ${index[Math.floor(e.at.flatIndex / o.rowElems)] * o.rowElems + (e.at.flatIndex % o.rowElems)}`,
+            )
+          : e.message;
+      throw withSameClass(e, `${message} (in ${rowsShown}, evaluated together first to check that rows stay apart)`);
+    }
     throw e;
   }
   const singles = index.map((_, i) => [i, i + 1] as [number, number]);
@@ -556,6 +686,20 @@ async function probeRowsApart(
     `${rowsShown} evaluated one at a time differ from the same rows together`,
     what,
   );
+}
+
+/** An InputError or OutputShapeError of the same class (and `at`) with another message. */
+function withSameClass(e: InputError | OutputShapeError, message: string): InputError | OutputShapeError {
+  return e instanceof InputError ? new InputError(message, e.at, e.fixedDim) : new OutputShapeError(message);
+}
+
+/** Do the first `rows` rows of every input hold two different rows (row 0 against each other)? */
+function rowsDiffer(opened: readonly OpenNpy[], buffers: readonly ArrayBuffer[], rows: number): boolean {
+  return opened.some((o, i) => {
+    const first = new Uint8Array(buffers[i], 0, o.rowBytes);
+    for (let r = 1; r < rows; r++) if (Buffer.compare(first, new Uint8Array(buffers[i], r * o.rowBytes, o.rowBytes)) !== 0) return true;
+    return false;
+  });
 }
 
 /** Value i of a tensor as a number (float16 decoded). */

@@ -36,26 +36,44 @@ export type StreamPlan =
 const isScalar = (t: TensorInfo) => t.shape.length === 0;
 
 /**
- * The plan for streaming `streamed` inputs (their dim 0) through the model. `what` names the model in
- * the refusal. Throws InputError when the outputs cannot be combined exactly.
+ * An attached loss's target, whose dim 0 is named after the model output's dim 0 (torch.onnx.export
+ * names an output's dims after the output, `logits_dynamic_axes_1`): the model computes that dim from
+ * its inputs' rows, and the evaluator binds the target to the computed output after each run.
  */
-export function planStream(info: ModelInfo, streamed: readonly string[], what = "model"): StreamPlan {
+export interface AttachedRows {
+  target: string;
+  output: string;
+}
+
+/**
+ * The plan for streaming `streamed` inputs (their dim 0) through the model. `what` names the model in
+ * the refusal. With `attached`, the target's dim 0 may be the attached output's dim 0 instead of the
+ * other inputs' (chunks feed it the same rows; the output's rows per chunk are checked as every
+ * per-item output's are). Throws InputError when the outputs cannot be combined exactly.
+ */
+export function planStream(info: ModelInfo, streamed: readonly string[], what = "model", attached?: AttachedRows): StreamPlan {
   const refuse = (why: string): never => {
     throw new StreamRefusedError(what, why);
   };
   const dims = new Set<string>();
+  /** The target's dim 0 where it is the attached output's (and not an input's). */
+  let outputDim: string | undefined;
+  const outputDim0 = attached && info.outputs.find((o) => o.name === attached.output)?.shape[0];
   for (const name of streamed) {
     const t = info.inputs.find((i) => i.name === name);
     if (!t) continue; // an unknown input: validation names it on the first chunk
     const d = t.shape[0];
     if (typeof d !== "string" || d === "?")
       refuse(`input ${name} has dim 0 = ${JSON.stringify(d ?? null)}, not a named (symbolic) dim to split rows along`);
-    dims.add(d as string);
+    if (attached && name === attached.target && d === outputDim0) outputDim = d as string;
+    else dims.add(d as string);
   }
+  if (dims.size === 0 && outputDim !== undefined) dims.add(outputDim);
   if (dims.size !== 1) refuse(`the streamed inputs do not share one symbolic dim 0 (${[...dims].join(", ") || "none"})`);
   const [dim] = dims;
   const outs = info.outputs;
-  if (outs.length > 0 && outs.every((o) => o.shape[0] === dim)) return { kind: "rows", dim, outputs: outs.map((o) => o.name) };
+  const perItem = (o: TensorInfo) => o.shape[0] === dim || (outputDim !== undefined && o.shape[0] === outputDim);
+  if (outs.length > 0 && outs.every(perItem)) return { kind: "rows", dim, outputs: outs.map((o) => o.name) };
   const names = outs.map((o) => o.name).sort();
   if (outs.every(isScalar) && (names.join() === "loss_sum" || names.join() === "loss_sum,weight_sum")) {
     return { kind: "sums", dim, outputs: outs.map((o) => o.name) };

@@ -1,5 +1,6 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { UserError } from "../../errors.js";
 import { createEvaluator } from "../../runtime/node.js";
 import type { TensorInput } from "../../runtime/tensor.js";
 import { UsageError } from "../errors.js";
@@ -39,15 +40,24 @@ export async function demoCommand(io: CliIo, flags: { graphs?: string; samples?:
   const rows = [["graph", "onnxruntime", "PyTorch", "|diff|", "ok"]];
   let failures = 0;
   for (const g of entries) {
-    const sample = samples.find((s) => s.loss === g.name);
+    const index = samples.findIndex((s) => s.loss === g.name);
+    const sample = samples[index];
     if (!sample) throw new UsageError(`demo: no sample batch for ${g.name} in ${samplesFile}`);
     const ev = await createEvaluator(join(graphsDir, g.file));
     const feeds: Record<string, TensorInput> = {};
     for (const [name, t] of Object.entries(sample.inputs)) {
       feeds[name] = { dims: t.dims, data: t.data.map(Number), dtype: t.dtype as TensorInput["dtype"] };
     }
-    const got = Number((await ev.run(feeds)).loss.data[0]);
-    await ev.release();
+    let got: number;
+    try {
+      got = Number((await ev.run(feeds)).loss.data[0]);
+    } catch (e) {
+      // a sample's dims or dtype the graph refuses: the error names the input; say which case it is in
+      if (e instanceof UserError) throw new UsageError(`demo: ${samplesFile}: cases[${index}] (${sample.loss}): ${e.message}`);
+      throw e;
+    } finally {
+      await ev.release();
+    }
     const want = Number(sample.expected.data[0]);
     const diff = Math.abs(got - want);
     const ok = diff <= 1e-5 * Math.max(1, Math.abs(want));
