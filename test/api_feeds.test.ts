@@ -15,7 +15,7 @@ import { encodeModel } from "../src/onnx/codec.js";
 import { buildLoss } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import type { Evaluator } from "../src/runtime/evaluator.js";
-import { tensorNumbers, type TensorInput } from "../src/runtime/tensor.js";
+import { tensorNumbers, type TensorInput } from "../src/tensor/tensor.js";
 import { toFloat16Bits } from "../src/onnx/float16.js";
 import { createEvaluator as createWebEvaluator } from "../src/web.js";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -22,7 +22,7 @@ import { decodeModel, encodeModel, type onnx } from "../src/onnx/codec.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { createEvaluator as createWebEvaluator } from "../src/runtime/web.js";
 import { InputError, OutputShapeError } from "../src/runtime/validate.js";
-import type { TensorInput } from "../src/runtime/tensor.js";
+import type { TensorInput } from "../src/tensor/tensor.js";
 import { FIXTURES, firstMismatch, num, ROOT, type FixtureTensor, runCliIn, type CliRun } from "./helpers.js";
 
 const ATTACH = join(FIXTURES, "attach");
@@ -159,7 +159,7 @@ describe("parity with PyTorch on exported models", () => {
       const want = (lse(x.slice(0, 3)) - 2 + lse(x.slice(3)) - 3) / 2;
       const got =
         dtype === "float16"
-          ? Number((await import("../src/runtime/tensor.js")).fromFloat16Bits((out.loss.data as Uint16Array)[0]))
+          ? Number((await import("../src/tensor/tensor.js")).fromFloat16Bits((out.loss.data as Uint16Array)[0]))
           : values(out.loss)[0];
       expect(Math.abs(got - want)).toBeLessThanOrEqual((dtype === "float16" ? 1e-3 : 1e-12) * want);
     }

@@ -13,7 +13,7 @@ import { readLossModel } from "../src/models/kinds.js";
 import { META } from "../src/model/contract.js";
 import { decodeModel, encodeModel } from "../src/onnx/codec.js";
 import { createEvaluator } from "../src/runtime/node.js";
-import { tensorNumbers } from "../src/runtime/tensor.js";
+import { tensorNumbers } from "../src/tensor/tensor.js";
 import { seededRandom as seeded } from "../src/util/random.js";
 import { firstMismatch } from "./helpers.js";
 import { referenceFor, referenceGradFor } from "./reference.js";

@@ -14,7 +14,7 @@ import { attachLoss } from "../src/losses/attach.js";
 import { linearHeadStep } from "../src/losses/linear_head.js";
 import { decodeModel, encodeModel, type onnx } from "../src/onnx/codec.js";
 import { createEvaluator } from "../src/runtime/node.js";
-import type { TensorInput } from "../src/runtime/tensor.js";
+import type { TensorInput } from "../src/tensor/tensor.js";
 import { referenceFor, referenceGradFor } from "./reference.js";
 
 /** Cases per property: a few dozen in npm test; ONNX_LOSSES_FUZZ_RUNS (npm run test:fuzz) for more. */

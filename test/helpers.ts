@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runCli } from "../src/cli/program.js";
 import { createEvaluator } from "../src/runtime/node.js";
-import type { TensorData, TensorInput } from "../src/runtime/tensor.js";
+import type { TensorData, TensorInput } from "../src/tensor/tensor.js";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const FIXTURES = join(ROOT, "test", "fixtures");

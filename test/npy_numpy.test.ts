@@ -12,7 +12,7 @@ import { afterAll, describe, expect, test } from "@jest/globals";
 import fc from "fast-check";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { DTYPE_NAMES, DTYPES, type DType } from "../src/onnx/dtypes.js";
-import type { TensorData } from "../src/runtime/tensor.js";
+import type { TensorData } from "../src/tensor/tensor.js";
 
 const PYTHON = process.env.PYTHON ?? "/usr/bin/python3";
 const numpyHere = spawnSync(PYTHON, ["-c", "import numpy"], { stdio: "ignore" }).status === 0;

@@ -5,7 +5,7 @@
 import { describe, expect, test } from "@jest/globals";
 import { buildLoss } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
-import { fromFloat16Bits, toFloat16Bits } from "../src/runtime/tensor.js";
+import { fromFloat16Bits, toFloat16Bits } from "../src/tensor/tensor.js";
 import { feedsOf, firstMismatch, fixtureFiles, loadFixtures, num } from "./helpers.js";
 
 const OPSETS = [17, 13, 18, 23];

@@ -12,7 +12,7 @@ import { cast, neg, reduceMean, reduceSum } from "../src/builder/ops/index.js";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
 import { decodeModel, encodeModel } from "../src/onnx/codec.js";
-import { tensorNumbers, type TensorData } from "../src/runtime/tensor.js";
+import { tensorNumbers, type TensorData } from "../src/tensor/tensor.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 import { seededRandom } from "../src/util/random.js";
 import { onePass } from "./helpers.js";

@@ -18,7 +18,7 @@ import { UserError } from "../src/errors.js";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss } from "../src/losses/index.js";
-import { tensorNumbers, type TensorData } from "../src/runtime/tensor.js";
+import { tensorNumbers, type TensorData } from "../src/tensor/tensor.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 import { seededRandom } from "../src/util/random.js";
 import { onePass } from "./helpers.js";
@@ -197,7 +197,9 @@ describe("streaming (generated)", () => {
           }
         },
       ),
-      { numRuns: runs(120) },
+      // one-row chunks of a model that streams, whatever the generator draws (drawn alone, about 1 run
+      // in 100 of 120 cases had none)
+      { numRuns: runs(120), examples: [[0, 5, 3, 1, 0, 1]] },
     );
     // both outcomes, and one-row chunks among the streams
     expect(seen.streamed).toBeGreaterThan(0);

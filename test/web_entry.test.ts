@@ -9,7 +9,7 @@ import { describe, expect, test } from "@jest/globals";
 import { readModel } from "../src/builder/reader.js";
 import { OptionError } from "../src/errors.js";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
-import type { TensorInput } from "../src/runtime/tensor.js";
+import type { TensorInput } from "../src/tensor/tensor.js";
 import { allWasmThreads, configureWasm, createEvaluator, webProviderStatuses } from "../src/runtime/web.js";
 import { feedsOf, firstMismatch, fixtureFiles, loadFixtures, num, ROOT } from "./helpers.js";
 import { moduleGraph } from "./module_graph.js";

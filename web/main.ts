@@ -8,7 +8,7 @@ import {
   CATALOGUE,
   configureWasm,
   createEvaluator,
-  decodeNpy,
+  decodeTensorBytes,
   DEFAULT_OPSET,
   getLoss,
   linearHeadStep,
@@ -136,7 +136,7 @@ async function readFeeds(options: Record<string, unknown>): Promise<Record<strin
   for (const name of ["input", "target"]) {
     const file = $<HTMLInputElement>(`npy-${name}`).files?.[0];
     if (!file) throw new Error(`${name}: expected a .npy file`);
-    feeds[name] = decodeNpy(new Uint8Array(await file.arrayBuffer()), file.name);
+    feeds[name] = decodeTensorBytes(new Uint8Array(await file.arrayBuffer()), file.name);
   }
   return feeds;
 }

@@ -15,7 +15,7 @@ import { buildLoss } from "../../src/losses/index.js";
 import { toFloat16Bits } from "../../src/onnx/float16.js";
 import { nodeProviderStatuses } from "../../src/runtime/node.js";
 import { sessionOptionsFor, type ExecutionProvider } from "../../src/runtime/providers.js";
-import type { TensorData } from "../../src/runtime/tensor.js";
+import type { TensorData } from "../../src/tensor/tensor.js";
 import { floorGraph, naiveSigmoidLoss, naiveSoftmaxLoss, oneNodeLoss } from "./variants.js";
 import { QUICK_WORKLOADS, WORKLOADS, workloadData, type Workload } from "./workloads.js";
 

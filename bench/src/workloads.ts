@@ -1,5 +1,5 @@
 /** The benchmark's workloads: shapes and seeded data, and which losses run on each. */
-import type { TensorData } from "../../src/runtime/tensor.js";
+import type { TensorData } from "../../src/tensor/tensor.js";
 import { seededRandom } from "../../src/util/random.js";
 
 export interface Workload {

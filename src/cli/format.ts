@@ -1,5 +1,5 @@
 /** Text output helpers of the CLI. */
-import { fromFloat16Bits, tensorNumbers, type TensorData } from "../runtime/tensor.js";
+import { fromFloat16Bits, tensorNumbers, type TensorData } from "../tensor/tensor.js";
 import { preview } from "../util/preview.js";
 import { UsageError } from "./errors.js";
 

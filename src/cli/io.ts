@@ -1,4 +1,4 @@
-import { checkExternalFiles, MAX_MODEL_BYTES, readFileBounded } from "../runtime/files.js";
+import { checkExternalFiles, MAX_MODEL_BYTES, readFileBounded } from "../io/read.js";
 import { readLossModel, type LossModel } from "../models/kinds.js";
 import { dirname } from "node:path";
 
@@ -22,7 +22,7 @@ export const processIo: CliIo = {
 /**
  * A file's bytes, the CLI's one whole-file reader: a regular file only (a device, FIFO, socket or
  * folder is refused with one line naming the path), its size checked with fstat before the read, read
- * in bounded pieces (runtime/files.ts). `limit` caps the size (models: MAX_MODEL_BYTES).
+ * in bounded pieces (io/read.ts). `limit` caps the size (models: MAX_MODEL_BYTES).
  */
 export async function readBytes(path: string, options: { limit?: number; what?: string } = {}): Promise<Uint8Array> {
   return readFileBounded(path, { ...options, shown: path });

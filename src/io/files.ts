@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { UserError } from "../errors.js";
 import { npyDescrOf } from "../onnx/dtypes.js";
 import { preview } from "../util/preview.js";
+import { OUTPUT_FORMAT } from "./formats.js";
 
 /** An output whose name or element type cannot be written as DIR/NAME.npy. */
 export class OutputFileError extends UserError {
@@ -86,7 +87,7 @@ export function outputFiles(dir: string, names: readonly string[], what = "model
       );
     }
     keys.set(key, name);
-    files.set(name, join(dir, `${name}.npy`));
+    files.set(name, join(dir, `${name}${OUTPUT_FORMAT.extension}`));
   }
   return files;
 }

@@ -5,9 +5,10 @@
  */
 import { UserError } from "../errors.js";
 import { DTYPE_NAMES, DTYPES, dtypeFromNpy, npyDescrOf, typedArrayOf, type DType } from "../onnx/dtypes.js";
-import type { TensorData } from "../runtime/tensor.js";
-import { sizeOf } from "../runtime/tensor.js";
+import type { TensorData } from "../tensor/tensor.js";
+import { sizeOf } from "../tensor/tensor.js";
 import { preview as show } from "../util/preview.js";
+import type { ByteSource, OpenedTensor, TensorFormat } from "./formats.js";
 
 /** A malformed or unsupported .npy file. */
 export class NpyError extends UserError {
@@ -204,3 +205,41 @@ export function encodeNpy(t: TensorData): Uint8Array {
   out.set(data, 10 + head.length);
   return out;
 }
+
+/**
+ * The .npy format for the tensor-file seam (io/formats.ts): its header read in two bounded reads (the
+ * 12-byte preamble says how long the rest is), rows read by offset from the data's start.
+ */
+export const NPY_FORMAT: TensorFormat = {
+  name: "npy",
+  extension: ".npy",
+  magicLength: MAGIC.length,
+  matches: (head) => MAGIC.every((b, i) => head[i] === b),
+  async open(source: ByteSource, shown: string): Promise<OpenedTensor> {
+    const pre = new Uint8Array(12);
+    const preRead = await source.read(pre, 0);
+    const head = new Uint8Array(npyHeaderBytes(pre.subarray(0, preRead)));
+    const got = await source.read(head, 0);
+    const header = parseNpyHeader(head.subarray(0, got), shown);
+    const rowBytes = sizeOf(header.dims.slice(1)) * DTYPES[header.dtype].bytes;
+    const need = header.dataOffset + sizeOf(header.dims) * DTYPES[header.dtype].bytes;
+    if (source.size < need)
+      throw new NpyError(`${shown}: expected ${need} bytes for ${header.dtype} [${header.dims.join(", ")}], the file has ${source.size}`);
+    return {
+      dtype: header.dtype,
+      dims: header.dims,
+      async readRows(view: Uint8Array, from: number): Promise<void> {
+        const start = header.dataOffset + from * rowBytes;
+        for (let done = 0; done < view.length; ) {
+          const n = await source.read(view.subarray(done), start + done);
+          if (n === 0) throw new NpyError(`${shown}: ended early at row ${from}`);
+          done += n;
+        }
+      },
+    };
+  },
+  decode: decodeNpy,
+  encode: encodeNpy,
+  // the header of an empty array of these dims: the same header bytes, no data
+  header: (dtype, dims) => encodeNpy({ dtype, dims: [...dims], data: new Uint8Array(0) } as unknown as TensorData),
+};

@@ -3,7 +3,7 @@
  * 2 GB): a tensor whose bytes live in another file, named by a location relative to the model's folder,
  * with an offset and a length. This module reads and checks the references themselves (no file system):
  * a location must name a file inside the model's folder, and offset and length must be byte counts.
- * The files are checked against the disk by the Node side (runtime/files.ts).
+ * The files are checked against the disk by the Node side (io/read.ts).
  */
 import { ModelDecodeError, onnx, toNumber } from "./codec.js";
 

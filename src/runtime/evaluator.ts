@@ -9,7 +9,7 @@ import { OnnxRuntimeError, OptionError, UserError } from "../errors.js";
 import { listOptionsOfLength, unknownKeyProblem } from "../util/names.js";
 import type { InputCheck, LossContract } from "../model/contract.js";
 import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
-import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput } from "./tensor.js";
+import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput } from "../tensor/tensor.js";
 import {
   type AttachedShapes,
   checkAttachedShapes,

@@ -10,7 +10,7 @@ import type * as OrtNode from "onnxruntime-node";
 import { MissingRuntimeError, OptionError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import { readLossModel, type LossModel } from "../models/kinds.js";
-import { checkExternalFiles, readModelFile } from "./files.js";
+import { checkExternalFiles, readModelFile } from "../io/read.js";
 import { checkEvaluatorOptions, createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
 import type { ExecutionProvider, ProviderStatus } from "./providers.js";
 import { workerOrt } from "./worker_client.js";

@@ -19,7 +19,7 @@ import {
   type TensorDType,
   type TensorInput,
   type TypedData,
-} from "./tensor.js";
+} from "../tensor/tensor.js";
 
 /** Bad input to an evaluator: the message names the tensor, what was expected and what was received. */
 export class InputError extends UserError {

@@ -15,6 +15,7 @@
  * Any other model cannot be combined exactly and is refused with the reason.
  */
 import type { ModelInfo, TensorInfo } from "../builder/reader.js";
+import { fromFloat16Bits, type TensorData } from "../tensor/tensor.js";
 import { InputError } from "../runtime/validate.js";
 
 /** A model whose outputs cannot be combined over chunks exactly; `reason` says why. */
@@ -96,4 +97,9 @@ export function agrees(a: number, b: number, relTol: number): boolean {
   if (a === b) return true;
   if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
   return Math.abs(a - b) <= relTol * Math.max(Math.abs(a), Math.abs(b));
+}
+
+/** Value i of a tensor as a number (float16 decoded). */
+export function at(t: TensorData, i: number): number {
+  return t.dtype === "float16" ? fromFloat16Bits((t.data as Uint16Array)[i]) : Number(t.data[i]);
 }

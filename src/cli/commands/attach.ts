@@ -2,7 +2,7 @@ import { realpath } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { decodeModel } from "../../onnx/codec.js";
 import { externalRefs } from "../../onnx/external.js";
-import { checkExternalFiles, MAX_MODEL_BYTES } from "../../runtime/files.js";
+import { checkExternalFiles, MAX_MODEL_BYTES } from "../../io/read.js";
 import { AttachError, type AttachedLoss, attachLoss } from "../../losses/attach.js";
 import { canonicalJson } from "../../model/contract.js";
 import { OptionError } from "../../errors.js";

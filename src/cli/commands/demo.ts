@@ -2,7 +2,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../../errors.js";
 import { createEvaluator } from "../../runtime/node.js";
-import type { TensorInput } from "../../runtime/tensor.js";
+import type { TensorInput } from "../../tensor/tensor.js";
 import { UsageError } from "../errors.js";
 import { fmtNum, table } from "../format.js";
 import { readBytes, type CliIo } from "../io.js";

@@ -3,16 +3,17 @@ import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { checkWritableType, makeFolder, outputFiles, writeOutputFile } from "../../io/files.js";
-import { decodeNpy, encodeNpy } from "../../io/npy.js";
+import { decodeTensorBytes, OUTPUT_FORMAT } from "../../io/formats.js";
+import { StreamFileError, tensorFileDims } from "../../io/tensor_files.js";
 import { buildLossForRank } from "../../losses/index.js";
-import { evaluateNpyFiles, npyRank, StreamFileError, type StreamResult } from "../../stream/evaluate_files.js";
+import { evaluateNpyFiles, type StreamResult } from "../../stream/evaluate_files.js";
 import { StreamRefusedError } from "../../stream/plan.js";
 import { createEvaluator, NODE_PROVIDERS } from "../../runtime/node.js";
-import { statPath } from "../../runtime/files.js";
+import { statPath } from "../../io/read.js";
 import { parseProvider, ProviderError } from "../../runtime/providers.js";
 import type { Lowering } from "../../builder/graph.js";
 import type { FloatDType } from "../../onnx/dtypes.js";
-import type { TensorData } from "../../runtime/tensor.js";
+import type { TensorData } from "../../tensor/tensor.js";
 import { UsageError } from "../errors.js";
 import { withGradientFlag } from "./export.js";
 import { describeTensor, MAX_JSON_VALUES, outputsJson } from "../format.js";
@@ -57,7 +58,7 @@ async function resolveModel(
     // inputs are regular files (a pipe cannot be read twice: its header here, its data later)
     let rank: number;
     try {
-      rank = await npyRank(files.input, given.input);
+      rank = (await tensorFileDims(files.input, given.input)).length;
     } catch (e) {
       // in one pass, the bounded reader's line for a file that is not regular, as for every other input
       if (e instanceof StreamFileError && flags.stream !== true && flags.chunkMb === undefined) await readBytes(files.input);
@@ -145,7 +146,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     }
   }
   const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
-  for (const [name, file] of Object.entries(files)) feeds[name] = decodeNpy(await readBytes(file), given[name]);
+  for (const [name, file] of Object.entries(files)) feeds[name] = decodeTensorBytes(await readBytes(file), given[name]);
 
   const evaluator = await createEvaluator(model, { ep, fallback, threads, what, externalDataDir });
   try {
@@ -170,7 +171,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
           Object.entries(outputs).map(([name, t]) => [
             name,
             flags.out && t.data.length > MAX_JSON_VALUES
-              ? { dims: t.dims, file: join(flags.out, `${name}.npy`) }
+              ? { dims: t.dims, file: join(flags.out, `${name}${OUTPUT_FORMAT.extension}`) }
               : { dims: t.dims, data: t },
           ]),
         ),
@@ -180,7 +181,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
       if (flags.out)
         io.out(
           `wrote ${Object.keys(outputs)
-            .map((n) => join(flags.out as string, `${n}.npy`))
+            .map((n) => join(flags.out as string, `${n}${OUTPUT_FORMAT.extension}`))
             .join(", ")}`,
         );
     }
@@ -233,7 +234,7 @@ async function streamEval(
     if (started) bar?.stop();
   }
   if (result.files) {
-    const shown = (name: string) => join(flags.out as string, `${name}.npy`);
+    const shown = (name: string) => join(flags.out as string, `${name}${OUTPUT_FORMAT.extension}`);
     if (flags.json) {
       const json = Object.fromEntries(Object.entries(result.files).map(([name, f]) => [name, { dims: f.dims, file: shown(name) }]));
       io.out(JSON.stringify({ outputs: json }));
@@ -261,7 +262,7 @@ async function writeOutputs(dir: string, outputs: Record<string, TensorData>, wh
   const files = outputFiles(dir, Object.keys(outputs), what);
   for (const [name, t] of Object.entries(outputs)) checkWritableType(name, t.dtype, what);
   await makeFolder(dir);
-  for (const [name, t] of Object.entries(outputs)) await writeOutputFile(files.get(name)!, encodeNpy(t));
+  for (const [name, t] of Object.entries(outputs)) await writeOutputFile(files.get(name)!, OUTPUT_FORMAT.encode(t));
 }
 
 /**

@@ -1,14 +1,14 @@
 /**
- * Write an .npy file whose data arrives in chunks: the header first (the total dims are known), then the
- * data, into `FILE.partial` until it is complete; only then is it renamed to FILE, so a run that fails
- * leaves neither a half-written file nor a lost earlier one.
+ * Write a tensor file (OUTPUT_FORMAT, .npy) whose data arrives in chunks: the header first (the total
+ * dims are known), then the data, into `FILE.partial` until it is complete; only then is it renamed to
+ * FILE, so a run that fails leaves neither a half-written file nor a lost earlier one.
  */
 import { rename, rm, type FileHandle } from "node:fs/promises";
-import { openForWrite, withPath } from "../io/files.js";
-import { encodeNpy } from "../io/npy.js";
-import { sizeOf, type TensorData, type TensorDType } from "../runtime/tensor.js";
+import { sizeOf, type TensorData, type TensorDType } from "../tensor/tensor.js";
+import { openForWrite, withPath } from "./files.js";
+import { OUTPUT_FORMAT, type TensorFormat } from "./formats.js";
 
-export class NpyWriter {
+export class TensorFileWriter {
   private written = 0;
   private closed = false;
 
@@ -19,10 +19,8 @@ export class NpyWriter {
     readonly dims: number[],
   ) {}
 
-  static async create(file: string, dtype: TensorDType, dims: number[]): Promise<NpyWriter> {
-    // the header of an empty array of these dims: same header bytes, no data
-    const empty = { dtype, dims, data: new Uint8Array(0) } as unknown as TensorData;
-    const header = encodeNpy(empty);
+  static async create(file: string, dtype: TensorDType, dims: number[], format: TensorFormat = OUTPUT_FORMAT): Promise<TensorFileWriter> {
+    const header = format.header(dtype, dims);
     // not through a link put at FILE.partial; write errors (a full disk) name the file
     const handle = await openForWrite(`${file}.partial`);
     try {
@@ -32,7 +30,7 @@ export class NpyWriter {
       await rm(`${file}.partial`, { force: true });
       throw withPath(e, file);
     }
-    return new NpyWriter(file, handle, header.length, dims);
+    return new TensorFileWriter(file, handle, header.length, dims);
   }
 
   async append(data: TensorData["data"]): Promise<void> {

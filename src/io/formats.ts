@@ -1,0 +1,71 @@
+/**
+ * The seam for tensor files. A format is one object: the bytes it starts with, how to open it for reads
+ * of whole rows by offset (streaming), how to decode and encode a whole file, and the header written
+ * before rows that arrive in chunks. `eval`, streaming and the page use formats only through this module
+ * (and io/tensor_files.ts, which opens files on disk with it), so a new format is one file exporting a
+ * TensorFormat plus its line in TENSOR_FORMATS: docs/adding-an-input-format.md.
+ *
+ * Pure (no Node module): the web entry decodes with it too.
+ */
+import type { DType } from "../onnx/dtypes.js";
+import type { TensorData, TensorDType } from "../tensor/tensor.js";
+import { NPY_FORMAT } from "./npy.js";
+
+/** Random access to a file's bytes: a FileHandle in Node, a Blob or bytes in memory elsewhere. */
+export interface ByteSource {
+  /** The size in bytes. */
+  readonly size: number;
+  /** Read into `view` from byte `position`; resolves to the bytes read (fewer only at the end). */
+  read(view: Uint8Array, position: number): Promise<number>;
+}
+
+/** A tensor of a file, its header read, ready for reads of whole rows (along dim 0). */
+export interface OpenedTensor {
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  /**
+   * Fill `view`, a whole number of rows, with rows from row `from` on: C order, little-endian, as a
+   * typed array of `dtype` holds them. Throws the format's error for a file that ends early.
+   */
+  readRows(view: Uint8Array, from: number): Promise<void>;
+}
+
+export interface TensorFormat {
+  /** As errors and docs name it: "npy". */
+  readonly name: string;
+  /** The file name extension outputs get: ".npy". */
+  readonly extension: string;
+  /** Do a file's first bytes (at least `magicLength` of them when the file has them) start this format? */
+  matches(head: Uint8Array): boolean;
+  readonly magicLength: number;
+  /** Read the header through `source` (bounded reads) and check the data is all there. `shown` names the file in errors. */
+  open(source: ByteSource, shown: string): Promise<OpenedTensor>;
+  /** A whole file's bytes as a tensor (its data copied into a buffer of its own). */
+  decode(bytes: Uint8Array, shown: string): TensorData;
+  /** A tensor as a whole file's bytes. */
+  encode(t: TensorData): Uint8Array;
+  /** The bytes before the data of a file of `dtype` and `dims` whose rows are written as they come. */
+  header(dtype: TensorDType, dims: readonly number[]): Uint8Array;
+}
+
+/** Every format a tensor file may have, tried in this order by its first bytes. */
+export const TENSOR_FORMATS: readonly TensorFormat[] = [NPY_FORMAT];
+
+/** The format outputs are written in. */
+export const OUTPUT_FORMAT: TensorFormat = NPY_FORMAT;
+
+/** The longest magic of TENSOR_FORMATS: the first bytes read to tell a file's format. */
+export const MAGIC_LENGTH = Math.max(...TENSOR_FORMATS.map((f) => f.magicLength));
+
+/**
+ * The format a file's first bytes start; for bytes that start none, the first format, whose own
+ * error then says what it expected (`expected a .npy file (magic \x93NUMPY), received ...`).
+ */
+export function formatOf(head: Uint8Array): TensorFormat {
+  return TENSOR_FORMATS.find((f) => f.matches(head)) ?? TENSOR_FORMATS[0];
+}
+
+/** A whole tensor file's bytes, in whichever format they are. `shown` names the file in errors. */
+export function decodeTensorBytes(bytes: Uint8Array, shown: string): TensorData {
+  return formatOf(bytes.subarray(0, MAGIC_LENGTH)).decode(bytes, shown);
+}
