@@ -25,7 +25,29 @@ export class MissingRuntimeError extends UserError {
   override name = "MissingRuntimeError";
 }
 
+/**
+ * The words of an error about named options, given the caller's names for them: the API's keys
+ * (`targetInput`), or the command line's flags (`--target-input`). An error that has one says its
+ * message with the API's keys; the CLI words it again with its flags, never by rewriting the text.
+ */
+export type Wording = (name: (key: string) => string) => string;
+
+/** The API's names: the keys themselves. */
+export const API_NAMES = (key: string): string => key;
+
 /** An error in loss options, build options or loss names. */
 export class OptionError extends UserError {
   override name = "OptionError";
+  constructor(
+    message: string,
+    /** For a message that names options: the same message with other names for them. */
+    readonly wording?: Wording,
+  ) {
+    super(message);
+  }
+
+  /** An OptionError whose message names options through `wording` (the API's keys here). */
+  static worded(wording: Wording): OptionError {
+    return new OptionError(wording(API_NAMES), wording);
+  }
 }

@@ -151,7 +151,7 @@ describe("cited repository files exist", () => {
     const up = "..";
     const text = [
       "See [the design](design.md#graph-principles), [the README](../README.md) and [a site](https://onnx.ai/).",
-      "Missing: [gone](missing.md), docs/nothere.md, scripts/nothere.py, test/nothere.ts and CHANGELOG.md.",
+      "Missing: [gone](missing.md), docs/nothere.md, scripts/nothere.py, test/nothere.ts and HISTORY.md.",
       `Outside: ${up}/shared/seed and [up](${up}/${up}/elsewhere.md).`,
       "Skipped: test/fixtures/*.json, web/dist/index.html, `test/reference.ts`.",
       "## A heading: (with) `code`",
@@ -162,7 +162,7 @@ describe("cited repository files exist", () => {
       [2, "docs/nothere.md", "missing"],
       [2, "scripts/nothere.py", "missing"],
       [2, "test/nothere.ts", "missing"],
-      [2, "CHANGELOG.md", "missing"],
+      [2, "HISTORY.md", "missing"],
       [2, "missing.md", "missing"],
       [3, `${up}/${up}/elsewhere.md`, "outside the repository"],
       [6, "#nowhere", "no such heading"],

@@ -175,7 +175,7 @@ describe("a location that leaves the folder, a missing file, a range past the en
     for (const argv of [
       ["inspect", "bad.onnx"],
       ["eval", "bad.onnx", "--input", `x=${join(dir, "x.npy")}`],
-      ["attach", "bad.onnx", "--output", "logits", "--loss", "cross_entropy", "-o", "out.onnx"],
+      ["attach", "bad.onnx", "--model-output", "logits", "--loss", "cross_entropy", "-o", "out.onnx"],
     ]) {
       const r = await cli(d, ...argv);
       expect({ argv, code: r.code, out: r.out }).toEqual({ argv, code: 2, out: "" });
@@ -188,7 +188,7 @@ describe("a location that leaves the folder, a missing file, a range past the en
 describe("attach keeps the references, written where they resolve", () => {
   test("-o into the model's folder: the output references the same data file and evaluates with it", async () => {
     const d = copyOf("A", "attach/same");
-    const r = await cli(d, "attach", "m.onnx", "--output", "logits", "--loss", "cross_entropy", "-o", "m_loss.onnx");
+    const r = await cli(d, "attach", "m.onnx", "--model-output", "logits", "--loss", "cross_entropy", "-o", "m_loss.onnx");
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     const info = readModel(readFileSync(join(d, "m_loss.onnx")));
@@ -204,7 +204,7 @@ describe("attach keeps the references, written where they resolve", () => {
   test("-o into another folder (where the references would not resolve) is refused", async () => {
     const d = copyOf("A", "attach/other");
     mkdirSync(join(d, "sub"));
-    const r = await cli(d, "attach", "m.onnx", "--output", "logits", "--loss", "cross_entropy", "-o", "sub/m_loss.onnx");
+    const r = await cli(d, "attach", "m.onnx", "--model-output", "logits", "--loss", "cross_entropy", "-o", "sub/m_loss.onnx");
     expect(r.code).toBe(2);
     expect(r.err).toBe(
       'onnx-losses: attach: m.onnx keeps initializer "W" in external data ("m.data"), which the written model references by the same location: write -o into the model\'s folder (.), or save the model without external data first\n',

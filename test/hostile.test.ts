@@ -508,7 +508,7 @@ describe("found by the review of attach and linearHeadStep", () => {
     const folder = join(dir, "folder.onnx");
     // a model by its path, as a missing one; an .npy as the command line gave it, as its other errors
     for (const [argv, shown] of [
-      [["attach", "folder.onnx", "--output", "logits", "--loss", "cross_entropy", "-o", "o.onnx"], folder],
+      [["attach", "folder.onnx", "--model-output", "logits", "--loss", "cross_entropy", "-o", "o.onnx"], folder],
       [["inspect", "folder.onnx"], folder],
       [["eval", "folder.onnx", "--input", "x=x.npy"], folder],
       [["eval", "cross_entropy", "--input", "input=folder.onnx", "--input", "target=t.npy"], "folder.onnx"],

@@ -144,7 +144,7 @@ beforeAll(async () => {
 /** The roles a file plays: the model of inspect, attach and eval, or a non-input .npy. */
 const ROLES: [string, string, (f: string) => string[]][] = [
   ["inspect's model", ".onnx", (f) => ["inspect", f]],
-  ["attach's model", ".onnx", (f) => ["attach", f, "--output", "logits", "--loss", "cross_entropy", "-o", "out.onnx"]],
+  ["attach's model", ".onnx", (f) => ["attach", f, "--model-output", "logits", "--loss", "cross_entropy", "-o", "out.onnx"]],
   ["eval's model", ".onnx", (f) => ["eval", f, "--input", "input=x.npy", "--input", "target=t.npy"]],
   ["a target .npy", ".npy", (f) => ["eval", "cross_entropy", "--input", "input=x.npy", "--input", `target=${f}`]],
 ];

@@ -273,7 +273,7 @@ describe("folders that cannot be made, full disks and open-file limits: exit 2 n
 
   test.each([
     ["export", ["export", "cross_entropy", "-o", "/dev/full"]],
-    ["attach", ["attach", "plain.onnx", "--output", "y", "--loss", "binary_cross_entropy_with_logits", "-o", "/dev/full"]],
+    ["attach", ["attach", "plain.onnx", "--model-output", "y", "--loss", "binary_cross_entropy_with_logits", "-o", "/dev/full"]],
   ])("a full disk (%s -o /dev/full)", async (_what, argv) => {
     const r = await cli(dir, ...argv);
     expect([r.code, r.err]).toEqual([2, "onnx-losses: /dev/full: no space left on the device\n"]);
@@ -437,7 +437,7 @@ describe("--options @FILE", () => {
       dir,
       "attach",
       "plain.onnx",
-      "--output",
+      "--model-output",
       "y",
       "--loss",
       "binary_cross_entropy_with_logits",

@@ -16,7 +16,7 @@ import { decodeModel, encodeModel, onnx } from "../onnx/codec.js";
 import { isFloatDType, onnxDataType, type DType, type FloatDType } from "../onnx/dtypes.js";
 import { irVersionForOpset, MAX_OPSET, MIN_OPSET, SUPPORTED_OPSETS } from "../onnx/versions.js";
 import { encodeContract, hasContract, type AttachedTo, type InputCheck } from "../model/contract.js";
-import { OptionError, UserError } from "../errors.js";
+import { API_NAMES, OptionError, UserError, type Wording } from "../errors.js";
 import { getLoss } from "./catalogue.js";
 import { buildLoss } from "./index.js";
 import type { LossGraph } from "./types.js";
@@ -166,6 +166,18 @@ export function attachmentParts(
 /** A name the caller chose that the model already uses, an output it lacks, a model it cannot take. */
 export class AttachError extends UserError {
   override name = "AttachError";
+  constructor(
+    message: string,
+    /** For a message that names attach options: the same message with other names for them (the CLI's flags). */
+    readonly wording?: Wording,
+  ) {
+    super(message);
+  }
+
+  /** An AttachError whose message names options through `wording` (the API's keys here). */
+  static worded(wording: Wording): AttachError {
+    return new AttachError(wording(API_NAMES), wording);
+  }
 }
 
 /** The longest name attachLoss takes for an output, loss or input (a name also becomes file names and node names). */
@@ -197,12 +209,15 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   const nameArg = (key: string, v: unknown, fallback?: string): string => {
     const n = v === undefined ? fallback : v;
     if (typeof n === "string" && n.length > MAX_NAME_LENGTH) {
-      throw new OptionError(
-        `${key}: expected a name of at most ${MAX_NAME_LENGTH} characters, received one of ${n.length} (${JSON.stringify(n.slice(0, 40))}...)`,
+      throw OptionError.worded(
+        (name) =>
+          `${name(key)}: expected a name of at most ${MAX_NAME_LENGTH} characters, received one of ${n.length} (${JSON.stringify(n.slice(0, 40))}...)`,
       );
     }
     if (typeof n !== "string" || n.length === 0)
-      throw new OptionError(`${key}: expected a non-empty name, received ${n === undefined ? "nothing" : JSON.stringify(n)}`);
+      throw OptionError.worded(
+        (name) => `${name(key)}: expected a non-empty name, received ${n === undefined ? "nothing" : JSON.stringify(n)}`,
+      );
     return n;
   };
   const output = nameArg("output", spec.output);
@@ -244,8 +259,9 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   }
   const out = info.outputs.find((t) => t.name === output);
   if (!out)
-    throw new AttachError(
-      `output: expected one of the model's outputs (${info.outputs.map((t) => t.name).join(", ")}), received ${JSON.stringify(output)}`,
+    throw AttachError.worded(
+      (name) =>
+        `${name("output")}: expected one of the model's outputs (${info.outputs.map((t) => t.name).join(", ")}), received ${JSON.stringify(output)}`,
     );
   const outProto = proto.graph?.output?.find((v) => v.name === output);
   if (!outProto?.type?.tensorType?.shape)
@@ -268,8 +284,9 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   const made = ` (the gradient of ${output} is always named ${output}_grad: rename that value of the model, or attach without the gradient)`;
   for (const [key, n] of chosen) {
     if (taken.has(n))
-      throw new AttachError(
-        `${key}: expected a name the model does not use, received ${JSON.stringify(n)}, which the model already has${n === gradName ? made : ""}`,
+      throw AttachError.worded(
+        (name) =>
+          `${name(key)}: expected a name the model does not use, received ${JSON.stringify(n)}, which the model already has${n === gradName ? made : ""}`,
       );
   }
   for (let i = 0; i < chosen.length; i++) {
@@ -277,8 +294,9 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
       // name the one the caller chose (targetInput, lossOutput), not the gradient output
       const [a, b] = chosen[j][1] === gradName ? [chosen[j], chosen[i]] : [chosen[i], chosen[j]];
       if (a[1] === b[1])
-        throw new AttachError(
-          `${b[0]}: expected a name other than ${a[1] === gradName ? `the gradient output's (${output}_grad)` : `${a[0]}'s`}, received ${JSON.stringify(b[1])} for both`,
+        throw AttachError.worded(
+          (name) =>
+            `${name(b[0])}: expected a name other than ${a[1] === gradName ? `the gradient output's (${output}_grad)` : `${name(a[0])}'s`}, received ${JSON.stringify(b[1])} for both`,
         );
     }
   }

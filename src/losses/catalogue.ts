@@ -54,5 +54,5 @@ export function getLoss(name: string): LossDefinition {
     (Object.hasOwn(ALIASES, key) ? ALIASES[key] : undefined) ?? [nearest(key, LOSS_NAMES)].filter((h): h is string => h !== undefined);
   const hint = hints.length ? ` (did you mean ${hints.join(" or ")}?)` : "";
   const shown = JSON.stringify(String(name).length > 60 ? `${String(name).slice(0, 57)}...` : String(name));
-  throw new OptionError(`loss: unknown loss ${shown}${hint}; losses are ${LOSS_NAMES.join(", ")}`);
+  throw OptionError.worded((n) => `${n("loss")}: unknown loss ${shown}${hint}; losses are ${LOSS_NAMES.join(", ")}`);
 }

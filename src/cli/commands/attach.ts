@@ -11,33 +11,38 @@ import { readBytes, type CliIo } from "../io.js";
 import { writeNamedFile } from "../../io/files.js";
 import { readOptionsFlag } from "../parse.js";
 import { withGradientFlag } from "./export.js";
+import { Command, Option } from "@commander-js/extra-typings";
+import { type CliContext, renamedFlag } from "../command.js";
+import { LOSS_NAMES } from "../../losses/index.js";
+import { MAX_OPSET, MIN_OPSET } from "../../onnx/versions.js";
 
+/** What attachCommand takes: the flags, the renamed ones resolved. */
 export interface AttachFlags {
-  output?: string;
+  modelOutput?: string;
   loss?: string;
   options?: string;
   gradient?: boolean;
   targetInput?: string;
   lossOutput?: string;
-  o?: string;
+  out?: string;
 }
 
-/** The API's names of what a message is about, as the command line spells them. */
+/** The API's names of attach options, as the command line spells them. */
 const FLAG_OF: Readonly<Record<string, string>> = {
   targetInput: "--target-input",
   lossOutput: "--loss-output",
-  output: "--output",
+  output: "--model-output",
   loss: "--loss",
 };
 
 /**
- * `onnx-losses attach MODEL.onnx --output NAME --loss L [--options JSON] [--gradient] [--target-input T]
+ * `onnx-losses attach MODEL.onnx --model-output NAME --loss L [--options JSON] [--gradient] [--target-input T]
  * [--loss-output L] -o OUT.onnx`: the model with the loss appended to its output NAME (losses/attach.ts).
  */
 export async function attachCommand(io: CliIo, file: string, flags: AttachFlags): Promise<void> {
-  if (!flags.output) throw new UsageError("attach: expected --output NAME (the model output the loss reads)");
+  if (!flags.modelOutput) throw new UsageError("attach: expected --model-output NAME (the model output the loss reads)");
   if (!flags.loss) throw new UsageError("attach: expected --loss NAME (see onnx-losses list)");
-  if (!flags.o) throw new UsageError("attach: expected -o FILE.onnx (where the model with the loss is written)");
+  if (!flags.out) throw new UsageError("attach: expected -o FILE.onnx (where the model with the loss is written)");
   const options = withGradientFlag((await readOptionsFlag(flags.options, io.cwd)) ?? {}, flags.gradient);
   const path = resolve(io.cwd, file);
   const bytes = await readBytes(path, { limit: MAX_MODEL_BYTES, what: "a .onnx model" });
@@ -46,7 +51,7 @@ export async function attachCommand(io: CliIo, file: string, flags: AttachFlags)
   const refs = externalRefs(decodeModel(bytes, file), file);
   if (refs.length > 0) {
     await checkExternalFiles(refs, dirname(path), file);
-    const outDir = dirname(resolve(io.cwd, flags.o));
+    const outDir = dirname(resolve(io.cwd, flags.out));
     const real = async (d: string) => realpath(d).catch(() => resolve(d));
     if ((await real(outDir)) !== (await real(dirname(path)))) {
       throw new UsageError(
@@ -58,22 +63,37 @@ export async function attachCommand(io: CliIo, file: string, flags: AttachFlags)
   try {
     a = attachLoss(
       bytes,
-      { output: flags.output, loss: flags.loss, options, targetInput: flags.targetInput, lossOutput: flags.lossOutput },
+      { output: flags.modelOutput, loss: flags.loss, options, targetInput: flags.targetInput, lossOutput: flags.lossOutput },
       file,
     );
   } catch (e) {
-    if (e instanceof AttachError || e instanceof OptionError) {
-      // the API's names of the options, wherever the message says them, as flags (targetInput's -> --target-input's)
-      const named = e.message
-        .replace(/^(\w+):/, (m, key: string) => (FLAG_OF[key] ? `${FLAG_OF[key]}:` : m))
-        .replace(/\b(targetInput|lossOutput)'s\b/g, (_m, key: string) => `${FLAG_OF[key]}'s`);
-      if (named !== e.message) throw new UsageError(named);
-    }
+    // a message about attach options, worded with their flags (targetInput's -> --target-input's)
+    if ((e instanceof AttachError || e instanceof OptionError) && e.wording) throw new UsageError(e.wording((key) => FLAG_OF[key] ?? key));
     throw e;
   }
-  await writeNamedFile(resolve(io.cwd, flags.o), a.model);
+  await writeNamedFile(resolve(io.cwd, flags.out), a.model);
   const outs = [a.attached.loss, ...(a.attached.gradient ? [a.attached.gradient] : [])].join(", ");
   io.out(
-    `wrote ${flags.o} (${a.loss} on output ${a.attached.output}, opset ${a.opset}, ${a.dtype}, ${a.model.length} bytes) input ${a.target.name}: ${a.target.dtype} [${a.target.shape.join(", ")}], outputs + ${outs}; options ${canonicalJson(a.options)}`,
+    `wrote ${flags.out} (${a.loss} on output ${a.attached.output}, opset ${a.opset}, ${a.dtype}, ${a.model.length} bytes) input ${a.target.name}: ${a.target.dtype} [${a.target.shape.join(", ")}], outputs + ${outs}; options ${canonicalJson(a.options)}`,
   );
 }
+
+function attachDefinition() {
+  return new Command("attach")
+    .description("append a loss to an output of a .onnx model: a target input, the loss output (with --gradient d loss / d output)")
+    .argument("<model>", `a .onnx model (ai.onnx opset ${MIN_OPSET} to ${MAX_OPSET})`)
+    .option("--model-output <name>", "the model output the loss reads (logits, log-probabilities or probabilities)")
+    .addOption(new Option("--output <name>", "the old spelling of --model-output").hideHelp())
+    .option("--loss <name>", `one of ${LOSS_NAMES.join(", ")}`)
+    .option("--options <json>", "loss options as JSON, or @FILE to read them from FILE (see list); rank defaults to the output's")
+    .option("--gradient", "also output NAME_grad, d loss / d output")
+    .option("--target-input <name>", "the new graph input for the target", "target")
+    .option("--loss-output <name>", "the loss output", "loss")
+    .option("-o, --out <file>", "the .onnx file to write");
+}
+
+export const ATTACH = (ctx: CliContext) =>
+  attachDefinition().action((model, o) => {
+    const modelOutput = renamedFlag(ctx, "attach", { old: "--output", now: "--model-output" }, o.output, o.modelOutput);
+    return attachCommand(ctx.io, model, { ...o, modelOutput });
+  });

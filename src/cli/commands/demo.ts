@@ -7,6 +7,8 @@ import { UsageError } from "../errors.js";
 import { fmtNum, table } from "../format.js";
 import { readBytes, type CliIo } from "../io.js";
 import type { ManifestEntry } from "./export.js";
+import { Command } from "@commander-js/extra-typings";
+import type { CliContext } from "../command.js";
 
 /** The largest --samples file read. */
 const MAX_SAMPLES_BYTES = 256 * 2 ** 20;
@@ -118,3 +120,12 @@ async function readJson(file: string): Promise<unknown> {
     throw new UsageError(`demo: ${file}: expected JSON, could not parse it: ${String((e as Error).message).split("\n")[0]}`);
   }
 }
+
+export const DEMO = (ctx: CliContext) =>
+  new Command("demo")
+    .description("evaluate each graph in graphs/ on a sample batch against PyTorch's golden value")
+    .option("--graphs <dir>", "the graphs directory (default: the package's graphs/)")
+    .option("--samples <file>", "sample batches with PyTorch values (default: test/fixtures/samples.json)")
+    .action(async (o) => {
+      ctx.setCode(await demoCommand(ctx.io, o));
+    });

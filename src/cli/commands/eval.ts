@@ -11,30 +11,20 @@ import { StreamRefusedError } from "../../stream/plan.js";
 import { createEvaluator, NODE_PROVIDERS } from "../../runtime/node.js";
 import { statPath } from "../../io/read.js";
 import { parseProvider, ProviderError } from "../../runtime/providers.js";
-import type { Lowering } from "../../builder/graph.js";
-import type { FloatDType } from "../../onnx/dtypes.js";
 import type { TensorData } from "../../tensor/tensor.js";
 import { UsageError } from "../errors.js";
 import { withGradientFlag } from "./export.js";
 import { describeTensor, MAX_JSON_VALUES, outputsJson } from "../format.js";
 import { readBytes, readModelArg, type CliIo } from "../io.js";
 import { parseIntFlag, parseNamedFile, readOptionsFlag } from "../parse.js";
+import { Command, Option } from "@commander-js/extra-typings";
+import type { CliContext } from "../command.js";
+import { DTYPE_NAMES } from "../../onnx/dtypes.js";
+import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from "../../onnx/versions.js";
+import { DEFAULT_THREADS_TEXT } from "../../runtime/providers.js";
+import { collect } from "../parse.js";
 
-export interface EvalFlags {
-  gradient?: boolean;
-  input?: string[];
-  options?: string;
-  opset?: string;
-  lowering?: Lowering;
-  dtype?: FloatDType;
-  ep?: string;
-  fallback?: string;
-  threads?: string;
-  json?: boolean;
-  out?: string;
-  stream?: boolean;
-  chunkMb?: string;
-}
+export type EvalFlags = ReturnType<ReturnType<typeof evalDefinition>["opts"]>;
 
 /** Inputs larger than this (all files together) are evaluated in chunks. */
 export const STREAM_ABOVE_BYTES = 256 * 2 ** 20;
@@ -279,3 +269,42 @@ catch (e) { console.log(String(e.message).replace(/^execution provider webgpu: /
   const line = r.stdout.trim().split("\n").pop();
   return line || `the WebGPU probe failed (exit ${r.status ?? r.signal})`;
 }
+
+function evalDefinition() {
+  return new Command("eval")
+    .description("evaluate a loss (built for the inputs' rank) or a .onnx file on .npy inputs")
+    .argument("<loss-or-file>", "a loss name or a .onnx file")
+    .option("--input <name=file>", `an input as .npy (${DTYPE_NAMES.join(", ")}; C order); repeat for each`, collect, [] as string[])
+    .option("--options <json>", "loss options as JSON, or @FILE to read them from FILE (loss names only)")
+    .option("--gradient", "also output input_grad, d loss / d input (loss names only; the option gradient: true)")
+    .option("--opset <n>", `ai.onnx opset, ${MIN_OPSET} to ${MAX_OPSET} (loss names only; default ${DEFAULT_OPSET})`)
+    .addOption(
+      new Option("--lowering <form>", "webgpu: every node on the GPU, as onnxruntime-web's WebGPU backend needs (loss names only)").choices(
+        ["none", "webgpu"] as const,
+      ),
+    )
+    .addOption(
+      new Option("--dtype <type>", "float type of the graph (loss names only; inputs are converted to it)").choices([
+        "float32",
+        "float16",
+        "float64",
+      ] as const),
+    )
+    .addOption(
+      new Option(
+        "--ep <provider>",
+        "execution provider (webgpu: the first run compiles the graph's shaders, about a second on a software adapter)",
+      )
+        .choices([...NODE_PROVIDERS])
+        .default("cpu"),
+    )
+    .option("--fallback <list>", "comma-separated providers to try when --ep is unavailable (none by default)")
+    .option("--threads <n>", `intra-op threads (default: ${DEFAULT_THREADS_TEXT})`)
+    .option("--json", 'print {"outputs": {"loss": {"dims": [...], "data": [...]}}} (NaN and inf as null)')
+    .option("-o, --out <dir>", "write each output as DIR/NAME.npy")
+    .option("--stream", `read the inputs in row chunks (automatic above ${STREAM_ABOVE_BYTES / 2 ** 20} MiB)`)
+    .option("--no-stream", "load the inputs whole, however large")
+    .option("--chunk-mb <n>", "MiB of input rows per chunk when streaming (default 64)");
+}
+
+export const EVAL = (ctx: CliContext) => evalDefinition().action((target, o) => evalCommand(ctx.io, target, o));

@@ -4,6 +4,8 @@ import type { LossContract } from "../../model/contract.js";
 import { inspectLines } from "../../models/kinds.js";
 import { splitChecks } from "../../runtime/validate.js";
 import { readModelArg, type CliIo } from "../io.js";
+import { Command } from "@commander-js/extra-typings";
+import type { CliContext } from "../command.js";
 
 /**
  * `onnx-losses inspect FILE.onnx [--dot] [--json]`: opset, inputs and outputs with shapes, nodes, and
@@ -112,3 +114,11 @@ export function toDot(m: ModelInfo): string {
   lines.push("}");
   return lines.join("\n");
 }
+
+export const INSPECT = (ctx: CliContext) =>
+  new Command("inspect")
+    .description("opset, inputs and outputs with shapes, nodes of a .onnx file")
+    .argument("<file>", "a .onnx file")
+    .option("--dot", "print Graphviz DOT instead")
+    .option("--json", "print the decoded model as JSON")
+    .action((file, o) => inspectCommand(ctx.io, file, o));

@@ -1,6 +1,8 @@
 import { CATALOGUE, getLoss, type LossDefinition } from "../../losses/index.js";
 import { table } from "../format.js";
 import type { CliIo } from "../io.js";
+import { Command } from "@commander-js/extra-typings";
+import type { CliContext } from "../command.js";
 
 /** `onnx-losses list [loss] [--json]`: every loss (or one, with each option explained) and its defaults. */
 export function listCommand(io: CliIo, loss: string | undefined, opts: { json?: boolean; markdown?: boolean }): void {
@@ -59,3 +61,11 @@ export function markdownTable(defs: readonly LossDefinition[]): string {
     "\n",
   );
 }
+
+export const LIST = (ctx: CliContext) =>
+  new Command("list")
+    .description("every loss with its options and defaults (one loss: each option explained)")
+    .argument("[loss]", "show one loss in detail")
+    .option("--json", "machine-readable")
+    .option("--markdown", "the loss table as Markdown (the README's table is this output)")
+    .action((loss, o) => listCommand(ctx.io, loss, o));
