@@ -1,0 +1,119 @@
+/**
+ * A loss's graph and its I/O: a graph of its own or the host graph it is built into (attach, the
+ * training step), its declared inputs, and finishLoss, which reduces, names the outputs and the gradient.
+ */
+import { Graph, type Dim, type Value } from "../../builder/graph.js";
+import type { DType } from "../../onnx/dtypes.js";
+import { cast, div, equal, where } from "../../builder/ops/index.js";
+import { OptionError, type Reduction } from "../options.js";
+import type { BuildContext, BuiltParts, InputCheck, TensorSpec } from "../types.js";
+import { reduceItems, itemCount, accurateSum, chunkedSum } from "./reductions.js";
+
+/** Host graphs a loss is being built into (BuildContext.host), with the values bound to the loss's input names. */
+const HOSTED = new WeakMap<Graph, Readonly<Record<string, Value>>>();
+
+/**
+ * The graph a loss's build appends to: a fresh Graph named `name` with the context's options, or the
+ * host graph of `ctx.host` (then declareInput returns the bound values and finishLoss declares no outputs).
+ */
+export function lossGraph(name: string, ctx: BuildContext): Graph {
+  if (!ctx.host) return new Graph(name, ctx);
+  const g = ctx.host.graph;
+  if (ctx.outputs !== "loss") throw new Error(`${name}: expected outputs "loss" in a host graph, received ${JSON.stringify(ctx.outputs)}`);
+  if (g.opset !== ctx.opset || g.lowering !== ctx.lowering || g.ioFloatType !== ctx.dtype) {
+    throw new Error(
+      `${name}: expected a host graph built with the loss's opset, lowering and dtype, received graph ${g.name} (opset ${g.opset}, lowering ${g.lowering}, dtype ${g.ioFloatType})`,
+    );
+  }
+  HOSTED.set(g, ctx.host.bind);
+  return g;
+}
+
+/**
+ * Declare a graph input and record its spec (name, dtype, shape, meaning) in `specs`. A float input
+ * (`"float"`) takes the graph's input float type and is cast to the type the math runs in. In a host
+ * graph (see {@link lossGraph}) a name bound there is not declared: the bound value is returned.
+ */
+export function declareInput(g: Graph, specs: TensorSpec[], name: string, dtype: DType | "float", shape: Dim[], doc: string): Value {
+  const declared = dtype === "float" ? g.ioFloatType : dtype;
+  specs.push({ name, dtype: declared, shape, doc });
+  const bound = HOSTED.get(g)?.[name];
+  if (bound) {
+    const want = dtype === "float" ? g.floatType : dtype;
+    if (bound.dtype !== want)
+      throw new Error(`${g.name}: input ${name}: expected a bound value of dtype ${want}, received ${bound.dtype} (${bound.name})`);
+    return bound;
+  }
+  const v = g.input(name, declared, shape);
+  return dtype === "float" ? cast(v, g.floatType) : v;
+}
+
+/**
+ * Reduce the per-item losses (see {@link reduceItems}), declare the output `loss` and return the parts
+ * buildLoss wraps. `items` are the per-item dims, the output's shape for reduction "none".
+ */
+export function finishLoss(
+  g: Graph,
+  inputs: TensorSpec[],
+  perItem: Value,
+  o: {
+    outputs: "loss" | "parts";
+    reduction: Reduction;
+    denominator?: Value;
+    items: Dim[];
+    checks?: InputCheck[];
+    doc: string;
+    /** d (sum of the per-item losses) / d input, in the float type: output as `input_grad`, scaled as the reduction scales. */
+    gradient?: Value;
+    /**
+     * The sum of the per-item losses, already taken (by {@link chunkedSum}), in the accumulate type: then
+     * `perItem` is only counted (a mean of elementwise losses divides by the element count).
+     */
+    total?: Value;
+  },
+): BuiltParts {
+  const base = { graph: g, inputs, checks: o.checks ?? [], doc: o.doc };
+  if (o.gradient && o.outputs === "parts")
+    throw new OptionError('gradient: expected outputs "loss" (the gradient is of the loss), received outputs "parts"');
+  if (o.outputs === "parts") {
+    const rank = o.items.length;
+    const acc = g.accumulateType;
+    g.output(o.total ?? accurateSum(perItem, rank), "loss_sum", []);
+    const count = o.denominator ? accurateSum(o.denominator, rank) : itemCount(perItem);
+    g.output(count, "weight_sum", []);
+    return {
+      ...base,
+      outputs: [
+        { name: "loss_sum", dtype: acc, shape: [], doc: "sum of the weighted per-item losses" },
+        { name: "weight_sum", dtype: acc, shape: [], doc: 'what "mean" divides by' },
+      ],
+    };
+  }
+  const shape = o.reduction === "none" ? o.items : [];
+  const reduced = reduceItems(perItem, o.reduction, o.items.length, o.denominator, o.total);
+  let grad: Value | undefined;
+  if (o.gradient) {
+    // "none": the gradient of the sum of the items (PyTorch's backward(ones_like(loss))); "mean": / weight_sum
+    // (a mean over no weight: every item's gradient is 0, and so is the mean's, as in PyTorch, not 0 / 0)
+    grad = o.gradient;
+    if (reduced.weights) {
+      const w = cast(reduced.weights, g.floatType);
+      grad = div(grad, where(equal(w, 0), 1, w, g.floatType));
+    }
+  }
+  // built into a host graph: the host decides what becomes an output
+  if (HOSTED.has(g)) return { ...base, outputs: [], values: { loss: reduced.value, inputGrad: grad } };
+  g.output(reduced.value, "loss", shape);
+  const outputs: TensorSpec[] = [{ name: "loss", dtype: g.ioFloatType, shape, doc: "the loss" }];
+  if (grad) {
+    const input = inputs.find((i) => i.name === "input")!;
+    g.output(cast(grad, g.ioFloatType), "input_grad", input.shape);
+    outputs.push({
+      name: "input_grad",
+      dtype: g.ioFloatType,
+      shape: input.shape,
+      doc: "d loss / d input (for reduction none: of the sum of the items)",
+    });
+  }
+  return { ...base, outputs };
+}
