@@ -15,6 +15,7 @@ import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 import { ROOT, runCliIn, type CliRun } from "./helpers.js";
+import { OptionError } from "../src/errors.js";
 import { readLossModel } from "../src/models/kinds.js";
 import { canonicalJson, CONTRACT_VERSION, decodeContract, META, ModelContractError } from "../src/model/contract.js";
 import { decodeModel, encodeModel } from "../src/onnx/codec.js";
@@ -330,12 +331,36 @@ describe("issue 17's defects: one kind per model, the version carried, no unknow
         {},
         'evaluateNpyFiles source: expected a model\'s bytes (Uint8Array) or { loss, options?, opset?, lowering?, dtype? }, received "cross_entropy"',
       ],
-      [bytes, { input: 3 }, "evaluateNpyFiles files: input: expected a path, received number"],
+      [bytes, { input: 3 }, "evaluateNpyFiles files: input: expected a path, received 3"],
       [bytes, null, "evaluateNpyFiles files: expected an object of input name to .npy path, received null"],
+      [
+        bytes.buffer,
+        {},
+        "evaluateNpyFiles source: expected a model's bytes (Uint8Array) or { loss, options?, opset?, lowering?, dtype? }, received an ArrayBuffer (pass new Uint8Array(buffer))",
+      ],
+      [
+        { loss: "cross_entropy", options: new Map() },
+        {},
+        "evaluateNpyFiles source: options: expected an object of loss options, received a Map",
+      ],
+      [bytes, new Map([["input", "x.npy"]]), "evaluateNpyFiles files: expected an object of input name to .npy path, received a Map"],
     ];
     for (const [source, files, message] of cases) {
       await expect(evaluateNpyFiles(source as never, files as never)).rejects.toThrow(message);
     }
+    // the stream's own options, by value (NaN rows per chunk, a callback that is not one, a folder of 5)
+    const o = "evaluateNpyFiles options";
+    const options: [Record<string, unknown>, string][] = [
+      [{ chunkBytes: Number.NaN }, `${o}: chunkBytes: expected an integer >= 1 (bytes of input rows per chunk), received NaN`],
+      [{ chunkBytes: "64" }, `${o}: chunkBytes: expected an integer >= 1 (bytes of input rows per chunk), received "64"`],
+      [{ chunkBytes: 0 }, `${o}: chunkBytes: expected an integer >= 1 (bytes of input rows per chunk), received 0`],
+      [{ onProgress: 5 }, `${o}: onProgress: expected a function (rowsDone, rowsTotal), received 5`],
+      [{ outDir: 5 }, `${o}: outDir: expected a path, received 5`],
+      [{ noneOutput: "" }, `${o}: noneOutput: expected a path, received ""`],
+      [{ shownAs: 5 }, `${o}: shownAs: expected an object of input name to the name errors give its file, received 5`],
+    ];
+    for (const [given, message] of options)
+      await expect(evaluateNpyFiles(bytes, {}, given as never)).rejects.toThrow(new OptionError(message));
   });
 
   test("attachLoss refuses unknown options, naming the nearest (the step's in train.test.ts)", () => {

@@ -543,3 +543,23 @@ describe("found by the review of attach and linearHeadStep", () => {
     expect(r.err.split("\n")).toHaveLength(2);
   });
 });
+
+describe("found by the third attack on issue 16", () => {
+  test("a node with an attribute given twice is refused when read (verification read the last, onnxruntime refuses the node)", async () => {
+    const { decodeModel, encodeModel } = await import("../src/onnx/codec.js");
+    const { readLossModel } = await import("../src/models/kinds.js");
+    const m = decodeModel(buildLoss("cross_entropy").model);
+    const node = m.graph!.node!.find((n) => n.opType === "LogSoftmax")!;
+    node.attribute = [{ name: "axis", type: 2, i: 0 }, ...(node.attribute ?? [])];
+    const bytes = encodeModel(m);
+    expect(() => readLossModel(bytes, "dup.onnx")).toThrow(
+      `dup.onnx: node ${JSON.stringify(node.name ?? "")} (LogSoftmax): attribute "axis" appears twice; ONNX gives each attribute once`,
+    );
+    writeFileSync(join(dir, "dup.onnx"), bytes);
+    const r = await cli("inspect", "dup.onnx");
+    expect([r.code, r.err]).toEqual([
+      2,
+      `onnx-losses: dup.onnx: node ${JSON.stringify(node.name ?? "")} (LogSoftmax): attribute "axis" appears twice; ONNX gives each attribute once\n`,
+    ]);
+  });
+});

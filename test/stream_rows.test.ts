@@ -342,6 +342,108 @@ describe("the rows check, third look (issue 16): exact integers, equal rows, the
   });
 });
 
+describe("the rows check, fourth look (issue 16): inner dims, narrow integer sums, equal rows per input", () => {
+  /** y = x[:, :K] where K = 2 + (the chunk's max of column 0 > 3): rows of another length in some chunks. */
+  function varyingWidth(outputs: string[]): Uint8Array {
+    const g = new Graph("varying", { opset: 17 });
+    const x = g.input("x", "float32", ["N", 3]);
+    const col0 = g.node("Slice", [x, g.constant([0], "int64"), g.constant([1], "int64"), g.constant([1], "int64")]);
+    const big = g.node("Cast", [g.node("Greater", [g.node("ReduceMax", [col0], { keepdims: 0 }), g.constant(3, "float32")])], { to: 7 });
+    const k = g.node("Add", [g.node("Reshape", [big, g.constant([1], "int64")]), g.constant([2], "int64")]);
+    const y = g.node("Slice", [x, g.constant([0], "int64"), k, g.constant([1], "int64")]);
+    for (const name of outputs) g.output(name === "y" ? y : neg(x), name, ["N", name === "y" ? "K" : 3]);
+    return g.toModel();
+  }
+  const x = Float32Array.from({ length: 12 * 3 }, (_, i) => (i === 27 ? 5 : Math.sin(i))); // row 9 holds 5 in column 0
+  writeFileSync(join(dir, "vx.npy"), encodeNpy({ dtype: "float32", dims: [12, 3], data: x }));
+
+  test("an output whose inner dims change between chunks is refused (it streamed shifted rows, exit 0), and no file or folder is left", async () => {
+    for (const outputs of [["y"], ["a", "y"]]) {
+      const outDir = join(dir, "vary-out", "deeper");
+      // one-row chunks (the first of two rows): [1, 2], but [1, 3] for row 9; the probe's rows 0 and 11 see no 5
+      await expect(
+        evaluateNpyFiles(varyingWidth(outputs), { x: join(dir, "vx.npy") }, { chunkBytes: 12, outDir, what: "v.onnx" }),
+      ).rejects.toThrow(refusal("v.onnx", "its output y has rows of [3] in rows 9..9 and of [2] before, so it is not per item along N"));
+      expect(readdirSync(dir)).not.toContain("vary-out");
+    }
+  });
+
+  test("a uint8 sum streams to one pass's value, wrapped as uint8; a bool 'sum' is refused", async () => {
+    // loss_sum = Cast(ReduceSum(t), uint8): the sum wraps past 255 in one pass as chunk by chunk
+    const summed = (to: number) =>
+      encodeModel({
+        irVersion: 8,
+        opsetImport: [{ domain: "", version: 17 }],
+        graph: {
+          name: "narrow",
+          node: [
+            { opType: "ReduceSum", input: ["t"], output: ["s"], attribute: [{ name: "keepdims", type: 2, i: 0 }] },
+            { opType: "Cast", input: ["s"], output: ["loss_sum"], attribute: [{ name: "to", type: 2, i: to }] },
+          ],
+          input: [{ name: "t", type: { tensorType: { elemType: 7, shape: { dim: [{ dimParam: "N" }] } } } }],
+          output: [{ name: "loss_sum", type: { tensorType: { elemType: to, shape: { dim: [] } } } }],
+        },
+      });
+    const g = { toModel: () => summed(2) };
+    const v = BigInt64Array.from({ length: 40 }, (_, i) => BigInt(3 + i * 7));
+    writeFileSync(join(dir, "u8t.npy"), encodeNpy({ dtype: "int64", dims: [40], data: v }));
+    const one = await onePass(g.toModel(), { t: { dtype: "int64", dims: [40], data: v } });
+    const r = await evaluateNpyFiles(g.toModel(), { t: join(dir, "u8t.npy") }, { chunkBytes: 7 * 8 });
+    expect(r.chunks).toBe(6);
+    expect([r.outputs.loss_sum.dtype, Array.from(r.outputs.loss_sum.data as Uint8Array)]).toEqual([
+      "uint8",
+      Array.from(one.loss_sum.data as Uint8Array),
+    ]);
+    expect(Number(one.loss_sum.data[0])).toBe(Number(v.reduce((a, b) => a + b, 0n) % 256n));
+    const b = { toModel: () => summed(9) };
+    await expect(evaluateNpyFiles(b.toModel(), { t: join(dir, "u8t.npy") }, { chunkBytes: 7 * 8, what: "b.onnx" })).rejects.toThrow(
+      refusal("b.onnx", "its output loss_sum is bool, which chunks' values do not add up to"),
+    );
+  });
+
+  test("rows equal in x but not in the target do not count as different for x: the chunk where x differs is checked", async () => {
+    // y = x - mean(x over the batch), t passed through; x zero but in rows 5000..5019, t all different
+    const g = new Graph("centre_x", { opset: 17 });
+    const xi = g.input("x", "float32", ["N", C]);
+    const ti = g.input("t", "int64", ["N"]);
+    g.output(g.node("Sub", [xi, g.node("ReduceMean", [xi], { axes: [0], keepdims: 1 })]), "y", ["N", C]);
+    g.output(g.node("Identity", [ti]), "u", ["N"]);
+    const n = 10000;
+    const xs = new Float32Array(n * C);
+    for (let r = 5000; r < 5020; r++) for (let j = 0; j < C; j++) xs[r * C + j] = Math.cos(r + j) * 3;
+    writeFileSync(join(dir, "ex.npy"), encodeNpy({ dtype: "float32", dims: [n, C], data: xs }));
+    writeFileSync(
+      join(dir, "et.npy"),
+      encodeNpy({ dtype: "int64", dims: [n], data: BigInt64Array.from({ length: n }, (_, i) => BigInt(i)) }),
+    );
+    const per = C * 4 + 8;
+    await expect(
+      evaluateNpyFiles(
+        g.toModel(),
+        { x: join(dir, "ex.npy"), t: join(dir, "et.npy") },
+        { chunkBytes: 100 * per, outDir: join(dir, "ex-out"), what: "cx.onnx" },
+      ),
+    ).rejects.toThrow(
+      refusal(
+        "cx.onnx",
+        "its output y is not per item along N: rows 5000..5049 and 5050..5099 evaluated apart do not combine into rows 5000..5099",
+      ),
+    );
+  });
+
+  test("an attached loss whose model output has no name for dim 0: the refusal says to name it", async () => {
+    const g = new Graph("unnamed", { opset: 17 });
+    g.output(neg(g.input("x", "float32", ["N", C])), "logits", ["?", C]);
+    const model = attachLoss(g.toModel(), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model;
+    await expect(evaluateNpyFiles(model, files, { outDir: join(dir, "unnamed-out"), what: "u.onnx" })).rejects.toThrow(
+      refusal(
+        "u.onnx",
+        "the model's output logits has no name for its dim 0, so neither has the target input attach made from it: name that dim in the model (torch.onnx.export's dynamic_axes) and attach again",
+      ),
+    );
+  });
+});
+
 describe("a chunk holds at least one row: a larger row is refused with the flag that raises the chunk size", () => {
   test("library and CLI", async () => {
     const wide = 2 ** 18; // 1 MiB of float32 per row, input and target: 2 MiB

@@ -108,9 +108,27 @@ export function describeModel(m: onnx.ModelProto, what?: string): ModelInfo {
       domain: n.domain ?? "",
       inputs: [...(n.input ?? [])],
       outputs: [...(n.output ?? [])],
-      attributes: Object.fromEntries((n.attribute ?? []).map((a) => [a.name ?? "", attrValue(a)])),
+      attributes: attributesOf(n, what ?? "onnx model"),
     })),
   };
+}
+
+/**
+ * A node's attributes by name. A name given twice is refused (ONNX forbids it; read as an object, the
+ * last would hide the first from verification, while onnxruntime refuses the node only at load).
+ */
+function attributesOf(n: onnx.NodeProto.$Properties, what: string): ModelInfo["nodes"][number]["attributes"] {
+  const seen = new Set<string>();
+  for (const a of n.attribute ?? []) {
+    const name = a.name ?? "";
+    if (seen.has(name)) {
+      throw new ModelDecodeError(
+        `${what}: node ${JSON.stringify(n.name ?? "")} (${n.opType ?? ""}): attribute ${JSON.stringify(name)} appears twice; ONNX gives each attribute once`,
+      );
+    }
+    seen.add(name);
+  }
+  return Object.fromEntries((n.attribute ?? []).map((a) => [a.name ?? "", attrValue(a)]));
 }
 
 function valueInfo(v: onnx.ValueInfoProto.$Properties): TensorInfo {

@@ -48,7 +48,17 @@ export class TensorFileWriter {
     this.written += data.length;
   }
 
+  /** Finish and commit: close() for a file written alone. */
   async close(): Promise<void> {
+    await this.finish();
+    await this.commit();
+  }
+
+  /**
+   * Close the data, checking that it holds the values the header promises; the file stays
+   * FILE.partial until commit(), so that several outputs appear together or not at all.
+   */
+  async finish(): Promise<void> {
     const want = sizeOf(this.dims);
     this.closed = true;
     try {
@@ -61,18 +71,27 @@ export class TensorFileWriter {
       await rm(`${this.file}.partial`, { force: true }); // never a file whose header promises more than it holds
       throw new Error(`${this.file}: wrote ${this.written} values, expected ${want}`);
     }
+  }
+
+  /** Rename a finished FILE.partial to FILE. */
+  async commit(): Promise<void> {
     try {
       await rename(`${this.file}.partial`, this.file);
     } catch (e) {
       throw withPath(e, this.file);
     }
+    this.committed = true;
   }
+
+  private committed = false;
 
   /** Close and delete a file that was not completed (after an error). */
   async abort(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.handle.close();
+    if (this.committed) return;
+    if (!this.closed) {
+      this.closed = true;
+      await this.handle.close();
+    }
     await rm(`${this.file}.partial`, { force: true });
   }
 }

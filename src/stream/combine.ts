@@ -68,8 +68,10 @@ function rowsCombiner(plan: Extract<StreamPlan, { kind: "rows" }>, info: ModelIn
   for (const name of plan.outputs) fileOf(name);
   const writers = new Map<string, TensorFileWriter>();
   const types = new Map<string, string>();
+  /** Each output's dims after the first, as the first chunk gave them. */
+  const inners = new Map<string, string>();
   return {
-    async add(out, _r0, rows) {
+    async add(out, r0, rows) {
       for (const name of plan.outputs) {
         const t = out[name];
         if (t.dims[0] !== rows)
@@ -77,8 +79,18 @@ function rowsCombiner(plan: Extract<StreamPlan, { kind: "rows" }>, info: ModelIn
             what,
             `its output ${name} has ${t.dims[0] ?? "no"} rows for a chunk of ${rows}, so it is not per item along ${plan.dim}`,
           );
+        // every chunk's rows of one shape: an output whose inner dims change between chunks would
+        // fill the file with rows of another length, each later row shifted
+        const inner = inners.get(name);
+        if (inner !== undefined && inner !== t.dims.slice(1).join()) {
+          throw new StreamRefusedError(
+            what,
+            `its output ${name} has rows of [${t.dims.slice(1).join(", ")}] in rows ${r0}..${r0 + rows - 1} and of [${inner.split(",").join(", ")}] before, so it is not per item along ${plan.dim}`,
+          );
+        }
         let w = writers.get(name);
         if (!w) {
+          inners.set(name, t.dims.slice(1).join());
           checkWritableType(name, t.dtype, what);
           w = await TensorFileWriter.create(fileOf(name), t.dtype, [N, ...t.dims.slice(1)], OUTPUT_FORMAT);
           writers.set(name, w);
@@ -89,10 +101,12 @@ function rowsCombiner(plan: Extract<StreamPlan, { kind: "rows" }>, info: ModelIn
     },
     async finish(chunks) {
       const written: Record<string, { file: string; dtype: string; dims: number[] }> = {};
+      // every file complete before any is renamed into place: the outputs appear together or not at all
       for (const [name, w] of writers) {
-        await w.close();
+        await w.finish();
         written[name] = { file: fileOf(name), dtype: types.get(name)!, dims: w.dims };
       }
+      for (const w of writers.values()) await w.commit();
       writers.clear();
       const first = Object.values(written)[0];
       return { outputs: {}, chunks, rows: N, written: { file: first.file, dims: first.dims }, files: written };
@@ -119,9 +133,9 @@ function sumsCombiner(plan: Extract<StreamPlan, { kind: "sums" }>, info: ModelIn
         if (t.data.length !== 1)
           throw new StreamRefusedError(what, `its output ${name} has ${t.data.length} values [${t.dims.join(", ")}], not one sum`);
         if (!shapes.has(name)) shapes.set(name, { dtype: t.dtype, dims: [...t.dims] });
-        if (t.dtype === "int64" || t.dtype === "int32")
-          intTotals.set(name, (intTotals.get(name) ?? 0n) + BigInt(t.data[0] as number | bigint));
-        else totals.set(name, (totals.get(name) ?? 0) + at(t, 0));
+        if (t.dtype in INTEGER_TYPES) intTotals.set(name, (intTotals.get(name) ?? 0n) + BigInt(t.data[0] as number | bigint));
+        else if (t.dtype.startsWith("float")) totals.set(name, (totals.get(name) ?? 0) + at(t, 0));
+        else throw new StreamRefusedError(what, `its output ${name} is ${t.dtype}, which chunks' values do not add up to`);
       }
     },
     async finish(chunks) {
@@ -129,13 +143,10 @@ function sumsCombiner(plan: Extract<StreamPlan, { kind: "sums" }>, info: ModelIn
       const outputs: Record<string, TensorData> = {};
       for (const name of plan.outputs) {
         const { dtype, dims } = shapes.get(name) ?? { dtype: typeOf(info, name), dims: [] };
-        const int = intTotals.get(name);
-        outputs[name] =
-          dtype === "int64"
-            ? { dtype, dims, data: BigInt64Array.of(BigInt.asIntN(64, int ?? 0n)) }
-            : dtype === "int32"
-              ? { dtype, dims, data: Int32Array.of(Number(BigInt.asIntN(32, int ?? 0n))) }
-              : { ...scalarTensor(dtype, totals.get(name) ?? 0), dims };
+        const int = INTEGER_TYPES[dtype];
+        outputs[name] = int
+          ? { dtype, dims, data: int(intTotals.get(name) ?? 0n) }
+          : { ...scalarTensor(dtype, totals.get(name) ?? 0), dims };
       }
       return { outputs, chunks, rows: N };
     },
@@ -173,6 +184,21 @@ function ratioCombiner(plan: Extract<StreamPlan, { kind: "ratio" }>, info: Model
     async abort() {},
   };
 }
+
+/**
+ * The integer types a sum may have, each with its one value wrapped as the type wraps it: one pass sums
+ * (or casts its sum) in the type, so the sum of the chunks' values, taken modulo the type, is the same.
+ */
+const INTEGER_TYPES: Partial<Record<string, (v: bigint) => TensorData["data"]>> = {
+  int64: (v) => BigInt64Array.of(BigInt.asIntN(64, v)),
+  uint64: (v) => BigUint64Array.of(BigInt.asUintN(64, v)) as unknown as TensorData["data"],
+  int32: (v) => Int32Array.of(Number(BigInt.asIntN(32, v))),
+  uint32: (v) => Uint32Array.of(Number(BigInt.asUintN(32, v))) as unknown as TensorData["data"],
+  int16: (v) => Int16Array.of(Number(BigInt.asIntN(16, v))) as unknown as TensorData["data"],
+  uint16: (v) => Uint16Array.of(Number(BigInt.asUintN(16, v))) as unknown as TensorData["data"],
+  int8: (v) => Int8Array.of(Number(BigInt.asIntN(8, v))) as unknown as TensorData["data"],
+  uint8: (v) => Uint8Array.of(Number(BigInt.asUintN(8, v))),
+};
 
 /** A scalar of a float type (other types as float64). */
 function scalarTensor(dtype: DType, v: number): TensorData {

@@ -22,7 +22,7 @@ import { fmtDims, type TensorData } from "../tensor/tensor.js";
 import { unknownKeyProblem } from "../util/names.js";
 import { type Combiner, combinerFor, type StreamResult } from "./combine.js";
 import { planStream, StreamRefusedError } from "./plan.js";
-import { checkRowsCombine, PROBE_ROWS, probeRowsApart, rowsDiffer, type StreamInput, withSameClass } from "./probe.js";
+import { checkRowsCombine, inputsWithDifferentRows, PROBE_ROWS, probeRowsApart, type StreamInput, withSameClass } from "./probe.js";
 
 export type { StreamResult } from "./combine.js";
 export { PROBE_CANDIDATES, PROBE_ROWS } from "./probe.js";
@@ -67,12 +67,14 @@ const sourceKeysComplete: [MissingSourceKeys] extends [never] ? true : MissingSo
 void sourceKeysComplete;
 
 /** The source and files arguments of evaluateNpyFiles, as a caller without types may pass them. Throws OptionError. */
-function checkSourceAndFiles(source: unknown, files: unknown): void {
+function checkSourceAndFiles(source: unknown, files: unknown, options: StreamOptions): void {
   const what = "evaluateNpyFiles source";
   const form = "a model's bytes (Uint8Array) or { loss, options?, opset?, lowering?, dtype? }";
   if (source instanceof Uint8Array) {
     // fall through to the files
-  } else if (source === null || typeof source !== "object" || Array.isArray(source) || ArrayBuffer.isView(source)) {
+  } else if (source instanceof ArrayBuffer) {
+    throw new OptionError(`${what}: expected ${form}, received an ArrayBuffer (pass new Uint8Array(buffer))`);
+  } else if (!isPlainObject(source)) {
     throw new OptionError(`${what}: expected ${form}, received ${describeValue(source)}`);
   } else {
     const s = source as Record<string, unknown>;
@@ -82,14 +84,39 @@ function checkSourceAndFiles(source: unknown, files: unknown): void {
     if (problem) throw new OptionError(problem);
     if (typeof s.loss !== "string")
       throw new OptionError(`${what}: loss: expected a catalogue loss name, received ${describeValue(s.loss)}`);
-    if (s.options !== undefined && (s.options === null || typeof s.options !== "object" || Array.isArray(s.options)))
+    if (s.options !== undefined && !isPlainObject(s.options))
       throw new OptionError(`${what}: options: expected an object of loss options, received ${describeValue(s.options)}`);
   }
-  if (files === null || typeof files !== "object" || Array.isArray(files))
+  if (!isPlainObject(files))
     throw new OptionError(`evaluateNpyFiles files: expected an object of input name to .npy path, received ${describeValue(files)}`);
   for (const [name, file] of Object.entries(files))
     if (typeof file !== "string")
       throw new OptionError(`evaluateNpyFiles files: ${name}: expected a path, received ${describeValue(file)}`);
+  const o = "evaluateNpyFiles options";
+  const { chunkBytes, onProgress, outDir, noneOutput, shownAs } = options;
+  if (chunkBytes !== undefined && !(Number.isSafeInteger(chunkBytes) && chunkBytes >= 1))
+    throw new OptionError(
+      `${o}: chunkBytes: expected an integer >= 1 (bytes of input rows per chunk), received ${describeValue(chunkBytes)}`,
+    );
+  if (onProgress !== undefined && typeof onProgress !== "function")
+    throw new OptionError(`${o}: onProgress: expected a function (rowsDone, rowsTotal), received ${describeValue(onProgress)}`);
+  for (const [key, v] of [
+    ["outDir", outDir],
+    ["noneOutput", noneOutput],
+  ] as const)
+    if (v !== undefined && (typeof v !== "string" || v.length === 0))
+      throw new OptionError(`${o}: ${key}: expected a path, received ${describeValue(v)}`);
+  if (shownAs !== undefined && (!isPlainObject(shownAs) || Object.values(shownAs).some((v) => typeof v !== "string")))
+    throw new OptionError(
+      `${o}: shownAs: expected an object of input name to the name errors give its file, received ${describeValue(shownAs)}`,
+    );
+}
+
+/** An object literal (or one without a prototype): not an array, a Map, a Date or a typed array. */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== "object") return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
 /** How a value is named in an error. */
@@ -97,6 +124,9 @@ function describeValue(v: unknown): string {
   if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return "an array";
   if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  if (typeof v === "number") return String(v);
+  if (typeof v === "object" && Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null)
+    return `a ${(v as object).constructor?.name ?? "object"}`;
   return typeof v === "string" ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v) : typeof v;
 }
 
@@ -129,7 +159,7 @@ export async function evaluateNpyFiles(
   options: StreamOptions = {},
 ): Promise<StreamResult> {
   checkEvaluatorOptions(options, "evaluateNpyFiles options", STREAM_OPTION_KEYS);
-  checkSourceAndFiles(source, files);
+  checkSourceAndFiles(source, files, options);
   const opened: StreamInput[] = [];
   let done = false;
   try {
@@ -208,8 +238,8 @@ export async function evaluateNpyFiles(
     let ran = false;
     /** The folders made for the outputs, removed again (when still empty) if the stream fails. */
     let made: string[] = [];
-    /** Whether the rows check has run on a chunk of two different rows (a model without a verified contract). */
-    let halvesChecked = false;
+    /** For each input: has the rows check run on a chunk where two of its rows differ (a model without a verified contract)? */
+    const differed = opened.map(() => false);
     try {
       // per-item outputs' files named and refused before any work
       combiner = combinerFor(plan, info, N, { outDir: options.outDir, noneOutput: options.noneOutput }, what);
@@ -243,10 +273,12 @@ export async function evaluateNpyFiles(
           }
           throw e;
         }
-        // the first chunk split in two; and while its rows were all equal (halves of equal rows hide a
-        // batch statistic), the next chunk that holds two different rows
-        if (!verified && !halvesChecked && rows >= 2 && (chunks === 0 || rowsDiffer(opened, buffers, rows))) {
-          halvesChecked = chunks > 0 || rowsDiffer(opened, buffers, rows);
+        // the first chunk split in two; and while an input's rows were all equal in the chunks checked
+        // (halves of equal rows hide a batch statistic over it), the next chunk where two of them differ
+        const differ =
+          !verified && rows >= 2 && (chunks === 0 || !differed.every(Boolean)) ? inputsWithDifferentRows(opened, buffers, rows) : undefined;
+        if (differ && (chunks === 0 || differ.some((d, i) => d && !differed[i]))) {
+          for (const [i, d] of differ.entries()) if (d) differed[i] = true;
           const h = Math.floor(rows / 2);
           const shown = (a: number, b: number) => `${r0 + a}..${r0 + b - 1}`;
           const because = `rows ${shown(0, h)} and ${shown(h, rows)} evaluated apart do not combine into rows ${shown(0, rows)}`;

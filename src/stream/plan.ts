@@ -64,6 +64,10 @@ export function planStream(info: ModelInfo, streamed: readonly string[], what = 
     const t = info.inputs.find((i) => i.name === name);
     if (!t) continue; // an unknown input: validation names it on the first chunk
     const d = t.shape[0];
+    if (attached && name === attached.target && d === "?")
+      refuse(
+        `the model's output ${attached.output} has no name for its dim 0, so neither has the target input attach made from it: name that dim in the model (torch.onnx.export's dynamic_axes) and attach again`,
+      );
     if (typeof d !== "string" || d === "?")
       refuse(`input ${name} has dim 0 = ${JSON.stringify(d ?? null)}, not a named (symbolic) dim to split rows along`);
     if (attached && name === attached.target && d === outputDim0) outputDim = d as string;
@@ -77,6 +81,9 @@ export function planStream(info: ModelInfo, streamed: readonly string[], what = 
   if (outs.length > 0 && outs.every(perItem)) return { kind: "rows", dim, outputs: outs.map((o) => o.name) };
   const names = outs.map((o) => o.name).sort();
   if (outs.every(isScalar) && (names.join() === "loss_sum" || names.join() === "loss_sum,weight_sum")) {
+    // floats add up, integers add up modulo their type; nothing else is a sum over chunks
+    const other = outs.find((o) => !o.dtype.startsWith("float") && !(o.dtype in INTEGER_BITS));
+    if (other) refuse(`its output ${other.name} is ${other.dtype}, which chunks' values do not add up to`);
     return { kind: "sums", dim, outputs: outs.map((o) => o.name) };
   }
   if (outs.length === 1 && isScalar(outs[0])) {
@@ -102,4 +109,23 @@ export function agrees(a: number, b: number, relTol: number): boolean {
 /** Value i of a tensor as a number (float16 decoded). */
 export function at(t: TensorData, i: number): number {
   return t.dtype === "float16" ? fromFloat16Bits((t.data as Uint16Array)[i]) : Number(t.data[i]);
+}
+
+/** Integer types by their bits and signedness: a value of the type is a sum taken modulo 2^bits. */
+const INTEGER_BITS: Readonly<Record<string, [number, boolean]>> = {
+  int8: [8, true],
+  uint8: [8, false],
+  int16: [16, true],
+  uint16: [16, false],
+  int32: [32, true],
+  uint32: [32, false],
+  int64: [64, true],
+  uint64: [64, false],
+};
+
+/** `v` as an integer of `dtype` holds it (wrapped); `v` itself for a type that is not an integer. */
+export function wrapInteger(dtype: string, v: bigint): bigint {
+  const t = INTEGER_BITS[dtype];
+  if (!t) return v;
+  return t[1] ? BigInt.asIntN(t[0], v) : BigInt.asUintN(t[0], v);
 }

@@ -8,7 +8,7 @@ import type { TensorFile } from "../io/tensor_files.js";
 import { type DType, typedArrayOf } from "../onnx/dtypes.js";
 import { InputError, OutputShapeError } from "../runtime/validate.js";
 import type { TensorData } from "../tensor/tensor.js";
-import { agrees, at, type StreamPlan, StreamRefusedError } from "./plan.js";
+import { agrees, at, type StreamPlan, StreamRefusedError, wrapInteger } from "./plan.js";
 
 /** A streamed input: a tensor file open for row reads, and the graph input it feeds. */
 export type StreamInput = TensorFile & { readonly name: string };
@@ -59,7 +59,11 @@ export async function checkRowsCombine(
         if (!sameRowsExactly(w, got, name)) refuse(name);
       } else {
         if (w.data.length !== 1 || got.some((g) => g[name].data.length !== 1)) refuse(name);
-        const sum = got.reduce((a, g) => a + BigInt(g[name].data[0] as number | bigint), 0n);
+        // the parts' sum wrapped as the type wraps (a uint8 sum of 300 is 44 in one pass too)
+        const sum = wrapInteger(
+          w.dtype,
+          got.reduce((a, g) => a + BigInt(g[name].data[0] as number | bigint), 0n),
+        );
         if (BigInt(w.data[0] as number | bigint) !== sum) refuse(name);
       }
       continue;
@@ -124,12 +128,12 @@ export const PROBE_CANDIDATES = 64;
 /**
  * Before streaming a model onnx-losses did not verify: up to `k` rows spread over the file (the first,
  * the last and evenly between) evaluated together and one at a time must give the same outputs. Rows
- * equal to one already taken (a zero-padded file) are passed over for the next of up to
- * PROBE_CANDIDATES spread rows, reading at most `budget` bytes: equal rows hide a batch statistic.
- * Catches a model that mixes rows (a batch mean, a normalisation over the batch, a cumulative sum)
- * whatever the chunk size; a model made to behave otherwise only at batch sizes it is never probed
- * with cannot be caught this way, which is why the README says that streaming such a model takes its
- * rows to be independent.
+ * equal in some input to a row already taken (a zero-padded file) are passed over for the next of up to
+ * PROBE_CANDIDATES spread rows (candidates of at most `budget` bytes, read at most three times): equal
+ * rows hide a batch statistic. Catches a model that mixes rows (a batch mean, a normalisation over the
+ * batch, a cumulative sum) whatever the chunk size; a model that mixes rows only in some batches (larger
+ * than it is probed with, or holding values the probed rows do not) cannot be caught this way, which is
+ * why the README says that streaming such a model takes its rows to be independent.
  */
 export async function probeRowsApart(
   evaluator: Runner,
@@ -147,22 +151,29 @@ export async function probeRowsApart(
   const first = spread(k);
   const candidates = [...first, ...spread(m).filter((r) => !first.includes(r))];
   const taken: { row: number; bytes: Uint8Array[] }[] = [];
-  const equalRows: { row: number; bytes: Uint8Array[] }[] = [];
-  const same = (a: Uint8Array[], b: Uint8Array[]) => a.every((x, i) => Buffer.compare(x, b[i]) === 0);
-  for (const row of candidates) {
-    if (taken.length === k) break;
+  const read = async (row: number) => {
     const bytes: Uint8Array[] = [];
     for (const o of opened) {
       const b = new Uint8Array(o.rowBytes);
       await o.readRows(b, row);
       bytes.push(b);
     }
-    if (taken.some((t) => same(t.bytes, bytes))) {
-      if (equalRows.length < k) equalRows.push({ row, bytes });
-    } else taken.push({ row, bytes });
+    return bytes;
+  };
+  /** For each input: is this row of it unlike that input's row in every row taken? */
+  const newIn = (bytes: Uint8Array[]) => bytes.map((b, j) => taken.every((t) => !Buffer.from(t.bytes[j]).equals(b)));
+  // rows new in every input first, then rows new in some input (a row of the same x but another
+  // target would not show a statistic over x), then equal rows to fill up (a model that reads the
+  // batch size still shows): each pass reads the candidates again rather than holding them
+  const passes: ((fresh: boolean[]) => boolean)[] = [(f) => f.every(Boolean), (f) => f.some(Boolean), () => true];
+  for (const take of passes) {
+    for (const row of candidates) {
+      if (taken.length === k) break;
+      if (taken.some((t) => t.row === row)) continue;
+      const bytes = await read(row);
+      if (take(newIn(bytes))) taken.push({ row, bytes });
+    }
   }
-  // fewer different rows than k: equal ones fill up (a model that reads the batch size still shows)
-  while (taken.length < k && equalRows.length) taken.push(equalRows.shift()!);
   taken.sort((a, b) => a.row - b.row);
   const index = taken.map((t) => t.row);
   const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
@@ -213,11 +224,14 @@ export function withSameClass(e: InputError | OutputShapeError, message: string)
   return e instanceof InputError ? new InputError(message, e.at, e.fixedDim) : new OutputShapeError(message);
 }
 
-/** Do the first `rows` rows of every input hold two different rows (row 0 against each other)? */
-export function rowsDiffer(opened: readonly StreamInput[], buffers: readonly ArrayBuffer[], rows: number): boolean {
-  return opened.some((o, i) => {
-    const first = new Uint8Array(buffers[i], 0, o.rowBytes);
-    for (let r = 1; r < rows; r++) if (Buffer.compare(first, new Uint8Array(buffers[i], r * o.rowBytes, o.rowBytes)) !== 0) return true;
-    return false;
+/**
+ * For each input: do the first `rows` rows of its chunk hold two different rows? One compare each: the
+ * rows are all equal exactly when the rows after the first equal the rows before the last.
+ */
+export function inputsWithDifferentRows(opened: readonly StreamInput[], buffers: readonly ArrayBuffer[], rows: number): boolean[] {
+  return opened.map((o, i) => {
+    if (rows < 2) return false;
+    const all = Buffer.from(buffers[i], 0, rows * o.rowBytes);
+    return !all.subarray(o.rowBytes).equals(all.subarray(0, (rows - 1) * o.rowBytes));
   });
 }
