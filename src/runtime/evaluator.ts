@@ -179,6 +179,17 @@ export async function createOrtEvaluator(
             sessionOptionsFor(ep, options.threads, options.spinning),
           )
       : undefined;
+    // small runs of a small model on one thread, when the caller did not choose the threads: waking a
+    // second one costs more than it saves there (measured in ONE_THREAD_BELOW's note)
+    const oneThread =
+      // (not in a worker, which holds one session)
+      ep === "cpu" &&
+      !options.worker &&
+      options.threads === undefined &&
+      (options.maxThreads ?? 1) > 1 &&
+      model.length <= ONE_THREAD_MODEL_BYTES
+        ? () => ort.InferenceSession.create(model, sessionOptionsFor(ep, 1, options.spinning, options.externalDataDir))
+        : undefined;
     return new OrtEvaluator(
       ort,
       session,
@@ -191,6 +202,7 @@ export async function createOrtEvaluator(
       options.skipValidation ?? false,
       what,
       modelPart,
+      oneThread,
     );
   }
   // The CPU providers run every standard op: a model they cannot load is the model's problem, not the provider's.
@@ -200,6 +212,26 @@ export async function createOrtEvaluator(
     `execution provider ${options.ep}: session creation failed (${failures.map((f) => `${f.ep}: ${f.message}`).join("; ")})`,
   );
 }
+
+/**
+ * Runs whose inputs hold fewer elements than this (all together) go to a one-thread session when the
+ * caller left `threads` to onnxruntime, per loss (a model of no catalogue loss: cross_entropy's).
+ * Measured on a 2-core AMD EPYC VM with the evaluator's session options (threads do not spin), one
+ * thread against two, interleaved medians in us: cross_entropy 64 x 10 55/82, 512 x 200 109/144,
+ * 1024 x 500 326/270; softmax focal 512 x 200 126/165, 1024 x 500 359/319; BCE with logits 1024 x 500
+ * (input and target) 1579/1996, 4096 x 1000 13788/12152; sigmoid focal 1024 x 1000 7120/7055; nll_loss
+ * one thread at every size to 4096 x 1000 (123/192).
+ */
+export const ONE_THREAD_BELOW: Readonly<Record<string, number>> = {
+  cross_entropy: 2 ** 18,
+  softmax_focal_loss: 2 ** 18,
+  nll_loss: 2 ** 23,
+  binary_cross_entropy: 2 ** 21,
+  binary_cross_entropy_with_logits: 2 ** 21,
+  sigmoid_focal_loss: 2 ** 21,
+};
+/** Models up to this size get the one-thread session too (a loss graph; an attached model's weights would be held twice). */
+export const ONE_THREAD_MODEL_BYTES = 2 ** 20;
 
 /**
  * The IR versions onnxruntime 1.30 loads (measured: 0 to 13; a model outside them failed in session
@@ -221,6 +253,8 @@ class OrtEvaluator implements Evaluator {
     private readonly skipValidation: boolean,
     private readonly what: string,
     private readonly modelPart?: () => Promise<OrtSession>,
+    /** A one-thread session of the same model, made on the first small run (see ONE_THREAD_BELOW). */
+    private oneThread?: () => Promise<OrtSession>,
   ) {
     this.split = splitChecks(checks, inputs, outputs);
     const c = contract?.kind === "attached" ? contract : undefined;
@@ -239,22 +273,47 @@ class OrtEvaluator implements Evaluator {
   /** The checks run on the feeds, and those run on the feeds and outputs of a run (an attached loss's). */
   private readonly split: { before: InputCheck[]; after: InputCheck[] };
 
-  run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>> {
-    if (this.released) {
-      return Promise.reject(new UserError(`${this.what}: this evaluator was released; create another one to run again`));
+  async run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>> {
+    if (this.released) throw new UserError(`${this.what}: this evaluator was released; create another one to run again`);
+    // release() waits for the runs in flight (a session ended under a run would fail it): a count, and
+    // one waiter when it falls to 0 (a promise per run cost ~10 us at small sizes)
+    this.running++;
+    try {
+      return await this.runOnce(feeds);
+    } finally {
+      if (--this.running === 0 && this.idle) {
+        this.idle();
+        this.idle = undefined;
+      }
     }
-    // release() waits for the runs in flight: a session ended under a run would fail it
-    const p = this.runOnce(feeds);
-    const settled = p.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.inFlight.add(settled);
-    void settled.then(() => this.inFlight.delete(settled));
-    return p;
   }
 
-  private readonly inFlight = new Set<Promise<void>>();
+  /**
+   * The session for these feeds: the one-thread one for a small run (made on the first; if that fails,
+   * the main one from then on), as a promise only while it is being made.
+   */
+  private sessionFor(feeds: Record<string, TensorData>): OrtSession | Promise<OrtSession> {
+    if (!this.oneThread) return this.session;
+    let elements = 0;
+    for (const name in feeds) elements += feeds[name].data.length;
+    if (elements >= (ONE_THREAD_BELOW[this.loss?.name ?? ""] ?? ONE_THREAD_BELOW.cross_entropy)) return this.session;
+    if (this.smallSession) return this.smallSession;
+    this.small ??= this.oneThread().then(
+      (s) => (this.smallSession = s),
+      () => {
+        this.oneThread = undefined;
+        return this.session;
+      },
+    );
+    return this.small;
+  }
+
+  private small?: Promise<OrtSession>;
+  private smallSession?: OrtSession;
+
+  /** Runs in flight, and what release() waits on while there are any. */
+  private running = 0;
+  private idle?: () => void;
 
   private async runOnce(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>> {
     let valid: Record<string, TensorData>;
@@ -272,8 +331,14 @@ class OrtEvaluator implements Evaluator {
       }
     }
     let result: Record<string, OrtTensor>;
+    // the session is called before run() returns, as before there were two: a worker's copies the feeds
+    // then, so its caller may change them once run() returns (only the one-thread session, never in a
+    // worker, is ever waited for)
+    const chosen = this.sessionFor(valid);
     try {
-      result = await this.session.run(ortFeeds, { logSeverityLevel: 4 });
+      result = await (chosen instanceof Promise
+        ? chosen.then((c) => c.run(ortFeeds, { logSeverityLevel: 4 }))
+        : chosen.run(ortFeeds, { logSeverityLevel: 4 }));
     } catch (e) {
       const failed = new OnnxRuntimeError(`${this.what}: onnxruntime failed to run the model: ${firstLine(e)}`);
       // a target of other dims than the output's can also make the loss's nodes fail (a gradient's
@@ -339,11 +404,20 @@ class OrtEvaluator implements Evaluator {
 
   /** End the session once the runs in flight have ended (later runs are refused); a second call is a no-op. */
   release(): Promise<void> {
-    this.released ??= Promise.all([...this.inFlight]).then(() => {
+    if (this.released) return this.released;
+    const drained = this.running === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.idle = resolve));
+    this.released = drained.then(() => {
       const part = this.partSession;
       this.partSession = undefined;
+      const small = this.small;
+      this.small = undefined;
+      this.smallSession = undefined;
       return Promise.all([
         this.session.release(),
+        small?.then(
+          (s) => (s === this.session ? undefined : s.release()),
+          () => undefined,
+        ),
         part?.then(
           (p) => p.release(),
           () => undefined,
