@@ -43,7 +43,7 @@ export interface EvaluatorOptions {
   ep?: ExecutionProvider;
   /** Providers to try, in order, when `ep` is unavailable or fails to start. Empty by default: no silent fallback. */
   fallback?: readonly ExecutionProvider[];
-  /** Intra-op threads (default: onnxruntime's, one per physical core: see DEFAULT_THREADS_TEXT). Node only: the browser entry refuses it (its wasm threads are set by configureWasm). */
+  /** Intra-op threads (default: onnxruntime's, one per physical core: see DEFAULT_THREADS_TEXT; one for small runs of a model of up to 1 MiB, see ONE_THREAD_BELOW). Node only: the browser entry refuses it (its wasm threads are set by configureWasm). */
   threads?: number;
   /** Let intra-op threads spin after a run (default false: they would steal the cores from what runs next). Node only, as `threads`. */
   spinning?: boolean;
@@ -331,14 +331,14 @@ class OrtEvaluator implements Evaluator {
       }
     }
     let result: Record<string, OrtTensor>;
-    // the session is called before run() returns, as before there were two: a worker's copies the feeds
+    // no run options: the session's log severity (sessionOptionsFor) already keeps onnxruntime's log
+    // off stderr, and run options cost ~10 us a run at small sizes (a native RunOptions each time).
+    // The session is called before run() returns, as before there were two: a worker's copies the feeds
     // then, so its caller may change them once run() returns (only the one-thread session, never in a
     // worker, is ever waited for)
     const chosen = this.sessionFor(valid);
     try {
-      result = await (chosen instanceof Promise
-        ? chosen.then((c) => c.run(ortFeeds, { logSeverityLevel: 4 }))
-        : chosen.run(ortFeeds, { logSeverityLevel: 4 }));
+      result = await (chosen instanceof Promise ? chosen.then((c) => c.run(ortFeeds)) : chosen.run(ortFeeds));
     } catch (e) {
       const failed = new OnnxRuntimeError(`${this.what}: onnxruntime failed to run the model: ${firstLine(e)}`);
       // a target of other dims than the output's can also make the loss's nodes fail (a gradient's
