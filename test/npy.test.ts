@@ -47,6 +47,33 @@ describe(".npy", () => {
     expect(() => npy(f)).toThrow(message);
   });
 
+  test("names what it received instead: a zip (.pt, .npz), a pickle, HDF5, safetensors, with how to save .npy; and an .npy given as a model", async () => {
+    const save = "; save each tensor with numpy.save (a torch tensor: np.save(path, t.detach().cpu().numpy()))";
+    const header = new TextEncoder().encode('{"x":{}}');
+    const safetensors = new Uint8Array(8 + header.length);
+    new DataView(safetensors.buffer).setBigUint64(0, BigInt(header.length), true);
+    safetensors.set(header, 8);
+    const cases: [Uint8Array, string][] = [
+      [
+        Uint8Array.of(0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0, 0, 0, 0, 0),
+        "a zip archive (a PyTorch .pt or .pth from torch.save, or a NumPy .npz)",
+      ],
+      [Uint8Array.of(0x80, 0x02, 0x63, 0x5f, 0, 0, 0, 0, 0, 0, 0, 0), "a Python pickle (torch.save's legacy format, or pickle.dump)"],
+      [Uint8Array.of(0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0), "an HDF5 file (a Keras .h5)"],
+      [safetensors, "a safetensors file"],
+    ];
+    for (const [bytes, what] of cases) {
+      expect(() => decodeNpy(bytes, "batch")).toThrow(
+        new NpyError(`batch: expected a .npy file (magic \\x93NUMPY), received ${what}${save}`),
+      );
+    }
+    const { decodeModel } = await import("../src/onnx/codec.js");
+    const npyBytes = new Uint8Array(readFileSync(join(FIXTURES, "npy", "logits_f32.npy")));
+    expect(() => decodeModel(npyBytes, "logits.npy")).toThrow(
+      "logits.npy: expected an ONNX model (ModelProto bytes), received a .npy file",
+    );
+  });
+
   test("refuses other bytes and truncated data", () => {
     expect(() => decodeNpy(new TextEncoder().encode("hello world"), "x.npy")).toThrow(
       "x.npy: expected a .npy file (magic \\x93NUMPY), received other bytes",

@@ -8,6 +8,7 @@ import { DTYPE_NAMES, DTYPES, dtypeFromNpy, npyDescrOf, typedArrayOf, type DType
 import type { TensorData } from "../tensor/tensor.js";
 import { sizeOf } from "../tensor/tensor.js";
 import { preview as show } from "../util/preview.js";
+import { knownFormat } from "../util/sniff.js";
 import type { ByteSource, OpenedTensor, TensorFormat } from "./formats.js";
 
 /** A malformed or unsupported .npy file. */
@@ -119,7 +120,10 @@ function parseHeaderDict(text: string, what: string): { descr?: unknown; fortran
 /** The magic, version and header length of .npy bytes: where the header dict starts and how long it is. */
 function preamble(bytes: Uint8Array, what: string): { major: number; start: number; headerLen: number } {
   if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) {
-    throw new NpyError(`${what}: expected a .npy file (magic \\x93NUMPY), received other bytes`);
+    const known = knownFormat(bytes);
+    // a tensor saved another way: how to save it as .npy
+    const hint = known ? "; save each tensor with numpy.save (a torch tensor: np.save(path, t.detach().cpu().numpy()))" : "";
+    throw new NpyError(`${what}: expected a .npy file (magic \\x93NUMPY), received ${known ?? "other bytes"}${hint}`);
   }
   const major = bytes[6];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
