@@ -11,7 +11,7 @@ import { TensorFileWriter } from "../io/tensor_writer.js";
 import type { DType, FloatDType } from "../onnx/dtypes.js";
 import { InputError } from "../runtime/validate.js";
 import { fromFloat16Bits, type TensorData, toFloat16Bits } from "../tensor/tensor.js";
-import { agrees, at, type StreamPlan, StreamRefusedError } from "./plan.js";
+import { agrees, at, type StreamPlan, StreamRefusedError, wrapInteger } from "./plan.js";
 
 export interface StreamResult {
   /** The combined outputs (for a mean or sum, `loss` as a float64 scalar); empty when they went to files. */
@@ -133,7 +133,7 @@ function sumsCombiner(plan: Extract<StreamPlan, { kind: "sums" }>, info: ModelIn
         if (t.data.length !== 1)
           throw new StreamRefusedError(what, `its output ${name} has ${t.data.length} values [${t.dims.join(", ")}], not one sum`);
         if (!shapes.has(name)) shapes.set(name, { dtype: t.dtype, dims: [...t.dims] });
-        if (t.dtype in INTEGER_TYPES) intTotals.set(name, (intTotals.get(name) ?? 0n) + BigInt(t.data[0] as number | bigint));
+        if (t.dtype in INTEGER_ARRAYS) intTotals.set(name, (intTotals.get(name) ?? 0n) + BigInt(t.data[0] as number | bigint));
         else if (t.dtype.startsWith("float")) totals.set(name, (totals.get(name) ?? 0) + at(t, 0));
         else throw new StreamRefusedError(what, `its output ${name} is ${t.dtype}, which chunks' values do not add up to`);
       }
@@ -143,10 +143,10 @@ function sumsCombiner(plan: Extract<StreamPlan, { kind: "sums" }>, info: ModelIn
       const outputs: Record<string, TensorData> = {};
       for (const name of plan.outputs) {
         const { dtype, dims } = shapes.get(name) ?? { dtype: typeOf(info, name), dims: [] };
-        const int = INTEGER_TYPES[dtype];
-        outputs[name] = int
-          ? { dtype, dims, data: int(intTotals.get(name) ?? 0n) }
-          : { ...scalarTensor(dtype, totals.get(name) ?? 0), dims };
+        outputs[name] =
+          dtype in INTEGER_ARRAYS
+            ? { dtype, dims, data: integerScalar(dtype, intTotals.get(name) ?? 0n) }
+            : { ...scalarTensor(dtype, totals.get(name) ?? 0), dims };
       }
       return { outputs, chunks, rows: N };
     },
@@ -186,19 +186,27 @@ function ratioCombiner(plan: Extract<StreamPlan, { kind: "ratio" }>, info: Model
 }
 
 /**
- * The integer types a sum may have, each with its one value wrapped as the type wraps it: one pass sums
- * (or casts its sum) in the type, so the sum of the chunks' values, taken modulo the type, is the same.
+ * The integer types a sum may have, each as the array that holds its one value: the value is wrapped as
+ * the type wraps (wrapInteger), since one pass sums (or casts its sum) in the type, so the sum of the
+ * chunks' values taken modulo the type is the same.
  */
-const INTEGER_TYPES: Partial<Record<string, (v: bigint) => TensorData["data"]>> = {
-  int64: (v) => BigInt64Array.of(BigInt.asIntN(64, v)),
-  uint64: (v) => BigUint64Array.of(BigInt.asUintN(64, v)) as unknown as TensorData["data"],
-  int32: (v) => Int32Array.of(Number(BigInt.asIntN(32, v))),
-  uint32: (v) => Uint32Array.of(Number(BigInt.asUintN(32, v))) as unknown as TensorData["data"],
-  int16: (v) => Int16Array.of(Number(BigInt.asIntN(16, v))) as unknown as TensorData["data"],
-  uint16: (v) => Uint16Array.of(Number(BigInt.asUintN(16, v))) as unknown as TensorData["data"],
-  int8: (v) => Int8Array.of(Number(BigInt.asIntN(8, v))) as unknown as TensorData["data"],
-  uint8: (v) => Uint8Array.of(Number(BigInt.asUintN(8, v))),
+const INTEGER_ARRAYS: Partial<Record<string, { of(v: number | bigint): ArrayLike<number | bigint> }>> = {
+  int64: BigInt64Array as never,
+  uint64: BigUint64Array as never,
+  int32: Int32Array as never,
+  uint32: Uint32Array as never,
+  int16: Int16Array as never,
+  uint16: Uint16Array as never,
+  int8: Int8Array as never,
+  uint8: Uint8Array as never,
 };
+
+/** The one-value array of integer type `dtype` holding `v` wrapped as the type wraps. */
+function integerScalar(dtype: string, v: bigint): TensorData["data"] {
+  const wrapped = wrapInteger(dtype, v);
+  const array = INTEGER_ARRAYS[dtype]!;
+  return array.of(dtype.endsWith("64") ? wrapped : Number(wrapped)) as unknown as TensorData["data"];
+}
 
 /** A scalar of a float type (other types as float64). */
 function scalarTensor(dtype: DType, v: number): TensorData {
