@@ -35,19 +35,32 @@ export type Wording = (name: (key: string) => string) => string;
 /** The API's names: the keys themselves. */
 export const API_NAMES = (key: string): string => key;
 
-/** An error in loss options, build options or loss names. */
+/**
+ * What a refused options object got wrong, in parts: which object (`subject`, "createEvaluator
+ * options"), which key (`path`, empty for the object itself), what it allows and what it received.
+ */
+export interface OptionProblem {
+  readonly subject: string;
+  readonly path: readonly string[];
+  readonly expected: string;
+  readonly received: string;
+}
+
+/** An error in loss options, build options, evaluator, attach, step or stream options, or loss names. */
 export class OptionError extends UserError {
   override name = "OptionError";
   constructor(
     message: string,
     /** For a message that names options: the same message with other names for them. */
     readonly wording?: Wording,
+    /** For a refusal by an options schema (util/schema.ts): its parts. */
+    readonly problem?: OptionProblem,
   ) {
     super(message);
   }
 
   /** An OptionError whose message names options through `wording` (the API's keys here). */
-  static worded(wording: Wording): OptionError {
-    return new OptionError(wording(API_NAMES), wording);
+  static worded(wording: Wording, problem?: OptionProblem): OptionError {
+    return new OptionError(wording(API_NAMES), wording, problem);
   }
 }

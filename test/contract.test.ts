@@ -320,7 +320,7 @@ describe("issue 17's defects: one kind per model, the version carried, no unknow
         {},
         'evaluateNpyFiles source: unknown option "model"; pass a model\'s bytes as the source itself, not as { model }',
       ],
-      [{ options: {} }, {}, "evaluateNpyFiles source: loss: expected a catalogue loss name, received undefined"],
+      [{ options: {} }, {}, "evaluateNpyFiles source: loss: expected a catalogue loss name, received nothing"],
       [
         { loss: "cross_entropy", options: [] },
         {},

@@ -5,7 +5,11 @@
 import { describe, expect, test } from "@jest/globals";
 import { Graph } from "../src/builder/graph.js";
 import { mul } from "../src/builder/ops/index.js";
+import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss, type LossName, type LossOptionsFor } from "../src/losses/index.js";
+import { linearHeadStep } from "../src/losses/linear_head.js";
+import { createEvaluator } from "../src/runtime/node.js";
+import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 
 /** Compile-time only: never called. */
 function misuses(): void {
@@ -21,6 +25,18 @@ function misuses(): void {
   buildLoss("cross_entropy", {}, { opset: "17" });
   // @ts-expect-error lowering takes "none" | "webgpu"
   buildLoss("cross_entropy", {}, { lowering: "webgl" });
+  // @ts-expect-error a misspelt build option (types come from the schema, util/schema.ts)
+  buildLoss("cross_entropy", {}, { opest: 18 });
+  // @ts-expect-error a misspelt evaluator option
+  void createEvaluator(buildLoss("cross_entropy"), { thread: 1 });
+  // @ts-expect-error skipValidation is a boolean
+  void createEvaluator(buildLoss("cross_entropy"), { skipValidation: "yes" });
+  // @ts-expect-error attachLoss needs output
+  attachLoss(new Uint8Array(), { loss: "cross_entropy" });
+  // @ts-expect-error the step's lr is required
+  linearHeadStep("cross_entropy", {}, {});
+  // @ts-expect-error a stream option of the wrong type
+  void evaluateNpyFiles({ loss: "cross_entropy" }, {}, { chunkBytes: "64M" });
   const g = new Graph("g");
   // @ts-expect-error ops take Values or numbers
   mul(g.input("x", "float32", [1]), "2");

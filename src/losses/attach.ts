@@ -10,7 +10,8 @@
  * models/attached.ts rebuilds to check an attached model's graph against its metadata.
  */
 import { describeModel, type ModelInfo, negativeDimAxis, type TensorInfo } from "../builder/reader.js";
-import { listOptionsOfLength, unknownKeyProblem } from "../util/names.js";
+import { listOptionsOfLength } from "../util/names.js";
+import { booleanField, checkFields, type Field, type FieldsOf, objectField, required } from "../util/schema.js";
 import type { Dim } from "../builder/graph.js";
 import { decodeModel, encodeModel, onnx } from "../onnx/codec.js";
 import { isFloatDType, onnxDataType, type DType, type FloatDType } from "../onnx/dtypes.js";
@@ -22,20 +23,7 @@ import { buildLoss } from "./index.js";
 import type { LossGraph } from "./types.js";
 
 /** What {@link attachLoss} attaches, and where. */
-export interface AttachOptions {
-  /** The model output the loss reads (its `input`: logits, log-probabilities or probabilities). */
-  output: string;
-  /** A catalogue loss name. */
-  loss: string;
-  /** The loss's options; `rank` defaults to the output's rank. */
-  options?: Record<string, unknown>;
-  /** Also output `<output>_grad`, d loss / d output (the loss option gradient: true). */
-  gradient?: boolean;
-  /** The name of the new graph input for the target (default `target`). */
-  targetInput?: string;
-  /** The name of the loss output (default `loss`). */
-  lossOutput?: string;
-}
+export type AttachOptions = FieldsOf<typeof ATTACH_FIELDS>;
 
 /** A model with a loss attached. */
 export interface AttachedLoss {
@@ -183,57 +171,63 @@ export class AttachError extends UserError {
 /** The longest name attachLoss takes for an output, loss or input (a name also becomes file names and node names). */
 export const MAX_NAME_LENGTH = 4096;
 
-/** The keys of AttachOptions (the compiler checks the list is complete). */
-const ATTACH_OPTION_KEYS = [
-  "output",
-  "loss",
-  "options",
-  "gradient",
-  "targetInput",
-  "lossOutput",
-] as const satisfies readonly (keyof AttachOptions)[];
-type MissingAttachKeys = Exclude<keyof AttachOptions, (typeof ATTACH_OPTION_KEYS)[number]>;
-const attachKeysComplete: [MissingAttachKeys] extends [never] ? true : MissingAttachKeys = true;
-void attachKeysComplete;
+/** A name attachLoss takes: non-empty, at most MAX_NAME_LENGTH characters. */
+const nameField: Field<string> = {
+  allowed: "a non-empty name",
+  parse: (v) => {
+    if (typeof v !== "string" || v.length === 0) return { ok: false };
+    if (v.length > MAX_NAME_LENGTH)
+      return {
+        ok: false,
+        expected: `a name of at most ${MAX_NAME_LENGTH} characters`,
+        received: `one of ${v.length} (${JSON.stringify(v.slice(0, 40))}...)`,
+      };
+    return { ok: true, value: v };
+  },
+};
+
+/** The fields of {@link AttachOptions}: the one declaration of its keys, values and docs. */
+export const ATTACH_FIELDS = {
+  /** The model output the loss reads (its `input`: logits, log-probabilities or probabilities). */
+  output: required(nameField),
+  /** A catalogue loss name. */
+  loss: required(nameField),
+  /** The loss's options (`gradient: true` also outputs `<output>_grad`, d loss / d output); `rank` defaults to the output's rank. */
+  options: objectField("an object of the loss's options"),
+  /**
+   * @deprecated The loss option: pass `options: { gradient: true }`. Until 0.2.0 this key is read as
+   * that option (and refused where the option says otherwise).
+   */
+  gradient: booleanField,
+  /** The name of the new graph input for the target (default `target`). */
+  targetInput: nameField,
+  /** The name of the loss output (default `loss`). */
+  lossOutput: nameField,
+} as const;
 
 /**
  * Attach a catalogue loss to a model's output. `what` names the model in errors (a file name).
  * @example
- * const { model } = attachLoss(fs.readFileSync("mlp.onnx"), { output: "logits", loss: "cross_entropy", gradient: true });
+ * const { model } = attachLoss(fs.readFileSync("mlp.onnx"), { output: "logits", loss: "cross_entropy", options: { gradient: true } });
  * // inputs: the model's, then target; outputs: the model's, then loss and logits_grad
  */
 export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "model"): AttachedLoss {
-  if (!isPlainObject(spec)) throw new OptionError(`attachLoss: expected options {output, loss, ...}, received ${JSON.stringify(spec)}`);
-  const problem = unknownKeyProblem("attachLoss", spec, ATTACH_OPTION_KEYS);
-  if (problem) throw new OptionError(problem);
-  const nameArg = (key: string, v: unknown, fallback?: string): string => {
-    const n = v === undefined ? fallback : v;
-    if (typeof n === "string" && n.length > MAX_NAME_LENGTH) {
-      throw OptionError.worded(
-        (name) =>
-          `${name(key)}: expected a name of at most ${MAX_NAME_LENGTH} characters, received one of ${n.length} (${JSON.stringify(n.slice(0, 40))}...)`,
-      );
-    }
-    if (typeof n !== "string" || n.length === 0)
-      throw OptionError.worded(
-        (name) => `${name(key)}: expected a non-empty name, received ${n === undefined ? "nothing" : JSON.stringify(n)}`,
-      );
-    return n;
-  };
-  const output = nameArg("output", spec.output);
-  const lossName = nameArg("loss", spec.loss);
+  const given = checkFields({ subject: "attachLoss", form: "options {output, loss, ...}", required: true }, ATTACH_FIELDS, spec);
+  const output = given.output;
+  const lossName = given.loss;
   getLoss(lossName); // an unknown loss is named before anything else
-  const target = nameArg("targetInput", spec.targetInput, "target");
-  const lossOutput = nameArg("lossOutput", spec.lossOutput, "loss");
-  const options = spec.options ?? {};
-  if (!isPlainObject(options))
-    throw new OptionError(`options: expected an object of ${lossName}'s options, received ${JSON.stringify(options)}`);
-  if (spec.gradient !== undefined && typeof spec.gradient !== "boolean")
-    throw new OptionError(`gradient: expected true or false, received ${JSON.stringify(spec.gradient)}`);
-  if (spec.gradient !== undefined && options.gradient !== undefined && options.gradient !== spec.gradient) {
-    throw new OptionError(`gradient ${spec.gradient} and options.gradient ${JSON.stringify(options.gradient)} disagree`);
+  const target = given.targetInput ?? "target";
+  const lossOutput = given.lossOutput ?? "loss";
+  let options = given.options ?? {};
+  if (given.gradient !== undefined) {
+    // the old spelling of the loss option (until 0.2.0)
+    if (options.gradient !== undefined && options.gradient !== given.gradient)
+      throw new OptionError(
+        `gradient ${given.gradient} and options.gradient ${JSON.stringify(options.gradient)} disagree (gradient is the loss option: pass options.gradient alone)`,
+      );
+    options = { ...options, gradient: given.gradient };
   }
-  const gradient = spec.gradient ?? options.gradient === true;
+  const gradient = options.gradient === true;
 
   const proto = decodeModel(modelBytes, what);
   const info = describeModel(proto, what);
@@ -415,10 +409,6 @@ function valueInfo(name: string, elemType: number, shape: readonly Dim[]): onnx.
 
 function valueInfoOf(t: TensorInfo, name: string): onnx.IValueInfoProto {
   return valueInfo(name, onnxDataType(t.dtype as DType), t.shape);
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** @internal The parts of an attached model's info that verification compares (for messages). */

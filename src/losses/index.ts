@@ -2,8 +2,8 @@
 import type { Lowering } from "../builder/graph.js";
 import { FLOAT_DTYPES, type FloatDType } from "../onnx/dtypes.js";
 import { canonicalJson, encodeContract } from "../model/contract.js";
-import { checkOpset, DEFAULT_OPSET } from "../onnx/versions.js";
-import { unknownKeyProblem } from "../util/names.js";
+import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from "../onnx/versions.js";
+import { checkFields, type FieldsOf, integerField, oneOfField } from "../util/schema.js";
 import { getLoss, type LossName, type LossOptions } from "./catalogue.js";
 import { OptionError, resolveOptions } from "./options.js";
 import type { InferOptions, OptionSchema } from "./options.js";
@@ -32,21 +32,21 @@ export type LossOptionsFor<K extends string> = K extends LossName ? Partial<Loss
 /** The resolved options {@link buildLoss} returns for a name: typed for catalogue names. */
 export type ResolvedOptionsFor<K extends string> = K extends LossName ? LossOptions<K> : Record<string, unknown>;
 
-/** Options of {@link buildLoss} that are about the model, not the loss. */
-export interface BuildOptions {
+/** The fields of {@link BuildOptions}: the one declaration of its keys, values and docs. */
+export const BUILD_FIELDS = {
   /** ai.onnx opset, 13 to 23 (default 17). */
-  opset?: number;
+  opset: integerField(MIN_OPSET, MAX_OPSET),
   /**
    * `"webgpu"`: every node on onnxruntime's WebGPU provider, as onnxruntime-web's WebGPU backend needs
    * (decomposed LogSoftmax and Softplus, no Max, Min or shape arithmetic, int32 class indices, float32
    * reductions); PyTorch's values at 1e-5 like the default. Default `"none"`.
    */
-  lowering?: Lowering;
+  lowering: oneOfField<Lowering>(["none", "webgpu"]),
   /**
    * The type the final mean/sum accumulates in: "float64" (default, within 1e-6 of a float64 reference
    * at 1e7 items) or "float32". Ignored under the WebGPU lowering, which always uses float32.
    */
-  accumulate?: "float64" | "float32";
+  accumulate: oneOfField(["float64", "float32"]),
   /**
    * `"loss"` (default): the output `loss`. `"parts"`: for evaluating in chunks, the outputs
    * `loss_sum` (the sum of the weighted per-item losses) and `weight_sum` (what "mean" divides by: the
@@ -54,14 +54,17 @@ export interface BuildOptions {
    * mean = sum of loss_sum / sum of weight_sum over every chunk, exactly as one pass would weigh them.
    * Needs reduction "mean" or "sum".
    */
-  outputs?: "loss" | "parts";
+  outputs: oneOfField(["loss", "parts"]),
   /**
    * The float type of the float inputs and of `loss`: "float32" (default); "float16" (inputs and output
    * float16, the math in float32 inside the graph); "float64" (the math in float64 too; onnxruntime's CPU
    * provider has float64 kernels for every op the catalogue uses).
    */
-  dtype?: FloatDType;
-}
+  dtype: oneOfField<FloatDType>(FLOAT_DTYPES),
+} as const;
+
+/** Options of {@link buildLoss} that are about the model, not the loss. */
+export type BuildOptions = FieldsOf<typeof BUILD_FIELDS>;
 
 /**
  * Validate options (defaults filled in) for a catalogue loss without building it.
@@ -90,12 +93,6 @@ export function buildLoss<K extends string>(
   return buildDefinition(getLoss(name), options as Record<string, unknown>, build) as LossGraph<ResolvedOptionsFor<K>>;
 }
 
-/** Every key of BuildOptions (the compiler checks the list is complete): any other key is refused with the nearest. */
-export const BUILD_OPTION_KEYS = ["opset", "lowering", "accumulate", "outputs", "dtype"] as const satisfies readonly (keyof BuildOptions)[];
-type MissingBuildKeys = Exclude<keyof BuildOptions, (typeof BUILD_OPTION_KEYS)[number]>;
-const buildKeysComplete: [MissingBuildKeys] extends [never] ? true : MissingBuildKeys = true;
-void buildKeysComplete;
-
 /**
  * Build a loss from its definition, in the catalogue or not (a loss being written, see
  * docs/adding-a-loss.md). Options are checked against the definition's schema as buildLoss checks them.
@@ -106,29 +103,15 @@ export function buildDefinition<N extends string, S extends OptionSchema>(
   options: Partial<InferOptions<S>> | Record<string, unknown> = {},
   build: BuildOptions = {},
 ): LossGraph<InferOptions<S>> {
-  if (build === null || typeof build !== "object" || Array.isArray(build))
-    throw new OptionError(`${def.name}: build options: expected an object, received ${JSON.stringify(build)}`);
-  const unknown = unknownKeyProblem(`${def.name}: build options`, build, BUILD_OPTION_KEYS);
-  if (unknown) throw new OptionError(unknown);
-  const opset = checkOpset(build.opset ?? DEFAULT_OPSET);
-  const lowering = build.lowering ?? "none";
-  if (lowering !== "none" && lowering !== "webgpu") {
-    throw new OptionError(`lowering: expected "none" | "webgpu", received ${JSON.stringify(lowering)}`);
-  }
-  const accumulate = build.accumulate ?? "float64";
-  if (accumulate !== "float64" && accumulate !== "float32") {
-    throw new OptionError(`accumulate: expected "float64" | "float32", received ${JSON.stringify(accumulate)}`);
-  }
-  const dtype = build.dtype ?? "float32";
-  if (!FLOAT_DTYPES.includes(dtype)) {
-    throw new OptionError(`dtype: expected ${FLOAT_DTYPES.map((d) => JSON.stringify(d)).join(" | ")}, received ${JSON.stringify(dtype)}`);
-  }
+  const given = checkFields({ subject: `${def.name}: build options` }, BUILD_FIELDS, build);
+  const opset = given.opset ?? DEFAULT_OPSET;
+  const lowering = given.lowering ?? "none";
+  const accumulate = given.accumulate ?? "float64";
+  const dtype = given.dtype ?? "float32";
   if (dtype === "float64" && lowering === "webgpu") {
     throw new OptionError('dtype: expected "float32" or "float16" with the WebGPU lowering (GPUs have no float64), received "float64"');
   }
-  const outputs = build.outputs ?? "loss";
-  if (outputs !== "loss" && outputs !== "parts")
-    throw new OptionError(`outputs: expected "loss" | "parts", received ${JSON.stringify(outputs)}`);
+  const outputs = given.outputs ?? "loss";
   const resolved = resolveOptions(def.name, def.optionList, options) as InferOptions<S>;
   def.check?.(resolved);
   if (outputs === "parts" && resolved.reduction === "none") {

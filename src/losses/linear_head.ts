@@ -13,13 +13,17 @@ import { declareInput } from "./common.js";
 import { buildLoss, type BuildOptions, type LossOptionsFor, type ResolvedOptionsFor } from "./index.js";
 import { OptionError } from "./options.js";
 import type { InputCheck, LossGraph, TensorSpec } from "./types.js";
-import { unknownKeyProblem } from "../util/names.js";
+import { checkFields, type FieldsOf, field, required } from "../util/schema.js";
 
 /** Options of the step itself (build-time constants of the graph). */
-export interface LinearHeadStepOptions {
+/** The fields of {@link LinearHeadStepOptions}. */
+export const STEP_FIELDS = {
   /** Learning rate: a finite number > 0. */
-  lr: number;
-}
+  lr: required(field<number>("a finite number > 0", (v) => typeof v === "number" && Number.isFinite(v) && v > 0)),
+} as const;
+
+/** Options of the training step. */
+export type LinearHeadStepOptions = FieldsOf<typeof STEP_FIELDS>;
 
 /** A built step graph: the loss's resolved options, the step's, and what a caller feeds and reads. */
 export interface LinearHeadStepGraph<O = Record<string, unknown>> extends LossGraph<O> {
@@ -134,26 +138,10 @@ export function linearHeadStep<K extends string>(
   };
 }
 
-/** The keys of LinearHeadStepOptions (the compiler checks the list is complete). */
-const STEP_OPTION_KEYS = ["lr"] as const satisfies readonly (keyof LinearHeadStepOptions)[];
-type MissingStepKeys = Exclude<keyof LinearHeadStepOptions, (typeof STEP_OPTION_KEYS)[number]>;
-const stepKeysComplete: [MissingStepKeys] extends [never] ? true : MissingStepKeys = true;
-void stepKeysComplete;
-
 /** The learning rate, checked: a finite number > 0. */
 function checkStep(step: LinearHeadStepOptions): number {
-  if (typeof step !== "object" || step === null || Array.isArray(step)) {
-    throw new OptionError(`${STEP}: step options: expected an object { lr }, received ${JSON.stringify(step) ?? String(step)}`);
-  }
-  const problem = unknownKeyProblem(`${STEP}: step options`, step, STEP_OPTION_KEYS);
-  if (problem) throw new OptionError(problem);
-  const { lr } = step;
-  if (typeof lr !== "number" || !Number.isFinite(lr) || lr <= 0) {
-    throw new OptionError(
-      `${STEP}: step option lr: expected a finite number > 0, received ${typeof lr === "number" ? String(lr) : (JSON.stringify(lr) ?? String(lr))}`,
-    );
-  }
-  return lr;
+  const words = { subject: `${STEP}: step options`, prefix: `${STEP}: step option `, form: "an object { lr }", required: true };
+  return checkFields(words, STEP_FIELDS, step).lr;
 }
 
 /**

@@ -5,6 +5,7 @@
 
 import { OptionError } from "../errors.js";
 import { nearest } from "../util/names.js";
+import { checkKeys, isPlainObject, optionProblem } from "../util/schema.js";
 import { depthAbove, preview as received } from "../util/preview.js";
 
 export { nearest };
@@ -99,19 +100,14 @@ export function rankOption(min: number, doc: string): OptionSpec<number> {
  */
 export function resolveOptions(loss: string, specs: readonly NamedOptionSpec[], raw: unknown): Record<string, unknown> {
   if (raw === undefined || raw === null) raw = {};
-  if (typeof raw !== "object" || Array.isArray(raw)) {
-    throw new OptionError(`${loss}: options: expected an object, received ${received(raw)}`);
-  }
-  const given = raw as Record<string, unknown>;
-  const names = specs.map((s) => s.name);
-  for (const key of Object.keys(given)) {
-    if (!names.includes(key)) {
-      const hint = nearest(key, names);
-      throw new OptionError(
-        `${loss}: unknown option ${received(key)}${hint ? ` (did you mean ${hint}?)` : ""}; options are ${names.join(", ")}`,
-      );
-    }
-  }
+  if (!isPlainObject(raw)) throw optionProblem({ subject: `${loss}: options` }, [], "an object", received(raw));
+  const given = raw;
+  checkKeys(
+    { subject: loss },
+    given,
+    specs.map((s) => s.name),
+  );
+  const words = { subject: loss, prefix: `${loss}: option ` };
   const out: Record<string, unknown> = {};
   for (const spec of specs) {
     const value = Object.hasOwn(given, spec.name) ? given[spec.name] : undefined;
@@ -120,7 +116,7 @@ export function resolveOptions(loss: string, specs: readonly NamedOptionSpec[], 
       continue;
     }
     const r = spec.parse(value);
-    if (!r.ok) throw new OptionError(`${loss}: option ${spec.name}: expected ${spec.allowed}, received ${received(value)}`);
+    if (!r.ok) throw optionProblem(words, [spec.name], spec.allowed, received(value));
     out[spec.name] = r.value;
   }
   return out;

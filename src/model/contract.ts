@@ -14,6 +14,7 @@ import type { ModelInfo, TensorInfo } from "../builder/reader.js";
 import { UserError } from "../errors.js";
 import { FLOAT_DTYPES, isFloatDType, type FloatDType } from "../onnx/dtypes.js";
 import { preview as show, preview as short } from "../util/preview.js";
+import { isPlainObject } from "../util/schema.js";
 
 /** The contract version of a loss graph (buildLoss, export), which this release writes and reads. */
 export const CONTRACT_VERSION = 1;
@@ -389,10 +390,6 @@ function checkProblem(c: unknown, inputs: readonly TensorInfo[]): string | undef
     default:
       return `has kind ${show(c.kind)}, not classIndex, range or minDim`;
   }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function isOptionValue(v: unknown): boolean {

@@ -6,7 +6,8 @@
 import type { ModelInfo, TensorInfo } from "../builder/reader.js";
 import { decodeModel, encodeModel } from "../onnx/codec.js";
 import { OnnxRuntimeError, OptionError, UserError } from "../errors.js";
-import { listOptionsOfLength, unknownKeyProblem } from "../util/names.js";
+import { listOptionsOfLength } from "../util/names.js";
+import { booleanField, checkFields, type Field, type FieldsOf, field, integerField, listField, textField } from "../util/schema.js";
 import type { InputCheck, LossContract } from "../model/contract.js";
 import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
 import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput } from "../tensor/tensor.js";
@@ -37,20 +38,23 @@ export interface OrtTensor {
   readonly data: unknown;
 }
 
-/** Options of an evaluator. */
-export interface EvaluatorOptions {
+/** A provider's name as an option takes it (which providers there are is the entry's to say: planProviders). */
+const providerField: Field<ExecutionProvider> = field("an execution provider's name", (v) => typeof v === "string");
+
+/** The fields of {@link EvaluatorOptions}: the one declaration of its keys, values and docs. */
+export const EVALUATOR_FIELDS = {
   /** Execution provider (default `cpu` in Node, `wasm` in the browser). */
-  ep?: ExecutionProvider;
+  ep: providerField,
   /** Providers to try, in order, when `ep` is unavailable or fails to start. Empty by default: no silent fallback. */
-  fallback?: readonly ExecutionProvider[];
+  fallback: listField(providerField, "a list of execution provider names"),
   /** Intra-op threads (default: onnxruntime's, one per physical core: see DEFAULT_THREADS_TEXT; one for small runs of a model of up to 1 MiB, see ONE_THREAD_BELOW). Node only: the browser entry refuses it (its wasm threads are set by configureWasm). */
-  threads?: number;
+  threads: integerField(1),
   /** Let intra-op threads spin after a run (default false: they would steal the cores from what runs next). Node only, as `threads`. */
-  spinning?: boolean;
+  spinning: booleanField,
   /** Skip input validation (for benchmarks of trusted inputs). */
-  skipValidation?: boolean;
+  skipValidation: booleanField,
   /** Names the model in errors (a file name). */
-  what?: string;
+  what: textField("a name for the model in errors"),
   /**
    * Node only: run onnxruntime in a `node:worker_threads` Worker, so that a long run does not block this
    * thread's event loop (onnxruntime-node computes on the thread that calls session.run). Default false.
@@ -59,39 +63,21 @@ export interface EvaluatorOptions {
    * in-thread evaluator does not copy them); outputs come back without a copy. `release()` ends the
    * worker. The browser entry refuses it: run the evaluator in the page's own Web Worker instead.
    */
-  worker?: boolean;
+  worker: booleanField,
   /**
    * The folder a model given as bytes resolves its external data against (the folder of its .onnx
    * file). Node only; createEvaluator of a path sets it. A model with external data is refused without
    * it: its data would otherwise be looked up in the working directory.
    */
-  externalDataDir?: string;
-}
+  externalDataDir: textField("a folder path"),
+} as const;
 
-/** Every key of EvaluatorOptions (the compiler checks the list is complete): any other key is refused with the nearest. */
-export const EVALUATOR_OPTION_KEYS = [
-  "ep",
-  "fallback",
-  "threads",
-  "spinning",
-  "skipValidation",
-  "what",
-  "worker",
-  "externalDataDir",
-] as const satisfies readonly (keyof EvaluatorOptions)[];
-type MissingEvaluatorKeys = Exclude<keyof EvaluatorOptions, (typeof EVALUATOR_OPTION_KEYS)[number]>;
-const evaluatorKeysComplete: [MissingEvaluatorKeys] extends [never] ? true : MissingEvaluatorKeys = true;
-void evaluatorKeysComplete;
+/** Options of an evaluator. */
+export type EvaluatorOptions = FieldsOf<typeof EVALUATOR_FIELDS>;
 
-/** Refuse an options object that is not one, or that has a key EvaluatorOptions lacks (`extra` keys: those of a wider options type). Throws OptionError. */
-export function checkEvaluatorOptions(options: unknown, what = "createEvaluator options", extra: readonly string[] = []): void {
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new OptionError(
-      `${what}: expected an object, received ${options === null ? "null" : Array.isArray(options) ? "an array" : typeof options}`,
-    );
-  }
-  const problem = unknownKeyProblem(what, options, [...EVALUATOR_OPTION_KEYS, ...extra]);
-  if (problem) throw new OptionError(problem);
+/** Check evaluator options (`subject` names them in errors); returns them with their values checked. Throws OptionError. */
+export function checkEvaluatorOptions(options: unknown, subject = "createEvaluator options"): EvaluatorOptions {
+  return checkFields({ subject }, EVALUATOR_FIELDS, options);
 }
 
 /** Evaluates one ONNX model on plain tensors. */

@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type * as OrtNode from "onnxruntime-node";
-import { MissingRuntimeError, OptionError } from "../errors.js";
+import { MissingRuntimeError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import { readLossModel, type LossModel } from "../models/kinds.js";
 import { checkExternalFiles, readModelFile } from "../io/read.js";
@@ -103,10 +103,7 @@ function bindingDir(): string {
  * const background = await createEvaluator(buildLoss("cross_entropy"), { worker: true });
  */
 export async function createEvaluator(source: LossGraph | Uint8Array | string, options: EvaluatorOptions = {}): Promise<Evaluator> {
-  checkEvaluatorOptions(options);
-  if (options.externalDataDir !== undefined && typeof options.externalDataDir !== "string") {
-    throw new OptionError(`externalDataDir: expected a folder path, received ${JSON.stringify(options.externalDataDir)}`);
-  }
+  options = checkEvaluatorOptions(options);
   const file = typeof source === "string" ? await readModelFile(source) : undefined;
   const model = file ? file.bytes : source instanceof Uint8Array ? source : (source as LossGraph).model;
   const what = options.what ?? (typeof source === "string" ? source : undefined);
@@ -120,9 +117,6 @@ export async function createEvaluator(source: LossGraph | Uint8Array | string, o
 /** @internal An evaluator over model bytes the caller has already decoded and verified (streaming). */
 export async function createDecodedEvaluator(model: Uint8Array, decoded: LossModel, options: EvaluatorOptions = {}): Promise<Evaluator> {
   const { worker } = options;
-  if (worker !== undefined && typeof worker !== "boolean") {
-    throw new OptionError(`worker: expected true or false, received ${JSON.stringify(worker)}`);
-  }
   const settings = { ...options, ep: options.ep ?? "cpu", maxThreads: availableParallelism() };
   const ort = loadOnnxRuntimeNode();
   if (!worker) return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, nodeProviderStatuses(), settings);

@@ -11,15 +11,27 @@ import { describeModel, type ModelInfo } from "../builder/reader.js";
 import { OptionError } from "../errors.js";
 import { makeFolder } from "../io/files.js";
 import { openTensorFile } from "../io/tensor_files.js";
-import { buildLossForRank, type BuildOptions } from "../losses/index.js";
+import { BUILD_FIELDS, buildLossForRank } from "../losses/index.js";
 import { checkLossModel, mustProbeRows } from "../models/kinds.js";
 import { decodeModel } from "../onnx/codec.js";
 import { typedArrayOf } from "../onnx/dtypes.js";
-import { checkEvaluatorOptions, type EvaluatorOptions } from "../runtime/evaluator.js";
+import { EVALUATOR_FIELDS } from "../runtime/evaluator.js";
 import { createDecodedEvaluator } from "../runtime/node.js";
 import { checkEmptyExtent, InputError, OutputShapeError } from "../runtime/validate.js";
 import { fmtDims, type TensorData } from "../tensor/tensor.js";
-import { unknownKeyProblem } from "../util/names.js";
+import {
+  checkFields,
+  describeValue,
+  type FieldsOf,
+  field,
+  functionField,
+  integerField,
+  isPlainObject,
+  objectField,
+  required,
+  stringRecordField,
+  textField,
+} from "../util/schema.js";
 import { type Combiner, combinerFor, type StreamResult } from "./combine.js";
 import { planStream, StreamRefusedError } from "./plan.js";
 import { checkRowsCombine, inputsWithDifferentRows, PROBE_ROWS, probeRowsApart, type StreamInput, withSameClass } from "./probe.js";
@@ -27,107 +39,63 @@ import { checkRowsCombine, inputsWithDifferentRows, PROBE_ROWS, probeRowsApart, 
 export type { StreamResult } from "./combine.js";
 export { PROBE_CANDIDATES, PROBE_ROWS } from "./probe.js";
 
+/** The fields of a StreamSource that names a catalogue loss. */
+export const SOURCE_FIELDS = {
+  /** A catalogue loss name. */
+  loss: required(field<string>("a catalogue loss name", (v) => typeof v === "string")),
+  /** The loss's options. */
+  options: objectField("an object of loss options"),
+  opset: BUILD_FIELDS.opset,
+  lowering: BUILD_FIELDS.lowering,
+  dtype: BUILD_FIELDS.dtype,
+} as const;
+
 /** What to evaluate: a catalogue loss by name (built for the rank of the `input` file), or model bytes. */
-export type StreamSource =
-  | ({ loss: string; options?: Record<string, unknown> } & Pick<BuildOptions, "opset" | "lowering" | "dtype">)
-  | Uint8Array;
+export type StreamSource = FieldsOf<typeof SOURCE_FIELDS> | Uint8Array;
 
-export interface StreamOptions extends EvaluatorOptions {
+/** The fields StreamOptions adds to EvaluatorOptions. */
+export const STREAM_FIELDS = {
+  ...EVALUATOR_FIELDS,
   /** Bytes of input rows per chunk, all files together (default 64 MiB). */
-  chunkBytes?: number;
+  chunkBytes: integerField(1, Number.MAX_SAFE_INTEGER, "an integer >= 1 (bytes of input rows per chunk)"),
   /** Called after each chunk with rows done and rows in all. */
-  onProgress?: (rowsDone: number, rowsTotal: number) => void;
+  onProgress: functionField<(rowsDone: number, rowsTotal: number) => void>("a function (rowsDone, rowsTotal)"),
   /** For per-item outputs: the folder each output NAME streams into, as NAME.npy. */
-  outDir?: string;
+  outDir: textField("a path"),
   /** For a model with one per-item output (reduction "none"): the .npy file it streams into. */
-  noneOutput?: string;
+  noneOutput: textField("a path"),
   /** How errors name each input's file (input name -> the path as the user gave it); default the path. */
-  shownAs?: Record<string, string>;
-}
+  shownAs: stringRecordField("an object of input name to the name errors give its file"),
+} as const;
 
-/** The keys StreamOptions adds to EvaluatorOptions (the compiler checks the list is complete). */
-const STREAM_OPTION_KEYS = [
-  "chunkBytes",
-  "onProgress",
-  "outDir",
-  "noneOutput",
-  "shownAs",
-] as const satisfies readonly (keyof StreamOptions)[];
-type MissingStreamKeys = Exclude<keyof StreamOptions, (typeof STREAM_OPTION_KEYS)[number] | keyof EvaluatorOptions>;
-const streamKeysComplete: [MissingStreamKeys] extends [never] ? true : MissingStreamKeys = true;
-void streamKeysComplete;
+/** Options of evaluateNpyFiles: the evaluator's, and how to chunk and where to write. */
+export type StreamOptions = FieldsOf<typeof STREAM_FIELDS>;
 
-/** The keys of a StreamSource that names a catalogue loss (the compiler checks the list is complete). */
-const SOURCE_KEYS = ["loss", "options", "opset", "lowering", "dtype"] as const satisfies readonly (keyof Exclude<
-  StreamSource,
-  Uint8Array
->)[];
-type MissingSourceKeys = Exclude<keyof Exclude<StreamSource, Uint8Array>, (typeof SOURCE_KEYS)[number]>;
-const sourceKeysComplete: [MissingSourceKeys] extends [never] ? true : MissingSourceKeys = true;
-void sourceKeysComplete;
-
-/** The source and files arguments of evaluateNpyFiles, as a caller without types may pass them. Throws OptionError. */
-function checkSourceAndFiles(source: unknown, files: unknown, options: StreamOptions): void {
+/** The arguments of evaluateNpyFiles, as a caller without types may pass them, checked. Throws OptionError. */
+function checkArguments(
+  source: unknown,
+  files: unknown,
+  options: unknown,
+): { source: StreamSource; files: Record<string, string>; options: StreamOptions } {
+  const checked = checkFields({ subject: "evaluateNpyFiles options", prefix: "evaluateNpyFiles options: " }, STREAM_FIELDS, options);
   const what = "evaluateNpyFiles source";
   const form = "a model's bytes (Uint8Array) or { loss, options?, opset?, lowering?, dtype? }";
+  let src: StreamSource;
   if (source instanceof Uint8Array) {
-    // fall through to the files
+    src = source;
   } else if (source instanceof ArrayBuffer) {
     throw new OptionError(`${what}: expected ${form}, received an ArrayBuffer (pass new Uint8Array(buffer))`);
-  } else if (!isPlainObject(source)) {
-    throw new OptionError(`${what}: expected ${form}, received ${describeValue(source)}`);
   } else {
-    const s = source as Record<string, unknown>;
-    if ("model" in s && s.model instanceof Uint8Array)
+    if (isPlainObject(source) && "model" in source && source.model instanceof Uint8Array)
       throw new OptionError(`${what}: unknown option "model"; pass a model's bytes as the source itself, not as { model }`);
-    const problem = unknownKeyProblem(what, s, SOURCE_KEYS);
-    if (problem) throw new OptionError(problem);
-    if (typeof s.loss !== "string")
-      throw new OptionError(`${what}: loss: expected a catalogue loss name, received ${describeValue(s.loss)}`);
-    if (s.options !== undefined && !isPlainObject(s.options))
-      throw new OptionError(`${what}: options: expected an object of loss options, received ${describeValue(s.options)}`);
+    src = checkFields({ subject: what, prefix: `${what}: `, form, required: true }, SOURCE_FIELDS, source);
   }
   if (!isPlainObject(files))
     throw new OptionError(`evaluateNpyFiles files: expected an object of input name to .npy path, received ${describeValue(files)}`);
   for (const [name, file] of Object.entries(files))
     if (typeof file !== "string")
       throw new OptionError(`evaluateNpyFiles files: ${name}: expected a path, received ${describeValue(file)}`);
-  const o = "evaluateNpyFiles options";
-  const { chunkBytes, onProgress, outDir, noneOutput, shownAs } = options;
-  if (chunkBytes !== undefined && !(Number.isSafeInteger(chunkBytes) && chunkBytes >= 1))
-    throw new OptionError(
-      `${o}: chunkBytes: expected an integer >= 1 (bytes of input rows per chunk), received ${describeValue(chunkBytes)}`,
-    );
-  if (onProgress !== undefined && typeof onProgress !== "function")
-    throw new OptionError(`${o}: onProgress: expected a function (rowsDone, rowsTotal), received ${describeValue(onProgress)}`);
-  for (const [key, v] of [
-    ["outDir", outDir],
-    ["noneOutput", noneOutput],
-  ] as const)
-    if (v !== undefined && (typeof v !== "string" || v.length === 0))
-      throw new OptionError(`${o}: ${key}: expected a path, received ${describeValue(v)}`);
-  if (shownAs !== undefined && (!isPlainObject(shownAs) || Object.values(shownAs).some((v) => typeof v !== "string")))
-    throw new OptionError(
-      `${o}: shownAs: expected an object of input name to the name errors give its file, received ${describeValue(shownAs)}`,
-    );
-}
-
-/** An object literal (or one without a prototype): not an array, a Map, a Date or a typed array. */
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== "object") return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
-}
-
-/** How a value is named in an error. */
-function describeValue(v: unknown): string {
-  if (v === null || v === undefined) return String(v);
-  if (Array.isArray(v)) return "an array";
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
-  if (typeof v === "number") return String(v);
-  if (typeof v === "object" && Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null)
-    return `a ${(v as object).constructor?.name ?? "object"}`;
-  return typeof v === "string" ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v) : typeof v;
+  return { source: src, files: files as Record<string, string>, options: checked };
 }
 
 /** Bytes of input rows per chunk when the caller gives none (all files together). */
@@ -158,8 +126,7 @@ export async function evaluateNpyFiles(
   files: Record<string, string>,
   options: StreamOptions = {},
 ): Promise<StreamResult> {
-  checkEvaluatorOptions(options, "evaluateNpyFiles options", STREAM_OPTION_KEYS);
-  checkSourceAndFiles(source, files, options);
+  ({ source, files, options } = checkArguments(source, files, options));
   const opened: StreamInput[] = [];
   let done = false;
   try {

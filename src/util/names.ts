@@ -1,6 +1,6 @@
 /**
- * Names near a mistyped one, and the refusal of unknown keys of an options object, for every options
- * object the library takes (loss options, build options, evaluator options).
+ * Names near a mistyped one (util/schema.ts refuses an unknown key of any options object with it), and
+ * the list options that fix a dim.
  */
 
 /** The closest name by edit distance (case-insensitive, also matching on substrings), if near enough. */
@@ -30,17 +30,6 @@ function editDistance(a: string, b: string): number {
     }
   }
   return row[b.length];
-}
-
-/**
- * Refuse keys of `given` that are not in `known`, naming the nearest known key: `what` is the options
- * object's name in the message ("buildLoss build options"). Returns the error's message, or undefined.
- */
-export function unknownKeyProblem(what: string, given: object, known: readonly string[]): string | undefined {
-  const unknown = Object.keys(given).find((k) => !known.includes(k));
-  if (unknown === undefined) return undefined;
-  const hint = nearest(unknown, known);
-  return `${what}: unknown option ${JSON.stringify(unknown)}${hint ? ` (did you mean ${hint}?)` : ""}; options are ${known.join(", ")}`;
 }
 
 /** The names of the list options of `options` that hold `n` values (the options that fix a dim of size n). */
