@@ -17,6 +17,8 @@ import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 import { ROOT, runCliIn, type CliRun } from "./helpers.js";
 import { OptionError } from "../src/errors.js";
 import { readLossModel } from "../src/models/kinds.js";
+import { isTrustedBuild } from "../src/model/trusted.js";
+import { linearHeadStep } from "../src/losses/linear_head.js";
 import { canonicalJson, CONTRACT_VERSION, decodeContract, META, ModelContractError } from "../src/model/contract.js";
 import { decodeModel, encodeModel } from "../src/onnx/codec.js";
 import { createEvaluator } from "../src/runtime/node.js";
@@ -63,6 +65,8 @@ describe("encode and decode", () => {
         inputs: g.inputs.map((i) => ({ name: i.name, doc: i.doc })),
         lowering: g.lowering,
         dtype: g.dtype,
+        accumulate: g.accumulate,
+        outputs: g.outputMode,
       });
       expect(readLossModel(g.model, "m.onnx").contract?.options).toEqual(g.options);
     }
@@ -194,7 +198,7 @@ const HOSTILE: [string, Uint8Array, string][] = [
         value: p.value,
       })),
     }),
-    `metadata Onnx_losses.checks: expected one of the keys ${Object.values(META).join(", ")}, received an unknown key`,
+    `metadata Onnx_losses.accumulate: expected one of the keys ${Object.values(META).join(", ")}, received an unknown key`,
   ],
   [
     "another release's producer version with ignoreIndex -3 written into options and checks (the graph ignores -100)",
@@ -369,5 +373,67 @@ describe("issue 17's defects: one kind per model, the version carried, no unknow
     expect(() => attachLoss(g.toModel(), { output: "logits", loss: "cross_entropy", lossOuput: "l" } as never)).toThrow(
       'attachLoss: unknown option "lossOuput" (did you mean lossOutput?); options are output, loss, options, gradient, targetInput, lossOutput',
     );
+  });
+});
+
+describe("no round trip: bytes built in this process are trusted by identity (model/trusted.ts)", () => {
+  const cases: [string, () => { model: Uint8Array }][] = [
+    ...CATALOGUE.map((d): [string, () => { model: Uint8Array }] => [d.name, () => buildLoss(d.name, { reduction: "sum" })]),
+    ["a training step", () => linearHeadStep("cross_entropy", { gradient: true }, { lr: 0.5 })],
+  ];
+  test.each(cases)("%s: the trusted contract is the one verification gives", (_, make) => {
+    const { model } = make();
+    expect(isTrustedBuild(model)).toBe(true);
+    const copy = new Uint8Array(model);
+    expect(isTrustedBuild(copy)).toBe(false);
+    expect(readLossModel(model).contract).toEqual(readLossModel(copy, "copy.onnx").contract);
+  });
+
+  test("bytes changed in place after the build are verified like a file", () => {
+    const g = buildLoss("cross_entropy");
+    const at = Buffer.from(g.model).lastIndexOf('"reduction":"mean"'); // the metadata's, after the doc string's
+    expect(at).toBeGreaterThan(0);
+    // the same length, so the protobuf stays valid: the metadata now claims reduction "none"
+    g.model.set(Buffer.from('"reduction":"none"'), at);
+    expect(isTrustedBuild(g.model)).toBe(false);
+    expect(() => readLossModel(g.model, "edited.onnx")).toThrow(
+      /^edited\.onnx: metadata onnx_losses\.options: cross_entropy with options .* gives outputs loss: \[N\]; the graph has loss: \[\]$/,
+    );
+  });
+});
+
+describe("the contract records every build option verification needs", () => {
+  test("accumulate and outputs are written, as built (the WebGPU lowering accumulates in float32)", () => {
+    const meta = (m: Uint8Array) => readModel(m).metadata;
+    expect(meta(buildLoss("cross_entropy").model)).toMatchObject({ [META.accumulate]: "float64", [META.outputs]: "loss" });
+    expect(meta(buildLoss("cross_entropy", {}, { lowering: "webgpu", outputs: "parts" }).model)).toMatchObject({
+      [META.accumulate]: "float32",
+      [META.outputs]: "parts",
+    });
+    expect(meta(buildLoss("nll_loss", {}, { dtype: "float64", accumulate: "float32" }).model)).toMatchObject({
+      [META.accumulate]: "float64",
+    });
+  });
+
+  test("a recorded accumulate the graph was not built with is refused", () => {
+    const lie = withMetadata(buildLoss("cross_entropy").model, { [META.accumulate]: "float32" });
+    expect(() => readLossModel(lie, "m.onnx")).toThrow(
+      /^m\.onnx: metadata onnx_losses\.options: the graph is not what cross_entropy with options .* builds at opset 17 /,
+    );
+    const bad = withMetadata(buildLoss("cross_entropy").model, { [META.outputs]: "all" });
+    expect(() => readLossModel(bad, "m.onnx")).toThrow('m.onnx: metadata onnx_losses.outputs: expected "loss" or "parts", received "all"');
+  });
+
+  test("a model written before these keys still verifies: they are read from its graph", () => {
+    for (const build of [{}, { outputs: "parts" as const }, { accumulate: "float32" as const, outputs: "parts" as const }]) {
+      const g = buildLoss("softmax_focal_loss", { gamma: 1 }, build);
+      const proto = decodeModel(g.model);
+      const older = encodeModel({
+        ...proto,
+        metadataProps: proto.metadataProps.filter((p) => p.key !== META.accumulate && p.key !== META.outputs),
+      });
+      const c = readLossModel(older, "older.onnx").contract;
+      expect([c?.accumulate, c?.outputs]).toEqual([g.accumulate, g.outputMode]);
+    }
   });
 });

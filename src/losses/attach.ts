@@ -311,7 +311,7 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
       names,
     );
   } catch (e) {
-    if (e instanceof OptionError && options.rank === undefined && /\boption rank:/.test(e.message)) {
+    if (e instanceof OptionError && options.rank === undefined && e.problem?.path[0] === "rank") {
       throw new AttachError(`output ${output}: ${lossName} cannot take its rank ${rank} [${out.shape.join(", ")}]: ${e.message}`);
     }
     throw e;
@@ -326,6 +326,8 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
     inputs: [...info.inputs.map((t) => ({ name: t.name, doc: MODEL_INPUT_DOC })), { name: target, doc: parts.targetDoc }],
     lowering: "none",
     dtype,
+    accumulate: built.accumulate,
+    outputs: "loss",
     attached: names,
   });
   const metadata = [

@@ -2,6 +2,7 @@
 import type { Lowering } from "../builder/graph.js";
 import { FLOAT_DTYPES, type FloatDType } from "../onnx/dtypes.js";
 import { canonicalJson, encodeContract } from "../model/contract.js";
+import { trustBuilt } from "../model/trusted.js";
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from "../onnx/versions.js";
 import { checkFields, type FieldsOf, integerField, oneOfField } from "../util/schema.js";
 import { getLoss, type LossName, type LossOptions } from "./catalogue.js";
@@ -90,7 +91,11 @@ export function buildLoss<K extends string>(
   options: LossOptionsFor<K> = {} as LossOptionsFor<K>,
   build: BuildOptions = {},
 ): LossGraph<ResolvedOptionsFor<K>> {
-  return buildDefinition(getLoss(name), options as Record<string, unknown>, build) as LossGraph<ResolvedOptionsFor<K>>;
+  const g = buildDefinition(getLoss(name), options as Record<string, unknown>, build) as LossGraph<ResolvedOptionsFor<K>>;
+  // a catalogue loss's bytes, read back in this process, are not verified again (model/trusted.ts); a
+  // definition outside the catalogue (buildDefinition) is verified as a file is, and refused
+  trustBuilt(g.model);
+  return g;
 }
 
 /**
@@ -118,6 +123,8 @@ export function buildDefinition<N extends string, S extends OptionSchema>(
     throw new OptionError(`outputs: "parts" needs reduction "mean" or "sum", received reduction "none"`);
   }
   const parts = def.build(resolved, { opset, lowering, accumulate, outputs, dtype });
+  // what the graph accumulates in (the lowering and float64 graphs decide it), as the contract records it
+  const built = parts.graph.accumulateType as "float32" | "float64";
   if ((resolved as { gradient?: boolean }).gradient && !parts.outputs.some((o) => o.name === "input_grad")) {
     // a loss whose build does not compute its gradient yet (see docs/adding-a-loss.md): never a silent omission
     throw new OptionError(`${def.name}: option gradient: expected false, this loss does not build its gradient yet; received true`);
@@ -132,6 +139,8 @@ export function buildDefinition<N extends string, S extends OptionSchema>(
       inputs: parts.inputs.map((i) => ({ name: i.name, doc: i.doc })),
       lowering,
       dtype,
+      accumulate: built,
+      outputs,
     }),
   });
   return {
@@ -140,6 +149,8 @@ export function buildDefinition<N extends string, S extends OptionSchema>(
     opset,
     lowering,
     dtype,
+    accumulate: built,
+    outputMode: outputs,
     inputs: parts.inputs,
     outputs: parts.outputs,
     checks: parts.checks,

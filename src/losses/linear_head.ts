@@ -7,6 +7,7 @@
 import { Graph, type Value } from "../builder/graph.js";
 import { cast, reduceSum, sub, mul, add } from "../builder/ops/index.js";
 import { canonicalJson, encodeContract, type StepContract } from "../model/contract.js";
+import { trustBuilt } from "../model/trusted.js";
 import { isFloatDType } from "../onnx/dtypes.js";
 import { getLoss } from "./catalogue.js";
 import { declareInput } from "./common.js";
@@ -117,15 +118,20 @@ export function linearHeadStep<K extends string>(
       inputs: specs.map((s) => ({ name: s.name, doc: s.doc })),
       lowering: alone.lowering,
       dtype: alone.dtype,
+      accumulate: alone.accumulate,
+      outputs: "loss",
       step: stepContract,
     }),
   });
+  trustBuilt(model);
   return {
     name: alone.name,
     options: alone.options as ResolvedOptionsFor<K>,
     opset: alone.opset,
     lowering: alone.lowering,
     dtype: alone.dtype,
+    accumulate: alone.accumulate,
+    outputMode: "loss",
     inputs: specs,
     outputs: [
       { name: "loss", dtype: g.ioFloatType, shape: [], doc: "the loss at W, b" },

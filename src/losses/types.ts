@@ -22,6 +22,10 @@ export interface LossGraph<O = Record<string, unknown>> {
   opset: number;
   lowering: Lowering;
   dtype: FloatDType;
+  /** The type the totals accumulate in, as built (float32 under the WebGPU lowering, float64 for float64 graphs). */
+  accumulate: "float32" | "float64";
+  /** The build option `outputs` it was built with: `loss`, or `parts` (loss_sum and weight_sum, see BuildOptions.outputs). */
+  outputMode: "loss" | "parts";
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   checks: InputCheck[];

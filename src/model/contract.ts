@@ -34,6 +34,8 @@ export const META = Object.freeze({
   inputs: "onnx_losses.inputs",
   lowering: "onnx_losses.lowering",
   dtype: "onnx_losses.dtype",
+  accumulate: "onnx_losses.accumulate",
+  outputs: "onnx_losses.outputs",
   step: "onnx_losses.step",
   attached: "onnx_losses.attached",
 });
@@ -99,6 +101,10 @@ export interface ContractBase {
   inputs: { name: string; doc: string }[];
   lowering: Lowering;
   dtype: FloatDType;
+  /** The type the totals accumulate in, as the graph was built (float32 under the WebGPU lowering). */
+  accumulate: "float32" | "float64";
+  /** The outputs it was built with: `loss`, or `parts` (loss_sum and weight_sum). */
+  outputs: "loss" | "parts";
 }
 
 /**
@@ -174,6 +180,8 @@ export function encodeContract(c: ContractFields): Record<string, string> {
     [META.inputs]: canonicalJson(c.inputs),
     [META.lowering]: c.lowering,
     [META.dtype]: c.dtype,
+    [META.accumulate]: c.accumulate,
+    [META.outputs]: c.outputs,
     ...(c.kind === "step" ? { [META.step]: canonicalJson(c.step) } : {}),
     ...(c.kind === "attached" ? { [META.attached]: canonicalJson(c.attached) } : {}),
   };
@@ -258,6 +266,15 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
     if (other) fail(META.dtype, `the float type of the graph's inputs (${other.name} is ${other.dtype})`, short(dtype));
   }
 
+  // written since the contract records every build option verification needs; a model written before
+  // says them through its graph (the type of loss_sum, a loss_sum output), as verification read them then
+  const total = [...info.outputs, ...info.valueInfo].find((t) => t.name === "loss_sum");
+  const accumulate = info.metadata[META.accumulate] ?? (total?.dtype === "float32" && dtype === "float32" ? "float32" : "float64");
+  if (accumulate !== "float32" && accumulate !== "float64") fail(META.accumulate, '"float32" or "float64"', short(accumulate));
+  const outputs = info.metadata[META.outputs] ?? (info.outputs.some((o) => o.name === "loss_sum") ? "parts" : "loss");
+  if (outputs !== "loss" && outputs !== "parts") fail(META.outputs, '"loss" or "parts"', short(outputs));
+  if (attached && outputs !== "loss") fail(META.outputs, '"loss" in a model with a loss attached', short(outputs));
+
   const inputs = json(META.inputs);
   const graphNames = info.inputs.map((t) => t.name);
   if (
@@ -315,6 +332,8 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
     inputs: inputs as { name: string; doc: string }[],
     lowering: lowering as Lowering,
     dtype: dtype as FloatDType,
+    accumulate: accumulate as "float32" | "float64",
+    outputs: outputs as "loss" | "parts",
   };
   // one kind: a step and an attachment together were refused above
   if (attached) return { kind: "attached", ...base, attached };

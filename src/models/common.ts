@@ -86,12 +86,6 @@ export function verifyCommon<C extends LossContract>(contract: C, info: ModelInf
   return { ...contract, options: resolved };
 }
 
-/** The type a loss graph's totals accumulate in (a build option the graph shows: the type of loss_sum). */
-export function accumulateOf(info: ModelInfo, dtype: LossContract["dtype"]): "float32" | "float64" {
-  const total = [...info.outputs, ...info.valueInfo].find((t) => t.name === "loss_sum");
-  return total?.dtype === "float32" && dtype === "float32" ? "float32" : "float64";
-}
-
 /**
  * A whole graph checked against the one its contract rebuilds (`built`, described as `these` in errors):
  * the same inputs, outputs, input checks, input docs and graph. So the checks the evaluator runs are the

@@ -1,15 +1,14 @@
 /** The kind "loss": a catalogue loss graph alone (buildLoss, `onnx-losses export`). */
 import { canonicalJson, META } from "../model/contract.js";
 import { buildLoss } from "../losses/index.js";
-import { accumulateOf, checkRebuilt, clip, lossLine, type ModelKind } from "./common.js";
+import { checkRebuilt, clip, lossLine, type ModelKind } from "./common.js";
 
 export const lossKind: ModelKind<"loss"> = {
   kind: "loss",
   summary: "a catalogue loss graph (buildLoss, export)",
   verify(contract, info, v) {
-    // the outputs and the accumulation type are build options the graph shows
-    const outputs = info.outputs.some((o) => o.name === "loss_sum") ? "parts" : "loss";
-    const accumulate = accumulateOf(info, contract.dtype);
+    // every build option is in the contract (or, for a model written before they were, read from the graph by decodeContract)
+    const { outputs, accumulate } = contract;
     const built = v.user(META.options, () =>
       buildLoss(contract.loss, contract.options, {
         opset: info.opset,

@@ -1,7 +1,7 @@
 /** The kind "step": a training step built around a loss (linearHeadStep, key onnx_losses.step). */
 import { canonicalJson, META } from "../model/contract.js";
 import { linearHeadStep } from "../losses/linear_head.js";
-import { accumulateOf, checkRebuilt, clip, lossLine, type ModelKind } from "./common.js";
+import { checkRebuilt, clip, lossLine, type ModelKind } from "./common.js";
 
 export const stepKind: ModelKind<"step"> = {
   kind: "step",
@@ -14,7 +14,7 @@ export const stepKind: ModelKind<"step"> = {
         contract.loss,
         contract.options,
         { lr: step.lr },
-        { opset: info.opset, lowering: contract.lowering, dtype: contract.dtype, accumulate: accumulateOf(info, contract.dtype) },
+        { opset: info.opset, lowering: contract.lowering, dtype: contract.dtype, accumulate: contract.accumulate },
       ),
     );
     const these = `${contract.loss} with options ${clip(canonicalJson(contract.options))} in a linear-head step with lr ${step.lr}`;
