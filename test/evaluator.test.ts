@@ -356,31 +356,32 @@ describe("execution providers", () => {
 });
 
 describe("small runs on one thread (issue 18)", () => {
-  test("every catalogue loss has its crossover; a run below it goes to a one-thread session, above it to the main one, with the same values", async () => {
+  test("every catalogue loss has its crossover; a run below it goes to the one-thread session made first, above it to one with the default threads, made then, with the same values", async () => {
     const { LOSS_NAMES } = await import("../src/losses/index.js");
     const { ONE_THREAD_BELOW } = await import("../src/runtime/evaluator.js");
     expect(Object.keys(ONE_THREAD_BELOW).sort()).toEqual([...LOSS_NAMES].sort());
     const { availableParallelism } = await import("node:os");
     const ev = await createEvaluator(buildLoss("cross_entropy"));
-    const sessions = ev as unknown as { small?: Promise<unknown>; oneThread?: unknown };
+    const sessions = ev as unknown as { large?: Promise<unknown>; defaultThreads?: unknown };
     const batch = (N: number, C: number) => ({
       input: { data: Float32Array.from({ length: N * C }, (_, i) => Math.sin(i)), dims: [N, C] },
       target: { data: BigInt64Array.from({ length: N }, (_, i) => BigInt(i % C)), dims: [N] },
     });
     try {
-      // above the crossover: the main session, no second one made
-      const large = batch(1024, 300);
-      const a = (await ev.run(large)).loss.data[0];
-      expect(sessions.small).toBeUndefined();
+      // below the crossover: the session made with the evaluator, no second one
       const small = batch(64, 10);
       const b = (await ev.run(small)).loss.data[0];
-      // a second session only where there is a second core to leave idle
-      expect(sessions.small !== undefined).toBe(availableParallelism() > 1);
+      expect(sessions.large).toBeUndefined();
+      // a second session, with the default threads, only where there is a second core to use
+      expect(sessions.defaultThreads !== undefined).toBe(availableParallelism() > 1);
+      const large = batch(1024, 300);
+      const a = (await ev.run(large)).loss.data[0];
+      expect(sessions.large !== undefined).toBe(availableParallelism() > 1);
       const pinned = await createEvaluator(buildLoss("cross_entropy"), { threads: 1 });
       try {
         expect((await pinned.run(small)).loss.data[0]).toBe(b);
         expect((await pinned.run(large)).loss.data[0]).toBeCloseTo(a as number, 5);
-        expect((pinned as unknown as { oneThread?: unknown }).oneThread).toBeUndefined(); // the caller chose the threads
+        expect((pinned as unknown as { defaultThreads?: unknown }).defaultThreads).toBeUndefined(); // the caller chose the threads
       } finally {
         await pinned.release();
       }

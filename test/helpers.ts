@@ -12,6 +12,12 @@ export const FIXTURES = join(ROOT, "test", "fixtures");
 /** Parity tolerance with PyTorch: |got - want| <= RTOL * max(1, |want|). */
 export const RTOL = 1e-5;
 
+/**
+ * `npm run test:quick` sets ONNX_LOSSES_QUICK=1: the parity suites then run every fixture at the default
+ * opset and build only (the full `npm test` adds the ends of the opset range). Same cases, fewer builds.
+ */
+export const QUICK = process.env.ONNX_LOSSES_QUICK === "1";
+
 export interface FixtureTensor {
   dtype: "float32" | "float64" | "int64";
   dims: number[];

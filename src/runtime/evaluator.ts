@@ -149,9 +149,23 @@ export async function createOrtEvaluator(
     );
   }
   for (const ep of plan) {
+    // small runs of a small model on one thread, when the caller did not choose the threads: waking a
+    // second one costs more than it saves there (measured in ONE_THREAD_BELOW's note). The one-thread
+    // session is made first (most runs of a loss graph are small, and a thread pool costs ~2 ms to
+    // make); the session with onnxruntime's default threads on the first large run.
+    const splitThreads =
+      // (not in a worker, which holds one session)
+      ep === "cpu" &&
+      !options.worker &&
+      options.threads === undefined &&
+      (options.maxThreads ?? 1) > 1 &&
+      model.length <= ONE_THREAD_MODEL_BYTES;
     let session: OrtSession;
     try {
-      session = await ort.InferenceSession.create(model, sessionOptionsFor(ep, options.threads, options.spinning, options.externalDataDir));
+      session = await ort.InferenceSession.create(
+        model,
+        sessionOptionsFor(ep, splitThreads ? 1 : options.threads, options.spinning, options.externalDataDir),
+      );
     } catch (e) {
       failures.push({ ep, message: firstLine(e) });
       continue;
@@ -165,17 +179,9 @@ export async function createOrtEvaluator(
             sessionOptionsFor(ep, options.threads, options.spinning),
           )
       : undefined;
-    // small runs of a small model on one thread, when the caller did not choose the threads: waking a
-    // second one costs more than it saves there (measured in ONE_THREAD_BELOW's note)
-    const oneThread =
-      // (not in a worker, which holds one session)
-      ep === "cpu" &&
-      !options.worker &&
-      options.threads === undefined &&
-      (options.maxThreads ?? 1) > 1 &&
-      model.length <= ONE_THREAD_MODEL_BYTES
-        ? () => ort.InferenceSession.create(model, sessionOptionsFor(ep, 1, options.spinning, options.externalDataDir))
-        : undefined;
+    const defaultThreads = splitThreads
+      ? () => ort.InferenceSession.create(model, sessionOptionsFor(ep, undefined, options.spinning, options.externalDataDir))
+      : undefined;
     return new OrtEvaluator(
       ort,
       session,
@@ -188,7 +194,7 @@ export async function createOrtEvaluator(
       options.skipValidation ?? false,
       what,
       modelPart,
-      oneThread,
+      defaultThreads,
     );
   }
   // The CPU providers run every standard op: a model they cannot load is the model's problem, not the provider's.
@@ -239,8 +245,11 @@ class OrtEvaluator implements Evaluator {
     private readonly skipValidation: boolean,
     private readonly what: string,
     private readonly modelPart?: () => Promise<OrtSession>,
-    /** A one-thread session of the same model, made on the first small run (see ONE_THREAD_BELOW). */
-    private oneThread?: () => Promise<OrtSession>,
+    /**
+     * Where `session` is a one-thread session (a small model, threads left to onnxruntime): the session
+     * with onnxruntime's default threads, made on the first large run (see ONE_THREAD_BELOW).
+     */
+    private defaultThreads?: () => Promise<OrtSession>,
   ) {
     this.split = splitChecks(checks, inputs, outputs);
     const c = contract?.kind === "attached" ? contract : undefined;
@@ -275,27 +284,28 @@ class OrtEvaluator implements Evaluator {
   }
 
   /**
-   * The session for these feeds: the one-thread one for a small run (made on the first; if that fails,
-   * the main one from then on), as a promise only while it is being made.
+   * The session for these feeds: the one-thread one for a small run, the default-threads one for a
+   * large run (made on the first; if that fails, the one-thread one from then on), as a promise only
+   * while it is being made.
    */
   private sessionFor(feeds: Record<string, TensorData>): OrtSession | Promise<OrtSession> {
-    if (!this.oneThread) return this.session;
+    if (!this.defaultThreads) return this.session;
     let elements = 0;
     for (const name in feeds) elements += feeds[name].data.length;
-    if (elements >= (ONE_THREAD_BELOW[this.loss?.name ?? ""] ?? ONE_THREAD_BELOW.cross_entropy)) return this.session;
-    if (this.smallSession) return this.smallSession;
-    this.small ??= this.oneThread().then(
-      (s) => (this.smallSession = s),
+    if (elements < (ONE_THREAD_BELOW[this.loss?.name ?? ""] ?? ONE_THREAD_BELOW.cross_entropy)) return this.session;
+    if (this.largeSession) return this.largeSession;
+    this.large ??= this.defaultThreads().then(
+      (s) => (this.largeSession = s),
       () => {
-        this.oneThread = undefined;
+        this.defaultThreads = undefined;
         return this.session;
       },
     );
-    return this.small;
+    return this.large;
   }
 
-  private small?: Promise<OrtSession>;
-  private smallSession?: OrtSession;
+  private large?: Promise<OrtSession>;
+  private largeSession?: OrtSession;
 
   /** Runs in flight, and what release() waits on while there are any. */
   private running = 0;
@@ -320,8 +330,8 @@ class OrtEvaluator implements Evaluator {
     // no run options: the session's log severity (sessionOptionsFor) already keeps onnxruntime's log
     // off stderr, and run options cost ~10 us a run at small sizes (a native RunOptions each time).
     // The session is called before run() returns, as before there were two: a worker's copies the feeds
-    // then, so its caller may change them once run() returns (only the one-thread session, never in a
-    // worker, is ever waited for)
+    // then, so its caller may change them once run() returns (only the default-threads session, never in
+    // a worker, is ever waited for)
     const chosen = this.sessionFor(valid);
     try {
       result = await (chosen instanceof Promise ? chosen.then((c) => c.run(ortFeeds)) : chosen.run(ortFeeds));
@@ -395,12 +405,12 @@ class OrtEvaluator implements Evaluator {
     this.released = drained.then(() => {
       const part = this.partSession;
       this.partSession = undefined;
-      const small = this.small;
-      this.small = undefined;
-      this.smallSession = undefined;
+      const large = this.large;
+      this.large = undefined;
+      this.largeSession = undefined;
       return Promise.all([
         this.session.release(),
-        small?.then(
+        large?.then(
           (s) => (s === this.session ? undefined : s.release()),
           () => undefined,
         ),
