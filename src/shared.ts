@@ -23,6 +23,7 @@ export type {
   Reduction,
   ResolvedOptionsFor,
   TensorSpec,
+  InputKind,
 } from "./losses/index.js";
 export { verifyContract } from "./models/kinds.js";
 export { linearHeadStep, type LinearHeadStepGraph, type LinearHeadStepOptions } from "./losses/linear_head.js";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "@jest/globals";
 import { markdownTable } from "../src/cli/commands/list.js";
 import { runCli } from "../src/cli/program.js";
-import { CATALOGUE, LOSS_NAMES } from "../src/losses/index.js";
+import { buildLoss, CATALOGUE, INPUT_KINDS, LOSS_NAMES } from "../src/losses/index.js";
 import { fixtureFiles, FIXTURES, loadFixtures, ROOT } from "./helpers.js";
 
 async function listJson(): Promise<{ name: string; options: { name: string }[] }[]> {
@@ -69,5 +69,28 @@ describe("the catalogue is the one list", () => {
     expect([...float16].sort()).toEqual([...LOSS_NAMES].sort());
     const named = new Set(fixtureFiles().flatMap((f) => loadFixtures(f).map((c) => c.loss)));
     expect([...named].filter((n) => !(LOSS_NAMES as readonly string[]).includes(n))).toEqual([]);
+  });
+});
+
+describe("typed input kinds", () => {
+  test("every catalogue loss's input and target say what they hold as a kind, the doc following from it", () => {
+    for (const name of LOSS_NAMES) {
+      for (const options of [{}, ...(name === "cross_entropy" ? [{ targetType: "probs" }] : [])]) {
+        const g = buildLoss(name, options as never);
+        for (const spec of g.inputs) {
+          expect(spec.kind).toBeDefined();
+          expect(spec.doc).toBe(INPUT_KINDS[spec.kind!]);
+        }
+        expect(g.inputs.map((t) => t.kind)).toEqual(
+          name === "nll_loss"
+            ? ["log-probabilities", "class-indices"]
+            : name === "binary_cross_entropy"
+              ? ["probabilities", "binary-targets"]
+              : name.startsWith("binary") || name.startsWith("sigmoid")
+                ? ["logits", "binary-targets"]
+                : ["logits", Object.keys(options).length ? "class-probabilities" : "class-indices"],
+        );
+      }
+    }
   });
 });

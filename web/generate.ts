@@ -44,17 +44,14 @@ export function generateBatch(s: BatchSpec): Record<string, TensorInput> {
   // needs no case here: its input is logits, probabilities or log-probabilities; its target class
   // indices (an integer dtype), class probabilities, or binary targets.
   const specs = buildLoss(s.loss, { ...s.options, rank: 2 }).inputs;
-  const inputDoc = specs.find((t) => t.name === "input")?.doc ?? "logits";
+  const inputKind = specs.find((t) => t.name === "input")?.kind ?? "logits";
   const target = specs.find((t) => t.name === "target");
-  const input = inputDoc.startsWith("log-probabilities")
-    ? logSoftmax()
-    : inputDoc.startsWith("probabilities")
-      ? logits.map((v) => 1 / (1 + Math.exp(-v)))
-      : logits;
-  if (!target || target.dtype === "int64" || target.dtype === "int32") {
+  const input =
+    inputKind === "log-probabilities" ? logSoftmax() : inputKind === "probabilities" ? logits.map((v) => 1 / (1 + Math.exp(-v))) : logits;
+  if (!target || target.kind === "class-indices") {
     return { input: { data: input, dims }, target: { data: BigInt64Array.from(labels, BigInt), dims: [n] } };
   }
-  if (target.doc.startsWith("class probabilities")) {
+  if (target.kind === "class-probabilities") {
     const q = logSoftmax().map(Math.exp);
     return { input: { data: logits.map(() => 1.5 * normal(r)), dims }, target: { data: q, dims } };
   }

@@ -49,8 +49,8 @@ export const binaryCrossEntropy = defineLoss({
     const w = lastDimConstant(g, o.weight);
     const dims = elementwiseDims(o.rank, w.last);
     const inputs: TensorSpec[] = [];
-    const p = declareInput(g, inputs, "input", "float", dims, "probabilities in [0, 1]");
-    const y = declareInput(g, inputs, "target", "float", dims, "targets in [0, 1], shaped like input");
+    const p = declareInput(g, inputs, "input", "float", dims, "probabilities");
+    const y = declareInput(g, inputs, "target", "float", dims, "binary-targets");
     const perElement = (p: Value, y: Value): Value => {
       const logP = clampedLog(p);
       const log1mP = clampedLog(sub(1, p));

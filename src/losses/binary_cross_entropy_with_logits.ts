@@ -67,7 +67,7 @@ export const binaryCrossEntropyWithLogits = defineLoss({
     const dims = elementwiseDims(o.rank, w.last ?? pw.last);
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float", dims, "logits");
-    const y = declareInput(g, inputs, "target", "float", dims, "targets in [0, 1], shaped like input");
+    const y = declareInput(g, inputs, "target", "float", dims, "binary-targets");
     const perElement = (x: Value, y: Value): Value => {
       const l = bceWithLogits(x, y, pw.value);
       return w.value ? mul(l, w.value) : l;

@@ -57,7 +57,7 @@ export const crossEntropy = defineLoss({
     // d l_i / d x_ij = p_ij sum_c v_ic - v_ij, with v_ic the weight item i's loss puts on log p_ic
     const softmaxGrad = (v: Value) => sub(mul(logp.probs(), reduceSum(v, { axes: [1], keepdims: true })), v);
     if (o.targetType === "probs") {
-      const t = declareInput(g, inputs, "target", "float", classInputDims(o.rank, C), "class probabilities, shaped like input");
+      const t = declareInput(g, inputs, "target", "float", classInputDims(o.rank, C), "class-probabilities");
       let q = t;
       if (eps > 0) q = add(mul(t, 1 - eps), C ? eps / C : div(g.constant(eps, g.floatType), classCount(x, o.rank)));
       let prod = mul(logp.full(), q);
@@ -65,7 +65,7 @@ export const crossEntropy = defineLoss({
       loss = neg(reduceSum(prod, { axes: [1] }));
       if (o.gradient) gradient = softmaxGrad(w ? mul(q, w) : q);
     } else {
-      const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
+      const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class-indices");
       checks.push({ kind: "classIndex", tensor: "target", classesOf: "input", axis: 1, ignoreIndex: o.ignoreIndex });
       const { valid, safe } = hardTargets(t, o.ignoreIndex);
       let nll = neg(logp.atTarget(safe));

@@ -74,7 +74,7 @@ export function linearHeadStep<K extends string>(
     );
   }
   const input = alone.inputs.find((i) => i.name === "input");
-  if (input?.doc !== "logits" || input.shape.length !== 2) {
+  if (input?.kind !== "logits" || input.shape.length !== 2) {
     const what = input ? `${input.doc} [${input.shape.join(", ")}]` : "no input named input";
     throw new OptionError(
       `${STEP}: loss ${alone.name}: expected a loss of logits [N, C] (the head computes logits), received one of ${what}`,
@@ -84,14 +84,14 @@ export function linearHeadStep<K extends string>(
   const ctx = { opset: alone.opset, lowering: alone.lowering, dtype: alone.dtype, accumulate: build.accumulate ?? "float64" } as const;
   const g = new Graph(STEP, ctx);
   const specs: TensorSpec[] = [];
-  const X = declareInput(g, specs, "X", "float", ["N", "D"], "features");
+  const X = declareInput(g, specs, "X", "float", ["N", "D"], { doc: "features" });
   const bind: Record<string, Value> = {};
   for (const t of alone.inputs) {
     if (t.name === "input") continue;
-    bind[t.name] = declareInput(g, specs, t.name, isFloatDType(t.dtype) ? "float" : t.dtype, t.shape, t.doc);
+    bind[t.name] = declareInput(g, specs, t.name, isFloatDType(t.dtype) ? "float" : t.dtype, t.shape, t.kind ?? { doc: t.doc });
   }
-  const W = declareInput(g, specs, "W", "float", ["D", C], "weights of the head");
-  const b = declareInput(g, specs, "b", "float", [C], "biases of the head");
+  const W = declareInput(g, specs, "W", "float", ["D", C], { doc: "weights of the head" });
+  const b = declareInput(g, specs, "b", "float", [C], { doc: "biases of the head" });
   bind.input = add(g.node("MatMul", [X, W]), b);
   const parts = getLoss(alone.name).build(resolved, { ...ctx, outputs: "loss", host: { graph: g, bind } });
   const values = parts.values;

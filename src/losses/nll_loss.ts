@@ -34,7 +34,7 @@ export const nllLoss = defineLoss({
     const g = lossGraph("nll_loss", ctx);
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float", classInputDims(o.rank, C), "log-probabilities");
-    const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
+    const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class-indices");
     const { valid, safe } = hardTargets(t, o.ignoreIndex);
     let nll = neg(gatherAtTarget(x, safe, o.rank));
     let wt: Value | undefined;

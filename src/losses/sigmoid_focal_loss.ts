@@ -39,7 +39,7 @@ export const sigmoidFocalLoss = defineLoss({
     const dims = elementwiseDims(o.rank);
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float", dims, "logits");
-    const y = declareInput(g, inputs, "target", "float", dims, "targets in [0, 1], shaped like input");
+    const y = declareInput(g, inputs, "target", "float", dims, "binary-targets");
     const doc = "sigmoid_focal_loss: torchvision.ops.sigmoid_focal_loss parity; input = logits";
     /** The forward values on x and y (the whole batch, or a chunk of it). */
     const forward = (x: Value, y: Value) => {

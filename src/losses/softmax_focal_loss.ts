@@ -126,7 +126,7 @@ export const softmaxFocalLoss = defineLoss({
     const g = lossGraph("softmax_focal_loss", ctx);
     const inputs: TensorSpec[] = [];
     const x = declareInput(g, inputs, "input", "float", classInputDims(o.rank, C), "logits");
-    const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class indices in [0, C) or ignoreIndex");
+    const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class-indices");
     const { valid, safe } = hardTargets(t, o.ignoreIndex);
     const logp = new ClassLogProbs(x, o.rank);
 

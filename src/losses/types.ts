@@ -11,7 +11,20 @@ export interface TensorSpec {
   dtype: DType;
   shape: Dim[];
   doc: string;
+  /** What a loss's input or target holds, typed (the doc is its words): what callers dispatch on, never the doc. */
+  kind?: InputKind;
 }
+
+/** What a loss's inputs hold, and the doc each kind's input carries (the contract's input docs). */
+export const INPUT_KINDS = {
+  logits: "logits",
+  "log-probabilities": "log-probabilities",
+  probabilities: "probabilities in [0, 1]",
+  "class-indices": "class indices in [0, C) or ignoreIndex",
+  "class-probabilities": "class probabilities, shaped like input",
+  "binary-targets": "targets in [0, 1], shaped like input",
+} as const;
+export type InputKind = keyof typeof INPUT_KINDS;
 
 /** A built loss: the model bytes and what a caller needs to feed it. */
 export interface LossGraph<O = Record<string, unknown>> {

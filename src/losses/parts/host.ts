@@ -6,7 +6,7 @@ import { Graph, type Dim, type Value } from "../../builder/graph.js";
 import type { DType } from "../../onnx/dtypes.js";
 import { cast, div, equal, where } from "../../builder/ops/index.js";
 import { OptionError, type Reduction } from "../options.js";
-import type { BuildContext, BuiltParts, InputCheck, TensorSpec } from "../types.js";
+import { type BuildContext, type BuiltParts, type InputCheck, INPUT_KINDS, type InputKind, type TensorSpec } from "../types.js";
 import { reduceItems, itemCount, accurateSum, chunkedSum } from "./reductions.js";
 
 /** Host graphs a loss is being built into (BuildContext.host), with the values bound to the loss's input names. */
@@ -34,9 +34,21 @@ export function lossGraph(name: string, ctx: BuildContext): Graph {
  * (`"float"`) takes the graph's input float type and is cast to the type the math runs in. In a host
  * graph (see {@link lossGraph}) a name bound there is not declared: the bound value is returned.
  */
-export function declareInput(g: Graph, specs: TensorSpec[], name: string, dtype: DType | "float", shape: Dim[], doc: string): Value {
+export function declareInput(
+  g: Graph,
+  specs: TensorSpec[],
+  name: string,
+  dtype: DType | "float",
+  shape: Dim[],
+  /** A loss's input: its kind (the doc follows, INPUT_KINDS); another graph's: its doc. */
+  what: InputKind | { doc: string },
+): Value {
   const declared = dtype === "float" ? g.ioFloatType : dtype;
-  specs.push({ name, dtype: declared, shape, doc });
+  specs.push(
+    typeof what === "string"
+      ? { name, dtype: declared, shape, doc: INPUT_KINDS[what], kind: what }
+      : { name, dtype: declared, shape, doc: what.doc },
+  );
   const bound = HOSTED.get(g)?.[name];
   if (bound) {
     const want = dtype === "float" ? g.floatType : dtype;
