@@ -69,3 +69,25 @@ describe("layers", () => {
     ]);
   });
 });
+
+describe("the losses build with typed ops", () => {
+  /** Calls of Graph.node outside the builder: each op the losses use has a typed wrapper in builder/ops. */
+  const rawNodeCalls = (files: readonly string[], read: (f: string) => string): string[] =>
+    files.flatMap((f) =>
+      read(f)
+        .split("\n")
+        .map((line, i) => [line, i] as const)
+        .filter(([line]) => /\.node\(\s*"/.test(line))
+        .map(([, i]) => `${relative(ROOT, f)}:${i + 1}`),
+    );
+
+  test("src/losses and src/models call no raw g.node(...)", () => {
+    const files = sources(SRC).filter((f) => f.startsWith(join(SRC, "losses")) || f.startsWith(join(SRC, "models")));
+    expect(files.length).toBeGreaterThan(10);
+    expect(rawNodeCalls(files, (f) => readFileSync(f, "utf8"))).toEqual([]);
+  });
+
+  test("the check sees one", () => {
+    expect(rawNodeCalls([join(SRC, "losses", "x.ts")], () => 'const y = g.node("Slice", [x]);')).toEqual([join("src", "losses", "x.ts:1")]);
+  });
+});

@@ -5,7 +5,7 @@
  * Feeding W_next and b_next back in trains the head with nothing but an onnxruntime session.
  */
 import { Graph, type Value } from "../builder/graph.js";
-import { cast, reduceSum, sub, mul, add } from "../builder/ops/index.js";
+import { add, cast, matMul, mul, reduceSum, sub, transpose } from "../builder/ops/index.js";
 import { canonicalJson, encodeContract, type StepContract } from "../model/contract.js";
 import { trustBuilt } from "../model/trusted.js";
 import { isFloatDType } from "../onnx/dtypes.js";
@@ -92,7 +92,7 @@ export function linearHeadStep<K extends string>(
   }
   const W = declareInput(g, specs, "W", "float", ["D", C], { doc: "weights of the head" });
   const b = declareInput(g, specs, "b", "float", [C], { doc: "biases of the head" });
-  bind.input = add(g.node("MatMul", [X, W]), b);
+  bind.input = add(matMul(X, W), b);
   const parts = getLoss(alone.name).build(resolved, { ...ctx, outputs: "loss", host: { graph: g, bind } });
   const values = parts.values;
   if (parts.graph !== g || !values?.inputGrad) {
@@ -101,7 +101,7 @@ export function linearHeadStep<K extends string>(
     );
   }
   const grad = values.inputGrad; // d loss / d logits [N, C]
-  const dW = g.node("MatMul", [g.node("Transpose", [X], { perm: [1, 0] }), grad]);
+  const dW = matMul(transpose(X, [1, 0]), grad);
   const db = reduceSum(grad, { axes: [0] });
   g.output(values.loss, "loss", []);
   g.output(cast(sub(W, mul(dW, lr)), g.ioFloatType), "W_next", ["D", C]);

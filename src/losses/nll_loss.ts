@@ -1,5 +1,5 @@
 import type { Value } from "../builder/graph.js";
-import { cast, mul, neg, shape, where } from "../builder/ops/index.js";
+import { cast, expand, mul, neg, shape, where } from "../builder/ops/index.js";
 import {
   classInputDims,
   classValueAt,
@@ -44,7 +44,7 @@ export const nllLoss = defineLoss({
     }
     const loss = where(valid, nll, 0);
     // d l_i / d x_ic = -w_t [c = t], 0 for an ignored item
-    const zeros = () => g.node("Expand", [g.constant(0, g.floatType), shape(x)]);
+    const zeros = () => expand(g.constant(0, g.floatType), shape(x));
     const gradient = o.gradient ? subtractAtTarget(zeros(), safe, wt ? where(valid, wt, 0) : cast(valid, g.floatType), o.rank) : undefined;
     return finishLoss(g, inputs, loss, {
       gradient,

@@ -32,6 +32,8 @@ export const sub = (a: Operand, b: Operand): Value => binary("Sub", a, b);
 export const mul = (a: Operand, b: Operand): Value => binary("Mul", a, b);
 /** a / b ([Div](https://onnx.ai/onnx/operators/onnx__Div.html)) */
 export const div = (a: Operand, b: Operand): Value => binary("Div", a, b);
+/** a mod b, integers ([Mod](https://onnx.ai/onnx/operators/onnx__Mod.html)) */
+export const mod = (a: Operand, b: Operand): Value => binary("Mod", a, b);
 /** a ** b ([Pow](https://onnx.ai/onnx/operators/onnx__Pow.html)) */
 export const pow = (a: Operand, b: Operand): Value => binary("Pow", a, b);
 /**
@@ -134,4 +136,10 @@ export function powConst(x: Value, gamma: number): Value | null {
     return r;
   }
   return pow(x, gamma);
+}
+
+/** The elementwise sum of one or more tensors of one dtype ([Sum](https://onnx.ai/onnx/operators/onnx__Sum.html)). */
+export function sum(values: readonly Value[]): Value {
+  for (const v of values) if (v.dtype !== values[0].dtype) sameType("Sum", values[0], v);
+  return values[0].graph.node("Sum", [...values]);
 }

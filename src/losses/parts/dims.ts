@@ -3,7 +3,7 @@
  * class-dim helpers built on them (per-class constants, the class count, class indices).
  */
 import type { Graph, Dim, Value } from "../../builder/graph.js";
-import { cast, gather, reduceSum, reshape, shape, sub } from "../../builder/ops/index.js";
+import { cast, cumSum, expand, gather, pad, range, reduceSum, reshape, shape, slice, sub } from "../../builder/ops/index.js";
 
 /** `input` dims for a rank: [N, C, d1, .., d(rank-2)], with C fixed when the options fix it. */
 export function classInputDims(rank: number, classes?: number): Dim[] {
@@ -45,7 +45,7 @@ export function classCount(x: Value, rank: number): Value {
  * on the WebGPU provider, and Expand reads its shape input from host memory.
  */
 export function onesLike(v: Value): Value {
-  return v.graph.node("Expand", [v.graph.constant(1, v.graph.floatType), shape(v)]);
+  return expand(v.graph.constant(1, v.graph.floatType), shape(v));
 }
 
 /**
@@ -59,9 +59,9 @@ function classRow(x: Value, rank: number): Value {
   const i64 = (v: number[]) => g.constant(v, "int64");
   const first = () => i64(axes.map(() => 0));
   const one = () => i64(axes.map(() => 1));
-  const row = g.node("Slice", [x, first(), one(), i64(axes)]);
+  const row = slice(x, first(), one(), i64(axes));
   const pads = i64([...Array(rank).fill(0), ...Array.from({ length: rank }, (_, i) => (i === 1 ? 0 : 1))]);
-  return g.node("Slice", [g.node("Pad", [row, pads, g.constant(0, x.dtype)], { mode: "constant" }), first(), one(), i64(axes)]);
+  return slice(pad(row, pads, g.constant(0, x.dtype)), first(), one(), i64(axes));
 }
 
 /**
@@ -71,6 +71,6 @@ function classRow(x: Value, rank: number): Value {
  */
 export function classIndices(x: Value, rank: number): Value {
   const g = x.graph;
-  if (g.lowering === "webgpu") return reshape(sub(g.node("CumSum", [onesLike(classRow(x, rank)), g.constant(1, "int32")]), 1), [-1]);
-  return g.node("Range", [g.constant(0, "int64"), gather(shape(x), 1), g.constant(1, "int64")]);
+  if (g.lowering === "webgpu") return reshape(sub(cumSum(onesLike(classRow(x, rank)), g.constant(1, "int32")), 1), [-1]);
+  return range(g.constant(0, "int64"), gather(shape(x), 1), g.constant(1, "int64"));
 }

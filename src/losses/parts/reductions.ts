@@ -3,7 +3,27 @@
  * accumulated in the accumulate type), products of probabilities summed as few logs, sums in row chunks.
  */
 import type { Graph, Value } from "../../builder/graph.js";
-import { cast, div, log, reduceProd, reduceSum, reshape, shape, unsqueeze } from "../../builder/ops/index.js";
+import {
+  add,
+  cast,
+  concat,
+  div,
+  gather,
+  log,
+  max,
+  mod,
+  mul,
+  pad,
+  reduceProd,
+  reduceSum,
+  reshape,
+  shape,
+  size,
+  slice,
+  sub,
+  sum,
+  unsqueeze,
+} from "../../builder/ops/index.js";
 import type { Reduction } from "../options.js";
 import { onesLike } from "./dims.js";
 
@@ -37,7 +57,7 @@ export function reduceItems(
 /** The number of elements of v, in the accumulate type (under the WebGPU lowering a sum of ones, see onesLike). */
 export function itemCount(v: Value): Value {
   if (v.graph.lowering === "webgpu") return reduceSum(onesLike(v));
-  return cast(v.graph.node("Size", [v], {}, { dtype: "int64" }), v.graph.accumulateType);
+  return cast(size(v), v.graph.accumulateType);
 }
 
 /**
@@ -52,9 +72,9 @@ function blocks(v: Value, b: number, fill = 0): Value {
   const g = v.graph;
   const n = shape(v); // [1] int64
   const bConst = g.constant([b], "int64");
-  const padEnd = g.node("Mod", [g.node("Sub", [bConst, g.node("Mod", [n, bConst])]), bConst]);
-  const pads = g.node("Concat", [g.constant([0], "int64"), padEnd], { axis: 0 });
-  const padded = g.node("Pad", [v, pads, g.constant(fill, v.dtype)], { mode: "constant" });
+  const padEnd = mod(sub(bConst, mod(n, bConst)), bConst);
+  const pads = concat([g.constant([0], "int64"), padEnd], 0);
+  const padded = pad(v, pads, g.constant(fill, v.dtype));
   return reshape(padded, [-1, b]);
 }
 
@@ -117,19 +137,19 @@ export function sumsInChunks(g: Graph, o: { reduction: Reduction; gradient: bool
 export function chunkedSum(values: readonly Value[], sumOfChunk: (...chunk: Value[]) => Value): Value {
   const g = values[0].graph;
   const i64 = (v: number | number[]) => g.constant(v, "int64");
-  const n = g.node("Gather", [shape(values[0]), i64(0)], { axis: 0 });
-  const size = g.node("Size", [values[0]], {}, { dtype: "int64" });
-  const rowSize = g.node("Max", [g.node("Div", [size, g.node("Max", [n, i64(1)])]), i64(1)]);
-  const ceilDiv = (a: Value, b: Value) => g.node("Div", [g.node("Sub", [g.node("Add", [a, b]), i64(1)]), b]);
-  const rows = g.node("Max", [ceilDiv(n, i64(CHUNKS)), ceilDiv(i64(MIN_CHUNK_ELEMENTS), rowSize)]);
+  const n = gather(shape(values[0]), i64(0), 0);
+  const elements = size(values[0]);
+  const rowSize = max(div(elements, max(n, i64(1))), i64(1));
+  const ceilDiv = (a: Value, b: Value) => div(sub(add(a, b), i64(1)), b);
+  const rows = max(ceilDiv(n, i64(CHUNKS)), ceilDiv(i64(MIN_CHUNK_ELEMENTS), rowSize));
   const step = unsqueeze(rows, [0]);
   const axes = i64([0]);
   const parts: Value[] = [];
   for (let k = 0; k < CHUNKS; k++) {
-    const starts = g.node("Mul", [step, i64([k])]);
-    const ends = g.node("Mul", [step, i64([k + 1])]);
-    const chunk = values.map((v) => g.node("Slice", [v, starts, ends, axes]));
+    const starts = mul(step, i64([k]));
+    const ends = mul(step, i64([k + 1]));
+    const chunk = values.map((v) => slice(v, starts, ends, axes));
     parts.push(sumOfChunk(...chunk));
   }
-  return g.node("Sum", parts);
+  return sum(parts);
 }

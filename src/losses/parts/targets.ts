@@ -4,6 +4,7 @@
  */
 import type { Graph, Value } from "../../builder/graph.js";
 import {
+  scatterElements,
   cast,
   equal,
   exp,
@@ -144,7 +145,7 @@ export function subtractAtTarget(full: Value, safe: Value, atTarget: Value | num
   const at = typeof atTarget === "number" ? atTarget : unsqueeze(atTarget, [1]);
   if (g.lowering === "webgpu") return sub(full, mul(oneHotOf(full, safe, rank), at));
   const idx = unsqueeze(safe, [1]);
-  return g.node("ScatterElements", [full, idx, sub(gatherElements(full, idx, 1), at)], { axis: 1 });
+  return scatterElements(full, idx, sub(gatherElements(full, idx, 1), at), 1);
 }
 
 /** One-hot of valid class indices `safe` [N, d..] over the classes (dim 1) of x [N, C, d..]: [N, C, d..] in the float type. Gradients only. */
