@@ -24,6 +24,8 @@ export type {
   ResolvedOptionsFor,
   TensorSpec,
   InputKind,
+  LossBuilder,
+  FinishOptions,
 } from "./losses/index.js";
 export { verifyContract } from "./models/kinds.js";
 export { linearHeadStep, type LinearHeadStepGraph, type LinearHeadStepOptions } from "./losses/linear_head.js";

@@ -1,8 +1,8 @@
 import type { Graph, Value } from "../builder/graph.js";
 import { div, lessOrEqual, log, max, mul, sub, where } from "../builder/ops/index.js";
-import { accurateSum, chunkedSum, declareInput, elementwiseDims, finishLoss, lossGraph, sumsInChunks } from "./common.js";
+import { accurateSum, chunkedSum, elementwiseDims, sumsInChunks } from "./common.js";
 import { numberList, rankOption, reductionOption } from "./options.js";
-import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
+import { defineLoss, type InputCheck } from "./types.js";
 
 /** A weight list of length 1 is a scalar; longer lists run along the last dim (fixing its size). */
 export function lastDimConstant(g: Graph, values: readonly number[] | null): { value?: Value; last?: number } {
@@ -44,13 +44,12 @@ export const binaryCrossEntropy = defineLoss({
     weight: numberList("Weights broadcast along the last dim: 1 number (a scalar) or one per last-dim entry; null for none.", 0),
     reduction: reductionOption,
   },
-  build(o, ctx) {
-    const g = lossGraph("binary_cross_entropy", ctx);
+  build(o, b) {
+    const g = b.graph;
     const w = lastDimConstant(g, o.weight);
     const dims = elementwiseDims(o.rank, w.last);
-    const inputs: TensorSpec[] = [];
-    const p = declareInput(g, inputs, "input", "float", dims, "probabilities");
-    const y = declareInput(g, inputs, "target", "float", dims, "binary-targets");
+    const p = b.input("input", "float", dims, "probabilities");
+    const y = b.input("target", "float", dims, "binary-targets");
     const perElement = (p: Value, y: Value): Value => {
       const logP = clampedLog(p);
       const log1mP = clampedLog(sub(1, p));
@@ -63,7 +62,7 @@ export const binaryCrossEntropy = defineLoss({
     const doc = "binary_cross_entropy: F.binary_cross_entropy parity; input = probabilities";
     if (sumsInChunks(g, o, w.last !== undefined)) {
       const total = chunkedSum([p, y], (p, y) => accurateSum(perElement(p, y), dims.length));
-      return finishLoss(g, inputs, p, { total, outputs: ctx.outputs, reduction: o.reduction, items: dims, checks, doc });
+      return b.finish(p, { total, reduction: o.reduction, items: dims, checks, doc });
     }
     const loss = perElement(p, y);
     let gradient: Value | undefined;
@@ -72,6 +71,6 @@ export const binaryCrossEntropy = defineLoss({
       gradient = div(sub(p, y), max(mul(p, sub(1, p)), 1e-12));
       if (w.value) gradient = mul(gradient, w.value);
     }
-    return finishLoss(g, inputs, loss, { gradient, outputs: ctx.outputs, reduction: o.reduction, items: dims, checks, doc });
+    return b.finish(loss, { gradient, reduction: o.reduction, items: dims, checks, doc });
   },
 });

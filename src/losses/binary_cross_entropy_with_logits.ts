@@ -1,9 +1,9 @@
 import type { Value } from "../builder/graph.js";
 import { abs, add, cast, log, mul, neg, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { lastDimConstant } from "./binary_cross_entropy.js";
-import { accurateSum, chunkedSum, declareInput, elementwiseDims, finishLoss, lossGraph, sumOfLogs, sumsInChunks } from "./common.js";
+import { accurateSum, chunkedSum, elementwiseDims, sumOfLogs, sumsInChunks } from "./common.js";
 import { numberList, OptionError, rankOption, reductionOption } from "./options.js";
-import { defineLoss, type TensorSpec } from "./types.js";
+import { defineLoss } from "./types.js";
 
 /**
  * -log sigmoid(x) = log(1 + e^-x), stable for every x.
@@ -60,14 +60,13 @@ export const binaryCrossEntropyWithLogits = defineLoss({
       );
     }
   },
-  build(o, ctx) {
-    const g = lossGraph("binary_cross_entropy_with_logits", ctx);
+  build(o, b) {
+    const g = b.graph;
     const w = lastDimConstant(g, o.weight);
     const pw = lastDimConstant(g, o.posWeight);
     const dims = elementwiseDims(o.rank, w.last ?? pw.last);
-    const inputs: TensorSpec[] = [];
-    const x = declareInput(g, inputs, "input", "float", dims, "logits");
-    const y = declareInput(g, inputs, "target", "float", dims, "binary-targets");
+    const x = b.input("input", "float", dims, "logits");
+    const y = b.input("target", "float", dims, "binary-targets");
     const perElement = (x: Value, y: Value): Value => {
       const l = bceWithLogits(x, y, pw.value);
       return w.value ? mul(l, w.value) : l;
@@ -84,7 +83,7 @@ export const binaryCrossEntropyWithLogits = defineLoss({
           }
         : (x: Value, y: Value): Value => accurateSum(perElement(x, y), dims.length);
       const total = chunkedSum([x, y], sumOfChunk);
-      return finishLoss(g, inputs, x, { total, outputs: ctx.outputs, reduction: o.reduction, items: dims, doc });
+      return b.finish(x, { total, reduction: o.reduction, items: dims, doc });
     }
     const loss = perElement(x, y);
     let gradient: Value | undefined;
@@ -94,6 +93,6 @@ export const binaryCrossEntropyWithLogits = defineLoss({
       gradient = pw.value ? sub(mul(s, add(sub(1, y), mul(pw.value, y))), mul(pw.value, y)) : sub(s, y);
       if (w.value) gradient = mul(gradient, w.value);
     }
-    return finishLoss(g, inputs, loss, { gradient, outputs: ctx.outputs, reduction: o.reduction, items: dims, doc });
+    return b.finish(loss, { gradient, reduction: o.reduction, items: dims, doc });
   },
 });

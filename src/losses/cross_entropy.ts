@@ -1,20 +1,8 @@
 import type { Value } from "../builder/graph.js";
 import { add, cast, div, mul, neg, reduceMean, reduceSum, sub, unsqueeze, where } from "../builder/ops/index.js";
-import {
-  classCount,
-  classInputDims,
-  classValueAt,
-  ClassLogProbs,
-  declareInput,
-  finishLoss,
-  hardTargets,
-  itemDims,
-  lossGraph,
-  perClass,
-  subtractAtTarget,
-} from "./common.js";
+import { classCount, classInputDims, classValueAt, ClassLogProbs, hardTargets, itemDims, perClass, subtractAtTarget } from "./common.js";
 import { integerIn, numberIn, numberList, OptionError, oneOf, rankOption, reductionOption } from "./options.js";
-import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
+import { defineLoss, type InputCheck } from "./types.js";
 
 /**
  * Cross-entropy of logits, F.cross_entropy parity.
@@ -42,11 +30,10 @@ export const crossEntropy = defineLoss({
     reduction: reductionOption,
     labelSmoothing: numberIn("Label smoothing eps: targets become (1 - eps) target + eps / C.", 0, 0, 1),
   },
-  build(o, ctx) {
+  build(o, b) {
     const C = o.weight?.length;
-    const g = lossGraph("cross_entropy", ctx);
-    const inputs: TensorSpec[] = [];
-    const x = declareInput(g, inputs, "input", "float", classInputDims(o.rank, C), "logits");
+    const g = b.graph;
+    const x = b.input("input", "float", classInputDims(o.rank, C), "logits");
     const logp = new ClassLogProbs(x, o.rank);
     const eps = o.labelSmoothing;
     const w = o.weight ? perClass(g, o.weight, o.rank) : undefined;
@@ -57,7 +44,7 @@ export const crossEntropy = defineLoss({
     // d l_i / d x_ij = p_ij sum_c v_ic - v_ij, with v_ic the weight item i's loss puts on log p_ic
     const softmaxGrad = (v: Value) => sub(mul(logp.probs(), reduceSum(v, { axes: [1], keepdims: true })), v);
     if (o.targetType === "probs") {
-      const t = declareInput(g, inputs, "target", "float", classInputDims(o.rank, C), "class-probabilities");
+      const t = b.input("target", "float", classInputDims(o.rank, C), "class-probabilities");
       let q = t;
       if (eps > 0) q = add(mul(t, 1 - eps), C ? eps / C : div(g.constant(eps, g.floatType), classCount(x, o.rank)));
       let prod = mul(logp.full(), q);
@@ -65,7 +52,7 @@ export const crossEntropy = defineLoss({
       loss = neg(reduceSum(prod, { axes: [1] }));
       if (o.gradient) gradient = softmaxGrad(w ? mul(q, w) : q);
     } else {
-      const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class-indices");
+      const t = b.input("target", g.indexType, itemDims(o.rank), "class-indices");
       checks.push({ kind: "classIndex", tensor: "target", classesOf: "input", axis: 1, ignoreIndex: o.ignoreIndex });
       const { valid, safe } = hardTargets(t, o.ignoreIndex);
       let nll = neg(logp.atTarget(safe));
@@ -96,8 +83,7 @@ export const crossEntropy = defineLoss({
         gradient = mul(subtractAtTarget(base, safe, wt ? mul(wt, 1 - eps) : 1 - eps, o.rank), unsqueeze(cast(valid, g.floatType), [1]));
       }
     }
-    return finishLoss(g, inputs, loss, {
-      outputs: ctx.outputs,
+    return b.finish(loss, {
       reduction: o.reduction,
       denominator,
       items: itemDims(o.rank),

@@ -9,9 +9,11 @@ import { getLoss, type LossName, type LossOptions } from "./catalogue.js";
 import { OptionError, resolveOptions } from "./options.js";
 import type { InferOptions, OptionSchema } from "./options.js";
 import type { LossDefinition, LossGraph } from "./types.js";
+import { LossBuilder } from "./parts/host.js";
 
 export { CATALOGUE, LOSS_NAMES, getLoss, type LossName, type LossOptions, type LossOptionsMap } from "./catalogue.js";
 export { OptionError, type InferOptions, type NamedOptionSpec, type OptionSchema, type OptionSpec, type Reduction } from "./options.js";
+export { type FinishOptions, LossBuilder } from "./parts/host.js";
 export {
   defineLoss,
   type BuildContext,
@@ -124,7 +126,7 @@ export function buildDefinition<N extends string, S extends OptionSchema>(
   if (outputs === "parts" && resolved.reduction === "none") {
     throw new OptionError(`outputs: "parts" needs reduction "mean" or "sum", received reduction "none"`);
   }
-  const parts = def.build(resolved, { opset, lowering, accumulate, outputs, dtype });
+  const parts = def.build(resolved, new LossBuilder(def.name, { opset, lowering, accumulate, outputs, dtype }));
   // what the graph accumulates in (the lowering and float64 graphs decide it), as the contract records it
   const built = parts.graph.accumulateType as "float32" | "float64";
   if ((resolved as { gradient?: boolean }).gradient && !parts.outputs.some((o) => o.name === "input_grad")) {

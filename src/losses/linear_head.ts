@@ -10,7 +10,7 @@ import { canonicalJson, encodeContract, type StepContract } from "../model/contr
 import { trustBuilt } from "../model/trusted.js";
 import { isFloatDType } from "../onnx/dtypes.js";
 import { getLoss } from "./catalogue.js";
-import { declareInput } from "./common.js";
+import { declareInput, LossBuilder } from "./common.js";
 import { buildLoss, type BuildOptions, type LossOptionsFor, type ResolvedOptionsFor } from "./index.js";
 import { OptionError } from "./options.js";
 import type { InputCheck, LossGraph, TensorSpec } from "./types.js";
@@ -93,11 +93,11 @@ export function linearHeadStep<K extends string>(
   const W = declareInput(g, specs, "W", "float", ["D", C], { doc: "weights of the head" });
   const b = declareInput(g, specs, "b", "float", [C], { doc: "biases of the head" });
   bind.input = add(matMul(X, W), b);
-  const parts = getLoss(alone.name).build(resolved, { ...ctx, outputs: "loss", host: { graph: g, bind } });
+  const parts = getLoss(alone.name).build(resolved, new LossBuilder(alone.name, { ...ctx, outputs: "loss" }, { graph: g, bind }));
   const values = parts.values;
   if (parts.graph !== g || !values?.inputGrad) {
     throw new OptionError(
-      `${STEP}: loss ${alone.name}: expected a loss whose build appends to the graph lossGraph() gives it (see docs/adding-a-loss.md), received one that builds a graph of its own`,
+      `${STEP}: loss ${alone.name}: expected a loss whose build appends to the graph its LossBuilder gives it (see docs/adding-a-loss.md), received one that builds a graph of its own`,
     );
   }
   const grad = values.inputGrad; // d loss / d logits [N, C]

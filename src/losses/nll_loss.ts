@@ -1,18 +1,8 @@
 import type { Value } from "../builder/graph.js";
 import { cast, expand, mul, neg, shape, where } from "../builder/ops/index.js";
-import {
-  classInputDims,
-  classValueAt,
-  declareInput,
-  finishLoss,
-  gatherAtTarget,
-  hardTargets,
-  itemDims,
-  lossGraph,
-  subtractAtTarget,
-} from "./common.js";
+import { classInputDims, classValueAt, gatherAtTarget, hardTargets, itemDims, subtractAtTarget } from "./common.js";
 import { integerIn, numberList, rankOption, reductionOption } from "./options.js";
-import { defineLoss, type TensorSpec } from "./types.js";
+import { defineLoss } from "./types.js";
 
 /**
  * Negative log-likelihood of log-probabilities, F.nll_loss parity: l_i = -w[t_i] input_i[t_i], 0 where
@@ -29,12 +19,11 @@ export const nllLoss = defineLoss({
     ignoreIndex: integerIn("Target value that contributes nothing.", -100),
     reduction: reductionOption,
   },
-  build(o, ctx) {
+  build(o, b) {
     const C = o.weight?.length;
-    const g = lossGraph("nll_loss", ctx);
-    const inputs: TensorSpec[] = [];
-    const x = declareInput(g, inputs, "input", "float", classInputDims(o.rank, C), "log-probabilities");
-    const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class-indices");
+    const g = b.graph;
+    const x = b.input("input", "float", classInputDims(o.rank, C), "log-probabilities");
+    const t = b.input("target", g.indexType, itemDims(o.rank), "class-indices");
     const { valid, safe } = hardTargets(t, o.ignoreIndex);
     let nll = neg(gatherAtTarget(x, safe, o.rank));
     let wt: Value | undefined;
@@ -46,9 +35,8 @@ export const nllLoss = defineLoss({
     // d l_i / d x_ic = -w_t [c = t], 0 for an ignored item
     const zeros = () => expand(g.constant(0, g.floatType), shape(x));
     const gradient = o.gradient ? subtractAtTarget(zeros(), safe, wt ? where(valid, wt, 0) : cast(valid, g.floatType), o.rank) : undefined;
-    return finishLoss(g, inputs, loss, {
+    return b.finish(loss, {
       gradient,
-      outputs: ctx.outputs,
       reduction: o.reduction,
       denominator: wt ? where(valid, wt, 0) : valid,
       items: itemDims(o.rank),

@@ -1,9 +1,9 @@
 import type { Value } from "../builder/graph.js";
 import { add, div, max, mul, neg, powConst, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { bceWithLogits } from "./binary_cross_entropy_with_logits.js";
-import { accurateSum, chunkedSum, declareInput, elementwiseDims, finishLoss, lossGraph, sumsInChunks } from "./common.js";
+import { accurateSum, chunkedSum, elementwiseDims, sumsInChunks } from "./common.js";
 import { numberIn, type OptionSpec, rankOption, reductionOption } from "./options.js";
-import { defineLoss, type TensorSpec } from "./types.js";
+import { defineLoss } from "./types.js";
 
 const alphaOption: OptionSpec<number | null> = {
   doc: "Weight of positives (negatives get 1 - alpha); null or a negative number disables it.",
@@ -34,12 +34,11 @@ export const sigmoidFocalLoss = defineLoss({
     gamma: numberIn("Focusing exponent: (1 - p_t)^gamma scales each element's loss.", 2, 0),
     reduction: reductionOption,
   },
-  build(o, ctx) {
-    const g = lossGraph("sigmoid_focal_loss", ctx);
+  build(o, b) {
+    const g = b.graph;
     const dims = elementwiseDims(o.rank);
-    const inputs: TensorSpec[] = [];
-    const x = declareInput(g, inputs, "input", "float", dims, "logits");
-    const y = declareInput(g, inputs, "target", "float", dims, "binary-targets");
+    const x = b.input("input", "float", dims, "logits");
+    const y = b.input("target", "float", dims, "binary-targets");
     const doc = "sigmoid_focal_loss: torchvision.ops.sigmoid_focal_loss parity; input = logits";
     /** The forward values on x and y (the whole batch, or a chunk of it). */
     const forward = (x: Value, y: Value) => {
@@ -66,7 +65,7 @@ export const sigmoidFocalLoss = defineLoss({
     };
     if (sumsInChunks(g, o)) {
       const total = chunkedSum([x, y], (x, y) => accurateSum(forward(x, y).loss, dims.length));
-      return finishLoss(g, inputs, x, { total, outputs: ctx.outputs, reduction: o.reduction, items: dims, doc });
+      return b.finish(x, { total, reduction: o.reduction, items: dims, doc });
     }
     const { ce, base, factor, alphaT, loss } = forward(x, y);
     let gradient: Value | undefined;
@@ -85,6 +84,6 @@ export const sigmoidFocalLoss = defineLoss({
       }
       if (alphaT) gradient = mul(gradient, alphaT);
     }
-    return finishLoss(g, inputs, loss, { outputs: ctx.outputs, reduction: o.reduction, items: dims, gradient, doc });
+    return b.finish(loss, { reduction: o.reduction, items: dims, gradient, doc });
   },
 });

@@ -24,16 +24,13 @@ import {
   classInputDims,
   classValueAt,
   ClassLogProbs,
-  declareInput,
-  finishLoss,
   hardTargets,
   itemDims,
-  lossGraph,
   perClass,
   subtractAtTarget,
 } from "./common.js";
 import { integerIn, numberIn, OptionError, type OptionSpec, rankOption, received, reductionOption } from "./options.js";
-import { defineLoss, type InputCheck, type TensorSpec } from "./types.js";
+import { defineLoss, type InputCheck } from "./types.js";
 
 const alphaOption: OptionSpec<number | number[] | null> = {
   doc: "Class balance: null (none); a number a (class balanceIndex gets a, every other class 1 - a); or C numbers, used as given.",
@@ -119,14 +116,13 @@ export const softmaxFocalLoss = defineLoss({
       );
     }
   },
-  build(o, ctx) {
+  build(o, b) {
     const alphaList = Array.isArray(o.alpha) ? o.alpha : null;
     const alphaNum = typeof o.alpha === "number" ? o.alpha : null;
     const C = alphaList?.length;
-    const g = lossGraph("softmax_focal_loss", ctx);
-    const inputs: TensorSpec[] = [];
-    const x = declareInput(g, inputs, "input", "float", classInputDims(o.rank, C), "logits");
-    const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class-indices");
+    const g = b.graph;
+    const x = b.input("input", "float", classInputDims(o.rank, C), "logits");
+    const t = b.input("target", g.indexType, itemDims(o.rank), "class-indices");
     const { valid, safe } = hardTargets(t, o.ignoreIndex);
     const logp = new ClassLogProbs(x, o.rank);
 
@@ -230,8 +226,7 @@ export const softmaxFocalLoss = defineLoss({
         why: `balanceIndex ${o.balanceIndex} must be a class`,
       });
     }
-    return finishLoss(g, inputs, loss, {
-      outputs: ctx.outputs,
+    return b.finish(loss, {
       reduction: o.reduction,
       denominator: valid,
       items: itemDims(o.rank),

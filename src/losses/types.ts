@@ -2,6 +2,7 @@ import type { Dim, Graph, Lowering, Value } from "../builder/graph.js";
 import type { DType, FloatDType } from "../onnx/dtypes.js";
 import type { InputCheck } from "../model/contract.js";
 import type { InferOptions, NamedOptionSpec, OptionSchema, OptionSpec } from "./options.js";
+import type { LossBuilder } from "./parts/host.js";
 
 export type { InputCheck };
 
@@ -55,13 +56,6 @@ export interface BuildContext {
   outputs: "loss" | "parts";
   /** The float type of float inputs and the output. */
   dtype: FloatDType;
-  /**
-   * Build the loss into an existing graph instead of a fresh one (a step graph that computes the loss's
-   * input itself, see linear_head.ts): `bind` gives the values that stand in for the loss's graph inputs
-   * by name (e.g. `input`: logits computed in the graph), and the loss declares no outputs; its
-   * BuiltParts carry the values instead. The graph must have been made with this context's options.
-   */
-  host?: { graph: Graph; bind: Readonly<Record<string, Value>> };
 }
 
 /** What a loss's build returns; buildLoss wraps it into a LossGraph. */
@@ -71,7 +65,7 @@ export interface BuiltParts {
   outputs: TensorSpec[];
   checks: InputCheck[];
   doc: string;
-  /** Built into a host graph (BuildContext.host): the loss value, and d loss / d input (float type) with gradient: true. */
+  /** Built into a host graph (a LossBuilder over one): the loss value, and d loss / d input (float type) with gradient: true. */
   values?: { loss: Value; inputGrad?: Value };
 }
 
@@ -94,8 +88,8 @@ export interface LossDefinition<N extends string = string, S extends OptionSchem
   readonly optionList: readonly NamedOptionSpec[];
   /** Cross-option checks after each option passed on its own; throws OptionError. */
   check?(options: InferOptions<S>): void;
-  /** Append the loss to a fresh graph built with `ctx`. */
-  build(options: InferOptions<S>, ctx: BuildContext): BuiltParts;
+  /** Append the loss to `b.graph` (a fresh graph made with the build options, or a host's), through `b`. */
+  build(options: InferOptions<S>, b: LossBuilder): BuiltParts;
 }
 
 /** The resolved options of a loss definition. */
@@ -109,7 +103,7 @@ export type OptionsOf<D> = D extends LossDefinition<string, infer S> ? InferOpti
  *   name: "my_loss",
  *   summary: "...", pytorch: "...", formula: "...",
  *   options: { reduction: reductionOption, gamma: numberIn("Focusing exponent.", 2, 0) },
- *   build(o, ctx) { ... o.gamma is a number, o.reduction "mean" | "sum" | "none" ... },
+ *   build(o, b) { ... o.gamma is a number, o.reduction "mean" | "sum" | "none"; b.input, b.finish ... },
  * });
  */
 export function defineLoss<const N extends string, S extends OptionSchema>(

@@ -1,8 +1,7 @@
-import { Graph } from "../../src/builder/graph.js";
 import { add, exp, mul, neg, sub, where } from "../../src/builder/ops/index.js";
-import { ClassLogProbs, classInputDims, declareInput, finishLoss, hardTargets, itemDims } from "../../src/losses/common.js";
+import { ClassLogProbs, classInputDims, hardTargets, itemDims } from "../../src/losses/common.js";
 import { integerIn, numberIn, rankOption, reductionOption } from "../../src/losses/options.js";
-import { defineLoss, type TensorSpec } from "../../src/losses/types.js";
+import { defineLoss } from "../../src/losses/types.js";
 
 /**
  * Poly-1 cross-entropy (Leng et al., "PolyLoss", ICLR 2022): l_i = -log p_t + epsilon (1 - p_t), 0 where
@@ -20,17 +19,16 @@ export const poly1CrossEntropy = defineLoss({
     ignoreIndex: integerIn("Target value that contributes nothing.", -100),
     reduction: reductionOption,
   },
-  build(o, ctx) {
-    // o is typed from the schema: o.epsilon is a number, o.reduction "mean" | "sum" | "none"
-    const g = new Graph("poly1_cross_entropy", ctx);
-    const inputs: TensorSpec[] = [];
-    const x = declareInput(g, inputs, "input", "float", classInputDims(o.rank), "logits");
-    const t = declareInput(g, inputs, "target", g.indexType, itemDims(o.rank), "class-indices");
+  build(o, b) {
+    // o is typed from the schema: o.epsilon is a number, o.reduction "mean" | "sum" | "none";
+    // b is the LossBuilder: its graph, its inputs by kind, and finish
+    const g = b.graph;
+    const x = b.input("input", "float", classInputDims(o.rank), "logits");
+    const t = b.input("target", g.indexType, itemDims(o.rank), "class-indices");
     const { valid, safe } = hardTargets(t, o.ignoreIndex);
     const logPt = new ClassLogProbs(x, o.rank).atTarget(safe);
     const loss = where(valid, add(neg(logPt), mul(sub(1, exp(logPt)), o.epsilon)), 0);
-    return finishLoss(g, inputs, loss, {
-      outputs: ctx.outputs,
+    return b.finish(loss, {
       reduction: o.reduction,
       denominator: valid,
       items: itemDims(o.rank),

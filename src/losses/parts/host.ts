@@ -1,6 +1,6 @@
 /**
  * A loss's graph and its I/O: a graph of its own or the host graph it is built into (attach, the
- * training step), its declared inputs, and finishLoss, which reduces, names the outputs and the gradient.
+ * training step), its declared inputs, and finish, which reduces, names the outputs and the gradient.
  */
 import { Graph, type Dim, type Value } from "../../builder/graph.js";
 import type { DType } from "../../onnx/dtypes.js";
@@ -9,30 +9,78 @@ import { OptionError, type Reduction } from "../options.js";
 import { type BuildContext, type BuiltParts, type InputCheck, INPUT_KINDS, type InputKind, type TensorSpec } from "../types.js";
 import { reduceItems, itemCount, accurateSum, chunkedSum } from "./reductions.js";
 
-/** Host graphs a loss is being built into (BuildContext.host), with the values bound to the loss's input names. */
-const HOSTED = new WeakMap<Graph, Readonly<Record<string, Value>>>();
-
 /**
- * The graph a loss's build appends to: a fresh Graph named `name` with the context's options, or the
- * host graph of `ctx.host` (then declareInput returns the bound values and finishLoss declares no outputs).
+ * What a loss's build appends to, passed to it: its graph (a fresh one, or the host graph a training
+ * step builds it into), the build options, its inputs as declared, and the finish that reduces and
+ * names the outputs. A loss builds only through it, so every loss can be built into a host by
+ * construction: in a host, an input the host binds is its value and finish declares no outputs.
  */
-export function lossGraph(name: string, ctx: BuildContext): Graph {
-  if (!ctx.host) return new Graph(name, ctx);
-  const g = ctx.host.graph;
-  if (ctx.outputs !== "loss") throw new Error(`${name}: expected outputs "loss" in a host graph, received ${JSON.stringify(ctx.outputs)}`);
-  if (g.opset !== ctx.opset || g.lowering !== ctx.lowering || g.ioFloatType !== ctx.dtype) {
-    throw new Error(
-      `${name}: expected a host graph built with the loss's opset, lowering and dtype, received graph ${g.name} (opset ${g.opset}, lowering ${g.lowering}, dtype ${g.ioFloatType})`,
-    );
+export class LossBuilder {
+  /** The graph the loss appends to. */
+  readonly graph: Graph;
+  /** The inputs declared so far (name, dtype, shape, kind and doc), in order. */
+  readonly inputs: TensorSpec[] = [];
+  /** The values standing in for the loss's inputs by name, in a host graph. */
+  private readonly bound?: Readonly<Record<string, Value>>;
+
+  /**
+   * A builder over a fresh Graph named `name` made with `ctx`'s options, or over `host.graph` (made with
+   * the same options), where `host.bind` gives values that stand in for the loss's inputs by name.
+   */
+  constructor(
+    name: string,
+    readonly ctx: BuildContext,
+    host?: { graph: Graph; bind: Readonly<Record<string, Value>> },
+  ) {
+    if (!host) {
+      this.graph = new Graph(name, ctx);
+      return;
+    }
+    const g = host.graph;
+    if (ctx.outputs !== "loss")
+      throw new Error(`${name}: expected outputs "loss" in a host graph, received ${JSON.stringify(ctx.outputs)}`);
+    if (g.opset !== ctx.opset || g.lowering !== ctx.lowering || g.ioFloatType !== ctx.dtype) {
+      throw new Error(
+        `${name}: expected a host graph built with the loss's opset, lowering and dtype, received graph ${g.name} (opset ${g.opset}, lowering ${g.lowering}, dtype ${g.ioFloatType})`,
+      );
+    }
+    this.graph = g;
+    this.bound = host.bind;
   }
-  HOSTED.set(g, ctx.host.bind);
-  return g;
+
+  /** Is the loss being built into a host graph? */
+  get hosted(): boolean {
+    return this.bound !== undefined;
+  }
+
+  /**
+   * Declare an input of the loss by its kind (the doc follows from it): a graph input, cast to the type
+   * the math runs in for `"float"`, or in a host the value bound to `name`.
+   */
+  input(name: string, dtype: DType | "float", shape: Dim[], kind: InputKind): Value {
+    const g = this.graph;
+    const bound = this.bound?.[name];
+    if (!bound) return declareInput(g, this.inputs, name, dtype, shape, kind);
+    this.inputs.push({ name, dtype: dtype === "float" ? g.ioFloatType : dtype, shape, doc: INPUT_KINDS[kind], kind });
+    const want = dtype === "float" ? g.floatType : dtype;
+    if (bound.dtype !== want)
+      throw new Error(`${g.name}: input ${name}: expected a bound value of dtype ${want}, received ${bound.dtype} (${bound.name})`);
+    return bound;
+  }
+
+  /**
+   * Reduce the per-item losses (see {@link reduceItems}), declare the output `loss` (the outputs the
+   * build options ask for) and return the parts buildLoss wraps; in a host, the values instead.
+   */
+  finish(perItem: Value, o: FinishOptions): BuiltParts {
+    return finishLoss(this, perItem, o);
+  }
 }
 
 /**
  * Declare a graph input and record its spec (name, dtype, shape, meaning) in `specs`. A float input
- * (`"float"`) takes the graph's input float type and is cast to the type the math runs in. In a host
- * graph (see {@link lossGraph}) a name bound there is not declared: the bound value is returned.
+ * (`"float"`) takes the graph's input float type and is cast to the type the math runs in. A loss
+ * declares its inputs through {@link LossBuilder.input}; a graph around a loss (the training step) with this.
  */
 export function declareInput(
   g: Graph,
@@ -49,45 +97,34 @@ export function declareInput(
       ? { name, dtype: declared, shape, doc: INPUT_KINDS[what], kind: what }
       : { name, dtype: declared, shape, doc: what.doc },
   );
-  const bound = HOSTED.get(g)?.[name];
-  if (bound) {
-    const want = dtype === "float" ? g.floatType : dtype;
-    if (bound.dtype !== want)
-      throw new Error(`${g.name}: input ${name}: expected a bound value of dtype ${want}, received ${bound.dtype} (${bound.name})`);
-    return bound;
-  }
   const v = g.input(name, declared, shape);
   return dtype === "float" ? cast(v, g.floatType) : v;
 }
 
-/**
- * Reduce the per-item losses (see {@link reduceItems}), declare the output `loss` and return the parts
- * buildLoss wraps. `items` are the per-item dims, the output's shape for reduction "none".
- */
-export function finishLoss(
-  g: Graph,
-  inputs: TensorSpec[],
-  perItem: Value,
-  o: {
-    outputs: "loss" | "parts";
-    reduction: Reduction;
-    denominator?: Value;
-    items: Dim[];
-    checks?: InputCheck[];
-    doc: string;
-    /** d (sum of the per-item losses) / d input, in the float type: output as `input_grad`, scaled as the reduction scales. */
-    gradient?: Value;
-    /**
-     * The sum of the per-item losses, already taken (by {@link chunkedSum}), in the accumulate type: then
-     * `perItem` is only counted (a mean of elementwise losses divides by the element count).
-     */
-    total?: Value;
-  },
-): BuiltParts {
+/** What {@link LossBuilder.finish} takes besides the per-item losses. */
+export interface FinishOptions {
+  reduction: Reduction;
+  denominator?: Value;
+  items: Dim[];
+  checks?: InputCheck[];
+  doc: string;
+  /** d (sum of the per-item losses) / d input, in the float type: output as `input_grad`, scaled as the reduction scales. */
+  gradient?: Value;
+  /**
+   * The sum of the per-item losses, already taken (by {@link chunkedSum}), in the accumulate type: then
+   * `perItem` is only counted (a mean of elementwise losses divides by the element count).
+   */
+  total?: Value;
+}
+
+function finishLoss(b: LossBuilder, perItem: Value, o: FinishOptions): BuiltParts {
+  const g = b.graph;
+  const inputs = b.inputs;
+  const outputsMode = b.ctx.outputs;
   const base = { graph: g, inputs, checks: o.checks ?? [], doc: o.doc };
-  if (o.gradient && o.outputs === "parts")
+  if (o.gradient && outputsMode === "parts")
     throw new OptionError('gradient: expected outputs "loss" (the gradient is of the loss), received outputs "parts"');
-  if (o.outputs === "parts") {
+  if (outputsMode === "parts") {
     const rank = o.items.length;
     const acc = g.accumulateType;
     g.output(o.total ?? accurateSum(perItem, rank), "loss_sum", []);
@@ -114,7 +151,7 @@ export function finishLoss(
     }
   }
   // built into a host graph: the host decides what becomes an output
-  if (HOSTED.has(g)) return { ...base, outputs: [], values: { loss: reduced.value, inputGrad: grad } };
+  if (b.hosted) return { ...base, outputs: [], values: { loss: reduced.value, inputGrad: grad } };
   g.output(reduced.value, "loss", shape);
   const outputs: TensorSpec[] = [{ name: "loss", dtype: g.ioFloatType, shape, doc: "the loss" }];
   if (grad) {
