@@ -21,7 +21,7 @@ import { createEvaluator as createWebEvaluator } from "../src/web.js";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { encodeNpy } from "../src/io/npy.js";
-import { FIXTURES, ROOT, runCliIn } from "./helpers.js";
+import { FIXTURES, ROOT, runCliIn, exactly } from "./helpers.js";
 
 const LOGITS = [1, 2, 0.5, 0.1, 0.3, 2];
 // F.cross_entropy(torch.tensor([[1, 2, 0.5], [0.1, 0.3, 2]]), torch.tensor([1, 2])), float32
@@ -146,7 +146,7 @@ describe("negative declared dims and paths that are not loss names (second attac
 
   test("attach refuses it, naming the input and the dim", () => {
     expect(() => attachLoss(model, { output: "logits", loss: "cross_entropy" }, "m.onnx")).toThrow(
-      "m.onnx: input x: expected dims >= 0 in its declared shape, received dim 0 = -1 in [-1, 3]",
+      exactly("m.onnx: input x: expected dims >= 0 in its declared shape, received dim 0 = -1 in [-1, 3]"),
     );
   });
 
@@ -236,7 +236,7 @@ describe("release()", () => {
     const released = e.release();
     expect(Number((await run).loss.data[0])).toBeCloseTo(Math.log(10), 5);
     await released;
-    await expect(e.run({ input, target })).rejects.toThrow("model: this evaluator was released; create another one to run again");
+    await expect(e.run({ input, target })).rejects.toThrow(exactly("model: this evaluator was released; create another one to run again"));
     await e.release(); // a second release is a no-op
   });
   const input = { data: LOGITS, dims: [2, 3] };
@@ -262,7 +262,9 @@ describe("the browser entry", () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   test("a failed fetch names the URL and the cause", async () => {
-    await expect(createWebEvaluator(`${base}/m.onnx`)).rejects.toThrow(`${base}/m.onnx: could not fetch the model (HTTP 404 Not Found)`);
+    await expect(createWebEvaluator(`${base}/m.onnx`)).rejects.toThrow(
+      exactly(`${base}/m.onnx: could not fetch the model (HTTP 404 Not Found)`),
+    );
     await expect(createWebEvaluator("http://127.0.0.1:9/m.onnx")).rejects.toThrow(
       /^http:\/\/127\.0\.0\.1:9\/m\.onnx: could not fetch the model \(fetch failed: .+\)$/,
     );
@@ -273,9 +275,9 @@ describe("the browser entry", () => {
 test("attach: a name over 4096 characters is named as too long", () => {
   const model = readFileSync(join(FIXTURES, "attach", "mlp.onnx"));
   expect(() => attachLoss(model, { output: "x".repeat(5000), loss: "cross_entropy" })).toThrow(
-    'output: expected a name of at most 4096 characters, received one of 5000 ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"...)',
+    exactly('output: expected a name of at most 4096 characters, received one of 5000 ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"...)'),
   );
-  expect(() => attachLoss(model, { output: "", loss: "cross_entropy" })).toThrow('output: expected a non-empty name, received ""');
+  expect(() => attachLoss(model, { output: "", loss: "cross_entropy" })).toThrow(exactly('output: expected a non-empty name, received ""'));
 });
 
 describe("onnxruntime's process-wide log", () => {

@@ -23,7 +23,7 @@ import { createEvaluator } from "../src/runtime/node.js";
 import { createEvaluator as createWebEvaluator } from "../src/runtime/web.js";
 import { InputError, OutputShapeError } from "../src/runtime/validate.js";
 import type { TensorInput } from "../src/tensor/tensor.js";
-import { FIXTURES, firstMismatch, num, ROOT, type FixtureTensor, runCliIn, type CliRun } from "./helpers.js";
+import { FIXTURES, firstMismatch, num, ROOT, type FixtureTensor, runCliIn, type CliRun, exactly } from "./helpers.js";
 
 const ATTACH = join(FIXTURES, "attach");
 const model = (file: string) => new Uint8Array(readFileSync(join(ATTACH, file)));
@@ -377,7 +377,7 @@ describe("the attached loss's input checks run in the evaluator", () => {
   test("the batch dim binds the model's input and the target", async () => {
     const ev = await createEvaluator(attachLoss(mlp, { output: "logits", loss: "cross_entropy" }).model);
     await expect(ev.run({ x: feed(c.inputs.x), target: { data: [0, 1], dims: [2] } })).rejects.toThrow(
-      "target: expected dim 0 (N) = 6 as in x dim 0, received [2]",
+      exactly("target: expected dim 0 (N) = 6 as in x dim 0, received [2]"),
     );
     await ev.release();
   });
@@ -488,7 +488,9 @@ describe("the target's dims are bound to the model's output as it computed it (i
       expect(bytes.byteLength).toBe(length);
       for (let i = 0; i < 2; i++) {
         await expect(ev.run({ x: x4, target: { data: [0, 1, 2], dims: [3] } })).rejects.toThrow(
-          "target: expected dims [4] (the dims of logits but its class dim 1, which the model computed as [4, 5] from x [4, 8]), received [3]",
+          exactly(
+            "target: expected dims [4] (the dims of logits but its class dim 1, which the model computed as [4, 5] from x [4, 8]), received [3]",
+          ),
         );
       }
       const out = await ev.run({ x: feed(c.inputs.x), target: feed(c.inputs.target) });

@@ -19,6 +19,7 @@ import {
 } from "../src/builder/ops/index.js";
 import { irVersionForOpset, SUPPORTED_OPSETS } from "../src/onnx/versions.js";
 import { createEvaluator } from "../src/runtime/node.js";
+import { exactly } from "./helpers.js";
 
 function tiny(opset: number): Graph {
   const g = new Graph("tiny", { opset });
@@ -40,8 +41,8 @@ describe("opsets and IR versions", () => {
   });
 
   test("an opset outside 13..23 is refused", () => {
-    expect(() => new Graph("g", { opset: 12 })).toThrow("opset: expected an integer from 13 to 23, received 12");
-    expect(() => new Graph("g", { opset: 24 })).toThrow("received 24");
+    expect(() => new Graph("g", { opset: 12 })).toThrow(exactly("opset: expected an integer from 13 to 23, received 12"));
+    expect(() => new Graph("g", { opset: 24 })).toThrow(exactly("opset: expected an integer from 13 to 23, received 24"));
   });
 
   test("ReduceMean/ReduceMax take axes as an attribute before 18 and as an input from 18; ReduceSum as an input", () => {
@@ -117,12 +118,12 @@ describe("graph construction", () => {
     const a = new Graph("a");
     const b = new Graph("b");
     const x = a.input("x", "float32", [1]);
-    expect(() => b.node("Neg", [x])).toThrow("value x: expected a value of graph b, received one of graph a");
-    expect(() => a.input("x", "float32", [1])).toThrow("graph a: value name x is already used");
+    expect(() => b.node("Neg", [x])).toThrow(exactly("value x: expected a value of graph b, received one of graph a"));
+    expect(() => a.input("x", "float32", [1])).toThrow(exactly("graph a: value name x is already used"));
     expect(() => a.node("LogSoftmax", [x], { axis: 0.5 })).toThrow(
-      "LogSoftmax: attribute axis expected an integer (wrap floats with float()), received 0.5",
+      exactly("LogSoftmax: attribute axis expected an integer (wrap floats with float()), received 0.5"),
     );
-    expect(() => new Graph("empty").toModel()).toThrow("graph empty: expected at least one output, received none");
+    expect(() => new Graph("empty").toModel()).toThrow(exactly("graph empty: expected at least one output, received none"));
   });
 
   test("powConst: gamma 0 drops the factor, small integers multiply, others use Pow", () => {
@@ -182,8 +183,8 @@ describe("type checks at build time", () => {
     const g = new Graph("types");
     const a = g.input("a", "float32", [1]);
     const b = g.input("b", "float64", [1]);
-    expect(() => mul(a, b)).toThrow("Mul: expected operands of one dtype, received float32 (a) and float64 (b)");
-    expect(() => where(equal(a, 0), a, b)).toThrow("Where: expected operands of one dtype, received float32 (a) and float64 (b)");
+    expect(() => mul(a, b)).toThrow(exactly("Mul: expected operands of one dtype, received float32 (a) and float64 (b)"));
+    expect(() => where(equal(a, 0), a, b)).toThrow(exactly("Where: expected operands of one dtype, received float32 (a) and float64 (b)"));
     expect(where(equal(b, 0), 1, 2, "float64").dtype).toBe("float64");
   });
 });

@@ -14,7 +14,7 @@ import { encodeNpy } from "../src/io/npy.js";
 import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
-import { ROOT, runCliIn, type CliRun } from "./helpers.js";
+import { ROOT, runCliIn, type CliRun, exactly } from "./helpers.js";
 import { OptionError } from "../src/errors.js";
 import { readLossModel } from "../src/models/kinds.js";
 import { isTrustedBuild } from "../src/model/trusted.js";
@@ -88,7 +88,7 @@ describe("encode and decode", () => {
     const ev = await createEvaluator(ce);
     expect(ev.loss).toEqual({ name: "cross_entropy", options: ce.options });
     await expect(ev.run({ input: { data: new Float32Array(6), dims: [2, 3] }, target: { data: [0, -3], dims: [2] } })).rejects.toThrow(
-      "target: expected class indices in [0, 3) or ignoreIndex -100 (C = input dim 1), received -3 at flat index 1",
+      exactly("target: expected class indices in [0, 3) or ignoreIndex -100 (C = input dim 1), received -3 at flat index 1"),
     );
     await ev.release();
   });
@@ -284,7 +284,9 @@ describe("issue 17's defects: one kind per model, the version carried, no unknow
   test("an attached model with a hand-added onnx_losses.step key is refused", () => {
     const both = withMetadata(attached, { [META.step]: '{"kind":"linear_head","lr":0.5}' });
     expect(() => readLossModel(both, "m.onnx")).toThrow(
-      `m.onnx: metadata ${META.step}: expected no value in a model with a loss attached (${META.attached}): a model is a loss, a training step or an attached loss, not two, received ${JSON.stringify('{"kind":"linear_head","lr":0.5}')}`,
+      exactly(
+        `m.onnx: metadata ${META.step}: expected no value in a model with a loss attached (${META.attached}): a model is a loss, a training step or an attached loss, not two, received ${JSON.stringify('{"kind":"linear_head","lr":0.5}')}`,
+      ),
     );
   });
 
@@ -295,19 +297,25 @@ describe("issue 17's defects: one kind per model, the version carried, no unknow
 
   test("buildLoss refuses an unknown build option, naming the nearest", () => {
     expect(() => buildLoss("cross_entropy", {}, { opest: 18 } as never)).toThrow(
-      'cross_entropy: build options: unknown option "opest" (did you mean opset?); options are opset, lowering, accumulate, outputs, dtype',
+      exactly(
+        'cross_entropy: build options: unknown option "opest" (did you mean opset?); options are opset, lowering, accumulate, outputs, dtype',
+      ),
     );
   });
 
   test("createEvaluator and evaluateNpyFiles refuse unknown options, naming the nearest", async () => {
     await expect(createEvaluator(buildLoss("cross_entropy"), { thread: 1, fallbak: ["cpu"] } as never)).rejects.toThrow(
-      'createEvaluator options: unknown option "thread" (did you mean threads?); options are ep, fallback, threads, spinning, skipValidation, what, worker, externalDataDir',
+      exactly(
+        'createEvaluator options: unknown option "thread" (did you mean threads?); options are ep, fallback, threads, spinning, skipValidation, what, worker, externalDataDir',
+      ),
     );
     await expect(createEvaluator(buildLoss("cross_entropy"), null as never)).rejects.toThrow(
-      "createEvaluator options: expected an object, received null",
+      exactly("createEvaluator options: expected an object, received null"),
     );
     await expect(evaluateNpyFiles({ loss: "cross_entropy" }, {}, { chunk_bytes: 1 } as never)).rejects.toThrow(
-      'evaluateNpyFiles options: unknown option "chunk_bytes" (did you mean chunkBytes?); options are ep, fallback, threads, spinning, skipValidation, what, worker, externalDataDir, chunkBytes, onProgress, outDir, noneOutput, shownAs',
+      exactly(
+        'evaluateNpyFiles options: unknown option "chunk_bytes" (did you mean chunkBytes?); options are ep, fallback, threads, spinning, skipValidation, what, worker, externalDataDir, chunkBytes, onProgress, outDir, noneOutput, shownAs',
+      ),
     );
   });
 
@@ -371,7 +379,9 @@ describe("issue 17's defects: one kind per model, the version carried, no unknow
     const g = new Graph("m", { opset: 17 });
     g.output(neg(g.input("x", "float32", ["N", 3])), "logits", ["N", 3]);
     expect(() => attachLoss(g.toModel(), { output: "logits", loss: "cross_entropy", lossOuput: "l" } as never)).toThrow(
-      'attachLoss: unknown option "lossOuput" (did you mean lossOutput?); options are output, loss, options, gradient, targetInput, lossOutput',
+      exactly(
+        'attachLoss: unknown option "lossOuput" (did you mean lossOutput?); options are output, loss, options, gradient, targetInput, lossOutput',
+      ),
     );
   });
 });
@@ -421,7 +431,9 @@ describe("the contract records every build option verification needs", () => {
       /^m\.onnx: metadata onnx_losses\.options: the graph is not what cross_entropy with options .* builds at opset 17 /,
     );
     const bad = withMetadata(buildLoss("cross_entropy").model, { [META.outputs]: "all" });
-    expect(() => readLossModel(bad, "m.onnx")).toThrow('m.onnx: metadata onnx_losses.outputs: expected "loss" or "parts", received "all"');
+    expect(() => readLossModel(bad, "m.onnx")).toThrow(
+      exactly('m.onnx: metadata onnx_losses.outputs: expected "loss" or "parts", received "all"'),
+    );
   });
 
   test("a model written before these keys still verifies: they are read from its graph", () => {

@@ -13,7 +13,7 @@ import { encodeNpy } from "../src/io/npy.js";
 import { decodeModel, encodeModel, type onnx } from "../src/onnx/codec.js";
 import { readModel } from "../src/builder/reader.js";
 import { createEvaluator } from "../src/runtime/node.js";
-import { FIXTURES, ROOT, runCliIn, type CliRun } from "./helpers.js";
+import { FIXTURES, ROOT, runCliIn, type CliRun, exactly } from "./helpers.js";
 
 const EXT = join(FIXTURES, "external");
 const CLI = join(ROOT, "dist", "cli", "main.js");
@@ -90,7 +90,9 @@ describe("external data resolves against the model's folder", () => {
       expect(Array.from(out.logits.data as Float32Array)).toEqual(A_LOGITS);
     }
     await expect(createEvaluator(readFileSync(join(EXT, "A", "m.onnx")))).rejects.toThrow(
-      'model: initializer "W" is stored in external data ("m.data"), which is resolved against the model\'s folder: pass the .onnx file\'s path, or its folder as externalDataDir',
+      exactly(
+        'model: initializer "W" is stored in external data ("m.data"), which is resolved against the model\'s folder: pass the .onnx file\'s path, or its folder as externalDataDir',
+      ),
     );
   });
 

@@ -18,6 +18,14 @@ export const RTOL = 1e-5;
  */
 export const QUICK = process.env.ONNX_LOSSES_QUICK === "1";
 
+/**
+ * The whole message, not a part: `.toThrow(exactly(msg))` fails where the message says more or less
+ * than `msg` (jest's `.toThrow(string)` passes on any message that contains it).
+ */
+export function exactly(message: string): RegExp {
+  return new RegExp(`^${message.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&")}$`);
+}
+
 export interface FixtureTensor {
   dtype: "float32" | "float64" | "int64";
   dims: number[];

@@ -91,3 +91,23 @@ describe("the losses build with typed ops", () => {
     expect(rawNodeCalls([join(SRC, "losses", "x.ts")], () => 'const y = g.node("Slice", [x]);')).toEqual([join("src", "losses", "x.ts:1")]);
   });
 });
+
+describe("tests assert whole messages", () => {
+  /** jest's toThrow of a string passes on any message containing it: the suites wrap it, `toThrow(exactly(text))` (helpers.ts), or give an anchored pattern. */
+  const partialMessageAsserts = (files: readonly string[], read: (f: string) => string): string[] =>
+    files.filter((f) => /\.toThrow\(\s*["'`]/.test(read(f))).map((f) => relative(ROOT, f));
+
+  test("no test file asserts an error by a part of its message", () => {
+    const tests = readdirSync(join(ROOT, "test"))
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => join(ROOT, "test", f));
+    expect(tests.length).toBeGreaterThan(30);
+    expect(partialMessageAsserts(tests, (f) => readFileSync(f, "utf8"))).toEqual([]);
+  });
+
+  test("the check sees one", () => {
+    expect(partialMessageAsserts([join(ROOT, "test", "x.test.ts")], () => 'expect(f).toThrow(\n  "part");')).toEqual([
+      join("test", "x.test.ts"),
+    ]);
+  });
+});

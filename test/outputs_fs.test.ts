@@ -13,7 +13,7 @@ import fc from "fast-check";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { buildLoss } from "../src/losses/index.js";
 import { encodeModel } from "../src/onnx/codec.js";
-import { ROOT, runCliIn, type CliRun } from "./helpers.js";
+import { ROOT, runCliIn, type CliRun, exactly } from "./helpers.js";
 
 const MAIN = join(ROOT, "dist", "cli", "main.js");
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-outputs-"));
@@ -139,7 +139,9 @@ describe("eval --out: a model's output names never choose where files go", () =>
     expect(outputNameProblem("損失")).toBeUndefined();
     // NFC and NFD spellings of one name are one file on macOS
     expect(() => outputFiles("d", ["\u00e9", "e\u0301"])).toThrow(
-      'outputs "\u00e9" and "e\u0301" cannot be written as files in the --out folder',
+      exactly(
+        'model: outputs "\u00e9" and "e\u0301" cannot be written as files in the --out folder: a case-insensitive file system takes them as one file',
+      ),
     );
   });
 
@@ -469,10 +471,14 @@ describe("--options @FILE", () => {
 describe("messages", () => {
   test("NaN and Infinity in options are named, not shown as null", async () => {
     expect(() => buildLoss("softmax_focal_loss", { gamma: NaN })).toThrow(
-      "softmax_focal_loss: option gamma: expected a number >= 0, received NaN",
+      exactly("softmax_focal_loss: option gamma: expected a number >= 0, received NaN"),
     );
-    expect(() => buildLoss("softmax_focal_loss", { gamma: -Infinity })).toThrow("received -Infinity");
-    expect(() => buildLoss("cross_entropy", { weight: [1, Infinity, NaN] })).toThrow("received [1,Infinity,NaN]");
+    expect(() => buildLoss("softmax_focal_loss", { gamma: -Infinity })).toThrow(
+      exactly("softmax_focal_loss: option gamma: expected a number >= 0, received -Infinity"),
+    );
+    expect(() => buildLoss("cross_entropy", { weight: [1, Infinity, NaN] })).toThrow(
+      exactly("cross_entropy: option weight: expected null or a non-empty list of numbers >= 0, received [1,Infinity,NaN]"),
+    );
     const r = await cli(dir, "export", "softmax_focal_loss", "--options", '{"gamma": NaN}', "-o", "z.onnx");
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/\(JSON has no NaN or Infinity: write a number, or leave the option out\)\n$/);

@@ -13,7 +13,7 @@ import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { buildLoss } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
-import { ROOT } from "./helpers.js";
+import { ROOT, exactly } from "./helpers.js";
 import * as ref from "./reference.js";
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-stream-"));
@@ -102,7 +102,7 @@ describe("chunked evaluation equals one pass", () => {
     writeFileSync(join(dir, "short.npy"), encodeNpy({ dtype: "int64", dims: [N - 1], data: t.subarray(0, N - 1) }));
     await expect(
       evaluateNpyFiles({ loss: "cross_entropy" }, { input: join(dir, "x.npy"), target: join(dir, "short.npy") }),
-    ).rejects.toThrow("target: expected dim 0 (N) = 5000 as in input dim 0, received [4999]");
+    ).rejects.toThrow(exactly(`target: expected dim 0 (N) = 5000 as in input dim 0, received [4999] (${join(dir, "short.npy")})`));
   });
 });
 

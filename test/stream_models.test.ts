@@ -15,7 +15,7 @@ import { decodeModel, encodeModel } from "../src/onnx/codec.js";
 import { tensorNumbers, type TensorData } from "../src/tensor/tensor.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 import { seededRandom } from "../src/util/random.js";
-import { onePass } from "./helpers.js";
+import { onePass, exactly } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-stream-models-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -85,7 +85,7 @@ describe("every loss and reduction: --stream equals one pass over the same file"
     writeFileSync(files.input, encodeNpy({ dtype: "float32", dims: [0, C], data: new Float32Array(0) }));
     writeFileSync(files.target, encodeNpy({ dtype: "float32", dims: [0], data: new Float32Array(0) }));
     await expect(evaluateNpyFiles({ loss: "cross_entropy" }, files)).rejects.toThrow(
-      "target: expected dtype int64 (int32 accepted), received float32",
+      exactly("target: expected dtype int64 (int32 accepted), received float32"),
     );
     writeFileSync(files.target, encodeNpy({ dtype: "int64", dims: [0], data: new BigInt64Array(0) }));
     const s = await evaluateNpyFiles({ loss: "cross_entropy" }, files);
@@ -139,7 +139,9 @@ describe("models onnx-losses did not write", () => {
     const model = g.toModel();
     expect((await onePass(model, xFeeds)).mean.dims).toEqual([]);
     await expect(evaluateNpyFiles(model, { x: xFile }, { what: "mean.onnx" })).rejects.toThrow(
-      "mean.onnx: cannot be evaluated in chunks: its output mean is a scalar, and the graph names no loss_sum (and weight_sum) it was computed from; evaluate it in one pass (without --stream)",
+      exactly(
+        "mean.onnx: cannot be evaluated in chunks: its output mean is a scalar, and the graph names no loss_sum (and weight_sum) it was computed from; evaluate it in one pass (without --stream)",
+      ),
     );
   });
 
@@ -147,7 +149,9 @@ describe("models onnx-losses did not write", () => {
     const g = new Graph("fixed");
     g.output(neg(g.input("x", "float32", [N, C])), "y", [N, C]);
     await expect(evaluateNpyFiles(g.toModel(), { x: xFile }, { what: "fixed.onnx" })).rejects.toThrow(
-      `fixed.onnx: cannot be evaluated in chunks: input x has dim 0 = ${N}, not a named (symbolic) dim to split rows along; evaluate it in one pass (without --stream)`,
+      exactly(
+        `fixed.onnx: cannot be evaluated in chunks: input x has dim 0 = ${N}, not a named (symbolic) dim to split rows along; evaluate it in one pass (without --stream)`,
+      ),
     );
   });
 

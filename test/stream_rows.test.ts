@@ -17,7 +17,7 @@ import { buildLoss } from "../src/losses/index.js";
 import { encodeModel } from "../src/onnx/codec.js";
 import { InputError, OutputShapeError } from "../src/runtime/validate.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
-import { ROOT, onePass, runCliIn, type CliRun } from "./helpers.js";
+import { ROOT, onePass, runCliIn, type CliRun, exactly } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-stream-rows-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -129,7 +129,11 @@ describe("the probe of rows spread over the file (found by the second attack on 
     const model = attachLoss(centring(C), { output: "logits", loss: "cross_entropy", options: { reduction: "none" } }).model;
     await expect(
       evaluateNpyFiles(model, { x: join(dir, "dup.npy"), target: files.target }, { chunkBytes: rowBytes, outDir, what: "a.onnx" }),
-    ).rejects.toThrow("its output logits is not per item along N: rows 0, 3 of 4 evaluated one at a time");
+    ).rejects.toThrow(
+      exactly(
+        "a.onnx: cannot be evaluated in chunks: its output logits is not per item along N: rows 0, 3 of 4 evaluated one at a time differ from the same rows together; evaluate it in one pass (without --stream)",
+      ),
+    );
   });
 
   test("a model that mixes rows only in batches of more than 4 (an If on the batch size) is refused", async () => {
@@ -337,7 +341,7 @@ describe("the rows check, third look (issue 16): exact integers, equal rows, the
     // a target of other rows than x is refused in the chunk that shows it, naming the file's rows
     writeFileSync(join(dir, "tt49.npy"), encodeNpy({ dtype: "int64", dims: [49], data: t.subarray(0, 49) }));
     await expect(evaluateNpyFiles(model, { x: join(dir, "tx.npy"), target: join(dir, "tt49.npy") }, { outDir })).rejects.toThrow(
-      "target: expected dim 0 (x_dynamic_axes_1) = 50 as in x dim 0, received [49]",
+      exactly(`target: expected dim 0 (x_dynamic_axes_1) = 50 as in x dim 0, received [49] (${join(dir, "tt49.npy")})`),
     );
   });
 });
