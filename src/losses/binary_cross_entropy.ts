@@ -1,6 +1,6 @@
 import type { Graph, Value } from "../builder/graph.js";
 import { div, lessOrEqual, log, max, mul, sub, where } from "../builder/ops/index.js";
-import { accurateSum, chunkedSum, elementwiseDims, sumsInChunks } from "./common.js";
+import { accurateSum, elementwiseDims } from "./common.js";
 import { numberList, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck } from "./types.js";
 
@@ -60,17 +60,23 @@ export const binaryCrossEntropy = defineLoss({
     };
     const checks: InputCheck[] = [{ kind: "range", tensor: "input", min: 0, max: 1 }];
     const doc = "binary_cross_entropy: F.binary_cross_entropy parity; input = probabilities";
-    if (sumsInChunks(g, o, w.last !== undefined)) {
-      const total = chunkedSum([p, y], (p, y) => accurateSum(perElement(p, y), dims.length));
-      return b.finish(p, { total, reduction: o.reduction, items: dims, checks, doc });
-    }
-    const loss = perElement(p, y);
-    let gradient: Value | undefined;
-    if (o.gradient) {
-      // PyTorch's backward, not the derivative of the clamped logs: w (p - y) / max(p (1 - p), 1e-12)
-      gradient = div(sub(p, y), max(mul(p, sub(1, p)), 1e-12));
-      if (w.value) gradient = mul(gradient, w.value);
-    }
-    return b.finish(loss, { gradient, reduction: o.reduction, items: dims, checks, doc });
+    return b.finishElementwise([p, y], {
+      loss: o,
+      weightAlong0: w.last !== undefined,
+      sumOfChunk: (p, y) => accurateSum(perElement(p, y), dims.length),
+      whole: () => {
+        const loss = perElement(p, y);
+        let gradient: Value | undefined;
+        if (o.gradient) {
+          // PyTorch's backward, not the derivative of the clamped logs: w (p - y) / max(p (1 - p), 1e-12)
+          gradient = div(sub(p, y), max(mul(p, sub(1, p)), 1e-12));
+          if (w.value) gradient = mul(gradient, w.value);
+        }
+        return { loss, gradient };
+      },
+      items: dims,
+      checks,
+      doc,
+    });
   },
 });

@@ -1,7 +1,7 @@
 import type { Value } from "../builder/graph.js";
 import { abs, add, cast, log, mul, neg, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { lastDimConstant } from "./binary_cross_entropy.js";
-import { accurateSum, chunkedSum, elementwiseDims, sumOfLogs, sumsInChunks } from "./common.js";
+import { accurateSum, elementwiseDims, sumOfLogs } from "./common.js";
 import { numberList, OptionError, rankOption, reductionOption } from "./options.js";
 import { defineLoss } from "./types.js";
 
@@ -72,27 +72,32 @@ export const binaryCrossEntropyWithLogits = defineLoss({
       return w.value ? mul(l, w.value) : l;
     };
     const doc = "binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity; input = logits";
-    if (sumsInChunks(g, o, (w.last ?? pw.last) !== undefined)) {
-      // without posWeight and a weight per element, the sum of the elements is sum((1 - y) x + relu(-x)) minus the
-      // sum of log sigmoid(|x|), which sumOfLogs takes with one Log per 16 values
-      const grouped = !pw.value && w.last === undefined;
-      const sumOfChunk = grouped
-        ? (x: Value, y: Value): Value => {
-            const s = sub(accurateSum(add(linearPart(x, y), relu(neg(x))), dims.length), sumOfLogs(sigmoid(abs(x))));
-            return w.value ? mul(s, cast(w.value, g.accumulateType)) : s;
-          }
-        : (x: Value, y: Value): Value => accurateSum(perElement(x, y), dims.length);
-      const total = chunkedSum([x, y], sumOfChunk);
-      return b.finish(x, { total, reduction: o.reduction, items: dims, doc });
-    }
-    const loss = perElement(x, y);
-    let gradient: Value | undefined;
-    if (o.gradient) {
-      // d l / d x = sigmoid(x) ((1 - y) + pw y) - pw y, times weight (sigmoid(x) - y without posWeight)
-      const s = sigmoid(x);
-      gradient = pw.value ? sub(mul(s, add(sub(1, y), mul(pw.value, y))), mul(pw.value, y)) : sub(s, y);
-      if (w.value) gradient = mul(gradient, w.value);
-    }
-    return b.finish(loss, { gradient, reduction: o.reduction, items: dims, doc });
+    // without posWeight and a weight per element, the sum of the elements is sum((1 - y) x + relu(-x)) minus the
+    // sum of log sigmoid(|x|), which sumOfLogs takes with one Log per 16 values
+    const grouped = !pw.value && w.last === undefined;
+    const sumOfChunk = grouped
+      ? (x: Value, y: Value): Value => {
+          const s = sub(accurateSum(add(linearPart(x, y), relu(neg(x))), dims.length), sumOfLogs(sigmoid(abs(x))));
+          return w.value ? mul(s, cast(w.value, g.accumulateType)) : s;
+        }
+      : (x: Value, y: Value): Value => accurateSum(perElement(x, y), dims.length);
+    return b.finishElementwise([x, y], {
+      loss: o,
+      weightAlong0: (w.last ?? pw.last) !== undefined,
+      sumOfChunk,
+      whole: () => {
+        const loss = perElement(x, y);
+        let gradient: Value | undefined;
+        if (o.gradient) {
+          // d l / d x = sigmoid(x) ((1 - y) + pw y) - pw y, times weight (sigmoid(x) - y without posWeight)
+          const s = sigmoid(x);
+          gradient = pw.value ? sub(mul(s, add(sub(1, y), mul(pw.value, y))), mul(pw.value, y)) : sub(s, y);
+          if (w.value) gradient = mul(gradient, w.value);
+        }
+        return { loss, gradient };
+      },
+      items: dims,
+      doc,
+    });
   },
 });

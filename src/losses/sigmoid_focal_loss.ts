@@ -1,7 +1,7 @@
 import type { Value } from "../builder/graph.js";
 import { add, div, max, mul, neg, powConst, relu, sigmoid, sub } from "../builder/ops/index.js";
 import { bceWithLogits } from "./binary_cross_entropy_with_logits.js";
-import { accurateSum, chunkedSum, elementwiseDims, sumsInChunks } from "./common.js";
+import { accurateSum, elementwiseDims } from "./common.js";
 import { numberIn, type OptionSpec, rankOption, reductionOption } from "./options.js";
 import { defineLoss } from "./types.js";
 
@@ -35,7 +35,6 @@ export const sigmoidFocalLoss = defineLoss({
     reduction: reductionOption,
   },
   build(o, b) {
-    const g = b.graph;
     const dims = elementwiseDims(o.rank);
     const x = b.input("input", "float", dims, "logits");
     const y = b.input("target", "float", dims, "binary-targets");
@@ -63,27 +62,31 @@ export const sigmoidFocalLoss = defineLoss({
       }
       return { ce, base, factor, alphaT, loss };
     };
-    if (sumsInChunks(g, o)) {
-      const total = chunkedSum([x, y], (x, y) => accurateSum(forward(x, y).loss, dims.length));
-      return b.finish(x, { total, reduction: o.reduction, items: dims, doc });
-    }
-    const { ce, base, factor, alphaT, loss } = forward(x, y);
-    let gradient: Value | undefined;
-    if (o.gradient) {
-      // d ce / d x = sigmoid(x) - y; with the focal factor m^g (m = 1 - p_t), d m / d x = (1 - 2y) s (1 - s)
-      gradient = sub(sigmoid(x), y);
-      if (base && factor) {
-        // g m^(g-1) (1 - 2y) s (1 - s) ce + m^g (s - y); for g < 1, m^(g-1) s (1 - s) = m^g s (1 - s) / m,
-        // and where m = 0 (then s (1 - s) = 0 too) the term is 0 rather than 0 / 0
-        const s1s = mul(sigmoid(x), sigmoid(neg(x)));
-        const dm =
-          o.gamma >= 1
-            ? mul(o.gamma === 1 ? s1s : mul(powConst(base, o.gamma - 1)!, s1s), o.gamma)
-            : mul(div(mul(factor, s1s), max(base, 1e-30)), o.gamma);
-        gradient = add(mul(mul(dm, sub(1, mul(y, 2))), ce), mul(factor, gradient));
-      }
-      if (alphaT) gradient = mul(gradient, alphaT);
-    }
-    return b.finish(loss, { reduction: o.reduction, items: dims, gradient, doc });
+    return b.finishElementwise([x, y], {
+      loss: o,
+      sumOfChunk: (x, y) => accurateSum(forward(x, y).loss, dims.length),
+      whole: () => {
+        const { ce, base, factor, alphaT, loss } = forward(x, y);
+        let gradient: Value | undefined;
+        if (o.gradient) {
+          // d ce / d x = sigmoid(x) - y; with the focal factor m^g (m = 1 - p_t), d m / d x = (1 - 2y) s (1 - s)
+          gradient = sub(sigmoid(x), y);
+          if (base && factor) {
+            // g m^(g-1) (1 - 2y) s (1 - s) ce + m^g (s - y); for g < 1, m^(g-1) s (1 - s) = m^g s (1 - s) / m,
+            // and where m = 0 (then s (1 - s) = 0 too) the term is 0 rather than 0 / 0
+            const s1s = mul(sigmoid(x), sigmoid(neg(x)));
+            const dm =
+              o.gamma >= 1
+                ? mul(o.gamma === 1 ? s1s : mul(powConst(base, o.gamma - 1)!, s1s), o.gamma)
+                : mul(div(mul(factor, s1s), max(base, 1e-30)), o.gamma);
+            gradient = add(mul(mul(dm, sub(1, mul(y, 2))), ce), mul(factor, gradient));
+          }
+          if (alphaT) gradient = mul(gradient, alphaT);
+        }
+        return { loss, gradient };
+      },
+      items: dims,
+      doc,
+    });
   },
 });

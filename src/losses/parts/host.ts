@@ -7,7 +7,7 @@ import type { DType } from "../../onnx/dtypes.js";
 import { cast, div, equal, where } from "../../builder/ops/index.js";
 import { OptionError, type Reduction } from "../options.js";
 import { type BuildContext, type BuiltParts, type InputCheck, INPUT_KINDS, type InputKind, type TensorSpec } from "../types.js";
-import { reduceItems, itemCount, accurateSum, chunkedSum } from "./reductions.js";
+import { reduceItems, itemCount, accurateSum, chunkedSum, sumsInChunks } from "./reductions.js";
 
 /**
  * What a loss's build appends to, passed to it: its graph (a fresh one, or the host graph a training
@@ -75,6 +75,32 @@ export class LossBuilder {
   finish(perItem: Value, o: FinishOptions): BuiltParts {
     return finishLoss(this, perItem, o);
   }
+
+  /**
+   * Finish an elementwise loss of `values` (its input and target), deciding here whether the total is
+   * summed in row chunks ({@link sumsInChunks}, {@link chunkedSum}: `sumOfChunk` sums a chunk) or the
+   * loss is built whole (`whole`, called only then, gives the per-element loss and its gradient).
+   */
+  finishElementwise(values: readonly Value[], o: ElementwiseFinish): BuiltParts {
+    const { loss: opts, weightAlong0, sumOfChunk, whole, ...rest } = o;
+    if (sumsInChunks(this.graph, opts, weightAlong0)) {
+      return this.finish(values[0], { ...rest, reduction: opts.reduction, total: chunkedSum(values, sumOfChunk) });
+    }
+    const built = whole();
+    return this.finish(built.loss, { ...rest, reduction: opts.reduction, gradient: built.gradient });
+  }
+}
+
+/** What {@link LossBuilder.finishElementwise} takes. */
+export interface ElementwiseFinish extends Omit<FinishOptions, "reduction" | "gradient" | "total"> {
+  /** The loss's options that decide the chunking: its reduction, gradient and rank. */
+  loss: { reduction: Reduction; gradient: boolean; rank: number };
+  /** A weight list runs along axis 0 (rank 1 with a weight per element): no chunks, a slice would not broadcast. */
+  weightAlong0?: boolean;
+  /** The sum of a chunk's losses, in the accumulate type (usually accurateSum of its elementwise loss). */
+  sumOfChunk: (...chunk: Value[]) => Value;
+  /** The whole per-element loss, and its gradient with the gradient option. */
+  whole: () => { loss: Value; gradient?: Value };
 }
 
 /**
