@@ -46,9 +46,12 @@ export interface OptionProblem {
   readonly received: string;
 }
 
-/** An error in loss options, build options, evaluator, attach, step or stream options, or loss names. */
-export class OptionError extends UserError {
-  override name = "OptionError";
+/**
+ * A UserError whose message may name options: then `wording` says it again with other names for them
+ * (the CLI's flags), and a refusal by an options schema carries its parts in `problem`.
+ */
+export class WordedError extends UserError {
+  override name = "WordedError";
   constructor(
     message: string,
     /** For a message that names options: the same message with other names for them. */
@@ -59,8 +62,21 @@ export class OptionError extends UserError {
     super(message);
   }
 
-  /** An OptionError whose message names options through `wording` (the API's keys here). */
-  static worded(wording: Wording, problem?: OptionProblem): OptionError {
-    return new OptionError(wording(API_NAMES), wording, problem);
+  /** An error of this class whose message names options through `wording` (the API's keys here). */
+  static worded<E extends WordedError>(
+    this: new (
+      message: string,
+      wording?: Wording,
+      problem?: OptionProblem,
+    ) => E,
+    wording: Wording,
+    problem?: OptionProblem,
+  ): E {
+    return new this(wording(API_NAMES), wording, problem);
   }
+}
+
+/** An error in loss options, build options, evaluator, attach, step or stream options, or loss names. */
+export class OptionError extends WordedError {
+  override name = "OptionError";
 }

@@ -17,7 +17,7 @@ import { decodeModel, encodeModel, onnx } from "../onnx/codec.js";
 import { isFloatDType, onnxDataType, type DType, type FloatDType } from "../onnx/dtypes.js";
 import { irVersionForOpset, MAX_OPSET, MIN_OPSET, SUPPORTED_OPSETS } from "../onnx/versions.js";
 import { encodeContract, hasContract, type AttachedTo, type InputCheck } from "../model/contract.js";
-import { API_NAMES, OptionError, UserError, type Wording } from "../errors.js";
+import { OptionError, type UserError, WordedError } from "../errors.js";
 import { getLoss } from "./catalogue.js";
 import { buildLoss } from "./index.js";
 import type { LossGraph } from "./types.js";
@@ -152,20 +152,8 @@ export function attachmentParts(
 }
 
 /** A name the caller chose that the model already uses, an output it lacks, a model it cannot take. */
-export class AttachError extends UserError {
+export class AttachError extends WordedError {
   override name = "AttachError";
-  constructor(
-    message: string,
-    /** For a message that names attach options: the same message with other names for them (the CLI's flags). */
-    readonly wording?: Wording,
-  ) {
-    super(message);
-  }
-
-  /** An AttachError whose message names options through `wording` (the API's keys here). */
-  static worded(wording: Wording): AttachError {
-    return new AttachError(wording(API_NAMES), wording);
-  }
 }
 
 /** The longest name attachLoss takes for an output, loss or input (a name also becomes file names and node names). */

@@ -3,9 +3,9 @@ import { dirname, resolve } from "node:path";
 import { decodeModel } from "../../onnx/codec.js";
 import { externalRefs } from "../../onnx/external.js";
 import { checkExternalFiles, MAX_MODEL_BYTES } from "../../io/read.js";
-import { AttachError, type AttachedLoss, attachLoss } from "../../losses/attach.js";
+import { type AttachedLoss, attachLoss } from "../../losses/attach.js";
 import { canonicalJson } from "../../model/contract.js";
-import { OptionError } from "../../errors.js";
+import { WordedError } from "../../errors.js";
 import { UsageError } from "../errors.js";
 import { readBytes, type CliIo } from "../io.js";
 import { writeNamedFile } from "../../io/files.js";
@@ -68,7 +68,7 @@ export async function attachCommand(io: CliIo, file: string, flags: AttachFlags)
     );
   } catch (e) {
     // a message about attach options, worded with their flags (targetInput's -> --target-input's)
-    if ((e instanceof AttachError || e instanceof OptionError) && e.wording) throw new UsageError(e.wording((key) => FLAG_OF[key] ?? key));
+    if (e instanceof WordedError && e.wording) throw new UsageError(e.wording((key) => FLAG_OF[key] ?? key));
     throw e;
   }
   await writeNamedFile(resolve(io.cwd, flags.out), a.model);
