@@ -23,7 +23,7 @@ import { createEvaluator } from "../src/runtime/node.js";
 import { createEvaluator as createWebEvaluator } from "../src/runtime/web.js";
 import { InputError, OutputShapeError } from "../src/runtime/validate.js";
 import type { TensorInput } from "../src/tensor/tensor.js";
-import { FIXTURES, firstMismatch, num, ROOT, type FixtureTensor, runCliIn, type CliRun, exactly } from "./helpers.js";
+import { FIXTURES, firstMismatch, num, ROOT, type FixtureTensor, runCliIn, type CliRun, exactly, withMetadata } from "./helpers.js";
 
 const ATTACH = join(FIXTURES, "attach");
 const model = (file: string) => new Uint8Array(readFileSync(join(ATTACH, file)));
@@ -58,17 +58,6 @@ function edited(bytes: Uint8Array, edit: (m: onnx.ModelProto) => void): Uint8Arr
   const m = decodeModel(bytes);
   edit(m);
   return encodeModel(m);
-}
-
-/** Model bytes with metadata entries replaced (a value of null removes the key). */
-function withMetadata(bytes: Uint8Array, changes: Record<string, string | null>): Uint8Array {
-  const m = decodeModel(bytes);
-  const meta = new Map(m.metadataProps.map((p) => [p.key ?? "", p.value ?? ""]));
-  for (const [k, v] of Object.entries(changes)) {
-    if (v === null) meta.delete(k);
-    else meta.set(k, v);
-  }
-  return encodeModel({ ...m, metadataProps: [...meta].map(([key, value]) => ({ key, value })) });
 }
 
 /** A scalar int64 initializer. */

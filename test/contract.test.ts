@@ -14,7 +14,7 @@ import { encodeNpy } from "../src/io/npy.js";
 import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss, CATALOGUE } from "../src/losses/index.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
-import { ROOT, runCliIn, type CliRun, exactly } from "./helpers.js";
+import { ROOT, runCliIn, type CliRun, exactly, withMetadata } from "./helpers.js";
 import { OptionError } from "../src/errors.js";
 import { readLossModel } from "../src/models/kinds.js";
 import { isTrustedBuild } from "../src/model/trusted.js";
@@ -27,16 +27,6 @@ const dir = mkdtempSync(join(tmpdir(), "onnx-losses-contract-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Model bytes with metadata entries replaced (a value of null removes the key). */
-function withMetadata(model: Uint8Array, changes: Record<string, string | null>): Uint8Array {
-  const m = decodeModel(model);
-  const meta = new Map(m.metadataProps.map((p) => [p.key ?? "", p.value ?? ""]));
-  for (const [k, v] of Object.entries(changes)) {
-    if (v === null) meta.delete(k);
-    else meta.set(k, v);
-  }
-  return encodeModel({ ...m, metadataProps: [...meta].map(([key, value]) => ({ key, value })) });
-}
-
 const cli = (...argv: string[]): Promise<CliRun> => runCliIn(dir, argv);
 
 const ce = buildLoss("cross_entropy");

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runCli } from "../src/cli/program.js";
+import { decodeModel, encodeModel } from "../src/onnx/codec.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import type { TensorData, TensorInput } from "../src/tensor/tensor.js";
 
@@ -102,4 +103,15 @@ export async function runCliIn(cwd: string, argv: readonly string[]): Promise<Cl
   let err = "";
   const code = await runCli([...argv], { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd });
   return { code, out, err };
+}
+
+/** Model bytes with metadata entries replaced (a value of null removes the key). */
+export function withMetadata(bytes: Uint8Array, changes: Record<string, string | null>): Uint8Array {
+  const m = decodeModel(bytes);
+  const meta = new Map(m.metadataProps.map((p) => [p.key ?? "", p.value ?? ""]));
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null) meta.delete(k);
+    else meta.set(k, v);
+  }
+  return encodeModel({ ...m, metadataProps: [...meta].map(([key, value]) => ({ key, value })) });
 }
