@@ -11,6 +11,8 @@ import { DEFAULT_OUT, runBenchCli } from "../bench/src/program.js";
 import { benchRows, machineLine, markdownTable, targetChecks } from "../bench/src/report.js";
 import { runBench, type BenchResult } from "../bench/src/run.js";
 import { naiveSoftmaxLoss, oneNodeLoss } from "../bench/src/variants.js";
+import { LATENCY_COLUMNS, LATENCY_SIZES, latencyTable, latencyTargets, runLatency } from "../bench/src/latency.js";
+import { LOSS_NAMES } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { ROOT } from "./helpers.js";
 
@@ -102,7 +104,19 @@ describe("npm run bench -- [flags]", () => {
   test("--help lists every flag; the default --out is gitignored, not the tracked bench/results.json", async () => {
     const r = await bench(ROOT, "--help");
     expect(r.code).toBe(0);
-    for (const flag of ["--quick", "--only", "--threads", "--budget", "--ep", "--dtype", "--no-torch", "--no-web", "--markdown", "--out"])
+    for (const flag of [
+      "--quick",
+      "--only",
+      "--threads",
+      "--budget",
+      "--ep",
+      "--dtype",
+      "--no-torch",
+      "--no-web",
+      "--markdown",
+      "--out",
+      "--latency",
+    ])
       expect(r.out).toContain(flag);
     expect(r.out).toMatch(/^Usage: npm run bench -- \[options\]/);
     expect(DEFAULT_OUT).toBe("bench/tmp/results.json");
@@ -156,4 +170,32 @@ describe("npm run bench -- [flags]", () => {
     expect(md.out).toMatch(/^\| workload \| loss \| graph or peer \| median ms \| vs this project \|/);
     expect(JSON.parse(readFileSync(join(cwd, "elsewhere", "r.json"), "utf8")).groups).toHaveLength(3);
   }, 60000);
+});
+
+describe("bench --latency", () => {
+  test("times ev.run, raw sessions and the floor for every loss at the small sizes, and reports the targets", async () => {
+    const r = await runLatency({ quick: true, rounds: 3 });
+    expect(r.quick).toBe(true);
+    expect(r.rows.map((row) => `${row.loss} ${row.N}x${row.C}`)).toEqual(
+      LOSS_NAMES.flatMap((loss) => LATENCY_SIZES.slice(0, 2).map(([N, C]) => `${loss} ${N}x${C}`)),
+    );
+    for (const row of r.rows) for (const c of LATENCY_COLUMNS) expect(row.us[c.key]).toBeGreaterThan(0);
+    const table = latencyTable(r).split("\n");
+    expect(table[0]).toBe(
+      "| loss | N x C | ev.run (default threads) (us) | raw session, 1 thread (us) | raw session, default threads (us) | floor: one ReduceMax, 1 thread (us) | ev.run / floor | ev.run / best raw |",
+    );
+    expect(table).toHaveLength(2 + r.rows.length);
+    const targets = latencyTargets(r);
+    expect(targets.filter((l) => / 64 x 10: ev\.run [\d.]+x the floor \(target 1\.5x\): (met|missed)$/.test(l))).toHaveLength(
+      LOSS_NAMES.length,
+    );
+    expect(targets.at(-1)).toMatch(new RegExp(`^- ev\\.run within 1\\.2x of the best raw session: \\d+ of ${r.rows.length} rows$`));
+  });
+
+  test("--latency takes no workload, thread, provider or dtype flag", async () => {
+    expect(await bench(ROOT, "--latency", "--only", "classification")).toMatchObject({
+      code: 2,
+      err: "bench: --only: not taken with --latency (every loss at 1 x 2 to 1024 x 1000, on the cpu provider, float32)\n",
+    });
+  });
 });

@@ -13,6 +13,7 @@ import { benchRows, machineLine, markdownTable, stabilityLines, targetChecks } f
 import { nodeProviderStatuses } from "../../src/runtime/node.js";
 import { BENCH_DTYPES, BENCH_PROVIDERS, runBench, type BenchDType, type BenchProvider } from "./run.js";
 import { WORKLOADS } from "./workloads.js";
+import { latencyTable, latencyTargets, runLatency } from "./latency.js";
 
 /**
  * Where a run writes its results unless --out says otherwise: bench/tmp/ is gitignored, so a run
@@ -20,6 +21,8 @@ import { WORKLOADS } from "./workloads.js";
  * to update it.
  */
 export const DEFAULT_OUT = "bench/tmp/results.json";
+/** Where a --latency run writes unless --out says otherwise (--out bench/latency.json updates the tracked one). */
+export const DEFAULT_LATENCY_OUT = "bench/tmp/latency.json";
 
 export interface BenchFlags {
   quick?: boolean;
@@ -32,6 +35,7 @@ export interface BenchFlags {
   markdown?: boolean;
   ep?: string;
   dtype?: string;
+  latency?: boolean;
 }
 
 /** Time the graphs against the alternatives, print the table, write the results JSON. */
@@ -44,6 +48,7 @@ export async function benchCommand(io: CliIo, flags: BenchFlags): Promise<void> 
     if (!WORKLOADS.some((x) => x.name === w))
       throw new UsageError(`--only: unknown workload ${JSON.stringify(w)}; workloads are ${WORKLOADS.map((x) => x.name).join(", ")}`);
   }
+  if (flags.latency) return latencyCommand(io, flags);
   const threads = parseIntFlag("--threads", flags.threads);
   if (threads !== undefined && threads < 1) throw new UsageError(`--threads: expected an integer >= 1, received ${threads}`);
   const budgetMs = parseIntFlag("--budget", flags.budget);
@@ -79,6 +84,28 @@ export async function benchCommand(io: CliIo, flags: BenchFlags): Promise<void> 
   io.out(`\nwrote ${outName}`);
 }
 
+/** `--latency`: per-call times at small sizes (bench/src/latency.ts), the table and the targets. */
+async function latencyCommand(io: CliIo, flags: BenchFlags): Promise<void> {
+  for (const [flag, given] of [
+    ["--only", flags.only],
+    ["--threads", flags.threads],
+    ["--ep", flags.ep],
+    ["--dtype", flags.dtype],
+  ] as const) {
+    if (given !== undefined)
+      throw new UsageError(`${flag}: not taken with --latency (every loss at 1 x 2 to 1024 x 1000, on the cpu provider, float32)`);
+  }
+  const result = await runLatency({ quick: flags.quick, log: (line) => io.err(line) });
+  const outName = flags.out ?? DEFAULT_LATENCY_OUT;
+  const out = resolve(io.cwd, outName);
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  io.out(latencyTable(result));
+  io.out(`\nmachine: ${result.machine}; ${result.date}`);
+  io.out(`\ntargets:\n${latencyTargets(result).join("\n")}`);
+  io.out(`\nwrote ${outName}`);
+}
+
 /**
  * Run the benchmark's command line with argv (the flags alone) and return the exit code: 0 on success,
  * 2 on a bad flag (one line on stderr), 1 on an unexpected failure.
@@ -106,6 +133,10 @@ export async function runBenchCli(argv: readonly string[], io: CliIo): Promise<n
     .option("--no-torch", "skip the PyTorch columns")
     .option("--no-web", "skip onnxruntime-web (wasm)")
     .option("--markdown", "print the table as Markdown")
+    .option(
+      "--latency",
+      "per-call latency instead: every loss at 1 x 2, 64 x 10, 256 x 100, 1024 x 1000, ev.run against raw sessions and the floor",
+    )
     .option("--out <file>", `results JSON (default ${DEFAULT_OUT}, gitignored; --out bench/results.json updates the tracked one)`)
     .action((o: BenchFlags) => benchCommand(io, o));
   try {
