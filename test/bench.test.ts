@@ -11,7 +11,7 @@ import { DEFAULT_OUT, runBenchCli } from "../bench/src/program.js";
 import { benchRows, machineLine, markdownTable, targetChecks } from "../bench/src/report.js";
 import { runBench, type BenchResult } from "../bench/src/run.js";
 import { naiveSoftmaxLoss, oneNodeLoss } from "../bench/src/variants.js";
-import { LATENCY_COLUMNS, LATENCY_SIZES, latencyTable, latencyTargets, runLatency } from "../bench/src/latency.js";
+import { LATENCY_COLUMNS, LATENCY_SIZES, type LatencyResult, latencyTable, latencyTargets, runLatency } from "../bench/src/latency.js";
 import { LOSS_NAMES } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { ROOT } from "./helpers.js";
@@ -197,5 +197,17 @@ describe("bench --latency", () => {
       code: 2,
       err: "bench: --only: not taken with --latency (every loss at 1 x 2 to 1024 x 1000, on the cpu provider, float32)\n",
     });
+  });
+});
+
+describe("bench/README.md's latency table", () => {
+  test("is the tracked bench/latency.json, with its machine line and targets", () => {
+    const r = JSON.parse(readFileSync(join(ROOT, "bench", "latency.json"), "utf8")) as LatencyResult;
+    const doc = readFileSync(join(ROOT, "bench", "README.md"), "utf8");
+    expect(r.quick).toBe(false);
+    expect(r.rows).toHaveLength(LOSS_NAMES.length * LATENCY_SIZES.length);
+    expect(doc).toContain(`\n${latencyTable(r)}\n`);
+    expect(doc).toContain(`Machine: ${r.machine}; ${r.date}.`);
+    expect(doc).toContain(`\n${latencyTargets(r).join("\n")}\n`);
   });
 });

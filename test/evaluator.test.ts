@@ -400,3 +400,50 @@ describe("small runs on one thread (issue 18)", () => {
     await expect(ev.run(batch(2, 3))).rejects.toThrow(exactly("model: this evaluator was released; create another one to run again"));
   });
 });
+
+describe("small batches of a chunked elementwise loss (issue 18)", () => {
+  test("run the loss built without row chunks, made on the first small run; large batches the model itself; one value either way", async () => {
+    const { smallBatchModel, SMALL_BATCH_ELEMENTS } = await import("../src/losses/index.js");
+    const ort = (await import("node:module")).createRequire(import.meta.url)("onnxruntime-node") as typeof import("onnxruntime-node");
+    const g = buildLoss("binary_cross_entropy_with_logits", { posWeight: [2] });
+    const unchunked = smallBatchModel(g.name, g.options, {});
+    expect(unchunked).toBeDefined();
+    const batch = (N: number, C: number) => ({
+      input: { data: Float32Array.from({ length: N * C }, (_, i) => 3 * Math.sin(i)), dims: [N, C] },
+      target: { data: Float32Array.from({ length: N * C }, (_, i) => (i % 5 === 0 ? 1 : 0)), dims: [N, C] },
+    });
+    const raw = async (model: Uint8Array, b: ReturnType<typeof batch>) => {
+      const s = await ort.InferenceSession.create(model);
+      const { loss } = await s.run({
+        input: new ort.Tensor("float32", b.input.data, b.input.dims),
+        target: new ort.Tensor("float32", b.target.data, b.target.dims),
+      });
+      await s.release();
+      return (loss.data as Float32Array)[0];
+    };
+    const ev = await createEvaluator(g);
+    const sessions = ev as unknown as { small?: Promise<unknown> };
+    try {
+      const big = batch(Math.floor(SMALL_BATCH_ELEMENTS / 20) + 1, 10); // above the bound: the model itself
+      expect((await ev.run(big)).loss.data[0]).toBe(await raw(g.model, big));
+      expect(sessions.small).toBeUndefined();
+      const small = batch(64, 10);
+      const got = (await ev.run(small)).loss.data[0] as number;
+      expect(sessions.small).toBeDefined();
+      expect(got).toBe(await raw(unchunked!, small));
+      const chunked = await raw(g.model, small);
+      expect(Math.abs(got - chunked)).toBeLessThanOrEqual(1e-6 * Math.abs(chunked));
+    } finally {
+      await ev.release();
+    }
+  });
+
+  test("only where the graph has chunks: not for softmax losses, a gradient, reduction none or the WebGPU lowering", async () => {
+    const { smallBatchModel } = await import("../src/losses/index.js");
+    expect(smallBatchModel("cross_entropy", buildLoss("cross_entropy").options, {})).toBeUndefined();
+    expect(smallBatchModel("sigmoid_focal_loss", buildLoss("sigmoid_focal_loss", { gradient: true }).options, {})).toBeUndefined();
+    expect(smallBatchModel("binary_cross_entropy", buildLoss("binary_cross_entropy", { reduction: "none" }).options, {})).toBeUndefined();
+    expect(smallBatchModel("binary_cross_entropy", buildLoss("binary_cross_entropy").options, { lowering: "webgpu" })).toBeUndefined();
+    expect(smallBatchModel("binary_cross_entropy", buildLoss("binary_cross_entropy").options, {})).toBeDefined();
+  });
+});

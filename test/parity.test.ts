@@ -3,7 +3,8 @@
  * |got - want| <= 1e-5 max(1, |want|), at the default opset and at the ends of the opset range.
  */
 import { describe, expect, test } from "@jest/globals";
-import { buildLoss } from "../src/losses/index.js";
+import { createRequire } from "node:module";
+import { buildLoss, smallBatchModel } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { fromFloat16Bits, toFloat16Bits } from "../src/tensor/tensor.js";
 import { feedsOf, firstMismatch, fixtureFiles, loadFixtures, num, QUICK } from "./helpers.js";
@@ -85,4 +86,35 @@ describe("dtypes", () => {
       expect(Math.abs(got - num(c.expected.data[0])) / num(c.expected.data[0])).toBeLessThan(dtype === "float16" ? 1e-3 : 1e-6);
     }
   });
+});
+
+describe("the chunked graphs themselves", () => {
+  // the evaluator runs a small batch of an elementwise loss on the same loss built without row chunks
+  // (smallBatchModel): the model as written, chunks and all, must match PyTorch on the fixtures too
+  const ort = createRequire(import.meta.url)("onnxruntime-node") as typeof import("onnxruntime-node");
+  test.each(["binary_cross_entropy.json", "binary_cross_entropy_with_logits.json", "sigmoid_focal_loss.json"])(
+    "%s: every case through the model as written, in a plain onnxruntime session",
+    async (file) => {
+      const failures: string[] = [];
+      let chunked = 0;
+      for (const c of loadFixtures(file)) {
+        const g = buildLoss(c.loss, c.options);
+        if (smallBatchModel(c.loss, g.options as Record<string, unknown>, {})) chunked++;
+        const session = await ort.InferenceSession.create(g.model);
+        const feeds = Object.fromEntries(
+          Object.entries(feedsOf(c)).map(([k, t]) => [
+            k,
+            new ort.Tensor(t.data instanceof BigInt64Array ? "int64" : "float32", t.data as Float32Array, t.dims),
+          ]),
+        );
+        const { loss } = await session.run(feeds);
+        await session.release();
+        const want = c.expected.data.map(num);
+        const i = firstMismatch(loss.data as Float32Array, want);
+        if (i >= 0) failures.push(`${c.id}: at ${i} got ${loss.data[i]} want ${want[i]}`);
+      }
+      expect(failures).toEqual([]);
+      expect(chunked).toBeGreaterThan(10); // the cases whose graph has chunks, which the evaluator runs unchunked
+    },
+  );
 });

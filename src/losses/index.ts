@@ -10,6 +10,7 @@ import { OptionError, resolveOptions } from "./options.js";
 import type { InferOptions, OptionSchema } from "./options.js";
 import type { LossDefinition, LossGraph } from "./types.js";
 import { LossBuilder } from "./parts/host.js";
+import { MIN_CHUNK_ELEMENTS } from "./parts/reductions.js";
 
 export { CATALOGUE, LOSS_NAMES, getLoss, type LossName, type LossOptions, type LossOptionsMap } from "./catalogue.js";
 export { OptionError, type InferOptions, type NamedOptionSpec, type OptionSchema, type OptionSpec, type Reduction } from "./options.js";
@@ -112,6 +113,33 @@ export function buildDefinition<N extends string, S extends OptionSchema>(
   options: Partial<InferOptions<S>> | Record<string, unknown> = {},
   build: BuildOptions = {},
 ): LossGraph<InferOptions<S>> {
+  return buildWith(def, options, build, true);
+}
+
+/**
+ * The model a small batch of a catalogue loss runs fastest: the same loss, options and build options,
+ * without the row chunks of an elementwise sum (at most {@link SMALL_BATCH_ELEMENTS} input elements a
+ * chunked graph's sum is one piece, so the two give one value up to float rounding); undefined where the
+ * graph has no chunks (a gradient, reduction none, the WebGPU lowering, a softmax loss). For the
+ * evaluator, which runs it beside the model; never written to a file.
+ */
+export function smallBatchModel(name: string, options: Record<string, unknown>, build: BuildOptions): Uint8Array | undefined {
+  const def = getLoss(name);
+  const unchunked = buildWith(def, options, build, false).model;
+  const chunked = buildWith(def, options, build, true).model;
+  if (unchunked.length === chunked.length && unchunked.every((b, i) => b === chunked[i])) return undefined;
+  return unchunked;
+}
+
+/** Runs whose feeds hold at most this many elements (all together) use {@link smallBatchModel}: two tensors of one chunk each. */
+export const SMALL_BATCH_ELEMENTS = 2 * MIN_CHUNK_ELEMENTS;
+
+function buildWith<N extends string, S extends OptionSchema>(
+  def: LossDefinition<N, S>,
+  options: Partial<InferOptions<S>> | Record<string, unknown>,
+  build: BuildOptions,
+  chunks: boolean,
+): LossGraph<InferOptions<S>> {
   const given = checkFields({ subject: `${def.name}: build options` }, BUILD_FIELDS, build);
   const opset = given.opset ?? DEFAULT_OPSET;
   const lowering = given.lowering ?? "none";
@@ -126,7 +154,7 @@ export function buildDefinition<N extends string, S extends OptionSchema>(
   if (outputs === "parts" && resolved.reduction === "none") {
     throw new OptionError(`outputs: "parts" needs reduction "mean" or "sum", received reduction "none"`);
   }
-  const parts = def.build(resolved, new LossBuilder(def.name, { opset, lowering, accumulate, outputs, dtype }));
+  const parts = def.build(resolved, new LossBuilder(def.name, { opset, lowering, accumulate, outputs, dtype, chunks }));
   // what the graph accumulates in (the lowering and float64 graphs decide it), as the contract records it
   const built = parts.graph.accumulateType as "float32" | "float64";
   if ((resolved as { gradient?: boolean }).gradient && !parts.outputs.some((o) => o.name === "input_grad")) {

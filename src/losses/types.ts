@@ -56,6 +56,12 @@ export interface BuildContext {
   outputs: "loss" | "parts";
   /** The float type of float inputs and the output. */
   dtype: FloatDType;
+  /**
+   * Sum elementwise losses in row chunks where they would be (default true). False builds the graph a
+   * small batch runs fastest, without the slicing: the evaluator's small-batch variant
+   * ({@link smallBatchModel}), never written to a file.
+   */
+  chunks?: boolean;
 }
 
 /** What a loss's build returns; buildLoss wraps it into a LossGraph. */

@@ -5,6 +5,7 @@
  */
 import type { ModelInfo, TensorInfo } from "../builder/reader.js";
 import { decodeModel, encodeModel } from "../onnx/codec.js";
+import { SMALL_BATCH_ELEMENTS, smallBatchModel } from "../losses/index.js";
 import { OnnxRuntimeError, OptionError, UserError } from "../errors.js";
 import { listOptionsOfLength } from "../util/names.js";
 import { booleanField, checkFields, type Field, type FieldsOf, field, integerField, listField, textField } from "../util/schema.js";
@@ -182,6 +183,23 @@ export async function createOrtEvaluator(
     const defaultThreads = splitThreads
       ? () => ort.InferenceSession.create(model, sessionOptionsFor(ep, undefined, options.spinning, options.externalDataDir))
       : undefined;
+    // a catalogue loss graph whose elementwise sum runs in row chunks: small batches run the same loss
+    // built without them (smallBatchModel), made on the first small run (not in a worker, which holds
+    // one session)
+    const small =
+      contract?.kind === "loss" && !options.worker
+        ? async (): Promise<OrtSession | undefined> => {
+            const bytes = smallBatchModel(contract.loss, contract.options, {
+              opset: info.opset,
+              lowering: contract.lowering,
+              dtype: contract.dtype,
+              accumulate: contract.accumulate,
+              outputs: contract.outputs,
+            });
+            if (!bytes) return undefined;
+            return ort.InferenceSession.create(bytes, sessionOptionsFor(ep, splitThreads ? 1 : options.threads, options.spinning));
+          }
+        : undefined;
     return new OrtEvaluator(
       ort,
       session,
@@ -195,6 +213,7 @@ export async function createOrtEvaluator(
       what,
       modelPart,
       defaultThreads,
+      small,
     );
   }
   // The CPU providers run every standard op: a model they cannot load is the model's problem, not the provider's.
@@ -250,6 +269,8 @@ class OrtEvaluator implements Evaluator {
      * with onnxruntime's default threads, made on the first large run (see ONE_THREAD_BELOW).
      */
     private defaultThreads?: () => Promise<OrtSession>,
+    /** The session of the loss built without row chunks, for small batches (see smallBatchModel); undefined where it has none. */
+    private smallBatch?: () => Promise<OrtSession | undefined>,
   ) {
     this.split = splitChecks(checks, inputs, outputs);
     const c = contract?.kind === "attached" ? contract : undefined;
@@ -289,9 +310,28 @@ class OrtEvaluator implements Evaluator {
    * while it is being made.
    */
   private sessionFor(feeds: Record<string, TensorData>): OrtSession | Promise<OrtSession> {
-    if (!this.defaultThreads) return this.session;
+    if (!this.defaultThreads && !this.smallBatch) return this.session;
     let elements = 0;
     for (const name in feeds) elements += feeds[name].data.length;
+    if (this.smallBatch && elements <= SMALL_BATCH_ELEMENTS) {
+      if (this.smallSession) return this.smallSession;
+      this.small ??= this.smallBatch().then(
+        (s) => {
+          if (s) {
+            this.smallSession = s;
+            return s;
+          }
+          this.smallBatch = undefined; // a graph without chunks: the model itself is the small graph
+          return this.session;
+        },
+        () => {
+          this.smallBatch = undefined;
+          return this.session;
+        },
+      );
+      return this.small;
+    }
+    if (!this.defaultThreads) return this.session;
     if (elements < (ONE_THREAD_BELOW[this.loss?.name ?? ""] ?? ONE_THREAD_BELOW.cross_entropy)) return this.session;
     if (this.largeSession) return this.largeSession;
     this.large ??= this.defaultThreads().then(
@@ -306,6 +346,8 @@ class OrtEvaluator implements Evaluator {
 
   private large?: Promise<OrtSession>;
   private largeSession?: OrtSession;
+  private small?: Promise<OrtSession>;
+  private smallSession?: OrtSession;
 
   /** Runs in flight, and what release() waits on while there are any. */
   private running = 0;
@@ -330,8 +372,8 @@ class OrtEvaluator implements Evaluator {
     // no run options: the session's log severity (sessionOptionsFor) already keeps onnxruntime's log
     // off stderr, and run options cost ~10 us a run at small sizes (a native RunOptions each time).
     // The session is called before run() returns, as before there were two: a worker's copies the feeds
-    // then, so its caller may change them once run() returns (only the default-threads session, never in
-    // a worker, is ever waited for)
+    // then, so its caller may change them once run() returns (only the default-threads and the small-batch
+    // sessions, never in a worker, are ever waited for, while being made)
     const chosen = this.sessionFor(valid);
     try {
       result = await (chosen instanceof Promise ? chosen.then((c) => c.run(ortFeeds)) : chosen.run(ortFeeds));
@@ -408,8 +450,15 @@ class OrtEvaluator implements Evaluator {
       const large = this.large;
       this.large = undefined;
       this.largeSession = undefined;
+      const small = this.small;
+      this.small = undefined;
+      this.smallSession = undefined;
       return Promise.all([
         this.session.release(),
+        small?.then(
+          (s) => (s === this.session ? undefined : s.release()),
+          () => undefined,
+        ),
         large?.then(
           (s) => (s === this.session ? undefined : s.release()),
           () => undefined,

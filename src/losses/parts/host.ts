@@ -83,7 +83,7 @@ export class LossBuilder {
    */
   finishElementwise(values: readonly Value[], o: ElementwiseFinish): BuiltParts {
     const { loss: opts, weightAlong0, sumOfChunk, whole, ...rest } = o;
-    if (sumsInChunks(this.graph, opts, weightAlong0)) {
+    if (this.ctx.chunks !== false && sumsInChunks(this.graph, opts, weightAlong0)) {
       return this.finish(values[0], { ...rest, reduction: opts.reduction, total: chunkedSum(values, sumOfChunk) });
     }
     const built = whole();
