@@ -186,3 +186,19 @@ describe("gradient is a loss option", () => {
     );
   });
 });
+
+describe("options objects of another realm", () => {
+  test("an object literal made in a vm context is an options object; a Map or a class instance there is not", async () => {
+    const { runInNewContext } = await import("node:vm");
+    const words = { subject: "demo options" };
+    const schema = { n: integerField(1) } as const;
+    expect(checkFields(words, schema, runInNewContext("({ n: 2 })"))).toEqual({ n: 2 });
+    expect(() => checkFields(words, schema, runInNewContext("new Map()"))).toThrow(
+      exactly("demo options: expected an object, received a Map"),
+    );
+    expect(() => checkFields(words, schema, runInNewContext("new (class Opts {})()"))).toThrow(
+      exactly("demo options: expected an object, received a Opts"),
+    );
+    expect(buildLoss("cross_entropy", runInNewContext("({ labelSmoothing: 0.1 })")).options.labelSmoothing).toBe(0.1);
+  });
+});

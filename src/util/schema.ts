@@ -64,11 +64,16 @@ export function optionProblem(words: SchemaWords, path: readonly string[], expec
   );
 }
 
-/** An object literal (or one without a prototype): not an array, a Map, a Date or a typed array. */
+/**
+ * An object literal (or one without a prototype), of this realm or another (a vm context's, an
+ * iframe's): not an array, a Map, a Date, a typed array or a class instance.
+ */
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== "object") return false;
   const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
+  if (proto === null || proto === Object.prototype) return true;
+  // another realm's Object.prototype: itself without a prototype, and v tagged a plain Object
+  return Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(v) === "[object Object]";
 }
 
 /** How a value that is not an options object is named in an error. */
