@@ -11,6 +11,7 @@ import { OptionError, type OptionProblem } from "../src/errors.js";
 import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss } from "../src/losses/index.js";
 import { linearHeadStep } from "../src/losses/linear_head.js";
+import { readLossModel } from "../src/models/kinds.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 import { checkFields, integerField, required } from "../src/util/schema.js";
@@ -197,8 +198,83 @@ describe("options objects of another realm", () => {
       exactly("demo options: expected an object, received a Map"),
     );
     expect(() => checkFields(words, schema, runInNewContext("new (class Opts {})()"))).toThrow(
-      exactly("demo options: expected an object, received a Opts"),
+      exactly("demo options: expected an object, received an Opts"),
     );
     expect(buildLoss("cross_entropy", runInNewContext("({ labelSmoothing: 0.1 })")).options.labelSmoothing).toBe(0.1);
+  });
+});
+
+describe("found by the attack on the option schema and the trusted bytes", () => {
+  const feeds = (N: number) => ({
+    input: { data: Float32Array.from({ length: N }, (_, i) => 0.1 + (0.8 * ((i * 7) % 10)) / 10), dims: [N] },
+    target: { data: Float32Array.from({ length: N }, (_, i) => i % 2), dims: [N] },
+  });
+  const value = async (ev: Awaited<ReturnType<typeof createEvaluator>>, N: number) => (await ev.run(feeds(N))).loss.data[0] as number;
+
+  test("bytes changed right after createEvaluator is called never reach onnxruntime (trusted or not)", async () => {
+    const options = { weight: [2], reduction: "sum" as const, rank: 1 };
+    const ref = await createEvaluator(buildLoss("binary_cross_entropy", options));
+    const want = [await value(ref, 4), await value(ref, 200000)];
+    await ref.release();
+    for (const trusted of [true, false]) {
+      const g = buildLoss("binary_cross_entropy", options);
+      const bytes = trusted ? g.model : new Uint8Array(g.model);
+      const pending = createEvaluator(trusted ? g : bytes);
+      bytes.fill(0); // after the call, before its promise settles
+      const ev = await pending;
+      try {
+        expect([await value(ev, 4), await value(ev, 200000)]).toEqual(want);
+      } finally {
+        await ev.release();
+      }
+    }
+  });
+
+  test("the evaluator's contract is its own, frozen: editing ev.loss.options changes nothing it computes", async () => {
+    const ev = await createEvaluator(buildLoss("binary_cross_entropy", { weight: [2], reduction: "sum", rank: 1 }));
+    try {
+      const before = await value(ev, 4);
+      expect(() => {
+        (ev.loss!.options as { weight: number[] }).weight = [1000];
+      }).toThrow(TypeError);
+      expect(Object.isFrozen(ev.contract!.checks[0])).toBe(true);
+      expect(await value(ev, 4)).toBe(before);
+    } finally {
+      await ev.release();
+    }
+  });
+
+  test("a list option is read once (a getter cannot show the check one value and the graph another); a hole is refused", () => {
+    let reads = 0;
+    const list = [1, 2];
+    Object.defineProperty(list, 0, { get: () => (reads++ === 0 ? 1 : -5), enumerable: true });
+    const g = buildLoss("binary_cross_entropy", { weight: list, reduction: "sum" });
+    expect(g.options.weight).toEqual([1, 2]);
+    expect(readLossModel(new Uint8Array(g.model), "copy.onnx").contract?.options.weight).toEqual([1, 2]);
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the point
+    expect(() => buildLoss("binary_cross_entropy", { weight: [1, , 2] } as never)).toThrow(
+      exactly("binary_cross_entropy: option weight: expected null or a non-empty list of numbers >= 0, received [1,null,2]"),
+    );
+  });
+
+  test("createEvaluator names a source it cannot take, in one line", async () => {
+    const form = "expected a built loss (LossGraph), model bytes (Uint8Array) or a .onnx path";
+    await expect(createEvaluator(new ArrayBuffer(8) as never)).rejects.toThrow(
+      exactly(`createEvaluator source: ${form}, received an ArrayBuffer (pass new Uint8Array(buffer))`),
+    );
+    await expect(createEvaluator(null as never)).rejects.toThrow(exactly(`createEvaluator source: ${form}, received null`));
+    await expect(createEvaluator({} as never)).rejects.toThrow(exactly(`createEvaluator source: ${form}, received {}`));
+    await expect(createEvaluator("")).rejects.toThrow(exactly(`createEvaluator source: ${form}, received an empty path`));
+  });
+
+  test("options inherited from a bare prototype are refused, not dropped; a provider name is one word", async () => {
+    const base = Object.create(null) as Record<string, unknown>;
+    base.reduction = "sum";
+    expect(() => buildLoss("binary_cross_entropy", Object.create(base))).toThrow(
+      exactly("binary_cross_entropy: options: expected an object, received {}"),
+    );
+    await expect(createEvaluator(ce, { ep: "x\ny" as never })).rejects.toThrow(
+      exactly('ep: expected an execution provider\'s name, received "x\\ny"'),
+    );
   });
 });

@@ -120,15 +120,23 @@ export function buildDefinition<N extends string, S extends OptionSchema>(
  * The model a small batch of a catalogue loss runs fastest: the same loss, options and build options,
  * without the row chunks of an elementwise sum (at most {@link SMALL_BATCH_ELEMENTS} input elements a
  * chunked graph's sum is one piece, so the two give one value up to float rounding); undefined where the
- * graph has no chunks (a gradient, reduction none, the WebGPU lowering, a softmax loss). For the
- * evaluator, which runs it beside the model; never written to a file.
+ * graph has no chunks (a gradient, reduction none, the WebGPU lowering, a softmax loss), and where
+ * `asWritten` (the model the caller runs) is not exactly what the loss builds (a model given extra
+ * outputs, as streaming does): the variant would lack them. For the evaluator, which runs it beside the
+ * model; never written to a file.
  */
-export function smallBatchModel(name: string, options: Record<string, unknown>, build: BuildOptions): Uint8Array | undefined {
+export function smallBatchModel(
+  name: string,
+  options: Record<string, unknown>,
+  build: BuildOptions,
+  asWritten?: Uint8Array,
+): Uint8Array | undefined {
   const def = getLoss(name);
-  const unchunked = buildWith(def, options, build, false).model;
+  const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
   const chunked = buildWith(def, options, build, true).model;
-  if (unchunked.length === chunked.length && unchunked.every((b, i) => b === chunked[i])) return undefined;
-  return unchunked;
+  if (asWritten && !same(asWritten, chunked)) return undefined;
+  const unchunked = buildWith(def, options, build, false).model;
+  return same(unchunked, chunked) ? undefined : unchunked;
 }
 
 /** Runs whose feeds hold at most this many elements (all together) use {@link smallBatchModel}: two tensors of one chunk each. */

@@ -73,7 +73,11 @@ export function numberList(doc: string, min = -Infinity, max = Infinity): Option
     default: null,
     parse: (v) => {
       if (v === null) return ok(null);
-      if (Array.isArray(v) && v.length > 0 && v.every((x) => isNum(x) && x >= min && x <= max)) return ok([...v] as number[]);
+      if (!Array.isArray(v)) return bad;
+      // copied first, each element read once, then the copy checked: a getter or a Proxy cannot show the
+      // check one value and the graph another, and a hole is refused (as undefined), not skipped
+      const copy = Array.from(v as unknown[]);
+      if (copy.length > 0 && copy.every((x) => isNum(x) && x >= min && x <= max)) return ok(copy as number[]);
       return bad;
     },
   };

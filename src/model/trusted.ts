@@ -11,7 +11,22 @@ const BUILT = new WeakMap<Uint8Array, Uint8Array>();
 /** Register bytes a builder of this process made (they are copied: a later change to them is seen). */
 export function trustBuilt(bytes: Uint8Array): void {
   // new Uint8Array(typed array) copies; a Buffer's slice() would be a view of the same memory
-  BUILT.set(bytes, new Uint8Array(bytes));
+  const copy = new Uint8Array(bytes);
+  BUILT.set(bytes, copy);
+  // the copy is never handed to a caller (only to onnxruntime, by privateBytes): trusted as itself
+  BUILT.set(copy, copy);
+}
+
+/**
+ * Bytes of the caller's that no later change of theirs can reach: what is checked is what onnxruntime
+ * loads, after the awaits between the two. A trusted build's unchanged bytes give the copy made at the
+ * build (itself trusted); any other bytes are copied.
+ */
+export function privateBytes(bytes: Uint8Array): Uint8Array {
+  const copy = BUILT.get(bytes);
+  if (copy === bytes) return bytes;
+  if (copy !== undefined && isTrustedBuild(bytes)) return copy;
+  return new Uint8Array(bytes);
 }
 
 /** Were these bytes made by a builder of this process, and are they unchanged since? */

@@ -8,7 +8,17 @@ import { decodeModel, encodeModel } from "../onnx/codec.js";
 import { SMALL_BATCH_ELEMENTS, smallBatchModel } from "../losses/index.js";
 import { OnnxRuntimeError, OptionError, UserError } from "../errors.js";
 import { listOptionsOfLength } from "../util/names.js";
-import { booleanField, checkFields, type Field, type FieldsOf, field, integerField, listField, textField } from "../util/schema.js";
+import {
+  booleanField,
+  checkFields,
+  describeValue,
+  type Field,
+  type FieldsOf,
+  field,
+  integerField,
+  listField,
+  textField,
+} from "../util/schema.js";
 import type { InputCheck, LossContract } from "../model/contract.js";
 import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
 import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput } from "../tensor/tensor.js";
@@ -40,7 +50,10 @@ export interface OrtTensor {
 }
 
 /** A provider's name as an option takes it (which providers there are is the entry's to say: planProviders). */
-const providerField: Field<ExecutionProvider> = field("an execution provider's name", (v) => typeof v === "string");
+const providerField: Field<ExecutionProvider> = field(
+  "an execution provider's name",
+  (v) => typeof v === "string" && /^[a-z][a-z0-9_-]{0,31}$/.test(v),
+);
 
 /** The fields of {@link EvaluatorOptions}: the one declaration of its keys, values and docs. */
 export const EVALUATOR_FIELDS = {
@@ -55,7 +68,10 @@ export const EVALUATOR_FIELDS = {
   /** Skip input validation (for benchmarks of trusted inputs). */
   skipValidation: booleanField,
   /** Names the model in errors (a file name). */
-  what: textField("a name for the model in errors"),
+  what: field<string>(
+    "a name for the model in errors (one line, at most 4096 characters)",
+    (v) => typeof v === "string" && v.length > 0 && v.length <= 4096 && !/[\r\n]/.test(v),
+  ),
   /**
    * Node only: run onnxruntime in a `node:worker_threads` Worker, so that a long run does not block this
    * thread's event loop (onnxruntime-node computes on the thread that calls session.run). Default false.
@@ -75,6 +91,31 @@ export const EVALUATOR_FIELDS = {
 
 /** Options of an evaluator. */
 export type EvaluatorOptions = FieldsOf<typeof EVALUATOR_FIELDS>;
+
+/** A value frozen all the way down (plain data: a contract). */
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/**
+ * What createEvaluator takes, checked: a path, model bytes (a Uint8Array, of any realm), or a built
+ * LossGraph (its `model`). Throws OptionError naming what it received.
+ */
+export function evaluatorSource(source: unknown): string | Uint8Array {
+  const bytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array || Object.prototype.toString.call(v) === "[object Uint8Array]";
+  if (typeof source === "string" && source.length > 0) return source;
+  if (bytes(source)) return source;
+  if (source !== null && typeof source === "object" && bytes((source as { model?: unknown }).model))
+    return (source as { model: Uint8Array }).model;
+  const hint = source instanceof ArrayBuffer ? " (pass new Uint8Array(buffer))" : "";
+  throw new OptionError(
+    `createEvaluator source: expected a built loss (LossGraph), model bytes (Uint8Array) or a .onnx path, received ${typeof source === "string" ? "an empty path" : describeValue(source)}${hint}`,
+  );
+}
 
 /** Check evaluator options (`subject` names them in errors); returns them with their values checked. Throws OptionError. */
 export function checkEvaluatorOptions(options: unknown, subject = "createEvaluator options"): EvaluatorOptions {
@@ -118,7 +159,9 @@ export async function createOrtEvaluator(
     partOrt?: OrtModule;
   },
 ): Promise<Evaluator> {
-  const { contract } = decoded;
+  // the evaluator's own frozen copy: the checks it runs and the small-batch model it builds cannot be
+  // changed through ev.contract or ev.loss, which hand it out
+  const contract = decoded.contract && deepFreeze(structuredClone(decoded.contract));
   // a negative declared dim (-1, which some exporters wrote for a dynamic one; ONNX forbids it) is an
   // unknown dim to validation, as onnxruntime takes it: never a dim of -1 to ask the caller for
   const open = (t: TensorInfo): TensorInfo =>
@@ -189,13 +232,18 @@ export async function createOrtEvaluator(
     const small =
       contract?.kind === "loss" && !options.worker
         ? async (): Promise<OrtSession | undefined> => {
-            const bytes = smallBatchModel(contract.loss, contract.options, {
-              opset: info.opset,
-              lowering: contract.lowering,
-              dtype: contract.dtype,
-              accumulate: contract.accumulate,
-              outputs: contract.outputs,
-            });
+            const bytes = smallBatchModel(
+              contract.loss,
+              contract.options,
+              {
+                opset: info.opset,
+                lowering: contract.lowering,
+                dtype: contract.dtype,
+                accumulate: contract.accumulate,
+                outputs: contract.outputs,
+              },
+              model,
+            );
             if (!bytes) return undefined;
             return ort.InferenceSession.create(bytes, sessionOptionsFor(ep, splitThreads ? 1 : options.threads, options.spinning));
           }

@@ -11,7 +11,15 @@ import { MissingRuntimeError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import { readLossModel, type LossModel } from "../models/kinds.js";
 import { checkExternalFiles, readModelFile } from "../io/read.js";
-import { checkEvaluatorOptions, createOrtEvaluator, type Evaluator, type EvaluatorOptions, type OrtModule } from "./evaluator.js";
+import { privateBytes } from "../model/trusted.js";
+import {
+  checkEvaluatorOptions,
+  createOrtEvaluator,
+  type Evaluator,
+  type EvaluatorOptions,
+  evaluatorSource,
+  type OrtModule,
+} from "./evaluator.js";
 import type { ExecutionProvider, ProviderStatus } from "./providers.js";
 import { workerOrt } from "./worker_client.js";
 
@@ -103,9 +111,24 @@ function bindingDir(): string {
  * const background = await createEvaluator(buildLoss("cross_entropy"), { worker: true });
  */
 export async function createEvaluator(source: LossGraph | Uint8Array | string, options: EvaluatorOptions = {}): Promise<Evaluator> {
+  return createFrom(source, options, false);
+}
+
+/**
+ * @internal createEvaluator of bytes the caller hands over and never changes (the CLI's own read of a
+ * file): not copied, where a caller's bytes are (a change made after the call would otherwise reach
+ * onnxruntime unchecked).
+ */
+export async function createEvaluatorOwning(bytes: Uint8Array, options: EvaluatorOptions = {}): Promise<Evaluator> {
+  return createFrom(bytes, options, true);
+}
+
+async function createFrom(source: LossGraph | Uint8Array | string, options: EvaluatorOptions, owned: boolean): Promise<Evaluator> {
   options = checkEvaluatorOptions(options);
-  const file = typeof source === "string" ? await readModelFile(source) : undefined;
-  const model = file ? file.bytes : source instanceof Uint8Array ? source : (source as LossGraph).model;
+  const given = evaluatorSource(source);
+  const file = typeof given === "string" ? await readModelFile(given) : undefined;
+  // what is checked is what onnxruntime loads: the caller's bytes are copied first (privateBytes)
+  const model = file ? file.bytes : owned ? (given as Uint8Array) : privateBytes(given as Uint8Array);
   const what = options.what ?? (typeof source === "string" ? source : undefined);
   // a file's external data resolves against the file's folder, bytes' against the folder the caller names
   const externalDataDir = file ? file.dir : options.externalDataDir === undefined ? undefined : resolve(options.externalDataDir);

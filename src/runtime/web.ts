@@ -9,6 +9,7 @@ import type { LossGraph } from "../losses/types.js";
 import { readLossModel } from "../models/kinds.js";
 import {
   checkEvaluatorOptions,
+  evaluatorSource,
   createOrtEvaluator,
   messageOf,
   type Evaluator,
@@ -16,6 +17,7 @@ import {
   type OrtModule,
 } from "./evaluator.js";
 import type { ExecutionProvider, ProviderStatus } from "./providers.js";
+import { privateBytes } from "../model/trusted.js";
 
 /** Providers onnxruntime-web can be asked for. */
 export const WEB_PROVIDERS: readonly ExecutionProvider[] = ["wasm", "webgpu"];
@@ -121,9 +123,9 @@ export async function createEvaluator(source: LossGraph | Uint8Array | string, o
       `${which} is Node only (onnxruntime-node's intra-op threads): in the browser entry the wasm thread count is set once per page with configureWasm({ numThreads }) (more than 1 needs a cross-origin isolated page)`,
     );
   }
-  let model: Uint8Array;
-  if (typeof source === "string") model = await fetchModel(source);
-  else model = source instanceof Uint8Array ? source : source.model;
+  const given = evaluatorSource(source);
+  // what is checked is what onnxruntime loads: the caller's bytes are copied first (privateBytes)
+  const model = typeof given === "string" ? await fetchModel(given) : privateBytes(given);
   const what = options.what ?? (typeof source === "string" ? source : undefined);
   const decoded = readLossModel(model, what);
   const ep = options.ep ?? "wasm";

@@ -11,6 +11,7 @@ import { describeModel, type ModelInfo } from "../builder/reader.js";
 import { OptionError } from "../errors.js";
 import { makeFolder } from "../io/files.js";
 import { openTensorFile } from "../io/tensor_files.js";
+import { privateBytes } from "../model/trusted.js";
 import { BUILD_FIELDS, buildLossForRank } from "../losses/index.js";
 import { checkLossModel, mustProbeRows } from "../models/kinds.js";
 import { decodeModel } from "../onnx/codec.js";
@@ -82,7 +83,8 @@ function checkArguments(
   const form = "a model's bytes (Uint8Array) or { loss, options?, opset?, lowering?, dtype? }";
   let src: StreamSource;
   if (source instanceof Uint8Array) {
-    src = source;
+    // what is checked is what onnxruntime loads, after the awaits of opening the files: a private copy
+    src = privateBytes(source);
   } else if (source instanceof ArrayBuffer) {
     throw new OptionError(`${what}: expected ${form}, received an ArrayBuffer (pass new Uint8Array(buffer))`);
   } else {

@@ -72,18 +72,22 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== "object") return false;
   const proto = Object.getPrototypeOf(v);
   if (proto === null || proto === Object.prototype) return true;
-  // another realm's Object.prototype: itself without a prototype, and v tagged a plain Object
-  return Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(v) === "[object Object]";
+  // another realm's Object.prototype: itself without a prototype, with that realm's Object as its
+  // constructor (not a bare Object.create(null) under v, whose keys would be inherited), v tagged Object
+  if (Object.getPrototypeOf(proto) !== null || !Object.hasOwn(proto, "constructor")) return false;
+  const ctor = (proto as { constructor?: unknown }).constructor;
+  return typeof ctor === "function" && ctor.name === "Object" && Object.prototype.toString.call(v) === "[object Object]";
 }
 
 /** How a value that is not an options object is named in an error. */
 export function describeValue(v: unknown): string {
+  const an = (name: string) => `${/^[aeiou]/i.test(name) ? "an" : "a"} ${name}`;
   if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return "an array";
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  if (ArrayBuffer.isView(v)) return an(v.constructor.name);
   if (typeof v === "function") return "a function";
   if (typeof v === "object" && Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null)
-    return `a ${(v as object).constructor?.name ?? "object"}`;
+    return an((v as object).constructor?.name ?? "object");
   return preview(v);
 }
 
@@ -103,7 +107,7 @@ export function checkKeys(words: SchemaWords, given: object, known: readonly str
   };
   throw OptionError.worded(
     (name) =>
-      `${words.subject}: unknown option ${JSON.stringify(unknown)}${hint ? ` (did you mean ${name(hint)}?)` : ""}; options are ${known.map(name).join(", ")}`,
+      `${words.subject}: unknown option ${preview(unknown)}${hint ? ` (did you mean ${name(hint)}?)` : ""}; options are ${known.map(name).join(", ")}`,
     problem,
   );
 }

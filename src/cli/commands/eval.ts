@@ -8,7 +8,7 @@ import { StreamFileError, tensorFileDims } from "../../io/tensor_files.js";
 import { buildLossForRank } from "../../losses/index.js";
 import { evaluateNpyFiles, type StreamResult } from "../../stream/evaluate_files.js";
 import { StreamRefusedError } from "../../stream/plan.js";
-import { createEvaluator, NODE_PROVIDERS } from "../../runtime/node.js";
+import { createEvaluatorOwning, NODE_PROVIDERS } from "../../runtime/node.js";
 import { statPath } from "../../io/read.js";
 import { parseProvider, ProviderError } from "../../runtime/providers.js";
 import type { TensorData } from "../../tensor/tensor.js";
@@ -138,7 +138,8 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
   for (const [name, file] of Object.entries(files)) feeds[name] = decodeTensorBytes(await readBytes(file), given[name]);
 
-  const evaluator = await createEvaluator(model, { ep, fallback, threads, what, externalDataDir });
+  // the bytes are the CLI's own read or build, never changed: not copied
+  const evaluator = await createEvaluatorOwning(model, { ep, fallback, threads, what, externalDataDir });
   try {
     const dir = flags.out ? resolve(io.cwd, flags.out) : undefined;
     if (dir) {
