@@ -438,12 +438,55 @@ describe("small batches of a chunked elementwise loss (issue 18)", () => {
     }
   });
 
-  test("only where the graph has chunks: not for softmax losses, a gradient, reduction none or the WebGPU lowering", async () => {
+  test("only where the graph has chunks or a blocked sum: not for reduction none, the WebGPU lowering, float32 sums of rows", async () => {
     const { smallBatchModel } = await import("../src/losses/index.js");
-    expect(smallBatchModel("cross_entropy", buildLoss("cross_entropy").options, {})).toBeUndefined();
-    expect(smallBatchModel("sigmoid_focal_loss", buildLoss("sigmoid_focal_loss", { gradient: true }).options, {})).toBeUndefined();
-    expect(smallBatchModel("binary_cross_entropy", buildLoss("binary_cross_entropy", { reduction: "none" }).options, {})).toBeUndefined();
-    expect(smallBatchModel("binary_cross_entropy", buildLoss("binary_cross_entropy").options, { lowering: "webgpu" })).toBeUndefined();
-    expect(smallBatchModel("binary_cross_entropy", buildLoss("binary_cross_entropy").options, {})).toBeDefined();
+    const variant = (name: string, options: object = {}, build: object = {}) =>
+      smallBatchModel(name, buildLoss(name, options, build).options, build) !== undefined;
+    // a blocked float64 sum over N items (softmax losses), chunks (the sigmoid family)
+    expect(variant("cross_entropy")).toBe(true);
+    expect(variant("cross_entropy", { gradient: true })).toBe(true);
+    expect(variant("nll_loss", { reduction: "sum" })).toBe(true);
+    expect(variant("softmax_focal_loss")).toBe(true);
+    expect(variant("binary_cross_entropy")).toBe(true);
+    // neither: no sum, float32 sums (the lowering, accumulate float32), items of rank 2 summed by rows, float64
+    expect(variant("cross_entropy", { reduction: "none" })).toBe(false);
+    expect(variant("binary_cross_entropy", { reduction: "none" })).toBe(false);
+    expect(variant("binary_cross_entropy", {}, { lowering: "webgpu" })).toBe(false);
+    expect(variant("cross_entropy", {}, { accumulate: "float32" })).toBe(false);
+    expect(variant("cross_entropy", { rank: 3 })).toBe(false);
+    expect(variant("cross_entropy", {}, { dtype: "float64" })).toBe(false);
+    expect(variant("sigmoid_focal_loss", { gradient: true })).toBe(false);
+  });
+
+  test("a softmax loss's small batch: the loss without its blocked sums, 8 nodes fewer each, one value with the model's", async () => {
+    const { smallBatchModel } = await import("../src/losses/index.js");
+    const { decodeModel } = await import("../src/onnx/codec.js");
+    const g = buildLoss("cross_entropy", { weight: [1, 2, 0.5], labelSmoothing: 0.1 });
+    const small = smallBatchModel(g.name, g.options, {}) as Uint8Array;
+    const ops = (m: Uint8Array) => (decodeModel(m).graph?.node ?? []).map((n) => n.opType);
+    expect(ops(g.model).length - ops(small).length).toBe(16); // the weighted losses' and the weights' sums
+    expect(ops(small)).not.toContain("Pad");
+    const N = 1000;
+    const feeds = {
+      input: { data: Float32Array.from({ length: N * 3 }, (_, i) => 4 * Math.sin(i * 0.37)), dims: [N, 3] },
+      target: { data: BigInt64Array.from({ length: N }, (_, i) => BigInt(i % 3)), dims: [N] },
+    };
+    const ev = await createEvaluator(g);
+    try {
+      const got = (await ev.run(feeds)).loss.data[0] as number;
+      expect((ev as unknown as { smallSession?: unknown }).smallSession).toBeDefined();
+      // the model as written, in a plain session (an evaluator would run the variant too)
+      const ort = (await import("node:module")).createRequire(import.meta.url)("onnxruntime-node") as typeof import("onnxruntime-node");
+      const s = await ort.InferenceSession.create(g.model);
+      const { loss } = await s.run({
+        input: new ort.Tensor("float32", feeds.input.data, feeds.input.dims),
+        target: new ort.Tensor("int64", feeds.target.data, feeds.target.dims),
+      });
+      await s.release();
+      const want = (loss.data as Float32Array)[0];
+      expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-6 * Math.abs(want));
+    } finally {
+      await ev.release();
+    }
   });
 });

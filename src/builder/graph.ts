@@ -47,6 +47,12 @@ export interface GraphOptions {
    * float32 inside: inputs are cast up, outputs down); "float64" (math in float64 too).
    */
   dtype?: FloatDType;
+  /**
+   * Sum a long vector in blocks (float32 rows of 256, then the row sums in the accumulate type; default
+   * true), which keeps float32 accurate and costs 8 nodes. False: one cast to the accumulate type and
+   * one sum, for a graph only small batches run (the evaluator's small-batch model).
+   */
+  blockedSums?: boolean;
 }
 
 /** Builder options of one node, kept apart from ONNX attributes so the two never collide. */
@@ -117,6 +123,8 @@ export class Graph {
   readonly ioFloatType: DType;
   /** The float type the math runs in: float64 for float64 graphs, float32 otherwise. */
   readonly floatType: DType;
+  /** Whether a long vector is summed in blocks (see {@link GraphOptions.blockedSums}). */
+  readonly blockedSums: boolean;
   private readonly inputs: IOSpec[] = [];
   private readonly outputs: IOSpec[] = [];
   private readonly annotations: IOSpec[] = [];
@@ -132,6 +140,7 @@ export class Graph {
     this.lowering = options.lowering ?? "none";
     this.ioFloatType = options.dtype ?? "float32";
     this.floatType = this.ioFloatType === "float64" ? "float64" : "float32";
+    this.blockedSums = options.blockedSums ?? true;
     this.accumulateType =
       this.lowering === "webgpu" ? "float32" : this.floatType === "float64" ? "float64" : (options.accumulate ?? "float64");
     irVersionForOpset(this.opset); // validates the opset

@@ -119,8 +119,9 @@ export function buildDefinition<N extends string, S extends OptionSchema>(
 /**
  * The model a small batch of a catalogue loss runs fastest: the same loss, options and build options,
  * without the row chunks of an elementwise sum (at most {@link SMALL_BATCH_ELEMENTS} input elements a
- * chunked graph's sum is one piece, so the two give one value up to float rounding); undefined where the
- * graph has no chunks (a gradient, reduction none, the WebGPU lowering, a softmax loss), and where
+ * chunked graph's sum is one piece) and without the blocks of a long sum (one float64 sum instead of
+ * float32 rows of 256: 8 nodes fewer), so the two give one value up to float rounding; undefined where
+ * the graph has neither (reduction none, the WebGPU lowering or float32 accumulation without chunks), and where
  * `asWritten` (the model the caller runs) is not exactly what the loss builds (a model given extra
  * outputs, as streaming does): the variant would lack them. For the evaluator, which runs it beside the
  * model; never written to a file.

@@ -57,9 +57,9 @@ export interface BuildContext {
   /** The float type of float inputs and the output. */
   dtype: FloatDType;
   /**
-   * Sum elementwise losses in row chunks where they would be (default true). False builds the graph a
-   * small batch runs fastest, without the slicing: the evaluator's small-batch variant
-   * ({@link smallBatchModel}), never written to a file.
+   * Sum elementwise losses in row chunks, and long sums in blocks, where they would be (default true).
+   * False builds the graph a small batch runs fastest, without the slicing and the blocks: the
+   * evaluator's small-batch variant ({@link smallBatchModel}), never written to a file.
    */
   chunks?: boolean;
 }

@@ -27,6 +27,8 @@ import {
   checkAttachedShapes,
   checkFeedsObject,
   checkOutputs,
+  compileFeedPlan,
+  type FeedPlan,
   InputError,
   splitChecks,
   validateFeeds,
@@ -321,6 +323,7 @@ class OrtEvaluator implements Evaluator {
     private smallBatch?: () => Promise<OrtSession | undefined>,
   ) {
     this.split = splitChecks(checks, inputs, outputs);
+    this.plan = compileFeedPlan(inputs, this.split.before, outputs);
     const c = contract?.kind === "attached" ? contract : undefined;
     const at = c?.attached;
     const output = at && outputs.find((t) => t.name === at.output);
@@ -333,6 +336,9 @@ class OrtEvaluator implements Evaluator {
 
   /** An attached loss: its output and target, whose dims are compared after each run (checkAttachedShapes). */
   private readonly attached?: { at: AttachedShapes; output: TensorInfo; target: TensorInfo };
+
+  /** validateFeeds's common case, decided once (undefined: validateFeeds converts the feeds or refuses them). */
+  private readonly plan: FeedPlan;
 
   /** The checks run on the feeds, and those run on the feeds and outputs of a run (an attached loss's). */
   private readonly split: { before: InputCheck[]; after: InputCheck[] };
@@ -404,18 +410,14 @@ class OrtEvaluator implements Evaluator {
   private async runOnce(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>> {
     let valid: Record<string, TensorData>;
     try {
-      valid = this.skipValidation ? passThrough(feeds) : validateFeeds(this.inputs, this.split.before, feeds, this.outputs);
+      valid = this.skipValidation
+        ? passThrough(feeds)
+        : (this.plan(feeds) ?? validateFeeds(this.inputs, this.split.before, feeds, this.outputs));
     } catch (e) {
       throw this.withOption(e);
     }
     const ortFeeds: Record<string, OrtTensor> = {};
-    for (const [name, t] of Object.entries(valid)) {
-      try {
-        ortFeeds[name] = new this.ort.Tensor(t.dtype, t.data, t.dims);
-      } catch (e) {
-        throw new InputError(`${name}: onnxruntime refused the tensor ${t.dtype} [${t.dims.join(", ")}]: ${firstLine(e)}`);
-      }
-    }
+    for (const name in valid) ortFeeds[name] = this.tensorOf(name, valid[name]);
     let result: Record<string, OrtTensor>;
     // no run options: the session's log severity (sessionOptionsFor) already keeps onnxruntime's log
     // off stderr, and run options cost ~10 us a run at small sizes (a native RunOptions each time).
@@ -456,6 +458,28 @@ class OrtEvaluator implements Evaluator {
   }
 
   /**
+   * The onnxruntime tensor of a feed: the last run's where it was the same small typed array with the
+   * same dims (an onnxruntime tensor holds the array, never a copy, and is read when the session runs,
+   * so a change made to the array in place between runs is seen), else a new one. A small run spent
+   * ~1 us making each; a large array is never held after its run.
+   */
+  private tensorOf(name: string, t: TensorData): OrtTensor {
+    const last = this.lastTensors.get(name);
+    if (last && last.data === t.data && last.dtype === t.dtype && sameDims(last.dims, t.dims)) return last.tensor;
+    let tensor: OrtTensor;
+    try {
+      tensor = new this.ort.Tensor(t.dtype, t.data, t.dims);
+    } catch (e) {
+      throw new InputError(`${name}: onnxruntime refused the tensor ${t.dtype} [${t.dims.join(", ")}]: ${firstLine(e)}`);
+    }
+    if (t.data.length <= SMALL_BATCH_ELEMENTS) this.lastTensors.set(name, { data: t.data, dtype: t.dtype, dims: [...t.dims], tensor });
+    else this.lastTensors.delete(name);
+    return tensor;
+  }
+
+  private readonly lastTensors = new Map<string, { data: TensorData["data"]; dtype: TensorDType; dims: number[]; tensor: OrtTensor }>();
+
+  /**
    * After a failed run of a model with an attached loss: onnxruntime runs every node whatever the
    * fetches, so the model's part runs in a session of its own (made once, on the first failure), and
    * its output is checked against the target (throws what checkAttachedShapes throws).
@@ -493,6 +517,7 @@ class OrtEvaluator implements Evaluator {
     if (this.released) return this.released;
     const drained = this.running === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.idle = resolve));
     this.released = drained.then(() => {
+      this.lastTensors.clear();
       const part = this.partSession;
       this.partSession = undefined;
       const large = this.large;
@@ -543,6 +568,12 @@ function withoutAttachedLoss(bytes: Uint8Array, at: { target: string; loss: stri
   g.output = (g.output ?? []).filter((v) => v.name !== at.loss && v.name !== at.gradient);
   m.metadataProps = [];
   return encodeModel(m);
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function passThrough(feeds: Readonly<Record<string, TensorInput>>): Record<string, TensorData> {

@@ -33,7 +33,8 @@ export class LossBuilder {
     host?: { graph: Graph; bind: Readonly<Record<string, Value>> },
   ) {
     if (!host) {
-      this.graph = new Graph(name, ctx);
+      // the graph a small batch runs (chunks false) sums without blocks too
+      this.graph = new Graph(name, { ...ctx, blockedSums: ctx.chunks !== false });
       return;
     }
     const g = host.graph;

@@ -89,6 +89,7 @@ export function accurateSum(v: Value, rank: number): Value {
   const f = cast(v, v.graph.floatType);
   if (rank >= 2) return reduceSum(cast(reduceSum(f, { axes: [rank - 1] }), acc));
   if (acc === f.dtype) return reduceSum(f);
+  if (!v.graph.blockedSums) return reduceSum(cast(f, acc));
   return reduceSum(cast(reduceSum(blocks(f, SUM_BLOCK), { axes: [1] }), acc));
 }
 
