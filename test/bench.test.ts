@@ -12,7 +12,7 @@ import { benchRows, machineLine, markdownTable, targetChecks } from "../bench/sr
 import { runBench, type BenchResult } from "../bench/src/run.js";
 import { naiveSoftmaxLoss, oneNodeLoss } from "../bench/src/variants.js";
 import { LATENCY_COLUMNS, LATENCY_SIZES, type LatencyResult, latencyTable, latencyTargets, runLatency } from "../bench/src/latency.js";
-import { MODEL_PROCESSES, type ModelsResult, modelsTable, modelsTargets, runModels } from "../bench/src/models.js";
+import { MLP_QUICK, MODEL_PROCESSES, type ModelsResult, measureModel, modelsTable, modelsTargets, runModels } from "../bench/src/models.js";
 import { LOSS_NAMES } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { ROOT } from "./helpers.js";
@@ -250,6 +250,11 @@ describe("bench --models", () => {
       err: "bench: --runs: expected an integer >= 1, received 0\n",
     });
     expect(await bench(ROOT, "--runs", "2")).toMatchObject({ code: 2, err: "bench: --runs: taken with --models only\n" });
+
+    // it runs the built CLI: without a build it says so
+    await expect(measureModel({ key: "x", layers: MLP_QUICK, external: false, cli: join(ROOT, "dist", "nope.js") })).rejects.toThrow(
+      "--models runs the built CLI and library: dist/nope.js is missing (npm run build first)",
+    );
   });
 });
 

@@ -16,9 +16,10 @@
 import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import ort from "onnxruntime-node";
+import { UsageError } from "../../src/cli/errors.js";
 import { encodeNpy } from "../../src/io/npy.js";
 import { buildLoss } from "../../src/losses/index.js";
 import { encodeModel, type onnx } from "../../src/onnx/codec.js";
@@ -280,7 +281,9 @@ export async function measureModel(o: ModelCaseOptions): Promise<ModelCase> {
   const root = repoRoot();
   const cli = o.cli ?? join(root, "dist", "cli", "main.js");
   const api = join(root, "dist", "index.js");
-  for (const f of [cli, api]) if (!existsSync(f)) throw new Error(`${f} is missing: run npm run build first`);
+  for (const f of [cli, api])
+    if (!existsSync(f))
+      throw new UsageError(`--models runs the built CLI and library: ${relative(root, f)} is missing (npm run build first)`);
   const ortEntry = join(root, "node_modules", "onnxruntime-node", "dist", "index.js");
   const dir = mkdtempSync(join(tmpdir(), "onnx-losses-models-"));
   try {
