@@ -12,6 +12,7 @@ import { benchRows, machineLine, markdownTable, targetChecks } from "../bench/sr
 import { runBench, type BenchResult } from "../bench/src/run.js";
 import { naiveSoftmaxLoss, oneNodeLoss } from "../bench/src/variants.js";
 import { LATENCY_COLUMNS, LATENCY_SIZES, type LatencyResult, latencyTable, latencyTargets, runLatency } from "../bench/src/latency.js";
+import { MLP_QUICK, MODEL_PROCESSES, type ModelsResult, measureModel, modelsTable, modelsTargets, runModels } from "../bench/src/models.js";
 import { LOSS_NAMES } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { ROOT } from "./helpers.js";
@@ -116,6 +117,8 @@ describe("npm run bench -- [flags]", () => {
       "--markdown",
       "--out",
       "--latency",
+      "--models",
+      "--runs",
     ])
       expect(r.out).toContain(flag);
     expect(r.out).toMatch(/^Usage: npm run bench -- \[options\]/);
@@ -209,5 +212,60 @@ describe("bench/README.md's latency table", () => {
     expect(doc).toContain(`\n${latencyTable(r)}\n`);
     expect(doc).toContain(`Machine: ${r.machine}; ${r.date}.`);
     expect(doc).toContain(`\n${latencyTargets(r).join("\n")}\n`);
+  });
+});
+
+describe("bench --models", () => {
+  test("measures the plain script, attach, eval and the API's eval of a tiny inline and external-data MLP, and reports the targets", async () => {
+    const r = await runModels({ quick: true, runs: 1 });
+    expect(r).toMatchObject({ quick: true, runs: 1 });
+    expect(r.models.map((c) => [c.key, c.external])).toEqual([
+      ["quick-inline", false],
+      ["quick-external", true],
+    ]);
+    for (const c of r.models) {
+      for (const { key } of MODEL_PROCESSES) {
+        expect(c.processes[key].s).toBeGreaterThan(0);
+        expect(c.processes[key].mb).toBeGreaterThan(10);
+        expect(c.processes[key].runs).toHaveLength(1);
+      }
+      expect(c.dataBytes > 0).toBe(c.external);
+      expect(Math.abs(c.loss.eval - c.loss.want)).toBeLessThanOrEqual(1e-5 * c.loss.want);
+    }
+    const table = modelsTable(r).split("\n");
+    expect(table[0]).toBe("| model | process | wall s | peak RSS MB | wall vs plain | RSS vs plain |");
+    expect(table).toHaveLength(2 + 2 * MODEL_PROCESSES.length);
+    const targets = modelsTargets(r);
+    expect(targets.filter((l) => / wall time \/ plain's: [\d.]+x \(target 3x\): (met|MISSED)$/.test(l))).toHaveLength(6);
+    expect(targets.filter((l) => /: attach peak RSS, reading no weights: \d+ MB \(target 150 MB\): (met|MISSED)$/.test(l))).toHaveLength(1);
+  }, 120000);
+
+  test("--models takes no workload, thread, provider or dtype flag, and --runs only with --models", async () => {
+    expect(await bench(ROOT, "--models", "--only", "classification")).toMatchObject({
+      code: 2,
+      err: "bench: --only: not taken with --models (a 97 MiB and a 1 GB MLP, cross_entropy, on the cpu provider, float32)\n",
+    });
+    expect(await bench(ROOT, "--models", "--runs", "0")).toMatchObject({
+      code: 2,
+      err: "bench: --runs: expected an integer >= 1, received 0\n",
+    });
+    expect(await bench(ROOT, "--runs", "2")).toMatchObject({ code: 2, err: "bench: --runs: taken with --models only\n" });
+
+    // it runs the built CLI: without a build it says so
+    await expect(measureModel({ key: "x", layers: MLP_QUICK, external: false, cli: join(ROOT, "dist", "nope.js") })).rejects.toThrow(
+      "--models runs the built CLI and library: dist/nope.js is missing (npm run build first)",
+    );
+  });
+});
+
+describe("bench/README.md's model-size table", () => {
+  test("is the tracked bench/models.json, with its machine line and targets", () => {
+    const r = JSON.parse(readFileSync(join(ROOT, "bench", "models.json"), "utf8")) as ModelsResult;
+    const doc = readFileSync(join(ROOT, "bench", "README.md"), "utf8");
+    expect(r.quick).toBe(false);
+    expect(r.models.map((c) => c.key)).toEqual(["97mb-inline", "1gb-external"]);
+    expect(doc).toContain(`\n${modelsTable(r)}\n`);
+    expect(doc).toContain(`Machine: ${r.machine}; ${r.date}; the fastest of ${r.runs} runs of each process.`);
+    expect(doc).toContain(`\n${modelsTargets(r).join("\n")}\n`);
   });
 });

@@ -14,6 +14,7 @@ import { nodeProviderStatuses } from "../../src/runtime/node.js";
 import { BENCH_DTYPES, BENCH_PROVIDERS, runBench, type BenchDType, type BenchProvider } from "./run.js";
 import { WORKLOADS } from "./workloads.js";
 import { latencyTable, latencyTargets, runLatency } from "./latency.js";
+import { modelsTable, modelsTargets, runModels } from "./models.js";
 
 /**
  * Where a run writes its results unless --out says otherwise: bench/tmp/ is gitignored, so a run
@@ -23,6 +24,8 @@ import { latencyTable, latencyTargets, runLatency } from "./latency.js";
 export const DEFAULT_OUT = "bench/tmp/results.json";
 /** Where a --latency run writes unless --out says otherwise (--out bench/latency.json updates the tracked one). */
 export const DEFAULT_LATENCY_OUT = "bench/tmp/latency.json";
+/** Where a --models run writes unless --out says otherwise (--out bench/models.json updates the tracked one). */
+export const DEFAULT_MODELS_OUT = "bench/tmp/models.json";
 
 export interface BenchFlags {
   quick?: boolean;
@@ -36,6 +39,8 @@ export interface BenchFlags {
   ep?: string;
   dtype?: string;
   latency?: boolean;
+  models?: boolean;
+  runs?: string;
 }
 
 /** Time the graphs against the alternatives, print the table, write the results JSON. */
@@ -48,6 +53,8 @@ export async function benchCommand(io: CliIo, flags: BenchFlags): Promise<void> 
     if (!WORKLOADS.some((x) => x.name === w))
       throw new UsageError(`--only: unknown workload ${JSON.stringify(w)}; workloads are ${WORKLOADS.map((x) => x.name).join(", ")}`);
   }
+  if (flags.models) return modelsCommand(io, flags);
+  if (flags.runs !== undefined) throw new UsageError("--runs: taken with --models only");
   if (flags.latency) return latencyCommand(io, flags);
   const threads = parseIntFlag("--threads", flags.threads);
   if (threads !== undefined && threads < 1) throw new UsageError(`--threads: expected an integer >= 1, received ${threads}`);
@@ -106,6 +113,32 @@ async function latencyCommand(io: CliIo, flags: BenchFlags): Promise<void> {
   io.out(`\nwrote ${outName}`);
 }
 
+/** `--models`: attach and eval of a 97 MiB and a 1 GB model, each a process (bench/src/models.ts), the table and the targets. */
+async function modelsCommand(io: CliIo, flags: BenchFlags): Promise<void> {
+  for (const [flag, given] of [
+    ["--latency", flags.latency],
+    ["--only", flags.only],
+    ["--threads", flags.threads],
+    ["--budget", flags.budget],
+    ["--ep", flags.ep],
+    ["--dtype", flags.dtype],
+  ] as const) {
+    if (given !== undefined)
+      throw new UsageError(`${flag}: not taken with --models (a 97 MiB and a 1 GB MLP, cross_entropy, on the cpu provider, float32)`);
+  }
+  const runs = parseIntFlag("--runs", flags.runs);
+  if (runs !== undefined && runs < 1) throw new UsageError(`--runs: expected an integer >= 1, received ${runs}`);
+  const result = await runModels({ quick: flags.quick, runs, log: (line) => io.err(line) });
+  const outName = flags.out ?? DEFAULT_MODELS_OUT;
+  const out = resolve(io.cwd, outName);
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  io.out(modelsTable(result));
+  io.out(`\nmachine: ${result.machine}; ${result.date}`);
+  io.out(`\ntargets:\n${modelsTargets(result).join("\n")}`);
+  io.out(`\nwrote ${outName}`);
+}
+
 /**
  * Run the benchmark's command line with argv (the flags alone) and return the exit code: 0 on success,
  * 2 on a bad flag (one line on stderr), 1 on an unexpected failure.
@@ -137,6 +170,11 @@ export async function runBenchCli(argv: readonly string[], io: CliIo): Promise<n
       "--latency",
       "per-call latency instead: every loss at 1 x 2, 64 x 10, 256 x 100, 1024 x 1000, ev.run against raw sessions and the floor",
     )
+    .option(
+      "--models",
+      "model size instead: attach and eval of a 97 MiB inline and a 1 GB external-data MLP, each a process, against a plain onnxruntime-node script (npm run build first)",
+    )
+    .option("--runs <n>", "with --models: runs of each process, the fastest counts (default 3)")
     .option("--out <file>", `results JSON (default ${DEFAULT_OUT}, gitignored; --out bench/results.json updates the tracked one)`)
     .action((o: BenchFlags) => benchCommand(io, o));
   try {
