@@ -219,7 +219,7 @@ describe("malformed feeds are one line naming the input", () => {
     [
       "float class indices",
       { input, target: { data: [0, 1], dims: [2], dtype: "float32" } },
-      "target: expected dtype int64 (int32 accepted), received float32",
+      'target: expected dtype int64 (int32 accepted), received float32; class indices saved as floats: convert them with .astype(np.int64) (numpy) or .long() (torch); or, for class probabilities shaped like input, build cross_entropy with targetType "probs"',
     ],
   ])("%s", async (_, feeds, want) => {
     expect(await message(ev, feeds)).toBe(want);

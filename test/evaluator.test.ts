@@ -57,7 +57,7 @@ describe("input validation", () => {
       "float targets for class indices",
       {},
       { input: logits(2, 4), target: { data: new Float32Array([0, 1]), dims: [2] } },
-      "target: expected dtype int64 (int32 accepted), received float32",
+      'target: expected dtype int64 (int32 accepted), received float32; class indices saved as floats: convert them with .astype(np.int64) (numpy) or .long() (torch); or, for class probabilities shaped like input, build cross_entropy with targetType "probs"',
     ],
     [
       "a data length that does not match dims",

@@ -525,7 +525,7 @@ describe("messages", () => {
     [
       "a float target for class indices",
       (d: Samples) => void ((d.cases[1].inputs as Record<string, { dtype: unknown }>).target.dtype = "float32"),
-      "cases[1] (nll_loss): target: expected dtype int64 (int32 accepted), received float32",
+      "cases[1] (nll_loss): target: expected dtype int64 (int32 accepted), received float32; class indices saved as floats: convert them with .astype(np.int64) (numpy) or .long() (torch)",
     ],
   ])("demo --samples of JSON in another structure (%s): one line naming where", async (_what, edit, want) => {
     const d = JSON.parse(readFileSync(join(ROOT, "test", "fixtures", "samples.json"), "utf8")) as Samples;

@@ -85,7 +85,9 @@ describe("every loss and reduction: --stream equals one pass over the same file"
     writeFileSync(files.input, encodeNpy({ dtype: "float32", dims: [0, C], data: new Float32Array(0) }));
     writeFileSync(files.target, encodeNpy({ dtype: "float32", dims: [0], data: new Float32Array(0) }));
     await expect(evaluateNpyFiles({ loss: "cross_entropy" }, files)).rejects.toThrow(
-      exactly("target: expected dtype int64 (int32 accepted), received float32"),
+      exactly(
+        'target: expected dtype int64 (int32 accepted), received float32; class indices saved as floats: convert them with .astype(np.int64) (numpy) or .long() (torch); or, for class probabilities shaped like input, build cross_entropy with targetType "probs"',
+      ),
     );
     writeFileSync(files.target, encodeNpy({ dtype: "int64", dims: [0], data: new BigInt64Array(0) }));
     const s = await evaluateNpyFiles({ loss: "cross_entropy" }, files);

@@ -56,12 +56,17 @@ export function jsonData(t: TensorData, name = "output"): string {
 }
 
 /** `{"outputs": {NAME: {"dims": [...], "data": [...]} | {"dims": [...], "file": PATH}}}` as one line of JSON. */
-export function outputsJson(entries: readonly [string, { dims: readonly number[]; data?: TensorData; file?: string }][]): string {
+export function outputsJson(
+  entries: readonly [string, { dims: readonly number[]; data?: TensorData; file?: string }][],
+  /** Options `eval` set itself from the files (a float target shaped like input: targetType "probs"), printed as "options". */
+  inferred?: Record<string, unknown>,
+): string {
   const parts = entries.map(([name, o]) => {
     const body = o.data ? `"data":${jsonData(o.data, name)}` : `"file":${JSON.stringify(o.file)}`;
     return `${JSON.stringify(name)}:{"dims":${JSON.stringify(o.dims)},${body}}`;
   });
-  return `{"outputs":{${parts.join(",")}}}`;
+  const options = inferred ? `,"options":${JSON.stringify(inferred)}` : "";
+  return `{"outputs":{${parts.join(",")}}${options}}`;
 }
 
 /** The first `limit` values of a tensor as text: numbers as fmtNum, integers exact, strings quoted. */

@@ -108,7 +108,12 @@ export async function openTensorFile(path: string, shown = path): Promise<Tensor
 
 /** A tensor file's dims from its header alone (what a loss name is built for: the input's rank). */
 export async function tensorFileDims(path: string, shown = path): Promise<readonly number[]> {
+  return (await tensorFileHeader(path, shown)).dims;
+}
+
+/** A tensor file's dtype and dims, read from its header (bounded reads, the data never loaded). */
+export async function tensorFileHeader(path: string, shown = path): Promise<{ dtype: DType; dims: readonly number[] }> {
   const t = await openTensorFile(path, shown);
   await t.close();
-  return t.dims;
+  return { dtype: t.dtype, dims: t.dims };
 }

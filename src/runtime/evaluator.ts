@@ -547,6 +547,13 @@ class OrtEvaluator implements Evaluator {
 
   /** A dim fixed by a list option (weight, alpha, posWeight): the error names that option. */
   private withOption(e: unknown): unknown {
+    if (e instanceof InputError && e.dtype && this.loss?.options.targetType === "index" && e.dtype.tensor === "target") {
+      // cross_entropy's float target: probabilities shaped like the input are another build of the loss
+      if (/^float/.test(e.dtype.given))
+        return new InputError(
+          `${e.message}; or, for class probabilities shaped like input, build ${this.loss.name} with targetType "probs"`,
+        );
+    }
     if (!(e instanceof InputError) || !e.fixedDim || !this.loss) return e;
     const { size } = e.fixedDim;
     const names = listOptionsOfLength(this.loss.options, size);

@@ -30,6 +30,8 @@ export class InputError extends UserError {
     readonly at?: { tensor: string; flatIndex: number },
     /** For a dim the model fixes: which (the evaluator names the option that fixed it). */
     readonly fixedDim?: { tensor: string; axis: number; size: number },
+    /** For a dtype the input does not take: the input, its dtype and the one given (the evaluator adds a loss's own hint). */
+    readonly dtype?: { tensor: string; want: string; given: string },
   ) {
     super(message);
   }
@@ -203,10 +205,18 @@ function accepts(want: TensorDType, given: TensorDType): boolean {
   return given === want || (isInt(want) && isInt(given)) || (isFloat(want) && isFloat(given));
 }
 
+/** The conversion a user makes for class indices saved as floats (np.save of a float array, a torch float tensor). */
+export const FLOAT_INDICES_HINT = "class indices saved as floats: convert them with .astype(np.int64) (numpy) or .long() (torch)";
+
 function refuseDType(name: string, want: TensorDType, given: string): never {
   const hint =
     want === "int64" ? " (int32 accepted)" : want === "int32" ? " (int64 accepted)" : isFloat(want) ? " (any float type accepted)" : "";
-  throw new InputError(`${name}: expected dtype ${want}${hint}, received ${given}`);
+  const floats = isInt(want) && isFloat(given as TensorDType) ? `; ${FLOAT_INDICES_HINT}` : "";
+  throw new InputError(`${name}: expected dtype ${want}${hint}, received ${given}${floats}`, undefined, undefined, {
+    tensor: name,
+    want,
+    given,
+  });
 }
 
 function convert(d: TensorInfo, feed: TensorInput): TensorData {

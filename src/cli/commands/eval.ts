@@ -4,8 +4,11 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { checkWritableType, makeFolder, outputFiles, writeOutputFile } from "../../io/files.js";
 import { decodeTensorBytes, OUTPUT_FORMAT } from "../../io/formats.js";
-import { StreamFileError, tensorFileDims } from "../../io/tensor_files.js";
-import { buildLossForRank } from "../../losses/index.js";
+import { StreamFileError, tensorFileHeader } from "../../io/tensor_files.js";
+import { buildLossForRank, getLoss } from "../../losses/index.js";
+import { OptionError } from "../../errors.js";
+import { FLOAT_INDICES_HINT, InputError } from "../../runtime/validate.js";
+import { fmtDims } from "../../tensor/tensor.js";
 import { evaluateNpyFiles, type StreamResult } from "../../stream/evaluate_files.js";
 import { StreamRefusedError } from "../../stream/plan.js";
 import { createEvaluatorOwning, NODE_PROVIDERS } from "../../runtime/node.js";
@@ -19,7 +22,7 @@ import { readBytes, readModelArg, type CliIo } from "../io.js";
 import { parseIntFlag, parseNamedFile, readOptionsFlag } from "../parse.js";
 import { Command, Option } from "@commander-js/extra-typings";
 import type { CliContext } from "../command.js";
-import { DTYPE_NAMES } from "../../onnx/dtypes.js";
+import { DTYPE_NAMES, type DType, isFloatDType } from "../../onnx/dtypes.js";
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from "../../onnx/versions.js";
 import { DEFAULT_THREADS_TEXT } from "../../runtime/providers.js";
 import { collect } from "../parse.js";
@@ -39,23 +42,49 @@ async function resolveModel(
   flags: EvalFlags,
   files: Record<string, string>,
   given: Record<string, string>,
-): Promise<{ model: Uint8Array; what?: string; externalDataDir?: string }> {
+): Promise<{
+  model: Uint8Array;
+  what?: string;
+  externalDataDir?: string;
+  /** A loss name's loss and its resolved options (the --json output names them). */
+  /** Options eval set itself from the files (a float target as probabilities), and its note for stderr. */
+  inferred?: { options: Record<string, unknown>; note: string };
+}> {
   // a file by its extension in any case (X.ONNX is a file, not a loss name), or by a path separator
   // (/dev/fd/63, ./model: no loss name has one)
   if (!/\.onnx$/i.test(target) && !/[\\/]/.test(target)) {
     const options = withGradientFlag((await readOptionsFlag(flags.options, io.cwd)) ?? {}, flags.gradient);
     if (!files.input) throw new UsageError(`eval ${target}: expected --input input=FILE.npy (the loss's input)`);
     // inputs are regular files (a pipe cannot be read twice: its header here, its data later)
-    let rank: number;
+    let input: { dtype: DType; dims: readonly number[] };
     try {
-      rank = (await tensorFileDims(files.input, given.input)).length;
+      input = await tensorFileHeader(files.input, given.input);
     } catch (e) {
       // in one pass, the bounded reader's line for a file that is not regular, as for every other input
       if (e instanceof StreamFileError && flags.stream !== true && flags.chunkMb === undefined) await readBytes(files.input);
       throw e;
     }
+    // the target's header, where it can be read (a file it cannot is refused when it is read, as ever)
+    const targetFile = Object.hasOwn(files, "target")
+      ? await tensorFileHeader(files.target, given.target).catch(() => undefined)
+      : undefined;
+    const resolved = { ...options };
+    const inferred = targetsAsPyTorchReadsThem(target, resolved, input, targetFile, given);
+    if (inferred) Object.assign(resolved, inferred.options);
     const build = { opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype };
-    return { model: buildLossForRank(target, options, rank, build).model, what: target };
+    let graph: ReturnType<typeof buildLossForRank>;
+    try {
+      graph = buildLossForRank(target, resolved, input.dims.length, build);
+    } catch (e) {
+      // the rank is the input file's, never an option the user set: the file is what is wrong
+      if (e instanceof OptionError && e.problem?.path[0] === "rank" && options.rank === undefined) {
+        throw new InputError(
+          `input: expected ${e.problem.expected.replace(/^an integer/, "a rank")} (${target}'s input [N, C, d1, ...]), received ${input.dtype} ${fmtDims(input.dims)} from ${given.input}${swapHint(input, targetFile)}`,
+        );
+      }
+      throw e;
+    }
+    return { model: graph.model, what: target, inferred };
   }
   for (const [flag, value] of [
     ["--options", flags.options],
@@ -112,7 +141,8 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   if (Object.keys(files).length === 0) throw new UsageError("eval: expected at least one --input NAME=FILE.npy");
   const chunkMb = parseIntFlag("--chunk-mb", flags.chunkMb);
   if (chunkMb !== undefined && chunkMb < 1) throw new UsageError(`--chunk-mb: expected an integer >= 1, received ${chunkMb}`);
-  const { model, what, externalDataDir } = await resolveModel(io, target, flags, files, given);
+  const { model, what, externalDataDir, inferred } = await resolveModel(io, target, flags, files, given);
+  if (inferred) io.err(inferred.note);
   let total = 0;
   for (const f of Object.values(files)) total += (await statPath(f)).size;
   if (flags.stream === false && chunkMb !== undefined) throw new UsageError("eval: --no-stream and --chunk-mb contradict each other");
@@ -120,6 +150,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   if (flags.stream === true || chunkMb !== undefined || auto) {
     try {
       return await streamEval(io, model, what, files, given, flags, {
+        inferred: inferred?.options,
         ep,
         fallback,
         threads,
@@ -165,6 +196,7 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
               ? { dims: t.dims, file: join(flags.out, `${name}${OUTPUT_FORMAT.extension}`) }
               : { dims: t.dims, data: t },
           ]),
+          inferred?.options,
         ),
       );
     } else {
@@ -191,14 +223,16 @@ async function streamEval(
   files: Record<string, string>,
   given: Record<string, string>,
   flags: EvalFlags,
-  opts: {
+  options: {
     ep: ReturnType<typeof parseProvider>;
     fallback: ReturnType<typeof parseProvider>[];
     threads?: number;
     chunkBytes?: number;
     externalDataDir?: string;
+    inferred?: Record<string, unknown>;
   },
 ): Promise<void> {
+  const { inferred, ...opts } = options;
   const outDir = flags.out ? resolve(io.cwd, flags.out) : undefined;
   const bar = io.progress
     ? new cliProgress.SingleBar(
@@ -228,7 +262,7 @@ async function streamEval(
     const shown = (name: string) => join(flags.out as string, `${name}${OUTPUT_FORMAT.extension}`);
     if (flags.json) {
       const json = Object.fromEntries(Object.entries(result.files).map(([name, f]) => [name, { dims: f.dims, file: shown(name) }]));
-      io.out(JSON.stringify({ outputs: json }));
+      io.out(JSON.stringify(inferred ? { outputs: json, options: inferred } : { outputs: json }));
     } else {
       for (const [name, f] of Object.entries(result.files))
         io.out(`${name} ${f.dtype} [${f.dims.join(", ")}]: streamed to ${shown(name)} (${result.chunks} chunks)`);
@@ -237,7 +271,12 @@ async function streamEval(
   }
   if (outDir) await writeOutputs(outDir, result.outputs, what);
   if (flags.json) {
-    io.out(outputsJson(Object.entries(result.outputs).map(([name, t]) => [name, { dims: t.dims, data: t }])));
+    io.out(
+      outputsJson(
+        Object.entries(result.outputs).map(([name, t]) => [name, { dims: t.dims, data: t }]),
+        inferred,
+      ),
+    );
   } else {
     for (const [name, t] of Object.entries(result.outputs)) io.out(describeTensor(name, t));
     const combined = result.value === undefined ? "summed in float64" : `float64 combination ${result.value}`;
@@ -269,6 +308,55 @@ catch (e) { console.log(String(e.message).replace(/^execution provider webgpu: /
   if (r.status === 0) return undefined;
   const line = r.stdout.trim().split("\n").pop();
   return line || `the WebGPU probe failed (exit ${r.status ?? r.signal})`;
+}
+
+/** "; input and target look swapped": where the input is not a float tensor of rank >= 2 and the target is. */
+function swapHint(input: { dtype: DType; dims: readonly number[] }, target: { dtype: DType; dims: readonly number[] } | undefined): string {
+  const looksLikeInput = (t: { dtype: DType; dims: readonly number[] }) => isFloatDType(t.dtype) && t.dims.length >= 2;
+  return target && !looksLikeInput(input) && looksLikeInput(target)
+    ? "; input and target look swapped (--input input=LOGITS --input target=LABELS)"
+    : "";
+}
+
+/**
+ * The target as PyTorch's F.cross_entropy reads it, for a loss name evaluated on files: a float target
+ * shaped like the input is class probabilities (targetType "probs", unless the options say otherwise); a
+ * float target with the shape of class indices is refused with the conversion to make. An integer input
+ * (class indices given as the input) is refused before any option.
+ */
+function targetsAsPyTorchReadsThem(
+  loss: string,
+  options: Record<string, unknown>,
+  input: { dtype: DType; dims: readonly number[] },
+  target: { dtype: DType; dims: readonly number[] } | undefined,
+  given: Record<string, string>,
+): { options: Record<string, unknown>; note: string } | undefined {
+  const def = getLoss(loss); // an unknown name is refused as such first
+  if (!isFloatDType(input.dtype)) {
+    throw new InputError(
+      `input: expected ${loss}'s float input (logits or probabilities, any float dtype), received ${input.dtype} ${fmtDims(input.dims)} from ${given.input}${swapHint(input, target)}`,
+    );
+  }
+  if (!target || !isFloatDType(target.dtype) || !def.optionList.some((o) => o.name === "targetType")) return undefined;
+  const sameShape = target.dims.length === input.dims.length && target.dims.every((d, i) => d === input.dims[i]);
+  if (sameShape && options.targetType === undefined) {
+    return {
+      options: { targetType: "probs" },
+      note: `note: target ${target.dtype} ${fmtDims(target.dims)} is shaped like input: read as class probabilities (targetType "probs"), as F.cross_entropy does; --options '{"targetType": "index"}' refuses it instead`,
+    };
+  }
+  const indexShape = [input.dims[0], ...input.dims.slice(2)];
+  if (
+    !sameShape &&
+    target.dims.length === indexShape.length &&
+    target.dims.every((d, i) => d === indexShape[i]) &&
+    options.targetType !== "probs"
+  ) {
+    throw new InputError(
+      `target: expected class indices as int64 (int32 accepted), received ${target.dtype} ${fmtDims(target.dims)} from ${given.target}; ${FLOAT_INDICES_HINT}`,
+    );
+  }
+  return undefined;
 }
 
 function evalDefinition() {
