@@ -1,7 +1,11 @@
 /** Parsing of flag values shared by the commands. */
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { UserError } from "../errors.js";
 import { readBoundedText } from "../io/files.js";
+import { decodeTensorBytes } from "../io/formats.js";
+import { readFileBounded } from "../io/read.js";
+import { tensorFileHeader } from "../io/tensor_files.js";
+import { tensorNumbers } from "../tensor/tensor.js";
 import { depthAbove, received } from "../losses/options.js";
 import { UsageError } from "./errors.js";
 
@@ -40,7 +44,10 @@ export function parseOptionsJson(text: string | undefined, flag = "--options"): 
  * bounded too; the file named in errors). One argument is capped near 128 KiB by the OS; a file is not.
  */
 export async function readOptionsFlag(text: string | undefined, cwd: string): Promise<Record<string, unknown> | undefined> {
-  if (text === undefined || !text.startsWith("@")) return parseOptionsJson(text);
+  if (text === undefined || !text.startsWith("@")) {
+    const options = parseOptionsJson(text);
+    return options && listsFromFiles(options, cwd, "--options");
+  }
   const file = text.slice(1);
   if (file === "") throw new UsageError("--options: expected a file name after @ (--options @FILE reads the JSON from FILE)");
   const flag = `--options @${file}`;
@@ -52,7 +59,44 @@ export async function readOptionsFlag(text: string | undefined, cwd: string): Pr
       throw new UsageError(`${flag}: ${e.message.startsWith(`${file}: `) ? e.message.slice(file.length + 2) : e.message}`);
     throw e;
   }
-  return parseOptionsJson(content, flag);
+  const options = parseOptionsJson(content, flag) as Record<string, unknown>;
+  return listsFromFiles(options, dirname(resolve(cwd, file)), flag);
+}
+
+/** The most values a number list read from a .npy file may hold (a class weight per class). */
+export const MAX_LIST_FILE_VALUES = 2 ** 24;
+
+/**
+ * Options whose value is the name of a .npy file: the file's values as a list of numbers (a number-list
+ * option such as weight, alpha or posWeight, saved with numpy.save), read relative to `base` (the
+ * working folder, or the folder of the @FILE the options came from). The file must hold one dimension
+ * of at most MAX_LIST_FILE_VALUES numbers; the loss's own check then decides whether the list fits.
+ */
+async function listsFromFiles(options: Record<string, unknown>, base: string, flag: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (typeof value !== "string" || !/\.npy$/i.test(value)) {
+      out[key] = value;
+      continue;
+    }
+    const where = `${flag}: ${key}: ${value}`;
+    const path = resolve(base, value);
+    let header: { dtype: string; dims: readonly number[] };
+    try {
+      header = await tensorFileHeader(path, value);
+    } catch (e) {
+      if (e instanceof UserError) throw new UsageError(`${flag}: ${key}: ${e.message}`);
+      throw e;
+    }
+    if (header.dims.length !== 1 || header.dims[0] > MAX_LIST_FILE_VALUES || header.dtype === "bool") {
+      throw new UsageError(
+        `${where}: expected a list of numbers (one dimension of at most ${MAX_LIST_FILE_VALUES}, as numpy.save of a 1-D array writes), received ${header.dtype} [${header.dims.join(", ")}]`,
+      );
+    }
+    const t = decodeTensorBytes(await readFileBounded(path, { shown: value }), value);
+    out[key] = tensorNumbers(t);
+  }
+  return out;
 }
 
 /** An integer flag value. */

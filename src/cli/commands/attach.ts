@@ -85,7 +85,10 @@ function attachDefinition() {
     .option("--model-output <name>", "the model output the loss reads (logits, log-probabilities or probabilities)")
     .addOption(new Option("--output <name>", "the old spelling of --model-output").hideHelp())
     .option("--loss <name>", `one of ${LOSS_NAMES.join(", ")}`)
-    .option("--options <json>", "loss options as JSON, or @FILE to read them from FILE (see list); rank defaults to the output's")
+    .option(
+      "--options <json>",
+      "loss options as JSON, or @FILE to read them from FILE (see list; a number list may name a .npy file); rank defaults to the output's",
+    )
     .option("--gradient", "also output NAME_grad, d loss / d output")
     .option("--target-input <name>", "the new graph input for the target", "target")
     .option("--loss-output <name>", "the loss output", "loss")

@@ -364,7 +364,10 @@ function evalDefinition() {
     .description("evaluate a loss (built for the inputs' rank) or a .onnx file on .npy inputs")
     .argument("<loss-or-file>", "a loss name or a .onnx file")
     .option("--input <name=file>", `an input as .npy (${DTYPE_NAMES.join(", ")}; C order); repeat for each`, collect, [] as string[])
-    .option("--options <json>", "loss options as JSON, or @FILE to read them from FILE (loss names only)")
+    .option(
+      "--options <json>",
+      "loss options as JSON, or @FILE to read them from FILE (loss names only); a number list may name a .npy file",
+    )
     .option("--gradient", "also output input_grad, d loss / d input (loss names only; the option gradient: true)")
     .option("--opset <n>", `ai.onnx opset, ${MIN_OPSET} to ${MAX_OPSET} (loss names only; default ${DEFAULT_OPSET})`)
     .addOption(

@@ -97,7 +97,7 @@ function exportDefinition() {
     .description("write a loss graph as .onnx (or the default catalogue with --all)")
     .argument("[loss]", `one of ${LOSS_NAMES.join(", ")}`)
     .option("--all", "every loss with default options, plus manifest.json, into the -o directory")
-    .option("--options <json>", "loss options as JSON, or @FILE to read them from FILE (see list)")
+    .option("--options <json>", "loss options as JSON, or @FILE to read them from FILE (see list); a number list may name a .npy file")
     .option(
       "--gradient",
       "also output input_grad, d loss / d input (the option gradient: true); with --all, each loss's _grad graph as well",
