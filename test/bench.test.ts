@@ -15,7 +15,7 @@ import { LATENCY_COLUMNS, LATENCY_SIZES, type LatencyResult, latencyTable, laten
 import { MLP_QUICK, MODEL_PROCESSES, type ModelsResult, measureModel, modelsTable, modelsTargets, runModels } from "../bench/src/models.js";
 import { LOSS_NAMES } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
-import { ROOT } from "./helpers.js";
+import { exactly, ROOT } from "./helpers.js";
 
 async function bench(cwd: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -253,7 +253,7 @@ describe("bench --models", () => {
 
     // it runs the built CLI: without a build it says so
     await expect(measureModel({ key: "x", layers: MLP_QUICK, external: false, cli: join(ROOT, "dist", "nope.js") })).rejects.toThrow(
-      "--models runs the built CLI and library: dist/nope.js is missing (npm run build first)",
+      exactly("--models runs the built CLI and library: dist/nope.js is missing (npm run build first)"),
     );
   });
 });

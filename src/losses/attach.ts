@@ -216,6 +216,15 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
     options = { ...options, gradient: given.gradient };
   }
   const gradient = options.gradient === true;
+  for (const [key, value] of Object.entries(options)) {
+    if (value === "input") {
+      // a weight tensor would be a second new input of the model: not attached yet (the loss graph
+      // itself takes it: evaluate the model's output with the loss beside it)
+      throw new OptionError(
+        `${lossName}: option ${key}: expected a list of numbers or null to attach, received "input" (a weight tensor input is not attached yet: give the weights as a list, or evaluate the model's output with the loss graph beside it)`,
+      );
+    }
+  }
 
   const proto = decodeModel(modelBytes, what);
   const info = describeModel(proto, what);

@@ -1,7 +1,7 @@
-import type { Graph, Value } from "../builder/graph.js";
+import type { Dim, Graph, Value } from "../builder/graph.js";
 import { div, lessOrEqual, log, max, mul, sub, where } from "../builder/ops/index.js";
-import { accurateSum, elementwiseDims } from "./common.js";
-import { numberList, rankOption, reductionOption } from "./options.js";
+import { accurateSum, elementwiseDims, type LossBuilder } from "./common.js";
+import { numberListOrInput, rankOption, reductionOption } from "./options.js";
 import { defineLoss, type InputCheck } from "./types.js";
 
 /** A weight list of length 1 is a scalar; longer lists run along the last dim (fixing its size). */
@@ -9,6 +9,25 @@ export function lastDimConstant(g: Graph, values: readonly number[] | null): { v
   if (!values) return {};
   if (values.length === 1) return { value: g.constant(values[0], g.floatType) };
   return { value: g.constant(values, g.floatType), last: values.length };
+}
+
+/** The weight option of the binary losses: a list along the last dim, or a tensor input. */
+export const WEIGHT_DOC =
+  'Weights: 1 number (a scalar) or one per last-dim entry, broadcast along the last dim; "input" for a weight tensor input `weight` broadcast to input as PyTorch\'s weight= (per element, per class [C], per sample [N, 1]); null for none.';
+
+/**
+ * A weight tensor input (`name`) of a binary loss, broadcast to the input as PyTorch broadcasts the
+ * function's weight argument: declared with the input's rank and dims of its own (`name_d0`, ...), each
+ * checked to be the input's or 1 (a feed of fewer dims is read with leading 1s); recorded in `checks`.
+ */
+export function weightInput(b: LossBuilder, name: string, dims: readonly Dim[], checks: InputCheck[]): Value {
+  checks.push({ kind: "broadcast", tensor: name, to: "input" });
+  return b.input(
+    name,
+    "float",
+    dims.map((_, i) => `${name}_d${i}`),
+    "weights",
+  );
 }
 
 /**
@@ -41,28 +60,29 @@ export const binaryCrossEntropy = defineLoss({
   formula: "l = -w (y max(log p, -100) + (1 - y) max(log(1 - p), -100))",
   options: {
     rank: rankOption(1, "Rank of input (and target): 1 for [N], 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
-    weight: numberList("Weights broadcast along the last dim: 1 number (a scalar) or one per last-dim entry; null for none.", 0),
+    weight: numberListOrInput(WEIGHT_DOC, "weight", 0),
     reduction: reductionOption,
   },
   build(o, b) {
     const g = b.graph;
-    const w = lastDimConstant(g, o.weight);
+    const w = o.weight === "input" ? {} : lastDimConstant(g, o.weight);
     const dims = elementwiseDims(o.rank, w.last);
     const p = b.input("input", "float", dims, "probabilities");
     const y = b.input("target", "float", dims, "binary-targets");
+    const checks: InputCheck[] = [{ kind: "range", tensor: "input", min: 0, max: 1 }];
+    const weight = o.weight === "input" ? weightInput(b, "weight", dims, checks) : w.value;
     const perElement = (p: Value, y: Value): Value => {
       const logP = clampedLog(p);
       const log1mP = clampedLog(sub(1, p));
       // -(y log p + (1 - y) log(1 - p)) as (y - 1) log(1 - p) - y log p: a sum of two terms >= 0, the
       // same roundings, one pass fewer than with a Neg
       const l = sub(mul(sub(y, 1), log1mP), mul(y, logP));
-      return w.value ? mul(l, w.value) : l;
+      return weight ? mul(l, weight) : l;
     };
-    const checks: InputCheck[] = [{ kind: "range", tensor: "input", min: 0, max: 1 }];
     const doc = "binary_cross_entropy: F.binary_cross_entropy parity; input = probabilities";
     return b.finishElementwise([p, y], {
       loss: o,
-      weightAlong0: w.last !== undefined,
+      weightAlong0: w.last !== undefined || o.weight === "input",
       sumOfChunk: (p, y) => accurateSum(perElement(p, y), dims.length),
       whole: () => {
         const loss = perElement(p, y);
@@ -70,7 +90,7 @@ export const binaryCrossEntropy = defineLoss({
         if (o.gradient) {
           // PyTorch's backward, not the derivative of the clamped logs: w (p - y) / max(p (1 - p), 1e-12)
           gradient = div(sub(p, y), max(mul(p, sub(1, p)), 1e-12));
-          if (w.value) gradient = mul(gradient, w.value);
+          if (weight) gradient = mul(gradient, weight);
         }
         return { loss, gradient };
       },

@@ -1,9 +1,9 @@
 import type { Value } from "../builder/graph.js";
 import { abs, add, cast, log, mul, neg, relu, sigmoid, sub } from "../builder/ops/index.js";
-import { lastDimConstant } from "./binary_cross_entropy.js";
+import { lastDimConstant, WEIGHT_DOC, weightInput } from "./binary_cross_entropy.js";
 import { accurateSum, elementwiseDims, sumOfLogs } from "./common.js";
-import { numberList, OptionError, rankOption, reductionOption } from "./options.js";
-import { defineLoss } from "./types.js";
+import { numberListOrInput, OptionError, rankOption, reductionOption } from "./options.js";
+import { defineLoss, type InputCheck } from "./types.js";
 
 /**
  * -log sigmoid(x) = log(1 + e^-x), stable for every x.
@@ -47,14 +47,18 @@ export const binaryCrossEntropyWithLogits = defineLoss({
   formula: "l = w * ((1 - y) x + (1 + (pw - 1) y) (relu(-x) - log sigmoid(|x|)))",
   options: {
     rank: rankOption(1, "Rank of input (and target): 1 for [N], 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
-    weight: numberList("Weights broadcast along the last dim: 1 number (a scalar) or one per last-dim entry; null for none.", 0),
-    posWeight: numberList("Weights of positive examples along the last dim (C numbers; 1 number broadcasts); null for none.", 0),
+    weight: numberListOrInput(WEIGHT_DOC, "weight", 0),
+    posWeight: numberListOrInput(
+      'Weights of positive examples along the last dim (C numbers; 1 number broadcasts); "input" for a tensor input `pos_weight` broadcast to input as PyTorch\'s pos_weight=; null for none.',
+      "pos_weight",
+      0,
+    ),
     reduction: reductionOption,
   },
   check(o) {
     const w = o.weight;
     const pw = o.posWeight;
-    if (w && pw && w.length > 1 && pw.length > 1 && w.length !== pw.length) {
+    if (Array.isArray(w) && Array.isArray(pw) && w.length > 1 && pw.length > 1 && w.length !== pw.length) {
       throw new OptionError(
         `binary_cross_entropy_with_logits: option posWeight: expected ${w.length} numbers (the length of weight, both run along the last dim), received ${pw.length}`,
       );
@@ -62,19 +66,23 @@ export const binaryCrossEntropyWithLogits = defineLoss({
   },
   build(o, b) {
     const g = b.graph;
-    const w = lastDimConstant(g, o.weight);
-    const pw = lastDimConstant(g, o.posWeight);
+    const w = o.weight === "input" ? {} : lastDimConstant(g, o.weight);
+    const pw = o.posWeight === "input" ? {} : lastDimConstant(g, o.posWeight);
     const dims = elementwiseDims(o.rank, w.last ?? pw.last);
     const x = b.input("input", "float", dims, "logits");
     const y = b.input("target", "float", dims, "binary-targets");
+    const checks: InputCheck[] = [];
+    const weight = o.weight === "input" ? weightInput(b, "weight", dims, checks) : w.value;
+    const posWeight = o.posWeight === "input" ? weightInput(b, "pos_weight", dims, checks) : pw.value;
+    const tensors = o.weight === "input" || o.posWeight === "input";
     const perElement = (x: Value, y: Value): Value => {
-      const l = bceWithLogits(x, y, pw.value);
-      return w.value ? mul(l, w.value) : l;
+      const l = bceWithLogits(x, y, posWeight);
+      return weight ? mul(l, weight) : l;
     };
     const doc = "binary_cross_entropy_with_logits: F.binary_cross_entropy_with_logits parity; input = logits";
     // without posWeight and a weight per element, the sum of the elements is sum((1 - y) x + relu(-x)) minus the
     // sum of log sigmoid(|x|), which sumOfLogs takes with one Log per 16 values
-    const grouped = !pw.value && w.last === undefined;
+    const grouped = !posWeight && w.last === undefined && !tensors;
     const sumOfChunk = grouped
       ? (x: Value, y: Value): Value => {
           const s = sub(accurateSum(add(linearPart(x, y), relu(neg(x))), dims.length), sumOfLogs(sigmoid(abs(x))));
@@ -83,7 +91,8 @@ export const binaryCrossEntropyWithLogits = defineLoss({
       : (x: Value, y: Value): Value => accurateSum(perElement(x, y), dims.length);
     return b.finishElementwise([x, y], {
       loss: o,
-      weightAlong0: (w.last ?? pw.last) !== undefined,
+      // a weight tensor's rows are not the input's (a [1, C] weight): no row chunks
+      weightAlong0: (w.last ?? pw.last) !== undefined || tensors,
       sumOfChunk,
       whole: () => {
         const loss = perElement(x, y);
@@ -91,12 +100,13 @@ export const binaryCrossEntropyWithLogits = defineLoss({
         if (o.gradient) {
           // d l / d x = sigmoid(x) ((1 - y) + pw y) - pw y, times weight (sigmoid(x) - y without posWeight)
           const s = sigmoid(x);
-          gradient = pw.value ? sub(mul(s, add(sub(1, y), mul(pw.value, y))), mul(pw.value, y)) : sub(s, y);
-          if (w.value) gradient = mul(gradient, w.value);
+          gradient = posWeight ? sub(mul(s, add(sub(1, y), mul(posWeight, y))), mul(posWeight, y)) : sub(s, y);
+          if (weight) gradient = mul(gradient, weight);
         }
         return { loss, gradient };
       },
       items: dims,
+      checks,
       doc,
     });
   },

@@ -168,6 +168,8 @@ function onStepInputs(c: InputCheck): InputCheck {
       const t = at(c.tensor, c.axis);
       return { ...c, tensor: t.tensor, axis: t.axis };
     }
+    case "broadcast":
+      throw new OptionError(`${STEP}: expected a loss without a weight tensor input, received one broadcast to ${c.to}`);
     case "range":
       if (c.tensor === "input")
         throw new OptionError(`${STEP}: expected a loss without a range check on its logits, received one on ${c.tensor}`);

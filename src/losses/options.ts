@@ -83,6 +83,21 @@ export function numberList(doc: string, min = -Infinity, max = Infinity): Option
   };
 }
 
+/**
+ * {@link numberList}, or "input": the weights are a tensor fed to the graph as the input `input` names
+ * (`weight`, `pos_weight`), broadcast to the loss's input by PyTorch's rules, as the PyTorch function's
+ * tensor argument is.
+ */
+export function numberListOrInput(doc: string, input: string, min = -Infinity): OptionSpec<number[] | null | "input"> {
+  const list = numberList(doc, min);
+  return {
+    doc,
+    allowed: `${list.allowed}, or "input" (a tensor input ${input}, broadcast to input)`,
+    default: null,
+    parse: (v) => (v === "input" ? ok("input" as const) : list.parse(v)),
+  };
+}
+
 /** How per-item losses combine. */
 export type Reduction = "mean" | "sum" | "none";
 

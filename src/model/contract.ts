@@ -56,7 +56,9 @@ export type InputCheck =
   /** Every value within [min, max]. */
   | { kind: "range"; tensor: string; min: number; max: number }
   /** Dim `axis` of `tensor` at least `min` (why says which option needs it). */
-  | { kind: "minDim"; tensor: string; axis: number; min: number; why: string };
+  | { kind: "minDim"; tensor: string; axis: number; min: number; why: string }
+  /** `tensor` broadcasts to `to` by PyTorch's rules: of `to`'s rank (fewer dims are read as leading 1s), each dim equal to `to`'s or 1. */
+  | { kind: "broadcast"; tensor: string; to: string };
 
 /**
  * A training step built around the loss (written only for such a model): `linear_head`, one
@@ -406,8 +408,14 @@ function checkProblem(c: unknown, inputs: readonly TensorInfo[]): string | undef
       if (!isInt(c.min) || (c.min as number) < 0) return `has min ${show(c.min)}, not a non-negative integer`;
       if (typeof c.why !== "string") return "has no why";
       return keys("tensor", "axis", "min", "why");
+    case "broadcast": {
+      const to = tensorOf("to");
+      if (!to || to === t) return `names to ${show(c.to)}, which is not another graph input`;
+      if (to.shape.length !== rank) return `broadcasts ${t.name} (rank ${rank}) to ${to.name} (rank ${to.shape.length})`;
+      return keys("tensor", "to");
+    }
     default:
-      return `has kind ${show(c.kind)}, not classIndex, range or minDim`;
+      return `has kind ${show(c.kind)}, not classIndex, range, minDim or broadcast`;
   }
 }
 

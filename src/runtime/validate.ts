@@ -76,10 +76,13 @@ export function validateFeeds(
   }
   const out: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
   const bound = new Map<string, { size: number; from: string; axis: number }>();
+  // tensors broadcast to another (a weight tensor): fewer dims are leading 1s, as PyTorch reads them
+  const broadcast = new Set(checks.filter((c) => c.kind === "broadcast").map((c) => c.tensor));
   for (const d of declared) {
     const feed = Object.hasOwn(feeds, d.name) ? feeds[d.name] : undefined;
     if (feed === undefined) throw new InputError(`${d.name}: missing input; expected ${d.dtype} ${fmtDims(d.shape)}`);
     const t = convert(d, feed);
+    if (broadcast.has(d.name) && t.dims.length < d.shape.length) t.dims = [...new Array(d.shape.length - t.dims.length).fill(1), ...t.dims];
     if (t.dims.length !== d.shape.length) {
       throw new InputError(
         `${d.name}: expected rank ${d.shape.length} ${fmtDims(d.shape)}, received rank ${t.dims.length} ${fmtDims(t.dims)}`,
@@ -367,6 +370,14 @@ function runCheck(c: InputCheck, feeds: Record<string, TensorData>, outputs: rea
         });
       }
     }
+  } else if (c.kind === "broadcast") {
+    const to = feeds[c.to];
+    if (!to) return;
+    if (t.dims.length !== to.dims.length || t.dims.some((d, i) => d !== 1 && d !== to.dims[i])) {
+      throw new InputError(
+        `${c.tensor}: expected dims that broadcast to ${c.to} ${fmtDims(to.dims)} (each dim ${c.to}'s or 1, as PyTorch broadcasts them; fewer dims are leading 1s), received ${fmtDims(t.dims)}`,
+      );
+    }
   } else if (c.kind === "minDim") {
     const size = t.dims[c.axis];
     if (size < c.min) {
@@ -538,6 +549,15 @@ export function compileFeedPlan(
     } else if (c.kind === "minDim") {
       const { axis, min } = c;
       steps.push((t) => (t[i] as TensorData).dims[axis] >= min);
+    } else if (c.kind === "broadcast") {
+      const j = at(c.to);
+      if (j < 0) continue;
+      steps.push((t) => {
+        const a = (t[i] as TensorData).dims;
+        const b = (t[j] as TensorData).dims;
+        for (let k = 0; k < a.length; k++) if (a[k] !== 1 && a[k] !== b[k]) return false;
+        return a.length === b.length;
+      });
     }
   }
   const got: (TensorData | undefined)[] = new Array(inputs.length);

@@ -69,6 +69,14 @@ async function resolveModel(
       ? await tensorFileHeader(files.target, given.target).catch(() => undefined)
       : undefined;
     const resolved = { ...options };
+    // a weight tensor file turns the loss's weight (pos_weight) option to a tensor input, as passing
+    // weight= (pos_weight=) to the PyTorch function does
+    for (const [file, option] of [
+      ["weight", "weight"],
+      ["pos_weight", "posWeight"],
+    ] as const) {
+      if (Object.hasOwn(files, file) && resolved[option] === undefined && takesTensor(target, option)) resolved[option] = "input";
+    }
     const inferred = targetsAsPyTorchReadsThem(target, resolved, input, targetFile, given);
     if (inferred) Object.assign(resolved, inferred.options);
     const build = { opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype };
@@ -308,6 +316,12 @@ catch (e) { console.log(String(e.message).replace(/^execution provider webgpu: /
   if (r.status === 0) return undefined;
   const line = r.stdout.trim().split("\n").pop();
   return line || `the WebGPU probe failed (exit ${r.status ?? r.signal})`;
+}
+
+/** Does the catalogue loss `loss` take option `option` as "input" (a tensor input)? */
+function takesTensor(loss: string, option: string): boolean {
+  const spec = getLoss(loss).optionList.find((o) => o.name === option);
+  return spec?.parse("input").ok === true;
 }
 
 /** "; input and target look swapped": where the input is not a float tensor of rank >= 2 and the target is. */

@@ -73,6 +73,8 @@ function describeCheck(c: LossContract["checks"][number]): string {
       return `${c.tensor} in [${c.min}, ${c.max}]`;
     case "minDim":
       return `${c.tensor} dim ${c.axis} >= ${c.min} (${c.why})`;
+    case "broadcast":
+      return `${c.tensor} broadcasts to ${c.to} (each dim ${c.to}'s or 1)`;
   }
 }
 

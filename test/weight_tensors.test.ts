@@ -1,0 +1,124 @@
+/**
+ * Weight tensors (issue 19): binary_cross_entropy's weight and binary_cross_entropy_with_logits'
+ * weight and posWeight as tensor inputs ("input"), broadcast to the input as PyTorch broadcasts
+ * weight= and pos_weight=. The values are at PyTorch parity in test/parity.test.ts (every fixture file,
+ * every opset, float64); here: the gradient against autograd's, the broadcast refusal, the CLI turning
+ * the option on for `--input weight=FILE`, the verified contract of a written file, and what does not
+ * take a weight tensor yet (attach, streaming), each said in one line.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "@jest/globals";
+import { encodeNpy } from "../src/io/npy.js";
+import { attachLoss } from "../src/losses/attach.js";
+import { buildLoss } from "../src/losses/index.js";
+import { readLossModel } from "../src/models/kinds.js";
+import { encodeModel } from "../src/onnx/codec.js";
+import { createEvaluator } from "../src/runtime/node.js";
+import type { TensorData } from "../src/tensor/tensor.js";
+import { loadGradFixtures } from "./grad_fixtures.js";
+import { exactly, feedsOf, firstMismatch, loadFixtures, num, runCliIn } from "./helpers.js";
+
+const cases = loadFixtures("weight_tensors.json");
+const grads = new Map(loadGradFixtures("weight_tensors").map((g) => [g.id, g.input_grad]));
+
+describe("weight tensors: the gradient", () => {
+  test("input_grad equals autograd's on every fixture (the items' sum for reduction none)", async () => {
+    expect(cases.length).toBeGreaterThan(100);
+    const failures: string[] = [];
+    for (const c of cases) {
+      const ev = await createEvaluator(buildLoss(c.loss, { ...c.options, gradient: true }));
+      try {
+        const out = await ev.run(feedsOf(c));
+        const want = (grads.get(c.id)?.data ?? []).map(num);
+        const i = firstMismatch(out.input_grad.data as Float32Array, want);
+        if (i >= 0 || out.input_grad.data.length !== want.length)
+          failures.push(`${c.id}: at ${i} got ${out.input_grad.data[i]} want ${want[i]} (dims ${out.input_grad.dims})`);
+      } finally {
+        await ev.release();
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+});
+
+describe("weight tensors: what is refused", () => {
+  test("a weight that does not broadcast to the input, in one line", async () => {
+    const ev = await createEvaluator(buildLoss("binary_cross_entropy_with_logits", { weight: "input" }));
+    const feeds = (weight: TensorData | { data: Float32Array; dims: number[] }) => ({
+      input: { data: new Float32Array(6), dims: [2, 3] },
+      target: { data: new Float32Array(6), dims: [2, 3] },
+      weight,
+    });
+    try {
+      await expect(ev.run(feeds({ data: new Float32Array(2), dims: [2] }))).rejects.toThrow(
+        exactly(
+          "weight: expected dims that broadcast to input [2, 3] (each dim input's or 1, as PyTorch broadcasts them; fewer dims are leading 1s), received [1, 2]",
+        ),
+      );
+      await expect(ev.run(feeds({ data: new Float32Array(12), dims: [2, 2, 3] }))).rejects.toThrow(
+        exactly("weight: expected rank 2 [weight_d0, weight_d1], received rank 3 [2, 2, 3]"),
+      );
+      // a weight per sample [N, 1], and one per class [C] read as [1, C]
+      const perSample = (await ev.run(feeds({ data: new Float32Array([1, 2]), dims: [2, 1] }))).loss.data[0];
+      expect(perSample).toBeCloseTo(Math.log(2) * 1.5, 6);
+      const perClass = (await ev.run(feeds({ data: new Float32Array([1, 2, 3]), dims: [3] }))).loss.data[0];
+      expect(perClass).toBeCloseTo(Math.log(2) * 2, 6);
+    } finally {
+      await ev.release();
+    }
+  });
+
+  test("a written file's contract verifies; attach says it does not take a weight tensor yet", async () => {
+    const g = buildLoss("binary_cross_entropy", { weight: "input" });
+    const copy = new Uint8Array(g.model); // not the trusted build: verified against the catalogue
+    expect(readLossModel(copy).contract?.checks).toEqual([
+      { kind: "range", tensor: "input", min: 0, max: 1 },
+      { kind: "broadcast", tensor: "weight", to: "input" },
+    ]);
+    const model = encodeModel({
+      irVersion: 8,
+      opsetImport: [{ domain: "", version: 17 }],
+      graph: {
+        name: "m",
+        node: [{ opType: "Identity", input: ["x"], output: ["logits"] }],
+        input: [{ name: "x", type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "batch" }, { dimValue: 3 }] } } } }],
+        output: [{ name: "logits", type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "batch" }, { dimValue: 3 }] } } } }],
+      },
+    });
+    expect(() =>
+      attachLoss(model, { loss: "binary_cross_entropy_with_logits", output: "logits", options: { posWeight: "input" } }),
+    ).toThrow(
+      exactly(
+        'binary_cross_entropy_with_logits: option posWeight: expected a list of numbers or null to attach, received "input" (a weight tensor input is not attached yet: give the weights as a list, or evaluate the model\'s output with the loss graph beside it)',
+      ),
+    );
+  });
+});
+
+describe("weight tensors from the command line", () => {
+  const dir = mkdtempSync(join(tmpdir(), "onnx-losses-weights-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const c = cases.find((k) => k.id === "binary_cross_entropy_with_logits both class [4] on [6, 4] mean");
+  test("--input weight=FILE and pos_weight=FILE turn the options to tensor inputs: PyTorch's value; --stream says why not", async () => {
+    expect(c).toBeDefined();
+    const feeds = feedsOf(c!);
+    for (const [name, t] of Object.entries(feeds))
+      writeFileSync(join(dir, `${name}.npy`), encodeNpy({ dtype: "float32", dims: [...t.dims], data: t.data as Float32Array }));
+    const argv = [
+      "eval",
+      "binary_cross_entropy_with_logits",
+      ...["input", "target", "weight", "pos_weight"].flatMap((n) => ["--input", `${n}=${n}.npy`]),
+    ];
+    const r = await runCliIn(dir, [...argv, "--json"]);
+    expect([r.code, r.err]).toEqual([0, ""]);
+    const got = (JSON.parse(r.out) as { outputs: { loss: { data: number[] } } }).outputs.loss.data;
+    expect(firstMismatch(Float32Array.from(got), c!.expected.data.map(num))).toBe(-1);
+    const streamed = await runCliIn(dir, [...argv, "--stream"]);
+    expect([streamed.code, streamed.err]).toEqual([
+      2,
+      "onnx-losses: binary_cross_entropy_with_logits: cannot be evaluated in chunks: the streamed inputs do not share one symbolic dim 0 (N, weight_d0, pos_weight_d0); evaluate it in one pass (without --stream)\n",
+    ]);
+  });
+});
