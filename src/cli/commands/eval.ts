@@ -1,10 +1,11 @@
 import cliProgress from "cli-progress";
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
+import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { checkWritableType, makeFolder, outputFiles, writeOutputFile } from "../../io/files.js";
 import { decodeTensorBytes, OUTPUT_FORMAT } from "../../io/formats.js";
-import { StreamFileError, tensorFileDims } from "../../io/tensor_files.js";
+import { archiveFileKeys, StreamFileError, tensorFileDims } from "../../io/tensor_files.js";
 import { buildLossForRank } from "../../losses/index.js";
 import { evaluateNpyFiles, type StreamResult } from "../../stream/evaluate_files.js";
 import { StreamRefusedError } from "../../stream/plan.js";
@@ -39,7 +40,8 @@ async function resolveModel(
   flags: EvalFlags,
   files: Record<string, string>,
   given: Record<string, string>,
-): Promise<{ model: Uint8Array; what?: string; externalDataDir?: string }> {
+  keys: Record<string, string>,
+): Promise<{ model: Uint8Array; what?: string; externalDataDir?: string; inputs: readonly string[] }> {
   // a file by its extension in any case (X.ONNX is a file, not a loss name), or by a path separator
   // (/dev/fd/63, ./model: no loss name has one)
   if (!/\.onnx$/i.test(target) && !/[\\/]/.test(target)) {
@@ -48,14 +50,15 @@ async function resolveModel(
     // inputs are regular files (a pipe cannot be read twice: its header here, its data later)
     let rank: number;
     try {
-      rank = (await tensorFileDims(files.input, given.input)).length;
+      rank = (await tensorFileDims(files.input, given.input, pickOf("input", keys))).length;
     } catch (e) {
       // in one pass, the bounded reader's line for a file that is not regular, as for every other input
       if (e instanceof StreamFileError && flags.stream !== true && flags.chunkMb === undefined) await readBytes(files.input);
       throw e;
     }
     const build = { opset: parseIntFlag("--opset", flags.opset), lowering: flags.lowering, dtype: flags.dtype };
-    return { model: buildLossForRank(target, options, rank, build).model, what: target };
+    const built = buildLossForRank(target, options, rank, build);
+    return { model: built.model, what: target, inputs: built.inputs.map((i) => i.name) };
   }
   for (const [flag, value] of [
     ["--options", flags.options],
@@ -67,7 +70,28 @@ async function resolveModel(
     if (value !== undefined) throw new UsageError(`eval: ${flag} applies to a loss name; a .onnx file carries its own`);
   }
   const file = await readModelArg(resolve(io.cwd, target), target);
-  return { model: file.bytes, what: target, externalDataDir: file.dir };
+  return { model: file.bytes, what: target, externalDataDir: file.dir, inputs: file.info.inputs.map((i) => i.name) };
+}
+
+/** The array an input reads of an archive: the key given (`--input NAME=FILE:KEY`), else the input's name. */
+function pickOf(name: string, keys: Record<string, string>) {
+  return { key: keys[name] ?? name, explicit: Object.hasOwn(keys, name) };
+}
+
+/**
+ * `FILE[:KEY]` of `--input NAME=FILE:KEY`: a path that exists is the file, whatever colons it has; else
+ * the text after the last colon is the array's key when the text before it is a file.
+ */
+async function splitKey(spec: string, cwd: string): Promise<{ file: string; key?: string }> {
+  const exists = async (p: string) =>
+    stat(resolve(cwd, p)).then(
+      () => true,
+      () => false,
+    );
+  const i = spec.lastIndexOf(":");
+  if (i <= 0 || i === spec.length - 1 || (await exists(spec))) return { file: spec };
+  const file = spec.slice(0, i);
+  return (await exists(file)) ? { file, key: spec.slice(i + 1) } : { file: spec };
 }
 
 /**
@@ -103,23 +127,60 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   // null-prototype maps: an input may be named __proto__ or constructor like any other
   const files: Record<string, string> = Object.create(null) as Record<string, string>;
   const given: Record<string, string> = Object.create(null) as Record<string, string>;
+  const keys: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const spec of flags.input ?? []) {
-    const { name, file } = parseNamedFile("--input", spec);
+    const { name, file: text } = parseNamedFile("--input", spec);
     if (Object.hasOwn(files, name)) throw new UsageError(`--input: ${name} given twice`);
+    const { file, key } = await splitKey(text, io.cwd);
     files[name] = resolve(io.cwd, file);
     given[name] = file;
+    if (key !== undefined) keys[name] = key;
   }
-  if (Object.keys(files).length === 0) throw new UsageError("eval: expected at least one --input NAME=FILE.npy");
+  // --inputs ARCHIVE: its arrays by name; the loss's rank from its `input`, the rest once the graph is known
+  let archive: { file: string; shown: string; keys: string[] } | undefined;
+  if (flags.inputs !== undefined) {
+    const file = resolve(io.cwd, flags.inputs);
+    const names = await archiveFileKeys(file, flags.inputs);
+    if (names === undefined)
+      throw new UsageError(
+        `--inputs ${flags.inputs}: expected a .npz or .safetensors archive of named arrays; a .npy file is one input (--input NAME=FILE)`,
+      );
+    archive = { file, shown: flags.inputs, keys: names };
+    if (!Object.hasOwn(files, "input") && names.includes("input")) {
+      files.input = file;
+      given.input = flags.inputs;
+    }
+  }
+  if (Object.keys(files).length === 0 && !archive)
+    throw new UsageError("eval: expected at least one --input NAME=FILE.npy, or --inputs FILE.npz");
   const chunkMb = parseIntFlag("--chunk-mb", flags.chunkMb);
   if (chunkMb !== undefined && chunkMb < 1) throw new UsageError(`--chunk-mb: expected an integer >= 1, received ${chunkMb}`);
-  const { model, what, externalDataDir } = await resolveModel(io, target, flags, files, given);
+  const { model, what, externalDataDir, inputs } = await resolveModel(io, target, flags, files, given, keys);
+  if (archive) {
+    const missing = inputs.filter((n) => !Object.hasOwn(files, n) && !archive.keys.includes(n));
+    if (missing.length > 0)
+      throw new UsageError(
+        `--inputs ${archive.shown}: no array for the input${missing.length > 1 ? "s" : ""} ${missing.join(", ")} of ${what} (it holds ${archive.keys.join(", ") || "none"}; give ${missing.length > 1 ? "them" : "it"} with --input NAME=FILE[:KEY])`,
+      );
+    for (const n of inputs)
+      if (!Object.hasOwn(files, n)) {
+        files[n] = archive.file;
+        given[n] = archive.shown;
+      }
+    const ignored = archive.keys.filter((k) => !inputs.includes(k) || files[k] !== archive.file);
+    if (ignored.length > 0)
+      io.err(
+        `note: ${archive.shown}: ignored ${ignored.join(", ")} (not inputs of ${what}${ignored.some((k) => inputs.includes(k)) ? ", or given by --input" : ""})`,
+      );
+  }
   let total = 0;
-  for (const f of Object.values(files)) total += (await statPath(f)).size;
+  for (const f of new Set(Object.values(files))) total += (await statPath(f)).size;
   if (flags.stream === false && chunkMb !== undefined) throw new UsageError("eval: --no-stream and --chunk-mb contradict each other");
   const auto = flags.stream === undefined && chunkMb === undefined && total > STREAM_ABOVE_BYTES;
   if (flags.stream === true || chunkMb !== undefined || auto) {
     try {
       return await streamEval(io, model, what, files, given, flags, {
+        keys,
         ep,
         fallback,
         threads,
@@ -136,7 +197,17 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     }
   }
   const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
-  for (const [name, file] of Object.entries(files)) feeds[name] = decodeTensorBytes(await readBytes(file), given[name]);
+  // an archive that feeds several inputs is read once
+  const read = new Map<string, Uint8Array>();
+  for (const [name, file] of Object.entries(files)) {
+    let bytes = read.get(file);
+    if (!bytes) {
+      bytes = await readBytes(file);
+      read.set(file, bytes);
+    }
+    feeds[name] = decodeTensorBytes(bytes, given[name], pickOf(name, keys));
+  }
+  read.clear();
 
   // the bytes are the CLI's own read or build, never changed: not copied
   const evaluator = await createEvaluatorOwning(model, { ep, fallback, threads, what, externalDataDir });
@@ -197,6 +268,7 @@ async function streamEval(
     threads?: number;
     chunkBytes?: number;
     externalDataDir?: string;
+    keys: Record<string, string>;
   },
 ): Promise<void> {
   const outDir = flags.out ? resolve(io.cwd, flags.out) : undefined;
@@ -273,9 +345,15 @@ catch (e) { console.log(String(e.message).replace(/^execution provider webgpu: /
 
 function evalDefinition() {
   return new Command("eval")
-    .description("evaluate a loss (built for the inputs' rank) or a .onnx file on .npy inputs")
+    .description("evaluate a loss (built for the inputs' rank) or a .onnx file on .npy, .npz or .safetensors inputs")
     .argument("<loss-or-file>", "a loss name or a .onnx file")
-    .option("--input <name=file>", `an input as .npy (${DTYPE_NAMES.join(", ")}; C order); repeat for each`, collect, [] as string[])
+    .option(
+      "--input <name=file>",
+      `an input as .npy (${DTYPE_NAMES.join(", ")}; C order); NAME=FILE:KEY the array KEY (default NAME) of a .npz or .safetensors; repeat for each`,
+      collect,
+      [] as string[],
+    )
+    .option("--inputs <file>", "every input from the array of its name in a .npz or .safetensors (an --input overrides one)")
     .option("--options <json>", "loss options as JSON, or @FILE to read them from FILE (loss names only)")
     .option("--gradient", "also output input_grad, d loss / d input (loss names only; the option gradient: true)")
     .option("--opset <n>", `ai.onnx opset, ${MIN_OPSET} to ${MAX_OPSET} (loss names only; default ${DEFAULT_OPSET})`)
