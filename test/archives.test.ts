@@ -12,6 +12,7 @@ import { afterAll, describe, expect, test } from "@jest/globals";
 import fc from "fast-check";
 import { deflateSync } from "fflate";
 import { runCli } from "../src/cli/program.js";
+import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 import { UserError } from "../src/errors.js";
 import {
   archiveKind,
@@ -87,7 +88,7 @@ function crc32(b: Uint8Array): number {
   return (c ^ -1) >>> 0;
 }
 
-function zip(entries: Entry[], opts: { cdOffset?: number; count?: number } = {}): Uint8Array {
+function zip(entries: Entry[], opts: { cdOffset?: number; count?: number; zip64?: boolean } = {}): Uint8Array {
   const parts: Buffer[] = [];
   const central: Buffer[] = [];
   let at = 0;
@@ -112,11 +113,45 @@ function zip(entries: Entry[], opts: { cdOffset?: number; count?: number } = {})
     c.writeUInt32LE(e.size ?? e.data.length, 24);
     c.writeUInt16LE(name.length, 28);
     c.writeUInt32LE(e.offset ?? at, 42);
-    central.push(c, name);
+    let extra = Buffer.alloc(0);
+    if (opts.zip64) {
+      // sizes and offset in the zip64 extra field, as zipfile writes them for members of 4 GiB or more
+      extra = Buffer.alloc(28);
+      extra.writeUInt16LE(1, 0);
+      extra.writeUInt16LE(24, 2);
+      extra.writeBigUInt64LE(BigInt(e.size ?? e.data.length), 4);
+      extra.writeBigUInt64LE(BigInt(e.csize ?? body.length), 12);
+      extra.writeBigUInt64LE(BigInt(e.offset ?? at), 20);
+      c.writeUInt32LE(0xffffffff, 20);
+      c.writeUInt32LE(0xffffffff, 24);
+      c.writeUInt32LE(0xffffffff, 42);
+      c.writeUInt16LE(28, 30);
+    }
+    central.push(c, name, extra);
     parts.push(local, name, body);
     at += 30 + name.length + body.length;
   }
   const cd = Buffer.concat(central);
+  if (opts.zip64) {
+    const rec = Buffer.alloc(56);
+    rec.writeUInt32LE(0x06064b50, 0);
+    rec.writeBigUInt64LE(44n, 4);
+    rec.writeBigUInt64LE(BigInt(opts.count ?? entries.length), 24);
+    rec.writeBigUInt64LE(BigInt(opts.count ?? entries.length), 32);
+    rec.writeBigUInt64LE(BigInt(cd.length), 40);
+    rec.writeBigUInt64LE(BigInt(opts.cdOffset ?? at), 48);
+    const loc = Buffer.alloc(20);
+    loc.writeUInt32LE(0x07064b50, 0);
+    loc.writeBigUInt64LE(BigInt(at + cd.length), 8);
+    loc.writeUInt32LE(1, 16);
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(0x06054b50, 0);
+    end.writeUInt16LE(0xffff, 8);
+    end.writeUInt16LE(0xffff, 10);
+    end.writeUInt32LE(0xffffffff, 12);
+    end.writeUInt32LE(0xffffffff, 16);
+    return new Uint8Array(Buffer.concat([...parts, cd, rec, loc, end]));
+  }
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
   end.writeUInt16LE(opts.count ?? entries.length, 8);
@@ -190,6 +225,26 @@ describe("fixtures from numpy and the safetensors layout", () => {
       }
     },
   );
+});
+
+describe("zip64", () => {
+  test("a zip64 end record and extra fields (as zipfile writes them past 4 GiB) read as the plain zip", async () => {
+    const entries = [
+      { name: "input.npy", data: f32(6) },
+      { name: "target.npy", data: f32(3), deflate: true },
+    ];
+    const plain = readTensors(zip(entries), "p.npz");
+    const z64 = zip(entries, { zip64: true });
+    const wide = readTensors(z64, "w.npz");
+    expect(Object.keys(wide)).toEqual(["input", "target"]);
+    for (const k of ["input", "target"]) expect(same(wide[k], plain[k])).toBe(true);
+    const t = await openArchiveMember(memory(z64), "npz", "w.npz", "input");
+    const view = new Uint8Array(8);
+    await t.readRows(view, 2);
+    expect(Array.from(new Float32Array(view.buffer))).toEqual([2, 3]);
+    // a zip64 count that lies
+    expect(refusal(() => readTensors(zip(entries, { zip64: true, count: 5 }), "w.npz"), "w.npz")).toMatch(/central directory entry 2/);
+  });
 });
 
 describe("refusals", () => {
@@ -371,6 +426,16 @@ describe("hostile archives: one line naming the file (and member), memory bounde
   fuzz("batch.npz", fixture("batch.npz"));
   fuzz("batch_compressed.npz", fixture("batch_compressed.npz"));
   fuzz("batch.safetensors", fixture("batch.safetensors"));
+  fuzz(
+    "a zip64 archive",
+    zip(
+      [
+        { name: "input.npy", data: f32(6) },
+        { name: "target.npy", data: f32(3), deflate: true },
+      ],
+      { zip64: true },
+    ),
+  );
 });
 
 describe("eval on archives", () => {
@@ -403,9 +468,33 @@ describe("eval on archives", () => {
     }
   });
 
+  test("streamed in chunks of one row (a deflated member inflated in order): the value on the .npy files", async () => {
+    const npy = await evaluateNpyFiles(
+      { loss: "cross_entropy" },
+      { input: join(FIX, "input.npy"), target: join(FIX, "target.npy") },
+      { chunkBytes: 24 },
+    );
+    for (const f of ["batch.npz", "batch_compressed.npz", "batch.safetensors"]) {
+      const r = await evaluateNpyFiles({ loss: "cross_entropy" }, { input: join(FIX, f), target: join(FIX, f) }, { chunkBytes: 24 });
+      expect([r.chunks, r.value]).toEqual([npy.chunks, npy.value]);
+      expect(r.chunks).toBe(6);
+    }
+    const named = await evaluateNpyFiles(
+      { loss: "cross_entropy" },
+      { input: join(FIX, "named.npz"), target: join(FIX, "named.npz") },
+      { chunkBytes: 24, keys: { input: "logits", target: "labels" } },
+    );
+    expect(named.value).toBe(npy.value);
+  });
+
   test("--inputs says which arrays it ignored and which inputs are missing", async () => {
     const r = await cli("eval", "cross_entropy", "--inputs", "batch.npz", "--json");
     expect(r.err).toBe("note: batch.npz: ignored extra (not inputs of cross_entropy)\n");
+    const noInput = await cli("eval", "cross_entropy", "--inputs", "named.npz");
+    expect([noInput.code, noInput.err]).toEqual([
+      2,
+      'onnx-losses: eval cross_entropy: expected --input input=FILE.npy (the loss\'s input); --inputs named.npz has no array "input" (--input input=named.npz:KEY picks one)\n',
+    ]);
     const m = await cli("eval", "cross_entropy", "--inputs", "named.npz", "--input", "input=input.npy");
     expect([m.code, m.err]).toEqual([
       2,

@@ -168,7 +168,7 @@ function* zipIndex(size: number, shown: string): Reads<ZipMember[]> {
   if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
     // zip64: a locator just before the end record says where the zip64 end record is
     if (end < 20 || e.getUint32(end - 20, true) !== SIG_LOCATOR64) fail("zip64 sizes without a zip64 end locator");
-    const at = u64(tail, end - 16);
+    const at = u64(tail, end - 12); // the locator: signature, disk, the record's offset, disks
     if (!Number.isSafeInteger(at) || at + 56 > tailPos + end - 20) fail("a zip64 end record outside the file");
     const rec = yield { pos: at, len: 56 };
     if (rec.length < 56 || dv(rec).getUint32(0, true) !== SIG_END64) fail("no zip64 end record where its locator says");

@@ -46,7 +46,10 @@ async function resolveModel(
   // (/dev/fd/63, ./model: no loss name has one)
   if (!/\.onnx$/i.test(target) && !/[\\/]/.test(target)) {
     const options = withGradientFlag((await readOptionsFlag(flags.options, io.cwd)) ?? {}, flags.gradient);
-    if (!files.input) throw new UsageError(`eval ${target}: expected --input input=FILE.npy (the loss's input)`);
+    if (!files.input)
+      throw new UsageError(
+        `eval ${target}: expected --input input=FILE.npy (the loss's input)${flags.inputs === undefined ? "" : `; --inputs ${flags.inputs} has no array "input" (--input input=${flags.inputs}:KEY picks one)`}`,
+      );
     // inputs are regular files (a pipe cannot be read twice: its header here, its data later)
     let rank: number;
     try {
