@@ -286,6 +286,12 @@ describe("hostile archives: one line naming the file (and member), memory bounde
       () => zip([{ name: "input.npy", data: member, deflate: true, size: MAX_INFLATED_BYTES + 1 }]),
       /member input\.npy: inflates to 1073741825 bytes, more than the 1073741824/,
     ],
+    [
+      "a few deflated bytes that declare a large member (nothing of it allocated: they inflate to 20)",
+      () =>
+        zip([{ name: "input.npy", data: new TextEncoder().encode("a short, honest text"), deflate: true, size: MAX_INFLATED_BYTES - 1 }]),
+      /member input\.npy: inflates to 20 bytes where the directory says 1073741823/,
+    ],
     ["an archive cut short", () => zip([{ name: "input.npy", data: member }]).subarray(0, 60), /no end of central directory/],
     [
       "two members of one name",

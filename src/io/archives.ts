@@ -280,7 +280,9 @@ function inflateMember(data: Uint8Array, m: ZipMember, budget: { left: number },
     throw new ArchiveError(
       `${what}: inflates to ${m.size} bytes, more than the ${MAX_INFLATED_BYTES} bytes a read inflates (MAX_INFLATED_BYTES); save with np.savez (uncompressed) and stream it`,
     );
-  const out = new Uint8Array(m.size);
+  // the pieces kept as they come, joined at the end: what is held is what the data inflates to, never
+  // more than it declares (a few bytes declaring 1 GiB allocate nothing of it)
+  const pieces: Uint8Array[] = [];
   let got = 0;
   let over = false;
   const inf = new Inflate((chunk) => {
@@ -288,7 +290,7 @@ function inflateMember(data: Uint8Array, m: ZipMember, budget: { left: number },
       over = true;
       return;
     }
-    out.set(chunk, got);
+    pieces.push(chunk);
     got += chunk.length;
   });
   try {
@@ -300,6 +302,12 @@ function inflateMember(data: Uint8Array, m: ZipMember, budget: { left: number },
   if (over) throw new ArchiveError(`${what}: inflates beyond its declared ${m.size} bytes (a zip bomb, or a lying directory)`);
   if (got !== m.size) throw new ArchiveError(`${what}: inflates to ${got} bytes where the directory says ${m.size}`);
   budget.left -= m.size;
+  const out = new Uint8Array(m.size);
+  let at = 0;
+  for (const p of pieces.splice(0)) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
