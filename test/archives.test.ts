@@ -429,6 +429,46 @@ describe("hostile archives: one line naming the file (and member), memory bounde
         { numRuns: runs(300), seed: 19 },
       );
     });
+  test("generated safetensors headers (dtypes, shapes, offsets of any kind): decoded exactly as declared, or refused in one line", () => {
+    const dtypes = ["F32", "F64", "F16", "BF16", "I32", "I64", "U8", "BOOL", "I16", "U64", "F8_E4M3", "X"];
+    const size: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I32: 4, I64: 8, U8: 1, BOOL: 1, I16: 2, U64: 8, F8_E4M3: 1 };
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            dtype: fc.constantFrom(...dtypes),
+            shape: fc.array(fc.nat(4), { maxLength: 3 }),
+            offsets: fc.option(fc.tuple(fc.nat(64), fc.nat(64))),
+          }),
+          { maxLength: 4 },
+        ),
+        fc.nat(8),
+        (tensors, slack) => {
+          let at = 0;
+          const header: Record<string, unknown> = { __metadata__: { format: "pt" } };
+          tensors.forEach((t, i) => {
+            const len = t.shape.reduce((a, b) => a * b, 1) * (size[t.dtype] ?? 1);
+            header[`t${i}`] = { dtype: t.dtype, shape: t.shape, data_offsets: t.offsets ?? [at, at + len] };
+            at += len;
+          });
+          const bytes = safetensors(header, new Uint8Array(at + (slack % 2 === 0 ? 0 : slack)));
+          try {
+            const out = readTensors(bytes, "g.safetensors");
+            // accepted: every tensor its declared dims, in a read dtype
+            tensors.forEach((t, i) => {
+              expect(out[`t${i}`].dims).toEqual(t.shape);
+              expect(["F32", "F64", "F16", "BF16", "I32", "I64", "U8", "BOOL"]).toContain(t.dtype);
+            });
+          } catch (e) {
+            if (!(e instanceof UserError)) throw e;
+            expect(e.message).toMatch(/^g\.safetensors: [^\n]+$/);
+          }
+        },
+      ),
+      { numRuns: runs(300), seed: 19 },
+    );
+  });
+
   fuzz("batch.npz", fixture("batch.npz"));
   fuzz("batch_compressed.npz", fixture("batch_compressed.npz"));
   fuzz("batch.safetensors", fixture("batch.safetensors"));
