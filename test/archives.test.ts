@@ -533,6 +533,20 @@ describe("eval on archives", () => {
     expect(named.value).toBe(npy.value);
   });
 
+  test("NAME=FILE:KEY: a path that exists wins, colons and all; else the text after the last colon is the key", async () => {
+    const odd = join(dir, "x:y.npy");
+    writeFileSync(odd, fixture("input.npy"));
+    const target = `target=${join(FIX, "target.npy")}`;
+    const npy = await cli("eval", "cross_entropy", "--input", "input=input.npy", "--input", "target=target.npy", "--json");
+    const r = await cli("eval", "cross_entropy", "--input", `input=${odd}`, "--input", target, "--json");
+    expect([r.code, r.out]).toEqual([0, npy.out]);
+    const k = await cli("eval", "cross_entropy", "--input", `input=${odd}:logits`, "--input", target);
+    expect([k.code, k.err]).toEqual([
+      2,
+      `onnx-losses: ${odd}: holds one tensor, not an archive of arrays: drop :logits, which picks an array of a .npz or .safetensors\n`,
+    ]);
+  });
+
   test("--inputs says which arrays it ignored and which inputs are missing", async () => {
     const r = await cli("eval", "cross_entropy", "--inputs", "batch.npz", "--json");
     expect(r.err).toBe("note: batch.npz: ignored extra (not inputs of cross_entropy)\n");
