@@ -61,4 +61,20 @@ export type { TensorData, TensorDType, TensorInput, TypedData } from "./tensor/t
 export { fromFloat16Bits, toFloat16Bits, tensorNumbers } from "./tensor/tensor.js";
 export { seededRandom } from "./util/random.js";
 export { decodeNpy, encodeNpy, parseNpyHeader, NpyError, type NpyHeader } from "./io/npy.js";
-export { decodeTensorBytes, TENSOR_FORMATS, type ByteSource, type OpenedTensor, type TensorFormat } from "./io/formats.js";
+export {
+  decodeTensorBytes,
+  TENSOR_FORMATS,
+  type ArrayPick,
+  type ByteSource,
+  type OpenedTensor,
+  type TensorFormat,
+} from "./io/formats.js";
+export {
+  ArchiveError,
+  decodeNpz,
+  decodeSafetensors,
+  MAX_INFLATED_BYTES,
+  MAX_SAFETENSORS_HEADER_BYTES,
+  openArchiveMember,
+  readTensors,
+} from "./io/archives.js";

@@ -223,7 +223,7 @@ describe("errors: exit 2 with one line on stderr", () => {
     [["export", "cross_entropy", "--opset", "12", "-o", "x.onnx"], "onnx-losses: opset: expected an integer from 13 to 23, received 12"],
     [["export", "cross_entropy", "--rank", "two", "-o", "x.onnx"], 'onnx-losses: --rank: expected an integer, received "two"'],
     [["export", "cross_entropy"], "onnx-losses: export: expected -o FILE.onnx (or -o DIR with --all)"],
-    [["eval", "cross_entropy"], "onnx-losses: eval: expected at least one --input NAME=FILE.npy"],
+    [["eval", "cross_entropy"], "onnx-losses: eval: expected at least one --input NAME=FILE.npy, or --inputs FILE.npz"],
     [["eval", "cross_entropy", "--input", "input"], 'onnx-losses: --input: expected NAME=FILE.npy, received "input"'],
     [
       ["eval", "cross_entropy", "--input", "input=missing.npy"],

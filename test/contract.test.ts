@@ -304,7 +304,7 @@ describe("issue 17's defects: one kind per model, the version carried, no unknow
     );
     await expect(evaluateNpyFiles({ loss: "cross_entropy" }, {}, { chunk_bytes: 1 } as never)).rejects.toThrow(
       exactly(
-        'evaluateNpyFiles options: unknown option "chunk_bytes" (did you mean chunkBytes?); options are ep, fallback, threads, spinning, skipValidation, what, worker, externalDataDir, chunkBytes, onProgress, outDir, noneOutput, shownAs',
+        'evaluateNpyFiles options: unknown option "chunk_bytes" (did you mean chunkBytes?); options are ep, fallback, threads, spinning, skipValidation, what, worker, externalDataDir, chunkBytes, onProgress, outDir, noneOutput, shownAs, keys',
       ),
     );
   });

@@ -376,6 +376,11 @@ describe("README.md's limits table", () => {
     const { DEFAULT_CHUNK_BYTES } = await import("../src/stream/evaluate_files.js");
     const { STREAM_ABOVE_BYTES } = await import("../src/cli/commands/eval.js");
     expect(row("a `.npy` header")).toContain(`${MAX_NPY_HEADER_BYTES / MiB} MiB (\`MAX_NPY_HEADER_BYTES\``);
+    const archives = await import("../src/io/archives.js");
+    expect(row("a `.npz` archive")).toContain(`at most ${archives.MAX_ARCHIVE_MEMBERS} members (\`MAX_ARCHIVE_MEMBERS\`)`);
+    expect(row("a `.npz` archive")).toContain(`a ${archives.MAX_CENTRAL_DIRECTORY_BYTES / MiB} MiB central directory`);
+    expect(row("a deflated `.npz` member")).toContain(`at most ${archives.MAX_INFLATED_BYTES / 2 ** 30} GiB for one read`);
+    expect(row("a `.safetensors` header")).toContain(`${archives.MAX_SAFETENSORS_HEADER_BYTES / 1e6} MB (\`MAX_SAFETENSORS_HEADER_BYTES\``);
     expect(row("a tensor without elements")).toContain(`2^${Math.log2(MAX_EMPTY_EXTENT)} in its other dims`);
     expect(row("what one pass loads")).toContain(`above ${STREAM_ABOVE_BYTES / MiB} MiB together`);
     expect(row("memory a stream uses")).toContain(`(${DEFAULT_CHUNK_BYTES / MiB} MiB by default)`);

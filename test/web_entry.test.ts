@@ -20,7 +20,7 @@ describe("onnx-losses/web", () => {
     expect(pkg.exports["./web"]).toEqual({ types: "./dist/web.d.ts", import: "./dist/web.js" });
     const { files, bare } = moduleGraph(join(ROOT, "dist", "web.js")); // npm test builds first
     expect(files.length).toBeGreaterThan(10);
-    expect(bare).toEqual(["onnxruntime-web", "protobufjs/minimal.js"]);
+    expect(bare).toEqual(["fflate", "onnxruntime-web", "protobufjs/minimal.js"]);
   });
 
   test("providers: wasm always, webgpu only with an adapter", async () => {

@@ -136,7 +136,8 @@ async function readFeeds(options: Record<string, unknown>): Promise<Record<strin
   for (const name of ["input", "target"]) {
     const file = $<HTMLInputElement>(`npy-${name}`).files?.[0];
     if (!file) throw new Error(`${name}: expected a .npy file`);
-    feeds[name] = decodeTensorBytes(new Uint8Array(await file.arrayBuffer()), file.name);
+    // a .npz or .safetensors gives the array of the input's name
+    feeds[name] = decodeTensorBytes(new Uint8Array(await file.arrayBuffer()), file.name, { key: name });
   }
   return feeds;
 }

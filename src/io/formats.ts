@@ -9,6 +9,7 @@
  */
 import type { DType } from "../onnx/dtypes.js";
 import type { TensorData, TensorDType } from "../tensor/tensor.js";
+import { type ArchiveKind, archiveKind, ArchiveError, decodeArchiveMember, openArchiveMember } from "./archives.js";
 import { NPY_FORMAT } from "./npy.js";
 
 /** Random access to a file's bytes: a FileHandle in Node, a Blob or bytes in memory elsewhere. */
@@ -54,8 +55,42 @@ export const TENSOR_FORMATS: readonly TensorFormat[] = [NPY_FORMAT];
 /** The format outputs are written in. */
 export const OUTPUT_FORMAT: TensorFormat = NPY_FORMAT;
 
-/** The longest magic of TENSOR_FORMATS: the first bytes read to tell a file's format. */
-export const MAGIC_LENGTH = Math.max(...TENSOR_FORMATS.map((f) => f.magicLength));
+/** The first bytes read to tell a file's format: the longest magic of TENSOR_FORMATS, and the archives' (io/archives.ts). */
+export const MAGIC_LENGTH = Math.max(16, ...TENSOR_FORMATS.map((f) => f.magicLength));
+
+/**
+ * Which array of an archive (.npz, .safetensors: io/archives.ts) a read takes: `key`; `explicit` when the
+ * caller named it (`--input NAME=FILE:KEY`), so that a file of one tensor with a key is refused rather
+ * than the key ignored.
+ */
+export interface ArrayPick {
+  readonly key: string;
+  readonly explicit?: boolean;
+}
+
+/** The archive kind of a file's first bytes, or undefined for a tensor format (a pickle is refused). */
+export function archiveOf(head: Uint8Array, shown: string): ArchiveKind | undefined {
+  return archiveKind(head, shown);
+}
+
+function oneTensor(shown: string, pick: ArrayPick | undefined): void {
+  if (pick?.explicit)
+    throw new ArchiveError(
+      `${shown}: holds one tensor, not an archive of arrays: drop :${pick.key}, which picks an array of a .npz or .safetensors`,
+    );
+}
+
+function noKey(shown: string, kind: ArchiveKind): never {
+  throw new ArchiveError(`${shown}: a .${kind} archive of several arrays: name the one to read`);
+}
+
+/** Open a tensor of a file (a tensor file, or one array of an archive) for reads of whole rows. */
+export async function openTensor(source: ByteSource, head: Uint8Array, shown: string, pick?: ArrayPick): Promise<OpenedTensor> {
+  const kind = archiveOf(head, shown);
+  if (kind) return openArchiveMember(source, kind, shown, pick?.key ?? noKey(shown, kind));
+  oneTensor(shown, pick);
+  return formatOf(head).open(source, shown);
+}
 
 /**
  * The format a file's first bytes start; for bytes that start none, the first format, whose own
@@ -65,7 +100,14 @@ export function formatOf(head: Uint8Array): TensorFormat {
   return TENSOR_FORMATS.find((f) => f.matches(head)) ?? TENSOR_FORMATS[0];
 }
 
-/** A whole tensor file's bytes, in whichever format they are. `shown` names the file in errors. */
-export function decodeTensorBytes(bytes: Uint8Array, shown: string): TensorData {
-  return formatOf(bytes.subarray(0, MAGIC_LENGTH)).decode(bytes, shown);
+/**
+ * A whole tensor file's bytes, in whichever format they are, or the array `pick` names of an archive's
+ * (.npz, .safetensors; only that array is inflated). `shown` names the file in errors.
+ */
+export function decodeTensorBytes(bytes: Uint8Array, shown: string, pick?: ArrayPick): TensorData {
+  const head = bytes.subarray(0, MAGIC_LENGTH);
+  const kind = archiveOf(head, shown);
+  if (kind) return decodeArchiveMember(bytes, kind, shown, pick?.key ?? noKey(shown, kind));
+  oneTensor(shown, pick);
+  return formatOf(head).decode(bytes, shown);
 }

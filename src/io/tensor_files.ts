@@ -7,14 +7,14 @@ import { constants, type Stats } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { DTYPES, type DType } from "../onnx/dtypes.js";
 import { sizeOf } from "../tensor/tensor.js";
-import { formatOf, MAGIC_LENGTH, type TensorFormat } from "./formats.js";
+import { archiveKeys } from "./archives.js";
+import { type ArrayPick, archiveOf, MAGIC_LENGTH, openTensor } from "./formats.js";
 import { FileError } from "./read.js";
 
 /** A tensor file open for reads of whole rows (streaming): close it when done. */
 export interface TensorFile {
   /** The file as errors name it. */
   readonly file: string;
-  readonly format: TensorFormat;
   readonly dtype: DType;
   readonly dims: readonly number[];
   /** Values and bytes in one row (dims after the first). */
@@ -71,7 +71,7 @@ export async function checkStreamable(path: string, shown = path): Promise<void>
  * Open a tensor file for reads of whole rows: a regular file only (StreamFileError otherwise), its
  * format told by its first bytes, its header read and its size checked against it. `shown` names it.
  */
-export async function openTensorFile(path: string, shown = path): Promise<TensorFile> {
+export async function openTensorFile(path: string, shown = path, pick?: ArrayPick): Promise<TensorFile> {
   await checkStreamable(path, shown);
   // O_NONBLOCK: a file swapped for a FIFO after the stat opens at once and is refused below, never waits
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -84,12 +84,10 @@ export async function openTensorFile(path: string, shown = path): Promise<Tensor
       read: async (view: Uint8Array, position: number) => (await handle.read(view, 0, view.length, position)).bytesRead,
     };
     const head = new Uint8Array(MAGIC_LENGTH);
-    const format = formatOf(head.subarray(0, await source.read(head, 0)));
-    const t = await format.open(source, shown);
+    const t = await openTensor(source, head.subarray(0, await source.read(head, 0)), shown, pick);
     const rowElems = sizeOf(t.dims.slice(1));
     return {
       file: shown,
-      format,
       dtype: t.dtype,
       dims: t.dims,
       rowElems,
@@ -107,13 +105,40 @@ export async function openTensorFile(path: string, shown = path): Promise<Tensor
 }
 
 /** A tensor file's dims from its header alone (what a loss name is built for: the input's rank). */
-export async function tensorFileDims(path: string, shown = path): Promise<readonly number[]> {
-  return (await tensorFileHeader(path, shown)).dims;
+export async function tensorFileDims(path: string, shown = path, pick?: ArrayPick): Promise<readonly number[]> {
+  return (await tensorFileHeader(path, shown, pick)).dims;
 }
 
-/** A tensor file's dtype and dims, read from its header (bounded reads, the data never loaded). */
-export async function tensorFileHeader(path: string, shown = path): Promise<{ dtype: DType; dims: readonly number[] }> {
-  const t = await openTensorFile(path, shown);
+/** A tensor file's dtype and dims (the array `pick` names in an archive), read from its header (bounded reads, the data never loaded). */
+export async function tensorFileHeader(path: string, shown = path, pick?: ArrayPick): Promise<{ dtype: DType; dims: readonly number[] }> {
+  const t = await openTensorFile(path, shown, pick);
   await t.close();
   return { dtype: t.dtype, dims: t.dims };
+}
+
+/**
+ * The array names of an archive on disk (.npz, .safetensors), from its index alone; undefined for a file
+ * of one tensor (.npy). A regular file only.
+ */
+export async function archiveFileKeys(path: string, shown = path): Promise<string[] | undefined> {
+  await checkStreamable(path, shown);
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await handle.stat();
+    const kind = notRegular(st);
+    if (kind) throw new StreamFileError(shown, kind);
+    const source = {
+      size: st.size,
+      read: async (view: Uint8Array, position: number) => (await handle.read(view, 0, view.length, position)).bytesRead,
+    };
+    const head = new Uint8Array(MAGIC_LENGTH);
+    const archive = archiveOf(head.subarray(0, await source.read(head, 0)), shown);
+    return archive === undefined ? undefined : await archiveKeys(source, archive, shown);
+  } catch (e) {
+    if (typeof e === "object" && e !== null && (e as { code?: unknown }).code !== undefined && (e as { path?: unknown }).path === undefined)
+      Object.assign(e, { path: shown });
+    throw e;
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
 }

@@ -67,6 +67,8 @@ export const STREAM_FIELDS = {
   noneOutput: textField("a path"),
   /** How errors name each input's file (input name -> the path as the user gave it); default the path. */
   shownAs: stringRecordField("an object of input name to the name errors give its file"),
+  /** For a file that is an archive (.npz, .safetensors): input name -> the array it reads; default the input's name. */
+  keys: stringRecordField("an object of input name to the name of the array it reads in its archive"),
 } as const;
 
 /** Options of evaluateNpyFiles: the evaluator's, and how to chunk and where to write. */
@@ -104,8 +106,8 @@ function checkArguments(
 export const DEFAULT_CHUNK_BYTES = 64 * 2 ** 20;
 
 /** A streamed input opened: at least one dim to stream over, no empty extent. */
-async function openInput(name: string, path: string, shown: string): Promise<StreamInput> {
-  const t = await openTensorFile(path, shown);
+async function openInput(name: string, path: string, shown: string, key: string | undefined): Promise<StreamInput> {
+  const t = await openTensorFile(path, shown, { key: key ?? name, explicit: key !== undefined });
   try {
     if (t.dims.length === 0) throw new InputError(`${name}: expected at least one dim to stream over, received a scalar (${shown})`);
     checkEmptyExtent(name, t.dims);
@@ -132,7 +134,8 @@ export async function evaluateNpyFiles(
   const opened: StreamInput[] = [];
   let done = false;
   try {
-    for (const [name, file] of Object.entries(files)) opened.push(await openInput(name, file, options.shownAs?.[name] ?? file));
+    for (const [name, file] of Object.entries(files))
+      opened.push(await openInput(name, file, options.shownAs?.[name] ?? file, options.keys?.[name]));
     const input = opened.find((o) => o.name === "input");
     if (!input && !(source instanceof Uint8Array))
       throw new InputError(`input: missing input; expected --input input=FILE.npy (${source.loss} is built for its rank)`);

@@ -1,11 +1,12 @@
 import cliProgress from "cli-progress";
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
+import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { checkWritableType, makeFolder, outputFiles, writeOutputFile } from "../../io/files.js";
 import { decodeTensorBytes, OUTPUT_FORMAT } from "../../io/formats.js";
-import { StreamFileError, tensorFileHeader } from "../../io/tensor_files.js";
-import { buildLossForRank, getLoss } from "../../losses/index.js";
+import { archiveFileKeys, StreamFileError, tensorFileHeader } from "../../io/tensor_files.js";
+import { buildLossForRank, CATALOGUE, getLoss } from "../../losses/index.js";
 import { OptionError } from "../../errors.js";
 import { FLOAT_INDICES_HINT, InputError } from "../../runtime/validate.js";
 import { fmtDims } from "../../tensor/tensor.js";
@@ -42,23 +43,27 @@ async function resolveModel(
   flags: EvalFlags,
   files: Record<string, string>,
   given: Record<string, string>,
+  keys: Record<string, string>,
 ): Promise<{
   model: Uint8Array;
   what?: string;
   externalDataDir?: string;
-  /** A loss name's loss and its resolved options (the --json output names them). */
+  inputs: readonly string[];
   /** Options eval set itself from the files (a float target as probabilities), and its note for stderr. */
   inferred?: { options: Record<string, unknown>; note: string };
 }> {
   // a file by its extension in any case (X.ONNX is a file, not a loss name), or by a path separator
   // (/dev/fd/63, ./model: no loss name has one)
-  if (!/\.onnx$/i.test(target) && !/[\\/]/.test(target)) {
+  if (isLossName(target)) {
     const options = withGradientFlag((await readOptionsFlag(flags.options, io.cwd)) ?? {}, flags.gradient);
-    if (!files.input) throw new UsageError(`eval ${target}: expected --input input=FILE.npy (the loss's input)`);
+    if (!files.input)
+      throw new UsageError(
+        `eval ${target}: expected --input input=FILE.npy (the loss's input)${flags.inputs === undefined ? "" : `; --inputs ${flags.inputs} has no array "input" (--input input=${flags.inputs}:KEY picks one)`}`,
+      );
     // inputs are regular files (a pipe cannot be read twice: its header here, its data later)
     let input: { dtype: DType; dims: readonly number[] };
     try {
-      input = await tensorFileHeader(files.input, given.input);
+      input = await tensorFileHeader(files.input, given.input, pickOf("input", keys));
     } catch (e) {
       // in one pass, the bounded reader's line for a file that is not regular, as for every other input
       if (e instanceof StreamFileError && flags.stream !== true && flags.chunkMb === undefined) await readBytes(files.input);
@@ -66,7 +71,7 @@ async function resolveModel(
     }
     // the target's header, where it can be read (a file it cannot is refused when it is read, as ever)
     const targetFile = Object.hasOwn(files, "target")
-      ? await tensorFileHeader(files.target, given.target).catch(() => undefined)
+      ? await tensorFileHeader(files.target, given.target, pickOf("target", keys)).catch(() => undefined)
       : undefined;
     const resolved = { ...options };
     // a weight tensor file turns the loss's weight (pos_weight) option to a tensor input, as passing
@@ -92,7 +97,7 @@ async function resolveModel(
       }
       throw e;
     }
-    return { model: graph.model, what: target, inferred };
+    return { model: graph.model, what: target, inputs: graph.inputs.map((i) => i.name), inferred };
   }
   for (const [flag, value] of [
     ["--options", flags.options],
@@ -104,7 +109,28 @@ async function resolveModel(
     if (value !== undefined) throw new UsageError(`eval: ${flag} applies to a loss name; a .onnx file carries its own`);
   }
   const file = await readModelArg(resolve(io.cwd, target), target);
-  return { model: file.bytes, what: target, externalDataDir: file.dir };
+  return { model: file.bytes, what: target, externalDataDir: file.dir, inputs: file.info.inputs.map((i) => i.name) };
+}
+
+/** The array an input reads of an archive: the key given (`--input NAME=FILE:KEY`), else the input's name. */
+function pickOf(name: string, keys: Record<string, string>) {
+  return { key: keys[name] ?? name, explicit: Object.hasOwn(keys, name) };
+}
+
+/**
+ * `FILE[:KEY]` of `--input NAME=FILE:KEY`: a path that exists is the file, whatever colons it has; else
+ * the text after the last colon is the array's key when the text before it is a file.
+ */
+async function splitKey(spec: string, cwd: string): Promise<{ file: string; key?: string }> {
+  const exists = async (p: string) =>
+    stat(resolve(cwd, p)).then(
+      () => true,
+      () => false,
+    );
+  const i = spec.lastIndexOf(":");
+  if (i <= 0 || i === spec.length - 1 || (await exists(spec))) return { file: spec };
+  const file = spec.slice(0, i);
+  return (await exists(file)) ? { file, key: spec.slice(i + 1) } : { file: spec };
 }
 
 /**
@@ -140,25 +166,73 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
   // null-prototype maps: an input may be named __proto__ or constructor like any other
   const files: Record<string, string> = Object.create(null) as Record<string, string>;
   const given: Record<string, string> = Object.create(null) as Record<string, string>;
+  const keys: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const spec of flags.input ?? []) {
-    const { name, file } = parseNamedFile("--input", spec);
+    const { name, file: text } = parseNamedFile("--input", spec);
     if (Object.hasOwn(files, name)) throw new UsageError(`--input: ${name} given twice`);
+    const { file, key } = await splitKey(text, io.cwd);
     files[name] = resolve(io.cwd, file);
     given[name] = file;
+    if (key !== undefined) keys[name] = key;
   }
-  if (Object.keys(files).length === 0) throw new UsageError("eval: expected at least one --input NAME=FILE.npy");
+  // --inputs ARCHIVE: its arrays by name; the loss's rank from its `input`, the rest once the graph is known
+  let archive: { file: string; shown: string; keys: string[] } | undefined;
+  if (flags.inputs !== undefined) {
+    const file = resolve(io.cwd, flags.inputs);
+    const names = await archiveFileKeys(file, flags.inputs);
+    if (names === undefined)
+      throw new UsageError(
+        `--inputs ${flags.inputs}: expected a .npz or .safetensors archive of named arrays; a .npy file is one input (--input NAME=FILE)`,
+      );
+    archive = { file, shown: flags.inputs, keys: names };
+    // a loss name's inputs the archive holds, known before the loss is built: its input (the rank),
+    // its target (read as PyTorch reads it) and a weight tensor it takes (which turns the option on)
+    const early = isLossName(target)
+      ? [
+          "input",
+          "target",
+          ...(["weight", "pos_weight"] as const).filter((n) => takesTensor(target, n === "weight" ? "weight" : "posWeight")),
+        ]
+      : ["input"];
+    for (const n of early) {
+      if (!Object.hasOwn(files, n) && names.includes(n)) {
+        files[n] = file;
+        given[n] = flags.inputs;
+      }
+    }
+  }
+  if (Object.keys(files).length === 0 && !archive)
+    throw new UsageError("eval: expected at least one --input NAME=FILE.npy, or --inputs FILE.npz");
   const chunkMb = parseIntFlag("--chunk-mb", flags.chunkMb);
   if (chunkMb !== undefined && chunkMb < 1) throw new UsageError(`--chunk-mb: expected an integer >= 1, received ${chunkMb}`);
-  const { model, what, externalDataDir, inferred } = await resolveModel(io, target, flags, files, given);
+  const { model, what, externalDataDir, inputs, inferred } = await resolveModel(io, target, flags, files, given, keys);
   if (inferred) io.err(inferred.note);
+  if (archive) {
+    const missing = inputs.filter((n) => !Object.hasOwn(files, n) && !archive.keys.includes(n));
+    if (missing.length > 0)
+      throw new UsageError(
+        `--inputs ${archive.shown}: no array for the input${missing.length > 1 ? "s" : ""} ${missing.join(", ")} of ${what} (it holds ${archive.keys.join(", ") || "none"}; give ${missing.length > 1 ? "them" : "it"} with --input NAME=FILE[:KEY])`,
+      );
+    for (const n of inputs)
+      if (!Object.hasOwn(files, n)) {
+        files[n] = archive.file;
+        given[n] = archive.shown;
+      }
+    const ignored = archive.keys.filter((k) => !inputs.includes(k) || files[k] !== archive.file);
+    if (ignored.length > 0)
+      io.err(
+        `note: ${archive.shown}: ignored ${ignored.join(", ")} (not inputs of ${what}${ignored.some((k) => inputs.includes(k)) ? ", or given by --input" : ""})`,
+      );
+  }
   let total = 0;
-  for (const f of Object.values(files)) total += (await statPath(f)).size;
+  for (const f of new Set(Object.values(files))) total += (await statPath(f)).size;
   if (flags.stream === false && chunkMb !== undefined) throw new UsageError("eval: --no-stream and --chunk-mb contradict each other");
   const auto = flags.stream === undefined && chunkMb === undefined && total > STREAM_ABOVE_BYTES;
   if (flags.stream === true || chunkMb !== undefined || auto) {
     try {
       return await streamEval(io, model, what, files, given, flags, {
         inferred: inferred?.options,
+        keys,
         ep,
         fallback,
         threads,
@@ -175,7 +249,17 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     }
   }
   const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
-  for (const [name, file] of Object.entries(files)) feeds[name] = decodeTensorBytes(await readBytes(file), given[name]);
+  // an archive that feeds several inputs is read once
+  const read = new Map<string, Uint8Array>();
+  for (const [name, file] of Object.entries(files)) {
+    let bytes = read.get(file);
+    if (!bytes) {
+      bytes = await readBytes(file);
+      read.set(file, bytes);
+    }
+    feeds[name] = decodeTensorBytes(bytes, given[name], pickOf(name, keys));
+  }
+  read.clear();
 
   // the bytes are the CLI's own read or build, never changed: not copied
   const evaluator = await createEvaluatorOwning(model, { ep, fallback, threads, what, externalDataDir });
@@ -238,6 +322,7 @@ async function streamEval(
     chunkBytes?: number;
     externalDataDir?: string;
     inferred?: Record<string, unknown>;
+    keys: Record<string, string>;
   },
 ): Promise<void> {
   const { inferred, ...opts } = options;
@@ -318,8 +403,17 @@ catch (e) { console.log(String(e.message).replace(/^execution provider webgpu: /
   return line || `the WebGPU probe failed (exit ${r.status ?? r.signal})`;
 }
 
-/** Does the catalogue loss `loss` take option `option` as "input" (a tensor input)? */
+/**
+ * Is eval's target a loss name? A file by its extension in any case (X.ONNX is a file, not a loss name),
+ * or by a path separator (/dev/fd/63, ./model: no loss name has one).
+ */
+function isLossName(target: string): boolean {
+  return !/\.onnx$/i.test(target) && !/[\\/]/.test(target);
+}
+
+/** Does the catalogue loss `loss` take option `option` as "input" (a tensor input)? An unknown loss takes none. */
 function takesTensor(loss: string, option: string): boolean {
+  if (!CATALOGUE.some((d) => d.name === loss)) return false;
   const spec = getLoss(loss).optionList.find((o) => o.name === option);
   return spec?.parse("input").ok === true;
 }
@@ -375,9 +469,15 @@ function targetsAsPyTorchReadsThem(
 
 function evalDefinition() {
   return new Command("eval")
-    .description("evaluate a loss (built for the inputs' rank) or a .onnx file on .npy inputs")
+    .description("evaluate a loss (built for the inputs' rank) or a .onnx file on .npy, .npz or .safetensors inputs")
     .argument("<loss-or-file>", "a loss name or a .onnx file")
-    .option("--input <name=file>", `an input as .npy (${DTYPE_NAMES.join(", ")}; C order); repeat for each`, collect, [] as string[])
+    .option(
+      "--input <name=file>",
+      `an input as .npy (${DTYPE_NAMES.join(", ")}; C order); NAME=FILE:KEY the array KEY (default NAME) of a .npz or .safetensors; repeat for each`,
+      collect,
+      [] as string[],
+    )
+    .option("--inputs <file>", "every input from the array of its name in a .npz or .safetensors (an --input overrides one)")
     .option(
       "--options <json>",
       "loss options as JSON, or @FILE to read them from FILE (loss names only); a number list may name a .npy file",
