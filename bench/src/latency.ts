@@ -3,26 +3,23 @@
  * 64 x 10, 256 x 100 and 1024 x 1000, the evaluator's `ev.run` (validation and tensor wrapping
  * included, its default threads) against the same graph in a raw onnxruntime-node session with one
  * intra-op thread and with onnxruntime's default threads, and the floor: a one-node graph (ReduceMax)
- * on the same input in a one-thread session. Medians of interleaved calls in one process, the order
- * rotating each round.
+ * on the same input in a one-thread session; for the three losses TensorFlow.js has, also its loss on
+ * its wasm and its pure-JS cpu backend (bench/src/tfjs.ts), checked equal to ev.run's value first.
+ * Medians of interleaved calls in one process, the order rotating each round.
  */
+import { createRequire } from "node:module";
 import { cpus, totalmem } from "node:os";
+import { dirname } from "node:path";
 import ort from "onnxruntime-node";
 import { buildLoss, LOSS_NAMES } from "../../src/losses/index.js";
 import type { Evaluator } from "../../src/runtime/evaluator.js";
 import { createEvaluator } from "../../src/runtime/node.js";
 import { sessionOptionsFor } from "../../src/runtime/providers.js";
-import type { TensorData } from "../../src/tensor/tensor.js";
+import { FOCAL, feedsOf, LATENCY_ROUNDS, LATENCY_SIZES, type TimedCall, timeInterleaved } from "./small.js";
+import { checkTfjsValue, logLossEpsilonShift, TFJS_LOSSES, tfjsCall, type TfModule } from "./tfjs.js";
 import { floorGraph } from "./variants.js";
-import { workloadData, type Workload } from "./workloads.js";
 
-/** The sizes of the latency table, [N, C]. */
-export const LATENCY_SIZES: readonly (readonly [number, number])[] = [
-  [1, 2],
-  [64, 10],
-  [256, 100],
-  [1024, 1000],
-];
+export { LATENCY_SIZES } from "./small.js";
 
 /** What each row times, in the table's order. */
 export const LATENCY_COLUMNS = [
@@ -33,6 +30,18 @@ export const LATENCY_COLUMNS = [
 ] as const;
 export type LatencyKey = (typeof LATENCY_COLUMNS)[number]["key"];
 
+/** TensorFlow.js's times and values in a row of a loss it has (timed in the same rounds as the row's columns). */
+export interface TfjsCells {
+  /** The TensorFlow.js function. */
+  fn: string;
+  /** Median microseconds per call on its wasm and cpu backends. */
+  us: { wasm: number; cpu: number };
+  /** The loss each gave before the timing: ev.run's, and TensorFlow.js's on each backend. */
+  values: { ours: number; wasm: number; cpu: number };
+  /** For logLoss: how much its epsilon moves the mean on this batch, in float64 (see tfjs.ts). */
+  epsilonShift?: number;
+}
+
 export interface LatencyRow {
   loss: string;
   N: number;
@@ -40,6 +49,7 @@ export interface LatencyRow {
   /** Median microseconds per call, by column. */
   us: Record<LatencyKey, number>;
   rounds: number;
+  tfjs?: TfjsCells;
 }
 
 export interface LatencyResult {
@@ -49,32 +59,37 @@ export interface LatencyResult {
   rows: LatencyRow[];
 }
 
-const FOCAL = { alpha: 0.25, gamma: 2 };
-const SIGMOID = new Set(["binary_cross_entropy", "binary_cross_entropy_with_logits", "sigmoid_focal_loss"]);
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+/** TensorFlow.js in Node with its wasm backend (its .wasm files read from node_modules) and its cpu backend. */
+export async function loadTfjsNode(): Promise<{ tf: TfModule; line: string }> {
+  const tf = (await import("@tensorflow/tfjs")) as TfModule;
+  const wasm = await import("@tensorflow/tfjs-backend-wasm");
+  // prod mode: no debug checks, and no "install tfjs-node" banner
+  tf.enableProdMode();
+  const dist = dirname(createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm"));
+  wasm.setWasmPaths(`${dist}/`);
+  if (!(await tf.setBackend("wasm"))) throw new Error("bench: TensorFlow.js's wasm backend did not initialize");
+  const simd = (await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) ? "SIMD" : "no SIMD";
+  const threads = wasm.getThreadsCount();
+  if (!(await tf.setBackend("cpu"))) throw new Error("bench: TensorFlow.js's cpu backend did not initialize");
+  return { tf, line: `TensorFlow.js ${tf.version.tfjs} (wasm ${simd}, ${threads} thread${threads === 1 ? "" : "s"}; cpu), prod mode` };
 }
 
-/** The loss's inputs at N x C, as the main benchmark's workloads make them. */
-function feedsOf(loss: string, N: number, C: number): { input: TensorData; target: TensorData } {
-  const w: Workload = { name: "latency", title: "", dims: [N, C], target: SIGMOID.has(loss) ? "binary" : "index", losses: [loss] };
-  const d = workloadData(w);
-  const input = loss === "nll_loss" ? d.logProbs : loss === "binary_cross_entropy" ? d.probs : d.logits;
-  return { input, target: d.target };
+/** The machine a latency run ran on, in one line. */
+export function latencyMachine(tfjs?: string): string {
+  const cpu = (cpus()[0]?.model ?? "unknown CPU").trim();
+  return `${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${process.platform}/${process.arch}; Node ${process.version}, onnxruntime-node ${ort.env.versions.node ?? "?"} (cpu), spinning off${tfjs ? `; ${tfjs}` : ""}`;
 }
 
 /** Time every loss at every size; `rounds` calls of each variant per size, interleaved. */
-/** The machine a latency run ran on, in one line. */
-export function latencyMachine(): string {
-  const cpu = (cpus()[0]?.model ?? "unknown CPU").trim();
-  return `${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${process.platform}/${process.arch}; Node ${process.version}, onnxruntime-node ${ort.env.versions.node ?? "?"} (cpu), spinning off`;
-}
-
-export async function runLatency(o: { quick?: boolean; rounds?: number; log?: (line: string) => void }): Promise<LatencyResult> {
-  const rounds = o.rounds ?? (o.quick ? 20 : 2000);
+export async function runLatency(o: {
+  quick?: boolean;
+  rounds?: number;
+  tfjs?: boolean;
+  log?: (line: string) => void;
+}): Promise<LatencyResult> {
+  const rounds = o.rounds ?? (o.quick ? 20 : LATENCY_ROUNDS);
   const sizes = o.quick ? LATENCY_SIZES.slice(0, 2) : LATENCY_SIZES;
+  const tfjs = o.tfjs === false ? undefined : await loadTfjsNode();
   const rows: LatencyRow[] = [];
   const floorModel = floorGraph(2);
   const floor = await ort.InferenceSession.create(floorModel, sessionOptionsFor("cpu", 1, false));
@@ -92,27 +107,43 @@ export async function runLatency(o: { quick?: boolean; rounds?: number; log?: (l
             target: new ort.Tensor(feeds.target.dtype, feeds.target.data as Float32Array, feeds.target.dims),
           };
           const floorFeeds = { input: ortFeeds.input };
-          const calls: Record<LatencyKey, () => Promise<unknown>> = {
-            evaluator: () => ev.run(feeds),
-            raw1: () => raw1.run(ortFeeds),
-            rawDefault: () => rawDefault.run(ortFeeds),
-            floor: () => floor.run(floorFeeds),
-          };
-          const keys = LATENCY_COLUMNS.map((c) => c.key);
-          const times: Record<LatencyKey, number[]> = { evaluator: [], raw1: [], rawDefault: [], floor: [] };
-          // warm-up: the first calls make the evaluator's sessions and fill onnxruntime's caches
-          for (let i = 0; i < 20; i++) for (const k of keys) await calls[k]();
-          for (let r = 0; r < rounds; r++) {
-            for (let j = 0; j < keys.length; j++) {
-              const k = keys[(r + j) % keys.length];
-              const t0 = process.hrtime.bigint();
-              await calls[k]();
-              times[k].push(Number(process.hrtime.bigint() - t0) / 1000);
-            }
+          const calls: TimedCall[] = [
+            { key: "evaluator", run: () => ev.run(feeds) },
+            { key: "raw1", run: () => raw1.run(ortFeeds) },
+            { key: "rawDefault", run: () => rawDefault.run(ortFeeds) },
+            { key: "floor", run: () => floor.run(floorFeeds) },
+          ];
+          let cells: TfjsCells | undefined;
+          if (tfjs && TFJS_LOSSES[loss]) {
+            const { tf } = tfjs;
+            const call = tfjsCall(tf, loss, feeds);
+            const ours = Number((await ev.run(feeds))[ev.outputs[0].name].data[0]);
+            await tf.setBackend("wasm");
+            const wasm = call();
+            await tf.setBackend("cpu");
+            const cpu = call();
+            // the same number before the timing, or no timing
+            checkTfjsValue(`${TFJS_LOSSES[loss]} on wasm, ${loss} ${N} x ${C}`, ours, wasm);
+            checkTfjsValue(`${TFJS_LOSSES[loss]} on cpu, ${loss} ${N} x ${C}`, ours, cpu);
+            cells = {
+              fn: TFJS_LOSSES[loss],
+              us: { wasm: 0, cpu: 0 },
+              values: { ours, wasm, cpu },
+              ...(loss === "binary_cross_entropy" ? { epsilonShift: logLossEpsilonShift(feeds) } : {}),
+            };
+            // the backend switch (a fraction of a microsecond) is outside the timing
+            calls.push({ key: "tfjsWasm", before: () => tf.setBackend("wasm"), run: call });
+            calls.push({ key: "tfjsCpu", before: () => tf.setBackend("cpu"), run: call });
           }
-          const us = Object.fromEntries(keys.map((k) => [k, median(times[k])])) as Record<LatencyKey, number>;
-          rows.push({ loss, N, C, us, rounds });
-          o.log?.(`latency ${loss} ${N} x ${C}: ${keys.map((k) => `${k} ${us[k].toFixed(1)} us`).join(", ")}`);
+          const t = await timeInterleaved(calls, rounds);
+          const us = Object.fromEntries(LATENCY_COLUMNS.map((c) => [c.key, t.us[c.key]])) as Record<LatencyKey, number>;
+          if (cells) cells.us = { wasm: t.us.tfjsWasm, cpu: t.us.tfjsCpu };
+          rows.push({ loss, N, C, us, rounds: t.rounds, ...(cells ? { tfjs: cells } : {}) });
+          o.log?.(
+            `latency ${loss} ${N} x ${C}: ${Object.entries(t.us)
+              .map(([k, v]) => `${k} ${v.toFixed(1)} us`)
+              .join(", ")} (${t.rounds} rounds)`,
+          );
         }
       } finally {
         await ev.release();
@@ -123,10 +154,10 @@ export async function runLatency(o: { quick?: boolean; rounds?: number; log?: (l
   } finally {
     await floor.release();
   }
-  return { machine: latencyMachine(), date: new Date().toISOString().slice(0, 10), quick: o.quick ?? false, rows };
+  return { machine: latencyMachine(tfjs?.line), date: new Date().toISOString().slice(0, 10), quick: o.quick ?? false, rows };
 }
 
-const fmt = (us: number): string => (us >= 100 ? us.toFixed(0) : us.toFixed(1));
+export const fmtUs = (us: number): string => (us >= 100 ? us.toFixed(0) : us.toFixed(1));
 
 /** The latency table in Markdown, with the targets' ratios: ev.run over the floor and over the best raw session. */
 export function latencyTable(r: LatencyResult): string {
@@ -134,9 +165,43 @@ export function latencyTable(r: LatencyResult): string {
   const rule = `|${"---|".repeat(LATENCY_COLUMNS.length + 4)}`;
   const lines = r.rows.map((row) => {
     const best = Math.min(row.us.raw1, row.us.rawDefault);
-    return `| ${row.loss} | ${row.N} x ${row.C} | ${LATENCY_COLUMNS.map((c) => fmt(row.us[c.key])).join(" | ")} | ${(row.us.evaluator / row.us.floor).toFixed(2)}x | ${(row.us.evaluator / best).toFixed(2)}x |`;
+    return `| ${row.loss} | ${row.N} x ${row.C} | ${LATENCY_COLUMNS.map((c) => fmtUs(row.us[c.key])).join(" | ")} | ${(row.us.evaluator / row.us.floor).toFixed(2)}x | ${(row.us.evaluator / best).toFixed(2)}x |`;
   });
   return [head, rule, ...lines].join("\n");
+}
+
+/** A relative difference, as the tables print it. */
+export const fmtRel = (a: number, b: number): string => (Math.abs(a - b) / Math.abs(a)).toExponential(1);
+
+/**
+ * TensorFlow.js against ev.run, for the rows that have it: the medians of the same rounds as
+ * {@link latencyTable}'s, the ratios (over 1: TensorFlow.js is slower) and how far its values were from ev.run's.
+ */
+export function tfjsLatencyTable(r: LatencyResult): string {
+  const head =
+    "| loss | TensorFlow.js | N x C | ev.run (us) | tfjs wasm (us) | tfjs cpu (us) | tfjs wasm / ev.run | tfjs cpu / ev.run | value: rel. diff. wasm, cpu |";
+  const rule = `|${"---|".repeat(9)}`;
+  const lines = r.rows
+    .filter((row) => row.tfjs)
+    .map((row) => {
+      const t = row.tfjs!;
+      return `| ${row.loss} | ${t.fn} | ${row.N} x ${row.C} | ${fmtUs(row.us.evaluator)} | ${fmtUs(t.us.wasm)} | ${fmtUs(t.us.cpu)} | ${(t.us.wasm / row.us.evaluator).toFixed(2)}x | ${(t.us.cpu / row.us.evaluator).toFixed(2)}x | ${fmtRel(t.values.ours, t.values.wasm)}, ${fmtRel(t.values.ours, t.values.cpu)} |`;
+    });
+  return [head, rule, ...lines].join("\n");
+}
+
+/** Where TensorFlow.js is faster than ev.run, one line a row (or one line saying nowhere). */
+export function tfjsWins(r: LatencyResult): string[] {
+  const lines: string[] = [];
+  for (const row of r.rows) {
+    if (!row.tfjs) continue;
+    for (const b of ["wasm", "cpu"] as const) {
+      const ratio = row.tfjs.us[b] / row.us.evaluator;
+      if (ratio < 1) lines.push(`- ${row.tfjs.fn} on ${b}, ${row.N} x ${row.C}: ${ratio.toFixed(2)}x ev.run's time (${row.loss})`);
+    }
+  }
+  if (lines.length === 0 && r.rows.some((row) => row.tfjs)) lines.push("- nowhere: ev.run is faster in every row");
+  return lines;
 }
 
 /** The issue's small-batch targets against a latency run: ev.run within 1.5x of the floor at 64 x 10, within 1.2x of the best raw session everywhere. */

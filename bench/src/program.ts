@@ -13,7 +13,7 @@ import { benchRows, machineLine, markdownTable, stabilityLines, targetChecks } f
 import { nodeProviderStatuses } from "../../src/runtime/node.js";
 import { BENCH_DTYPES, BENCH_PROVIDERS, runBench, type BenchDType, type BenchProvider } from "./run.js";
 import { WORKLOADS } from "./workloads.js";
-import { latencyTable, latencyTargets, runLatency } from "./latency.js";
+import { latencyTable, latencyTargets, runLatency, tfjsLatencyTable, tfjsWins } from "./latency.js";
 
 /**
  * Where a run writes its results unless --out says otherwise: bench/tmp/ is gitignored, so a run
@@ -36,6 +36,8 @@ export interface BenchFlags {
   ep?: string;
   dtype?: string;
   latency?: boolean;
+  tfjs?: boolean;
+  browser?: boolean;
 }
 
 /** Time the graphs against the alternatives, print the table, write the results JSON. */
@@ -95,7 +97,7 @@ async function latencyCommand(io: CliIo, flags: BenchFlags): Promise<void> {
     if (given !== undefined)
       throw new UsageError(`${flag}: not taken with --latency (every loss at 1 x 2 to 1024 x 1000, on the cpu provider, float32)`);
   }
-  const result = await runLatency({ quick: flags.quick, log: (line) => io.err(line) });
+  const result = await runLatency({ quick: flags.quick, tfjs: flags.tfjs, log: (line) => io.err(line) });
   const outName = flags.out ?? DEFAULT_LATENCY_OUT;
   const out = resolve(io.cwd, outName);
   await mkdir(dirname(out), { recursive: true });
@@ -103,6 +105,10 @@ async function latencyCommand(io: CliIo, flags: BenchFlags): Promise<void> {
   io.out(latencyTable(result));
   io.out(`\nmachine: ${result.machine}; ${result.date}`);
   io.out(`\ntargets:\n${latencyTargets(result).join("\n")}`);
+  if (result.rows.some((row) => row.tfjs)) {
+    io.out(`\nTensorFlow.js:\n${tfjsLatencyTable(result)}`);
+    io.out(`\nwhere TensorFlow.js is faster:\n${tfjsWins(result).join("\n")}`);
+  }
   io.out(`\nwrote ${outName}`);
 }
 
@@ -132,6 +138,7 @@ export async function runBenchCli(argv: readonly string[], io: CliIo): Promise<n
     )
     .option("--no-torch", "skip the PyTorch columns")
     .option("--no-web", "skip onnxruntime-web (wasm)")
+    .option("--no-tfjs", "skip the TensorFlow.js rows and columns (wasm and cpu backends)")
     .option("--markdown", "print the table as Markdown")
     .option(
       "--latency",
