@@ -13,6 +13,7 @@ import { benchRows, machineLine, markdownTable, stabilityLines, targetChecks } f
 import { nodeProviderStatuses } from "../../src/runtime/node.js";
 import { BENCH_DTYPES, BENCH_PROVIDERS, runBench, type BenchDType, type BenchProvider } from "./run.js";
 import { WORKLOADS } from "./workloads.js";
+import { browserTable, browserTfjsWins, runBrowserLatency } from "./browser.js";
 import { latencyTable, latencyTargets, runLatency, tfjsLatencyTable, tfjsWins } from "./latency.js";
 
 /**
@@ -23,6 +24,8 @@ import { latencyTable, latencyTargets, runLatency, tfjsLatencyTable, tfjsWins } 
 export const DEFAULT_OUT = "bench/tmp/results.json";
 /** Where a --latency run writes unless --out says otherwise (--out bench/latency.json updates the tracked one). */
 export const DEFAULT_LATENCY_OUT = "bench/tmp/latency.json";
+/** Where a --latency --browser run writes unless --out says otherwise (--out bench/latency-browser.json updates the tracked one). */
+export const DEFAULT_BROWSER_OUT = "bench/tmp/latency-browser.json";
 
 export interface BenchFlags {
   quick?: boolean;
@@ -50,6 +53,7 @@ export async function benchCommand(io: CliIo, flags: BenchFlags): Promise<void> 
     if (!WORKLOADS.some((x) => x.name === w))
       throw new UsageError(`--only: unknown workload ${JSON.stringify(w)}; workloads are ${WORKLOADS.map((x) => x.name).join(", ")}`);
   }
+  if (flags.browser && !flags.latency) throw new UsageError("--browser: only with --latency (npm run bench -- --latency --browser)");
   if (flags.latency) return latencyCommand(io, flags);
   const threads = parseIntFlag("--threads", flags.threads);
   if (threads !== undefined && threads < 1) throw new UsageError(`--threads: expected an integer >= 1, received ${threads}`);
@@ -97,6 +101,7 @@ async function latencyCommand(io: CliIo, flags: BenchFlags): Promise<void> {
     if (given !== undefined)
       throw new UsageError(`${flag}: not taken with --latency (every loss at 1 x 2 to 1024 x 1000, on the cpu provider, float32)`);
   }
+  if (flags.browser) return browserCommand(io, flags);
   const result = await runLatency({ quick: flags.quick, tfjs: flags.tfjs, log: (line) => io.err(line) });
   const outName = flags.out ?? DEFAULT_LATENCY_OUT;
   const out = resolve(io.cwd, outName);
@@ -109,6 +114,20 @@ async function latencyCommand(io: CliIo, flags: BenchFlags): Promise<void> {
     io.out(`\nTensorFlow.js:\n${tfjsLatencyTable(result)}`);
     io.out(`\nwhere TensorFlow.js is faster:\n${tfjsWins(result).join("\n")}`);
   }
+  io.out(`\nwrote ${outName}`);
+}
+
+/** `--latency --browser`: the latency table in headless Chromium (bench/src/browser.ts). */
+async function browserCommand(io: CliIo, flags: BenchFlags): Promise<void> {
+  if (flags.tfjs === false) throw new UsageError("--no-tfjs: not taken with --browser (its rows always have TensorFlow.js)");
+  const result = await runBrowserLatency({ quick: flags.quick, log: (line) => io.err(line) });
+  const outName = flags.out ?? DEFAULT_BROWSER_OUT;
+  const out = resolve(io.cwd, outName);
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  io.out(browserTable(result));
+  io.out(`\nmachine: ${result.machine}; ${result.date}`);
+  io.out(`\nwhere TensorFlow.js is faster:\n${browserTfjsWins(result).join("\n")}`);
   io.out(`\nwrote ${outName}`);
 }
 
@@ -143,6 +162,10 @@ export async function runBenchCli(argv: readonly string[], io: CliIo): Promise<n
     .option(
       "--latency",
       "per-call latency instead: every loss at 1 x 2, 64 x 10, 256 x 100, 1024 x 1000, ev.run against raw sessions and the floor",
+    )
+    .option(
+      "--browser",
+      "with --latency: the same sizes in headless Chromium (/usr/bin/chromium or CHROMIUM_PATH): ev.run of onnx-losses/web, a raw onnxruntime-web session, the floor and TensorFlow.js wasm",
     )
     .option("--out <file>", `results JSON (default ${DEFAULT_OUT}, gitignored; --out bench/results.json updates the tracked one)`)
     .action((o: BenchFlags) => benchCommand(io, o));

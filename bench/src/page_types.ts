@@ -1,0 +1,43 @@
+/** What the benchmark's browser page (bench/web/main.ts) hands back to its driver (bench/src/browser.ts). Browser-safe. */
+
+/** The page's setup: the browser, and what onnxruntime-web and TensorFlow.js run with there. */
+export interface PageSetup {
+  userAgent: string;
+  crossOriginIsolated: boolean;
+  /** onnxruntime-web's wasm threads (its default: 1 where the page is not cross-origin isolated, else min(4, ceil(cores / 2))). */
+  ortThreads: number;
+  ortVersion: string;
+  /** TensorFlow.js's version, its wasm backend's SIMD and threads (its defaults). */
+  tfjsVersion: string;
+  tfjsSimd: boolean;
+  tfjsThreads: number;
+  /** The smallest step of performance.now() the page saw, in microseconds (Chromium coarsens the clock). */
+  timerStepUs: number;
+}
+
+/** The browser table's columns, in order. */
+export const BROWSER_COLUMNS = [
+  { key: "evaluator", label: "ev.run (onnx-losses/web, wasm)" },
+  { key: "raw", label: "raw onnxruntime-web session" },
+  { key: "floor", label: "floor: one ReduceMax, raw" },
+  { key: "tfjsWasm", label: "TensorFlow.js wasm" },
+] as const;
+export type BrowserKey = (typeof BROWSER_COLUMNS)[number]["key"];
+
+/** One (loss, size) of the browser run. */
+export interface BrowserRow {
+  loss: string;
+  N: number;
+  C: number;
+  /** Median microseconds per call; tfjsWasm only for the losses TensorFlow.js has. */
+  us: { evaluator: number; raw: number; floor: number; tfjsWasm?: number };
+  rounds: number;
+  /** For the losses TensorFlow.js has: its function, and its value and ev.run's before the timing. */
+  tfjs?: { fn: string; values: { ours: number; wasm: number } };
+}
+
+/** What the page exposes to the driver. */
+export interface BenchPage {
+  setup(): Promise<PageSetup>;
+  row(loss: string, N: number, C: number, rounds: number): Promise<BrowserRow>;
+}
