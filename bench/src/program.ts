@@ -75,6 +75,7 @@ export async function benchCommand(io: CliIo, flags: BenchFlags): Promise<void> 
     budgetMs,
     torch: flags.torch === false ? false : undefined,
     web: flags.web,
+    tfjs: flags.tfjs,
     log: (line) => io.err(line),
   });
   const outName = flags.out ?? DEFAULT_OUT;
