@@ -11,7 +11,19 @@ import { DEFAULT_OUT, runBenchCli } from "../bench/src/program.js";
 import { benchRows, machineLine, markdownTable, targetChecks } from "../bench/src/report.js";
 import { runBench, type BenchResult } from "../bench/src/run.js";
 import { naiveSoftmaxLoss, oneNodeLoss } from "../bench/src/variants.js";
-import { LATENCY_COLUMNS, LATENCY_SIZES, type LatencyResult, latencyTable, latencyTargets, runLatency } from "../bench/src/latency.js";
+import {
+  LATENCY_COLUMNS,
+  LATENCY_SIZES,
+  type LatencyResult,
+  latencyTable,
+  latencyTargets,
+  runLatency,
+  tfjsLatencyTable,
+  tfjsWins,
+} from "../bench/src/latency.js";
+import { type BrowserLatencyResult, browserTable, browserTfjsWins, CHROMIUM, runBrowserLatency } from "../bench/src/browser.js";
+import { BROWSER_COLUMNS } from "../bench/src/page_types.js";
+import { TFJS_LOSSES, TFJS_MEAN_TOLERANCE } from "../bench/src/tfjs.js";
 import { LOSS_NAMES } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { ROOT } from "./helpers.js";
@@ -116,6 +128,8 @@ describe("npm run bench -- [flags]", () => {
       "--markdown",
       "--out",
       "--latency",
+      "--browser",
+      "--no-tfjs",
     ])
       expect(r.out).toContain(flag);
     expect(r.out).toMatch(/^Usage: npm run bench -- \[options\]/);
@@ -190,6 +204,40 @@ describe("bench --latency", () => {
       LOSS_NAMES.length,
     );
     expect(targets.at(-1)).toMatch(new RegExp(`^- ev\\.run within 1\\.2x of the best raw session: \\d+ of ${r.rows.length} rows$`));
+    // TensorFlow.js in the same rounds, for the three losses it has, its value checked first
+    expect(r.machine).toMatch(/; TensorFlow\.js 4\.22\.0 \(wasm SIMD, \d+ threads?; cpu\), prod mode$/);
+    const withTfjs = r.rows.filter((row) => row.tfjs);
+    expect([...new Set(withTfjs.map((row) => row.loss))].sort()).toEqual(Object.keys(TFJS_LOSSES).sort());
+    for (const row of withTfjs) {
+      const t = row.tfjs!;
+      expect(t.fn).toBe(TFJS_LOSSES[row.loss]);
+      expect(t.us.wasm).toBeGreaterThan(0);
+      expect(t.us.cpu).toBeGreaterThan(0);
+      for (const v of [t.values.wasm, t.values.cpu])
+        expect(Math.abs(v - t.values.ours) / t.values.ours).toBeLessThanOrEqual(TFJS_MEAN_TOLERANCE);
+      expect(t.epsilonShift === undefined).toBe(row.loss !== "binary_cross_entropy");
+    }
+    const tf = tfjsLatencyTable(r).split("\n");
+    expect(tf[0]).toBe(
+      "| loss | TensorFlow.js | N x C | ev.run (us) | tfjs wasm (us) | tfjs cpu (us) | tfjs wasm / ev.run | tfjs cpu / ev.run | value: rel. diff. wasm, cpu |",
+    );
+    expect(tf).toHaveLength(2 + withTfjs.length);
+    for (const line of tfjsWins(r))
+      expect(line).toMatch(/^- (tf\.losses\.\w+ on (wasm|cpu), \d+ x \d+: [\d.]+x ev\.run's time \(\w+\)|nowhere: .*)$/);
+  });
+
+  test("--no-tfjs leaves TensorFlow.js out", async () => {
+    const r = await runLatency({ quick: true, rounds: 2, tfjs: false });
+    expect(r.rows.some((row) => row.tfjs)).toBe(false);
+    expect(r.machine).not.toContain("TensorFlow.js");
+    expect(tfjsWins(r)).toEqual([]);
+  });
+
+  test("--browser is only taken with --latency", async () => {
+    expect(await bench(ROOT, "--browser")).toMatchObject({
+      code: 2,
+      err: "bench: --browser: only with --latency (npm run bench -- --latency --browser)\n",
+    });
   });
 
   test("--latency takes no workload, thread, provider or dtype flag", async () => {
@@ -209,5 +257,59 @@ describe("bench/README.md's latency table", () => {
     expect(doc).toContain(`\n${latencyTable(r)}\n`);
     expect(doc).toContain(`Machine: ${r.machine}; ${r.date}.`);
     expect(doc).toContain(`\n${latencyTargets(r).join("\n")}\n`);
+  });
+});
+
+describe("bench --latency --browser", () => {
+  // Debian's chromium, as the page tests use it; CI (ONNX_LOSSES_REQUIRE_BROWSER=1) fails rather than skips without it
+  const here = existsSync(CHROMIUM) || process.env.ONNX_LOSSES_REQUIRE_BROWSER === "1";
+  (here ? test : test.skip)(
+    "builds the page, and times ev.run, a raw session, the floor and TensorFlow.js in headless Chromium",
+    async () => {
+      const r = await runBrowserLatency({ quick: true, rounds: 3 });
+      expect(r.quick).toBe(true);
+      expect(r.rows.map((row) => `${row.loss} ${row.N}x${row.C}`)).toEqual(
+        LOSS_NAMES.flatMap((loss) => LATENCY_SIZES.slice(0, 2).map(([N, C]) => `${loss} ${N}x${C}`)),
+      );
+      expect(r.setup.crossOriginIsolated).toBe(true);
+      expect(r.machine).toMatch(
+        /; Chromium [\d.]+ headless, no GPU, cross-origin isolated, performance\.now\(\) step [\d.]+ us; onnxruntime-web 1\.30\.0 wasm \(SIMD, threaded build, \d+ threads?\); TensorFlow\.js 4\.22\.0 wasm \(SIMD, 1 thread\), prod mode$/,
+      );
+      for (const row of r.rows) {
+        for (const k of ["evaluator", "raw", "floor"] as const) expect(row.us[k]).toBeGreaterThan(0);
+        expect(row.us.tfjsWasm === undefined).toBe(!TFJS_LOSSES[row.loss]);
+        if (row.tfjs) {
+          expect(row.us.tfjsWasm).toBeGreaterThan(0);
+          expect(Math.abs(row.tfjs.values.wasm - row.tfjs.values.ours) / row.tfjs.values.ours).toBeLessThanOrEqual(TFJS_MEAN_TOLERANCE);
+        }
+      }
+      const table = browserTable(r).split("\n");
+      expect(table[0]).toBe(
+        `| loss | N x C | ${BROWSER_COLUMNS.map((c) => `${c.label} (us)`).join(" | ")} | ev.run / raw | ev.run / floor | tfjs wasm / ev.run | tfjs value: rel. diff. |`,
+      );
+      expect(table).toHaveLength(2 + r.rows.length);
+      expect(browserTfjsWins(r).length).toBeGreaterThan(0);
+    },
+    180000,
+  );
+});
+
+describe("bench/README.md's TensorFlow.js and browser tables", () => {
+  test("the TensorFlow.js table is the tracked bench/latency.json's", () => {
+    const r = JSON.parse(readFileSync(join(ROOT, "bench", "latency.json"), "utf8")) as LatencyResult;
+    const doc = readFileSync(join(ROOT, "bench", "README.md"), "utf8");
+    expect(r.rows.filter((row) => row.tfjs)).toHaveLength(Object.keys(TFJS_LOSSES).length * LATENCY_SIZES.length);
+    expect(doc).toContain(`\n${tfjsLatencyTable(r)}\n`);
+    expect(doc).toContain(`\n${tfjsWins(r).join("\n")}\n`);
+  });
+
+  test("the browser table is the tracked bench/latency-browser.json, with its machine and browser line", () => {
+    const r = JSON.parse(readFileSync(join(ROOT, "bench", "latency-browser.json"), "utf8")) as BrowserLatencyResult;
+    const doc = readFileSync(join(ROOT, "bench", "README.md"), "utf8");
+    expect(r.quick).toBe(false);
+    expect(r.rows).toHaveLength(LOSS_NAMES.length * LATENCY_SIZES.length);
+    expect(doc).toContain(`\n${browserTable(r)}\n`);
+    expect(doc).toContain(`Machine: ${r.machine}; ${r.date}.`);
+    expect(doc).toContain(`\n${browserTfjsWins(r).join("\n")}\n`);
   });
 });

@@ -16,7 +16,7 @@ import type { Evaluator } from "../../src/runtime/evaluator.js";
 import { createEvaluator } from "../../src/runtime/node.js";
 import { sessionOptionsFor } from "../../src/runtime/providers.js";
 import { FOCAL, feedsOf, LATENCY_ROUNDS, LATENCY_SIZES, type TimedCall, timeInterleaved } from "./small.js";
-import { checkTfjsValue, logLossEpsilonShift, TFJS_LOSSES, tfjsCall, type TfModule } from "./tfjs.js";
+import { checkTfjs, logLossEpsilonShift, TFJS_LOSSES, tfjsCall, type TfModule } from "./tfjs.js";
 import { floorGraph } from "./variants.js";
 
 export { LATENCY_SIZES } from "./small.js";
@@ -123,8 +123,9 @@ export async function runLatency(o: {
             await tf.setBackend("cpu");
             const cpu = call();
             // the same number before the timing, or no timing
-            checkTfjsValue(`${TFJS_LOSSES[loss]} on wasm, ${loss} ${N} x ${C}`, ours, wasm);
-            checkTfjsValue(`${TFJS_LOSSES[loss]} on cpu, ${loss} ${N} x ${C}`, ours, cpu);
+            checkTfjs(`${TFJS_LOSSES[loss]} on cpu, ${loss} ${N} x ${C}`, tf, loss, feeds, ours, cpu);
+            await tf.setBackend("wasm");
+            checkTfjs(`${TFJS_LOSSES[loss]} on wasm, ${loss} ${N} x ${C}`, tf, loss, feeds, ours, wasm);
             cells = {
               fn: TFJS_LOSSES[loss],
               us: { wasm: 0, cpu: 0 },

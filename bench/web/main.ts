@@ -12,7 +12,7 @@ import * as ort from "onnxruntime-web";
 import { buildLoss, configureWasm, createEvaluator } from "../../src/web.js";
 import type { BenchPage, BrowserRow, PageSetup } from "../src/page_types.js";
 import { FOCAL, feedsOf, type TimedCall, timeInterleaved } from "../src/small.js";
-import { checkTfjsValue, TFJS_LOSSES, tfjsCall } from "../src/tfjs.js";
+import { checkTfjs, TFJS_LOSSES, tfjsCall } from "../src/tfjs.js";
 import { floorGraph } from "../src/variants.js";
 
 configureWasm({ wasmPaths: new URL("ort/", document.baseURI).href });
@@ -72,7 +72,7 @@ async function row(loss: string, N: number, C: number, rounds: number): Promise<
       const call = tfjsCall(tf, loss, feeds);
       const ours = Number((await ev.run(feeds))[ev.outputs[0].name].data[0]);
       const wasm = call();
-      checkTfjsValue(`${TFJS_LOSSES[loss]} on wasm in the browser, ${loss} ${N} x ${C}`, ours, wasm);
+      checkTfjs(`${TFJS_LOSSES[loss]} on wasm in the browser, ${loss} ${N} x ${C}`, tf, loss, feeds, ours, wasm);
       tfjs = { fn: TFJS_LOSSES[loss], values: { ours, wasm } };
       calls.push({ key: "tfjsWasm", run: call });
     }
