@@ -23,6 +23,7 @@ import {
 } from "../bench/src/latency.js";
 import { type BrowserLatencyResult, browserTable, browserTfjsWins, CHROMIUM, runBrowserLatency } from "../bench/src/browser.js";
 import { BROWSER_COLUMNS } from "../bench/src/page_types.js";
+import { readmeBlocks, withBlocks } from "../bench/src/readme.js";
 import { TFJS_LOSSES, TFJS_MEAN_TOLERANCE } from "../bench/src/tfjs.js";
 import { LOSS_NAMES } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
@@ -47,7 +48,14 @@ describe("bench --quick", () => {
       expect(g.reductionAB!.rounds).toBeGreaterThanOrEqual(5);
     }
     const ce = r.groups.find((g) => g.workload === "classification" && g.loss === "cross_entropy")!;
-    expect(ce.variants.map((v) => v.key)).toEqual(expect.arrayContaining(["one-node", "naive"]));
+    expect(ce.variants.map((v) => v.key)).toEqual(expect.arrayContaining(["one-node", "naive", "tfjs-wasm", "tfjs-cpu"]));
+    // TensorFlow.js's peer rows: the losses it has, on the rank-2 workloads (its classes are the last axis)
+    for (const g of r.groups) {
+      const has = g.variants.filter((v) => v.key.startsWith("tfjs-")).map((v) => v.key);
+      const rank2 = !["segmentation"].includes(g.workload);
+      expect(has).toEqual(TFJS_LOSSES[g.loss] && rank2 ? ["tfjs-wasm", "tfjs-cpu"] : []);
+    }
+    expect(r.tfjs).toMatch(/^TensorFlow\.js 4\.22\.0 \(wasm SIMD, 1 thread; cpu\), prod mode$/);
     expect(benchRows(r).length).toBeGreaterThan(18 * 4);
     expect(markdownTable(r)).toMatch(/^\| workload \| loss \| graph or peer \| median ms \| vs this project \|/);
     expect(machineLine(r)).toMatch(
@@ -96,6 +104,8 @@ describe("bench --dtype float16", () => {
       const byKey = new Map(g.variants.map((v) => [v.key, v]));
       for (const key of ["ours", "ours-f32", "ours-grad", "floor"]) expect(byKey.get(key)!.ms).toBeGreaterThan(0);
       expect(byKey.get("ort-web")).toMatchObject({ ms: null, note: "float32 only: skipped with --dtype float16" });
+      if (TFJS_LOSSES[g.loss])
+        expect(byKey.get("tfjs-wasm")).toMatchObject({ ms: null, note: "float32 only: skipped with --dtype float16" });
       expect(g.stability).toBeUndefined();
     }
     const ce = r.groups.find((g) => g.loss === "cross_entropy")!;
@@ -130,6 +140,7 @@ describe("npm run bench -- [flags]", () => {
       "--latency",
       "--browser",
       "--no-tfjs",
+      "--readme",
     ])
       expect(r.out).toContain(flag);
     expect(r.out).toMatch(/^Usage: npm run bench -- \[options\]/);
@@ -311,5 +322,12 @@ describe("bench/README.md's TensorFlow.js and browser tables", () => {
     expect(doc).toContain(`\n${browserTable(r)}\n`);
     expect(doc).toContain(`Machine: ${r.machine}; ${r.date}.`);
     expect(doc).toContain(`\n${browserTfjsWins(r).join("\n")}\n`);
+  });
+
+  test("every generated block is what `npm run bench -- --readme` writes from the tracked JSON", () => {
+    const latency = JSON.parse(readFileSync(join(ROOT, "bench", "latency.json"), "utf8")) as LatencyResult;
+    const browser = JSON.parse(readFileSync(join(ROOT, "bench", "latency-browser.json"), "utf8")) as BrowserLatencyResult;
+    const doc = readFileSync(join(ROOT, "bench", "README.md"), "utf8");
+    expect(withBlocks(doc, readmeBlocks(latency, browser))).toBe(doc);
   });
 });

@@ -13,6 +13,7 @@ import { benchRows, machineLine, markdownTable, stabilityLines, targetChecks } f
 import { nodeProviderStatuses } from "../../src/runtime/node.js";
 import { BENCH_DTYPES, BENCH_PROVIDERS, runBench, type BenchDType, type BenchProvider } from "./run.js";
 import { WORKLOADS } from "./workloads.js";
+import { updateBenchReadme } from "./readme.js";
 import { browserTable, browserTfjsWins, runBrowserLatency } from "./browser.js";
 import { latencyTable, latencyTargets, runLatency, tfjsLatencyTable, tfjsWins } from "./latency.js";
 
@@ -41,6 +42,7 @@ export interface BenchFlags {
   latency?: boolean;
   tfjs?: boolean;
   browser?: boolean;
+  readme?: boolean;
 }
 
 /** Time the graphs against the alternatives, print the table, write the results JSON. */
@@ -52,6 +54,11 @@ export async function benchCommand(io: CliIo, flags: BenchFlags): Promise<void> 
   for (const w of only ?? []) {
     if (!WORKLOADS.some((x) => x.name === w))
       throw new UsageError(`--only: unknown workload ${JSON.stringify(w)}; workloads are ${WORKLOADS.map((x) => x.name).join(", ")}`);
+  }
+  if (flags.readme) {
+    const changed = updateBenchReadme(io.cwd);
+    io.out(changed ? "rewrote bench/README.md's latency blocks" : "bench/README.md's latency blocks are up to date");
+    return;
   }
   if (flags.browser && !flags.latency) throw new UsageError("--browser: only with --latency (npm run bench -- --latency --browser)");
   if (flags.latency) return latencyCommand(io, flags);
@@ -167,6 +174,10 @@ export async function runBenchCli(argv: readonly string[], io: CliIo): Promise<n
     .option(
       "--browser",
       "with --latency: the same sizes in headless Chromium (/usr/bin/chromium or CHROMIUM_PATH): ev.run of onnx-losses/web, a raw onnxruntime-web session, the floor and TensorFlow.js wasm",
+    )
+    .option(
+      "--readme",
+      "rewrite bench/README.md's latency blocks from the tracked bench/latency.json and bench/latency-browser.json, and run nothing",
     )
     .option("--out <file>", `results JSON (default ${DEFAULT_OUT}, gitignored; --out bench/results.json updates the tracked one)`)
     .action((o: BenchFlags) => benchCommand(io, o));
