@@ -222,6 +222,8 @@ describe("bench --latency", () => {
     for (const row of withTfjs) {
       const t = row.tfjs!;
       expect(t.fn).toBe(TFJS_LOSSES[row.loss]);
+      expect(t.us.evaluator).toBeGreaterThan(0);
+      expect(t.rounds).toBeGreaterThan(0);
       expect(t.us.wasm).toBeGreaterThan(0);
       expect(t.us.cpu).toBeGreaterThan(0);
       for (const v of [t.values.wasm, t.values.cpu])

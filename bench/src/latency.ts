@@ -30,12 +30,13 @@ export const LATENCY_COLUMNS = [
 ] as const;
 export type LatencyKey = (typeof LATENCY_COLUMNS)[number]["key"];
 
-/** TensorFlow.js's times and values in a row of a loss it has (timed in the same rounds as the row's columns). */
+/** TensorFlow.js's times and values in a row of a loss it has (timed in rounds of their own, with ev.run). */
 export interface TfjsCells {
   /** The TensorFlow.js function. */
   fn: string;
-  /** Median microseconds per call on its wasm and cpu backends. */
-  us: { wasm: number; cpu: number };
+  /** Median microseconds per call on its wasm and cpu backends, and of ev.run in the same rounds (its own, apart from the row's columns). */
+  us: { evaluator: number; wasm: number; cpu: number };
+  rounds: number;
   /** The loss each gave before the timing: ev.run's, and TensorFlow.js's on each backend. */
   values: { ours: number; wasm: number; cpu: number };
   /** For logLoss: how much its epsilon moves the mean on this batch, in float64 (see tfjs.ts). */
@@ -113,6 +114,8 @@ export async function runLatency(o: {
             { key: "rawDefault", run: () => rawDefault.run(ortFeeds) },
             { key: "floor", run: () => floor.run(floorFeeds) },
           ];
+          const t = await timeInterleaved(calls, rounds);
+          const us = Object.fromEntries(LATENCY_COLUMNS.map((c) => [c.key, t.us[c.key]])) as Record<LatencyKey, number>;
           let cells: TfjsCells | undefined;
           if (tfjs && TFJS_LOSSES[loss]) {
             const { tf } = tfjs;
@@ -126,24 +129,32 @@ export async function runLatency(o: {
             checkTfjs(`${TFJS_LOSSES[loss]} on cpu, ${loss} ${N} x ${C}`, tf, loss, feeds, ours, cpu);
             await tf.setBackend("wasm");
             checkTfjs(`${TFJS_LOSSES[loss]} on wasm, ${loss} ${N} x ${C}`, tf, loss, feeds, ours, wasm);
+            // rounds of their own, with ev.run again: the cpu backend's garbage (megabytes a call at 1024 x
+            // 1000) would slow the table's columns if it ran in their rounds; the backend switch (a fraction
+            // of a microsecond) is outside the timing
+            const tt = await timeInterleaved(
+              [
+                { key: "evaluator", run: () => ev.run(feeds) },
+                { key: "wasm", before: () => tf.setBackend("wasm"), run: call },
+                { key: "cpu", before: () => tf.setBackend("cpu"), run: call },
+              ],
+              rounds,
+            );
             cells = {
               fn: TFJS_LOSSES[loss],
-              us: { wasm: 0, cpu: 0 },
+              us: { evaluator: tt.us.evaluator, wasm: tt.us.wasm, cpu: tt.us.cpu },
+              rounds: tt.rounds,
               values: { ours, wasm, cpu },
               ...(loss === "binary_cross_entropy" ? { epsilonShift: logLossEpsilonShift(feeds) } : {}),
             };
-            // the backend switch (a fraction of a microsecond) is outside the timing
-            calls.push({ key: "tfjsWasm", before: () => tf.setBackend("wasm"), run: call });
-            calls.push({ key: "tfjsCpu", before: () => tf.setBackend("cpu"), run: call });
           }
-          const t = await timeInterleaved(calls, rounds);
-          const us = Object.fromEntries(LATENCY_COLUMNS.map((c) => [c.key, t.us[c.key]])) as Record<LatencyKey, number>;
-          if (cells) cells.us = { wasm: t.us.tfjsWasm, cpu: t.us.tfjsCpu };
           rows.push({ loss, N, C, us, rounds: t.rounds, ...(cells ? { tfjs: cells } : {}) });
           o.log?.(
             `latency ${loss} ${N} x ${C}: ${Object.entries(t.us)
               .map(([k, v]) => `${k} ${v.toFixed(1)} us`)
-              .join(", ")} (${t.rounds} rounds)`,
+              .join(
+                ", ",
+              )} (${t.rounds} rounds)${cells ? `; TensorFlow.js rounds: ev.run ${cells.us.evaluator.toFixed(1)} us, wasm ${cells.us.wasm.toFixed(1)} us, cpu ${cells.us.cpu.toFixed(1)} us (${cells.rounds} rounds)` : ""}`,
           );
         }
       } finally {
@@ -175,8 +186,8 @@ export function latencyTable(r: LatencyResult): string {
 export const fmtRel = (a: number, b: number): string => (Math.abs(a - b) / Math.abs(a)).toExponential(1);
 
 /**
- * TensorFlow.js against ev.run, for the rows that have it: the medians of the same rounds as
- * {@link latencyTable}'s, the ratios (over 1: TensorFlow.js is slower) and how far its values were from ev.run's.
+ * TensorFlow.js against ev.run, for the rows that have it: the medians of their own rounds (ev.run timed
+ * again in them, so this ev.run column can differ from {@link latencyTable}'s), the ratios (over 1: TensorFlow.js is slower) and how far its values were from ev.run's.
  */
 export function tfjsLatencyTable(r: LatencyResult): string {
   const head =
@@ -186,7 +197,7 @@ export function tfjsLatencyTable(r: LatencyResult): string {
     .filter((row) => row.tfjs)
     .map((row) => {
       const t = row.tfjs!;
-      return `| ${row.loss} | ${t.fn} | ${row.N} x ${row.C} | ${fmtUs(row.us.evaluator)} | ${fmtUs(t.us.wasm)} | ${fmtUs(t.us.cpu)} | ${(t.us.wasm / row.us.evaluator).toFixed(2)}x | ${(t.us.cpu / row.us.evaluator).toFixed(2)}x | ${fmtRel(t.values.ours, t.values.wasm)}, ${fmtRel(t.values.ours, t.values.cpu)} |`;
+      return `| ${row.loss} | ${t.fn} | ${row.N} x ${row.C} | ${fmtUs(t.us.evaluator)} | ${fmtUs(t.us.wasm)} | ${fmtUs(t.us.cpu)} | ${(t.us.wasm / t.us.evaluator).toFixed(2)}x | ${(t.us.cpu / t.us.evaluator).toFixed(2)}x | ${fmtRel(t.values.ours, t.values.wasm)}, ${fmtRel(t.values.ours, t.values.cpu)} |`;
     });
   return [head, rule, ...lines].join("\n");
 }
@@ -197,7 +208,7 @@ export function tfjsWins(r: LatencyResult): string[] {
   for (const row of r.rows) {
     if (!row.tfjs) continue;
     for (const b of ["wasm", "cpu"] as const) {
-      const ratio = row.tfjs.us[b] / row.us.evaluator;
+      const ratio = row.tfjs.us[b] / row.tfjs.us.evaluator;
       if (ratio < 1) lines.push(`- ${row.tfjs.fn} on ${b}, ${row.N} x ${row.C}: ${ratio.toFixed(2)}x ev.run's time (${row.loss})`);
     }
   }
