@@ -20,7 +20,6 @@ export const BROWSER_COLUMNS = [
   { key: "evaluator", label: "ev.run (onnx-losses/web, wasm)" },
   { key: "raw", label: "raw onnxruntime-web session" },
   { key: "floor", label: "floor: one ReduceMax, raw" },
-  { key: "tfjsWasm", label: "TensorFlow.js wasm" },
 ] as const;
 export type BrowserKey = (typeof BROWSER_COLUMNS)[number]["key"];
 
@@ -29,11 +28,15 @@ export interface BrowserRow {
   loss: string;
   N: number;
   C: number;
-  /** Median microseconds per call; tfjsWasm only for the losses TensorFlow.js has. */
-  us: { evaluator: number; raw: number; floor: number; tfjsWasm?: number };
+  /** Median microseconds per call. */
+  us: Record<BrowserKey, number>;
   rounds: number;
-  /** For the losses TensorFlow.js has: its function, and its value and ev.run's before the timing. */
-  tfjs?: { fn: string; values: { ours: number; wasm: number } };
+  /**
+   * For the losses TensorFlow.js has: its function, its value and ev.run's before the timing, and the
+   * medians of rounds of their own (TensorFlow.js on wasm and ev.run again beside it; in the columns'
+   * rounds it slowed them).
+   */
+  tfjs?: { fn: string; values: { ours: number; wasm: number }; us: { evaluator: number; wasm: number }; rounds: number };
 }
 
 /** What the page exposes to the driver. */

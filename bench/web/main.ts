@@ -67,18 +67,24 @@ async function row(loss: string, N: number, C: number, rounds: number): Promise<
       { key: "raw", run: () => raw.run(tensors) },
       { key: "floor", run: () => floorSession.run({ input: tensors.input }) },
     ];
+    const t = await timeInterleaved(calls, rounds);
     let tfjs: BrowserRow["tfjs"];
     if (TFJS_LOSSES[loss]) {
       const call = tfjsCall(tf, loss, feeds);
       const ours = Number((await ev.run(feeds))[ev.outputs[0].name].data[0]);
       const wasm = call();
       checkTfjs(`${TFJS_LOSSES[loss]} on wasm in the browser, ${loss} ${N} x ${C}`, tf, loss, feeds, ours, wasm);
-      tfjs = { fn: TFJS_LOSSES[loss], values: { ours, wasm } };
-      calls.push({ key: "tfjsWasm", run: call });
+      // rounds of their own, with ev.run again beside it: in the columns' rounds it slowed them
+      const tt = await timeInterleaved(
+        [
+          { key: "evaluator", run: () => ev.run(feeds) },
+          { key: "wasm", run: call },
+        ],
+        rounds,
+      );
+      tfjs = { fn: TFJS_LOSSES[loss], values: { ours, wasm }, us: { evaluator: tt.us.evaluator, wasm: tt.us.wasm }, rounds: tt.rounds };
     }
-    const t = await timeInterleaved(calls, rounds);
-    const us: BrowserRow["us"] = { evaluator: t.us.evaluator, raw: t.us.raw, floor: t.us.floor };
-    if (tfjs) us.tfjsWasm = t.us.tfjsWasm;
+    const us = { evaluator: t.us.evaluator, raw: t.us.raw, floor: t.us.floor };
     return { loss, N, C, us, rounds: t.rounds, ...(tfjs ? { tfjs } : {}) };
   } finally {
     await ev.release();
