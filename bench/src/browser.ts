@@ -14,7 +14,7 @@ import { LOSS_NAMES } from "../../src/losses/index.js";
 import { serveStatic } from "../../test/browser/server.js";
 import { fmtRel, fmtUs } from "./latency.js";
 import { BROWSER_COLUMNS, type BenchPage, type BrowserRow, type PageSetup } from "./page_types.js";
-import { LATENCY_ROUNDS, LATENCY_SIZES } from "./small.js";
+import { LATENCY_ROUNDS, LATENCY_SIZES, LATENCY_WARMUP_MS } from "./small.js";
 
 export interface BrowserLatencyResult {
   machine: string;
@@ -79,12 +79,11 @@ export async function runBrowserLatency(o: {
     const rows: BrowserRow[] = [];
     for (const loss of LOSS_NAMES) {
       for (const [N, C] of sizes) {
-        const row = await page.evaluate(([l, n, c, r]) => (globalThis as unknown as { benchPage: BenchPage }).benchPage.row(l, n, c, r), [
-          loss,
-          N,
-          C,
-          rounds,
-        ] as [string, number, number, number]);
+        const args: [string, number, number, number, number] = [loss, N, C, rounds, o.quick ? 0 : LATENCY_WARMUP_MS];
+        const row = await page.evaluate(
+          ([l, n, c, r, w]) => (globalThis as unknown as { benchPage: BenchPage }).benchPage.row(l, n, c, r, w),
+          args,
+        );
         rows.push(row);
         o.log?.(
           `browser ${loss} ${N} x ${C}: ${Object.entries(row.us)

@@ -15,7 +15,7 @@ import { buildLoss, LOSS_NAMES } from "../../src/losses/index.js";
 import type { Evaluator } from "../../src/runtime/evaluator.js";
 import { createEvaluator } from "../../src/runtime/node.js";
 import { sessionOptionsFor } from "../../src/runtime/providers.js";
-import { FOCAL, feedsOf, LATENCY_ROUNDS, LATENCY_SIZES, type TimedCall, timeInterleaved } from "./small.js";
+import { FOCAL, feedsOf, LATENCY_ROUNDS, LATENCY_SIZES, LATENCY_WARMUP_MS, type TimedCall, timeInterleaved } from "./small.js";
 import { checkTfjs, logLossEpsilonShift, TFJS_LOSSES, tfjsCall, type TfModule } from "./tfjs.js";
 import { floorGraph } from "./variants.js";
 
@@ -90,6 +90,7 @@ export async function runLatency(o: {
 }): Promise<LatencyResult> {
   const rounds = o.rounds ?? (o.quick ? 20 : LATENCY_ROUNDS);
   const sizes = o.quick ? LATENCY_SIZES.slice(0, 2) : LATENCY_SIZES;
+  const warmupMs = o.quick ? 0 : LATENCY_WARMUP_MS;
   const tfjs = o.tfjs === false ? undefined : await loadTfjsNode();
   const rows: LatencyRow[] = [];
   const floorModel = floorGraph(2);
@@ -114,7 +115,7 @@ export async function runLatency(o: {
             { key: "rawDefault", run: () => rawDefault.run(ortFeeds) },
             { key: "floor", run: () => floor.run(floorFeeds) },
           ];
-          const t = await timeInterleaved(calls, rounds);
+          const t = await timeInterleaved(calls, rounds, { warmupMs });
           const us = Object.fromEntries(LATENCY_COLUMNS.map((c) => [c.key, t.us[c.key]])) as Record<LatencyKey, number>;
           let cells: TfjsCells | undefined;
           if (tfjs && TFJS_LOSSES[loss]) {
@@ -139,6 +140,7 @@ export async function runLatency(o: {
                 { key: "cpu", before: () => tf.setBackend("cpu"), run: call },
               ],
               rounds,
+              { warmupMs },
             );
             cells = {
               fn: TFJS_LOSSES[loss],

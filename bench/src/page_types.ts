@@ -42,5 +42,6 @@ export interface BrowserRow {
 /** What the page exposes to the driver. */
 export interface BenchPage {
   setup(): Promise<PageSetup>;
-  row(loss: string, N: number, C: number, rounds: number): Promise<BrowserRow>;
+  /** One (loss, size): `rounds` interleaved rounds after a warm-up of at least `warmupMs`. */
+  row(loss: string, N: number, C: number, rounds: number, warmupMs: number): Promise<BrowserRow>;
 }

@@ -42,24 +42,32 @@ export interface TimedCall {
   run: () => unknown;
 }
 
+/** The least time a size's warm-up takes in a full run (JIT tiers, onnxruntime's caches), besides its 20 rounds. */
+export const LATENCY_WARMUP_MS = 500;
+
 /**
- * Median microseconds per call of each variant: 20 warm-up rounds, then `rounds` rounds (fewer where
- * the warm-up says they would take over `budgetMs`, never under {@link LATENCY_MIN_ROUNDS}), each running
- * every variant once, the order rotating by round. Returns the medians and the rounds run.
+ * Median microseconds per call of each variant: warm-up rounds (20, and more until `warmupMs` has
+ * passed), then `rounds` rounds (fewer where the warm-up says they would take over `budgetMs`, never
+ * under {@link LATENCY_MIN_ROUNDS}), each running every variant once, the order rotating by round.
+ * Returns the medians and the rounds run.
  */
 export async function timeInterleaved(
   calls: readonly TimedCall[],
   rounds: number,
-  budgetMs: number = LATENCY_BUDGET_MS,
+  o: { budgetMs?: number; warmupMs?: number } = {},
 ): Promise<{ us: Record<string, number>; rounds: number }> {
+  const budgetMs = o.budgetMs ?? LATENCY_BUDGET_MS;
+  const warmupMs = o.warmupMs ?? LATENCY_WARMUP_MS;
   const warm0 = performance.now();
-  for (let i = 0; i < 20; i++) {
+  let warmRounds = 0;
+  while (warmRounds < 20 || performance.now() - warm0 < warmupMs) {
     for (const c of calls) {
       await c.before?.();
       await c.run();
     }
+    warmRounds++;
   }
-  const perRound = (performance.now() - warm0) / 20;
+  const perRound = (performance.now() - warm0) / warmRounds;
   const n = Math.min(rounds, Math.max(Math.min(rounds, LATENCY_MIN_ROUNDS), Math.floor(budgetMs / Math.max(perRound, 1e-3))));
   const times: number[][] = calls.map(() => []);
   for (let r = 0; r < n; r++) {

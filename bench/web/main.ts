@@ -47,7 +47,7 @@ async function setup(): Promise<PageSetup> {
   };
 }
 
-async function row(loss: string, N: number, C: number, rounds: number): Promise<BrowserRow> {
+async function row(loss: string, N: number, C: number, rounds: number, warmupMs: number): Promise<BrowserRow> {
   if (!floor) throw new Error("setup() first");
   const floorSession = floor;
   const g = buildLoss(loss, loss.endsWith("focal_loss") ? FOCAL : {});
@@ -67,7 +67,7 @@ async function row(loss: string, N: number, C: number, rounds: number): Promise<
       { key: "raw", run: () => raw.run(tensors) },
       { key: "floor", run: () => floorSession.run({ input: tensors.input }) },
     ];
-    const t = await timeInterleaved(calls, rounds);
+    const t = await timeInterleaved(calls, rounds, { warmupMs });
     let tfjs: BrowserRow["tfjs"];
     if (TFJS_LOSSES[loss]) {
       const call = tfjsCall(tf, loss, feeds);
@@ -81,6 +81,7 @@ async function row(loss: string, N: number, C: number, rounds: number): Promise<
           { key: "wasm", run: call },
         ],
         rounds,
+        { warmupMs },
       );
       tfjs = { fn: TFJS_LOSSES[loss], values: { ours, wasm }, us: { evaluator: tt.us.evaluator, wasm: tt.us.wasm }, rounds: tt.rounds };
     }
