@@ -34,9 +34,12 @@ export type LatencyKey = (typeof LATENCY_COLUMNS)[number]["key"];
 export interface TfjsCells {
   /** The TensorFlow.js function. */
   fn: string;
-  /** Median microseconds per call on its wasm and cpu backends, and of ev.run in the same rounds (its own, apart from the row's columns). */
-  us: { evaluator: number; wasm: number; cpu: number };
-  rounds: number;
+  /**
+   * Median microseconds per call on its wasm and cpu backends, each timed in rounds of its own (apart from
+   * the row's columns) with ev.run beside it: `evaluator` beside wasm, `evaluatorCpu` beside cpu.
+   */
+  us: { evaluator: number; wasm: number; evaluatorCpu: number; cpu: number };
+  rounds: { wasm: number; cpu: number };
   /** The loss each gave before the timing: ev.run's, and TensorFlow.js's on each backend. */
   values: { ours: number; wasm: number; cpu: number };
   /** For logLoss: how much its epsilon moves the mean on this batch, in float64 (see tfjs.ts). */
@@ -130,22 +133,25 @@ export async function runLatency(o: {
             checkTfjs(`${TFJS_LOSSES[loss]} on cpu, ${loss} ${N} x ${C}`, tf, loss, feeds, ours, cpu);
             await tf.setBackend("wasm");
             checkTfjs(`${TFJS_LOSSES[loss]} on wasm, ${loss} ${N} x ${C}`, tf, loss, feeds, ours, wasm);
-            // rounds of their own, with ev.run again: the cpu backend's garbage (megabytes a call at 1024 x
-            // 1000) would slow the table's columns if it ran in their rounds; the backend switch (a fraction
-            // of a microsecond) is outside the timing
-            const tt = await timeInterleaved(
-              [
-                { key: "evaluator", run: () => ev.run(feeds) },
-                { key: "wasm", before: () => tf.setBackend("wasm"), run: call },
-                { key: "cpu", before: () => tf.setBackend("cpu"), run: call },
-              ],
-              rounds,
-              { warmupMs },
-            );
+            // rounds of their own, with ev.run again beside each backend, one backend at a time: in the
+            // table's rounds the cpu backend's garbage (megabytes a call at 1024 x 1000, collected by V8's
+            // threads on the cores onnxruntime uses) slowed the other columns, and beside the wasm backend
+            // it would slow both; the backend switch (under a microsecond) is outside the timing
+            const beside = async (b: "wasm" | "cpu") =>
+              timeInterleaved(
+                [
+                  { key: "evaluator", run: () => ev.run(feeds) },
+                  { key: b, before: () => tf.setBackend(b), run: call },
+                ],
+                rounds,
+                { warmupMs },
+              );
+            const tw = await beside("wasm");
+            const tc = await beside("cpu");
             cells = {
               fn: TFJS_LOSSES[loss],
-              us: { evaluator: tt.us.evaluator, wasm: tt.us.wasm, cpu: tt.us.cpu },
-              rounds: tt.rounds,
+              us: { evaluator: tw.us.evaluator, wasm: tw.us.wasm, evaluatorCpu: tc.us.evaluator, cpu: tc.us.cpu },
+              rounds: { wasm: tw.rounds, cpu: tc.rounds },
               values: { ours, wasm, cpu },
               ...(loss === "binary_cross_entropy" ? { epsilonShift: logLossEpsilonShift(feeds) } : {}),
             };
@@ -156,7 +162,7 @@ export async function runLatency(o: {
               .map(([k, v]) => `${k} ${v.toFixed(1)} us`)
               .join(
                 ", ",
-              )} (${t.rounds} rounds)${cells ? `; TensorFlow.js rounds: ev.run ${cells.us.evaluator.toFixed(1)} us, wasm ${cells.us.wasm.toFixed(1)} us, cpu ${cells.us.cpu.toFixed(1)} us (${cells.rounds} rounds)` : ""}`,
+              )} (${t.rounds} rounds)${cells ? `; TensorFlow.js: ev.run ${cells.us.evaluator.toFixed(1)} us beside wasm ${cells.us.wasm.toFixed(1)} us (${cells.rounds.wasm} rounds), ev.run ${cells.us.evaluatorCpu.toFixed(1)} us beside cpu ${cells.us.cpu.toFixed(1)} us (${cells.rounds.cpu} rounds)` : ""}`,
           );
         }
       } finally {
@@ -188,18 +194,18 @@ export function latencyTable(r: LatencyResult): string {
 export const fmtRel = (a: number, b: number): string => (Math.abs(a - b) / Math.abs(a)).toExponential(1);
 
 /**
- * TensorFlow.js against ev.run, for the rows that have it: the medians of their own rounds (ev.run timed
- * again in them, so this ev.run column can differ from {@link latencyTable}'s), the ratios (over 1: TensorFlow.js is slower) and how far its values were from ev.run's.
+ * TensorFlow.js against ev.run, for the rows that have it: each backend's median and ev.run's in their own
+ * rounds (so these ev.run columns can differ from {@link latencyTable}'s, which is also given), the ratios (over 1: TensorFlow.js is slower) and how far its values were from ev.run's.
  */
 export function tfjsLatencyTable(r: LatencyResult): string {
   const head =
-    "| loss | TensorFlow.js | N x C | ev.run (us) | tfjs wasm (us) | tfjs cpu (us) | tfjs wasm / ev.run | tfjs cpu / ev.run | ev.run in the table above (us) | value: rel. diff. wasm, cpu |";
-  const rule = `|${"---|".repeat(10)}`;
+    "| loss | TensorFlow.js | N x C | tfjs wasm (us) | ev.run beside it (us) | tfjs wasm / ev.run | tfjs cpu (us) | ev.run beside it (us) | tfjs cpu / ev.run | ev.run in the table above (us) | value: rel. diff. wasm, cpu |";
+  const rule = `|${"---|".repeat(11)}`;
   const lines = r.rows
     .filter((row) => row.tfjs)
     .map((row) => {
       const t = row.tfjs!;
-      return `| ${row.loss} | ${t.fn} | ${row.N} x ${row.C} | ${fmtUs(t.us.evaluator)} | ${fmtUs(t.us.wasm)} | ${fmtUs(t.us.cpu)} | ${(t.us.wasm / t.us.evaluator).toFixed(2)}x | ${(t.us.cpu / t.us.evaluator).toFixed(2)}x | ${fmtUs(row.us.evaluator)} | ${fmtRel(t.values.ours, t.values.wasm)}, ${fmtRel(t.values.ours, t.values.cpu)} |`;
+      return `| ${row.loss} | ${t.fn} | ${row.N} x ${row.C} | ${fmtUs(t.us.wasm)} | ${fmtUs(t.us.evaluator)} | ${(t.us.wasm / t.us.evaluator).toFixed(2)}x | ${fmtUs(t.us.cpu)} | ${fmtUs(t.us.evaluatorCpu)} | ${(t.us.cpu / t.us.evaluatorCpu).toFixed(2)}x | ${fmtUs(row.us.evaluator)} | ${fmtRel(t.values.ours, t.values.wasm)}, ${fmtRel(t.values.ours, t.values.cpu)} |`;
     });
   return [head, rule, ...lines].join("\n");
 }
@@ -210,7 +216,7 @@ export function tfjsWins(r: LatencyResult): string[] {
   for (const row of r.rows) {
     if (!row.tfjs) continue;
     for (const b of ["wasm", "cpu"] as const) {
-      const ratio = row.tfjs.us[b] / row.tfjs.us.evaluator;
+      const ratio = row.tfjs.us[b] / (b === "wasm" ? row.tfjs.us.evaluator : row.tfjs.us.evaluatorCpu);
       if (ratio < 1) lines.push(`- ${row.tfjs.fn} on ${b}, ${row.N} x ${row.C}: ${ratio.toFixed(2)}x ev.run's time (${row.loss})`);
     }
   }
