@@ -35,6 +35,9 @@ function repoRoot(): string {
   return dir;
 }
 
+/** How long a full browser run first runs the floor graph (the browser compiles onnxruntime's wasm in the background meanwhile). */
+export const BROWSER_WARMUP_MS = 5000;
+
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /** The machine and browser line of a browser run. */
@@ -75,7 +78,10 @@ export async function runBrowserLatency(o: {
     });
     await page.goto(server.url);
     await page.waitForSelector('body[data-ready="1"]', { timeout: 60000 });
-    const setup = await page.evaluate(() => (globalThis as unknown as { benchPage: BenchPage }).benchPage.setup());
+    const setup = await page.evaluate(
+      (w) => (globalThis as unknown as { benchPage: BenchPage }).benchPage.setup(w),
+      o.quick ? 0 : BROWSER_WARMUP_MS,
+    );
     const rows: BrowserRow[] = [];
     for (const loss of LOSS_NAMES) {
       for (const [N, C] of sizes) {

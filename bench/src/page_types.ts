@@ -41,7 +41,8 @@ export interface BrowserRow {
 
 /** What the page exposes to the driver. */
 export interface BenchPage {
-  setup(): Promise<PageSetup>;
+  /** Initialize TensorFlow.js's wasm backend and the floor session, then run the floor graph for `warmupMs`. */
+  setup(warmupMs: number): Promise<PageSetup>;
   /** One (loss, size): `rounds` interleaved rounds after a warm-up of at least `warmupMs`. */
   row(loss: string, N: number, C: number, rounds: number, warmupMs: number): Promise<BrowserRow>;
 }
