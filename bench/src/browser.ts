@@ -6,6 +6,7 @@
  * ev.run (onnx-losses/web), a raw onnxruntime-web session of the same graph, the one-node floor graph raw
  * and TensorFlow.js's wasm backend for the losses it has (bench/web/main.ts).
  */
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -58,10 +59,25 @@ export async function runBrowserLatency(o: {
   if (!existsSync(CHROMIUM))
     throw new Error(`bench: --browser needs Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
   const root = repoRoot();
-  const { build } = await import("vite");
   const out = join(root, "bench", "tmp", "web");
   o.log?.("browser: building the page (bench/web)");
-  await build({ configFile: join(root, "bench", "web", "vite.config.ts"), logLevel: "warn", build: { outDir: out } });
+  // in a child process: Vite's bundler refuses options objects made in another realm (a jest test's)
+  const vite = spawnSync(
+    process.execPath,
+    [
+      join(root, "node_modules", "vite", "bin", "vite.js"),
+      "build",
+      "--config",
+      join(root, "bench", "web", "vite.config.ts"),
+      "--logLevel",
+      "warn",
+    ],
+    { cwd: root, encoding: "utf8" },
+  );
+  if (vite.status !== 0 || !existsSync(join(out, "index.html")))
+    throw new Error(
+      `bench: building the browser page failed: ${(vite.stderr || vite.error?.message || "").trim().split("\n").slice(-3).join(" ")}`,
+    );
   const { chromium } = await import("playwright-core");
   const server = await serveStatic(out);
   const browser = await chromium.launch({
