@@ -11,8 +11,21 @@ import { DEFAULT_OUT, runBenchCli } from "../bench/src/program.js";
 import { benchRows, machineLine, markdownTable, targetChecks } from "../bench/src/report.js";
 import { runBench, type BenchResult } from "../bench/src/run.js";
 import { naiveSoftmaxLoss, oneNodeLoss } from "../bench/src/variants.js";
-import { LATENCY_COLUMNS, LATENCY_SIZES, type LatencyResult, latencyTable, latencyTargets, runLatency } from "../bench/src/latency.js";
 import { MLP_QUICK, MODEL_PROCESSES, type ModelsResult, measureModel, modelsTable, modelsTargets, runModels } from "../bench/src/models.js";
+import {
+  LATENCY_COLUMNS,
+  LATENCY_SIZES,
+  type LatencyResult,
+  latencyTable,
+  latencyTargets,
+  runLatency,
+  tfjsLatencyTable,
+  tfjsWins,
+} from "../bench/src/latency.js";
+import { type BrowserLatencyResult, browserTable, browserTfjsWins, CHROMIUM, runBrowserLatency } from "../bench/src/browser.js";
+import { BROWSER_COLUMNS } from "../bench/src/page_types.js";
+import { readmeBlocks, withBlocks } from "../bench/src/readme.js";
+import { TFJS_LOSSES, TFJS_MEAN_TOLERANCE } from "../bench/src/tfjs.js";
 import { LOSS_NAMES } from "../src/losses/index.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { exactly, ROOT } from "./helpers.js";
@@ -36,7 +49,14 @@ describe("bench --quick", () => {
       expect(g.reductionAB!.rounds).toBeGreaterThanOrEqual(5);
     }
     const ce = r.groups.find((g) => g.workload === "classification" && g.loss === "cross_entropy")!;
-    expect(ce.variants.map((v) => v.key)).toEqual(expect.arrayContaining(["one-node", "naive"]));
+    expect(ce.variants.map((v) => v.key)).toEqual(expect.arrayContaining(["one-node", "naive", "tfjs-wasm", "tfjs-cpu"]));
+    // TensorFlow.js's peer rows: the losses it has, on the rank-2 workloads (its classes are the last axis)
+    for (const g of r.groups) {
+      const has = g.variants.filter((v) => v.key.startsWith("tfjs-")).map((v) => v.key);
+      const rank2 = !["segmentation"].includes(g.workload);
+      expect(has).toEqual(TFJS_LOSSES[g.loss] && rank2 ? ["tfjs-wasm", "tfjs-cpu"] : []);
+    }
+    expect(r.tfjs).toMatch(/^TensorFlow\.js 4\.22\.0 \(wasm SIMD, 1 thread; cpu\), prod mode$/);
     expect(benchRows(r).length).toBeGreaterThan(18 * 4);
     expect(markdownTable(r)).toMatch(/^\| workload \| loss \| graph or peer \| median ms \| vs this project \|/);
     expect(machineLine(r)).toMatch(
@@ -85,6 +105,8 @@ describe("bench --dtype float16", () => {
       const byKey = new Map(g.variants.map((v) => [v.key, v]));
       for (const key of ["ours", "ours-f32", "ours-grad", "floor"]) expect(byKey.get(key)!.ms).toBeGreaterThan(0);
       expect(byKey.get("ort-web")).toMatchObject({ ms: null, note: "float32 only: skipped with --dtype float16" });
+      if (TFJS_LOSSES[g.loss])
+        expect(byKey.get("tfjs-wasm")).toMatchObject({ ms: null, note: "float32 only: skipped with --dtype float16" });
       expect(g.stability).toBeUndefined();
     }
     const ce = r.groups.find((g) => g.loss === "cross_entropy")!;
@@ -119,6 +141,9 @@ describe("npm run bench -- [flags]", () => {
       "--latency",
       "--models",
       "--runs",
+      "--browser",
+      "--no-tfjs",
+      "--readme",
     ])
       expect(r.out).toContain(flag);
     expect(r.out).toMatch(/^Usage: npm run bench -- \[options\]/);
@@ -185,7 +210,7 @@ describe("bench --latency", () => {
     for (const row of r.rows) for (const c of LATENCY_COLUMNS) expect(row.us[c.key]).toBeGreaterThan(0);
     const table = latencyTable(r).split("\n");
     expect(table[0]).toBe(
-      "| loss | N x C | ev.run (default threads) (us) | raw session, 1 thread (us) | raw session, default threads (us) | floor: one ReduceMax, 1 thread (us) | ev.run / floor | ev.run / best raw |",
+      "| loss | N x C | ev.run (default threads) (us) | raw session, 1 thread (us) | raw session, default threads (us) | raw session of the graph ev.run runs, 1 thread (us) | floor: one ReduceMax, 1 thread (us) | ev.run / floor | ev.run / best raw |",
     );
     expect(table).toHaveLength(2 + r.rows.length);
     const targets = latencyTargets(r);
@@ -193,6 +218,44 @@ describe("bench --latency", () => {
       LOSS_NAMES.length,
     );
     expect(targets.at(-1)).toMatch(new RegExp(`^- ev\\.run within 1\\.2x of the best raw session: \\d+ of ${r.rows.length} rows$`));
+    // TensorFlow.js in the same rounds, for the three losses it has, its value checked first
+    expect(r.machine).toMatch(/; TensorFlow\.js 4\.22\.0 \(wasm SIMD, \d+ threads?; cpu\), prod mode$/);
+    const withTfjs = r.rows.filter((row) => row.tfjs);
+    expect([...new Set(withTfjs.map((row) => row.loss))].sort()).toEqual(Object.keys(TFJS_LOSSES).sort());
+    for (const row of withTfjs) {
+      const t = row.tfjs!;
+      expect(t.fn).toBe(TFJS_LOSSES[row.loss]);
+      expect(t.us.evaluator).toBeGreaterThan(0);
+      expect(t.us.evaluatorCpu).toBeGreaterThan(0);
+      expect(t.rounds.wasm).toBeGreaterThan(0);
+      expect(t.rounds.cpu).toBeGreaterThan(0);
+      expect(t.us.wasm).toBeGreaterThan(0);
+      expect(t.us.cpu).toBeGreaterThan(0);
+      for (const v of [t.values.wasm, t.values.cpu])
+        expect(Math.abs(v - t.values.ours) / t.values.ours).toBeLessThanOrEqual(TFJS_MEAN_TOLERANCE);
+      expect(t.epsilonShift === undefined).toBe(row.loss !== "binary_cross_entropy");
+    }
+    const tf = tfjsLatencyTable(r).split("\n");
+    expect(tf[0]).toBe(
+      "| loss | TensorFlow.js | N x C | tfjs wasm (us) | ev.run beside it (us) | tfjs wasm / ev.run | tfjs cpu (us) | ev.run beside it (us) | tfjs cpu / ev.run | ev.run in the table above (us) | value: rel. diff. wasm, cpu |",
+    );
+    expect(tf).toHaveLength(2 + withTfjs.length);
+    for (const line of tfjsWins(r))
+      expect(line).toMatch(/^- (tf\.losses\.\w+ on (wasm|cpu), \d+ x \d+: [\d.]+x ev\.run's time \(\w+\)|nowhere: .*)$/);
+  });
+
+  test("--no-tfjs leaves TensorFlow.js out", async () => {
+    const r = await runLatency({ quick: true, rounds: 2, tfjs: false });
+    expect(r.rows.some((row) => row.tfjs)).toBe(false);
+    expect(r.machine).not.toContain("TensorFlow.js");
+    expect(tfjsWins(r)).toEqual([]);
+  });
+
+  test("--browser is only taken with --latency", async () => {
+    expect(await bench(ROOT, "--browser")).toMatchObject({
+      code: 2,
+      err: "bench: --browser: only with --latency (npm run bench -- --latency --browser)\n",
+    });
   });
 
   test("--latency takes no workload, thread, provider or dtype flag", async () => {
@@ -267,5 +330,67 @@ describe("bench/README.md's model-size table", () => {
     expect(doc).toContain(`\n${modelsTable(r)}\n`);
     expect(doc).toContain(`Machine: ${r.machine}; ${r.date}; the fastest of ${r.runs} runs of each process.`);
     expect(doc).toContain(`\n${modelsTargets(r).join("\n")}\n`);
+  });
+});
+
+describe("bench --latency --browser", () => {
+  // Debian's chromium, as the page tests use it; CI (ONNX_LOSSES_REQUIRE_BROWSER=1) fails rather than skips without it
+  const here = existsSync(CHROMIUM) || process.env.ONNX_LOSSES_REQUIRE_BROWSER === "1";
+  (here ? test : test.skip)(
+    "builds the page, and times ev.run, a raw session, the floor and TensorFlow.js in headless Chromium",
+    async () => {
+      const r = await runBrowserLatency({ quick: true, rounds: 3 });
+      expect(r.quick).toBe(true);
+      expect(r.rows.map((row) => `${row.loss} ${row.N}x${row.C}`)).toEqual(
+        LOSS_NAMES.flatMap((loss) => LATENCY_SIZES.slice(0, 2).map(([N, C]) => `${loss} ${N}x${C}`)),
+      );
+      expect(r.setup.crossOriginIsolated).toBe(true);
+      expect(r.machine).toMatch(
+        /; Chromium [\d.]+ headless, no GPU, cross-origin isolated, performance\.now\(\) step [\d.]+ us; onnxruntime-web 1\.30\.0 wasm \(SIMD, threaded build, \d+ threads?\); TensorFlow\.js 4\.22\.0 wasm \(SIMD, 1 thread\), prod mode$/,
+      );
+      for (const row of r.rows) {
+        for (const k of ["evaluator", "raw", "floor"] as const) expect(row.us[k]).toBeGreaterThan(0);
+        expect(row.tfjs === undefined).toBe(!TFJS_LOSSES[row.loss]);
+        if (row.tfjs) {
+          expect(row.tfjs.us.wasm).toBeGreaterThan(0);
+          expect(row.tfjs.us.evaluator).toBeGreaterThan(0);
+          expect(Math.abs(row.tfjs.values.wasm - row.tfjs.values.ours) / row.tfjs.values.ours).toBeLessThanOrEqual(TFJS_MEAN_TOLERANCE);
+        }
+      }
+      const table = browserTable(r).split("\n");
+      expect(table[0]).toBe(
+        `| loss | N x C | ${BROWSER_COLUMNS.map((c) => `${c.label} (us)`).join(" | ")} | ev.run / raw | ev.run / floor | TensorFlow.js wasm (us) | ev.run beside it (us) | tfjs wasm / ev.run | tfjs value: rel. diff. |`,
+      );
+      expect(table).toHaveLength(2 + r.rows.length);
+      expect(browserTfjsWins(r).length).toBeGreaterThan(0);
+    },
+    180000,
+  );
+});
+
+describe("bench/README.md's TensorFlow.js and browser tables", () => {
+  test("the TensorFlow.js table is the tracked bench/latency.json's", () => {
+    const r = JSON.parse(readFileSync(join(ROOT, "bench", "latency.json"), "utf8")) as LatencyResult;
+    const doc = readFileSync(join(ROOT, "bench", "README.md"), "utf8");
+    expect(r.rows.filter((row) => row.tfjs)).toHaveLength(Object.keys(TFJS_LOSSES).length * LATENCY_SIZES.length);
+    expect(doc).toContain(`\n${tfjsLatencyTable(r)}\n`);
+    expect(doc).toContain(`\n${tfjsWins(r).join("\n")}\n`);
+  });
+
+  test("the browser table is the tracked bench/latency-browser.json, with its machine and browser line", () => {
+    const r = JSON.parse(readFileSync(join(ROOT, "bench", "latency-browser.json"), "utf8")) as BrowserLatencyResult;
+    const doc = readFileSync(join(ROOT, "bench", "README.md"), "utf8");
+    expect(r.quick).toBe(false);
+    expect(r.rows).toHaveLength(LOSS_NAMES.length * LATENCY_SIZES.length);
+    expect(doc).toContain(`\n${browserTable(r)}\n`);
+    expect(doc).toContain(`Machine: ${r.machine}; ${r.date}.`);
+    expect(doc).toContain(`\n${browserTfjsWins(r).join("\n")}\n`);
+  });
+
+  test("every generated block is what `npm run bench -- --readme` writes from the tracked JSON", () => {
+    const latency = JSON.parse(readFileSync(join(ROOT, "bench", "latency.json"), "utf8")) as LatencyResult;
+    const browser = JSON.parse(readFileSync(join(ROOT, "bench", "latency-browser.json"), "utf8")) as BrowserLatencyResult;
+    const doc = readFileSync(join(ROOT, "bench", "README.md"), "utf8");
+    expect(withBlocks(doc, readmeBlocks(latency, browser))).toBe(doc);
   });
 });

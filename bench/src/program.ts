@@ -13,8 +13,10 @@ import { benchRows, machineLine, markdownTable, stabilityLines, targetChecks } f
 import { nodeProviderStatuses } from "../../src/runtime/node.js";
 import { BENCH_DTYPES, BENCH_PROVIDERS, runBench, type BenchDType, type BenchProvider } from "./run.js";
 import { WORKLOADS } from "./workloads.js";
-import { latencyTable, latencyTargets, runLatency } from "./latency.js";
 import { modelsTable, modelsTargets, runModels } from "./models.js";
+import { updateBenchReadme } from "./readme.js";
+import { browserTable, browserTfjsWins, runBrowserLatency } from "./browser.js";
+import { latencyTable, latencyTargets, runLatency, tfjsLatencyTable, tfjsWins } from "./latency.js";
 
 /**
  * Where a run writes its results unless --out says otherwise: bench/tmp/ is gitignored, so a run
@@ -26,6 +28,8 @@ export const DEFAULT_OUT = "bench/tmp/results.json";
 export const DEFAULT_LATENCY_OUT = "bench/tmp/latency.json";
 /** Where a --models run writes unless --out says otherwise (--out bench/models.json updates the tracked one). */
 export const DEFAULT_MODELS_OUT = "bench/tmp/models.json";
+/** Where a --latency --browser run writes unless --out says otherwise (--out bench/latency-browser.json updates the tracked one). */
+export const DEFAULT_BROWSER_OUT = "bench/tmp/latency-browser.json";
 
 export interface BenchFlags {
   quick?: boolean;
@@ -41,6 +45,9 @@ export interface BenchFlags {
   latency?: boolean;
   models?: boolean;
   runs?: string;
+  tfjs?: boolean;
+  browser?: boolean;
+  readme?: boolean;
 }
 
 /** Time the graphs against the alternatives, print the table, write the results JSON. */
@@ -55,6 +62,12 @@ export async function benchCommand(io: CliIo, flags: BenchFlags): Promise<void> 
   }
   if (flags.models) return modelsCommand(io, flags);
   if (flags.runs !== undefined) throw new UsageError("--runs: taken with --models only");
+  if (flags.readme) {
+    const changed = updateBenchReadme(io.cwd);
+    io.out(changed ? "rewrote bench/README.md's latency blocks" : "bench/README.md's latency blocks are up to date");
+    return;
+  }
+  if (flags.browser && !flags.latency) throw new UsageError("--browser: only with --latency (npm run bench -- --latency --browser)");
   if (flags.latency) return latencyCommand(io, flags);
   const threads = parseIntFlag("--threads", flags.threads);
   if (threads !== undefined && threads < 1) throw new UsageError(`--threads: expected an integer >= 1, received ${threads}`);
@@ -76,6 +89,7 @@ export async function benchCommand(io: CliIo, flags: BenchFlags): Promise<void> 
     budgetMs,
     torch: flags.torch === false ? false : undefined,
     web: flags.web,
+    tfjs: flags.tfjs,
     log: (line) => io.err(line),
   });
   const outName = flags.out ?? DEFAULT_OUT;
@@ -102,7 +116,8 @@ async function latencyCommand(io: CliIo, flags: BenchFlags): Promise<void> {
     if (given !== undefined)
       throw new UsageError(`${flag}: not taken with --latency (every loss at 1 x 2 to 1024 x 1000, on the cpu provider, float32)`);
   }
-  const result = await runLatency({ quick: flags.quick, log: (line) => io.err(line) });
+  if (flags.browser) return browserCommand(io, flags);
+  const result = await runLatency({ quick: flags.quick, tfjs: flags.tfjs, log: (line) => io.err(line) });
   const outName = flags.out ?? DEFAULT_LATENCY_OUT;
   const out = resolve(io.cwd, outName);
   await mkdir(dirname(out), { recursive: true });
@@ -110,6 +125,24 @@ async function latencyCommand(io: CliIo, flags: BenchFlags): Promise<void> {
   io.out(latencyTable(result));
   io.out(`\nmachine: ${result.machine}; ${result.date}`);
   io.out(`\ntargets:\n${latencyTargets(result).join("\n")}`);
+  if (result.rows.some((row) => row.tfjs)) {
+    io.out(`\nTensorFlow.js:\n${tfjsLatencyTable(result)}`);
+    io.out(`\nwhere TensorFlow.js is faster:\n${tfjsWins(result).join("\n")}`);
+  }
+  io.out(`\nwrote ${outName}`);
+}
+
+/** `--latency --browser`: the latency table in headless Chromium (bench/src/browser.ts). */
+async function browserCommand(io: CliIo, flags: BenchFlags): Promise<void> {
+  if (flags.tfjs === false) throw new UsageError("--no-tfjs: not taken with --browser (its rows always have TensorFlow.js)");
+  const result = await runBrowserLatency({ quick: flags.quick, log: (line) => io.err(line) });
+  const outName = flags.out ?? DEFAULT_BROWSER_OUT;
+  const out = resolve(io.cwd, outName);
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  io.out(browserTable(result));
+  io.out(`\nmachine: ${result.machine}; ${result.date}`);
+  io.out(`\nwhere TensorFlow.js is faster:\n${browserTfjsWins(result).join("\n")}`);
   io.out(`\nwrote ${outName}`);
 }
 
@@ -165,6 +198,7 @@ export async function runBenchCli(argv: readonly string[], io: CliIo): Promise<n
     )
     .option("--no-torch", "skip the PyTorch columns")
     .option("--no-web", "skip onnxruntime-web (wasm)")
+    .option("--no-tfjs", "skip the TensorFlow.js rows and columns (wasm and cpu backends)")
     .option("--markdown", "print the table as Markdown")
     .option(
       "--latency",
@@ -175,6 +209,14 @@ export async function runBenchCli(argv: readonly string[], io: CliIo): Promise<n
       "model size instead: attach and eval of a 97 MiB inline and a 1 GB external-data MLP, each a process, against a plain onnxruntime-node script (npm run build first)",
     )
     .option("--runs <n>", "with --models: runs of each process, the fastest counts (default 3)")
+    .option(
+      "--browser",
+      "with --latency: the same sizes in headless Chromium (/usr/bin/chromium or CHROMIUM_PATH): ev.run of onnx-losses/web, a raw onnxruntime-web session, the floor and TensorFlow.js wasm",
+    )
+    .option(
+      "--readme",
+      "rewrite bench/README.md's latency blocks from the tracked bench/latency.json and bench/latency-browser.json, and run nothing",
+    )
     .option("--out <file>", `results JSON (default ${DEFAULT_OUT}, gitignored; --out bench/results.json updates the tracked one)`)
     .action((o: BenchFlags) => benchCommand(io, o));
   try {

@@ -1,7 +1,19 @@
 /** The benchmark's tables: medians and ratios to this project's graph, as text or Markdown. */
 import type { BenchResult } from "./run.js";
 
-const ORDER = ["ours", "ours-f32", "one-node", "naive", "torch", "torch-article", "torch-onnx", "ort-web", "floor"];
+const ORDER = [
+  "ours",
+  "ours-f32",
+  "one-node",
+  "naive",
+  "torch",
+  "torch-article",
+  "torch-onnx",
+  "ort-web",
+  "tfjs-wasm",
+  "tfjs-cpu",
+  "floor",
+];
 
 function fmtMs(ms: number | null): string {
   if (ms === null) return "-";
@@ -27,7 +39,7 @@ export function machineLine(r: BenchResult): string {
   const m = r.machine;
   const ep = r.ep ?? "cpu";
   const dtype = r.dtype && r.dtype !== "float32" ? `; inputs ${r.dtype}` : "";
-  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}; Node ${m.node}, onnxruntime-node ${m.onnxruntime} (${ep}) with ${r.threads} intra-op threads and spinning off; onnxruntime-web wasm with ${r.webThreads ?? 1} thread${(r.webThreads ?? 1) === 1 ? "" : "s"}${m.torch ? `; PyTorch ${m.torch} with ${r.threads} threads${ep === "cuda" ? " on cuda" : ""}` : "; no PyTorch"}${dtype}; ${r.date}`;
+  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}; Node ${m.node}, onnxruntime-node ${m.onnxruntime} (${ep}) with ${r.threads} intra-op threads and spinning off; onnxruntime-web wasm with ${r.webThreads ?? 1} thread${(r.webThreads ?? 1) === 1 ? "" : "s"}${m.torch ? `; PyTorch ${m.torch} with ${r.threads} threads${ep === "cuda" ? " on cuda" : ""}` : "; no PyTorch"}${r.tfjs ? `; ${r.tfjs}` : ""}${dtype}; ${r.date}`;
 }
 
 export function markdownTable(r: BenchResult): string {

@@ -16,6 +16,8 @@ import { toFloat16Bits } from "../../src/onnx/float16.js";
 import { nodeProviderStatuses } from "../../src/runtime/node.js";
 import { sessionOptionsFor, type ExecutionProvider } from "../../src/runtime/providers.js";
 import type { TensorData } from "../../src/tensor/tensor.js";
+import { loadTfjsNode } from "./latency.js";
+import { checkTfjs, TFJS_LOSSES, tfjsCall, type TfModule } from "./tfjs.js";
 import { floorGraph, naiveSigmoidLoss, naiveSoftmaxLoss, oneNodeLoss } from "./variants.js";
 import { QUICK_WORKLOADS, WORKLOADS, workloadData, type Workload } from "./workloads.js";
 
@@ -49,6 +51,8 @@ export interface BenchOptions {
   torch?: boolean;
   /** Run onnxruntime-web (wasm) in Node (default true). */
   web?: boolean;
+  /** Run TensorFlow.js (wasm and cpu backends, in Node) for the losses it has, on the rank-2 workloads (default true). */
+  tfjs?: boolean;
   /** Progress lines. */
   log?: (line: string) => void;
   /** Scratch folder for .npy inputs and exported graphs (default bench/tmp). */
@@ -89,6 +93,8 @@ export interface BenchResult {
   dtype: BenchDType;
   /** onnxruntime-web's wasm threads (the rows "on onnxruntime-web"). */
   webThreads: number;
+  /** TensorFlow.js and its backends, where its rows ran (bench/src/tfjs.ts). */
+  tfjs?: string;
   spinning: false;
   date: string;
   quick: boolean;
@@ -171,6 +177,34 @@ async function webRunner(label: string, model: Uint8Array, feeds: Record<string,
     tensors[name] = new web.Tensor(t.dtype as "float32", t.data as Float32Array, t.dims);
   }
   return { key: "ort-web", label, run: () => session.run(tensors), release: () => session.release() };
+}
+
+/**
+ * TensorFlow.js's loss on one backend, as a user holding the arrays calls it: tensors made from them,
+ * the loss (default reduction: the mean), dataSync() of the scalar (bench/src/tfjs.ts); the backend switch
+ * before each call (well under a microsecond) is inside the timing. Checked against `ours` first.
+ */
+async function tfjsRunner(
+  tf: TfModule,
+  backend: "wasm" | "cpu",
+  loss: string,
+  feeds: { input: TensorData; target: TensorData },
+  ours: number,
+  title: string,
+): Promise<Runner> {
+  const call = tfjsCall(tf, loss, feeds);
+  await tf.setBackend(backend);
+  const rel = checkTfjs(`${title}: ${TFJS_LOSSES[loss]} on ${backend}`, tf, loss, feeds, ours, call());
+  const what = backend === "wasm" ? "wasm SIMD, 1 thread" : "pure-JS cpu backend";
+  return {
+    key: `tfjs-${backend}`,
+    label: `TensorFlow.js ${TFJS_LOSSES[loss]} (${what}, in Node; tensor creation and dataSync included; its float32 mean ${rel.toExponential(1)} off)`,
+    run: async () => {
+      await tf.setBackend(backend);
+      return call();
+    },
+    release: async () => {},
+  };
 }
 
 /** Medians of interleaved runs: each round runs every runner once, the order rotating by round. */
@@ -263,6 +297,9 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   const workloads = opts.only?.length ? all.filter((w) => opts.only!.includes(w.name)) : all;
   let torchVersion: string | null = null;
   const groups: BenchResult["groups"] = [];
+  // TensorFlow.js's losses take the classes on the last axis: the rank-2 workloads
+  const tfjsWanted = opts.tfjs !== false && workloads.some((w) => w.dims.length === 2 && w.losses.some((l) => TFJS_LOSSES[l]));
+  const tfjs = tfjsWanted && !half ? await loadTfjsNode() : undefined;
 
   for (const w of workloads) {
     log(`${w.title}: generating data`);
@@ -369,6 +406,17 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
           }
         }
       }
+      if (tfjsWanted && TFJS_LOSSES[loss] && rank === 2) {
+        const fn = TFJS_LOSSES[loss];
+        if (half || !tfjs) {
+          for (const b of ["wasm", "cpu"]) notes.push(float32Only(`tfjs-${b}`, `TensorFlow.js ${fn} (${b})`));
+        } else {
+          // the same number first: this project's graph's value against TensorFlow.js's on each backend
+          const out = (await runners[0].run()) as Record<string, { data: ArrayLike<number> }>;
+          const value = Number(Object.values(out)[0].data[0]);
+          for (const b of ["wasm", "cpu"] as const) runners.push(await tfjsRunner(tfjs.tf, b, loss, feeds32, value, w.title));
+        }
+      }
       log(`${w.title}: ${loss}: timing ${runners.length} variants`);
       const timed = await interleaved(runners, budgetMs);
       // the float64 reduction's cost is a few percent at most: measure it paired, alone, so that the
@@ -418,6 +466,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     ep,
     dtype,
     webThreads: threads,
+    ...(tfjs ? { tfjs: tfjs.line } : {}),
     spinning: false,
     date: new Date().toISOString().slice(0, 10),
     quick: !!opts.quick,
