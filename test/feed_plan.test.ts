@@ -14,7 +14,7 @@ import { readLossModel } from "../src/models/kinds.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import { compileFeedPlan, splitChecks, validateFeeds } from "../src/runtime/validate.js";
 import type { InputCheck } from "../src/model/contract.js";
-import { exactly } from "./helpers.js";
+import { exactly, identityLogitsModel } from "./helpers.js";
 
 const FUZZ_RUNS = Number(process.env.ONNX_LOSSES_FUZZ_RUNS) || 0;
 
@@ -236,17 +236,7 @@ describe("compileFeedPlan: validateFeeds's result or undefined, never an accepta
 
   test("an attached model's plan: a class count the model's output fixes is checked before the run", async () => {
     const { attachLoss } = await import("../src/losses/attach.js");
-    const { encodeModel } = await import("../src/onnx/codec.js");
-    const model = encodeModel({
-      irVersion: 8,
-      opsetImport: [{ domain: "", version: 17 }],
-      graph: {
-        name: "m",
-        node: [{ opType: "Identity", input: ["x"], output: ["logits"] }],
-        input: [{ name: "x", type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "batch" }, { dimValue: 3 }] } } } }],
-        output: [{ name: "logits", type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "batch" }, { dimValue: 3 }] } } } }],
-      },
-    });
+    const model = identityLogitsModel();
     const attached = attachLoss(model, { loss: "cross_entropy", output: "logits" });
     const { info, contract } = readLossModel(attached.model);
     const checks = splitChecks(contract?.checks ?? [], info.inputs, info.outputs).before;

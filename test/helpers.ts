@@ -115,3 +115,16 @@ export function withMetadata(bytes: Uint8Array, changes: Record<string, string |
   }
   return encodeModel({ ...m, metadataProps: [...meta].map(([key, value]) => ({ key, value })) });
 }
+
+/** A model whose output `logits` [batch, C] is its input `x` (Identity, opset 17): the smallest model to attach a loss to. */
+export function identityLogitsModel(C = 3): Uint8Array {
+  const io = (name: string) => ({
+    name,
+    type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "batch" }, { dimValue: C }] } } },
+  });
+  return encodeModel({
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: 17 }],
+    graph: { name: "m", node: [{ opType: "Identity", input: ["x"], output: ["logits"] }], input: [io("x")], output: [io("logits")] },
+  });
+}

@@ -14,11 +14,10 @@ import { encodeNpy } from "../src/io/npy.js";
 import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss } from "../src/losses/index.js";
 import { readLossModel } from "../src/models/kinds.js";
-import { encodeModel } from "../src/onnx/codec.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import type { TensorData } from "../src/tensor/tensor.js";
 import { loadGradFixtures } from "./grad_fixtures.js";
-import { exactly, feedsOf, firstMismatch, loadFixtures, num, runCliIn } from "./helpers.js";
+import { exactly, feedsOf, firstMismatch, identityLogitsModel, loadFixtures, num, runCliIn } from "./helpers.js";
 
 const cases = loadFixtures("weight_tensors.json");
 const grads = new Map(loadGradFixtures("weight_tensors").map((g) => [g.id, g.input_grad]));
@@ -77,16 +76,7 @@ describe("weight tensors: what is refused", () => {
       { kind: "range", tensor: "input", min: 0, max: 1 },
       { kind: "broadcast", tensor: "weight", to: "input" },
     ]);
-    const model = encodeModel({
-      irVersion: 8,
-      opsetImport: [{ domain: "", version: 17 }],
-      graph: {
-        name: "m",
-        node: [{ opType: "Identity", input: ["x"], output: ["logits"] }],
-        input: [{ name: "x", type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "batch" }, { dimValue: 3 }] } } } }],
-        output: [{ name: "logits", type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "batch" }, { dimValue: 3 }] } } } }],
-      },
-    });
+    const model = identityLogitsModel();
     expect(() =>
       attachLoss(model, { loss: "binary_cross_entropy_with_logits", output: "logits", options: { posWeight: "input" } }),
     ).toThrow(

@@ -4,11 +4,11 @@
  * format is told by the file's first bytes, never by its name.
  */
 import { constants, type Stats } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import { DTYPES, type DType } from "../onnx/dtypes.js";
 import { sizeOf } from "../tensor/tensor.js";
 import { archiveKeys } from "./archives.js";
-import { type ArrayPick, archiveOf, MAGIC_LENGTH, openTensor } from "./formats.js";
+import { type ArrayPick, archiveOf, type ByteSource, MAGIC_LENGTH, openTensor } from "./formats.js";
 import { FileError } from "./read.js";
 
 /** A tensor file open for reads of whole rows (streaming): close it when done. */
@@ -72,19 +72,10 @@ export async function checkStreamable(path: string, shown = path): Promise<void>
  * format told by its first bytes, its header read and its size checked against it. `shown` names it.
  */
 export async function openTensorFile(path: string, shown = path, pick?: ArrayPick): Promise<TensorFile> {
-  await checkStreamable(path, shown);
-  // O_NONBLOCK: a file swapped for a FIFO after the stat opens at once and is refused below, never waits
-  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const handle = await openRegular(path, shown);
   try {
-    const st = await handle.stat();
-    const kind = notRegular(st);
-    if (kind) throw new StreamFileError(shown, kind);
-    const source = {
-      size: st.size,
-      read: async (view: Uint8Array, position: number) => (await handle.read(view, 0, view.length, position)).bytesRead,
-    };
-    const head = new Uint8Array(MAGIC_LENGTH);
-    const t = await openTensor(source, head.subarray(0, await source.read(head, 0)), shown, pick);
+    const { source, head } = await sourceOf(handle, shown);
+    const t = await openTensor(source, head, shown, pick);
     const rowElems = sizeOf(t.dims.slice(1));
     return {
       file: shown,
@@ -97,11 +88,35 @@ export async function openTensorFile(path: string, shown = path, pick?: ArrayPic
     };
   } catch (e) {
     await handle.close().catch(() => undefined); // the first error is the one to report
-    // reading a folder fails with EISDIR but no path: name the file, as for a missing one
-    if (typeof e === "object" && e !== null && (e as { code?: unknown }).code !== undefined && (e as { path?: unknown }).path === undefined)
-      Object.assign(e, { path: shown });
-    throw e;
+    throw namedError(e, shown);
   }
+}
+
+/** A regular file opened for reading (StreamFileError for anything else). */
+async function openRegular(path: string, shown: string): Promise<FileHandle> {
+  await checkStreamable(path, shown);
+  // O_NONBLOCK: a file swapped for a FIFO after the stat opens at once and is refused below, never waits
+  return open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+}
+
+/** An open file as a ByteSource, checked to be regular, and its first MAGIC_LENGTH bytes (fewer in a shorter file). */
+async function sourceOf(handle: FileHandle, shown: string): Promise<{ source: ByteSource; head: Uint8Array }> {
+  const st = await handle.stat();
+  const kind = notRegular(st);
+  if (kind) throw new StreamFileError(shown, kind);
+  const source = {
+    size: st.size,
+    read: async (view: Uint8Array, position: number) => (await handle.read(view, 0, view.length, position)).bytesRead,
+  };
+  const head = new Uint8Array(MAGIC_LENGTH);
+  return { source, head: head.subarray(0, await source.read(head, 0)) };
+}
+
+/** Reading a folder fails with EISDIR but no path: the error names the file, as for a missing one. */
+function namedError(e: unknown, shown: string): unknown {
+  if (typeof e === "object" && e !== null && (e as { code?: unknown }).code !== undefined && (e as { path?: unknown }).path === undefined)
+    Object.assign(e, { path: shown });
+  return e;
 }
 
 /** A tensor file's dims from its header alone (what a loss name is built for: the input's rank). */
@@ -121,23 +136,13 @@ export async function tensorFileHeader(path: string, shown = path, pick?: ArrayP
  * of one tensor (.npy). A regular file only.
  */
 export async function archiveFileKeys(path: string, shown = path): Promise<string[] | undefined> {
-  await checkStreamable(path, shown);
-  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const handle = await openRegular(path, shown);
   try {
-    const st = await handle.stat();
-    const kind = notRegular(st);
-    if (kind) throw new StreamFileError(shown, kind);
-    const source = {
-      size: st.size,
-      read: async (view: Uint8Array, position: number) => (await handle.read(view, 0, view.length, position)).bytesRead,
-    };
-    const head = new Uint8Array(MAGIC_LENGTH);
-    const archive = archiveOf(head.subarray(0, await source.read(head, 0)), shown);
+    const { source, head } = await sourceOf(handle, shown);
+    const archive = archiveOf(head, shown);
     return archive === undefined ? undefined : await archiveKeys(source, archive, shown);
   } catch (e) {
-    if (typeof e === "object" && e !== null && (e as { code?: unknown }).code !== undefined && (e as { path?: unknown }).path === undefined)
-      Object.assign(e, { path: shown });
-    throw e;
+    throw namedError(e, shown);
   } finally {
     await handle.close().catch(() => undefined);
   }
