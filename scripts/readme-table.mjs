@@ -1,7 +1,7 @@
 // Rewrite the README's generated parts (npm run readme, after npm run build):
 //  - the loss table of README.md, from the catalogue (`onnx-losses list --markdown`);
 //  - the same table in README.zh-CN.md, with its header and PyTorch column in Chinese (ZH below);
-//  - the CLI reference of README.md, from `node dist/cli/main.js <command> --help` for each command.
+//  - the CLI reference of docs/cli.md, from `node dist/cli/main.js <command> --help` for each command.
 // test/catalogue.test.ts fails when README.md's table differs from what this writes, and
 // test/readme.test.ts when the Chinese table or the CLI reference does.
 import { execFileSync } from "node:child_process";
@@ -68,6 +68,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const table = markdownTable(CATALOGUE);
   rewrite("README.md", BEGIN, END, table);
   rewrite("README.zh-CN.md", ZH_BEGIN, END, zhTable(table));
-  rewrite("README.md", CLI_BEGIN, CLI_END, cliReference());
-  console.log("README.md: loss table and CLI reference written; README.zh-CN.md: loss table written");
+  rewrite("docs/cli.md", CLI_BEGIN, CLI_END, cliReference());
+  console.log("README.md and README.zh-CN.md: loss tables written; docs/cli.md: CLI reference written");
 }

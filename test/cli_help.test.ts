@@ -1,6 +1,6 @@
 /**
  * The CLI's help and messages derive from the facts they state: the providers, the streaming
- * threshold, the registered commands, and onnxruntime's default thread count (which the README states
+ * threshold, the registered commands, and onnxruntime's default thread count (which docs/runtimes.md states
  * in the same words).
  */
 import { readFileSync } from "node:fs";
@@ -27,8 +27,8 @@ describe("CLI help and messages", () => {
     expect(help).toContain(`intra-op threads (default: ${DEFAULT_THREADS_TEXT})`);
   });
 
-  test("the README states the same --threads default as the help", () => {
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8").replace(/\s+/g, " ");
+  test("docs/runtimes.md states the same --threads default as the help", () => {
+    const readme = readFileSync(join(ROOT, "docs", "runtimes.md"), "utf8").replace(/\s+/g, " ");
     expect(readme).toContain(`the default is ${DEFAULT_THREADS_TEXT}`);
   });
 

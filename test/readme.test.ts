@@ -1,6 +1,7 @@
 /**
- * Every code block of README.md runs, so the README cannot rot. The blocks run in document order in one
- * temporary folder (the walk-through's files are there for the blocks after it):
+ * Every code block of the user's pages runs, so they cannot rot: README.md, then the docs/ pages in
+ * PAGES. The blocks run in document order, page after page, in one temporary folder (the walk-through's
+ * files are there for every block after it):
  *  - `sh`: each command through the built CLI (`npx onnx-losses` and `onnx-losses` run
  *    `node dist/cli/main.js`), exit 0 unless the block is marked `<!-- exits N -->`;
  *  - `python`: with /usr/bin/python3 (or $PYTHON); a block that imports torch runs only where that Python
@@ -11,8 +12,10 @@
  * `<!-- output -->` (what the block before prints; compared), `<!-- output of: onnx-losses ARGS -->`,
  * `<!-- output, not compared: REASON -->`, `<!-- help: onnx-losses ARGS -->` (the CLI reference, which
  * must equal the live help), `<!-- vite: FILE -->` (a file of a browser project, built with Vite here,
- * not run). docs/maintaining.md describes the comments. README.zh-CN.md has the same blocks (code
- * comments may be translated) and the Chinese loss table that `npm run readme` writes.
+ * not run). docs/maintaining.md describes the comments. README.zh-CN.md has README.md's blocks up to
+ * the loss table and its working-on-the-repository commands (code comments may be translated) and the
+ * Chinese loss table that `npm run readme` writes. The CLI reference is docs/cli.md's; the limits table
+ * docs/limits.md's.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -61,7 +64,21 @@ export function readBlocks(file: string): Block[] {
   return blocks;
 }
 
+/** The user's pages, run in this order in one folder (the docs' examples use the walk-through's files). */
+export const PAGES = [
+  "README.md",
+  "docs/cli.md",
+  "docs/api.md",
+  "docs/browser.md",
+  "docs/losses.md",
+  "docs/runtimes.md",
+  "docs/streaming.md",
+  "docs/limits.md",
+  "docs/maintaining.md",
+];
 const README = readBlocks("README.md");
+/** Every block of every page, README.md's first. */
+const ALL = PAGES.flatMap((page) => readBlocks(page));
 const ZH = readBlocks("README.zh-CN.md");
 const RUNNABLE = new Set(["sh", "python", "ts"]);
 
@@ -142,7 +159,7 @@ const printed = new Map<number, string>();
 
 /** Run one block; undefined when it was skipped (the reason is logged). */
 function runBlock(b: Block, index: number): string | undefined {
-  const where = `README.md:${b.line}`;
+  const where = `${b.file}:${b.line}`;
   if (b.lang === "sh") {
     let out = "";
     for (const c of commands(b.code)) {
@@ -168,27 +185,33 @@ function runBlock(b: Block, index: number): string | undefined {
   return r.out;
 }
 
-describe("README.md's blocks", () => {
+describe("the pages' blocks (README.md, then docs/)", () => {
   test("every block is runnable or marked, and every marked block says why or what", () => {
-    for (const b of README) {
-      const where = `README.md:${b.line}`;
+    for (const b of ALL) {
+      const where = `${b.file}:${b.line}`;
       if (b.kind === "run" || b.kind === "exits") expect([where, b.lang, RUNNABLE.has(b.lang)]).toEqual([where, b.lang, true]);
       if (b.kind !== "run" && b.kind !== "output") expect([where, b.kind, b.arg.length > 0]).toEqual([where, b.kind, true]);
       if (b.kind === "output" || b.kind === "output, not compared") {
-        const i = README.indexOf(b);
-        expect([where, i > 0 && ["run", "exits"].includes(README[i - 1].kind)]).toEqual([where, true]);
+        const i = ALL.indexOf(b);
+        const before = ALL[i - 1];
+        expect([where, i > 0 && before.file === b.file && ["run", "exits"].includes(before.kind)]).toEqual([where, true]);
       }
     }
-    const notRun = README.filter((b) => b.kind === "not run" || b.kind === "output, not compared").map(
-      (b) => `README.md:${b.line}: ${b.kind}: ${b.arg}`,
+    const notRun = ALL.filter((b) => b.kind === "not run" || b.kind === "output, not compared").map(
+      (b) => `${b.file}:${b.line}: ${b.kind}: ${b.arg}`,
     );
-    console.log(`README blocks not run or not compared:\n${notRun.join("\n")}`);
-    expect(notRun.length).toBeLessThan(README.length / 3);
+    console.log(`blocks not run or not compared:\n${notRun.join("\n")}`);
+    expect(notRun.length).toBeLessThan(ALL.length / 3);
+  });
+
+  test("README.md is at most 400 lines", () => {
+    expect(readFileSync(join(ROOT, "README.md"), "utf8").split("\n").length).toBeLessThanOrEqual(401);
   });
 
   const runnable = numpyHere ? test : test.skip;
-  README.forEach((b, index) => {
-    const name = `README.md:${b.line} (${b.lang || "text"}, ${b.kind}${b.arg ? `: ${b.arg}` : ""})`;
+  ALL.forEach((b, index) => {
+    const where = `${b.file}:${b.line}`;
+    const name = `${where} (${b.lang || "text"}, ${b.kind}${b.arg ? `: ${b.arg}` : ""})`;
     if (b.kind === "run" || b.kind === "exits") {
       runnable(
         name,
@@ -201,24 +224,26 @@ describe("README.md's blocks", () => {
     } else if (b.kind === "output") {
       runnable(name, () => {
         const out = printed.get(index - 1);
-        if (out === undefined) return console.warn(`README.md:${b.line}: not compared: the block before it did not run here`);
-        if (!outputMatches(b.code, out)) throw new Error(`README.md:${b.line}: the README shows\n${b.code}\nbut the block printed\n${out}`);
+        if (out === undefined) return console.warn(`${where}: not compared: the block before it did not run here`);
+        if (!outputMatches(b.code, out)) throw new Error(`${where}: the page shows\n${b.code}\nbut the block printed\n${out}`);
       });
     } else if (b.kind === "output of") {
       runnable(name, () => {
         const r = sh(b.arg);
         expect(r.status).toBe(0);
-        if (!outputMatches(b.code, r.out))
-          throw new Error(`README.md:${b.line}: the README shows\n${b.code}\nbut ${b.arg} printed\n${r.out}`);
+        if (!outputMatches(b.code, r.out)) throw new Error(`${where}: the page shows\n${b.code}\nbut ${b.arg} printed\n${r.out}`);
       });
     }
   });
 
   runnable("the walk-through: the CLI prints PyTorch's cross-entropy (NumPy's float64 value where torch is missing)", () => {
-    const cli = README.findIndex(
-      (b) => b.lang === "sh" && b.code.includes("eval cross_entropy --input input=logits.npy --input target=labels.npy --json"),
+    const cli = ALL.findIndex(
+      (b) =>
+        b.file === "README.md" &&
+        b.lang === "sh" &&
+        b.code.includes("eval cross_entropy --input input=logits.npy --input target=labels.npy --json"),
     );
-    const torch = README.findIndex((b) => b.lang === "python" && b.code.includes("F.cross_entropy(logits, labels)"));
+    const torch = ALL.findIndex((b) => b.file === "README.md" && b.lang === "python" && b.code.includes("F.cross_entropy(logits, labels)"));
     expect([cli, torch].every((i) => i > 0)).toBe(true);
     const got = (JSON.parse(printed.get(cli)!) as { outputs: { loss: { data: number[] } } }).outputs.loss.data[0];
     const numpy = spawnSync(
@@ -241,13 +266,14 @@ describe("README.md's blocks", () => {
   });
 });
 
-describe("README.md's generated parts", () => {
+describe("the pages' generated parts", () => {
   test("the CLI reference is the CLI's own --help, for every command", () => {
     const help = (args: string) =>
       spawnSync(process.execPath, [join(ROOT, "dist", "cli", "main.js"), ...args.split(" ").filter(Boolean)], {
         encoding: "utf8",
       }).stdout.trimEnd();
-    const blocks = README.filter((b) => b.kind === "help");
+    const blocks = ALL.filter((b) => b.kind === "help");
+    expect(blocks.every((b) => b.file === "docs/cli.md")).toBe(true);
     const top = help("--help");
     const commands = [...top.matchAll(/^ {2}(\w+) /gm)].map((m) => m[1]).filter((c) => c !== "help");
     expect(blocks.map((b) => b.arg)).toEqual(["onnx-losses --help", ...commands.map((c) => `onnx-losses ${c} --help`)]);
@@ -305,24 +331,21 @@ describe("README.zh-CN.md", () => {
       if (b.kind === "not run") expect(b.arg.length).toBeGreaterThan(0);
       from = i + 1;
     }
-    // the quick start and the walk-through: every README block before "## The losses" but those of
-    // "### Working on this repository"
+    // install, the walk-through and "Your data" (every README block before "## The losses"), and the
+    // commands of "## Working on this repository"
     const lines = readFileSync(join(ROOT, "README.md"), "utf8").split("\n");
     const at = (heading: string) => lines.indexOf(heading) + 1;
-    const [working, walk, losses] = [
-      at("### Working on this repository"),
-      at("## Five minutes: PyTorch and onnx-losses on the same batch"),
-      at("## The losses"),
-    ];
-    expect(0 < working && working < walk && walk < losses).toBe(true);
-    const needed = README.filter((r) => r.line < losses && !(working < r.line && r.line < walk));
-    expect(needed.length).toBeGreaterThan(6);
+    const [losses, working] = [at("## The losses"), at("## Working on this repository")];
+    const next = lines.findIndex((l, i) => i >= working && l.startsWith("## ")) + 1;
+    expect(0 < losses && losses < working && working < next).toBe(true);
+    const needed = README.filter((r) => r.line < losses || (working < r.line && r.line < next));
+    expect(needed.length).toBeGreaterThan(10);
     for (const r of needed) expect([`README.md:${r.line}`, ZH.some((b) => same(r, b))]).toEqual([`README.md:${r.line}`, true]);
   });
 });
 
-describe("the Vite config and the page script in the README", () => {
-  const vite = README.filter((b) => b.kind === "vite");
+describe("the Vite config (docs/browser.md) and the page script (README.md)", () => {
+  const vite = ALL.filter((b) => b.kind === "vite");
 
   test("build with Vite into a page that serves onnxruntime-web's .wasm itself", () => {
     expect(vite.map((b) => b.arg).sort()).toEqual(["main.ts", "vite.config.ts"]);
@@ -351,16 +374,14 @@ describe("the Vite config and the page script in the README", () => {
   }, 180000);
 });
 
-describe("README.md's limits table", () => {
+describe("docs/limits.md's table", () => {
   // each number the table states is the constant that enforces it
   const table = (() => {
-    const text = readFileSync(join(ROOT, "README.md"), "utf8");
-    const start = text.indexOf("## Limits on untrusted input");
-    return text.slice(start, text.indexOf("\n## ", start + 1));
+    return readFileSync(join(ROOT, "docs", "limits.md"), "utf8");
   })();
   const row = (what: string): string => {
     const line = table.split("\n").find((l) => l.startsWith(`| ${what}`));
-    if (!line) throw new Error(`README.md's limits table has no row "${what}"`);
+    if (!line) throw new Error(`docs/limits.md's table has no row "${what}"`);
     return line;
   };
   const MiB = 2 ** 20;

@@ -9,7 +9,7 @@ import { UserError } from "../errors.js";
  * What `--threads` defaults to when it is not given (the evaluator then leaves onnxruntime's
  * intraOpNumThreads unset): onnxruntime's own default, one intra-op thread per physical core of the
  * machine (its CPU's topology; a taskset CPU list does not lower it). The `eval` help and the evaluator's
- * docs print this text and the README states it (test/cli_help.test.ts checks both).
+ * docs print this text and docs/runtimes.md states it (test/cli_help.test.ts checks both).
  */
 export const DEFAULT_THREADS_TEXT = "onnxruntime's, one per physical core";
 

@@ -89,7 +89,7 @@ export function allWasmThreads(
 
 /**
  * Where the onnxruntime-web .wasm files are served from and how many threads to use. Bundlers do not
- * copy the .wasm files by themselves: serve them (see README, "In the browser") and point `wasmPaths`
+ * copy the .wasm files by themselves: serve them (see docs/browser.md) and point `wasmPaths`
  * at them. More than one thread needs cross-origin isolation (COOP/COEP headers); `numThreads: "all"`
  * takes every core there and 1 elsewhere (see {@link allWasmThreads}). Returns the thread count set
  * (onnxruntime-web's default where none is given: 0).

@@ -133,7 +133,7 @@ export const PROBE_CANDIDATES = 64;
  * rows hide a batch statistic. Catches a model that mixes rows (a batch mean, a normalisation over the
  * batch, a cumulative sum) whatever the chunk size; a model that mixes rows only in some batches (larger
  * than it is probed with, or holding values the probed rows do not) cannot be caught this way, which is
- * why the README says that streaming such a model takes its rows to be independent.
+ * why docs/streaming.md says that streaming such a model takes its rows to be independent.
  */
 export async function probeRowsApart(
   evaluator: Runner,
