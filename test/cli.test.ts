@@ -178,6 +178,18 @@ describe("eval", () => {
   });
 });
 
+describe("eval's first argument", () => {
+  test("a data file given where the loss or model goes is named for what it is, not as an unknown loss", async () => {
+    writeFileSync(join(dir, "given.npy"), encodeNpy({ dtype: "float32", dims: [2, 3], data: new Float32Array(6) }));
+    const r = await cli("eval", "given.npy", "--input", "input=given.npy");
+    expect([r.code, r.out]).toEqual([2, ""]);
+    expect(r.err).toBe("onnx-losses: given.npy: expected an ONNX model (ModelProto bytes), received a .npy file\n");
+    // a name without a dot or separator is still a loss name
+    const loss = await cli("eval", "focal", "--input", "input=given.npy");
+    expect([loss.code, loss.err.startsWith('onnx-losses: loss: unknown loss "focal"')]).toEqual([2, true]);
+  });
+});
+
 describe("inspect", () => {
   test("prints opset, inputs and outputs with shapes, nodes; --dot prints Graphviz", async () => {
     const file = join(ROOT, "graphs", "softmax_focal_loss.onnx");

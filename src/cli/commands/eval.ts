@@ -404,11 +404,12 @@ catch (e) { console.log(String(e.message).replace(/^execution provider webgpu: /
 }
 
 /**
- * Is eval's target a loss name? A file by its extension in any case (X.ONNX is a file, not a loss name),
- * or by a path separator (/dev/fd/63, ./model: no loss name has one).
+ * Is eval's target a loss name? A file by a dot (X.ONNX, or logits.npy given in the model's place, which
+ * is then refused as not a model, naming what it is) or by a path separator (/dev/fd/63, ./model): no
+ * loss name has either.
  */
 function isLossName(target: string): boolean {
-  return !/\.onnx$/i.test(target) && !/[\\/]/.test(target);
+  return !/[.\\/]/.test(target);
 }
 
 /** Does the catalogue loss `loss` take option `option` as "input" (a tensor input)? An unknown loss takes none. */
