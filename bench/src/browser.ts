@@ -9,13 +9,13 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { LOSS_NAMES } from "../../src/losses/index.js";
 import { serveStatic } from "../../test/browser/server.js";
 import { fmtRel, fmtUs } from "./latency.js";
 import { BROWSER_COLUMNS, type BenchPage, type BrowserRow, type PageSetup } from "./page_types.js";
 import { LATENCY_ROUNDS, LATENCY_SIZES, LATENCY_WARMUP_MS } from "./small.js";
+import { repoRoot } from "./root.js";
 
 export interface BrowserLatencyResult {
   machine: string;
@@ -23,17 +23,6 @@ export interface BrowserLatencyResult {
   quick: boolean;
   setup: PageSetup;
   rows: BrowserRow[];
-}
-
-/** The repository root: the nearest folder above this module with a package.json (bench/src or bench/dist/bench/src). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`bench: no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-  return dir;
 }
 
 /** How long a full browser run first runs the floor graph (the browser compiles onnxruntime's wasm in the background meanwhile). */

@@ -16,8 +16,7 @@
 import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, relative } from "node:path";
 import ort from "onnxruntime-node";
 import { UsageError } from "../../src/cli/errors.js";
 import { encodeNpy } from "../../src/io/npy.js";
@@ -26,6 +25,7 @@ import { encodeModel, type onnx } from "../../src/onnx/codec.js";
 import { createEvaluator } from "../../src/runtime/node.js";
 import type { TensorData } from "../../src/tensor/tensor.js";
 import { seededRandom } from "../../src/util/random.js";
+import { repoRoot } from "./root.js";
 
 /** Layer sizes [fan in, fan out] of an MLP. */
 export type Layers = readonly (readonly [number, number])[];
@@ -218,17 +218,6 @@ export function measuredOk(args: readonly string[], cwd: string, timeoutMs?: num
   const r = measured(args, cwd, timeoutMs);
   if (r.status !== 0 || r.err !== "") throw new ProcessFailed(args, r);
   return r;
-}
-
-/** The repository's root (bench/src/models.ts, or its compiled bench/dist/bench/src/models.js). */
-export function repoRoot(): string {
-  let dir = fileURLToPath(new URL(".", import.meta.url));
-  while (!existsSync(join(dir, "tsconfig.bench.json"))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error("the repository's root (with tsconfig.bench.json) is not above bench/src");
-    dir = up;
-  }
-  return dir;
 }
 
 /** The processes of a model's row, in the table's order. */

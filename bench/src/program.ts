@@ -50,6 +50,14 @@ export interface BenchFlags {
   readme?: boolean;
 }
 
+/** Write a mode's result as JSON to `name` (relative to the working folder, folders made); returns the name. */
+async function writeResult(io: CliIo, name: string, result: unknown): Promise<string> {
+  const out = resolve(io.cwd, name);
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  return name;
+}
+
 /** Time the graphs against the alternatives, print the table, write the results JSON. */
 export async function benchCommand(io: CliIo, flags: BenchFlags): Promise<void> {
   const only = flags.only
@@ -92,10 +100,7 @@ export async function benchCommand(io: CliIo, flags: BenchFlags): Promise<void> 
     tfjs: flags.tfjs,
     log: (line) => io.err(line),
   });
-  const outName = flags.out ?? DEFAULT_OUT;
-  const out = resolve(io.cwd, outName);
-  await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  const outName = await writeResult(io, flags.out ?? DEFAULT_OUT, result);
   if (flags.markdown) io.out(markdownTable(result));
   else io.out(table([["workload", "loss", "graph or peer", "median ms", "vs this project"], ...benchRows(result)]));
   io.out(`\nmachine: ${machineLine(result)}`);
@@ -118,10 +123,7 @@ async function latencyCommand(io: CliIo, flags: BenchFlags): Promise<void> {
   }
   if (flags.browser) return browserCommand(io, flags);
   const result = await runLatency({ quick: flags.quick, tfjs: flags.tfjs, log: (line) => io.err(line) });
-  const outName = flags.out ?? DEFAULT_LATENCY_OUT;
-  const out = resolve(io.cwd, outName);
-  await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  const outName = await writeResult(io, flags.out ?? DEFAULT_LATENCY_OUT, result);
   io.out(latencyTable(result));
   io.out(`\nmachine: ${result.machine}; ${result.date}`);
   io.out(`\ntargets:\n${latencyTargets(result).join("\n")}`);
@@ -136,10 +138,7 @@ async function latencyCommand(io: CliIo, flags: BenchFlags): Promise<void> {
 async function browserCommand(io: CliIo, flags: BenchFlags): Promise<void> {
   if (flags.tfjs === false) throw new UsageError("--no-tfjs: not taken with --browser (its rows always have TensorFlow.js)");
   const result = await runBrowserLatency({ quick: flags.quick, log: (line) => io.err(line) });
-  const outName = flags.out ?? DEFAULT_BROWSER_OUT;
-  const out = resolve(io.cwd, outName);
-  await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  const outName = await writeResult(io, flags.out ?? DEFAULT_BROWSER_OUT, result);
   io.out(browserTable(result));
   io.out(`\nmachine: ${result.machine}; ${result.date}`);
   io.out(`\nwhere TensorFlow.js is faster:\n${browserTfjsWins(result).join("\n")}`);
@@ -162,10 +161,7 @@ async function modelsCommand(io: CliIo, flags: BenchFlags): Promise<void> {
   const runs = parseIntFlag("--runs", flags.runs);
   if (runs !== undefined && runs < 1) throw new UsageError(`--runs: expected an integer >= 1, received ${runs}`);
   const result = await runModels({ quick: flags.quick, runs, log: (line) => io.err(line) });
-  const outName = flags.out ?? DEFAULT_MODELS_OUT;
-  const out = resolve(io.cwd, outName);
-  await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  const outName = await writeResult(io, flags.out ?? DEFAULT_MODELS_OUT, result);
   io.out(modelsTable(result));
   io.out(`\nmachine: ${result.machine}; ${result.date}`);
   io.out(`\ntargets:\n${modelsTargets(result).join("\n")}`);

@@ -5,10 +5,9 @@
  * installed. Timings are session.run (or the PyTorch call) alone: no input validation, no copies.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import ort from "onnxruntime-node";
 import { encodeNpy } from "../../src/io/npy.js";
 import { buildLoss } from "../../src/losses/index.js";
@@ -20,20 +19,7 @@ import { loadTfjsNode } from "./latency.js";
 import { checkTfjs, TFJS_LOSSES, tfjsCall, type TfModule } from "./tfjs.js";
 import { floorGraph, naiveSigmoidLoss, naiveSoftmaxLoss, oneNodeLoss } from "./variants.js";
 import { QUICK_WORKLOADS, WORKLOADS, workloadData, type Workload } from "./workloads.js";
-
-/**
- * The repository root: the nearest folder above this module with a package.json. The module runs from
- * bench/src (under jest) and from its compiled copy in bench/dist, at different depths.
- */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`bench: no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-  return dir;
-}
+import { repoRoot } from "./root.js";
 
 const ROOT = repoRoot();
 
