@@ -22,6 +22,9 @@ that batch and autograd's d loss / d output. The model runs in float32 (as onnxr
 exported graph); the loss and its gradient are computed in float64 on those float32 outputs
 (`out.to(torch.float64).requires_grad_()`, `.backward()`).
 
+weight_cases.json: binary losses with weight tensor inputs (weight, pos_weight per sample, per class,
+per element) attached to those models, PyTorch's loss and autograd's d loss / d output likewise.
+
 Needs Debian's python3-torch, python3-torchvision and python3-onnx; run with `npm run fixtures:attach`.
 Deterministic: the same files on every run.
 """
@@ -32,6 +35,7 @@ import sys
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import tensor, write_fixture  # noqa: E402
@@ -144,6 +148,69 @@ def main():
             f.write(buf.getvalue())
     head1 = nn.Linear(8, 1)
     export(head1, torch.zeros(2, 8), ["logits"], 17, "head1.onnx")
+    # after every model and case above, so that their draws stay as they were
+    weight_cases(models)
+
+
+def weight_cases(models):
+    """weight_cases.json: binary losses attached with weight tensor inputs (options "input"): PyTorch's
+    F.binary_cross_entropy(_with_logits)(out, y, weight=w, pos_weight=pw) of the model's float32 output,
+    in float64, and autograd's d loss / d output; w and pw per sample, per class and per element."""
+    torch.manual_seed(1)
+    x_mlp = (torch.randn(6, 8) * 2).to(torch.float32)
+    x_seg = torch.randn(2, 3, 8, 8).to(torch.float32)
+    y_mlp = (torch.rand(6, 5) > 0.6).to(torch.float32)
+    y_seg = (torch.rand(2, 4, 8, 8) > 0.5).to(torch.float32)
+    w = lambda *shape: (torch.rand(*shape) * 2).to(torch.float32)  # noqa: E731
+    pw = lambda *shape: (torch.rand(*shape) * 3 + 0.1).to(torch.float32)  # noqa: E731
+    specs = [
+        # model, output, loss, reduction, x, y, weight, pos_weight
+        ("mlp.onnx", "logits", "binary_cross_entropy_with_logits", "mean", x_mlp, y_mlp, w(6, 1), pw(5)),
+        ("mlp.onnx", "logits", "binary_cross_entropy_with_logits", "sum", x_mlp, y_mlp, w(6, 5), None),
+        ("mlp.onnx", "logits", "binary_cross_entropy_with_logits", "none", x_mlp, y_mlp, None, pw(1, 5)),
+        ("seg.onnx", "logits", "binary_cross_entropy_with_logits", "mean", x_seg, y_seg, w(4, 1, 1), pw(2, 1, 1, 1)),
+        ("multi.onnx", "probs", "binary_cross_entropy", "mean", x_mlp, y_mlp, w(5), None),
+        ("multi.onnx", "probs", "binary_cross_entropy", "sum", x_mlp, y_mlp, w(6, 5), None),
+    ]
+    cases = []
+    for file, output, loss, reduction, x, y, weight, pos_weight in specs:
+        with torch.no_grad():
+            outs = models[file](x)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        names = ["logits", "probs", "log_probs"][: len(outs)]
+        out = outs[names.index(output)]
+        z = out.to(torch.float64).requires_grad_()
+        options = {"reduction": reduction}
+        inputs = {"x": tensor(x), "target": tensor(y)}
+        kw = {}
+        if weight is not None:
+            options["weight"] = "input"
+            inputs["weight"] = tensor(weight)
+            kw["weight"] = weight.double()
+        if pos_weight is not None:
+            options["posWeight"] = "input"
+            inputs["pos_weight"] = tensor(pos_weight)
+            kw["pos_weight"] = pos_weight.double()
+        if loss == "binary_cross_entropy":
+            value = F.binary_cross_entropy(z, y.double(), reduction=reduction, **kw)
+        else:
+            value = F.binary_cross_entropy_with_logits(z, y.double(), reduction=reduction, **kw)
+        value.backward(torch.ones_like(value))
+        shapes = " ".join(f"{k} {list(v['dims'])}" for k, v in inputs.items() if k in ("weight", "pos_weight"))
+        cases.append({
+            "id": f"{file} {output} {loss} {reduction} {shapes}",
+            "model": file,
+            "output": output,
+            "loss": loss,
+            "options": options,
+            "inputs": inputs,
+            "loss_value": tensor(value.detach()),
+            "grad": tensor(z.grad),
+        })
+        print(cases[-1]["id"])
+    write_fixture(os.path.join(OUT, "weight_cases.json"), "scripts/make_attach_fixtures.py",
+                  "binary losses with weight tensor inputs attached; models run in float32; loss and autograd's d loss / "
+                  "d output in float64 on those float32 outputs; do not edit, regenerate with npm run fixtures:attach", cases)
 
 
 if __name__ == "__main__":

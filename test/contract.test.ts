@@ -370,7 +370,7 @@ describe("issue 17's defects: one kind per model, the version carried, no unknow
     g.output(neg(g.input("x", "float32", ["N", 3])), "logits", ["N", 3]);
     expect(() => attachLoss(g.toModel(), { output: "logits", loss: "cross_entropy", lossOuput: "l" } as never)).toThrow(
       exactly(
-        'attachLoss: unknown option "lossOuput" (did you mean lossOutput?); options are output, loss, options, gradient, targetInput, lossOutput',
+        'attachLoss: unknown option "lossOuput" (did you mean lossOutput?); options are output, loss, options, gradient, targetInput, lossOutput, weightInput, posWeightInput',
       ),
     );
   });

@@ -3,21 +3,21 @@
  * weight and posWeight as tensor inputs ("input"), broadcast to the input as PyTorch broadcasts
  * weight= and pos_weight=. The values are at PyTorch parity in test/parity.test.ts (every fixture file,
  * every opset, float64); here: the gradient against autograd's, the broadcast refusal, the CLI turning
- * the option on for `--input weight=FILE`, the verified contract of a written file, and what does not
- * take a weight tensor yet (attach, streaming), each said in one line.
+ * the option on for `--input weight=FILE`, the verified contract of a written file, a batch large
+ * enough for the graph's own row-chunked sum. Attached: test/attach_weights.test.ts; streamed:
+ * test/stream_weights.test.ts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "@jest/globals";
 import { encodeNpy } from "../src/io/npy.js";
-import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss } from "../src/losses/index.js";
 import { readLossModel } from "../src/models/kinds.js";
 import { createEvaluator } from "../src/runtime/node.js";
 import type { TensorData } from "../src/tensor/tensor.js";
 import { loadGradFixtures } from "./grad_fixtures.js";
-import { exactly, feedsOf, firstMismatch, identityLogitsModel, loadFixtures, num, runCliIn } from "./helpers.js";
+import { exactly, feedsOf, firstMismatch, loadFixtures, num, runCliIn } from "./helpers.js";
 
 const cases = loadFixtures("weight_tensors.json");
 const grads = new Map(loadGradFixtures("weight_tensors").map((g) => [g.id, g.input_grad]));
@@ -69,21 +69,42 @@ describe("weight tensors: what is refused", () => {
     }
   });
 
-  test("a written file's contract verifies; attach says it does not take a weight tensor yet", async () => {
+  test("a written file's contract verifies", async () => {
     const g = buildLoss("binary_cross_entropy", { weight: "input" });
     const copy = new Uint8Array(g.model); // not the trusted build: verified against the catalogue
     expect(readLossModel(copy).contract?.checks).toEqual([
       { kind: "range", tensor: "input", min: 0, max: 1 },
       { kind: "broadcast", tensor: "weight", to: "input" },
     ]);
-    const model = identityLogitsModel();
-    expect(() =>
-      attachLoss(model, { loss: "binary_cross_entropy_with_logits", output: "logits", options: { posWeight: "input" } }),
-    ).toThrow(
-      exactly(
-        'binary_cross_entropy_with_logits: option posWeight: expected a list of numbers or null to attach, received "input" (a weight tensor input is not attached yet: give the weights as a list, or evaluate the model\'s output with the loss graph beside it)',
-      ),
-    );
+  });
+
+  test("a batch large enough for the row-chunked sum: the weight's rows are not sliced with the input's (per sample, per element, per class)", async () => {
+    // 2^16 rows of 4: above the evaluator's small-batch graph, so the graph itself runs; its sum is
+    // not cut into row chunks, which would meet each slice of the input with every row of the weight
+    const N = 2 ** 16;
+    const x = Float32Array.from({ length: N * 4 }, (_, i) => ((i * 7919) % 13) / 3 - 2);
+    const y = Float32Array.from({ length: N * 4 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+    const sample = Float32Array.from({ length: N }, (_, i) => (i % 5) / 2);
+    const perClass = Float32Array.of(0.5, 1, 1.5, 2);
+    const softplus = (v: number) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+    for (const [weight, dims, at] of [
+      [sample, [N, 1], (i: number) => sample[Math.floor(i / 4)]],
+      [x.map(Math.abs), [N, 4], (i: number) => Math.abs(x[i])],
+      [perClass, [1, 4], (i: number) => perClass[i % 4]],
+    ] as const) {
+      let want = 0;
+      for (let i = 0; i < N * 4; i++) want += at(i) * (softplus(x[i]) - y[i] * x[i]);
+      want /= N * 4;
+      const ev = await createEvaluator(buildLoss("binary_cross_entropy_with_logits", { weight: "input" }));
+      try {
+        const got = (
+          await ev.run({ input: { data: x, dims: [N, 4] }, target: { data: y, dims: [N, 4] }, weight: { data: weight, dims: [...dims] } })
+        ).loss.data[0] as number;
+        expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-5 * Math.abs(want));
+      } finally {
+        await ev.release();
+      }
+    }
   });
 });
 
@@ -91,7 +112,7 @@ describe("weight tensors from the command line", () => {
   const dir = mkdtempSync(join(tmpdir(), "onnx-losses-weights-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const c = cases.find((k) => k.id === "binary_cross_entropy_with_logits both class [4] on [6, 4] mean");
-  test("--input weight=FILE and pos_weight=FILE turn the options to tensor inputs: PyTorch's value; --stream says why not", async () => {
+  test("--input weight=FILE and pos_weight=FILE turn the options to tensor inputs: PyTorch's value, one pass and streamed", async () => {
     expect(c).toBeDefined();
     const feeds = feedsOf(c!);
     for (const [name, t] of Object.entries(feeds))
@@ -105,10 +126,10 @@ describe("weight tensors from the command line", () => {
     expect([r.code, r.err]).toEqual([0, ""]);
     const got = (JSON.parse(r.out) as { outputs: { loss: { data: number[] } } }).outputs.loss.data;
     expect(firstMismatch(Float32Array.from(got), c!.expected.data.map(num))).toBe(-1);
-    const streamed = await runCliIn(dir, [...argv, "--stream"]);
-    expect([streamed.code, streamed.err]).toEqual([
-      2,
-      "onnx-losses: binary_cross_entropy_with_logits: cannot be evaluated in chunks: the streamed inputs do not share one symbolic dim 0 (N, weight_d0, pos_weight_d0); evaluate it in one pass (without --stream)\n",
-    ]);
+    // streamed: the weights' rows with the input's (test/stream_weights.test.ts has every fixture)
+    const streamed = await runCliIn(dir, [...argv, "--stream", "--json"]);
+    expect([streamed.code, streamed.err]).toEqual([0, ""]);
+    const chunked = (JSON.parse(streamed.out) as { outputs: { loss: { data: number[] } } }).outputs.loss.data;
+    expect(firstMismatch(Float32Array.from(chunked), c!.expected.data.map(num))).toBe(-1);
   });
 });

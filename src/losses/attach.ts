@@ -16,7 +16,7 @@ import type { Dim } from "../builder/graph.js";
 import { decodeModel, encodeModel, onnx } from "../onnx/codec.js";
 import { isFloatDType, onnxDataType, type DType, type FloatDType } from "../onnx/dtypes.js";
 import { irVersionForOpset, MAX_OPSET, MIN_OPSET, SUPPORTED_OPSETS } from "../onnx/versions.js";
-import { encodeContract, hasContract, type AttachedTo, type InputCheck } from "../model/contract.js";
+import { canonicalJson, encodeContract, hasContract, type AttachedTo, type InputCheck } from "../model/contract.js";
 import { OptionError, type UserError, WordedError } from "../errors.js";
 import { getLoss } from "./catalogue.js";
 import { buildLoss } from "./index.js";
@@ -40,6 +40,8 @@ export interface AttachedLoss {
   attached: AttachedTo;
   /** The target input as the graph declares it. */
   target: TensorInfo;
+  /** The weight tensor inputs (options "input") as the graph declares them, in graph order; empty where the loss takes none. */
+  weights: TensorInfo[];
   /** The input checks the evaluator runs (they may read the attached output). */
   checks: InputCheck[];
 }
@@ -54,6 +56,8 @@ export interface AttachmentParts {
   initializers: onnx.ITensorProto[];
   valueInfo: onnx.IValueInfoProto[];
   target: onnx.IValueInfoProto;
+  /** The weight tensor inputs (the loss's inputs other than input and target), renamed, with their docs. */
+  weights: { proto: onnx.IValueInfoProto; doc: string }[];
   /** The loss output, then the gradient output when there is one. */
   outputs: onnx.IValueInfoProto[];
   checks: InputCheck[];
@@ -71,8 +75,9 @@ export function attachmentParts(
   options: Record<string, unknown>,
   build: { opset: number; dtype: FloatDType; lowering?: "none" | "webgpu" },
   names: AttachedTo,
+  prebuilt?: LossGraph,
 ): AttachmentParts {
-  const built = buildLoss(loss, options, { opset: build.opset, dtype: build.dtype, lowering: build.lowering });
+  const built = prebuilt ?? buildLoss(loss, options, { opset: build.opset, dtype: build.dtype, lowering: build.lowering });
   const lossInput = built.inputs.find((t) => t.name === "input");
   if (!lossInput) throw new Error(`${built.name}: expected an input named input`);
   const shown = `[${out.shape.join(", ")}]`;
@@ -104,11 +109,29 @@ export function attachmentParts(
       dims.set(d, have);
     }
   });
-  const mapDim = (d: Dim): Dim => (typeof d === "number" ? d : dims.has(d) ? (dims.get(d) as Dim) : d);
+  // the loss's weight tensor inputs (weight, pos_weight) become graph inputs under the names the record
+  // gives, their own dims (weight_d0, ..) named after them
+  const extra = lossWeightInputs(built);
+  const weights = names.weights ?? {};
+  const unnamed = extra.filter((n) => !Object.hasOwn(weights, n));
+  const unused = Object.keys(weights).filter((n) => !extra.includes(n));
+  if (unnamed.length > 0 || unused.length > 0) {
+    throw new AttachError(
+      `${built.name}: expected graph input names for its weight tensor inputs (${extra.join(", ") || "none"}), received names for ${Object.keys(weights).join(", ") || "none"}`,
+    );
+  }
+  const mapDim = (d: Dim): Dim => {
+    if (typeof d === "number") return d;
+    if (dims.has(d)) return dims.get(d) as Dim;
+    const own = /^(.*)_d(\d+)$/.exec(d);
+    if (own && Object.hasOwn(weights, own[1])) return weightDim(weights[own[1]], Number(own[2]));
+    return d;
+  };
   const rename = (n: string | null | undefined): string => {
     if (!n) return "";
     if (n === "input") return out.name;
     if (n === "target") return names.target;
+    if (Object.hasOwn(weights, n)) return weights[n];
     if (n === "loss") return names.loss;
     if (n === "input_grad") {
       if (names.gradient === null) throw new Error("attach: a gradient output without a gradient name");
@@ -137,14 +160,20 @@ export function attachmentParts(
   const outputs = g.output.map((v) => (v.name === "input_grad" ? valueInfoOf(out, rename(v.name)) : retype(v, rename(v.name))));
   const checks = built.checks.map((c) => {
     const r = { ...c, tensor: rename(c.tensor) };
-    return c.kind === "classIndex" ? { ...r, classesOf: rename(c.classesOf) } : r;
+    if (c.kind === "classIndex") return { ...r, classesOf: rename(c.classesOf) };
+    return c.kind === "broadcast" ? { ...r, to: rename(c.to) } : r;
   }) as InputCheck[];
+  const weightProtos = extra.map((n) => {
+    const proto = g.input.find((v) => v.name === n) as onnx.IValueInfoProto;
+    return { proto: retype(proto, weights[n]), doc: built.inputs.find((t) => t.name === n)?.doc ?? "" };
+  });
   return {
     built,
     nodes,
     initializers,
     valueInfo: valueInfos,
     target: retype(targetProto, names.target),
+    weights: weightProtos,
     outputs,
     checks,
     targetDoc: built.inputs.find((t) => t.name === "target")?.doc ?? "",
@@ -191,7 +220,24 @@ export const ATTACH_FIELDS = {
   targetInput: nameField,
   /** The name of the loss output (default `loss`). */
   lossOutput: nameField,
+  /** The name of the new graph input for the weight tensor (option weight "input"; default `weight`). */
+  weightInput: nameField,
+  /** The name of the new graph input for the positive-example weight tensor (option posWeight "input"; default `pos_weight`). */
+  posWeightInput: nameField,
 } as const;
+
+/** The attach fields that name a weight tensor input of the loss, by that input's name in the loss graph. */
+const WEIGHT_NAME_FIELDS = { weight: "weightInput", pos_weight: "posWeightInput" } as const;
+
+/** A loss's weight tensor inputs (options "input"): its graph inputs other than input and target, in graph order. */
+export function lossWeightInputs(built: LossGraph): string[] {
+  return built.inputs.map((t) => t.name).filter((n) => n !== "input" && n !== "target");
+}
+
+/** Dim `axis` of the weight tensor input `name` of an attached model: its own, named after it (as the loss names weight_d0, ..). */
+export function weightDim(name: string, axis: number): string {
+  return `${name}_d${axis}`;
+}
 
 /**
  * Attach a catalogue loss to a model's output. `what` names the model in errors (a file name).
@@ -216,15 +262,6 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
     options = { ...options, gradient: given.gradient };
   }
   const gradient = options.gradient === true;
-  for (const [key, value] of Object.entries(options)) {
-    if (value === "input") {
-      // a weight tensor would be a second new input of the model: not attached yet (the loss graph
-      // itself takes it: evaluate the model's output with the loss beside it)
-      throw new OptionError(
-        `${lossName}: option ${key}: expected a list of numbers or null to attach, received "input" (a weight tensor input is not attached yet: give the weights as a list, or evaluate the model's output with the loss graph beside it)`,
-      );
-    }
-  }
 
   const proto = decodeModel(modelBytes, what);
   const info = describeModel(proto, what);
@@ -263,6 +300,35 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
     throw new AttachError(`output ${output}: expected float16, float32 or float64 (the loss's input), received ${out.dtype}`);
   const dtype = out.dtype as FloatDType;
 
+  const rank = out.shape.length;
+  // options.gradient as given (the loss refuses one that is not a boolean), else the gradient flag
+  const lossOptions = { rank, ...options, ...(options.gradient === undefined ? { gradient } : {}) };
+  let built: LossGraph;
+  try {
+    built = buildLoss(lossName, lossOptions, { opset: info.opset, dtype });
+  } catch (e) {
+    if (e instanceof OptionError && options.rank === undefined && e.problem?.path[0] === "rank") {
+      throw new AttachError(`output ${output}: ${lossName} cannot take its rank ${rank} [${out.shape.join(", ")}]: ${e.message}`);
+    }
+    throw e;
+  }
+  // the loss's weight tensor inputs (options "input") become new graph inputs too, named as chosen
+  const extra = lossWeightInputs(built);
+  const weights: Record<string, string> = {};
+  const weightChosen: [string, string][] = [];
+  for (const n of extra) {
+    const field = WEIGHT_NAME_FIELDS[n as keyof typeof WEIGHT_NAME_FIELDS] as "weightInput" | "posWeightInput" | undefined;
+    weights[n] = (field && given[field]) || n;
+    weightChosen.push([field ?? `weight input ${n}`, weights[n]]);
+  }
+  for (const [n, field] of Object.entries(WEIGHT_NAME_FIELDS)) {
+    if (given[field] !== undefined && !extra.includes(n))
+      throw AttachError.worded(
+        (name) =>
+          `${name(field)}: expected a loss that takes a weight tensor input ${n} (its option ${n === "weight" ? "weight" : "posWeight"} "input"), received ${lossName} with options ${canonicalJson(built.options)}`,
+      );
+  }
+
   // every name in the model, subgraphs included: the names the loss brings must all be new
   const taken = modelNames(proto.graph as onnx.GraphProto);
   const gradName = gradient ? `${output}_grad` : null;
@@ -270,6 +336,7 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
     ["targetInput", target],
     ["lossOutput", lossOutput],
     ...(gradName ? ([["gradient output", gradName]] as [string, string][]) : []),
+    ...weightChosen,
   ];
   // the gradient output's name is not chosen but made from the output's: a message about it says how
   const made = ` (the gradient of ${output} is always named ${output}_grad: rename that value of the model, or attach without the gradient)`;
@@ -294,33 +361,35 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
   const all = [...taken, ...chosen.map(([, n]) => n)];
   let prefix = "onnx_losses/";
   for (let k = 1; all.some((n) => n.startsWith(prefix)); k++) prefix = `onnx_losses_${k}/`;
-  const names: AttachedTo = { output, target, loss: lossOutput, gradient: gradName, prefix };
-
-  const rank = out.shape.length;
-  let parts: AttachmentParts;
-  try {
-    // options.gradient as given (the loss refuses one that is not a boolean), else the gradient flag
-    parts = attachmentParts(
-      out,
-      lossName,
-      { rank, ...options, ...(options.gradient === undefined ? { gradient } : {}) },
-      { opset: info.opset, dtype },
-      names,
-    );
-  } catch (e) {
-    if (e instanceof OptionError && options.rank === undefined && e.problem?.path[0] === "rank") {
-      throw new AttachError(`output ${output}: ${lossName} cannot take its rank ${rank} [${out.shape.join(", ")}]: ${e.message}`);
+  const names: AttachedTo = { output, target, loss: lossOutput, gradient: gradName, prefix, ...(extra.length ? { weights } : {}) };
+  // a weight input's own dims (weight_d0, ..) must be new dim names: the evaluator binds dims of one
+  // name across the inputs, and a model dim of that name would tie the weight's dim to it
+  const dimNames = modelDimNames(proto.graph as onnx.GraphProto);
+  for (const [i, n] of extra.entries()) {
+    const [field, chosenName] = weightChosen[i];
+    const weightRank = built.inputs.find((t) => t.name === n)?.shape.length ?? 0;
+    for (let axis = 0; axis < weightRank; axis++) {
+      const d = weightDim(chosenName, axis);
+      if (dimNames.has(d))
+        throw AttachError.worded(
+          (name) =>
+            `${name(field)}: expected a name whose dims (${weightDim(chosenName, 0)}, ..) the model does not use, received ${JSON.stringify(chosenName)}, and the model has a dim named ${d}`,
+        );
     }
-    throw e;
   }
-  const { built } = parts;
+
+  const parts = attachmentParts(out, lossName, lossOptions, { opset: info.opset, dtype }, names, built);
   const graph = proto.graph as onnx.GraphProto;
   const contract = encodeContract({
     kind: "attached",
     loss: built.name,
     options: built.options,
     checks: parts.checks,
-    inputs: [...info.inputs.map((t) => ({ name: t.name, doc: MODEL_INPUT_DOC })), { name: target, doc: parts.targetDoc }],
+    inputs: [
+      ...info.inputs.map((t) => ({ name: t.name, doc: MODEL_INPUT_DOC })),
+      { name: target, doc: parts.targetDoc },
+      ...parts.weights.map((w) => ({ name: w.proto.name as string, doc: w.doc })),
+    ],
     lowering: "none",
     dtype,
     accumulate: built.accumulate,
@@ -341,13 +410,15 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
       ...graph,
       node: [...graph.node, ...parts.nodes],
       initializer: [...graph.initializer, ...parts.initializers],
-      input: [...graph.input, parts.target],
+      input: [...graph.input, parts.target, ...parts.weights.map((w) => w.proto)],
       output: [...graph.output, ...parts.outputs],
       valueInfo: [...graph.valueInfo, ...parts.valueInfo],
     },
   };
   const bytes = encodeModel(model);
-  const targetInfo = describeModel(decodeModel(bytes)).inputs.find((t) => t.name === target) as TensorInfo;
+  const written = describeModel(decodeModel(bytes)).inputs;
+  const targetInfo = written.find((t) => t.name === target) as TensorInfo;
+  const weightInfos = parts.weights.map((w) => written.find((t) => t.name === w.proto.name) as TensorInfo);
   return {
     model: bytes,
     loss: built.name,
@@ -356,8 +427,17 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
     dtype,
     attached: names,
     target: targetInfo,
+    weights: weightInfos,
     checks: parts.checks,
   };
+}
+
+/** Every symbolic dim name of a graph's inputs, outputs and value_info. */
+function modelDimNames(g: onnx.IGraphProto): Set<string> {
+  const names = new Set<string>();
+  for (const v of [...(g.input ?? []), ...(g.output ?? []), ...(g.valueInfo ?? [])])
+    for (const d of v.type?.tensorType?.shape?.dim ?? []) if (d.dimParam) names.add(d.dimParam);
+  return names;
 }
 
 /**
@@ -418,7 +498,7 @@ export function describeParts(parts: AttachmentParts): ModelInfo {
         node: parts.nodes,
         initializer: parts.initializers,
         valueInfo: parts.valueInfo,
-        input: [parts.target],
+        input: [parts.target, ...parts.weights.map((w) => w.proto)],
         output: parts.outputs,
       },
     }),

@@ -82,7 +82,8 @@ export const binaryCrossEntropy = defineLoss({
     const doc = "binary_cross_entropy: F.binary_cross_entropy parity; input = probabilities";
     return b.finishElementwise([p, y], {
       loss: o,
-      weightAlong0: w.last !== undefined || o.weight === "input",
+      weightAlong0: w.last !== undefined,
+      weightTensors: o.weight === "input",
       sumOfChunk: (p, y) => accurateSum(perElement(p, y), dims.length),
       whole: () => {
         const loss = perElement(p, y);

@@ -91,8 +91,9 @@ export const binaryCrossEntropyWithLogits = defineLoss({
       : (x: Value, y: Value): Value => accurateSum(perElement(x, y), dims.length);
     return b.finishElementwise([x, y], {
       loss: o,
-      // a weight tensor's rows are not the input's (a [1, C] weight): no row chunks
-      weightAlong0: (w.last ?? pw.last) !== undefined || tensors,
+      weightAlong0: (w.last ?? pw.last) !== undefined,
+      // a weight tensor's rows are not the input's (a [1, C] or an [N, 1] weight): no row chunks
+      weightTensors: tensors,
       sumOfChunk,
       whole: () => {
         const loss = perElement(x, y);

@@ -169,7 +169,11 @@ function onStepInputs(c: InputCheck): InputCheck {
       return { ...c, tensor: t.tensor, axis: t.axis };
     }
     case "broadcast":
-      throw new OptionError(`${STEP}: expected a loss without a weight tensor input, received one broadcast to ${c.to}`);
+      // the logits the weight broadcasts to are computed (X W + b), no graph input: nothing to check the
+      // weight's dims against before the run, and a step's checks all run before it
+      throw new OptionError(
+        `${STEP}: expected a loss without a weight tensor input, received one broadcast to its ${c.to} (the step computes its logits X W + b, which no weight input can be checked against before the run): give the weights as a list`,
+      );
     case "range":
       if (c.tensor === "input")
         throw new OptionError(`${STEP}: expected a loss without a range check on its logits, received one on ${c.tensor}`);

@@ -80,6 +80,11 @@ export interface AttachedTo {
   loss: string;
   gradient: string | null;
   prefix: string;
+  /**
+   * The loss's weight tensor inputs (`weight`, `pos_weight`: options "input") as the new graph inputs
+   * they became, loss input name -> graph input name; absent where the loss takes none.
+   */
+  weights?: Record<string, string>;
 }
 
 /**
@@ -346,16 +351,23 @@ export function decodeContract(info: ModelInfo, what = "model"): LossContract | 
 /** The `onnx_losses.attached` record: well formed, and naming an output, an input and outputs the graph has. */
 function decodeAttached(info: ModelInfo, value: unknown, fail: (key: string, expected: string, got: string) => never): AttachedTo {
   const expected =
-    "{output, target, loss, gradient, prefix}: the attached output, the target input, the loss output, the gradient output (or null) and the prefix of the loss's names";
+    "{output, target, loss, gradient, prefix}: the attached output, the target input, the loss output, the gradient output (or null) and the prefix of the loss's names, and weights where the loss takes weight tensors ({loss input: graph input}, 1 to 8 names)";
   const name = (v: unknown) => typeof v === "string" && v.length > 0 && v.length <= 4096;
+  const keys = isPlainObject(value) ? Object.keys(value).sort().join(",") : "";
+  const weights = isPlainObject(value) ? value.weights : undefined;
   if (
     !isPlainObject(value) ||
-    Object.keys(value).sort().join(",") !== "gradient,loss,output,prefix,target" ||
+    (keys !== "gradient,loss,output,prefix,target" && keys !== "gradient,loss,output,prefix,target,weights") ||
     !name(value.output) ||
     !name(value.target) ||
     !name(value.loss) ||
     !name(value.prefix) ||
-    !(value.gradient === null || name(value.gradient))
+    !(value.gradient === null || name(value.gradient)) ||
+    (weights !== undefined &&
+      (!isPlainObject(weights) ||
+        Object.keys(weights).length === 0 ||
+        Object.keys(weights).length > 8 ||
+        !Object.entries(weights).every(([k, v]) => name(k) && name(v))))
   ) {
     return fail(META.attached, expected, short(info.metadata[META.attached]));
   }
@@ -363,8 +375,8 @@ function decodeAttached(info: ModelInfo, value: unknown, fail: (key: string, exp
   const isOutput = (n: string) => info.outputs.some((t) => t.name === n);
   if (!isOutput(a.output))
     fail(META.attached, `an output of the graph for output (${info.outputs.map((t) => t.name).join(", ")})`, show(a.output));
-  if (!info.inputs.some((t) => t.name === a.target))
-    fail(META.attached, `an input of the graph for target (${info.inputs.map((t) => t.name).join(", ")})`, show(a.target));
+  const inputs = `(${info.inputs.map((t) => t.name).join(", ")})`;
+  if (!info.inputs.some((t) => t.name === a.target)) fail(META.attached, `an input of the graph for target ${inputs}`, show(a.target));
   for (const [field, n] of [
     ["loss", a.loss],
     ["gradient", a.gradient],
@@ -372,7 +384,21 @@ function decodeAttached(info: ModelInfo, value: unknown, fail: (key: string, exp
     if (n !== null && (!isOutput(n) || n === a.output))
       fail(META.attached, `an output of the graph other than ${a.output} for ${field}`, show(n));
   }
-  return { output: a.output, target: a.target, loss: a.loss, gradient: a.gradient, prefix: a.prefix };
+  // each weight input a graph input of its own: not the target, not another weight's
+  const seen = new Set([a.target]);
+  for (const [k, n] of Object.entries(a.weights ?? {})) {
+    if (!info.inputs.some((t) => t.name === n) || seen.has(n))
+      fail(META.attached, `an input of the graph other than the target's and the other weights' for weights.${k} ${inputs}`, show(n));
+    seen.add(n);
+  }
+  return {
+    output: a.output,
+    target: a.target,
+    loss: a.loss,
+    gradient: a.gradient,
+    prefix: a.prefix,
+    ...(a.weights ? { weights: { ...a.weights } } : {}),
+  };
 }
 
 /** What is wrong with one input check, or undefined when it is well formed and names real inputs. */

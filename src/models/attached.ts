@@ -16,7 +16,7 @@ export const attachedKind: ModelKind<"attached"> = {
     const a = contract.attached;
     return [
       lossLine(contract),
-      `  attached to output ${a.output}: target input ${a.target}, outputs ${a.loss}${a.gradient ? `, ${a.gradient}` : ""}; the loss's other names start with ${a.prefix}`,
+      `  attached to output ${a.output}: target input ${a.target}${a.weights ? `, weight input${Object.keys(a.weights).length > 1 ? "s" : ""} ${Object.values(a.weights).join(", ")}` : ""}, outputs ${a.loss}${a.gradient ? `, ${a.gradient}` : ""}; the loss's other names start with ${a.prefix}`,
     ];
   },
   // the contract verifies the loss, not the model before it (which may mix rows)
@@ -96,7 +96,11 @@ function verifyAttached(contract: ContractOf<"attached">, info: ModelInfo, v: Ve
   if (key(parts.checks) !== key(contract.checks)) {
     fail(META.checks, `expected ${clip(key(parts.checks))} (what ${these} needs), received ${clip(key(contract.checks))}`);
   }
-  const docs = info.inputs.map((t) => ({ name: t.name, doc: t.name === a.target ? parts.targetDoc : MODEL_INPUT_DOC }));
+  const weightDocs = new Map(parts.weights.map((w) => [w.proto.name as string, w.doc]));
+  const docs = info.inputs.map((t) => ({
+    name: t.name,
+    doc: t.name === a.target ? parts.targetDoc : (weightDocs.get(t.name) ?? MODEL_INPUT_DOC),
+  }));
   if (key(docs) !== key(contract.inputs)) fail(META.inputs, `expected ${clip(key(docs))}, received ${clip(key(contract.inputs))}`);
   const lossInput = parts.built.inputs.find((t) => t.name === "input");
   return lossInput ? { ...contract, lossInputShape: [...lossInput.shape] } : contract;

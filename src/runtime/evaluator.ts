@@ -330,7 +330,17 @@ class OrtEvaluator implements Evaluator {
     const target = at && inputs.find((t) => t.name === at.target);
     this.attached =
       at && output && target
-        ? { at: { output: at.output, target: at.target, lossInput: c.lossInputShape, loss: this.loss }, output, target }
+        ? {
+            at: {
+              output: at.output,
+              target: at.target,
+              weights: Object.values(at.weights ?? {}),
+              lossInput: c.lossInputShape,
+              loss: this.loss,
+            },
+            output,
+            target,
+          }
         : undefined;
   }
 
@@ -491,7 +501,7 @@ class OrtEvaluator implements Evaluator {
     try {
       this.partSession ??= this.modelPart();
       const part = await this.partSession;
-      const feeds = Object.fromEntries(Object.entries(ortFeeds).filter(([n]) => n !== at.at.target));
+      const feeds = Object.fromEntries(Object.entries(ortFeeds).filter(([n]) => n !== at.at.target && !at.at.weights?.includes(n)));
       t = (await part.run(feeds, { logSeverityLevel: 4 }))[at.at.output];
     } catch {
       return; // the model's part fails too: onnxruntime's own message is the one to give
@@ -563,7 +573,10 @@ class OrtEvaluator implements Evaluator {
 }
 
 /** A model with a loss attached, without it: the loss's nodes, constants and value_info (its prefix), its target input and outputs removed. */
-function withoutAttachedLoss(bytes: Uint8Array, at: { target: string; loss: string; gradient: string | null; prefix: string }): Uint8Array {
+function withoutAttachedLoss(
+  bytes: Uint8Array,
+  at: { target: string; loss: string; gradient: string | null; prefix: string; weights?: Record<string, string> },
+): Uint8Array {
   const m = decodeModel(bytes);
   const g = m.graph;
   if (!g) return bytes;
@@ -571,7 +584,8 @@ function withoutAttachedLoss(bytes: Uint8Array, at: { target: string; loss: stri
   g.node = (g.node ?? []).filter((n) => !ours(n.name));
   g.initializer = (g.initializer ?? []).filter((t) => !ours(t.name));
   g.valueInfo = (g.valueInfo ?? []).filter((v) => !ours(v.name));
-  g.input = (g.input ?? []).filter((v) => v.name !== at.target);
+  const lossInputs = new Set([at.target, ...Object.values(at.weights ?? {})]);
+  g.input = (g.input ?? []).filter((v) => !lossInputs.has(v.name ?? ""));
   g.output = (g.output ?? []).filter((v) => v.name !== at.loss && v.name !== at.gradient);
   m.metadataProps = [];
   return encodeModel(m);

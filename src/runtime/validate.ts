@@ -137,6 +137,9 @@ export function splitChecks(
   const after: InputCheck[] = [];
   for (const c of checks) {
     const ready = isInput(c.tensor) && (c.kind !== "classIndex" || isInput(c.classesOf) || fixed(c.classesOf, c.axis));
+    // a weight broadcast to the attached output: checked on the output's computed dims, and before the
+    // run too, where validateFeeds reads its fewer dims as leading 1s (it checks nothing there)
+    if (c.kind === "broadcast" && ready && !isInput(c.to)) after.push(c);
     (ready ? before : after).push(c);
   }
   return { before, after };
@@ -399,6 +402,8 @@ export class OutputShapeError extends UserError {
 export interface AttachedShapes {
   output: string;
   target: string;
+  /** The loss's weight tensor inputs (not the model's inputs). */
+  weights?: readonly string[];
   /** The loss's input shape as it was built (contract.lossInputShape): its numbers bind the computed output too. */
   lossInput?: readonly (number | string)[];
   /** The loss and its options, to name the option that fixed a dim. */
@@ -425,7 +430,7 @@ export function checkAttachedShapes(
   const target = feeds[at.target];
   if (!out || !target) return;
   const fed = Object.entries(feeds)
-    .filter(([n]) => n !== at.target)
+    .filter(([n]) => n !== at.target && !at.weights?.includes(n))
     .map(([n, t]) => `${n} ${fmtDims(t.dims)}`)
     .join(", ");
   const from = fed ? ` from ${fed}` : "";

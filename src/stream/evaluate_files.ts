@@ -10,16 +10,16 @@ import { withOutputs } from "../builder/edit.js";
 import { describeModel, type ModelInfo } from "../builder/reader.js";
 import { OptionError } from "../errors.js";
 import { makeFolder } from "../io/files.js";
-import { openTensorFile } from "../io/tensor_files.js";
+import { openTensorFile, tensorFileDims } from "../io/tensor_files.js";
 import { privateBytes } from "../model/trusted.js";
 import { BUILD_FIELDS, buildLossForRank } from "../losses/index.js";
 import { checkLossModel, mustProbeRows } from "../models/kinds.js";
 import { decodeModel } from "../onnx/codec.js";
-import { typedArrayOf } from "../onnx/dtypes.js";
+import { DTYPES, typedArrayOf } from "../onnx/dtypes.js";
 import { EVALUATOR_FIELDS } from "../runtime/evaluator.js";
 import { createDecodedEvaluator } from "../runtime/node.js";
 import { checkEmptyExtent, InputError, OutputShapeError } from "../runtime/validate.js";
-import { fmtDims, type TensorData } from "../tensor/tensor.js";
+import { fmtDims, sizeOf, type TensorData } from "../tensor/tensor.js";
 import {
   checkFields,
   describeValue,
@@ -105,11 +105,12 @@ function checkArguments(
 /** Bytes of input rows per chunk when the caller gives none (all files together). */
 export const DEFAULT_CHUNK_BYTES = 64 * 2 ** 20;
 
-/** A streamed input opened: at least one dim to stream over, no empty extent. */
-async function openInput(name: string, path: string, shown: string, key: string | undefined): Promise<StreamInput> {
+/** A streamed input opened: at least one dim to stream over (a weight tensor may be a scalar, read whole), no empty extent. */
+async function openInput(name: string, path: string, shown: string, key: string | undefined, weight = false): Promise<StreamInput> {
   const t = await openTensorFile(path, shown, { key: key ?? name, explicit: key !== undefined });
   try {
-    if (t.dims.length === 0) throw new InputError(`${name}: expected at least one dim to stream over, received a scalar (${shown})`);
+    if (t.dims.length === 0 && !weight)
+      throw new InputError(`${name}: expected at least one dim to stream over, received a scalar (${shown})`);
     checkEmptyExtent(name, t.dims);
   } catch (e) {
     await t.close();
@@ -131,33 +132,72 @@ export async function evaluateNpyFiles(
   options: StreamOptions = {},
 ): Promise<StreamResult> {
   ({ source, files, options } = checkArguments(source, files, options));
-  const opened: StreamInput[] = [];
+  let opened: StreamInput[] = [];
+  /** Weight tensors without the batch dim, read whole and fed to every chunk, their files closed. */
+  const fixed: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
   let done = false;
   try {
-    for (const [name, file] of Object.entries(files))
-      opened.push(await openInput(name, file, options.shownAs?.[name] ?? file, options.keys?.[name]));
-    const input = opened.find((o) => o.name === "input");
-    if (!input && !(source instanceof Uint8Array))
+    const input0 = Object.hasOwn(files, "input") ? files.input : undefined;
+    if (input0 === undefined && !(source instanceof Uint8Array))
       throw new InputError(`input: missing input; expected --input input=FILE.npy (${source.loss} is built for its rank)`);
-    const first = input ?? opened[0];
-    if (!first) throw new InputError("streamed evaluation: expected at least one input file");
-    const bytes =
-      source instanceof Uint8Array
-        ? source
-        : buildLossForRank(source.loss, source.options ?? {}, first.dims.length, {
-            opset: source.opset,
-            lowering: source.lowering,
-            dtype: source.dtype,
-          }).model;
+    let bytes = source instanceof Uint8Array ? source : undefined;
+    if (!bytes && input0 !== undefined) {
+      // a catalogue loss is built for the rank of its input file (read from its header)
+      const src = source as Exclude<StreamSource, Uint8Array>;
+      const rank = (await tensorFileDims(input0, options.shownAs?.input ?? input0, pickOf("input", options.keys))).length;
+      if (rank === 0)
+        throw new InputError(`input: expected at least one dim to stream over, received a scalar (${options.shownAs?.input ?? input0})`);
+      bytes = buildLossForRank(src.loss, src.options ?? {}, rank, { opset: src.opset, lowering: src.lowering, dtype: src.dtype }).model;
+    }
     const what = options.what ?? "model";
-    const proto = decodeModel(bytes, what);
-    const decoded = checkLossModel(describeModel(proto, what), what);
+    const proto = bytes ? decodeModel(bytes, what) : undefined;
+    const decoded = proto ? checkLossModel(describeModel(proto, what), what) : undefined;
+    // weight tensors (the contract's broadcast checks): streamed with the rows where their dim 0 is the
+    // batch's, else read whole once and fed to every chunk
+    const broadcast = new Map(
+      (decoded?.contract?.checks ?? []).flatMap((c) => (c.kind === "broadcast" ? [[c.tensor, c.to] as const] : [])),
+    );
+    for (const [name, file] of Object.entries(files))
+      opened.push(await openInput(name, file, options.shownAs?.[name] ?? file, options.keys?.[name], broadcast.has(name)));
+    const first = opened.find((o) => o.name === "input") ?? opened.find((o) => !broadcast.has(o.name)) ?? opened[0];
+    if (!first || !bytes || !proto || !decoded) throw new InputError("streamed evaluation: expected at least one input file");
+    const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    const streamedWeights: string[] = [];
+    for (const o of [...opened]) {
+      if (!broadcast.has(o.name) || o === first) continue;
+      const rank = decoded.info.inputs.find((t) => t.name === o.name)?.shape.length ?? o.dims.length;
+      const N0 = first.dims[0];
+      if (o.dims.length === rank && o.dims[0] === N0) {
+        streamedWeights.push(o.name);
+        continue;
+      }
+      if (o.dims.length === rank && o.dims[0] !== 1) {
+        throw new InputError(
+          `${o.name}: expected dim 0 = ${N0} (the rows of ${first.name}, streamed with them) or 1 (read whole), as it broadcasts to ${broadcast.get(o.name)}; received ${fmtDims(o.dims)} (${o.file})`,
+        );
+      }
+      if (o.dims.length > rank) continue; // validation names the rank on the first chunk
+      // no batch dim (per class [C], a single [1] or scalar, a leading 1): read whole, bounded
+      const size = sizeOf(o.dims) * DTYPES[o.dtype].bytes;
+      if (size > chunkBytes) {
+        throw new StreamRefusedError(
+          what,
+          `its weight tensor ${o.name} ${fmtDims(o.dims)} has no batch dim (dim 0 = ${N0}), so it is read whole and fed to every chunk, and its ${size} bytes are above the chunk size of ${chunkBytes}: raise --chunk-mb (chunkBytes) to ${Math.ceil(size / 2 ** 20)} or more`,
+        );
+      }
+      const buffer = new ArrayBuffer(Math.max(1, size));
+      await o.readRows(new Uint8Array(buffer, 0, size), 0);
+      fixed[o.name] = { dtype: o.dtype, dims: [...o.dims], data: typedArrayOf(o.dtype, buffer, sizeOf(o.dims)) };
+      await o.close();
+      opened = opened.filter((p) => p !== o);
+    }
     // the plan first: it refuses inputs whose dim 0 is not one shared dim (a step's W [D, C]) for what they are
     const plan = planStream(
       decoded.info,
       opened.map((o) => o.name),
       what,
       decoded.contract?.kind === "attached" ? decoded.contract.attached : undefined,
+      streamedWeights,
     );
     const N = first.dims[0];
     for (const o of opened) {
@@ -180,7 +220,6 @@ export async function evaluateNpyFiles(
       info = { ...info, outputs: [...info.outputs, ...extra] };
     }
     // a chunk is at least one row: a row larger than the chunk size would hold more than it in memory
-    const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     const rowBytes = opened.reduce((a, o) => a + o.rowBytes, 0);
     if (rowBytes > chunkBytes) {
       // whole MiB as such; otherwise the bytes, and the MiB rounded up (a row "above" never reads as equal)
@@ -219,12 +258,21 @@ export async function evaluateNpyFiles(
       // (before the output folder is made: a refused model leaves nothing behind), up to two chunks'
       // worth of rows, as the first chunk's own check below
       if (!verified && N >= 2)
-        await probeRowsApart(evaluator, opened, N, Math.min(N, PROBE_ROWS, Math.max(2, 2 * rowsPerChunk)), 2 * chunkBytes, plan, what);
+        await probeRowsApart(
+          evaluator,
+          opened,
+          N,
+          Math.min(N, PROBE_ROWS, Math.max(2, 2 * rowsPerChunk)),
+          2 * chunkBytes,
+          plan,
+          what,
+          fixed,
+        );
       if (plan.kind === "rows" && options.outDir) made = await makeFolder(options.outDir);
       // at least one chunk, so that N = 0 is validated as one pass validates it
       for (let r0 = 0, rows = 0; r0 < N || chunks === 0; r0 += rows) {
         rows = Math.min(chunks === 0 ? firstRows : rowsPerChunk, N - r0);
-        const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
+        const feeds: Record<string, TensorData> = Object.assign(Object.create(null) as Record<string, TensorData>, fixed);
         for (let i = 0; i < opened.length; i++) {
           const o = opened[i];
           await o.readRows(new Uint8Array(buffers[i], 0, rows * o.rowBytes), r0);
@@ -258,7 +306,7 @@ export async function evaluateNpyFiles(
             [0, h],
             [h, rows],
           ];
-          await checkRowsCombine(evaluator, feeds, out, plan, rows, halves, because, what);
+          await checkRowsCombine(evaluator, feeds, out, plan, rows, halves, because, what, new Set(Object.keys(fixed)));
         }
         await combiner.add(out, r0, rows);
         chunks++;
@@ -287,4 +335,10 @@ async function settleAll(cleanups: Promise<unknown>[], ok: boolean): Promise<voi
   const settled = await Promise.allSettled(cleanups);
   const failed = settled.find((p): p is PromiseRejectedResult => p.status === "rejected");
   if (failed && ok) throw failed.reason;
+}
+
+/** The array input `name` reads of its archive: the key given, else its own name. */
+function pickOf(name: string, keys: Record<string, string> | undefined) {
+  const key = keys?.[name];
+  return { key: key ?? name, explicit: key !== undefined };
 }

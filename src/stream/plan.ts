@@ -50,9 +50,17 @@ export interface AttachedRows {
  * The plan for streaming `streamed` inputs (their dim 0) through the model. `what` names the model in
  * the refusal. With `attached`, the target's dim 0 may be the attached output's dim 0 instead of the
  * other inputs' (chunks feed it the same rows; the output's rows per chunk are checked as every
- * per-item output's are). Throws InputError when the outputs cannot be combined exactly.
+ * per-item output's are). `weights` are streamed inputs whose dim 0 is their own (a weight tensor [N, 1]
+ * of dims weight_d0, ..). Throws InputError when the outputs cannot be combined exactly.
  */
-export function planStream(info: ModelInfo, streamed: readonly string[], what = "model", attached?: AttachedRows): StreamPlan {
+export function planStream(
+  info: ModelInfo,
+  streamed: readonly string[],
+  what = "model",
+  attached?: AttachedRows,
+  /** Streamed weight tensors (broadcast to the input, their dim 0 its rows): their dim 0 is a name of their own (weight_d0). */
+  weights: readonly string[] = [],
+): StreamPlan {
   const refuse = (why: string): never => {
     throw new StreamRefusedError(what, why);
   };
@@ -63,6 +71,7 @@ export function planStream(info: ModelInfo, streamed: readonly string[], what = 
   for (const name of streamed) {
     const t = info.inputs.find((i) => i.name === name);
     if (!t) continue; // an unknown input: validation names it on the first chunk
+    if (weights.includes(name)) continue; // fed the same rows; the broadcast check binds them
     const d = t.shape[0];
     if (attached && name === attached.target && d === "?")
       refuse(

@@ -30,10 +30,16 @@ export async function checkRowsCombine(
   parts: readonly [number, number][],
   because: string,
   what: string,
+  /** Feeds that are not rows (a weight tensor without the batch dim): given whole to every part. */
+  fixedNames?: ReadonlySet<string>,
 ): Promise<void> {
   const part = (from: number, to: number) => {
     const rowsOf: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
     for (const [name, t] of Object.entries(feeds)) {
+      if (fixedNames?.has(name)) {
+        rowsOf[name] = t;
+        continue;
+      }
       const per = t.data.length / rows;
       rowsOf[name] = {
         dtype: t.dtype,
@@ -143,6 +149,8 @@ export async function probeRowsApart(
   budget: number,
   plan: StreamPlan,
   what: string,
+  /** Inputs fed whole to every chunk (a weight tensor without the batch dim). */
+  fixed: Readonly<Record<string, TensorData>> = {},
 ): Promise<void> {
   const rowBytes = opened.reduce((a, o) => a + o.rowBytes, 0);
   const m = Math.max(k, Math.min(N, PROBE_CANDIDATES, Math.floor(budget / Math.max(1, rowBytes))));
@@ -176,7 +184,7 @@ export async function probeRowsApart(
   }
   taken.sort((a, b) => a.row - b.row);
   const index = taken.map((t) => t.row);
-  const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
+  const feeds: Record<string, TensorData> = Object.assign(Object.create(null) as Record<string, TensorData>, fixed);
   for (const [j, o] of opened.entries()) {
     const buffer = new ArrayBuffer(k * o.rowBytes);
     for (const [i, t] of taken.entries()) new Uint8Array(buffer, i * o.rowBytes, o.rowBytes).set(t.bytes[j]);
@@ -216,6 +224,7 @@ export async function probeRowsApart(
     singles,
     `${rowsShown} evaluated one at a time differ from the same rows together`,
     what,
+    new Set(Object.keys(fixed)),
   );
 }
 

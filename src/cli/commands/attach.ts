@@ -24,6 +24,8 @@ export interface AttachFlags {
   gradient?: boolean;
   targetInput?: string;
   lossOutput?: string;
+  weightInput?: string;
+  posWeightInput?: string;
   out?: string;
 }
 
@@ -31,6 +33,8 @@ export interface AttachFlags {
 const FLAG_OF: Readonly<Record<string, string>> = {
   targetInput: "--target-input",
   lossOutput: "--loss-output",
+  weightInput: "--weight-input",
+  posWeightInput: "--pos-weight-input",
   output: "--model-output",
   loss: "--loss",
 };
@@ -63,7 +67,15 @@ export async function attachCommand(io: CliIo, file: string, flags: AttachFlags)
   try {
     a = attachLoss(
       bytes,
-      { output: flags.modelOutput, loss: flags.loss, options, targetInput: flags.targetInput, lossOutput: flags.lossOutput },
+      {
+        output: flags.modelOutput,
+        loss: flags.loss,
+        options,
+        targetInput: flags.targetInput,
+        lossOutput: flags.lossOutput,
+        weightInput: flags.weightInput,
+        posWeightInput: flags.posWeightInput,
+      },
       file,
     );
   } catch (e) {
@@ -73,26 +85,39 @@ export async function attachCommand(io: CliIo, file: string, flags: AttachFlags)
   }
   await writeNamedFile(resolve(io.cwd, flags.out), a.model);
   const outs = [a.attached.loss, ...(a.attached.gradient ? [a.attached.gradient] : [])].join(", ");
+  const inputs = [a.target, ...a.weights].map((t) => `${t.name}: ${t.dtype} [${t.shape.join(", ")}]`).join(", ");
   io.out(
-    `wrote ${flags.out} (${a.loss} on output ${a.attached.output}, opset ${a.opset}, ${a.dtype}, ${a.model.length} bytes) input ${a.target.name}: ${a.target.dtype} [${a.target.shape.join(", ")}], outputs + ${outs}; options ${canonicalJson(a.options)}`,
+    `wrote ${flags.out} (${a.loss} on output ${a.attached.output}, opset ${a.opset}, ${a.dtype}, ${a.model.length} bytes) input${a.weights.length ? "s" : ""} ${inputs}, outputs + ${outs}; options ${canonicalJson(a.options)}`,
   );
 }
 
 function attachDefinition() {
-  return new Command("attach")
-    .description("append a loss to an output of a .onnx model: a target input, the loss output (with --gradient d loss / d output)")
-    .argument("<model>", `a .onnx model (ai.onnx opset ${MIN_OPSET} to ${MAX_OPSET})`)
-    .option("--model-output <name>", "the model output the loss reads (logits, log-probabilities or probabilities)")
-    .addOption(new Option("--output <name>", "the old spelling of --model-output").hideHelp())
-    .option("--loss <name>", `one of ${LOSS_NAMES.join(", ")}`)
-    .option(
-      "--options <json>",
-      "loss options as JSON, or @FILE to read them from FILE (see list; a number list may name a .npy file); rank defaults to the output's",
-    )
-    .option("--gradient", "also output NAME_grad, d loss / d output")
-    .option("--target-input <name>", "the new graph input for the target", "target")
-    .option("--loss-output <name>", "the loss output", "loss")
-    .option("-o, --out <file>", "the .onnx file to write");
+  return (
+    new Command("attach")
+      .description("append a loss to an output of a .onnx model: a target input, the loss output (with --gradient d loss / d output)")
+      .argument("<model>", `a .onnx model (ai.onnx opset ${MIN_OPSET} to ${MAX_OPSET})`)
+      .option("--model-output <name>", "the model output the loss reads (logits, log-probabilities or probabilities)")
+      .addOption(new Option("--output <name>", "the old spelling of --model-output").hideHelp())
+      .option("--loss <name>", `one of ${LOSS_NAMES.join(", ")}`)
+      .option(
+        "--options <json>",
+        "loss options as JSON, or @FILE to read them from FILE (see list; a number list may name a .npy file); rank defaults to the output's",
+      )
+      .option("--gradient", "also output NAME_grad, d loss / d output")
+      .option("--target-input <name>", "the new graph input for the target", "target")
+      .option("--loss-output <name>", "the loss output", "loss")
+      // documented with the README's CLI reference once it is regenerated (hidden until then)
+      .addOption(
+        new Option("--weight-input <name>", 'the new graph input for a weight tensor (option weight "input"; default weight)').hideHelp(),
+      )
+      .addOption(
+        new Option(
+          "--pos-weight-input <name>",
+          'the new graph input for a pos_weight tensor (option posWeight "input"; default pos_weight)',
+        ).hideHelp(),
+      )
+      .option("-o, --out <file>", "the .onnx file to write")
+  );
 }
 
 export const ATTACH = (ctx: CliContext) =>

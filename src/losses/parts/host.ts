@@ -83,8 +83,8 @@ export class LossBuilder {
    * loss is built whole (`whole`, called only then, gives the per-element loss and its gradient).
    */
   finishElementwise(values: readonly Value[], o: ElementwiseFinish): BuiltParts {
-    const { loss: opts, weightAlong0, sumOfChunk, whole, ...rest } = o;
-    if (this.ctx.chunks !== false && sumsInChunks(this.graph, opts, weightAlong0)) {
+    const { loss: opts, weightAlong0, weightTensors, sumOfChunk, whole, ...rest } = o;
+    if (this.ctx.chunks !== false && !weightTensors && sumsInChunks(this.graph, opts, weightAlong0)) {
       return this.finish(values[0], { ...rest, reduction: opts.reduction, total: chunkedSum(values, sumOfChunk) });
     }
     const built = whole();
@@ -98,6 +98,11 @@ export interface ElementwiseFinish extends Omit<FinishOptions, "reduction" | "gr
   loss: { reduction: Reduction; gradient: boolean; rank: number };
   /** A weight list runs along axis 0 (rank 1 with a weight per element): no chunks, a slice would not broadcast. */
   weightAlong0?: boolean;
+  /**
+   * A weight tensor input (its dim 0 the input's rows or 1, broadcast at run time): no chunks at any
+   * rank, a slice of the input's rows would meet all of the weight's.
+   */
+  weightTensors?: boolean;
   /** The sum of a chunk's losses, in the accumulate type (usually accurateSum of its elementwise loss). */
   sumOfChunk: (...chunk: Value[]) => Value;
   /** The whole per-element loss, and its gradient with the gradient option. */
