@@ -107,14 +107,12 @@ function attachDefinition() {
       .option("--target-input <name>", "the new graph input for the target", "target")
       .option("--loss-output <name>", "the loss output", "loss")
       // documented with the README's CLI reference once it is regenerated (hidden until then)
-      .addOption(
-        new Option("--weight-input <name>", 'the new graph input for a weight tensor (option weight "input"; default weight)').hideHelp(),
-      )
+      .addOption(new Option("--weight-input <name>", 'the new graph input for a weight tensor (option weight "input"; default weight)'))
       .addOption(
         new Option(
           "--pos-weight-input <name>",
           'the new graph input for a pos_weight tensor (option posWeight "input"; default pos_weight)',
-        ).hideHelp(),
+        ),
       )
       .option("-o, --out <file>", "the .onnx file to write")
   );
