@@ -295,7 +295,15 @@ async function focalPlot(): Promise<void> {
     await ev.release();
     series.push({ label: `gamma ${gamma}`, x: pt, y: Array.from(loss.data as Float32Array) });
   }
-  $("focal-plot").innerHTML = linePlot(series, { xLabel: "probability of the ground-truth class p_t", yLabel: "loss", yMax: 5 });
+  const plot = $("focal-plot");
+  plot.innerHTML = linePlot(series, {
+    xLabel: "probability of the ground-truth class p_t",
+    yLabel: "loss",
+    yMax: 5,
+    // drawn at the size it is shown at, so that its fonts are the page's
+    width: Math.min(720, Math.max(260, plot.clientWidth)),
+    height: 260,
+  });
 }
 
 /** The losses the train panel compares, with the options each is trained with. */
