@@ -485,7 +485,10 @@ $("train-run").addEventListener("click", () => void trainPanel());
 
 renderOptions();
 showGraph(currentGraph({}, 2));
-for (const name of TRAIN_LOSSES) drawRegions($<HTMLCanvasElement>(`train-map-${name}`), trainSet, new Float32Array(6), new Float32Array(3));
+for (const name of TRAIN_LOSSES) {
+  drawRegions($<HTMLCanvasElement>(`train-map-${name}`), trainSet, new Float32Array(6), new Float32Array(3));
+  $(`train-recall-${name}`).textContent = "not trained yet (W = 0: every point reads as class 0)";
+}
 focalPlot()
   .catch(showError)
   .finally(() => {
