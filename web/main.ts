@@ -22,7 +22,7 @@ import * as onnxLosses from "../src/web.js";
 import * as ort from "onnxruntime-web";
 import { graphPicture, histogram, linePlot } from "./charts.js";
 import { generateBatch } from "./generate.js";
-import { CLASS_SIZES, imbalancedSet, predict, recalls, train, type TrainSet } from "./train.js";
+import { CLASS_SIZES, focalWeights, imbalancedSet, predict, recalls, train, type TrainSet } from "./train.js";
 
 // The library and onnxruntime-web, for the browser console (and the WebGPU tests, which build and run
 // every PyTorch fixture in this page): onnxLosses.buildLoss("cross_entropy"), ort.env, ...
@@ -62,6 +62,10 @@ function renderOptions(): void {
     if (o.choices) {
       field = document.createElement("select");
       for (const c of o.choices) field.add(new Option(c, c, c === o.default, c === o.default));
+    } else if (typeof o.default === "boolean") {
+      field = document.createElement("input");
+      field.type = "checkbox";
+      field.checked = o.default;
     } else {
       field = document.createElement("input");
       field.type = "text";
@@ -82,6 +86,10 @@ function renderOptions(): void {
 function readOptions(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const el of document.querySelectorAll<HTMLInputElement | HTMLSelectElement>("[data-option]")) {
+    if (el instanceof HTMLInputElement && el.type === "checkbox") {
+      out[el.dataset.option!] = el.checked;
+      continue;
+    }
     const text = el.value.trim();
     if (text === "") continue;
     if (el instanceof HTMLSelectElement) out[el.dataset.option!] = text;
@@ -133,9 +141,14 @@ async function readFeeds(options: Record<string, unknown>): Promise<Record<strin
     return feeds;
   }
   const feeds: Record<string, TensorInput> = {};
-  for (const name of ["input", "target"]) {
+  // input and target always; weight and pos_weight where the options make them inputs (the graph's
+  // inputs are checked against the feeds before the run)
+  for (const name of ["input", "target", "weight", "pos_weight"]) {
     const file = $<HTMLInputElement>(`npy-${name}`).files?.[0];
-    if (!file) throw new Error(`${name}: expected a .npy file`);
+    if (!file) {
+      if (name === "input" || name === "target") throw new Error(`${name}: expected a .npy, .npz or .safetensors file`);
+      continue;
+    }
     // a .npz or .safetensors gives the array of the input's name
     feeds[name] = decodeTensorBytes(new Uint8Array(await file.arrayBuffer()), file.name, { key: name });
   }
@@ -154,25 +167,55 @@ function currentGraph(options: Record<string, unknown>, rank: number, reduction?
   );
 }
 
+/** Show the error's first line, and clear the previous run's results so that none stands next to it. */
 function showError(e: unknown): void {
   errorBox.hidden = false;
   errorBox.textContent = String((e as Error)?.message ?? e).split("\n")[0];
+  clearResult();
+}
+
+function clearResult(): void {
   $("loss-value").textContent = "–";
+  $("time").textContent = "";
+  $("ran-on").textContent = "";
+  delete $("ran-on").dataset.provider;
+  delete $("ran-on").dataset.lowering;
+  delete $("ran-on").dataset.threads;
+  $("histogram").replaceChildren();
 }
 
 async function evaluate(): Promise<void> {
   errorBox.hidden = true;
+  const kind = source();
   result.dataset.state = "running";
   try {
     const options = readOptions();
     const feeds = await readFeeds(options);
     const rank = feeds.input?.dims.length ?? 2;
     const graph = currentGraph(options, rank);
+    // a graph input the feeds lack (a weight tensor the options asked for): say where to give it
+    for (const i of graph.inputs) {
+      if (feeds[i.name]) continue;
+      throw new Error(
+        `${i.name}: the graph takes a ${i.name} tensor (option ${i.name === "pos_weight" ? "posWeight" : i.name} "input"): ${
+          kind === "generate"
+            ? "a generated batch has none; paste it in the JSON or upload its file, or set the option to null"
+            : kind === "json"
+              ? `add "${i.name}": {"dims": [...], "data": [...]} to the JSON`
+              : `choose its file (${i.name})`
+        }`,
+      );
+    }
     const ep = epSelect.value as ExecutionProvider;
-    const ev = await createEvaluator(graph, { ep });
     const t0 = performance.now();
+    const ev = await createEvaluator(graph, { ep });
+    const t1 = performance.now();
     const out = await ev.run(feeds);
-    const ms = performance.now() - t0;
+    const t2 = performance.now();
+    // the first run of a new session includes its warm-up (kernels chosen, buffers allocated): time a
+    // second run too, and show both
+    await ev.run(feeds);
+    const t3 = performance.now();
     await ev.release();
     const loss = out.loss;
     $("loss-value").textContent =
@@ -181,7 +224,10 @@ async function evaluate(): Promise<void> {
         : `[${Array.from(loss.data as Float32Array)
             .slice(0, 8)
             .join(", ")}${loss.data.length > 8 ? ", ..." : ""}] (${loss.dims.join(" x ")})`;
-    $("time").textContent = `${ms.toFixed(2)} ms (session.run)`;
+    $("time").textContent =
+      `session created in ${(t1 - t0).toFixed(1)} ms; first run ${(t2 - t1).toFixed(2)} ms (includes warm-up), second run ${(t3 - t2).toFixed(2)} ms`;
+    $("time").dataset.first = String(t2 - t1);
+    $("time").dataset.second = String(t3 - t2);
     const threads = ev.provider === "wasm" ? `, ${wasmThreads} thread${wasmThreads === 1 ? "" : "s"}, SIMD` : "";
     $("ran-on").textContent =
       `on ${ev.provider}${threads}, opset ${graph.opset}, ${graph.lowering === "webgpu" ? "WebGPU lowering" : "plain graph"}`;
@@ -195,7 +241,8 @@ async function evaluate(): Promise<void> {
       items = (await perItem.run(feeds)).loss;
       await perItem.release();
     }
-    $("histogram").innerHTML = histogram(items.data as Float32Array);
+    const hist = $("histogram");
+    hist.innerHTML = histogram(items.data as Float32Array, 30, Math.min(640, Math.max(240, hist.clientWidth)));
     showGraph(graph);
     result.dataset.state = "done";
   } catch (e) {
@@ -248,7 +295,15 @@ async function focalPlot(): Promise<void> {
     await ev.release();
     series.push({ label: `gamma ${gamma}`, x: pt, y: Array.from(loss.data as Float32Array) });
   }
-  $("focal-plot").innerHTML = linePlot(series, { xLabel: "probability of the ground-truth class p_t", yLabel: "loss", yMax: 5 });
+  const plot = $("focal-plot");
+  plot.innerHTML = linePlot(series, {
+    xLabel: "probability of the ground-truth class p_t",
+    yLabel: "loss",
+    yMax: 5,
+    // drawn at the size it is shown at, so that its fonts are the page's
+    width: Math.min(720, Math.max(260, plot.clientWidth)),
+    height: 260,
+  });
 }
 
 /** The losses the train panel compares, with the options each is trained with. */
@@ -256,7 +311,7 @@ const TRAIN_LOSSES = ["cross_entropy", "softmax_focal_loss"] as const;
 /** Region and point colours of classes 0 (the minority), 1 and 2. */
 const CLASS_FILL = ["#ffd8a8", "#b2f2bb", "#d0ebff"];
 const CLASS_INK = ["#e8590c", "#2b8a3e", "#1c7ed6"];
-const trainSet: TrainSet = imbalancedSet(1);
+const trainSet: TrainSet = imbalancedSet();
 let trainRuns = 0;
 
 /** Decision regions of the head (W, b) over the set's bounding box, with the points on top. */
@@ -302,13 +357,26 @@ async function trainPanel(): Promise<void> {
   const box = $("train-error");
   box.hidden = true;
   panel.dataset.state = "running";
+  // nothing of a previous run stays next to this one's error
+  $("train-curves").replaceChildren();
+  $("train-weights").replaceChildren();
+  delete panel.dataset.result;
+  for (const name of TRAIN_LOSSES) {
+    const out = $(`train-recall-${name}`);
+    out.textContent = "";
+    delete out.dataset.recalls;
+    drawRegions($<HTMLCanvasElement>(`train-map-${name}`), trainSet, new Float32Array(6), new Float32Array(3));
+  }
   try {
     const num = (id: string) => Number($<HTMLInputElement>(id).value);
     const steps = num("train-steps");
     if (!Number.isInteger(steps) || steps < 1 || steps > 1000)
       throw new Error(`steps: expected an integer from 1 to 1000, received ${$<HTMLInputElement>("train-steps").value}`);
     const lr = num("train-lr");
+    if (!(lr > 0 && Number.isFinite(lr))) throw new Error(`lr: expected a number > 0, received ${$<HTMLInputElement>("train-lr").value}`);
     const gamma = num("train-gamma");
+    if (!(gamma >= 0 && Number.isFinite(gamma)))
+      throw new Error(`focal gamma: expected a number >= 0, received ${$<HTMLInputElement>("train-gamma").value}`);
     const build = { opset: Number(opsetSelect.value), lowering: lowering.checked ? ("webgpu" as const) : ("none" as const) };
     const ep = epSelect.value as ExecutionProvider;
     const result: Record<string, { losses: number[]; recalls: number[]; W: number[]; b: number[] }> = {};
@@ -328,25 +396,48 @@ async function trainPanel(): Promise<void> {
         });
         const rec = recalls(trainSet, run.W, run.b);
         result[name] = { losses: run.losses, recalls: rec, W: Array.from(run.W), b: Array.from(run.b) };
-        curves.push({ label: name, x: run.losses.map((_, i) => (steps > 1 ? i / (steps - 1) : 0)), y: run.losses });
+        // x: the step number (the loss step s computes, before its update)
+        curves.push({
+          label: name === "softmax_focal_loss" ? `${name} (gamma ${gamma})` : name,
+          x: run.losses.map((_, i) => i + 1),
+          y: run.losses,
+        });
         const out = $(`train-recall-${name}`);
         out.dataset.recalls = JSON.stringify(rec);
-        out.textContent = `recall per class ${rec.map((r, k) => `${k} (${CLASS_SIZES[k]} points): ${(100 * r).toFixed(0)}%`).join(", ")}; minority class 0: ${(100 * rec[0]).toFixed(0)}%`;
+        const found = Math.round(rec[0] * CLASS_SIZES[0]);
+        out.textContent = `minority class 0: ${(100 * rec[0]).toFixed(0)}% (${found} of ${CLASS_SIZES[0]}); recall of classes 0, 1, 2 (${CLASS_SIZES.join(", ")} points): ${rec.map((r) => `${(100 * r).toFixed(0)}%`).join(", ")}`;
       } finally {
         await ev.release();
       }
     }
     const yMax = Math.max(...curves.map((c) => c.y[0])) * 1.05;
-    $("train-curves").innerHTML = linePlot(curves, {
-      xLabel: `step / ${steps} (on ${provider}, ${build.lowering === "webgpu" ? "WebGPU lowering" : "plain graph"})`,
+    const chart = $("train-curves");
+    chart.innerHTML = linePlot(curves, {
+      xLabel: `step (on ${provider}, ${build.lowering === "webgpu" ? "WebGPU lowering" : "plain graph"})`,
       yLabel: "loss",
       yMax: Number(yMax.toPrecision(2)),
+      xMax: steps,
+      // drawn at the size it is shown at, so that its fonts are the page's
+      width: Math.min(720, Math.max(260, chart.clientWidth)),
+      height: 260,
     });
+    // why the two differ: the weight the focal loss gives each class's points, at the trained focal head
+    const fw = focalWeights(trainSet, result.softmax_focal_loss.W, result.softmax_focal_loss.b, gamma);
+    const weights = $("train-weights");
+    weights.dataset.weights = JSON.stringify(fw);
+    weights.textContent = `Per-class weight of the focal loss at its trained head, the mean (1 - p_t)^${gamma} over each class's points (cross_entropy weighs every point 1): ${fw.map((w, k) => `class ${k}: ${w.toFixed(3)}`).join(", ")}. ${
+      gamma === 0
+        ? "With gamma 0 the focal loss is cross_entropy."
+        : `The majority's points count ${(fw[0] / fw[2]).toPrecision(2)} times less than the minority's, so the gradient moves the boundary towards the minority sooner.`
+    }`;
     panel.dataset.result = JSON.stringify(result);
     panel.dataset.state = "done";
   } catch (e) {
     box.hidden = false;
     box.textContent = String((e as Error)?.message ?? e).split("\n")[0];
+    $("train-curves").replaceChildren();
+    $("train-weights").replaceChildren();
+    delete panel.dataset.result;
     panel.dataset.state = "error";
   } finally {
     panel.dataset.runs = String(++trainRuns);
@@ -371,10 +462,16 @@ lossSelect.addEventListener("change", () => {
 $("options").addEventListener("change", refreshGraph);
 opsetSelect.addEventListener("change", refreshGraph);
 lowering.addEventListener("change", refreshGraph);
-// The lowering follows the provider whenever the provider changes: on for webgpu, where onnx-losses/web
-// runs only lowered graphs (the plain ones get its refusal), off for wasm, where the plain graph is faster.
+// The lowering follows the provider: on by default for webgpu, where onnx-losses/web runs only lowered
+// graphs (the plain ones get its refusal), off by default for wasm, where the plain graph is faster.
+// A choice the user makes is remembered per provider: switching back restores it, so the box, the
+// graph shown, the Download and the runs always agree.
+const loweringChoice: Record<string, boolean> = { wasm: false, webgpu: true };
+lowering.addEventListener("change", () => {
+  loweringChoice[epSelect.value] = lowering.checked;
+});
 epSelect.addEventListener("change", () => {
-  lowering.checked = epSelect.value === "webgpu";
+  lowering.checked = loweringChoice[epSelect.value] ?? false;
   refreshGraph();
 });
 for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="source"]')) {
@@ -388,7 +485,10 @@ $("train-run").addEventListener("click", () => void trainPanel());
 
 renderOptions();
 showGraph(currentGraph({}, 2));
-for (const name of TRAIN_LOSSES) drawRegions($<HTMLCanvasElement>(`train-map-${name}`), trainSet, new Float32Array(6), new Float32Array(3));
+for (const name of TRAIN_LOSSES) {
+  drawRegions($<HTMLCanvasElement>(`train-map-${name}`), trainSet, new Float32Array(6), new Float32Array(3));
+  $(`train-recall-${name}`).textContent = "not trained yet (W = 0: every point reads as class 0)";
+}
 focalPlot()
   .catch(showError)
   .finally(() => {

@@ -122,3 +122,22 @@ export async function pasteInputs(page: Page, c: FixtureCase): Promise<void> {
   for (const [k, t] of Object.entries(c.inputs)) json[k] = { dims: t.dims, data: t.data.map(num) };
   await page.fill("#json-input", JSON.stringify(json));
 }
+
+/**
+ * The elements whose box reaches past `width` (the viewport's), outside the horizontally scrolled
+ * boxes (the graph picture): tag#id.class and how far right they reach.
+ */
+export async function overflowing(page: Page, width: number): Promise<string[]> {
+  return page.evaluate((w) => {
+    const out: string[] = [];
+    for (const el of document.body.querySelectorAll("*")) {
+      if (el.closest(".scroll")) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.right > w + 0.5)
+        out.push(
+          `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}${el.classList.length ? `.${[...el.classList].join(".")}` : ""} ${Math.round(r.right)}`,
+        );
+    }
+    return out;
+  }, width);
+}

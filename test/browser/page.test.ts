@@ -21,6 +21,7 @@ import {
   pasteInputs as pasteInputsOn,
   setLoss as setLossOn,
   type DemoPage,
+  overflowing,
 } from "./chromium.js";
 
 let demo: DemoPage;
@@ -177,6 +178,103 @@ browserSuite("the demo page in Chromium", () => {
     expect(demo.console.filter((m) => /no available adapters/i.test(m)).length).toBeLessThanOrEqual(1);
     await page.selectOption("#ep", "wasm");
     expect(await page.isChecked("#lowering")).toBe(false);
+    // the user's own choice is kept per provider: ticked on wasm, it is ticked again on coming back
+    // from webgpu, and unticked on webgpu it stays so there; Download gives the graph the box says
+    await setLoss("cross_entropy", {});
+    await page.setChecked("#lowering", true);
+    await page.selectOption("#ep", "webgpu");
+    expect(await page.isChecked("#lowering")).toBe(true);
+    await page.setChecked("#lowering", false);
+    await page.selectOption("#ep", "wasm");
+    expect(await page.isChecked("#lowering")).toBe(true);
+    await page.selectOption("#ep", "webgpu");
+    expect(await page.isChecked("#lowering")).toBe(false);
+    expect(await page.textContent("#graph-view")).toContain("LogSoftmax");
+    const [plain] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+    expect(readFileSync((await plain.path())!).equals(Buffer.from(buildLoss("cross_entropy", { rank: 2 }).model))).toBe(true);
+    await page.selectOption("#ep", "wasm");
+    expect(await page.textContent("#graph-view")).not.toContain("LogSoftmax");
+    const [lowered] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+    expect(
+      readFileSync((await lowered.path())!).equals(Buffer.from(buildLoss("cross_entropy", { rank: 2 }, { lowering: "webgpu" }).model)),
+    ).toBe(true);
+    await page.setChecked("#lowering", false);
+    await page.selectOption("#ep", "webgpu");
+    await page.setChecked("#lowering", true);
+    await page.selectOption("#ep", "wasm");
+    expect(await page.isChecked("#lowering")).toBe(false);
+  });
+
+  test("boolean options are checkboxes, read as true and false", async () => {
+    for (const d of CATALOGUE) {
+      await page.selectOption("#loss", d.name);
+      for (const o of d.optionList.filter((o) => typeof o.default === "boolean")) {
+        expect({ loss: d.name, option: o.name, type: await page.getAttribute(`#opt-${o.name}`, "type") }).toEqual({
+          loss: d.name,
+          option: o.name,
+          type: "checkbox",
+        });
+        expect(await page.isChecked(`#opt-${o.name}`)).toBe(o.default);
+      }
+    }
+    const c = caseFor("cross_entropy");
+    await setLoss("cross_entropy", c.options);
+    await pasteInputs(c);
+    await page.check("#opt-gradient");
+    const r = await evaluate();
+    expect({ state: r.state, error: r.error }).toEqual({ state: "done", error: "" });
+    expect(await page.textContent("#graph-summary")).toMatch(/\d+ nodes/);
+    expect(await page.textContent("#graph-view")).toContain("input_grad");
+    await page.uncheck("#opt-gradient");
+    expect(await page.textContent("#graph-view")).not.toContain("input_grad");
+  });
+
+  test("the time shown says the first run includes the warm-up, and gives a second run; an error clears the previous result", async () => {
+    const c = caseFor("cross_entropy");
+    await setLoss("cross_entropy", c.options);
+    await pasteInputs(c);
+    const ok = await evaluate();
+    expect(ok.state).toBe("done");
+    expect(await page.textContent("#time")).toMatch(
+      /^session created in [\d.]+ ms; first run [\d.]+ ms \(includes warm-up\), second run [\d.]+ ms$/,
+    );
+    expect(await page.locator("#histogram svg").count()).toBe(1);
+    await page.fill("#json-input", "{not json");
+    const bad = await evaluate();
+    expect(bad.state).toBe("error");
+    expect(bad.value).toBe("–");
+    expect(await page.textContent("#time")).toBe("");
+    expect(await page.textContent("#ran-on")).toBe("");
+    expect(await page.locator("#histogram svg").count()).toBe(0);
+  });
+
+  test('weight "input" without a weight tensor is refused in one line naming it; with one in the JSON it runs', async () => {
+    await setLoss("binary_cross_entropy_with_logits", { weight: "input" });
+    await page.check("#source-generate");
+    const gen = await evaluate();
+    expect(gen.error).toBe(
+      'weight: the graph takes a weight tensor (option weight "input"): a generated batch has none; paste it in the JSON or upload its file, or set the option to null',
+    );
+    await page.check("#source-json");
+    const feeds = { input: { dims: [2, 2], data: [0.5, -1, 2, 0] }, target: { dims: [2, 2], data: [1, 0, 1, 1] } };
+    await page.fill("#json-input", JSON.stringify(feeds));
+    expect((await evaluate()).error).toBe(
+      'weight: the graph takes a weight tensor (option weight "input"): add "weight": {"dims": [...], "data": [...]} to the JSON',
+    );
+    await page.fill("#json-input", JSON.stringify({ ...feeds, weight: { dims: [2], data: [1, 3] } }));
+    const r = await evaluate();
+    expect({ state: r.state, error: r.error }).toEqual({ state: "done", error: "" });
+    // PyTorch's mean of w * (softplus(x) - x t), w broadcast per class
+    const x = feeds.input.data,
+      t = feeds.target.data,
+      w = [1, 3, 1, 3];
+    const want = x.reduce((a, v, i) => a + w[i] * (Math.log1p(Math.exp(v)) - v * t[i]), 0) / 4;
+    expect(Math.abs(Number(r.value) - want)).toBeLessThanOrEqual(1e-5 * want);
+    await page.check("#source-npy");
+    await page.setInputFiles("#npy-input", join(FIXTURES, "npy", "logits_f32.npy"));
+    await page.setInputFiles("#npy-target", join(FIXTURES, "npy", "target_i64.npy"));
+    expect((await evaluate()).error).toBe('weight: the graph takes a weight tensor (option weight "input"): choose its file (weight)');
+    await setLoss("cross_entropy", {});
   });
 
   test("a generated batch and uploaded .npy files evaluate", async () => {
@@ -195,6 +293,28 @@ browserSuite("the demo page in Chromium", () => {
     await page.setInputFiles("#npy-target", join(FIXTURES, "npy", "target_i64.npy"));
     const up = await evaluate();
     expect(Math.abs(Number(up.value) - num(sample.expected.data[0]))).toBeLessThanOrEqual(1e-5 * Math.max(1, num(sample.expected.data[0])));
+  });
+
+  test("uploaded .npz (plain and compressed) and .safetensors files evaluate: the arrays named input and target, as the same .npy files give", async () => {
+    await setLoss("cross_entropy", {});
+    await page.check("#source-npy");
+    const archives = join(FIXTURES, "archives");
+    await page.setInputFiles("#npy-input", join(archives, "input.npy"));
+    await page.setInputFiles("#npy-target", join(archives, "target.npy"));
+    const npy = await evaluate();
+    expect({ state: npy.state, error: npy.error }).toEqual({ state: "done", error: "" });
+    for (const file of ["batch.npz", "batch_compressed.npz", "batch.safetensors"]) {
+      await page.setInputFiles("#npy-input", join(archives, file));
+      await page.setInputFiles("#npy-target", join(archives, file));
+      const r = await evaluate();
+      expect({ file, state: r.state, error: r.error, value: r.value }).toEqual({ file, state: "done", error: "", value: npy.value });
+    }
+    // an archive without the array is one line naming the key
+    await page.setInputFiles("#npy-target", join(archives, "named.npz"));
+    const missing = await evaluate();
+    expect(missing.state).toBe("error");
+    expect(missing.error).toMatch(/^named\.npz: .*target/);
+    expect(await page.textContent("#time")).toBe("");
   });
 
   test("downloads the .onnx of the current loss: the same bytes Node builds", async () => {
@@ -245,4 +365,45 @@ browserSuite("the demo page in Chromium", () => {
     expect(full.ink).toBeGreaterThan(0.01 * full.width * full.height);
     expect(demo.consoleErrors).toEqual([]);
   });
+
+  test.each([1280, 390])(
+    "at %i px wide: the evaluate panel after a run, kept in test/artifacts; nothing overflows the page's width",
+    async (width) => {
+      await page.setViewportSize({ width, height: 900 });
+      try {
+        const c = caseFor("softmax_focal_loss");
+        await setLoss("softmax_focal_loss", c.options);
+        await pasteInputs(c);
+        const r = await evaluate();
+        expect({ state: r.state, error: r.error }).toEqual({ state: "done", error: "" });
+        expect(await overflowing(page, width)).toEqual([]);
+        expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+        // every card and the result's chart within the viewport's width
+        for (const sel of ["#setup", "#data", "#result", "#histogram svg", "#options"]) {
+          const box = (await page.locator(sel).boundingBox())!;
+          expect({ sel, right: Math.round(box.x + box.width) <= width }).toEqual({ sel, right: true });
+        }
+        mkdirSync(join(ROOT, "test", "artifacts"), { recursive: true });
+        // the evaluate panel: the loss, input and result cards together
+        // (in page coordinates: a full-page screenshot's clip is measured from the page's top)
+        const boxes = await page.evaluate(() =>
+          ["#setup", "#data", "#result"].map((sel) => {
+            const r = document.querySelector(sel)!.getBoundingClientRect();
+            return { x: r.x + scrollX, y: r.y + scrollY, width: r.width, height: r.height };
+          }),
+        );
+        const x = Math.min(...boxes.map((b) => b.x)),
+          y = Math.min(...boxes.map((b) => b.y));
+        const clip = {
+          x,
+          y,
+          width: Math.max(...boxes.map((b) => b.x + b.width)) - x,
+          height: Math.max(...boxes.map((b) => b.y + b.height)) - y,
+        };
+        await page.screenshot({ path: join(ROOT, "test", "artifacts", `evaluate-${width}.png`), fullPage: true, clip });
+      } finally {
+        await page.setViewportSize({ width: 1280, height: 720 });
+      }
+    },
+  );
 });
