@@ -29,7 +29,7 @@ const FILES = [
     .sort()
     .map((f) => `docs/${f}`),
 ];
-const ALL = FILES.flatMap(readBlocks).filter((b) => b.lang === "ts");
+const ALL = FILES.flatMap(readBlocks).filter((b) => b.lang === "ts" || b.lang === "typescript");
 /** A relative import: the repository's own sources (see the header), not a user's code. */
 const REPOSITORY_CODE = /\bfrom\s+["']\.\.?\//;
 const USER = ALL.filter((b) => !REPOSITORY_CODE.test(b.code));
