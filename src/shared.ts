@@ -7,6 +7,7 @@ export { buildLoss, buildDefinition, resolveLossOptions, defineLoss, getLoss, CA
 export type {
   BuildContext,
   BuildOptions,
+  OutputMode,
   BuiltParts,
   InferOptions,
   InputCheck,
@@ -54,10 +55,10 @@ export type { AttrValue, Dim, GraphOptions, InitializerInfo, Lowering, ModelInfo
 export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, SUPPORTED_OPSETS, checkOpset, irVersionForOpset } from "./onnx/versions.js";
 export { DTYPES, FLOAT_DTYPES, type DType, type FloatDType } from "./onnx/dtypes.js";
 export { ModelDecodeError } from "./onnx/codec.js";
-export type { Evaluator, EvaluatorOptions } from "./runtime/evaluator.js";
+export type { AttachedOutputs, Evaluator, EvaluatorOptions, LossOutputs } from "./runtime/evaluator.js";
 export { planProviders, ProviderError, parseProvider, type ExecutionProvider, type ProviderStatus } from "./runtime/providers.js";
 export { InputError, validateFeeds } from "./runtime/validate.js";
-export type { TensorData, TensorDType, TensorInput, TypedData } from "./tensor/tensor.js";
+export type { TensorData, TensorDType, TensorInput, TensorOf, TypedArrayOf, TypedData } from "./tensor/tensor.js";
 export { fromFloat16Bits, toFloat16Bits, tensorNumbers } from "./tensor/tensor.js";
 export { seededRandom } from "./util/random.js";
 export { decodeNpy, encodeNpy, parseNpyHeader, NpyError, type NpyHeader } from "./io/npy.js";

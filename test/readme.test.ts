@@ -24,45 +24,11 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, test } from "@jest/globals";
 import ts from "typescript";
+import { type Block, readBlocks } from "./blocks.js";
 import { ROOT } from "./helpers.js";
 
-type Kind = "run" | "not run" | "output" | "output of" | "output, not compared" | "exits" | "help" | "vite";
-interface Block {
-  file: string;
-  line: number;
-  lang: string;
-  code: string;
-  kind: Kind;
-  /** The marker's text after the kind: a reason, a command, an exit code or a file name. */
-  arg: string;
-}
-
-const MARKER = /^<!-- (not run|output of|output, not compared|output|exits|help|vite)(?::? ?(.*?))? -->$/;
-
-/** The fenced blocks of a Markdown file, each with the marker comment on the line right before it. */
-export function readBlocks(file: string): Block[] {
-  const lines = readFileSync(join(ROOT, file), "utf8").split("\n");
-  const blocks: Block[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^```(\w*)\s*$/.exec(lines[i]);
-    if (!open) continue;
-    const end = lines.indexOf("```", i + 1);
-    if (end < 0) throw new Error(`${file}:${i + 1}: a code block that is never closed`);
-    const before = i > 0 ? lines[i - 1] : "";
-    const m = MARKER.exec(before);
-    if (!m && before.startsWith("<!--")) throw new Error(`${file}:${i}: unknown marker ${before}`);
-    blocks.push({
-      file,
-      line: i + 1,
-      lang: open[1],
-      code: lines.slice(i + 1, end).join("\n"),
-      kind: (m?.[1] as Kind) ?? "run",
-      arg: m?.[2]?.trim() ?? "",
-    });
-    i = end;
-  }
-  return blocks;
-}
+// the block reader is test/blocks.ts (the consumer type-check reads the same blocks); exported here too
+export { readBlocks };
 
 /** The user's pages, run in this order in one folder (the docs' examples use the walk-through's files). */
 export const PAGES = [

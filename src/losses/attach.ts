@@ -25,8 +25,8 @@ import type { LossGraph } from "./types.js";
 /** What {@link attachLoss} attaches, and where. */
 export type AttachOptions = FieldsOf<typeof ATTACH_FIELDS>;
 
-/** A model with a loss attached. */
-export interface AttachedLoss {
+/** A model with a loss attached; `Out` is the name of the output the loss was attached to. */
+export interface AttachedLoss<Out extends string = string> {
   /** ONNX ModelProto bytes. */
   model: Uint8Array;
   /** The catalogue loss and its resolved options. */
@@ -37,7 +37,7 @@ export interface AttachedLoss {
   /** The float type of the attached output, and so of the loss. */
   dtype: FloatDType;
   /** Where: the output, the target input, the loss and gradient outputs, the prefix of the loss's names. */
-  attached: AttachedTo;
+  attached: AttachedTo & { output: Out };
   /** The target input as the graph declares it. */
   target: TensorInfo;
   /** The weight tensor inputs (options "input") as the graph declares them, in graph order; empty where the loss takes none. */
@@ -245,7 +245,11 @@ export function weightDim(name: string, axis: number): string {
  * const { model } = attachLoss(fs.readFileSync("mlp.onnx"), { output: "logits", loss: "cross_entropy", options: { gradient: true } });
  * // inputs: the model's, then target; outputs: the model's, then loss and logits_grad
  */
-export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "model"): AttachedLoss {
+export function attachLoss<Out extends string = string>(
+  modelBytes: Uint8Array,
+  spec: AttachOptions & { output: Out },
+  what = "model",
+): AttachedLoss<Out> {
   const given = checkFields({ subject: "attachLoss", form: "options {output, loss, ...}", required: true }, ATTACH_FIELDS, spec);
   const output = given.output;
   const lossName = given.loss;
@@ -425,7 +429,7 @@ export function attachLoss(modelBytes: Uint8Array, spec: AttachOptions, what = "
     options: built.options,
     opset: info.opset,
     dtype,
-    attached: names,
+    attached: names as AttachedTo & { output: Out },
     target: targetInfo,
     weights: weightInfos,
     checks: parts.checks,

@@ -69,6 +69,9 @@ export const BUILD_FIELDS = {
   dtype: oneOfField<FloatDType>(FLOAT_DTYPES),
 } as const;
 
+/** The build option `outputs`: what a loss graph outputs (see BuildOptions.outputs). */
+export type OutputMode = "loss" | "parts";
+
 /** Options of {@link buildLoss} that are about the model, not the loss. */
 export type BuildOptions = FieldsOf<typeof BUILD_FIELDS>;
 
@@ -91,12 +94,12 @@ export function resolveLossOptions<K extends string>(name: K, options: LossOptio
  * const ce = buildLoss("cross_entropy", { labelSmoothing: 0.1 });
  * fs.writeFileSync("ce.onnx", ce.model);
  */
-export function buildLoss<K extends string>(
+export function buildLoss<K extends string, D extends FloatDType = "float32", M extends OutputMode = "loss">(
   name: K,
   options: LossOptionsFor<K> = {} as LossOptionsFor<K>,
-  build: BuildOptions = {},
-): LossGraph<ResolvedOptionsFor<K>> {
-  const g = buildDefinition(getLoss(name), options as Record<string, unknown>, build) as LossGraph<ResolvedOptionsFor<K>>;
+  build: BuildOptions & { dtype?: D; outputs?: M } = {},
+): LossGraph<ResolvedOptionsFor<K>, D, M> {
+  const g = buildDefinition(getLoss(name), options as Record<string, unknown>, build) as LossGraph<ResolvedOptionsFor<K>, D, M>;
   // a catalogue loss's bytes, read back in this process, are not verified again (model/trusted.ts); a
   // definition outside the catalogue (buildDefinition) is verified as a file is, and refused
   trustBuilt(g.model);

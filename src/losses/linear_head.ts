@@ -8,7 +8,7 @@ import { Graph, type Value } from "../builder/graph.js";
 import { add, cast, matMul, mul, reduceSum, sub, transpose } from "../builder/ops/index.js";
 import { canonicalJson, encodeContract, type StepContract } from "../model/contract.js";
 import { trustBuilt } from "../model/trusted.js";
-import { isFloatDType } from "../onnx/dtypes.js";
+import { type FloatDType, isFloatDType } from "../onnx/dtypes.js";
 import { getLoss } from "./catalogue.js";
 import { declareInput, LossBuilder } from "./common.js";
 import { buildLoss, type BuildOptions, type LossOptionsFor, type ResolvedOptionsFor } from "./index.js";
@@ -27,7 +27,7 @@ export const STEP_FIELDS = {
 export type LinearHeadStepOptions = FieldsOf<typeof STEP_FIELDS>;
 
 /** A built step graph: the loss's resolved options, the step's, and what a caller feeds and reads. */
-export interface LinearHeadStepGraph<O = Record<string, unknown>> extends LossGraph<O> {
+export interface LinearHeadStepGraph<O = Record<string, unknown>, D extends FloatDType = FloatDType> extends LossGraph<O, D, "loss"> {
   step: StepContract;
 }
 
@@ -46,12 +46,12 @@ const STEP = "linear_head_step";
  * const step = linearHeadStep("softmax_focal_loss", { gamma: 2 }, { lr: 0.5 });
  * // feed { X, target, W, b }; feed W_next, b_next back as W, b for the next step
  */
-export function linearHeadStep<K extends string>(
+export function linearHeadStep<K extends string, D extends FloatDType = "float32">(
   loss: K,
   options: LossOptionsFor<K> = {} as LossOptionsFor<K>,
   step: LinearHeadStepOptions,
-  build: Omit<BuildOptions, "outputs"> = {},
-): LinearHeadStepGraph<ResolvedOptionsFor<K>> {
+  build: Omit<BuildOptions, "outputs"> & { dtype?: D } = {},
+): LinearHeadStepGraph<ResolvedOptionsFor<K>, D> {
   const lr = checkStep(step);
   const given = (options ?? {}) as Record<string, unknown>;
   if (given.gradient !== undefined && given.gradient !== true) {
@@ -129,7 +129,7 @@ export function linearHeadStep<K extends string>(
     options: alone.options as ResolvedOptionsFor<K>,
     opset: alone.opset,
     lowering: alone.lowering,
-    dtype: alone.dtype,
+    dtype: alone.dtype as D,
     accumulate: alone.accumulate,
     outputMode: "loss",
     inputs: specs,

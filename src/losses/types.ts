@@ -29,18 +29,19 @@ export const INPUT_KINDS = {
 export type InputKind = keyof typeof INPUT_KINDS;
 
 /** A built loss: the model bytes and what a caller needs to feed it. */
-export interface LossGraph<O = Record<string, unknown>> {
+export interface LossGraph<O = Record<string, unknown>, D extends FloatDType = FloatDType, M extends "loss" | "parts" = "loss" | "parts"> {
   /** Catalogue name, e.g. `cross_entropy`. */
   name: string;
   /** The resolved options (defaults filled in). */
   options: O;
   opset: number;
   lowering: Lowering;
-  dtype: FloatDType;
+  /** The float type of its float inputs and outputs (the build option dtype; a literal type where the option is one). */
+  dtype: D;
   /** The type the totals accumulate in, as built (float32 under the WebGPU lowering, float64 for float64 graphs). */
   accumulate: "float32" | "float64";
   /** The build option `outputs` it was built with: `loss`, or `parts` (loss_sum and weight_sum, see BuildOptions.outputs). */
-  outputMode: "loss" | "parts";
+  outputMode: M;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   checks: InputCheck[];

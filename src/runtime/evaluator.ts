@@ -21,7 +21,9 @@ import {
 } from "../util/schema.js";
 import type { InputCheck, LossContract } from "../model/contract.js";
 import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
-import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput } from "../tensor/tensor.js";
+import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput, type TensorOf } from "../tensor/tensor.js";
+import type { FloatDType } from "../onnx/dtypes.js";
+import type { OutputMode } from "../losses/index.js";
 import {
   type AttachedShapes,
   checkAttachedShapes,
@@ -124,8 +126,26 @@ export function checkEvaluatorOptions(options: unknown, subject = "createEvaluat
   return checkFields({ subject }, EVALUATOR_FIELDS, options);
 }
 
-/** Evaluates one ONNX model on plain tensors. */
-export interface Evaluator {
+/**
+ * What a built loss outputs (`loss`, with `gradient: true` also `input_grad`; with outputs "parts"
+ * `loss_sum` and `weight_sum`), typed by its float type: a float32 loss's data is a Float32Array, a
+ * float64 one's a Float64Array. Parts accumulate in float64 (float32 under the WebGPU lowering).
+ */
+export type LossOutputs<D extends FloatDType = FloatDType, M extends OutputMode = OutputMode> = Record<
+  string,
+  TensorOf<M extends "parts" ? "float64" | "float32" : D>
+>;
+
+/**
+ * What a model with a loss attached to output `Out` outputs: its own outputs (any dtype), and `Out`,
+ * `loss` and `${Out}_grad` (with the gradient on), floats of the attached output's type.
+ */
+export type AttachedOutputs<Out extends string = string> = Record<string, TensorOf> & {
+  [K in Out | "loss" | `${Out}_grad`]: TensorOf<FloatDType>;
+};
+
+/** Evaluates one ONNX model on plain tensors; `Out` types what run() returns (every output, by name). */
+export interface Evaluator<Out extends Record<string, TensorData> = Record<string, TensorOf>> {
   /** The provider the session runs on. */
   readonly provider: ExecutionProvider;
   readonly inputs: readonly TensorInfo[];
@@ -140,7 +160,7 @@ export interface Evaluator {
    * before then can change the result). With `worker: true` they are copied before run() returns, and
    * may be changed from then on. Concurrent runs on one evaluator are safe.
    */
-  run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>>;
+  run(feeds: Readonly<Record<string, TensorInput>>): Promise<Out>;
   release(): Promise<void>;
 }
 
@@ -353,13 +373,14 @@ class OrtEvaluator implements Evaluator {
   /** The checks run on the feeds, and those run on the feeds and outputs of a run (an attached loss's). */
   private readonly split: { before: InputCheck[]; after: InputCheck[] };
 
-  async run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorData>> {
+  async run(feeds: Readonly<Record<string, TensorInput>>): Promise<Record<string, TensorOf>> {
     if (this.released) throw new UserError(`${this.what}: this evaluator was released; create another one to run again`);
     // release() waits for the runs in flight (a session ended under a run would fail it): a count, and
     // one waiter when it falls to 0 (a promise per run cost ~10 us at small sizes)
     this.running++;
     try {
-      return await this.runOnce(feeds);
+      // each output's data is the typed array onnxruntime made for its dtype (as TensorOf states)
+      return (await this.runOnce(feeds)) as Record<string, TensorOf>;
     } finally {
       if (--this.running === 0 && this.idle) {
         this.idle();

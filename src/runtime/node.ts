@@ -9,6 +9,9 @@ import { dirname, join, resolve } from "node:path";
 import type * as OrtNode from "onnxruntime-node";
 import { MissingRuntimeError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
+import type { AttachedLoss } from "../losses/attach.js";
+import type { OutputMode } from "../losses/index.js";
+import type { FloatDType } from "../onnx/dtypes.js";
 import { readLossModel, type LossModel } from "../models/kinds.js";
 import { checkExternalFiles, readModelFile } from "../io/read.js";
 import { privateBytes } from "../model/trusted.js";
@@ -16,6 +19,8 @@ import {
   checkEvaluatorOptions,
   createOrtEvaluator,
   type Evaluator,
+  type AttachedOutputs,
+  type LossOutputs,
   type EvaluatorOptions,
   evaluatorSource,
   type OrtModule,
@@ -43,7 +48,7 @@ export function quietOnnxRuntimeLog(): void {
  * onnxruntime-node, loaded on first use: it is an optional peer dependency, so `onnx-losses` builds,
  * exports and inspects graphs without it, and evaluating says what to install.
  */
-export function loadOnnxRuntimeNode(): typeof OrtNode {
+function loadOnnxRuntimeNode(): typeof OrtNode {
   if (loaded) return loaded;
   try {
     loaded = require("onnxruntime-node") as typeof OrtNode;
@@ -110,7 +115,22 @@ function bindingDir(): string {
  * // onnxruntime in a worker thread: this thread's event loop runs on while it computes
  * const background = await createEvaluator(buildLoss("cross_entropy"), { worker: true });
  */
-export async function createEvaluator(source: LossGraph | Uint8Array | string, options: EvaluatorOptions = {}): Promise<Evaluator> {
+export async function createEvaluator<D extends FloatDType, M extends OutputMode>(
+  source: LossGraph<unknown, D, M>,
+  options?: EvaluatorOptions,
+): Promise<Evaluator<LossOutputs<D, M>>>;
+export async function createEvaluator<Out extends string>(
+  source: AttachedLoss<Out>,
+  options?: EvaluatorOptions,
+): Promise<Evaluator<AttachedOutputs<Out>>>;
+export async function createEvaluator(
+  source: LossGraph<unknown> | AttachedLoss | Uint8Array | string,
+  options?: EvaluatorOptions,
+): Promise<Evaluator>;
+export async function createEvaluator(
+  source: LossGraph<unknown> | AttachedLoss | Uint8Array | string,
+  options: EvaluatorOptions = {},
+): Promise<Evaluator> {
   return createFrom(source, options, false);
 }
 
@@ -123,7 +143,11 @@ export async function createEvaluatorOwning(bytes: Uint8Array, options: Evaluato
   return createFrom(bytes, options, true);
 }
 
-async function createFrom(source: LossGraph | Uint8Array | string, options: EvaluatorOptions, owned: boolean): Promise<Evaluator> {
+async function createFrom(
+  source: LossGraph<unknown> | AttachedLoss | Uint8Array | string,
+  options: EvaluatorOptions,
+  owned: boolean,
+): Promise<Evaluator> {
   options = checkEvaluatorOptions(options);
   const given = evaluatorSource(source);
   const file = typeof given === "string" ? await readModelFile(given) : undefined;

@@ -6,6 +6,9 @@
 import * as ort from "onnxruntime-web";
 import { OptionError, UserError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
+import type { AttachedLoss } from "../losses/attach.js";
+import type { OutputMode } from "../losses/index.js";
+import type { FloatDType } from "../onnx/dtypes.js";
 import { readLossModel } from "../models/kinds.js";
 import {
   checkEvaluatorOptions,
@@ -13,6 +16,8 @@ import {
   createOrtEvaluator,
   messageOf,
   type Evaluator,
+  type AttachedOutputs,
+  type LossOutputs,
   type EvaluatorOptions,
   type OrtModule,
 } from "./evaluator.js";
@@ -110,7 +115,22 @@ export function configureWasm(options: { wasmPaths?: string; numThreads?: number
  * @example
  * const ev = await createEvaluator(buildLoss("cross_entropy"), { ep: "wasm" });
  */
-export async function createEvaluator(source: LossGraph | Uint8Array | string, options: EvaluatorOptions = {}): Promise<Evaluator> {
+export async function createEvaluator<D extends FloatDType, M extends OutputMode>(
+  source: LossGraph<unknown, D, M>,
+  options?: EvaluatorOptions,
+): Promise<Evaluator<LossOutputs<D, M>>>;
+export async function createEvaluator<Out extends string>(
+  source: AttachedLoss<Out>,
+  options?: EvaluatorOptions,
+): Promise<Evaluator<AttachedOutputs<Out>>>;
+export async function createEvaluator(
+  source: LossGraph<unknown> | AttachedLoss | Uint8Array | string,
+  options?: EvaluatorOptions,
+): Promise<Evaluator>;
+export async function createEvaluator(
+  source: LossGraph<unknown> | AttachedLoss | Uint8Array | string,
+  options: EvaluatorOptions = {},
+): Promise<Evaluator> {
   checkEvaluatorOptions(options);
   if (options.worker !== undefined && options.worker !== false) {
     throw new OptionError(

@@ -10,12 +10,15 @@ import { OUTPUT_FORMAT } from "../io/formats.js";
 import { TensorFileWriter } from "../io/tensor_writer.js";
 import type { DType, FloatDType } from "../onnx/dtypes.js";
 import { InputError } from "../runtime/validate.js";
-import { fromFloat16Bits, type TensorData, toFloat16Bits } from "../tensor/tensor.js";
+import { fromFloat16Bits, type TensorData, type TensorOf, toFloat16Bits } from "../tensor/tensor.js";
 import { agrees, at, type StreamPlan, StreamRefusedError, wrapInteger } from "./plan.js";
 
 export interface StreamResult {
-  /** The combined outputs (for a mean or sum, `loss` as a float64 scalar); empty when they went to files. */
-  outputs: Record<string, TensorData>;
+  /**
+   * The combined outputs (for a mean or sum, `loss` as a float64 scalar); empty when they went to files.
+   * Each is typed by its dtype: `if (t.dtype === "float64") t.data` is a Float64Array.
+   */
+  outputs: Record<string, TensorOf>;
   /** The exact combination of a mean or sum, in float64. */
   value?: number;
   chunks: number;
@@ -140,12 +143,13 @@ function sumsCombiner(plan: Extract<StreamPlan, { kind: "sums" }>, info: ModelIn
     },
     async finish(chunks) {
       // each output in the type one pass gives it (a float16 sum past 65504 is inf there, so here too)
-      const outputs: Record<string, TensorData> = {};
+      // each is made by its dtype's own typed array (integerScalar, scalarTensor), which TensorOf states
+      const outputs: Record<string, TensorOf> = {};
       for (const name of plan.outputs) {
         const { dtype, dims } = shapes.get(name) ?? { dtype: typeOf(info, name), dims: [] };
         outputs[name] =
           dtype in INTEGER_ARRAYS
-            ? { dtype, dims, data: integerScalar(dtype, intTotals.get(name) ?? 0n) }
+            ? ({ dtype, dims, data: integerScalar(dtype, intTotals.get(name) ?? 0n) } as TensorOf)
             : { ...scalarTensor(dtype, totals.get(name) ?? 0), dims };
       }
       return { outputs, chunks, rows: N };
@@ -209,7 +213,7 @@ function integerScalar(dtype: string, v: bigint): TensorData["data"] {
 }
 
 /** A scalar of a float type (other types as float64). */
-function scalarTensor(dtype: DType, v: number): TensorData {
+function scalarTensor(dtype: DType, v: number): TensorOf<"float32" | "float16" | "float64"> {
   if (dtype === "float32") return { dtype, dims: [], data: Float32Array.of(v) };
   if (dtype === "float16") return { dtype, dims: [], data: Uint16Array.of(toFloat16Bits(v)) };
   return { dtype: "float64", dims: [], data: Float64Array.of(v) };

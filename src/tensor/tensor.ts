@@ -16,6 +16,30 @@ export interface TensorData {
   data: TypedData;
 }
 
+/**
+ * The typed array an output of each dtype arrives in. Each is backed by an ArrayBuffer (TypeScript 5.7+
+ * `Float32Array<ArrayBuffer>`, not `<ArrayBufferLike>`), so an output can be assigned to a variable made
+ * with `new Float32Array(n)` or typed `Float32Array`, and fed back as an input.
+ */
+export interface TypedArrayOf {
+  float32: Float32Array<ArrayBuffer>;
+  float64: Float64Array<ArrayBuffer>;
+  /** IEEE half-precision bits (fromFloat16Bits reads them). */
+  float16: Uint16Array<ArrayBuffer>;
+  int64: BigInt64Array<ArrayBuffer>;
+  int32: Int32Array<ArrayBuffer>;
+  /** 0/1 bytes. */
+  bool: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * An output tensor whose dtype is known: `TensorOf<"float32">`'s data is a Float32Array, `TensorOf<"int64">`'s
+ * a BigInt64Array. A union of dtypes is a union narrowed by `dtype` (`if (t.dtype === "float64") t.data`).
+ */
+export type TensorOf<D extends TensorDType = TensorDType> = {
+  [K in D]: { dtype: K; dims: number[]; data: TypedArrayOf[K] };
+}[D];
+
 /** What a caller may feed: a typed array (dtype taken from it) or a plain number array with dims. */
 export interface TensorInput {
   data: TypedData | readonly number[] | readonly bigint[];
