@@ -1,7 +1,8 @@
 /**
  * Weight tensors (issue 19): binary_cross_entropy's weight and binary_cross_entropy_with_logits'
  * weight and posWeight as tensor inputs ("input"), broadcast to the input as PyTorch broadcasts
- * weight= and pos_weight=. The values are at PyTorch parity in test/parity.test.ts (every fixture file,
+ * weight= and pos_weight=; cross_entropy's and nll_loss' weight as a [C] class-weight input, as
+ * their weight= (C input's class dim). The values are at PyTorch parity in test/parity.test.ts (every fixture file,
  * every opset, float64); here: the gradient against autograd's, the broadcast refusal, the CLI turning
  * the option on for `--input weight=FILE`, the verified contract of a written file, and what does not
  * take a weight tensor yet (attach, streaming), each said in one line.
@@ -69,6 +70,37 @@ describe("weight tensors: what is refused", () => {
     }
   });
 
+  test("a class weight [C] of another length than input's classes, or of another rank, in one line", async () => {
+    for (const loss of ["cross_entropy", "nll_loss"]) {
+      const g = buildLoss(loss, { weight: "input" });
+      expect(g.inputs.map((i) => [i.name, i.shape.join(",")])).toEqual([
+        ["input", "N,C"],
+        ["target", "N"],
+        ["weight", "C"],
+      ]);
+      const ev = await createEvaluator(g);
+      const feeds = (weight: { data: Float32Array; dims: number[] }) => ({
+        input: { data: new Float32Array(6), dims: [2, 3] },
+        target: { data: new BigInt64Array([0n, 2n]), dims: [2] },
+        weight,
+      });
+      try {
+        await expect(ev.run(feeds({ data: new Float32Array(4), dims: [4] }))).rejects.toThrow(
+          exactly("weight: expected dim 0 (C) = 3 as in input dim 1, received [4]"),
+        );
+        await expect(ev.run(feeds({ data: new Float32Array(3), dims: [1, 3] }))).rejects.toThrow(
+          exactly("weight: expected rank 1 [C], received rank 2 [1, 3]"),
+        );
+        // weights 1 and 3 on the two items' classes: the mean is weighted, (1 l_0 + 3 l_1) / 4
+        const one = (await ev.run(feeds({ data: new Float32Array([1, 1, 1]), dims: [3] }))).loss.data[0] as number;
+        const weighted = (await ev.run(feeds({ data: new Float32Array([1, 7, 3]), dims: [3] }))).loss.data[0] as number;
+        expect(weighted).toBeCloseTo(loss === "nll_loss" ? 0 : one, 6);
+      } finally {
+        await ev.release();
+      }
+    }
+  });
+
   test("a written file's contract verifies; attach says it does not take a weight tensor yet", async () => {
     const g = buildLoss("binary_cross_entropy", { weight: "input" });
     const copy = new Uint8Array(g.model); // not the trusted build: verified against the catalogue
@@ -110,5 +142,34 @@ describe("weight tensors from the command line", () => {
       2,
       "onnx-losses: binary_cross_entropy_with_logits: cannot be evaluated in chunks: the streamed inputs do not share one symbolic dim 0 (N, weight_d0, pos_weight_d0); evaluate it in one pass (without --stream)\n",
     ]);
+  });
+
+  test.each([
+    ["cross_entropy", "cross_entropy class weight [C] index ignored -100 on [3, 4, 5] mean"],
+    ["cross_entropy", "cross_entropy class weight [C] probs on [6, 4] mean"],
+    ["nll_loss", "nll_loss class weight [C] index ignored -100 on [6, 4] mean"],
+  ])("eval %s --input weight=FILE turns weight to the [C] input: PyTorch's value (%s)", async (loss, id) => {
+    const k = cases.find((x) => x.id === id);
+    expect(k).toBeDefined();
+    const sub = mkdtempSync(join(dir, "class-"));
+    for (const [name, t] of Object.entries(feedsOf(k!))) {
+      const dtype = t.data instanceof BigInt64Array ? "int64" : "float32";
+      writeFileSync(join(sub, `${name}.npy`), encodeNpy({ dtype, dims: [...t.dims], data: t.data } as TensorData));
+    }
+    const { rank, ...rest } = k!.options as { rank: number };
+    const r = await runCliIn(sub, [
+      "eval",
+      loss,
+      ...["input", "target", "weight"].flatMap((n) => ["--input", `${n}=${n}.npy`]),
+      ...(rank === 2 ? [] : ["--options", JSON.stringify({ rank })]),
+      "--json",
+    ]);
+    // a float target shaped like input is read as probabilities, said on stderr and in the JSON's options
+    const probs = (rest as { targetType?: string }).targetType === "probs";
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual(probs ? expect.stringContaining('read as class probabilities (targetType "probs")') : "");
+    const out = JSON.parse(r.out) as { options?: unknown; outputs: { loss: { data: number[] } } };
+    expect(out.options).toEqual(probs ? { targetType: "probs" } : undefined);
+    expect(firstMismatch(Float32Array.from(out.outputs.loss.data), k!.expected.data.map(num))).toBe(-1);
   });
 });
