@@ -547,6 +547,34 @@ describe("eval on archives", () => {
     ]);
   });
 
+  test("weight tensors from one .npz: cross_entropy's probability target and [C] weight, BCE with logits' weight and pos_weight: PyTorch's value", async () => {
+    const want = (JSON.parse(readFileSync(join(FIX, "weighted.json"), "utf8")) as { expected: Record<string, number> }).expected;
+    const ce = await cli("eval", "cross_entropy", "--inputs", "weighted_probs.npz", "--json");
+    expect(ce.code).toBe(0);
+    // the float target shaped like input is read as probabilities, and weight turns the option to the input
+    expect(ce.err).toContain('read as class probabilities (targetType "probs")');
+    const ceOut = JSON.parse(ce.out) as { options: unknown; outputs: { loss: { data: number[] } } };
+    expect(ceOut.options).toEqual({ targetType: "probs" });
+    expect(Math.abs(ceOut.outputs.loss.data[0] - want["weighted_probs.npz"])).toBeLessThan(1e-5 * want["weighted_probs.npz"]);
+    const bce = await cli("eval", "binary_cross_entropy_with_logits", "--inputs", "weighted_bce.npz", "--json");
+    expect([bce.code, bce.err]).toEqual([0, ""]);
+    const got = (JSON.parse(bce.out) as { outputs: { loss: { data: number[] } } }).outputs.loss.data[0];
+    expect(Math.abs(got - want["weighted_bce.npz"])).toBeLessThan(1e-5 * want["weighted_bce.npz"]);
+    // without the weights (the arrays picked by key) the value differs: the weights were used
+    const plain = await cli(
+      "eval",
+      "binary_cross_entropy_with_logits",
+      "--input",
+      "input=weighted_bce.npz",
+      "--input",
+      "target=weighted_bce.npz",
+      "--json",
+    );
+    expect(plain.code).toBe(0);
+    const unweighted = (JSON.parse(plain.out) as { outputs: { loss: { data: number[] } } }).outputs.loss.data[0];
+    expect(Math.abs(unweighted - want["weighted_bce.npz"])).toBeGreaterThan(1e-3);
+  });
+
   test("--inputs says which arrays it ignored and which inputs are missing", async () => {
     const r = await cli("eval", "cross_entropy", "--inputs", "batch.npz", "--json");
     expect(r.err).toBe("note: batch.npz: ignored extra (not inputs of cross_entropy)\n");
