@@ -425,6 +425,22 @@ describe("hostile archives: one line naming the file (and member), memory bounde
     await expect(opened).rejects.toThrow(pattern.source.startsWith("^") ? pattern : /^h\.bin: /);
   });
 
+  test("the inflate limit is shared by the reads given one budget (an eval's inputs): a member past what is left is refused", () => {
+    const a = f32(16);
+    const bytes = zip([
+      { name: "input.npy", data: a, deflate: true },
+      { name: "target.npy", data: a, deflate: true },
+    ]);
+    const budget = { left: a.length + 58 };
+    expect(same(decodeTensorBytes(bytes, "b.npz", { key: "input" }, budget), decodeNpy(a, "a"))).toBe(true);
+    expect(budget.left).toBe(58);
+    expect(refusal(() => decodeTensorBytes(bytes, "b.npz", { key: "target" }, budget), "b.npz")).toBe(
+      `b.npz: member target.npy: inflates to ${a.length} bytes, more than the ${MAX_INFLATED_BYTES} bytes a read inflates (MAX_INFLATED_BYTES) (58 left after the members inflated before it); save with np.savez (uncompressed) and stream it`,
+    );
+    // a fresh budget (no budget given) reads it
+    expect(same(decodeTensorBytes(bytes, "b.npz", { key: "target" }), decodeNpy(a, "a"))).toBe(true);
+  });
+
   test.each([
     ["stored", false],
     ["deflated", true],

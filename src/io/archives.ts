@@ -32,6 +32,19 @@ export const MAX_INFLATED_BYTES = 2 ** 30;
 /** The longest safetensors header read: 100 MB, the Rust safetensors crate's limit. */
 export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;
 
+/**
+ * What deflated members may still inflate to: one per read of files (decodeNpz's, an eval's inputs
+ * together), so that several members or several inputs of one archive share MAX_INFLATED_BYTES.
+ */
+export interface InflateBudget {
+  left: number;
+}
+
+/** A fresh budget of MAX_INFLATED_BYTES. */
+export function inflateBudget(): InflateBudget {
+  return { left: MAX_INFLATED_BYTES };
+}
+
 /** Archive formats, as errors and the seam name them. */
 export type ArchiveKind = "npz" | "safetensors";
 
@@ -318,11 +331,13 @@ function crcChecked(
  * A deflated member's bytes, inflated in pieces of 16 KiB (at most about 16 MiB out per piece, deflate's
  * ratio being at most 1032:1), refused as soon as they pass the declared size or `budget`.
  */
-function inflateMember(data: Uint8Array, m: ZipMember, budget: { left: number }, what: string): Uint8Array {
-  if (m.size > budget.left)
+function inflateMember(data: Uint8Array, m: ZipMember, budget: InflateBudget, what: string): Uint8Array {
+  if (m.size > budget.left) {
+    const left = budget.left === MAX_INFLATED_BYTES ? "" : ` (${budget.left} left after the members inflated before it)`;
     throw new ArchiveError(
-      `${what}: inflates to ${m.size} bytes, more than the ${MAX_INFLATED_BYTES} bytes a read inflates (MAX_INFLATED_BYTES); save with np.savez (uncompressed) and stream it`,
+      `${what}: inflates to ${m.size} bytes, more than the ${MAX_INFLATED_BYTES} bytes a read inflates (MAX_INFLATED_BYTES)${left}; save with np.savez (uncompressed) and stream it`,
     );
+  }
   // the pieces kept as they come, joined at the end: what is held is what the data inflates to, never
   // more than it declares (a few bytes declaring 1 GiB allocate nothing of it)
   const pieces: Uint8Array[] = [];
@@ -421,7 +436,7 @@ function inflater(source: ByteSource, m: ZipMember, what: string): (view: Uint8A
 }
 
 /** A member's .npy bytes, inflated when deflated, its CRC checked. */
-function memberBytes(bytes: Uint8Array, m: ZipMember, budget: { left: number }, shown: string): Uint8Array {
+function memberBytes(bytes: Uint8Array, m: ZipMember, budget: InflateBudget, shown: string): Uint8Array {
   const what = `${shown}: member ${m.name}`;
   const data = bytes.subarray(m.dataStart, m.dataStart + m.compressedSize);
   if (data.length < m.compressedSize) throw new ArchiveError(`${what}: ends past the end of the file`);
@@ -437,7 +452,7 @@ function memberBytes(bytes: Uint8Array, m: ZipMember, budget: { left: number }, 
 /** The arrays of a .npz's bytes, by key (`input` for the member `input.npy`). `shown` names the file in errors. */
 export function decodeNpz(bytes: Uint8Array, shown = "npz"): Record<string, TensorData> {
   const members = runSync(zipIndex(bytes.length, shown), bytes);
-  const budget = { left: MAX_INFLATED_BYTES };
+  const budget = inflateBudget();
   const out = Object.create(null) as Record<string, TensorData>;
   for (const m of members) out[m.key] = decodeNpy(memberBytes(bytes, m, budget, shown), `${shown}: member ${m.name}`);
   return out;
@@ -663,11 +678,20 @@ function pick<T extends { readonly key: string }>(index: readonly T[], shown: st
   throw new ArchiveError(`${shown}: no array ${JSON.stringify(key)} (it holds ${keys.length === 0 ? "none" : keys.join(", ")})`);
 }
 
-/** One array of an archive's bytes, decoded alone (the others not inflated). */
-export function decodeArchiveMember(bytes: Uint8Array, kind: ArchiveKind, shown: string, key: string): TensorData {
+/**
+ * One array of an archive's bytes, decoded alone (the others not inflated); `budget` is shared by the
+ * reads of one evaluation's inputs.
+ */
+export function decodeArchiveMember(
+  bytes: Uint8Array,
+  kind: ArchiveKind,
+  shown: string,
+  key: string,
+  budget: InflateBudget = inflateBudget(),
+): TensorData {
   if (kind === "npz") {
     const m = pick(runSync(zipIndex(bytes.length, shown), bytes), shown, key);
-    return decodeNpy(memberBytes(bytes, m, { left: MAX_INFLATED_BYTES }, shown), `${shown}: member ${m.name}`);
+    return decodeNpy(memberBytes(bytes, m, budget, shown), `${shown}: member ${m.name}`);
   }
   return decodeEntry(bytes, pick(runSync(safetensorsIndex(bytes.length, shown), bytes), shown, key), shown);
 }

@@ -9,7 +9,7 @@
  */
 import type { DType } from "../onnx/dtypes.js";
 import type { TensorData, TensorDType } from "../tensor/tensor.js";
-import { type ArchiveKind, archiveKind, ArchiveError, decodeArchiveMember, openArchiveMember } from "./archives.js";
+import { type ArchiveKind, archiveKind, ArchiveError, decodeArchiveMember, type InflateBudget, openArchiveMember } from "./archives.js";
 import { NPY_FORMAT, NpyError } from "./npy.js";
 import { looksLike } from "../util/sniff.js";
 
@@ -105,12 +105,13 @@ export function formatOf(head: Uint8Array, shown: string): TensorFormat {
 
 /**
  * A whole tensor file's bytes, in whichever format they are, or the array `pick` names of an archive's
- * (.npz, .safetensors; only that array is inflated). `shown` names the file in errors.
+ * (.npz, .safetensors; only that array is inflated). `shown` names the file in errors; `budget`, what
+ * deflated members may inflate to, is shared by the reads it is given to (a fresh one otherwise).
  */
-export function decodeTensorBytes(bytes: Uint8Array, shown: string, pick?: ArrayPick): TensorData {
+export function decodeTensorBytes(bytes: Uint8Array, shown: string, pick?: ArrayPick, budget?: InflateBudget): TensorData {
   const head = bytes.subarray(0, MAGIC_LENGTH);
   const kind = archiveOf(head, shown);
-  if (kind) return decodeArchiveMember(bytes, kind, shown, pick?.key ?? noKey(shown, kind));
+  if (kind) return decodeArchiveMember(bytes, kind, shown, pick?.key ?? noKey(shown, kind), budget);
   oneTensor(shown, pick);
   return formatOf(head, shown).decode(bytes, shown);
 }
