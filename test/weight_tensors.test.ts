@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "@jest/globals";
+import { readModel } from "../src/builder/reader.js";
 import { encodeNpy } from "../src/io/npy.js";
 import { attachLoss } from "../src/losses/attach.js";
 import { buildLoss } from "../src/losses/index.js";
@@ -40,6 +41,56 @@ describe("weight tensors: the gradient", () => {
       }
     }
     expect(failures).toEqual([]);
+  });
+});
+
+describe("class weights [C] under the WebGPU lowering (run here on the CPU provider)", () => {
+  test("cross_entropy and nll_loss fixtures: PyTorch's value and input_grad; the graphs use only ops the WebGPU backend runs on the GPU, rank 5's masks included", async () => {
+    const classCases = cases.filter((c) => c.id.includes("class weight [C]"));
+    expect(classCases.length).toBeGreaterThan(50);
+    const failures: string[] = [];
+    for (const c of classCases) {
+      const ev = await createEvaluator(buildLoss(c.loss, { ...c.options, gradient: true }, { lowering: "webgpu" }));
+      try {
+        const out = await ev.run(feedsOf(c));
+        for (const [name, want] of [
+          ["loss", c.expected.data.map(num)],
+          ["input_grad", (grads.get(c.id)?.data ?? []).map(num)],
+        ] as const) {
+          const got = out[name].data as Float32Array;
+          const i = firstMismatch(got, want);
+          if (i >= 0 || got.length !== want.length) failures.push(`${c.id} ${name}: at ${i} got ${got[i]} want ${want[i]}`);
+        }
+      } finally {
+        await ev.release();
+      }
+    }
+    expect(failures).toEqual([]);
+    for (const loss of ["cross_entropy", "nll_loss"])
+      for (const rank of [2, 5])
+        for (const extra of loss === "cross_entropy" ? [{}, { labelSmoothing: 0.1 }, { targetType: "probs", labelSmoothing: 0.1 }] : [{}]) {
+          const options = { rank, weight: "input", gradient: true, ...extra };
+          const ops = readModel(buildLoss(loss, options, { lowering: "webgpu" }).model).nodes.map((n) => n.opType);
+          const bad = ops.filter((o) => ["LogSoftmax", "Softplus", "OneHot", "Max", "Min", "Size", "Range", "GatherElements"].includes(o));
+          expect({ loss, options, bad: rank === 5 ? bad : bad.filter((o) => o !== "GatherElements") }).toEqual({ loss, options, bad: [] });
+        }
+    // rank 5, where the lowering gathers the weight at the target class by a mask: the plain graph's values
+    const dims = [2, 3, 2, 1, 2];
+    const feeds = {
+      input: { data: Float32Array.from({ length: 24 }, (_, i) => Math.sin(i * 1.7) * 3), dims },
+      target: { data: BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i % 3)), dims: [2, 2, 1, 2] },
+      weight: { data: Float32Array.of(0.5, 2, 1.25), dims: [3] },
+    };
+    for (const loss of ["cross_entropy", "nll_loss"]) {
+      const got: number[][] = [];
+      for (const lowering of ["none", "webgpu"] as const) {
+        const ev = await createEvaluator(buildLoss(loss, { rank: 5, weight: "input", gradient: true }, { lowering }));
+        const out = await ev.run(feeds);
+        got.push([...(out.loss.data as Float32Array), ...(out.input_grad.data as Float32Array)]);
+        await ev.release();
+      }
+      expect(firstMismatch(Float32Array.from(got[1]), got[0])).toBe(-1);
+    }
   });
 });
 
