@@ -3,7 +3,7 @@ and .safetensors files written by hand in the documented format (an 8-byte littl
 the JSON header, the raw little-endian bytes; https://github.com/huggingface/safetensors), with the same
 arrays as .npy files, so that eval on an archive can be checked against eval on the .npy files.
 
-Run: python3 scripts/make_archive_fixtures.py (writes test/fixtures/archives/).
+Run: /usr/bin/python3 scripts/make_archive_fixtures.py (writes test/fixtures/archives/; PyTorch for weighted.json).
 """
 import json
 import os
@@ -65,3 +65,34 @@ safetensors(
         "i16": ("I16", (1,), np.array([5], dtype=np.int16).tobytes()),
     },
 )
+
+# One .npz per batch with weight tensors, as a PyTorch user dumps one (np.savez of the arrays the call
+# takes), and PyTorch's value on them (float64 on the float32 arrays) in weighted.json:
+# F.cross_entropy with class-probability targets and a [C] weight, and
+# F.binary_cross_entropy_with_logits with a per-class weight [C] and a per-sample pos_weight [N, 1].
+probs = rng.random((6, 4)).astype(np.float32)
+probs = (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+class_weight = (rng.random(4) * 2 + 0.1).astype(np.float32)
+np.savez(os.path.join(OUT, "weighted_probs.npz"), input=logits, target=probs, weight=class_weight)
+bce_target = (rng.random((6, 4)) > 0.5).astype(np.float32)
+bce_weight = (rng.random(4) * 2).astype(np.float32)
+bce_pos_weight = (rng.random((6, 1)) * 3 + 0.1).astype(np.float32)
+np.savez(os.path.join(OUT, "weighted_bce.npz"), input=logits, target=bce_target, weight=bce_weight, pos_weight=bce_pos_weight)
+
+import torch  # noqa: E402  (PyTorch only for the expected values)
+import torch.nn.functional as F  # noqa: E402
+
+
+def t64(a):
+    return torch.from_numpy(a).to(torch.float64)
+
+
+expected = {
+    "weighted_probs.npz": F.cross_entropy(t64(logits), t64(probs), weight=t64(class_weight)).item(),
+    "weighted_bce.npz": F.binary_cross_entropy_with_logits(
+        t64(logits), t64(bce_target), weight=t64(bce_weight), pos_weight=t64(bce_pos_weight)
+    ).item(),
+}
+with open(os.path.join(OUT, "weighted.json"), "w") as f:
+    json.dump({"generator": "scripts/make_archive_fixtures.py", "note": "PyTorch 1.13 in float64 on the float32 arrays; reduction mean", "expected": expected}, f, indent=2)
+    f.write("\n")

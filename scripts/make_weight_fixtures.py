@@ -7,7 +7,12 @@ weight=w, pos_weight=pw) with w and pw tensors broadcast to the input: per eleme
 sample, a single number, at ranks 1 to 3, every reduction; the input's gradient (of the loss, of the
 sum of the items for reduction none) from autograd. The options are onnx-losses' ("weight": "input",
 "posWeight": "input"); the inputs are named as the graph names them (weight, pos_weight). Expected
-values are PyTorch in float64 on the float32 inputs. Run with `npm run fixtures:weights`.
+values are PyTorch in float64 on the float32 inputs.
+
+F.cross_entropy(input, target, weight=w) and F.nll_loss(input, target, weight=w) with a [C] class-weight
+tensor ("weight": "input"): class indices (some ignored, the default -100 and another ignore_index),
+class probabilities (cross_entropy), label smoothing, every reduction, on [N, C] and [N, C, d].
+Run with `npm run fixtures:weights`.
 """
 import os
 import sys
@@ -16,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import OUT, gen, logits, num, tensor, uniform, write_fixture  # noqa: E402
+from make_fixtures import OUT, gen, indices, logits, num, probs_like, tensor, uniform, write_fixture  # noqa: E402
 
 # input shape, then the weight shapes that broadcast to it (PyTorch's rules: trailing dims aligned)
 SHAPES = [
@@ -29,6 +34,54 @@ SHAPES = [
 def expected(t):
     t = t.detach().to(torch.float64)
     return {"dims": list(t.shape), "data": [num(v) for v in t.reshape(-1).tolist()]}
+
+
+# class inputs [N, C, d..] for the [C] class weights of cross_entropy and nll_loss
+CLASS_SHAPES = [(6, 4), (3, 4, 5)]
+
+
+def class_weight_cases(cases, grads):
+    seed = 1900
+    for shape in CLASS_SHAPES:
+        rank = len(shape)
+        C = shape[1]
+        item_shape = (shape[0],) + shape[2:]
+        for reduction in ["mean", "sum", "none"]:
+            seed += 1
+            x = logits(seed, shape)
+            w = (uniform(seed + 1, (C,)) * 2 + 0.1).float()
+            t = indices(seed, item_shape, C)
+            ignored = uniform(seed + 2, item_shape) < 0.25
+            t_ignored = t.masked_fill(ignored, -100)
+            t_ignore1 = t  # ignore_index 1: every target 1 drops out
+            q = probs_like(seed, shape)
+            variants = [
+                ("cross_entropy", "index", {}, t, {}),
+                ("cross_entropy", "index ignored -100", {}, t_ignored, {}),
+                ("cross_entropy", "index ignore_index 1", {"ignoreIndex": 1}, t_ignore1, {"ignore_index": 1}),
+                ("cross_entropy", "index label_smoothing 0.2", {"labelSmoothing": 0.2}, t_ignored, {"label_smoothing": 0.2}),
+                ("cross_entropy", "probs", {"targetType": "probs"}, q, {}),
+                ("cross_entropy", "probs label_smoothing 0.3", {"targetType": "probs", "labelSmoothing": 0.3}, q, {"label_smoothing": 0.3}),
+                ("nll_loss", "index", {}, t, {}),
+                ("nll_loss", "index ignored -100", {}, t_ignored, {}),
+                ("nll_loss", "index ignore_index 1", {"ignoreIndex": 1}, t_ignore1, {"ignore_index": 1}),
+            ]
+            for loss_name, what, options, target, kw in variants:
+                # nll_loss reads log-probabilities
+                inp = torch.log_softmax(x.double(), dim=1).float() if loss_name == "nll_loss" else x
+                xd = inp.to(torch.float64).requires_grad_(True)
+                tt = target.double() if target.dtype == torch.float32 else target
+                fn = F.cross_entropy if loss_name == "cross_entropy" else F.nll_loss
+                loss = fn(xd, tt, weight=w.double(), reduction=reduction, **kw)
+                (loss if reduction != "none" else loss.sum()).backward()
+                cases.append({
+                    "id": f"{loss_name} class weight [C] {what} on {list(shape)} {reduction}",
+                    "loss": loss_name,
+                    "options": {"rank": rank, "weight": "input", "reduction": reduction, **options},
+                    "inputs": {"input": tensor(inp), "target": tensor(target), "weight": tensor(w)},
+                    "expected": expected(loss),
+                })
+                grads.append({"id": cases[-1]["id"], "input_grad": expected(xd.grad)})
 
 
 def main():
@@ -81,6 +134,7 @@ def main():
                         "expected": expected(loss),
                     })
                     grads.append({"id": cases[-1]["id"], "input_grad": expected(xd.grad)})
+    class_weight_cases(cases, grads)
     write_fixture(
         os.path.join(OUT, "weight_tensors.json"),
         "scripts/make_weight_fixtures.py",

@@ -267,10 +267,12 @@ describe("errors: exit 2 with one line on stderr", () => {
     ]) {
       const r = await cli(...argv);
       expect(r.code).toBe(2);
-      expect(r.err).toMatch(/^onnx-losses: bad\.onnx: expected (ONNX ModelProto bytes|a \.npy file)/);
+      expect(r.err).toMatch(/^onnx-losses: bad\.onnx: expected (ONNX ModelProto bytes|a \.npy, \.npz or \.safetensors file)/);
     }
     const m = await cli("eval", join(ROOT, "graphs", "cross_entropy.onnx"), "--input", "input=bad.onnx");
-    expect(m.err).toBe("onnx-losses: bad.onnx: expected a .npy file (magic \\x93NUMPY), received other bytes\n");
+    expect(m.err).toBe(
+      'onnx-losses: bad.onnx: expected a .npy, .npz or .safetensors file, received text ("hello"...), not a binary tensor file\n',
+    );
   });
 
   test("bad input values name the tensor", async () => {

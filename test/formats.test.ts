@@ -14,7 +14,7 @@ import { openTensorFile } from "../src/io/tensor_files.js";
 import { TensorFileWriter } from "../src/io/tensor_writer.js";
 import { DTYPE_NAMES, typedArrayOf } from "../src/onnx/dtypes.js";
 import type { TensorData } from "../src/tensor/tensor.js";
-import { ROOT } from "./helpers.js";
+import { exactly, ROOT } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-formats-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -79,10 +79,26 @@ describe.each(TENSOR_FORMATS.map((f) => [f.name, f] as const))("format %s", (_na
 });
 
 describe("the registry", () => {
-  test("a file's format is told by its first bytes; bytes of no format get the first format's line", () => {
-    for (const f of TENSOR_FORMATS) expect(formatOf(f.encode(tensor("int64")))).toBe(f);
+  test("a file's format is told by its first bytes; bytes of no format: every format read, and what they look like", () => {
+    for (const f of TENSOR_FORMATS) expect(formatOf(f.encode(tensor("int64")), "t")).toBe(f);
     expect(() => decodeTensorBytes(new TextEncoder().encode("a text file, not a tensor"), "notes.txt")).toThrow(
-      /^notes\.txt: expected a \.npy file \(magic \\x93NUMPY\), received other bytes$/,
+      exactly('notes.txt: expected a .npy, .npz or .safetensors file, received text ("a text file, not"...), not a binary tensor file'),
+    );
+    expect(() => decodeTensorBytes(Uint8Array.of(0xff, 0, 1, 2, 3, 4, 5, 6, 7, 8), "noise.bin")).toThrow(
+      exactly("noise.bin: expected a .npy, .npz or .safetensors file, received other bytes"),
+    );
+    // a ModelProto: ir_version 8, then producer_name
+    const model = Uint8Array.of(0x08, 0x08, 0x12, 0x0b, ...new TextEncoder().encode("onnx-losses"));
+    expect(() => decodeTensorBytes(model, "loss.onnx")).toThrow(
+      exactly(
+        "loss.onnx: expected a .npy, .npz or .safetensors file, received an ONNX model (a model is evaluated with eval MODEL.onnx, not fed as an input)",
+      ),
+    );
+    const hdf5 = Uint8Array.of(0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0);
+    expect(() => decodeTensorBytes(hdf5, "w.h5")).toThrow(
+      exactly(
+        "w.h5: expected a .npy, .npz or .safetensors file, received an HDF5 file (a Keras .h5); save each tensor with numpy.save or numpy.savez (a torch tensor: t.detach().cpu().numpy()), or safetensors",
+      ),
     );
     // a zip is an archive (io/archives.ts, test/archives.test.ts): its index is read, an array picked by key
     expect(() => decodeTensorBytes(new TextEncoder().encode("PK\u0003\u0004 a zip"), "batch.npz", { key: "input" })).toThrow(

@@ -100,7 +100,9 @@ describe("flags and options", () => {
     const r = await cli("export", "cross_entropy", "--options", deep, "-o", "x.onnx");
     expect([r.code, r.err]).toEqual([2, "onnx-losses: --options: expected JSON at most 8 levels deep, received deeper\n"]);
     expect(() => buildLoss("cross_entropy", { weight: JSON.parse(deep).weight })).toThrow(
-      exactly("cross_entropy: option weight: expected null or a non-empty list of numbers >= 0, received a list nested over 32 deep"),
+      exactly(
+        'cross_entropy: option weight: expected null or a non-empty list of numbers >= 0, or "input" (a tensor input weight, [C], C the classes of input), received a list nested over 32 deep',
+      ),
     );
   });
 

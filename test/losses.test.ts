@@ -49,11 +49,15 @@ describe("options", () => {
     ],
     ["cross_entropy", { labelSmoothing: 1.2 }, "cross_entropy: option labelSmoothing: expected a number in [0, 1], received 1.2"],
     ["cross_entropy", { reduction: "avg" }, 'cross_entropy: option reduction: expected "mean" | "sum" | "none", received "avg"'],
-    ["cross_entropy", { weight: [] }, "cross_entropy: option weight: expected null or a non-empty list of numbers >= 0, received []"],
+    [
+      "cross_entropy",
+      { weight: [] },
+      'cross_entropy: option weight: expected null or a non-empty list of numbers >= 0, or "input" (a tensor input weight, [C], C the classes of input), received []',
+    ],
     [
       "cross_entropy",
       { weight: [1, -2] },
-      "cross_entropy: option weight: expected null or a non-empty list of numbers >= 0, received [1,-2]",
+      'cross_entropy: option weight: expected null or a non-empty list of numbers >= 0, or "input" (a tensor input weight, [C], C the classes of input), received [1,-2]',
     ],
     ["cross_entropy", { rank: 1 }, "cross_entropy: option rank: expected an integer in [2, 8], received 1"],
     [

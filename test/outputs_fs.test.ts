@@ -477,7 +477,9 @@ describe("messages", () => {
       exactly("softmax_focal_loss: option gamma: expected a number >= 0, received -Infinity"),
     );
     expect(() => buildLoss("cross_entropy", { weight: [1, Infinity, NaN] })).toThrow(
-      exactly("cross_entropy: option weight: expected null or a non-empty list of numbers >= 0, received [1,Infinity,NaN]"),
+      exactly(
+        'cross_entropy: option weight: expected null or a non-empty list of numbers >= 0, or "input" (a tensor input weight, [C], C the classes of input), received [1,Infinity,NaN]',
+      ),
     );
     const r = await cli(dir, "export", "softmax_focal_loss", "--options", '{"gamma": NaN}', "-o", "z.onnx");
     expect(r.code).toBe(2);

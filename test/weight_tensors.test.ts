@@ -1,7 +1,8 @@
 /**
  * Weight tensors (issue 19): binary_cross_entropy's weight and binary_cross_entropy_with_logits'
  * weight and posWeight as tensor inputs ("input"), broadcast to the input as PyTorch broadcasts
- * weight= and pos_weight=. The values are at PyTorch parity in test/parity.test.ts (every fixture file,
+ * weight= and pos_weight=; cross_entropy's and nll_loss' weight as a [C] class-weight input, as
+ * their weight= (C input's class dim). The values are at PyTorch parity in test/parity.test.ts (every fixture file,
  * every opset, float64); here: the gradient against autograd's, the broadcast refusal, the CLI turning
  * the option on for `--input weight=FILE`, the verified contract of a written file, a batch large
  * enough for the graph's own row-chunked sum. Attached: test/attach_weights.test.ts; streamed:
@@ -11,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "@jest/globals";
+import { readModel } from "../src/builder/reader.js";
 import { encodeNpy } from "../src/io/npy.js";
 import { buildLoss } from "../src/losses/index.js";
 import { readLossModel } from "../src/models/kinds.js";
@@ -42,6 +44,56 @@ describe("weight tensors: the gradient", () => {
   });
 });
 
+describe("class weights [C] under the WebGPU lowering (run here on the CPU provider)", () => {
+  test("cross_entropy and nll_loss fixtures: PyTorch's value and input_grad; the graphs use only ops the WebGPU backend runs on the GPU, rank 5's masks included", async () => {
+    const classCases = cases.filter((c) => c.id.includes("class weight [C]"));
+    expect(classCases.length).toBeGreaterThan(50);
+    const failures: string[] = [];
+    for (const c of classCases) {
+      const ev = await createEvaluator(buildLoss(c.loss, { ...c.options, gradient: true }, { lowering: "webgpu" }));
+      try {
+        const out = await ev.run(feedsOf(c));
+        for (const [name, want] of [
+          ["loss", c.expected.data.map(num)],
+          ["input_grad", (grads.get(c.id)?.data ?? []).map(num)],
+        ] as const) {
+          const got = out[name].data as Float32Array;
+          const i = firstMismatch(got, want);
+          if (i >= 0 || got.length !== want.length) failures.push(`${c.id} ${name}: at ${i} got ${got[i]} want ${want[i]}`);
+        }
+      } finally {
+        await ev.release();
+      }
+    }
+    expect(failures).toEqual([]);
+    for (const loss of ["cross_entropy", "nll_loss"])
+      for (const rank of [2, 5])
+        for (const extra of loss === "cross_entropy" ? [{}, { labelSmoothing: 0.1 }, { targetType: "probs", labelSmoothing: 0.1 }] : [{}]) {
+          const options = { rank, weight: "input", gradient: true, ...extra };
+          const ops = readModel(buildLoss(loss, options, { lowering: "webgpu" }).model).nodes.map((n) => n.opType);
+          const bad = ops.filter((o) => ["LogSoftmax", "Softplus", "OneHot", "Max", "Min", "Size", "Range", "GatherElements"].includes(o));
+          expect({ loss, options, bad: rank === 5 ? bad : bad.filter((o) => o !== "GatherElements") }).toEqual({ loss, options, bad: [] });
+        }
+    // rank 5, where the lowering gathers the weight at the target class by a mask: the plain graph's values
+    const dims = [2, 3, 2, 1, 2];
+    const feeds = {
+      input: { data: Float32Array.from({ length: 24 }, (_, i) => Math.sin(i * 1.7) * 3), dims },
+      target: { data: BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i % 3)), dims: [2, 2, 1, 2] },
+      weight: { data: Float32Array.of(0.5, 2, 1.25), dims: [3] },
+    };
+    for (const loss of ["cross_entropy", "nll_loss"]) {
+      const got: number[][] = [];
+      for (const lowering of ["none", "webgpu"] as const) {
+        const ev = await createEvaluator(buildLoss(loss, { rank: 5, weight: "input", gradient: true }, { lowering }));
+        const out = await ev.run(feeds);
+        got.push([...(out.loss.data as Float32Array), ...(out.input_grad.data as Float32Array)]);
+        await ev.release();
+      }
+      expect(firstMismatch(Float32Array.from(got[1]), got[0])).toBe(-1);
+    }
+  });
+});
+
 describe("weight tensors: what is refused", () => {
   test("a weight that does not broadcast to the input, in one line", async () => {
     const ev = await createEvaluator(buildLoss("binary_cross_entropy_with_logits", { weight: "input" }));
@@ -66,6 +118,37 @@ describe("weight tensors: what is refused", () => {
       expect(perClass).toBeCloseTo(Math.log(2) * 2, 6);
     } finally {
       await ev.release();
+    }
+  });
+
+  test("a class weight [C] of another length than input's classes, or of another rank, in one line", async () => {
+    for (const loss of ["cross_entropy", "nll_loss"]) {
+      const g = buildLoss(loss, { weight: "input" });
+      expect(g.inputs.map((i) => [i.name, i.shape.join(",")])).toEqual([
+        ["input", "N,C"],
+        ["target", "N"],
+        ["weight", "C"],
+      ]);
+      const ev = await createEvaluator(g);
+      const feeds = (weight: { data: Float32Array; dims: number[] }) => ({
+        input: { data: new Float32Array(6), dims: [2, 3] },
+        target: { data: new BigInt64Array([0n, 2n]), dims: [2] },
+        weight,
+      });
+      try {
+        await expect(ev.run(feeds({ data: new Float32Array(4), dims: [4] }))).rejects.toThrow(
+          exactly("weight: expected dim 0 (C) = 3 as in input dim 1, received [4]"),
+        );
+        await expect(ev.run(feeds({ data: new Float32Array(3), dims: [1, 3] }))).rejects.toThrow(
+          exactly("weight: expected rank 1 [C], received rank 2 [1, 3]"),
+        );
+        // weights 1 and 3 on the two items' classes: the mean is weighted, (1 l_0 + 3 l_1) / 4
+        const one = (await ev.run(feeds({ data: new Float32Array([1, 1, 1]), dims: [3] }))).loss.data[0] as number;
+        const weighted = (await ev.run(feeds({ data: new Float32Array([1, 7, 3]), dims: [3] }))).loss.data[0] as number;
+        expect(weighted).toBeCloseTo(loss === "nll_loss" ? 0 : one, 6);
+      } finally {
+        await ev.release();
+      }
     }
   });
 
@@ -131,5 +214,34 @@ describe("weight tensors from the command line", () => {
     expect([streamed.code, streamed.err]).toEqual([0, ""]);
     const chunked = (JSON.parse(streamed.out) as { outputs: { loss: { data: number[] } } }).outputs.loss.data;
     expect(firstMismatch(Float32Array.from(chunked), c!.expected.data.map(num))).toBe(-1);
+  });
+
+  test.each([
+    ["cross_entropy", "cross_entropy class weight [C] index ignored -100 on [3, 4, 5] mean"],
+    ["cross_entropy", "cross_entropy class weight [C] probs on [6, 4] mean"],
+    ["nll_loss", "nll_loss class weight [C] index ignored -100 on [6, 4] mean"],
+  ])("eval %s --input weight=FILE turns weight to the [C] input: PyTorch's value (%s)", async (loss, id) => {
+    const k = cases.find((x) => x.id === id);
+    expect(k).toBeDefined();
+    const sub = mkdtempSync(join(dir, "class-"));
+    for (const [name, t] of Object.entries(feedsOf(k!))) {
+      const dtype = t.data instanceof BigInt64Array ? "int64" : "float32";
+      writeFileSync(join(sub, `${name}.npy`), encodeNpy({ dtype, dims: [...t.dims], data: t.data } as TensorData));
+    }
+    const { rank, ...rest } = k!.options as { rank: number };
+    const r = await runCliIn(sub, [
+      "eval",
+      loss,
+      ...["input", "target", "weight"].flatMap((n) => ["--input", `${n}=${n}.npy`]),
+      ...(rank === 2 ? [] : ["--options", JSON.stringify({ rank })]),
+      "--json",
+    ]);
+    // a float target shaped like input is read as probabilities, said on stderr and in the JSON's options
+    const probs = (rest as { targetType?: string }).targetType === "probs";
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual(probs ? expect.stringContaining('read as class probabilities (targetType "probs")') : "");
+    const out = JSON.parse(r.out) as { options?: unknown; outputs: { loss: { data: number[] } } };
+    expect(out.options).toEqual(probs ? { targetType: "probs" } : undefined);
+    expect(firstMismatch(Float32Array.from(out.outputs.loss.data), k!.expected.data.map(num))).toBe(-1);
   });
 });

@@ -16,6 +16,7 @@ import type { TensorData } from "../tensor/tensor.js";
 import { sizeOf } from "../tensor/tensor.js";
 import type { ByteSource, OpenedTensor } from "./formats.js";
 import { decodeNpy, NPY_FORMAT } from "./npy.js";
+import { looksLike } from "../util/sniff.js";
 
 /** A malformed, hostile or unsupported archive, or a pickle. */
 export class ArchiveError extends UserError {
@@ -30,6 +31,19 @@ export const MAX_CENTRAL_DIRECTORY_BYTES = 64 * 2 ** 20;
 export const MAX_INFLATED_BYTES = 2 ** 30;
 /** The longest safetensors header read: 100 MB, the Rust safetensors crate's limit. */
 export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;
+
+/**
+ * What deflated members may still inflate to: one per read of files (decodeNpz's, an eval's inputs
+ * together), so that several members or several inputs of one archive share MAX_INFLATED_BYTES.
+ */
+export interface InflateBudget {
+  left: number;
+}
+
+/** A fresh budget of MAX_INFLATED_BYTES. */
+export function inflateBudget(): InflateBudget {
+  return { left: MAX_INFLATED_BYTES };
+}
 
 /** Archive formats, as errors and the seam name them. */
 export type ArchiveKind = "npz" | "safetensors";
@@ -265,21 +279,65 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-function crc32(bytes: Uint8Array): number {
-  let c = -1;
+/** The running CRC-32 state `c` (start -1) carried over `bytes`; the CRC is `(c ^ -1) >>> 0` at the end. */
+function crc32Update(c: number, bytes: Uint8Array): number {
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
+  return c;
+}
+
+function crc32(bytes: Uint8Array): number {
+  return (crc32Update(-1, bytes) ^ -1) >>> 0;
+}
+
+/** The one line for a member whose bytes do not have the CRC-32 its directory entry records. */
+function crcError(what: string, got: number, m: ZipMember): ArchiveError {
+  return new ArchiveError(`${what}: CRC-32 ${got.toString(16)} where the directory says ${m.crc.toString(16)}`);
+}
+
+/**
+ * Reads of a member's bytes by offset (`read`, of the stored or inflated bytes) with its CRC-32 checked
+ * when the reads reach its end: the CRC runs over the bytes in order as they are read; a read past the
+ * bytes checked so far reads the gap first (streaming reads a header, then rows in order, so the gap is
+ * the header's padding at most), and a read of bytes already checked adds nothing. A member read to its
+ * end with other bytes than its CRC says is refused there, before its last rows are used.
+ */
+function crcChecked(
+  read: (view: Uint8Array, at: number) => Promise<number>,
+  m: ZipMember,
+  what: string,
+): (view: Uint8Array, at: number) => Promise<number> {
+  let c = -1;
+  let checked = 0; // bytes [0, checked) are in c
+  const extend = (bytes: Uint8Array, at: number) => {
+    if (at + bytes.length <= checked) return;
+    c = crc32Update(c, bytes.subarray(checked - at));
+    checked = at + bytes.length;
+    if (checked === m.size && (c ^ -1) >>> 0 !== m.crc) throw crcError(what, (c ^ -1) >>> 0, m);
+  };
+  return async (view, at) => {
+    while (checked < at) {
+      const gap = new Uint8Array(Math.min(at - checked, 65536));
+      const n = await read(gap, checked);
+      if (n === 0) break;
+      extend(gap.subarray(0, n), checked);
+    }
+    const n = await read(view, at);
+    if (at <= checked) extend(view.subarray(0, n), at);
+    return n;
+  };
 }
 
 /**
  * A deflated member's bytes, inflated in pieces of 16 KiB (at most about 16 MiB out per piece, deflate's
  * ratio being at most 1032:1), refused as soon as they pass the declared size or `budget`.
  */
-function inflateMember(data: Uint8Array, m: ZipMember, budget: { left: number }, what: string): Uint8Array {
-  if (m.size > budget.left)
+function inflateMember(data: Uint8Array, m: ZipMember, budget: InflateBudget, what: string): Uint8Array {
+  if (m.size > budget.left) {
+    const left = budget.left === MAX_INFLATED_BYTES ? "" : ` (${budget.left} left after the members inflated before it)`;
     throw new ArchiveError(
-      `${what}: inflates to ${m.size} bytes, more than the ${MAX_INFLATED_BYTES} bytes a read inflates (MAX_INFLATED_BYTES); save with np.savez (uncompressed) and stream it`,
+      `${what}: inflates to ${m.size} bytes, more than the ${MAX_INFLATED_BYTES} bytes a read inflates (MAX_INFLATED_BYTES)${left}; save with np.savez (uncompressed) and stream it`,
     );
+  }
   // the pieces kept as they come, joined at the end: what is held is what the data inflates to, never
   // more than it declares (a few bytes declaring 1 GiB allocate nothing of it)
   const pieces: Uint8Array[] = [];
@@ -378,7 +436,7 @@ function inflater(source: ByteSource, m: ZipMember, what: string): (view: Uint8A
 }
 
 /** A member's .npy bytes, inflated when deflated, its CRC checked. */
-function memberBytes(bytes: Uint8Array, m: ZipMember, budget: { left: number }, shown: string): Uint8Array {
+function memberBytes(bytes: Uint8Array, m: ZipMember, budget: InflateBudget, shown: string): Uint8Array {
   const what = `${shown}: member ${m.name}`;
   const data = bytes.subarray(m.dataStart, m.dataStart + m.compressedSize);
   if (data.length < m.compressedSize) throw new ArchiveError(`${what}: ends past the end of the file`);
@@ -386,15 +444,15 @@ function memberBytes(bytes: Uint8Array, m: ZipMember, budget: { left: number }, 
   if (m.method === 0) out = data;
   else if (m.method === 8) out = inflateMember(data, m, budget, what);
   else throw new ArchiveError(`${what}: compression method ${m.method}, expected stored (0) or deflate (8) as numpy writes`);
-  if (crc32(out) !== m.crc)
-    throw new ArchiveError(`${what}: CRC-32 ${crc32(out).toString(16)} where the directory says ${m.crc.toString(16)}`);
+  const crc = crc32(out);
+  if (crc !== m.crc) throw crcError(what, crc, m);
   return out;
 }
 
 /** The arrays of a .npz's bytes, by key (`input` for the member `input.npy`). `shown` names the file in errors. */
 export function decodeNpz(bytes: Uint8Array, shown = "npz"): Record<string, TensorData> {
   const members = runSync(zipIndex(bytes.length, shown), bytes);
-  const budget = { left: MAX_INFLATED_BYTES };
+  const budget = inflateBudget();
   const out = Object.create(null) as Record<string, TensorData>;
   for (const m of members) out[m.key] = decodeNpy(memberBytes(bytes, m, budget, shown), `${shown}: member ${m.name}`);
   return out;
@@ -449,6 +507,34 @@ export function isSafetensors(head: Uint8Array): boolean {
   return head.length >= 9 && head[8] === 0x7b && head[6] === 0 && head[7] === 0;
 }
 
+/**
+ * The first key that a JSON object's text (valid JSON, already parsed) has twice at its top level, or
+ * undefined: a scan of the top level's keys, strings skipped with their escapes and nested values by depth.
+ */
+function duplicateKey(text: string): string | undefined {
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"') {
+      const start = i;
+      for (i++; text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(start, i + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+    } else if (ch === "{" || ch === "[") {
+      depth++;
+      expectKey = depth === 1;
+    } else if (ch === "}" || ch === "]") depth--;
+    else if (ch === "," && depth === 1) expectKey = true;
+  }
+  return undefined;
+}
+
 function* safetensorsIndex(size: number, shown: string): Reads<SafetensorsEntry[]> {
   const fail = (why: string): never => {
     throw new ArchiveError(`${shown}: not a readable .safetensors file: ${why}`);
@@ -467,6 +553,8 @@ function* safetensorsIndex(size: number, shown: string): Reads<SafetensorsEntry[
     return fail(`its header is not UTF-8 JSON (${(e as Error).message})`);
   }
   if (!json || typeof json !== "object" || Array.isArray(json)) return fail("its header is not a JSON object");
+  const twice = duplicateKey(new TextDecoder().decode(head));
+  if (twice !== undefined) fail(`the key ${JSON.stringify(twice)} twice in its header (JSON.parse would keep the last)`);
   const dataStart = 8 + n;
   const entries: SafetensorsEntry[] = [];
   for (const [key, v] of Object.entries(json as Record<string, unknown>)) {
@@ -516,10 +604,18 @@ function readDtype(t: SafetensorsEntry, shown: string): DType {
   return d;
 }
 
-/** `raw` bytes of a safetensors tensor as the project's dtype holds them (BF16 and U8 widened). */
-function convert(fileDtype: string, raw: Uint8Array, out: Uint8Array): void {
+/**
+ * `raw` bytes of a safetensors tensor as the project's dtype holds them (BF16 and U8 widened); a BOOL
+ * byte other than 0 or 1 is refused (the Rust crate and PyTorch write only those; `what` names the
+ * tensor, `first` the index of raw's first element in it).
+ */
+function convert(fileDtype: string, raw: Uint8Array, out: Uint8Array, what: string, first = 0): void {
   // byte by byte, little-endian: neither view need be aligned
-  if (fileDtype === "BF16") {
+  if (fileDtype === "BOOL") {
+    const bad = raw.findIndex((b) => b > 1);
+    if (bad >= 0) throw new ArchiveError(`${what}: BOOL element ${first + bad} is byte ${raw[bad]}, expected 0 or 1`);
+    out.set(raw);
+  } else if (fileDtype === "BF16") {
     out.fill(0);
     for (let i = 0; 2 * i < raw.length; i++) {
       out[4 * i + 2] = raw[2 * i];
@@ -536,7 +632,7 @@ function decodeEntry(bytes: Uint8Array, t: SafetensorsEntry, shown: string): Ten
   const dtype = readDtype(t, shown);
   const out = new Uint8Array(sizeOf(t.dims) * DTYPES[dtype].bytes);
   // copied to an aligned buffer first: a tensor's offset need not be a multiple of its element size
-  convert(t.fileDtype, Uint8Array.prototype.slice.call(bytes, t.begin, t.end), out);
+  convert(t.fileDtype, Uint8Array.prototype.slice.call(bytes, t.begin, t.end), out, `${shown}: tensor ${t.key}`);
   return { dtype, dims: [...t.dims], data: typedArrayOf(dtype, out.buffer) } as TensorData;
 }
 
@@ -569,38 +665,35 @@ export function readTensors(bytes: Uint8Array, shown = "archive"): Record<string
   if (kind === "safetensors") return decodeSafetensors(bytes, shown);
   if (NPY_FORMAT.matches(bytes.subarray(0, 16)))
     throw new ArchiveError(`${shown}: a .npy file, which holds one array: decode it with decodeNpy, or save several with np.savez`);
-  throw new ArchiveError(`${shown}: expected a .npz (zip) or .safetensors archive, received other bytes`);
-}
-
-/** A refusal for an array an archive does not hold, naming the ones it does. */
-function missing(shown: string, key: string, keys: readonly string[]): ArchiveError {
-  return new ArchiveError(
-    `${shown}: no array ${JSON.stringify(key)} (it holds ${keys.length === 0 ? "none" : keys.map((k) => JSON.stringify(k)).join(", ")})`,
+  throw new ArchiveError(
+    `${shown}: expected a .npz (zip) or .safetensors archive, received ${looksLike(bytes.subarray(0, 16)) ?? "other bytes"}`,
   );
 }
 
-/** One array of an archive's bytes, decoded alone (the others not inflated). */
-export function decodeArchiveMember(bytes: Uint8Array, kind: ArchiveKind, shown: string, key: string): TensorData {
+/** The array `key` of an archive's index (zip members or safetensors entries), or a refusal naming the ones it holds. */
+function pick<T extends { readonly key: string }>(index: readonly T[], shown: string, key: string): T {
+  const found = index.find((x) => x.key === key);
+  if (found) return found;
+  const keys = index.map((x) => JSON.stringify(x.key));
+  throw new ArchiveError(`${shown}: no array ${JSON.stringify(key)} (it holds ${keys.length === 0 ? "none" : keys.join(", ")})`);
+}
+
+/**
+ * One array of an archive's bytes, decoded alone (the others not inflated); `budget` is shared by the
+ * reads of one evaluation's inputs.
+ */
+export function decodeArchiveMember(
+  bytes: Uint8Array,
+  kind: ArchiveKind,
+  shown: string,
+  key: string,
+  budget: InflateBudget = inflateBudget(),
+): TensorData {
   if (kind === "npz") {
-    const members = runSync(zipIndex(bytes.length, shown), bytes);
-    const m = members.find((x) => x.key === key);
-    if (!m)
-      throw missing(
-        shown,
-        key,
-        members.map((x) => x.key),
-      );
-    return decodeNpy(memberBytes(bytes, m, { left: MAX_INFLATED_BYTES }, shown), `${shown}: member ${m.name}`);
+    const m = pick(runSync(zipIndex(bytes.length, shown), bytes), shown, key);
+    return decodeNpy(memberBytes(bytes, m, budget, shown), `${shown}: member ${m.name}`);
   }
-  const entries = runSync(safetensorsIndex(bytes.length, shown), bytes);
-  const t = entries.find((x) => x.key === key);
-  if (!t)
-    throw missing(
-      shown,
-      key,
-      entries.map((x) => x.key),
-    );
-  return decodeEntry(bytes, t, shown);
+  return decodeEntry(bytes, pick(runSync(safetensorsIndex(bytes.length, shown), bytes), shown, key), shown);
 }
 
 /** The array names of an archive, from its index alone. */
@@ -615,36 +708,37 @@ export async function archiveKeys(source: ByteSource, kind: ArchiveKind, shown: 
  */
 export async function openArchiveMember(source: ByteSource, kind: ArchiveKind, shown: string, key: string): Promise<OpenedTensor> {
   if (kind === "npz") {
-    const members = await runAsync(zipIndex(source.size, shown), source);
-    const m = members.find((x) => x.key === key);
-    if (!m)
-      throw missing(
-        shown,
-        key,
-        members.map((x) => x.key),
-      );
+    const m = pick(await runAsync(zipIndex(source.size, shown), source), shown, key);
     if (m.method !== 0 && m.method !== 8)
       throw new ArchiveError(
         `${shown}: member ${m.name}: compression method ${m.method}, expected stored (0) or deflate (8) as numpy writes`,
       );
-    const read =
-      m.method === 0
-        ? (view: Uint8Array, at: number) => source.read(view, m.dataStart + at)
-        : inflater(source, m, `${shown}: member ${m.name}`);
+    const what = `${shown}: member ${m.name}`;
+    const read = crcChecked(
+      m.method === 0 ? (view: Uint8Array, at: number) => source.read(view, m.dataStart + at) : inflater(source, m, what),
+      m,
+      what,
+    );
     const inner: ByteSource = {
       size: m.size,
       read: (view, position) => read(view.subarray(0, Math.max(0, Math.min(view.length, m.size - position))), position),
     };
-    return NPY_FORMAT.open(inner, `${shown}: member ${m.name}`);
+    const opened = await NPY_FORMAT.open(inner, what);
+    // the CRC is checked once the reads reach the member's end: after the last row, the bytes after the
+    // data (none as numpy writes; a header that lies about its length leaves some) are read to it
+    const toEnd = () => read(new Uint8Array(0), m.size);
+    const rowBytes = sizeOf(opened.dims.slice(1)) * DTYPES[opened.dtype].bytes;
+    const rows = opened.dims[0] ?? 1;
+    if (rows * rowBytes === 0) await toEnd();
+    return {
+      ...opened,
+      async readRows(view: Uint8Array, from: number): Promise<void> {
+        await opened.readRows(view, from);
+        if (rowBytes > 0 && from * rowBytes + view.length >= rows * rowBytes) await toEnd();
+      },
+    };
   }
-  const entries = await runAsync(safetensorsIndex(source.size, shown), source);
-  const t = entries.find((x) => x.key === key);
-  if (!t)
-    throw missing(
-      shown,
-      key,
-      entries.map((x) => x.key),
-    );
+  const t = pick(await runAsync(safetensorsIndex(source.size, shown), source), shown, key);
   const dtype = readDtype(t, shown);
   const fileRow = sizeOf(t.dims.slice(1)) * ST_BYTES[t.fileDtype];
   return {
@@ -659,7 +753,8 @@ export async function openArchiveMember(source: ByteSource, kind: ArchiveKind, s
         if (n === 0) throw new ArchiveError(`${shown}: tensor ${t.key} ended early at row ${from}`);
         done += n;
       }
-      if (raw !== view) convert(t.fileDtype, raw, view);
+      if (raw !== view || t.fileDtype === "BOOL")
+        convert(t.fileDtype, raw, view, `${shown}: tensor ${t.key}`, from * sizeOf(t.dims.slice(1)));
     },
   };
 }

@@ -9,8 +9,9 @@
  */
 import type { DType } from "../onnx/dtypes.js";
 import type { TensorData, TensorDType } from "../tensor/tensor.js";
-import { type ArchiveKind, archiveKind, ArchiveError, decodeArchiveMember, openArchiveMember } from "./archives.js";
-import { NPY_FORMAT } from "./npy.js";
+import { type ArchiveKind, archiveKind, ArchiveError, decodeArchiveMember, type InflateBudget, openArchiveMember } from "./archives.js";
+import { NPY_FORMAT, NpyError } from "./npy.js";
+import { looksLike } from "../util/sniff.js";
 
 /** Random access to a file's bytes: a FileHandle in Node, a Blob or bytes in memory elsewhere. */
 export interface ByteSource {
@@ -89,25 +90,28 @@ export async function openTensor(source: ByteSource, head: Uint8Array, shown: st
   const kind = archiveOf(head, shown);
   if (kind) return openArchiveMember(source, kind, shown, pick?.key ?? noKey(shown, kind));
   oneTensor(shown, pick);
-  return formatOf(head).open(source, shown);
+  return formatOf(head, shown).open(source, shown);
 }
 
 /**
- * The format a file's first bytes start; for bytes that start none, the first format, whose own
- * error then says what it expected (`expected a .npy file (magic \x93NUMPY), received ...`).
+ * The format a file's first bytes start; bytes that start none (nor an archive: the callers asked
+ * archiveOf first) are refused in one line naming every format read and what the bytes look like.
  */
-export function formatOf(head: Uint8Array): TensorFormat {
-  return TENSOR_FORMATS.find((f) => f.matches(head)) ?? TENSOR_FORMATS[0];
+export function formatOf(head: Uint8Array, shown: string): TensorFormat {
+  const format = TENSOR_FORMATS.find((f) => f.matches(head));
+  if (format) return format;
+  throw new NpyError(`${shown}: expected a .npy, .npz or .safetensors file, received ${looksLike(head) ?? "other bytes"}`);
 }
 
 /**
  * A whole tensor file's bytes, in whichever format they are, or the array `pick` names of an archive's
- * (.npz, .safetensors; only that array is inflated). `shown` names the file in errors.
+ * (.npz, .safetensors; only that array is inflated). `shown` names the file in errors; `budget`, what
+ * deflated members may inflate to, is shared by the reads it is given to (a fresh one otherwise).
  */
-export function decodeTensorBytes(bytes: Uint8Array, shown: string, pick?: ArrayPick): TensorData {
+export function decodeTensorBytes(bytes: Uint8Array, shown: string, pick?: ArrayPick, budget?: InflateBudget): TensorData {
   const head = bytes.subarray(0, MAGIC_LENGTH);
   const kind = archiveOf(head, shown);
-  if (kind) return decodeArchiveMember(bytes, kind, shown, pick?.key ?? noKey(shown, kind));
+  if (kind) return decodeArchiveMember(bytes, kind, shown, pick?.key ?? noKey(shown, kind), budget);
   oneTensor(shown, pick);
-  return formatOf(head).decode(bytes, shown);
+  return formatOf(head, shown).decode(bytes, shown);
 }

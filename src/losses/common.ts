@@ -16,4 +16,4 @@ export {
   sumsInChunks,
 } from "./parts/reductions.js";
 export { declareInput, type FinishOptions, LossBuilder } from "./parts/host.js";
-export { ClassLogProbs, classValueAt, gatherAtTarget, hardTargets, oneHotOf, subtractAtTarget } from "./parts/targets.js";
+export { ClassLogProbs, classValueAt, gatherAtTarget, hardTargets, oneHotOf, perClassTensor, subtractAtTarget } from "./parts/targets.js";

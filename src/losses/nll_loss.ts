@@ -1,7 +1,8 @@
 import type { Value } from "../builder/graph.js";
 import { cast, expand, mul, neg, shape, where } from "../builder/ops/index.js";
 import { classInputDims, classValueAt, gatherAtTarget, hardTargets, itemDims, subtractAtTarget } from "./common.js";
-import { integerIn, numberList, rankOption, reductionOption } from "./options.js";
+import { CLASS_WEIGHT_OPTION, classWeightInput } from "./cross_entropy.js";
+import { integerIn, rankOption, reductionOption } from "./options.js";
 import { defineLoss } from "./types.js";
 
 /**
@@ -15,20 +16,22 @@ export const nllLoss = defineLoss({
   formula: "l_i = -w[t_i] x_i[t_i]  (x = log-probabilities)",
   options: {
     rank: rankOption(2, "Rank of input: 2 for [N, C], R > 2 for [N, C, d1..d(R-2)]."),
-    weight: numberList("Per-class weights (C numbers); null for none.", 0),
+    weight: CLASS_WEIGHT_OPTION,
     ignoreIndex: integerIn("Target value that contributes nothing.", -100),
     reduction: reductionOption,
   },
   build(o, b) {
-    const C = o.weight?.length;
+    const list = Array.isArray(o.weight) ? o.weight : undefined;
+    const C = list?.length;
     const g = b.graph;
     const x = b.input("input", "float", classInputDims(o.rank, C), "log-probabilities");
     const t = b.input("target", g.indexType, itemDims(o.rank), "class-indices");
+    const weights = o.weight === "input" ? classWeightInput(b) : list;
     const { valid, safe } = hardTargets(t, o.ignoreIndex);
     let nll = neg(gatherAtTarget(x, safe, o.rank));
     let wt: Value | undefined;
-    if (o.weight) {
-      wt = classValueAt(x, o.weight, safe, o.rank);
+    if (weights) {
+      wt = classValueAt(x, weights, safe, o.rank);
       nll = mul(nll, wt);
     }
     const loss = where(valid, nll, 0);

@@ -86,13 +86,18 @@ export function numberList(doc: string, min = -Infinity, max = Infinity): Option
 /**
  * {@link numberList}, or "input": the weights are a tensor fed to the graph as the input `input` names
  * (`weight`, `pos_weight`), broadcast to the loss's input by PyTorch's rules, as the PyTorch function's
- * tensor argument is.
+ * tensor argument is; `shape` says how it is shaped when not broadcast (cross_entropy's [C] class weights).
  */
-export function numberListOrInput(doc: string, input: string, min = -Infinity): OptionSpec<number[] | null | "input"> {
+export function numberListOrInput(
+  doc: string,
+  input: string,
+  min = -Infinity,
+  shape = "broadcast to input",
+): OptionSpec<number[] | null | "input"> {
   const list = numberList(doc, min);
   return {
     doc,
-    allowed: `${list.allowed}, or "input" (a tensor input ${input}, broadcast to input)`,
+    allowed: `${list.allowed}, or "input" (a tensor input ${input}, ${shape})`,
     default: null,
     parse: (v) => (v === "input" ? ok("input" as const) : list.parse(v)),
   };

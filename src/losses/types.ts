@@ -25,6 +25,7 @@ export const INPUT_KINDS = {
   "class-probabilities": "class probabilities, shaped like input",
   "binary-targets": "targets in [0, 1], shaped like input",
   weights: "weights broadcast to input (each dim equal to input's or 1; fewer dims are leading 1s)",
+  "class-weights": "per-class weights [C], C the classes of input",
 } as const;
 export type InputKind = keyof typeof INPUT_KINDS;
 

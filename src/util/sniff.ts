@@ -15,3 +15,17 @@ export function knownFormat(head: Uint8Array): string | undefined {
   if (head.length >= 9 && head[8] === 0x7b && head[6] === 0 && head[7] === 0) return "a safetensors file";
   return undefined;
 }
+
+/** What bytes that are no tensor file look like, where that can be told: knownFormat's, an ONNX model, text. */
+export function looksLike(head: Uint8Array): string | undefined {
+  const known = knownFormat(head);
+  if (known) return `${known}; save each tensor with numpy.save or numpy.savez (a torch tensor: t.detach().cpu().numpy()), or safetensors`;
+  // a ModelProto starts with ir_version (field 1, a varint: tag 0x08, then 3 to 12), then producer_name
+  // (field 2, 0x12), producer_version (3, 0x1a), graph (7, 0x3a) or opset_import (8, 0x42)
+  if (head[0] === 0x08 && head[1] >= 3 && head[1] <= 12 && [0x12, 0x1a, 0x3a, 0x42].includes(head[2]))
+    return "an ONNX model (a model is evaluated with eval MODEL.onnx, not fed as an input)";
+  const text = head.subarray(0, 16);
+  if (text.length > 0 && text.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127)))
+    return `text (${JSON.stringify(new TextDecoder().decode(text))}...), not a binary tensor file`;
+  return undefined;
+}

@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { checkWritableType, makeFolder, outputFiles, writeOutputFile } from "../../io/files.js";
+import { inflateBudget } from "../../io/archives.js";
 import { decodeTensorBytes, OUTPUT_FORMAT } from "../../io/formats.js";
 import { archiveFileKeys, StreamFileError, tensorFileHeader } from "../../io/tensor_files.js";
 import { buildLossForRank, CATALOGUE, getLoss } from "../../losses/index.js";
@@ -249,15 +250,17 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
     }
   }
   const feeds: Record<string, TensorData> = Object.create(null) as Record<string, TensorData>;
-  // an archive that feeds several inputs is read once
+  // an archive that feeds several inputs is read once, and its deflated members inflate to
+  // MAX_INFLATED_BYTES together (as np.load of every array would), not each
   const read = new Map<string, Uint8Array>();
+  const budget = inflateBudget();
   for (const [name, file] of Object.entries(files)) {
     let bytes = read.get(file);
     if (!bytes) {
       bytes = await readBytes(file);
       read.set(file, bytes);
     }
-    feeds[name] = decodeTensorBytes(bytes, given[name], pickOf(name, keys));
+    feeds[name] = decodeTensorBytes(bytes, given[name], pickOf(name, keys), budget);
   }
   read.clear();
 

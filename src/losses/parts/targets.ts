@@ -127,11 +127,27 @@ export function gatherAtTarget(x: Value, safe: Value, rank: number): Value {
   return reduceSum(where(targetMask(x, safe, rank), x, 0), { axes: [1] });
 }
 
-/** A per-class constant at each item's class `safe` [N, d..] (x [N, C, d..] of rank `rank`): [N, d..], the item's weight or alpha. */
-export function classValueAt(x: Value, values: readonly number[], safe: Value, rank: number): Value {
+/**
+ * A per-class value at each item's class `safe` [N, d..] (x [N, C, d..] of rank `rank`): [N, d..], the
+ * item's weight or alpha. The values are a list (a constant) or a [C] tensor of the graph (a class
+ * weight input).
+ */
+export function classValueAt(x: Value, values: readonly number[] | Value, safe: Value, rank: number): Value {
   const g = x.graph;
-  if (!gathersByMask(g, rank)) return gather(g.constant(values, g.floatType), safe, 0);
-  return reduceSum(where(targetMask(x, safe, rank), perClass(g, values, rank), 0), { axes: [1] });
+  const isList = Array.isArray(values);
+  if (!gathersByMask(g, rank)) return gather(isList ? g.constant(values, g.floatType) : (values as Value), safe, 0);
+  const column = isList ? perClass(g, values, rank) : perClassTensor(values as Value, rank);
+  return reduceSum(where(targetMask(x, safe, rank), column, 0), { axes: [1] });
+}
+
+/** A [C] tensor of the graph shaped [C, 1, .., 1], so that it broadcasts over [N, C, d..] (x of rank `rank`). */
+export function perClassTensor(w: Value, rank: number): Value {
+  return rank === 2
+    ? w
+    : unsqueeze(
+        w,
+        Array.from({ length: rank - 2 }, (_, i) => i + 1),
+      );
 }
 
 /**
