@@ -75,10 +75,11 @@ describe("parity with PyTorch", () => {
     expect(failures).toEqual([]);
   });
 
-  test("through an Identity model, every rank-2 weight fixture, with autograd's gradient", async () => {
+  test("through an Identity model, every rank-2 weight fixture (cross_entropy's and nll_loss's class weights among them), with autograd's gradient", async () => {
     const grads = new Map(loadGradFixtures("weight_tensors").map((g) => [g.id, g.input_grad.data.map(num)]));
     const cases = loadFixtures("weight_tensors.json").filter((c) => c.inputs.input.dims.length === 2);
-    expect(cases.length).toBe(60);
+    expect(cases.length).toBe(87);
+    expect(cases.filter((c) => c.loss === "cross_entropy" || c.loss === "nll_loss").length).toBe(27);
     const model = identityLogitsModel(4);
     const failures: string[] = [];
     for (const c of cases) {

@@ -2,7 +2,7 @@
  * Weight tensors streamed (issue 19): a weight (pos_weight) whose dim 0 is the batch's (per element
  * [N, C, ..], per sample [N, 1]) is read in row chunks with the input and target; one without it (per
  * class [C], a single [1] or scalar, a leading 1) is read whole once, within the chunk size, and fed
- * to every chunk. The streamed value is the one-pass value and PyTorch's (every weight fixture, in
+ * to every chunk, as are cross_entropy's and nll_loss's class weights [C]. The streamed value is the one-pass value and PyTorch's (every weight fixture, in
  * chunks of about one row: a mean over chunks stays PyTorch's mean over elements of w l), from .npy
  * files, a plain and a compressed .npz, through the CLI, and per item for weights attached to exported
  * models (whose own outputs keep a mean from being combined over chunks); the refusals are one line.
@@ -21,7 +21,10 @@ import { exactly, FIXTURES, type FixtureTensor, firstMismatch, loadFixtures, num
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-stream-weights-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const npy = (t: FixtureTensor) => encodeNpy({ dtype: "float32", dims: [...t.dims], data: Float32Array.from(t.data, num) });
+const npy = (t: FixtureTensor) =>
+  t.dtype === "int64"
+    ? encodeNpy({ dtype: "int64", dims: [...t.dims], data: BigInt64Array.from(t.data, (v) => BigInt(v)) })
+    : encodeNpy({ dtype: "float32", dims: [...t.dims], data: Float32Array.from(t.data, num) });
 const sizeOf = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 /** An .npz of these arrays (members NAME.npy), stored or deflated. */
 const npz = (arrays: Record<string, FixtureTensor>, compressed: boolean) =>
@@ -29,8 +32,9 @@ const npz = (arrays: Record<string, FixtureTensor>, compressed: boolean) =>
 
 describe("every weight fixture streamed in chunks of about one row equals PyTorch", () => {
   const cases = loadFixtures("weight_tensors.json");
-  test("mean, sum and none; weights per element, class, sample and single, at ranks 1 to 3", async () => {
-    expect(cases.length).toBe(132);
+  test("mean, sum and none; weights per element, class, sample and single, at ranks 1 to 3; cross_entropy's and nll_loss's class weights [C]", async () => {
+    expect(cases.length).toBe(186);
+    expect(cases.filter((c) => c.loss === "cross_entropy" || c.loss === "nll_loss").length).toBe(54);
     const failures: string[] = [];
     let whole = 0;
     let streamed = 0;

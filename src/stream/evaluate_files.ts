@@ -12,7 +12,7 @@ import { OptionError } from "../errors.js";
 import { makeFolder } from "../io/files.js";
 import { openTensorFile, tensorFileDims } from "../io/tensor_files.js";
 import { privateBytes } from "../model/trusted.js";
-import { BUILD_FIELDS, buildLossForRank } from "../losses/index.js";
+import { BUILD_FIELDS, buildLossForRank, INPUT_KINDS } from "../losses/index.js";
 import { checkLossModel, mustProbeRows } from "../models/kinds.js";
 import { decodeModel } from "../onnx/codec.js";
 import { DTYPES, typedArrayOf } from "../onnx/dtypes.js";
@@ -105,6 +105,24 @@ function checkArguments(
 /** Bytes of input rows per chunk when the caller gives none (all files together). */
 export const DEFAULT_CHUNK_BYTES = 64 * 2 ** 20;
 
+/**
+ * An input without rows read whole, to be fed to every chunk, and its file closed: bounded by the chunk
+ * size (`why` starts the refusal's reason: "its weight tensor w [3] has no batch dim ..., so it is").
+ */
+async function readWhole(o: StreamInput, what: string, chunkBytes: number, why: string): Promise<TensorData> {
+  const size = sizeOf(o.dims) * DTYPES[o.dtype].bytes;
+  if (size > chunkBytes) {
+    throw new StreamRefusedError(
+      what,
+      `${why} read whole and fed to every chunk, and its ${size} bytes are above the chunk size of ${chunkBytes}: raise --chunk-mb (chunkBytes) to ${Math.ceil(size / 2 ** 20)} or more`,
+    );
+  }
+  const buffer = new ArrayBuffer(Math.max(1, size));
+  await o.readRows(new Uint8Array(buffer, 0, size), 0);
+  await o.close();
+  return { dtype: o.dtype, dims: [...o.dims], data: typedArrayOf(o.dtype, buffer, sizeOf(o.dims)) };
+}
+
 /** A streamed input opened: at least one dim to stream over (a weight tensor may be a scalar, read whole), no empty extent. */
 async function openInput(name: string, path: string, shown: string, key: string | undefined, weight = false): Promise<StreamInput> {
   const t = await openTensorFile(path, shown, { key: key ?? name, explicit: key !== undefined });
@@ -157,13 +175,25 @@ export async function evaluateNpyFiles(
     const broadcast = new Map(
       (decoded?.contract?.checks ?? []).flatMap((c) => (c.kind === "broadcast" ? [[c.tensor, c.to] as const] : [])),
     );
+    // class weights [C] (cross_entropy's and nll_loss's weight "input"): no rows, read whole
+    const classWeights = new Set(
+      (decoded?.contract?.inputs ?? []).filter((i) => i.doc === INPUT_KINDS["class-weights"]).map((i) => i.name),
+    );
     for (const [name, file] of Object.entries(files))
-      opened.push(await openInput(name, file, options.shownAs?.[name] ?? file, options.keys?.[name], broadcast.has(name)));
+      opened.push(
+        await openInput(name, file, options.shownAs?.[name] ?? file, options.keys?.[name], broadcast.has(name) || classWeights.has(name)),
+      );
     const first = opened.find((o) => o.name === "input") ?? opened.find((o) => !broadcast.has(o.name)) ?? opened[0];
     if (!first || !bytes || !proto || !decoded) throw new InputError("streamed evaluation: expected at least one input file");
     const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     const streamedWeights: string[] = [];
     for (const o of [...opened]) {
+      if (classWeights.has(o.name) && o !== first) {
+        // its dims are checked against the input's classes on the first chunk, as in one pass
+        fixed[o.name] = await readWhole(o, what, chunkBytes, `its class weight tensor ${o.name} ${fmtDims(o.dims)} has no rows, so it is`);
+        opened = opened.filter((p) => p !== o);
+        continue;
+      }
       if (!broadcast.has(o.name) || o === first) continue;
       const rank = decoded.info.inputs.find((t) => t.name === o.name)?.shape.length ?? o.dims.length;
       const N0 = first.dims[0];
@@ -178,17 +208,12 @@ export async function evaluateNpyFiles(
       }
       if (o.dims.length > rank) continue; // validation names the rank on the first chunk
       // no batch dim (per class [C], a single [1] or scalar, a leading 1): read whole, bounded
-      const size = sizeOf(o.dims) * DTYPES[o.dtype].bytes;
-      if (size > chunkBytes) {
-        throw new StreamRefusedError(
-          what,
-          `its weight tensor ${o.name} ${fmtDims(o.dims)} has no batch dim (dim 0 = ${N0}), so it is read whole and fed to every chunk, and its ${size} bytes are above the chunk size of ${chunkBytes}: raise --chunk-mb (chunkBytes) to ${Math.ceil(size / 2 ** 20)} or more`,
-        );
-      }
-      const buffer = new ArrayBuffer(Math.max(1, size));
-      await o.readRows(new Uint8Array(buffer, 0, size), 0);
-      fixed[o.name] = { dtype: o.dtype, dims: [...o.dims], data: typedArrayOf(o.dtype, buffer, sizeOf(o.dims)) };
-      await o.close();
+      fixed[o.name] = await readWhole(
+        o,
+        what,
+        chunkBytes,
+        `its weight tensor ${o.name} ${fmtDims(o.dims)} has no batch dim (dim 0 = ${N0}), so it is`,
+      );
       opened = opened.filter((p) => p !== o);
     }
     // the plan first: it refuses inputs whose dim 0 is not one shared dim (a step's W [D, C]) for what they are
