@@ -184,6 +184,12 @@ describe("eval's first argument", () => {
     const r = await cli("eval", "given.npy", "--input", "input=given.npy");
     expect([r.code, r.out]).toEqual([2, ""]);
     expect(r.err).toBe("onnx-losses: given.npy: expected an ONNX model (ModelProto bytes), received a .npy file\n");
+    writeFileSync(join(dir, "notes.txt"), "# my notes\nlogits: [N, C]\n");
+    const text = await cli("inspect", "notes.txt");
+    expect([text.code, text.err]).toEqual([
+      2,
+      'onnx-losses: notes.txt: expected an ONNX model (ModelProto bytes), received text ("# my notes\\nlogit"...)\n',
+    ]);
     // a name without a dot or separator is still a loss name
     const loss = await cli("eval", "focal", "--input", "input=given.npy");
     expect([loss.code, loss.err.startsWith('onnx-losses: loss: unknown loss "focal"')]).toEqual([2, true]);
@@ -267,7 +273,9 @@ describe("errors: exit 2 with one line on stderr", () => {
     ]) {
       const r = await cli(...argv);
       expect(r.code).toBe(2);
-      expect(r.err).toMatch(/^onnx-losses: bad\.onnx: expected (ONNX ModelProto bytes|a \.npy, \.npz or \.safetensors file)/);
+      expect(r.err).toMatch(
+        /^onnx-losses: bad\.onnx: expected (ONNX ModelProto bytes|an ONNX model \(ModelProto bytes\), received text|a \.npy, \.npz or \.safetensors file)/,
+      );
     }
     const m = await cli("eval", join(ROOT, "graphs", "cross_entropy.onnx"), "--input", "input=bad.onnx");
     expect(m.err).toBe(

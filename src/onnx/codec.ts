@@ -1,6 +1,6 @@
 import { UserError } from "../errors.js";
 import { onnx } from "./generated/onnx.js";
-import { knownFormat } from "../util/sniff.js";
+import { knownFormat, textStart } from "../util/sniff.js";
 
 export { onnx };
 
@@ -28,7 +28,7 @@ export function decodeModel(bytes: Uint8Array, what = "onnx model"): onnx.ModelP
   try {
     return onnx.ModelProto.decode(bytes);
   } catch (e) {
-    const known = knownFormat(bytes.subarray(0, 16));
+    const known = knownFormat(bytes.subarray(0, 16)) ?? textStart(bytes);
     if (known) throw new ModelDecodeError(`${what}: expected an ONNX model (ModelProto bytes), received ${known}`);
     throw new ModelDecodeError(`${what}: expected ONNX ModelProto bytes, could not decode: ${(e as Error).message}`);
   }

@@ -24,8 +24,14 @@ export function looksLike(head: Uint8Array): string | undefined {
   // (field 2, 0x12), producer_version (3, 0x1a), graph (7, 0x3a) or opset_import (8, 0x42)
   if (head[0] === 0x08 && head[1] >= 3 && head[1] <= 12 && [0x12, 0x1a, 0x3a, 0x42].includes(head[2]))
     return "an ONNX model (a model is evaluated with eval MODEL.onnx, not fed as an input)";
+  const text = textStart(head);
+  return text === undefined ? undefined : `${text}, not a binary tensor file`;
+}
+
+/** `text ("first bytes"...)` where the first 16 bytes are printable ASCII (tabs and line ends too), else undefined. */
+export function textStart(head: Uint8Array): string | undefined {
   const text = head.subarray(0, 16);
   if (text.length > 0 && text.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127)))
-    return `text (${JSON.stringify(new TextDecoder().decode(text))}...), not a binary tensor file`;
+    return `text (${JSON.stringify(new TextDecoder().decode(text))}...)`;
   return undefined;
 }
