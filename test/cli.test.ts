@@ -190,6 +190,13 @@ describe("eval's first argument", () => {
       2,
       'onnx-losses: notes.txt: expected an ONNX model (ModelProto bytes), received text ("# my notes\\nlogit"...)\n',
     ]);
+    // class indices saved as floats, for a loss without probability targets: the file is named too
+    writeFileSync(join(dir, "labels_f.npy"), encodeNpy({ dtype: "float32", dims: [2], data: new Float32Array([0, 2]) }));
+    const floats = await cli("eval", "nll_loss", "--input", "input=given.npy", "--input", "target=labels_f.npy");
+    expect([floats.code, floats.err]).toEqual([
+      2,
+      "onnx-losses: target: expected dtype int64 (int32 accepted), received float32 from labels_f.npy; class indices saved as floats: convert them with .astype(np.int64) (numpy) or .long() (torch)\n",
+    ]);
     // a name without a dot or separator is still a loss name
     const loss = await cli("eval", "focal", "--input", "input=given.npy");
     expect([loss.code, loss.err.startsWith('onnx-losses: loss: unknown loss "focal"')]).toEqual([2, true]);

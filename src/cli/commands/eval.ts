@@ -279,7 +279,9 @@ export async function evalCommand(io: CliIo, target: string, flags: EvalFlags): 
         if (o.dtype !== "undefined" && !o.dtype.startsWith("dtype(")) checkWritableType(o.name, o.dtype, what);
       await makeFolder(dir);
     }
-    const outputs = await evaluator.run(feeds);
+    const outputs = await evaluator.run(feeds).catch((e: unknown) => {
+      throw withFileNamed(e, given);
+    });
     if (dir) await writeOutputs(dir, outputs, what);
     if (flags.json) {
       // an output too large for one JSON text that --out has written names its file instead
@@ -469,6 +471,14 @@ function targetsAsPyTorchReadsThem(
     );
   }
   return undefined;
+}
+
+/** A dtype refusal of an input read from a file, with the file named after what it holds ("received float32 from labels.npy"). */
+function withFileNamed(e: unknown, given: Record<string, string>): unknown {
+  if (!(e instanceof InputError) || !e.dtype || !(e.dtype.tensor in given)) return e;
+  const received = `received ${e.dtype.given}`;
+  if (!e.message.includes(received)) return e;
+  return new InputError(e.message.replace(received, `${received} from ${given[e.dtype.tensor]}`), e.at, e.fixedDim, e.dtype);
 }
 
 function evalDefinition() {
