@@ -661,7 +661,7 @@ describe("eval on archives", () => {
     const noInput = await cli("eval", "cross_entropy", "--inputs", "named.npz");
     expect([noInput.code, noInput.err]).toEqual([
       2,
-      'onnx-losses: eval cross_entropy: expected --input input=FILE.npy (the loss\'s input); --inputs named.npz has no array "input" (--input input=named.npz:KEY picks one)\n',
+      'onnx-losses: eval cross_entropy: expected --input input=FILE.npy (the loss\'s input); --inputs named.npz has no array "input" (it holds "logits", "labels"; --input input=named.npz:KEY picks one)\n',
     ]);
     const m = await cli("eval", "cross_entropy", "--inputs", "named.npz", "--input", "input=input.npy");
     expect([m.code, m.err]).toEqual([

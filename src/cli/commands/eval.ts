@@ -57,10 +57,14 @@ async function resolveModel(
   // (/dev/fd/63, ./model: no loss name has one)
   if (isLossName(target)) {
     const options = withGradientFlag((await readOptionsFlag(flags.options, io.cwd)) ?? {}, flags.gradient);
-    if (!files.input)
+    if (!files.input) {
+      const held =
+        flags.inputs === undefined ? undefined : await archiveFileKeys(resolve(io.cwd, flags.inputs), flags.inputs).catch(() => undefined);
+      const holds = held?.length ? `it holds ${held.map((k) => JSON.stringify(k)).join(", ")}; ` : "";
       throw new UsageError(
-        `eval ${target}: expected --input input=FILE.npy (the loss's input)${flags.inputs === undefined ? "" : `; --inputs ${flags.inputs} has no array "input" (--input input=${flags.inputs}:KEY picks one)`}`,
+        `eval ${target}: expected --input input=FILE.npy (the loss's input)${flags.inputs === undefined ? "" : `; --inputs ${flags.inputs} has no array "input" (${holds}--input input=${flags.inputs}:KEY picks one)`}`,
       );
+    }
     // inputs are regular files (a pipe cannot be read twice: its header here, its data later)
     let input: { dtype: DType; dims: readonly number[] };
     try {
