@@ -29,6 +29,7 @@ import {
   feedsOf,
   firstMismatch,
   identityLogitsModel,
+  loadAttachWeightCases,
   loadFixtures,
   num,
   runCliIn,
@@ -38,17 +39,7 @@ import {
 const ATTACH = join(FIXTURES, "attach");
 const modelFile = (file: string) => new Uint8Array(readFileSync(join(ATTACH, file)));
 
-interface WeightCase {
-  id: string;
-  model: string;
-  output: string;
-  loss: string;
-  options: Record<string, unknown>;
-  inputs: Record<string, FixtureTensor>;
-  loss_value: FixtureTensor;
-  grad: FixtureTensor;
-}
-const CASES = (JSON.parse(readFileSync(join(ATTACH, "weight_cases.json"), "utf8")) as { cases: WeightCase[] }).cases;
+const CASES = loadAttachWeightCases();
 const feed = (t: FixtureTensor): TensorInput => ({ dims: t.dims, data: Float32Array.from(t.data, num) });
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-attach-weights-"));

@@ -12,24 +12,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { encodeNpy } from "../src/io/npy.js";
-import { loadFixtures, num, ROOT } from "./helpers.js";
+import { loadFixtures, num } from "./helpers.js";
+import { packInto, USER_ENV } from "./pack.js";
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-consumer-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let tarball = "";
-// the environment of a user's shell: none of the npm_config_* values that `npm test` passes down (the
-// repo's .npmrc setting among them, which a consumer does not have)
-const env = {
-  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
-  ONNXRUNTIME_NODE_INSTALL: "skip",
-  npm_config_audit: "false",
-  npm_config_fund: "false",
-  npm_config_update_notifier: "false",
-};
+const env = USER_ENV;
 
 beforeAll(() => {
-  const out = execFileSync("npm", ["pack", "--pack-destination", dir, "--silent"], { cwd: ROOT, env, encoding: "utf8" });
-  tarball = join(dir, out.trim().split("\n").pop()!);
+  tarball = packInto(dir);
 }, 120000);
 
 /** A fresh project with these packages installed. */

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { type Block, readBlocks } from "./blocks.js";
 import { ROOT } from "./helpers.js";
+import { packInto, USER_ENV } from "./pack.js";
 
 /** README.md and every docs/*.md, so blocks moved between them stay checked. */
 const FILES = [
@@ -43,20 +44,12 @@ const LINKED = ["typescript", "@types/node", "vite", "onnxruntime-node", "onnxru
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-consumer-types-"));
 const app = join(dir, "app");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-// the environment of a user's shell: none of the npm_config_* values that `npm test` passes down
-const env = {
-  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
-  ONNXRUNTIME_NODE_INSTALL: "skip",
-  npm_config_audit: "false",
-  npm_config_fund: "false",
-  npm_config_update_notifier: "false",
-};
+const env = USER_ENV;
 
 beforeAll(() => {
   if (!existsSync(join(ROOT, "dist", "index.d.ts")))
     throw new Error("dist/index.d.ts is missing: run `npm run build` first (the tarball packs dist/)");
-  const out = execFileSync("npm", ["pack", "--pack-destination", dir, "--silent"], { cwd: ROOT, env, encoding: "utf8" });
-  const tarball = join(dir, out.trim().split("\n").pop()!);
+  const tarball = packInto(dir);
   mkdirSync(app);
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "types-app", private: true, type: "module" }));
   execFileSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", tarball], {

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { chromium, type Browser } from "playwright-core";
 import { loadFixtures, num, ROOT, RTOL } from "./helpers.js";
 import { serveStatic } from "./browser/server.js";
+import { packInto, USER_ENV } from "./pack.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const available = existsSync(CHROMIUM);
@@ -35,19 +36,12 @@ const dir = mkdtempSync(join(tmpdir(), "onnx-losses-consumer-web-"));
 const app = join(dir, "app");
 const dist = join(app, "dist");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-// the environment of a user's shell: none of the npm_config_* values that `npm test` passes down
-const env = {
-  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
-  npm_config_audit: "false",
-  npm_config_fund: "false",
-  npm_config_update_notifier: "false",
-};
+const env = USER_ENV;
 
 beforeAll(() => {
   if (!existsSync(join(ROOT, "dist", "web.js")))
     throw new Error("dist/web.js is missing: run `npm run build` first (the tarball packs dist/)");
-  const out = execFileSync("npm", ["pack", "--pack-destination", dir, "--silent"], { cwd: ROOT, env, encoding: "utf8" });
-  const tarball = join(dir, out.trim().split("\n").pop()!);
+  const tarball = packInto(dir);
   cpSync(join(ROOT, "test", "consumer", "web-app"), app, { recursive: true });
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "web-app", private: true, type: "module" }));
   // what the page evaluates: PyTorch's inputs, not its expected values (this test keeps those)

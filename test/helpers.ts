@@ -43,6 +43,23 @@ export interface FixtureCase {
   article_value?: (number | string)[];
 }
 
+/** A case of test/fixtures/attach/weight_cases.json (scripts/make_attach_fixtures.py): a weight tensor attached to an exported model. */
+export interface AttachWeightCase {
+  id: string;
+  model: string;
+  output: string;
+  loss: string;
+  options: Record<string, unknown>;
+  inputs: Record<string, FixtureTensor>;
+  loss_value: FixtureTensor;
+  grad: FixtureTensor;
+}
+
+/** The cases of test/fixtures/attach/weight_cases.json. */
+export function loadAttachWeightCases(): AttachWeightCase[] {
+  return (JSON.parse(readFileSync(join(FIXTURES, "attach", "weight_cases.json"), "utf8")) as { cases: AttachWeightCase[] }).cases;
+}
+
 /** "NaN", "Infinity" strings back to numbers. */
 export const num = (v: number | string): number => Number(v);
 

@@ -16,7 +16,17 @@ import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { attachLoss } from "../src/losses/attach.js";
 import { evaluateNpyFiles } from "../src/stream/evaluate_files.js";
 import type { TensorData } from "../src/tensor/tensor.js";
-import { exactly, FIXTURES, type FixtureTensor, firstMismatch, loadFixtures, num, onePass, runCliIn } from "./helpers.js";
+import {
+  exactly,
+  FIXTURES,
+  type FixtureTensor,
+  firstMismatch,
+  loadAttachWeightCases,
+  loadFixtures,
+  num,
+  onePass,
+  runCliIn,
+} from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "onnx-losses-stream-weights-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -105,16 +115,7 @@ describe("from archives and the command line", () => {
 });
 
 describe("a weight attached to an exported model, streamed", () => {
-  interface WeightCase {
-    id: string;
-    model: string;
-    output: string;
-    loss: string;
-    options: Record<string, unknown>;
-    inputs: Record<string, FixtureTensor>;
-    loss_value: FixtureTensor;
-  }
-  const cases = (JSON.parse(readFileSync(join(FIXTURES, "attach", "weight_cases.json"), "utf8")) as { cases: WeightCase[] }).cases;
+  const cases = loadAttachWeightCases();
   // a mean over an attached model's outputs is not combined over chunks (its own outputs are per item):
   // the per-item losses are, each row as one pass gives it, and PyTorch's for the case of reduction none
   test.each(cases.map((c) => [c.id, c] as const))("%s: per item, as one pass and PyTorch give them", async (_, c) => {

@@ -23,7 +23,8 @@ import type { InputCheck, LossContract } from "../model/contract.js";
 import { planProviders, ProviderError, sessionOptionsFor, type ExecutionProvider, type ProviderStatus } from "./providers.js";
 import { dtypeOfArray, type TensorData, type TensorDType, type TensorInput, type TensorOf } from "../tensor/tensor.js";
 import type { FloatDType } from "../onnx/dtypes.js";
-import type { OutputMode } from "../losses/index.js";
+import type { LossGraph, OutputMode } from "../losses/index.js";
+import type { AttachedLoss } from "../losses/attach.js";
 import {
   type AttachedShapes,
   checkAttachedShapes,
@@ -143,6 +144,19 @@ export type LossOutputs<D extends FloatDType = FloatDType, M extends OutputMode 
 export type AttachedOutputs<Out extends string = string> = Record<string, TensorOf> & {
   [K in Out | "loss" | `${Out}_grad`]: TensorOf<FloatDType>;
 };
+
+/**
+ * createEvaluator's signatures, the same in both entries (node.ts, web.ts): a built loss's outputs typed by
+ * its dtype, an attached loss's by its output, any other source's by dtype.
+ */
+export interface CreateEvaluator {
+  <D extends FloatDType, M extends OutputMode>(
+    source: LossGraph<unknown, D, M>,
+    options?: EvaluatorOptions,
+  ): Promise<Evaluator<LossOutputs<D, M>>>;
+  <Out extends string>(source: AttachedLoss<Out>, options?: EvaluatorOptions): Promise<Evaluator<AttachedOutputs<Out>>>;
+  (source: LossGraph<unknown> | AttachedLoss | Uint8Array | string, options?: EvaluatorOptions): Promise<Evaluator>;
+}
 
 /** Evaluates one ONNX model on plain tensors; `Out` types what run() returns (every output, by name). */
 export interface Evaluator<Out extends Record<string, TensorData> = Record<string, TensorOf>> {

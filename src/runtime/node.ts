@@ -10,8 +10,6 @@ import type * as OrtNode from "onnxruntime-node";
 import { MissingRuntimeError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import type { AttachedLoss } from "../losses/attach.js";
-import type { OutputMode } from "../losses/index.js";
-import type { FloatDType } from "../onnx/dtypes.js";
 import { readLossModel, type LossModel } from "../models/kinds.js";
 import { checkExternalFiles, readModelFile } from "../io/read.js";
 import { privateBytes } from "../model/trusted.js";
@@ -19,8 +17,7 @@ import {
   checkEvaluatorOptions,
   createOrtEvaluator,
   type Evaluator,
-  type AttachedOutputs,
-  type LossOutputs,
+  type CreateEvaluator,
   type EvaluatorOptions,
   evaluatorSource,
   type OrtModule,
@@ -115,24 +112,12 @@ function bindingDir(): string {
  * // onnxruntime in a worker thread: this thread's event loop runs on while it computes
  * const background = await createEvaluator(buildLoss("cross_entropy"), { worker: true });
  */
-export async function createEvaluator<D extends FloatDType, M extends OutputMode>(
-  source: LossGraph<unknown, D, M>,
-  options?: EvaluatorOptions,
-): Promise<Evaluator<LossOutputs<D, M>>>;
-export async function createEvaluator<Out extends string>(
-  source: AttachedLoss<Out>,
-  options?: EvaluatorOptions,
-): Promise<Evaluator<AttachedOutputs<Out>>>;
-export async function createEvaluator(
-  source: LossGraph<unknown> | AttachedLoss | Uint8Array | string,
-  options?: EvaluatorOptions,
-): Promise<Evaluator>;
-export async function createEvaluator(
+export const createEvaluator: CreateEvaluator = async function createEvaluator(
   source: LossGraph<unknown> | AttachedLoss | Uint8Array | string,
   options: EvaluatorOptions = {},
 ): Promise<Evaluator> {
   return createFrom(source, options, false);
-}
+} as CreateEvaluator;
 
 /**
  * @internal createEvaluator of bytes the caller hands over and never changes (the CLI's own read of a

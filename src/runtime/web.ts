@@ -7,8 +7,6 @@ import * as ort from "onnxruntime-web";
 import { OptionError, UserError } from "../errors.js";
 import type { LossGraph } from "../losses/types.js";
 import type { AttachedLoss } from "../losses/attach.js";
-import type { OutputMode } from "../losses/index.js";
-import type { FloatDType } from "../onnx/dtypes.js";
 import { readLossModel } from "../models/kinds.js";
 import {
   checkEvaluatorOptions,
@@ -16,8 +14,7 @@ import {
   createOrtEvaluator,
   messageOf,
   type Evaluator,
-  type AttachedOutputs,
-  type LossOutputs,
+  type CreateEvaluator,
   type EvaluatorOptions,
   type OrtModule,
 } from "./evaluator.js";
@@ -115,19 +112,7 @@ export function configureWasm(options: { wasmPaths?: string; numThreads?: number
  * @example
  * const ev = await createEvaluator(buildLoss("cross_entropy"), { ep: "wasm" });
  */
-export async function createEvaluator<D extends FloatDType, M extends OutputMode>(
-  source: LossGraph<unknown, D, M>,
-  options?: EvaluatorOptions,
-): Promise<Evaluator<LossOutputs<D, M>>>;
-export async function createEvaluator<Out extends string>(
-  source: AttachedLoss<Out>,
-  options?: EvaluatorOptions,
-): Promise<Evaluator<AttachedOutputs<Out>>>;
-export async function createEvaluator(
-  source: LossGraph<unknown> | AttachedLoss | Uint8Array | string,
-  options?: EvaluatorOptions,
-): Promise<Evaluator>;
-export async function createEvaluator(
+export const createEvaluator: CreateEvaluator = async function createEvaluator(
   source: LossGraph<unknown> | AttachedLoss | Uint8Array | string,
   options: EvaluatorOptions = {},
 ): Promise<Evaluator> {
@@ -156,7 +141,7 @@ export async function createEvaluator(
     statuses = statuses.map((s) => (s.name === "webgpu" && s.available ? { name: "webgpu", available: false, reason } : s));
   }
   return createOrtEvaluator(ort as unknown as OrtModule, model, decoded, statuses, { ...options, what, ep });
-}
+} as CreateEvaluator;
 
 /** The bytes of the model at `url`; a failed fetch or an HTTP error is one line naming the URL. */
 async function fetchModel(url: string): Promise<Uint8Array> {
